@@ -1,0 +1,139 @@
+"""count_mentions: classified mentions -> closed event-time buckets per brand x topic.
+
+Counting is by *event* time (when the mention was posted), not arrival time, so a replay, a lagging
+consumer or a restarted worker counts the same buckets. Each brand's open buckets live in a
+changelog-backed table keyed by brand (the stream's key, so state and stream share a partition).
+A bucket closes once the brand's watermark (latest event time seen) passes its end plus the allowed
+lateness; it is then emitted for *every* watched topic, zeros included, because a detector must see
+quiet buckets to learn what quiet looks like. A mention later than that is counted as late.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from faust.types import StreamT
+
+from pipeline import services
+from pipeline.app import app
+from pipeline.records import Bucket, ClassifiedMention
+from pipeline.tables import open_buckets
+from pipeline.topics import buckets, classified
+
+AGENT = "count_mentions"
+MAX_GAP_BUCKETS = 7 * 24 * 12  # never fill more than a week of empty buckets in one go
+MAX_AUTHORS = 1000  # distinct authors tracked per bucket; beyond that the count is a floor
+TOP_N = 3
+
+
+def bucket_start(ts: datetime, width: int) -> int:
+    epoch = int(ts.timestamp())
+    return epoch - epoch % width
+
+
+def add_mention(state: dict[str, Any], item: ClassifiedMention, topics: tuple[str, ...], width: int) -> bool:
+    """Count ``item`` into its open bucket; False if that bucket has already closed (late)."""
+    mention = item.mention
+    start = bucket_start(mention.created_at, width)
+    closed = state.get("closed")
+    if closed is not None and start <= closed:
+        return False
+    if closed is None:
+        state["closed"] = start - width
+    state["wm"] = max(int(state.get("wm", 0)), int(mention.created_at.timestamp()))
+    slot = state.setdefault("open", {}).setdefault(str(start), {})
+    for topic in item.topics:
+        if topic not in topics:
+            continue
+        cell = slot.setdefault(
+            topic, {"n": 0, "reach": 0, "authors": [], "stance": {}, "top": [], "first": None}
+        )
+        cell["n"] += 1
+        cell["reach"] += mention.reach
+        if mention.author.id not in cell["authors"] and len(cell["authors"]) < MAX_AUTHORS:
+            cell["authors"].append(mention.author.id)
+        cell["stance"][item.stance] = cell["stance"].get(item.stance, 0) + 1
+        summary = {
+            "id": mention.id,
+            "text": mention.text[:280],
+            "url": mention.url,
+            "platform": mention.platform,
+            "reach": mention.reach,
+            "author_kind": mention.author.kind,
+            "at": mention.created_at.isoformat(),
+        }
+        if cell["first"] is None or summary["at"] < cell["first"]["at"]:
+            cell["first"] = summary
+        top = [t for t in cell["top"] if t["id"] != mention.id] + [summary]
+        cell["top"] = sorted(top, key=lambda t: t["reach"], reverse=True)[:TOP_N]
+    return True
+
+
+def _with_first(cell: dict[str, Any]) -> list[dict[str, Any]]:
+    """Top mentions by reach, then the bucket's first mention (the likely source) if not among them."""
+    top = list(cell["top"])
+    first = cell["first"]
+    if first and all(t["id"] != first["id"] for t in top):
+        top.append({**first, "first": True})
+    return top
+
+
+def close_due(
+    state: dict[str, Any], brand: str, topics: tuple[str, ...], width: int, lateness: int
+) -> list[Bucket]:
+    """Buckets whose end + lateness is behind the watermark, oldest first, zeros filled in."""
+    closed = state.get("closed")
+    if closed is None:
+        return []
+    last_closable = (int(state["wm"]) - lateness) // width * width - width
+    out: list[Bucket] = []
+    start = int(closed) + width
+    if (last_closable - start) // width > MAX_GAP_BUCKETS:
+        start = last_closable - MAX_GAP_BUCKETS * width
+    open_slots: dict[str, Any] = state.get("open", {})
+    while start <= last_closable:
+        slot = open_slots.pop(str(start), {})
+        begin = datetime.fromtimestamp(start, UTC)
+        end = datetime.fromtimestamp(start + width, UTC)
+        for topic in topics:
+            cell = slot.get(topic)
+            out.append(
+                Bucket(
+                    brand=brand,
+                    topic=topic,
+                    start=begin,
+                    end=end,
+                    count=cell["n"] if cell else 0,
+                    reach=cell["reach"] if cell else 0,
+                    authors=len(cell["authors"]) if cell else 0,
+                    stance=cell["stance"] if cell else {},
+                    top_mentions=_with_first(cell) if cell else [],
+                )
+            )
+        state["closed"] = start
+        start += width
+    # Slots older than the closed mark can only be leftovers of a capped gap: drop them.
+    for key in [k for k in open_slots if int(k) <= int(state["closed"])]:
+        del open_slots[key]
+    return out
+
+
+@app.agent(classified, name=AGENT)
+async def count_mentions(stream: StreamT[ClassifiedMention]) -> None:
+    metrics = services.metrics()
+    cfg = services.settings()
+    topics = tuple(cfg.topics_track)
+    async for item in stream:
+        metrics.messages_in.labels(AGENT).inc()
+        brand = item.mention.brand
+        state = dict(open_buckets[brand])
+        if not add_mention(state, item, topics, cfg.bucket_seconds):
+            metrics.late_mentions.inc()
+        due = close_due(state, brand, topics, cfg.bucket_seconds, cfg.allowed_lateness_s)
+        open_buckets[brand] = state
+        for bucket in due:
+            await buckets.send(key=bucket.series_key, value=bucket)
+        if due:
+            metrics.buckets_closed.inc(len(due))
+            metrics.messages_out.labels(AGENT).inc(len(due))

@@ -1,0 +1,81 @@
+"""ingest_mentions: untrusted bytes on ``mentions.raw`` -> valid ``Mention`` on ``mentions``.
+
+Bad input never stops the agent and is never dropped: it goes whole to ``mentions.dlq`` with a
+reason code, its source partition and offset, and is counted by reason. Valid mentions that name no
+tracked brand are filtered (counted, not dead-lettered): they are noise, not errors.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+
+from faust.types import StreamT
+
+from pipeline import services
+from pipeline.app import app
+from pipeline.decoding import decode_raw, to_mention
+from pipeline.errors import InvalidMention
+from pipeline.records import DeadLetter, Mention
+from pipeline.topics import dead_letters, mentions, raw_mentions
+
+AGENT = "ingest_mentions"
+
+
+def dead_letter(
+    payload: bytes, error: InvalidMention, *, topic: str, partition: int, offset: int
+) -> DeadLetter:
+    """Wrap a rejected payload with its reason; bytes that are not UTF-8 are kept as base64."""
+    try:
+        text, encoding = payload.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(payload).decode("ascii"), "base64"
+    return DeadLetter(
+        reason=error.reason,
+        detail=error.detail[:500],
+        source_topic=topic,
+        partition=partition,
+        offset=offset,
+        received_at=datetime.now(UTC),
+        payload=text,
+        payload_encoding=encoding,
+    )
+
+
+def decode(payload: bytes) -> Mention | None:
+    """Decode one payload; ``None`` when valid but about no tracked brand."""
+    cfg = services.settings()
+    raw = decode_raw(
+        payload, max_bytes=cfg.max_payload_bytes, max_text_chars=cfg.max_text_chars
+    )
+    return to_mention(raw, services.matcher())
+
+
+@app.agent(raw_mentions, name=AGENT)
+async def ingest_mentions(stream: StreamT[bytes]) -> None:
+    metrics = services.metrics()
+    async for event in stream.events():
+        metrics.messages_in.labels(AGENT).inc()
+        payload = event.value
+        if not isinstance(payload, bytes | bytearray):
+            payload = str(payload).encode("utf-8")
+        try:
+            mention = decode(bytes(payload))
+        except InvalidMention as exc:
+            message = event.message
+            await dead_letters.send(
+                value=dead_letter(
+                    bytes(payload),
+                    exc,
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                )
+            )
+            metrics.dead_letters.labels(exc.reason).inc()
+            continue
+        if mention is None:
+            metrics.filtered.labels("no_brand").inc()
+            continue
+        await mentions.send(key=mention.brand, value=mention)
+        metrics.messages_out.labels(AGENT).inc()

@@ -1,0 +1,1 @@
+"""The ML model: loading, building, batching and evaluating the mention classifier."""

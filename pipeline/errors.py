@@ -1,0 +1,53 @@
+"""Tocsin's exceptions, in one small tree so callers catch what they can act on.
+
+    TocsinError
+    ├── ConfigError              a data file or setting is wrong; names the file and field
+    ├── InvalidMention           untrusted input cannot become a Mention; carries a fixed reason code
+    └── DeliveryError            an alert step could not be delivered
+        ├── RetryableDelivery    worth another try (5xx, timeout, connection error)
+        │   └── RateLimited      the receiver said 429; carries ``retry_after`` seconds
+        └── PermanentDelivery    retrying cannot help (4xx other than 408/429, bad config)
+"""
+
+from __future__ import annotations
+
+
+class TocsinError(Exception):
+    """Base class of every error Tocsin raises on purpose."""
+
+
+class ConfigError(TocsinError):
+    """A configuration file or setting is invalid; the message names the file, line and field."""
+
+
+class InvalidMention(TocsinError):
+    """An input payload cannot become a Mention; ``reason`` is a low-cardinality code for metrics."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class DeliveryError(TocsinError):
+    """Delivering an alert step to a receiver failed."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class RetryableDelivery(DeliveryError):
+    """The receiver failed in a way another attempt may fix (5xx, timeout, connection reset)."""
+
+
+class RateLimited(RetryableDelivery):
+    """The receiver answered 429; wait ``retry_after`` seconds before the next attempt."""
+
+    def __init__(self, message: str, *, retry_after: float | None, status_code: int = 429) -> None:
+        super().__init__(message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class PermanentDelivery(DeliveryError):
+    """The receiver refused the request for good (bad URL, revoked token, invalid payload)."""

@@ -1,0 +1,159 @@
+"""Prometheus metrics, created against an explicit registry.
+
+Nothing registers on the global registry at import time: :class:`TocsinMetrics` is built once per
+worker (see :func:`get_metrics`) and tests build their own with a fresh ``CollectorRegistry``.
+Label sets are small and fixed (agent, reason, topic, severity, state, receiver, outcome); no
+author, text or mention-id labels ever, so cardinality stays bounded. Known label values are
+pre-initialised so that rate() queries see zeros instead of missing series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from pipeline.decoding import REASONS
+from pipeline.records import ALERT_STATES, SEVERITIES
+
+AGENTS = ("ingest_mentions", "classify_mentions", "count_mentions", "detect_spikes", "dispatch_alerts")
+FILTER_REASONS = ("no_brand", "duplicate")
+OUTCOMES = ("delivered", "retried", "failed", "skipped_duplicate")
+
+
+class TocsinMetrics:
+    """Every metric a Tocsin worker exports; one instance per registry."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        topics: Iterable[str] = (),
+        receivers: Iterable[str] = ("console",),
+    ) -> None:
+        self.registry = registry
+        self.messages_in = Counter(
+            "tocsin_agent_messages_in_total",
+            "Messages an agent took from its input topic.",
+            ["agent"],
+            registry=registry,
+        )
+        self.messages_out = Counter(
+            "tocsin_agent_messages_out_total",
+            "Messages an agent wrote to its output topic.",
+            ["agent"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "tocsin_dead_letters_total",
+            "Inputs sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.filtered = Counter(
+            "tocsin_mentions_filtered_total",
+            "Valid inputs not passed on (no tracked brand), by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.mentions_classified = Counter(
+            "tocsin_mentions_classified_total",
+            "Classified mentions by brand and top topic.",
+            ["brand", "topic"],
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "tocsin_model_batch_size",
+            "Mentions per model batch.",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=registry,
+        )
+        self.model_latency = Histogram(
+            "tocsin_model_batch_latency_seconds",
+            "Wall time of one model batch, run off the event loop.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+        self.dedup_hits = Counter(
+            "tocsin_model_dedup_hits_total",
+            "Mentions whose normalised text was already classified (reposts).",
+            registry=registry,
+        )
+        self.buckets_closed = Counter(
+            "tocsin_buckets_closed_total",
+            "Event-time buckets closed and handed to the detector.",
+            registry=registry,
+        )
+        self.late_mentions = Counter(
+            "tocsin_late_mentions_total",
+            "Mentions that arrived after their bucket had closed (counted, not re-opened).",
+            registry=registry,
+        )
+        self.observed = Gauge(
+            "tocsin_series_observed",
+            "Observed mentions in the last closed bucket, per brand and topic.",
+            ["brand", "topic"],
+            registry=registry,
+        )
+        self.expected = Gauge(
+            "tocsin_series_expected",
+            "Expected mentions in the last closed bucket, per brand and topic.",
+            ["brand", "topic"],
+            registry=registry,
+        )
+        self.anomaly_score = Gauge(
+            "tocsin_series_anomaly_score",
+            "Anomaly score (0..1) of the last closed bucket, per brand and topic.",
+            ["brand", "topic"],
+            registry=registry,
+        )
+        self.alerts = Counter(
+            "tocsin_alerts_total",
+            "Alert lifecycle events emitted, by state and severity.",
+            ["state", "severity"],
+            registry=registry,
+        )
+        self.alerts_firing = Gauge(
+            "tocsin_alerts_firing",
+            "Alerts currently firing on this worker's partitions.",
+            registry=registry,
+        )
+        self.deliveries = Counter(
+            "tocsin_deliveries_total",
+            "Delivery attempts by receiver and outcome.",
+            ["receiver", "outcome"],
+            registry=registry,
+        )
+        self.delivery_latency = Histogram(
+            "tocsin_delivery_latency_seconds",
+            "Time from an alert step being emitted to the receiver accepting it.",
+            ["receiver"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=registry,
+        )
+        for agent in AGENTS:
+            self.messages_in.labels(agent)
+            self.messages_out.labels(agent)
+        for reason in REASONS:
+            self.dead_letters.labels(reason)
+        for reason in FILTER_REASONS:
+            self.filtered.labels(reason)
+        for state in ALERT_STATES:
+            for severity in SEVERITIES:
+                self.alerts.labels(state, severity)
+        for receiver in receivers:
+            self.delivery_latency.labels(receiver)
+            for outcome in OUTCOMES:
+                self.deliveries.labels(receiver, outcome)
+        del topics  # reserved: per-topic series appear as data arrives (bounded by the taxonomy)
+
+
+_metrics: TocsinMetrics | None = None
+
+
+def get_metrics() -> TocsinMetrics:
+    """The worker's metrics, created on first use against a registry of its own."""
+    global _metrics
+    if _metrics is None:
+        _metrics = TocsinMetrics(CollectorRegistry(auto_describe=True), receivers=("console", "slack"))
+    return _metrics

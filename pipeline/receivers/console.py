@@ -1,0 +1,30 @@
+"""Console receiver: prints alert steps on the worker's stdout; the default with nothing configured."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from pipeline.receivers.base import Receiver
+from pipeline.records import Alert
+
+
+def format_alert(alert: Alert) -> str:
+    """One line a person on call can read at a glance."""
+    return (
+        f"[tocsin] {alert.state.upper():<9} {alert.severity:<8} {alert.brand}/{alert.topic} "
+        f"observed={alert.observed:g} expected={alert.expected:.1f} score={alert.score:.3f} "
+        f"since={alert.started_at:%Y-%m-%d %H:%M}Z key={alert.dedup_key} :: {alert.summary}"
+    )
+
+
+class ConsoleReceiver(Receiver):
+    name = "console"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
+        out = self._stream or sys.stdout
+        print(format_alert(alert), file=out, flush=True)
+        return None

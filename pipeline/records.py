@@ -1,0 +1,166 @@
+"""Stream schemas (``faust.Record``) for every topic Tocsin writes.
+
+These are wire formats, kept apart from the ML model in ``models/`` so that "model" means one thing
+per folder. Records are serialised as JSON with ISO-8601 dates (``isodates=True``) so any consumer,
+Faust or not, can read the topics. Raw input is *not* decoded straight into these records: the
+ingest decoder (``pipeline/decoding.py``) validates untrusted JSON first and only then builds a
+``Mention``, so a record on ``mentions`` is always well-formed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import faust
+
+PLATFORMS = (
+    "x",
+    "facebook",
+    "instagram",
+    "linkedin",
+    "tiktok",
+    "youtube",
+    "reddit",
+    "forum",
+    "news",
+    "other",
+)
+AUTHOR_KINDS = ("hcp", "journalist", "patient", "ngo", "influencer", "unknown")
+MENTION_KINDS = ("post", "reply", "repost", "quote")
+STANCES = ("supportive", "neutral", "critical")
+SEVERITIES = ("info", "warning", "critical")
+ALERT_STATES = ("firing", "acknowledged", "escalated", "resolved")
+
+
+class Author(faust.Record, serializer="json"):
+    """Who wrote a mention: a pseudonymous id, never a real name unless policy allows a handle."""
+
+    id: str
+    followers: int = 0
+    verified: bool = False
+    kind: str = "unknown"
+    handle: str | None = None
+
+
+class Engagement(faust.Record, serializer="json"):
+    """Interaction counts at the time the mention was captured."""
+
+    likes: int = 0
+    shares: int = 0
+    replies: int = 0
+
+
+class Mention(faust.Record, serializer="json", isodates=True):
+    """A validated, normalised social mention of at least one tracked brand.
+
+    ``brand`` is the primary brand and the Kafka key downstream, so every mention of one brand is
+    counted on one partition; ``brands`` lists all matched brands.
+    """
+
+    id: str
+    platform: str
+    text: str
+    created_at: datetime
+    brand: str
+    author: Author
+    brands: list[str]
+    url: str | None = None
+    lang: str | None = None
+    kind: str = "post"
+    engagement: Engagement | None = None
+    repost_of: str | None = None
+
+    @property
+    def reach(self) -> int:
+        """Audience of the author, the weight a mention carries in reach-weighted volume."""
+        return max(0, self.author.followers)
+
+
+class ClassifiedMention(faust.Record, serializer="json", isodates=True):
+    """A mention with the model's verdict: multi-label topics, stance and language."""
+
+    mention: Mention
+    topics: list[str]
+    scores: dict[str, float]
+    stance: str
+    lang: str
+    model_version: str
+
+
+class Bucket(faust.Record, serializer="json", isodates=True):
+    """Volume of one brand x topic in one closed event-time bucket (zero-count buckets included)."""
+
+    brand: str
+    topic: str
+    start: datetime
+    end: datetime
+    count: int
+    reach: int = 0
+    authors: int = 0
+    stance: dict[str, int] | None = None
+    top_mentions: list[dict[str, Any]] | None = None
+
+    @property
+    def series_key(self) -> str:
+        return f"{self.brand}|{self.topic}"
+
+
+class Signal(faust.Record, serializer="json", isodates=True):
+    """The detector's reading of one bucket: observed against expected, and how unusual it is."""
+
+    brand: str
+    topic: str
+    start: datetime
+    end: datetime
+    observed: float
+    expected: float
+    lower: float
+    upper: float
+    score: float
+    severity: str
+    firing: bool
+
+
+class Alert(faust.Record, serializer="json", isodates=True):
+    """One step in an alert's life, keyed by a dedup key that is stable across retries/restarts."""
+
+    dedup_key: str
+    state: str
+    severity: str
+    brand: str
+    topic: str
+    started_at: datetime
+    updated_at: datetime
+    observed: float
+    expected: float
+    score: float
+    summary: str
+    why: dict[str, Any] | None = None
+    top_mentions: list[dict[str, Any]] | None = None
+
+
+class DeadLetter(faust.Record, serializer="json", isodates=True):
+    """Input that could not be used, with the reason; the payload is kept so nothing is lost."""
+
+    reason: str
+    detail: str
+    source_topic: str
+    partition: int
+    offset: int
+    received_at: datetime
+    payload: str
+    payload_encoding: str = "utf-8"
+
+
+class DeliveryReceipt(faust.Record, serializer="json", isodates=True):
+    """The outcome of one attempt to deliver an alert step to one receiver."""
+
+    dedup_key: str
+    state: str
+    receiver: str
+    attempt: int
+    outcome: str
+    status_code: int | None
+    at: datetime
+    error: str | None = None

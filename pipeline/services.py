@@ -1,0 +1,107 @@
+"""Runtime dependencies of the agents, created lazily and replaceable in tests.
+
+Agents call ``services.classifier()`` etc. instead of building things at import time: importing an
+agent module must not load a 500 MB model or open sockets. Tests install fakes with
+:func:`override` (and undo it with :func:`reset`), the production worker gets the real thing on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pipeline.brands import BrandMatcher, load_brands
+from pipeline.metrics import TocsinMetrics, get_metrics
+from pipeline.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from models.classifier import MentionClassifier
+    from pipeline.receivers.base import Receiver
+
+
+@dataclass
+class _Registry:
+    settings: Settings | None = None
+    matcher: BrandMatcher | None = None
+    classifier: MentionClassifier | None = None
+    metrics: TocsinMetrics | None = None
+    receivers: list[Receiver] | None = None
+    executor: ThreadPoolExecutor | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_registry = _Registry()
+
+
+def settings() -> Settings:
+    if _registry.settings is None:
+        _registry.settings = get_settings()
+    return _registry.settings
+
+
+def matcher() -> BrandMatcher:
+    if _registry.matcher is None:
+        _registry.matcher = load_brands(settings().brands_file)
+    return _registry.matcher
+
+
+def classifier() -> MentionClassifier:
+    """The mention classifier; loading takes seconds, so the worker calls this at start-up."""
+    if _registry.classifier is None:
+        from models.classifier import load_classifier
+
+        _registry.classifier = load_classifier(settings().model_dir)
+    return _registry.classifier
+
+
+def classifier_loaded() -> bool:
+    return _registry.classifier is not None
+
+
+def metrics() -> TocsinMetrics:
+    if _registry.metrics is None:
+        _registry.metrics = get_metrics()
+    return _registry.metrics
+
+
+def executor() -> ThreadPoolExecutor:
+    """One thread for the model: ONNX Runtime parallelises inside a batch, not across batches."""
+    if _registry.executor is None:
+        _registry.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tocsin-model")
+    return _registry.executor
+
+
+def receivers() -> list[Receiver]:
+    if _registry.receivers is None:
+        from pipeline.receivers import build_receivers
+
+        _registry.receivers = build_receivers(settings())
+    return _registry.receivers
+
+
+def override(**values: Any) -> None:
+    """Replace dependencies (tests): ``override(classifier=Fake(), settings=make_settings(...))``."""
+    for name, value in values.items():
+        if not hasattr(_registry, name):
+            raise AttributeError(f"unknown service {name!r}")
+        setattr(_registry, name, value)
+
+
+def reset() -> None:
+    """Forget every dependency so the next use builds it again."""
+    global _registry
+    if _registry.executor is not None:
+        _registry.executor.shutdown(wait=False)
+    _registry = _Registry()
+
+
+@contextmanager
+def overridden(**values: Any) -> Iterator[None]:
+    override(**values)
+    try:
+        yield
+    finally:
+        reset()

@@ -1,0 +1,96 @@
+"""One typed settings class for everything Tocsin reads from its environment.
+
+Faust's own settings (``BROKER_URL``, ``WEB_PORT``, ``APP_DATADIR`` ...) are *not* repeated here:
+Faust reads them itself. Everything Tocsin adds is prefixed ``TOCSIN_`` and documented in the README's
+configuration table. Secrets are ``SecretStr`` with no default, so they never appear in logs or
+reprs, and obvious placeholders are refused at start-up rather than discovered in production.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "xxx", "todo", "test"})
+
+
+def default_cache_dir() -> Path:
+    """Where slow-to-build things live (model artefacts, jars): outside the clone, shared by clones."""
+    import os
+
+    root = os.environ.get("TOCSIN_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tocsin"
+    )
+    return Path(root)
+
+
+class Settings(BaseSettings):
+    """Tocsin's settings; build them with :func:`get_settings` or pass values in tests."""
+
+    model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="ignore", frozen=True)
+
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="cache folder")
+    brands_file: Path = Field(
+        default=Path(__file__).parent / "config" / "brands.yaml",
+        description="YAML file of tracked brands, products and aliases",
+    )
+    model_dir: Path | None = Field(
+        default=None, description="built classifier artefacts (default: in the cache folder)"
+    )
+    batch_size: int = Field(default=32, ge=1, le=512, description="mentions per model batch")
+    batch_within_s: float = Field(
+        default=0.5, gt=0, le=30, description="longest wait to fill a model batch (seconds)"
+    )
+    max_text_chars: int = Field(
+        default=5000, ge=280, description="longer texts are dead-lettered as oversized"
+    )
+    max_payload_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="larger raw payloads are dead-lettered"
+    )
+    bucket_seconds: int = Field(default=300, ge=60, description="event-time bucket width")
+    allowed_lateness_s: int = Field(
+        default=120, ge=0, description="a bucket closes this long after its end (event time)"
+    )
+    topics_track: tuple[str, ...] = Field(
+        default=("pricing", "scandal", "advocacy", "boycott", "adverse_event"),
+        description="topics with a spike detector per brand (\"other\" is not watched)",
+    )
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming webhook URL (a secret: it carries a token)"
+    )
+    api_token: SecretStr | None = Field(
+        default=None, description="bearer token for /api/* (no token: the API answers 503)"
+    )
+    http_timeout_s: float = Field(default=5.0, gt=0, le=60, description="outbound HTTP timeout")
+    delivery_attempts: int = Field(default=5, ge=1, le=20, description="delivery tries per step")
+    delivery_backoff_s: float = Field(default=0.5, gt=0, description="first retry delay")
+    delivery_backoff_max_s: float = Field(default=30.0, gt=0, description="longest retry delay")
+    console_alerts: bool = Field(default=True, description="print alerts on the worker's stdout")
+
+    @field_validator("slack_webhook_url", "api_token")
+    @classmethod
+    def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            raw = value.get_secret_value().strip()
+            if not raw or raw.lower() in _PLACEHOLDERS or len(raw) < 8:
+                raise ValueError("looks like a placeholder; set a real secret or leave it unset")
+        return value
+
+    @property
+    def resolved_model_dir(self) -> Path | None:
+        return self.model_dir
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment with explicit overrides (tests pass values here)."""
+    return Settings(**overrides)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment on first use."""
+    return make_settings()

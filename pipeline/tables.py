@@ -1,0 +1,17 @@
+"""Changelog-backed tables: the state that must survive a worker restart or rebalance.
+
+Values are plain JSON dicts rather than records so their shape can grow without a migration; each
+table's key is the Kafka key of the stream that writes it, so a table partition always lives with
+the stream partition that updates it (Faust writes the changelog to the current event's partition).
+"""
+
+from __future__ import annotations
+
+from pipeline.app import app
+
+#: brand -> open event-time buckets, watermark and the last closed bucket (count_mentions).
+open_buckets = app.Table("open_buckets", default=dict, help="open buckets per brand")
+#: "brand|topic" -> detector state (detect_spikes).
+detectors = app.Table("detectors", default=dict, help="spike detector state per series")
+#: dedup key -> {"alert": latest alert step, "delivered": {"<state>/<receiver>": iso time}}.
+alert_book = app.Table("alert_book", default=dict, help="alerts and what was delivered")

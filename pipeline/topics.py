@@ -1,0 +1,31 @@
+"""Faust topic declarations, built from the plain specs in ``pipeline/topology.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faust.types import TopicT
+
+from pipeline import records, topology
+from pipeline.app import app
+
+
+def _topic(spec: topology.TopicSpec, **kwargs: Any) -> TopicT:
+    return app.topic(
+        spec.name,
+        partitions=spec.partitions,
+        config=dict(spec.config) or None,
+        internal=False,
+        **kwargs,
+    )
+
+
+# Raw input stays bytes: the decoder must see exactly what arrived, invalid UTF-8 included.
+raw_mentions = _topic(topology.RAW, key_type=bytes, value_type=bytes, value_serializer="raw")
+dead_letters = _topic(topology.DLQ, value_type=records.DeadLetter)
+mentions = _topic(topology.MENTIONS, key_type=str, value_type=records.Mention)
+classified = _topic(topology.CLASSIFIED, key_type=str, value_type=records.ClassifiedMention)
+buckets = _topic(topology.BUCKETS, key_type=str, value_type=records.Bucket)
+signals = _topic(topology.SIGNALS, key_type=str, value_type=records.Signal)
+alerts = _topic(topology.ALERTS, key_type=str, value_type=records.Alert)
+deliveries = _topic(topology.DELIVERIES, key_type=str, value_type=records.DeliveryReceipt)

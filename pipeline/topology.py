@@ -1,0 +1,56 @@
+"""Kafka topics Tocsin uses, as plain data.
+
+One list serves three readers: the Faust topic declarations (``pipeline/topics.py``), the admin
+command that creates topics up front (``tocsin topics create``), and the broker script's tests.
+Partition counts are explicit because a Faust table's changelog must have as many partitions as
+the stream that feeds it, and auto-created topics would get the broker's default instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_PARTITIONS = 4
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic Tocsin owns: its name, partition count and topic-level config."""
+
+    name: str
+    partitions: int = DEFAULT_PARTITIONS
+    config: dict[str, str] = field(default_factory=dict)
+    doc: str = ""
+
+
+# Raw input and its dead letters accept large messages: an oversized payload must still reach the
+# dead-letter topic whole ("loses nothing"), so both topics allow more than the decoder accepts.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+RAW = TopicSpec(
+    "mentions.raw",
+    config={"max.message.bytes": str(MAX_MESSAGE_BYTES)},
+    doc="raw mention JSON from replay, HTTP ingest or connectors",
+)
+DLQ = TopicSpec(
+    "mentions.dlq",
+    partitions=1,
+    config={"max.message.bytes": str(2 * MAX_MESSAGE_BYTES)},
+    doc="bad input with the reason, never dropped",
+)
+MENTIONS = TopicSpec("mentions", doc="validated, normalised mentions keyed by brand")
+CLASSIFIED = TopicSpec("mentions.classified", doc="mentions with topics, stance, language")
+BUCKETS = TopicSpec("mentions.buckets", doc="closed event-time buckets per brand x topic")
+SIGNALS = TopicSpec("signals", doc="detector output per closed bucket")
+ALERTS = TopicSpec("alerts", doc="alert lifecycle events keyed by dedup key")
+DELIVERIES = TopicSpec("alerts.deliveries", doc="one receipt per delivery attempt")
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    RAW,
+    DLQ,
+    MENTIONS,
+    CLASSIFIED,
+    BUCKETS,
+    SIGNALS,
+    ALERTS,
+    DELIVERIES,
+)

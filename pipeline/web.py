@@ -1,0 +1,85 @@
+"""HTTP endpoints on the worker's one web port (Faust's web server).
+
+``/metrics`` serves this worker's own registry in the Prometheus text format. ``/healthz`` says
+the process is alive; ``/readyz`` says it can do its job (model loaded, consumer not rebalancing),
+which is what a Kubernetes readiness probe and the demo wait on. ``/api/alerts`` requires a bearer
+token (``TOCSIN_API_TOKEN``); with no token configured the API is closed, never open by default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from typing import Any
+
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from pipeline import services
+from pipeline.app import app
+from pipeline.tables import alert_book
+
+log = logging.getLogger(__name__)
+
+
+@app.task
+async def load_model_at_start() -> None:
+    """Load the classifier off the event loop before the first batch needs it."""
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, services.classifier)
+    log.info("classifier loaded: %s", services.classifier().version)
+
+
+def authorised(request: Request) -> bool | None:
+    """True/False for a valid/invalid bearer token, None when the API has no token configured."""
+    token = services.settings().api_token
+    if token is None:
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        return False
+    return hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+
+
+@app.page("/metrics")
+class MetricsView(View):
+    async def get(self, request: Request) -> Response:
+        body = generate_latest(services.metrics().registry)
+        return self.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+@app.page("/healthz")
+class HealthView(View):
+    async def get(self, request: Request) -> Response:
+        return self.json({"status": "ok"})
+
+
+@app.page("/readyz")
+class ReadyView(View):
+    async def get(self, request: Request) -> Response:
+        checks = {
+            "model_loaded": services.classifier_loaded(),
+            "not_rebalancing": not app.rebalancing,
+        }
+        ready = all(checks.values())
+        return self.json({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+
+@app.page("/api/alerts")
+class AlertsView(View):
+    async def get(self, request: Request) -> Response:
+        verdict = authorised(request)
+        if verdict is None:
+            return self.error(503, "API disabled: set TOCSIN_API_TOKEN")
+        if not verdict:
+            return self.error(401, "missing or invalid bearer token",
+                              headers={"WWW-Authenticate": "Bearer"})
+        items: list[dict[str, Any]] = [
+            {**entry.get("alert", {}), "delivered": entry.get("delivered", {})}
+            for entry in alert_book.values()
+            if entry.get("alert")
+        ]
+        items.sort(key=lambda a: str(a.get("updated_at", "")), reverse=True)
+        return self.json({"alerts": items[:500]})
