@@ -1,0 +1,384 @@
+#!/usr/bin/env bash
+# Tocsin's local Apache Kafka broker (KRaft, one node acting as broker and controller).
+#
+# Why this script: the tests and the demo need a real Kafka, and the machines have Java and Maven
+# but no Docker and no Kafka tarball. Maven Central has the broker as the kafka_2.13 artifact, so
+# `fetch` resolves it with Maven into a versioned cache outside the repo, and `start` runs
+# `kafka.Kafka` from that classpath with settings sized for a 2-core box.
+#
+# Usage: deploy/kafka/kafka.sh fetch|start|stop|status|clean
+#
+# Environment (all optional):
+#   TOCSIN_CACHE           cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/tocsin)
+#   KAFKA_VERSION          broker version (default: kafka.version in deploy/kafka/pom.xml)
+#   KAFKA_PORT             client listener on 127.0.0.1 (default 9092)
+#   KAFKA_CONTROLLER_PORT  KRaft controller listener on 127.0.0.1 (default KAFKA_PORT+1)
+#   KAFKA_DATA_DIR         state folder: data, kafka.log, kafka.pid
+#                          (default $TOCSIN_CACHE/run/kafka-$KAFKA_PORT)
+#   KAFKA_HEAP_OPTS        default "-Xms256m -Xmx512m"
+#   KAFKA_JVM_OPTS         default "-XX:+UseSerialGC -XX:TieredStopAtLevel=1" (fast start, small)
+#   KAFKA_START_TIMEOUT    seconds to wait for readiness (default 60)
+#   KAFKA_STOP_TIMEOUT     seconds between SIGTERM and SIGKILL (default 20)
+#   PYTHON                 interpreter used for the metadata readiness probe (default python3)
+#   JAVA, MVN              executables (default java from JAVA_HOME or PATH, mvn)
+#
+# Exit codes: 0 ok; 1 error; `status` exits 3 when the broker is not running (LSB convention).
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+POM="$SCRIPT_DIR/pom.xml"
+LOG4J_CONFIG="$SCRIPT_DIR/log4j2.properties"
+
+TOCSIN_CACHE="${TOCSIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tocsin}"
+pom_version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM" | head -n 1)"
+KAFKA_VERSION="${KAFKA_VERSION:-$pom_version}"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
+KAFKA_DATA_DIR="${KAFKA_DATA_DIR:-$TOCSIN_CACHE/run/kafka-$KAFKA_PORT}"
+# Absolute, because the PID check matches the broker's command line against this path.
+[[ "$KAFKA_DATA_DIR" == /* ]] || KAFKA_DATA_DIR="$PWD/$KAFKA_DATA_DIR"
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
+KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
+KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-20}"
+PYTHON="${PYTHON:-python3}"
+JAVA="${JAVA:-${JAVA_HOME:+$JAVA_HOME/bin/}java}"
+MVN="${MVN:-mvn}"
+
+VERSION_DIR="$TOCSIN_CACHE/kafka/$KAFKA_VERSION"
+LIBS_DIR="$VERSION_DIR/libs"
+MARKER="$VERSION_DIR/.complete"
+PID_FILE="$KAFKA_DATA_DIR/kafka.pid"
+LOG_FILE="$KAFKA_DATA_DIR/kafka.log"
+STDOUT_FILE="$KAFKA_DATA_DIR/kafka.stdout"
+CONFIG_FILE="$KAFKA_DATA_DIR/server.properties"
+STORAGE_DIR="$KAFKA_DATA_DIR/data"
+
+log() { printf 'kafka.sh: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+usage() {
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+}
+
+check_port_number() {
+  local name="$1" value="$2"
+  if [[ ! "$value" =~ ^[0-9]+$ ]] || ((value < 1 || value > 65535)); then
+    die "$name must be a TCP port, got '$value'"
+  fi
+}
+
+# Take an exclusive lock on a file, held until unlock_file or until this process exits, so two
+# concurrent fetches, or two starts of one data dir, do not trample each other. flock(1) is
+# util-linux; where it is missing we go on without the lock.
+LOCK_FD=""
+lock_file() {
+  local path="$1" fd
+  command -v flock >/dev/null 2>&1 || return 0
+  exec {fd}>"$path"
+  LOCK_FD="$fd"
+  flock -w 600 "$fd" || die "timed out waiting for lock $path"
+}
+unlock_file() {
+  [[ -n "$LOCK_FD" ]] || return 0
+  exec {LOCK_FD}>&-
+  LOCK_FD=""
+}
+
+# ---------------------------------------------------------------------------------------------- fetch
+
+fetch() {
+  if [[ -f "$MARKER" ]]; then
+    log "kafka $KAFKA_VERSION libs cached in $LIBS_DIR"
+    return 0
+  fi
+  command -v "$MVN" >/dev/null 2>&1 || die "maven ('$MVN') not found; install Maven 3.8+"
+  mkdir -p "$TOCSIN_CACHE/kafka" "$TOCSIN_CACHE/m2"
+  lock_file "$TOCSIN_CACHE/kafka/.fetch-$KAFKA_VERSION.lock"
+  if [[ -f "$MARKER" ]]; then # another fetch finished while we waited for the lock
+    unlock_file
+    log "kafka $KAFKA_VERSION libs cached in $LIBS_DIR"
+    return 0
+  fi
+
+  log "resolving org.apache.kafka:kafka_2.13:$KAFKA_VERSION with Maven (first run only)"
+  local tmp
+  tmp="$(mktemp -d "$TOCSIN_CACHE/kafka/.fetch-$KAFKA_VERSION.XXXXXX")"
+  # An interrupted or failed fetch leaves only this temp dir, which we remove; the cache entry
+  # appears with one rename once complete, so a half-filled libs dir is never used.
+  # shellcheck disable=SC2064  # expand $tmp now: it is local to this function
+  trap "rm -rf '$tmp'" EXIT
+  "$MVN" -q -B -Dstyle.color=never -f "$POM" \
+    -Dmaven.repo.local="$TOCSIN_CACHE/m2" \
+    -Dkafka.version="$KAFKA_VERSION" \
+    -DincludeScope=runtime \
+    -DoutputDirectory="$tmp/libs" \
+    dependency:copy-dependencies >&2 ||
+    die "maven could not resolve kafka_2.13:$KAFKA_VERSION (is it on Maven Central?)"
+  [[ -f "$tmp/libs/kafka_2.13-$KAFKA_VERSION.jar" ]] || die "kafka_2.13-$KAFKA_VERSION.jar missing after fetch"
+
+  {
+    printf 'kafka_2.13 %s fetched %s\n' "$KAFKA_VERSION" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    (cd "$tmp/libs" && ls -1)
+  } >"$tmp/.complete.tmp"
+  mv "$tmp/.complete.tmp" "$tmp/.complete"
+  rm -rf "$VERSION_DIR"
+  mv "$tmp" "$VERSION_DIR"
+  trap - EXIT
+  unlock_file
+  log "kafka $KAFKA_VERSION libs ready in $LIBS_DIR ($(find "$LIBS_DIR" -name '*.jar' | wc -l) jars)"
+}
+
+# --------------------------------------------------------------------------------------- processes
+
+# Print the PID from the PID file if that process is alive and is the broker of this data dir
+# (guards against a stale file whose PID the kernel gave to something else).
+live_pid() {
+  [[ -f "$PID_FILE" ]] || return 1
+  local pid args state
+  pid="$(tr -dc '0-9' <"$PID_FILE")"
+  [[ -n "$pid" ]] || return 1
+  state="$(ps -o stat= -p "$pid" 2>/dev/null)" || return 1
+  [[ "$state" != Z* ]] || return 1
+  args="$(ps -o args= -p "$pid" 2>/dev/null)" || return 1
+  [[ "$args" == *kafka.Kafka*"$CONFIG_FILE"* ]] || return 1
+  printf '%s\n' "$pid"
+}
+
+port_open() {
+  # bash's /dev/tcp: connect and close at once; no netcat needed.
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+write_config() {
+  cat >"$CONFIG_FILE" <<EOF
+# Written by deploy/kafka/kafka.sh on every start; edits here are overwritten.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$STORAGE_DIR
+
+# Two cores shared with the Faust workers and the model.
+num.network.threads=2
+num.io.threads=2
+background.threads=4
+num.recovery.threads.per.data.dir=1
+log.cleaner.threads=1
+# Compaction (Faust changelogs) keeps its dedupe buffer on the heap: 128 MB by default.
+log.cleaner.dedupe.buffer.size=16777216
+
+# One node: every internal topic has one replica; few partitions keep group joins fast.
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+
+# Tests and the demo want a consumer group to start at once, not after 3 s.
+group.initial.rebalance.delay.ms=0
+# Faust creates its own changelog and repartition topics; Tocsin's own topics are created up
+# front with explicit partition counts (pipeline/admin.py), this default only serves the rest.
+auto.create.topics.enable=true
+num.partitions=4
+delete.topic.enable=true
+
+# Generous retention: a demo left running for days keeps its history.
+log.retention.hours=168
+log.retention.bytes=-1
+log.segment.bytes=67108864
+EOF
+}
+
+format_storage() {
+  [[ -f "$STORAGE_DIR/meta.properties" ]] && return 0
+  local cluster_id
+  # A Kafka cluster id is 16 random bytes in unpadded URL-safe base64 (22 characters).
+  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  log "formatting KRaft storage in $STORAGE_DIR (cluster id $cluster_id)"
+  # shellcheck disable=SC2086  # heap/JVM options are word lists
+  "$JAVA" $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS -Dlog4j2.configurationFile="$LOG4J_CONFIG" \
+    -Dkafka.logs.dir="$KAFKA_DATA_DIR" -cp "$LIBS_DIR/*" \
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$CONFIG_FILE" >>"$STDOUT_FILE" 2>&1 ||
+    die "storage format failed; see $STDOUT_FILE"
+}
+
+# One metadata request through kafka-python: the broker must list itself. Returns 2 when the
+# probe cannot run at all (no interpreter or no kafka-python), so the caller falls back to the log.
+metadata_probe() {
+  command -v "$PYTHON" >/dev/null 2>&1 || return 2
+  "$PYTHON" - "127.0.0.1:$KAFKA_PORT" <<'EOF' 2>/dev/null
+import sys
+try:
+    from kafka import KafkaAdminClient
+except ImportError:
+    sys.exit(2)
+try:
+    admin = KafkaAdminClient(
+        bootstrap_servers=sys.argv[1], client_id="tocsin-kafka-sh",
+        request_timeout_ms=5000, bootstrap_timeout_ms=5000,
+    )
+    try:
+        brokers = admin.describe_cluster().get("brokers") or []
+    finally:
+        admin.close()
+except Exception:
+    sys.exit(1)
+sys.exit(0 if brokers else 1)
+EOF
+}
+
+wait_ready() {
+  local pid="$1" started="$2" probe=1 rc
+  local deadline=$((started + KAFKA_START_TIMEOUT))
+  while :; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 30 "$LOG_FILE" "$STDOUT_FILE" >&2 2>/dev/null || true
+      rm -f "$PID_FILE"
+      die "broker (pid $pid) exited during start-up; see $LOG_FILE"
+    fi
+    if port_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$LOG_FILE" 2>/dev/null; then
+      if ((probe)); then
+        rc=0
+        metadata_probe || rc=$?
+        if ((rc == 0)); then return 0; fi
+        if ((rc == 2)); then
+          probe=0
+          log "no kafka-python for $PYTHON: readiness judged from the broker log only"
+          return 0
+        fi
+      else
+        return 0
+      fi
+    fi
+    if (($(date +%s) >= deadline)); then
+      tail -n 30 "$LOG_FILE" >&2 2>/dev/null || true
+      stop_pid "$pid"
+      rm -f "$PID_FILE"
+      die "broker not ready after ${KAFKA_START_TIMEOUT}s; stopped it (see $LOG_FILE)"
+    fi
+    sleep 0.3
+  done
+}
+
+start() {
+  check_port_number KAFKA_PORT "$KAFKA_PORT"
+  check_port_number KAFKA_CONTROLLER_PORT "$KAFKA_CONTROLLER_PORT"
+  fetch
+  mkdir -p "$KAFKA_DATA_DIR"
+  lock_file "$KAFKA_DATA_DIR/.lock"
+
+  local pid
+  if pid="$(live_pid)"; then
+    echo "kafka already running on 127.0.0.1:$KAFKA_PORT (pid $pid, data dir $KAFKA_DATA_DIR)"
+    return 0
+  fi
+  rm -f "$PID_FILE"
+  command -v "$JAVA" >/dev/null 2>&1 || die "java not found; Kafka $KAFKA_VERSION needs Java 17+"
+  local port
+  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    ! port_open "$port" || die "127.0.0.1:$port is already in use by another process"
+  done
+
+  write_config
+  format_storage
+
+  local started
+  started="$(date +%s)"
+  : >"$STDOUT_FILE"
+  # setsid: the broker gets its own session, so closing the terminal that started it, or a
+  # Ctrl-C aimed at a later foreground job, does not take it down; `stop` ends it by PID.
+  # The subshell closes its copy of the lock fd (else the broker would hold the data-dir lock
+  # for its whole life) and then execs, so $! is the JVM's own PID.
+  (
+    [[ -z "$LOCK_FD" ]] || exec {LOCK_FD}>&-
+    # shellcheck disable=SC2086  # heap/JVM options are word lists
+    exec setsid "$JAVA" $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS \
+      -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+      -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.logs.dir="$KAFKA_DATA_DIR" \
+      -cp "$LIBS_DIR/*" kafka.Kafka "$CONFIG_FILE" \
+      >>"$STDOUT_FILE" 2>&1 </dev/null
+  ) &
+  pid=$!
+  printf '%s\n' "$pid" >"$PID_FILE.tmp"
+  mv "$PID_FILE.tmp" "$PID_FILE"
+
+  wait_ready "$pid" "$started"
+  echo "kafka ready on 127.0.0.1:$KAFKA_PORT (pid $pid) in $(($(date +%s) - started))s, data dir $KAFKA_DATA_DIR"
+}
+
+# SIGTERM (Kafka shuts down cleanly), then SIGKILL after KAFKA_STOP_TIMEOUT seconds.
+stop_pid() {
+  local pid="$1" waited=0 state
+  kill -TERM "$pid" 2>/dev/null || return 0
+  while state="$(ps -o stat= -p "$pid" 2>/dev/null)" && [[ "$state" != Z* ]]; do
+    if ((waited >= KAFKA_STOP_TIMEOUT * 10)); then
+      log "pid $pid still alive after ${KAFKA_STOP_TIMEOUT}s: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+stop() {
+  local pid
+  if pid="$(live_pid)"; then
+    stop_pid "$pid"
+    rm -f "$PID_FILE"
+    echo "kafka stopped (pid $pid)"
+  else
+    rm -f "$PID_FILE"
+    echo "kafka not running (data dir $KAFKA_DATA_DIR)"
+  fi
+}
+
+status() {
+  local pid
+  if pid="$(live_pid)"; then
+    echo "kafka running on 127.0.0.1:$KAFKA_PORT (pid $pid, data dir $KAFKA_DATA_DIR)"
+    return 0
+  fi
+  echo "kafka not running (data dir $KAFKA_DATA_DIR)"
+  return 3
+}
+
+clean() {
+  stop
+  [[ -d "$KAFKA_DATA_DIR" ]] || return 0
+  local data cache
+  data="$(cd "$KAFKA_DATA_DIR" && pwd -P)"
+  cache="$(mkdir -p "$TOCSIN_CACHE/kafka" && cd "$TOCSIN_CACHE/kafka" && pwd -P)"
+  # Refuse anything that is, or contains, the jar cache (or the filesystem root / home).
+  case "$cache/" in "$data"/*) die "refusing to delete $data: it holds the jar cache" ;; esac
+  [[ "$data" != "/" && "$data" != "$(cd "$HOME" && pwd -P)" ]] || die "refusing to delete $data"
+  rm -rf "$data"
+  echo "kafka data dir removed: $data"
+}
+
+main() {
+  local cmd="${1:-}"
+  case "$cmd" in
+    fetch) fetch ;;
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    clean) clean ;;
+    -h | --help | help) usage ;;
+    *)
+      usage
+      exit 1
+      ;;
+  esac
+}
+
+main "$@"
