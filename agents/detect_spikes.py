@@ -79,6 +79,28 @@ def alert_for(bucket: Bucket, reading: Reading) -> Alert:
     )
 
 
+def signal_for(bucket: Bucket, reading: Reading) -> Signal:
+    return Signal(
+        brand=bucket.brand,
+        topic=bucket.topic,
+        start=bucket.start,
+        end=bucket.end,
+        observed=float(bucket.count),
+        expected=reading.expected,
+        lower=reading.lower,
+        upper=reading.upper,
+        score=reading.score,
+        severity=reading.severity,
+        firing=reading.firing,
+    )
+
+
+def zero_bucket(like: Bucket, start: datetime) -> Bucket:
+    """The empty bucket the detector filled in for a gap (no mentions at all)."""
+    return Bucket(brand=like.brand, topic=like.topic, start=start,
+                  end=start + (like.end - like.start), count=0)
+
+
 def detector_config() -> DetectorConfig:
     return DetectorConfig(bucket_seconds=services.settings().bucket_seconds)
 
@@ -91,29 +113,19 @@ async def detect_spikes(stream: StreamT[Bucket]) -> None:
         metrics.messages_in.labels(AGENT).inc()
         key = bucket.series_key
         detector = SeriesDetector(config, detectors[key] or None)
-        reading = detector.update(bucket.start, float(bucket.count), float(bucket.reach))
+        # update_all also returns readings for skipped buckets (zeros), so no transition is lost.
+        readings = detector.update_all(bucket.start, float(bucket.count), float(bucket.reach))
         detectors[key] = detector.to_state()
+        reading = readings[-1]
         metrics.observed.labels(bucket.brand, bucket.topic).set(bucket.count)
         metrics.expected.labels(bucket.brand, bucket.topic).set(reading.expected)
         metrics.anomaly_score.labels(bucket.brand, bucket.topic).set(reading.score)
-        await signals.send(
-            key=key,
-            value=Signal(
-                brand=bucket.brand,
-                topic=bucket.topic,
-                start=bucket.start,
-                end=bucket.end,
-                observed=float(bucket.count),
-                expected=reading.expected,
-                lower=reading.lower,
-                upper=reading.upper,
-                score=reading.score,
-                severity=reading.severity,
-                firing=reading.firing,
-            ),
-        )
-        if reading.transition in ("fired", "resolved"):
-            alert = alert_for(bucket, reading)
+        await signals.send(key=key, value=signal_for(bucket, reading))
+        for each in readings:
+            if each.transition not in ("fired", "resolved"):
+                continue
+            source = bucket if each.start == bucket.start else zero_bucket(bucket, each.start)
+            alert = alert_for(source, each)
             await alerts.send(key=alert.dedup_key, value=alert)
             metrics.alerts.labels(alert.state, alert.severity).inc()
             metrics.alerts_firing.inc(1 if alert.state == "firing" else -1)

@@ -1,0 +1,35 @@
+# Tocsin: the two commands are `make demo` and `make test`; everything else is a step of those.
+SHELL := /bin/bash
+export TOCSIN_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tocsin
+PY := $(CURDIR)/.venv/bin/python
+export PYTHONPATH := $(CURDIR)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup model kafka demo test lint typecheck test-unit test-integration test-e2e clean-cache
+
+setup:  ## Python environment (cached venv) + Kafka jars (cached)
+	bash deploy/setup.sh
+	PYTHON=$(PY) bash deploy/kafka/kafka.sh fetch
+
+model: setup  ## build the classifier artefacts into the cache (skipped when present)
+	$(PY) -m pipeline.cli model build
+
+demo: setup model  ## broker + worker + replayed two-day stream with a crisis; prints the alerts
+	$(PY) -m pipeline.cli demo
+
+lint: setup
+	$(PY) -m ruff check pipeline agents models tests
+	$(PY) -m mypy
+
+test-unit: setup
+	$(PY) -m pytest tests/unit -q
+
+test-integration: setup model
+	$(PY) -m pytest tests/integration -q
+
+test-e2e: setup model
+	$(PY) -m pytest tests/e2e -q
+
+test: setup model lint  ## the whole suite: lint, types, unit, integration, end-to-end
+	$(PY) -m pytest tests -q -p no:cacheprovider

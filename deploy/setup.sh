@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Set up Tocsin's Python environment from nothing, or in seconds from a warm cache.
+#
+# The virtualenv lives in the cache folder, keyed by a hash of the dependency files and the Python
+# version, so a fresh clone with a warm cache reuses it; pip's own cache is there too, so a new key
+# (changed dependencies) re-installs from cached wheels instead of the network. The project itself
+# is installed editable (no deps) into that venv on every run, which takes a second.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${TOCSIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tocsin}"
+python="${PYTHON:-python3}"
+
+pyver="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+key="$(cat "$here/pyproject.toml" "$here/constraints.txt" | sha256sum | cut -c1-12)"
+venv="$cache/venv/py$pyver-$key"
+
+if [ ! -f "$venv/.complete" ]; then
+  echo "setup: creating $venv (cold: downloads torch and friends, several minutes)"
+  # No .complete marker means a missing or half-built venv: start it again from scratch.
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --cache-dir "$cache/pip" --upgrade "pip>=24"
+  # Dependencies only; the project itself is added editable below, outside the keyed venv.
+  "$venv/bin/python" -m pip install --quiet --cache-dir "$cache/pip" -c "$here/constraints.txt" \
+    "$here[build,dev]"
+  "$venv/bin/python" -m pip uninstall --quiet -y tocsin
+  touch "$venv/.complete"
+else
+  echo "setup: reusing $venv"
+fi
+
+"$venv/bin/python" -m pip install --quiet --cache-dir "$cache/pip" --no-deps --no-build-isolation -e "$here"
+ln -sfn "$venv" "$here/.venv"
+echo "setup: ready (.venv -> $venv)"

@@ -1,0 +1,107 @@
+"""The ``tocsin`` command line. Each option names the environment variable it reads."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.topology import ALL_TOPICS, RAW
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Tocsin: early warning of social-media crises for pharma communications teams."""
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("faust_args", nargs=-1, type=click.UNPROCESSED)
+def worker(faust_args: tuple[str, ...]) -> None:
+    """Run a stream worker (Faust). Extra arguments go to ``faust worker`` (e.g. ``-l info``).
+
+    Reads BROKER_URL, WEB_PORT, WEB_BIND, APP_DATADIR (Faust's own) and the TOCSIN_* settings.
+    """
+    from pipeline.app import app
+
+    sys.argv = ["tocsin", "worker", *faust_args]
+    app.main()
+
+
+@cli.command("replay")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--bootstrap", envvar="TOCSIN_BOOTSTRAP", default="127.0.0.1:9092", show_default=True,
+              help="Kafka bootstrap servers [env: TOCSIN_BOOTSTRAP]")
+@click.option("--topic", default=RAW.name, show_default=True, help="topic to produce to")
+@click.option("--speed", type=float, default=0.0, show_default=True,
+              help="event-time speed-up: 1440 replays a day in a minute; 0 = as fast as possible")
+@click.option("--limit", type=int, default=None, help="send at most this many lines")
+def replay_cmd(file: Path, bootstrap: str, topic: str, speed: float, limit: int | None) -> None:
+    """Produce a JSONL file of raw mentions into Kafka, paced by their event times."""
+    from pipeline.replay import count_lines, replay
+
+    total = count_lines(file) if limit is None else min(limit, count_lines(file))
+    with click.progressbar(length=total, label="replay", show_eta=True) as bar:
+        stats = replay(file, bootstrap=bootstrap, topic=topic, speed=speed, limit=limit,
+                       on_sent=bar.update)
+    click.echo(f"sent {stats.sent} messages to {topic} in {stats.seconds:.1f}s ({stats.rate:.0f}/s)")
+
+
+@cli.group()
+def topics() -> None:
+    """Kafka topics Tocsin owns."""
+
+
+@topics.command("create")
+@click.option("--bootstrap", envvar="TOCSIN_BOOTSTRAP", default="127.0.0.1:9092", show_default=True,
+              help="Kafka bootstrap servers [env: TOCSIN_BOOTSTRAP]")
+def topics_create(bootstrap: str) -> None:
+    """Create every topic with its explicit partition count (existing ones are checked)."""
+    from pipeline.admin import ensure_topics
+
+    ensure_topics(bootstrap)
+    for spec in ALL_TOPICS:
+        click.echo(f"{spec.name:<22} partitions={spec.partitions}  {spec.doc}")
+
+
+@cli.command()
+@click.option("--speed", type=float, default=2000.0, show_default=True,
+              help="event-time speed-up of the replay (2000: two days in about 90 s)")
+@click.option("--stream", "stream_file", type=click.Path(exists=True, path_type=Path), default=None,
+              help="JSONL file to replay (default: the bundled two-day stream)")
+@click.option("--keep-state", is_flag=True, help="keep the broker and worker data folders")
+@click.option("--kafka-port", type=int, default=None, help="port for the demo broker (default: free)")
+def demo(speed: float, stream_file: Path | None, keep_state: bool, kafka_port: int | None) -> None:
+    """Start a broker and a worker, replay a two-day stream with a crisis, print the alerts."""
+    from pipeline.demo import STREAM, run_demo
+
+    code = run_demo(speed=speed, stream=stream_file or STREAM, keep_state=keep_state,
+                    kafka_port=kafka_port)
+    sys.exit(code)
+
+
+def _register_optional() -> None:
+    """Commands that live next to their code (the model, the backtest)."""
+    try:
+        from models.cli import model
+    except ImportError:  # pragma: no cover - the model package is part of the install
+        pass
+    else:
+        cli.add_command(model)
+    try:
+        from pipeline.detection.backtest import backtest
+    except ImportError:
+        pass
+    else:
+        cli.add_command(backtest)
+
+
+_register_optional()
+
+
+def main() -> None:
+    cli(prog_name="tocsin")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.brands import load_brands
+from pipeline.decoding import REASONS, decode_raw, normalise_text, to_mention
+from pipeline.errors import InvalidMention
+
+BRANDS = load_brands(Path("pipeline/config/brands.yaml"))
+LIMITS = {"max_bytes": 64 * 1024, "max_text_chars": 2000}
+
+
+def good(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "id": "x:1",
+        "platform": "x",
+        "url": "https://x.example/status/1",
+        "created_at": "2026-11-20T08:15:03Z",
+        "text": "Brenmoor just tripled the price of Glytera #outrage",
+        "author": {"id": "u_1", "followers": 1200, "verified": False, "kind": "patient"},
+        "engagement": {"likes": 3, "shares": 1, "replies": 0},
+        "kind": "post",
+    }
+    base.update(changes)
+    return base
+
+
+def encode(obj: object) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def reason_of(payload: bytes) -> str:
+    with pytest.raises(InvalidMention) as info:
+        decode_raw(payload, **LIMITS)
+    assert info.value.reason in REASONS
+    return info.value.reason
+
+
+def test_valid_mention_becomes_record_with_brand() -> None:
+    raw = decode_raw(encode(good()), **LIMITS)
+    mention = to_mention(raw, BRANDS)
+    assert mention is not None
+    assert mention.brand == "brenmoor"
+    assert mention.created_at.tzinfo is not None
+    assert mention.author.followers == 1200
+
+
+def test_no_brand_is_filtered_not_rejected() -> None:
+    raw = decode_raw(encode(good(text="the weather is nice today")), **LIMITS)
+    assert to_mention(raw, BRANDS) is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"{not json", "invalid_json"),
+        (b"\xff\xfe\x00garbage", "invalid_utf8"),
+        (b"[1, 2, 3]", "not_an_object"),
+        (b'"just a string"', "not_an_object"),
+        (encode({k: v for k, v in good().items() if k != "text"}), "missing_field"),
+        (encode({k: v for k, v in good().items() if k != "author"}), "missing_field"),
+        (encode(good(text=42)), "wrong_type"),
+        (encode(good(created_at=1700000000)), "wrong_type"),
+        (encode(good(created_at="yesterday")), "wrong_type"),
+        (encode(good(created_at="2026-11-20T08:15:03")), "invalid_value"),
+        (encode(good(platform="myspace")), "invalid_value"),
+        (encode(good(author={"id": "u", "followers": -5})), "invalid_value"),
+        (encode(good(author={"id": "u", "followers": "many"})), "wrong_type"),
+        (encode(good(text="   \u200b  ")), "empty_text"),
+        (encode(good(text="")), "empty_text"),
+        (encode(good(text="Brenmoor " + "a" * 3000)), "text_too_long"),
+        (b"x" * (64 * 1024 + 1), "oversized"),
+    ],
+)
+def test_bad_input_is_rejected_with_reason(payload: bytes, reason: str) -> None:
+    assert reason_of(payload) == reason
+
+
+def test_deep_nesting_is_invalid_json_not_a_crash() -> None:
+    # 10 kB of nested arrays blows Python's recursion limit inside json: a reason, not a crash.
+    assert reason_of(b"[" * 5000 + b"]" * 5000) == "invalid_json"
+
+
+def test_normalise_text_folds_whitespace_and_controls() -> None:
+    assert normalise_text("  Brenmoor\u0000  is\n\n bad\u200b ") == "Brenmoor is bad"
