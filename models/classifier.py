@@ -1,0 +1,137 @@
+"""The mention classifier used by the ``classify_mentions`` agent: load artefacts, classify texts.
+
+Serving needs only onnxruntime, the transformers fast tokenizer and numpy -- never torch -- so a
+worker stays well under 1 GB. ``classify`` is synchronous and thread-safe: the agent runs it in a
+thread pool, off the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from models.artefacts import (
+    HEAD_FILE,
+    META_FILE,
+    ONNX_FILE,
+    TOKENIZER_DIR,
+    artefact_key,
+    backbone_name,
+    cache_root,
+    file_sha256,
+)
+from models.corpus import DEFAULT_CORPUS
+from models.encoder import DEFAULT_THREADS, OnnxEncoder
+from models.head import OTHER, Head
+from models.lang import detect_lang
+
+THREADS_ENV = "TOCSIN_MODEL_THREADS"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The verdict on one text."""
+
+    topics: tuple[str, ...]  # labels above threshold, highest score first; ("other",) when none
+    scores: dict[str, float]  # calibrated per-topic probabilities (trained topics, not "other")
+    stance: str
+    stance_scores: dict[str, float]
+    lang: str
+
+
+class MentionClassifier(Protocol):
+    """What the agent needs: a version string for provenance and a batch ``classify``."""
+
+    version: str
+
+    def classify(self, texts: Sequence[str]) -> list[Prediction]: ...
+
+
+class ArtefactsMissingError(FileNotFoundError):
+    """The artefact folder is absent or incomplete: run ``tocsin model build`` first."""
+
+
+class OnnxMentionClassifier:
+    """Encoder (ONNX int8) + numpy head + language heuristic."""
+
+    def __init__(self, encoder: OnnxEncoder, head: Head, version: str) -> None:
+        self._encoder = encoder
+        self._head = head
+        self.version = version
+
+    @property
+    def head(self) -> Head:
+        return self._head
+
+    @property
+    def encoder(self) -> OnnxEncoder:
+        return self._encoder
+
+    def classify(self, texts: Sequence[str]) -> list[Prediction]:
+        if not texts:
+            return []
+        emb = self._encoder.encode(texts)
+        topic_p = self._head.topic_proba(emb)
+        stance_p = self._head.stance_proba(emb)
+        topics, stances, thr = self._head.topics, self._head.stances, self._head.thresholds
+        out = []
+        for i, text in enumerate(texts):
+            row = topic_p[i]
+            above = [j for j in np.argsort(-row, kind="stable") if row[j] >= thr[j]]
+            srow = stance_p[i]
+            out.append(
+                Prediction(
+                    topics=tuple(topics[j] for j in above) or (OTHER,),
+                    scores={t: float(row[j]) for j, t in enumerate(topics)},
+                    stance=stances[int(srow.argmax())],
+                    stance_scores={s: float(srow[j]) for j, s in enumerate(stances)},
+                    lang=detect_lang(text),
+                )
+            )
+        return out
+
+
+def default_artefact_dir() -> Path:
+    """``$TOCSIN_CACHE/models/<key>`` for the configured backbone and the bundled corpus."""
+    if not DEFAULT_CORPUS.is_file():
+        raise ArtefactsMissingError(f"training corpus not found: {DEFAULT_CORPUS}")
+    return cache_root() / "models" / artefact_key(backbone_name(), file_sha256(DEFAULT_CORPUS))
+
+
+def read_meta(artefact_dir: Path) -> dict[str, Any]:
+    """``meta.json`` of an artefact folder."""
+    meta: dict[str, Any] = json.loads((artefact_dir / META_FILE).read_text(encoding="utf-8"))
+    return meta
+
+
+def load_classifier(
+    artefact_dir: Path | None = None, *, threads: int | None = None
+) -> MentionClassifier:
+    """Load built artefacts (``None`` = the default cache location, which must be built).
+
+    ``threads`` sets ONNX Runtime's intra-op threads; default ``$TOCSIN_MODEL_THREADS`` or 2.
+    """
+    folder = default_artefact_dir() if artefact_dir is None else artefact_dir
+    needed = [folder / n for n in (META_FILE, HEAD_FILE, ONNX_FILE, TOKENIZER_DIR)]
+    missing = [p.name for p in needed if not p.exists()]
+    if missing:
+        raise ArtefactsMissingError(
+            f"model artefacts in {folder} are missing {missing}; run `tocsin model build`"
+        )
+    meta = read_meta(folder)
+    if threads is None:
+        threads = int(os.environ.get(THREADS_ENV, DEFAULT_THREADS))
+    encoder = OnnxEncoder(
+        folder / ONNX_FILE,
+        folder / TOKENIZER_DIR,
+        threads=threads,
+        max_length=int(meta["max_length"]),
+        prefix=str(meta["prefix"]),
+    )
+    return OnnxMentionClassifier(encoder, Head.load(folder / HEAD_FILE), str(meta["version"]))

@@ -1,0 +1,130 @@
+"""The numpy head on small synthetic embeddings: it learns, calibrates, thresholds and round-trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.head import Head, balanced_weights, best_threshold, fit_binary, kfold, train_head
+
+TOPICS = ("pricing", "adverse_event", "other")
+STANCES = ("supportive", "neutral", "critical")
+
+
+def synthetic(n: int, seed: int) -> tuple[np.ndarray, list[tuple[str, ...]], list[str]]:
+    """Unit vectors where topic and stance are encoded in separate directions, plus noise."""
+    rng = np.random.default_rng(seed)
+    d = 16
+    x = rng.normal(0, 0.35, (n, d))
+    topics: list[tuple[str, ...]] = []
+    stances: list[str] = []
+    for i in range(n):
+        labels = []
+        if rng.random() < 0.3:
+            x[i, 0] += 1.5
+            labels.append("pricing")
+        if rng.random() < 0.15:  # rarer topic: class weights matter
+            x[i, 1] += 1.5
+            labels.append("adverse_event")
+        topics.append(tuple(labels) or ("other",))
+        s = int(rng.integers(0, 3))
+        x[i, 2 + s] += 1.5
+        stances.append(STANCES[s])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x, topics, stances
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[Head, object]:
+    x, t, s = synthetic(400, seed=1)
+    return train_head(x, t, s, topics=TOPICS, stances=STANCES, l2_grid=(1.0, 10.0))
+
+
+def test_other_is_not_a_head(trained: tuple[Head, object]) -> None:
+    head, _ = trained
+    assert head.topics == ("pricing", "adverse_event")
+    assert head.stances == STANCES
+
+
+def test_learns_topics_and_stance_on_held_out_data(trained: tuple[Head, object]) -> None:
+    head, _ = trained
+    x, t, s = synthetic(300, seed=2)
+    p = head.topic_proba(x)
+    for j, topic in enumerate(head.topics):
+        gold = np.array([topic in lbl for lbl in t])
+        pred = p[:, j] >= head.thresholds[j]
+        tp = (pred & gold).sum()
+        f1 = 2 * tp / (pred.sum() + gold.sum())
+        recall = tp / gold.sum()
+        assert f1 > 0.85, (topic, f1)
+        assert recall > 0.9, (topic, recall)
+    acc = (np.array(head.stances)[head.stance_proba(x).argmax(axis=1)] == np.array(s)).mean()
+    assert acc > 0.9
+
+
+def test_probabilities_are_calibrated(trained: tuple[Head, object]) -> None:
+    """Mean predicted probability tracks the observed rate (balanced weights would inflate it)."""
+    head, _ = trained
+    x, t, _ = synthetic(2000, seed=3)
+    p = head.topic_proba(x)
+    for j, topic in enumerate(head.topics):
+        rate = np.mean([topic in lbl for lbl in t])
+        assert abs(p[:, j].mean() - rate) < 0.05, (topic, p[:, j].mean(), rate)
+    sp = head.stance_proba(x)
+    assert np.allclose(sp.sum(axis=1), 1.0)
+
+
+def test_adverse_event_threshold_favours_recall() -> None:
+    x, t, s = synthetic(400, seed=4)
+    _, f1_report = train_head(x, t, s, topics=TOPICS, stances=STANCES, betas={}, l2_grid=(10.0,))
+    _, f2_report = train_head(x, t, s, topics=TOPICS, stances=STANCES, l2_grid=(10.0,))
+    assert f2_report.betas["adverse_event"] == 2.0
+    assert f2_report.thresholds["adverse_event"] <= f1_report.thresholds["adverse_event"]
+
+
+def test_save_load_round_trip(tmp_path: Path, trained: tuple[Head, object]) -> None:
+    head, _ = trained
+    head.save(tmp_path / "head.npz")
+    again = Head.load(tmp_path / "head.npz")
+    x, _, _ = synthetic(20, seed=5)
+    assert again.topics == head.topics and again.stances == head.stances
+    np.testing.assert_allclose(again.topic_proba(x), head.topic_proba(x))
+    np.testing.assert_allclose(again.stance_proba(x), head.stance_proba(x))
+
+
+def test_too_few_positives_is_a_clear_error() -> None:
+    x, _, s = synthetic(50, seed=6)
+    topics = [("pricing",)] * 3 + [("other",)] * 47
+    with pytest.raises(ValueError, match="'pricing' has 3 positive"):
+        train_head(x, topics, s, topics=("pricing", "other"), stances=STANCES)
+
+
+def test_fit_binary_matches_separable_direction() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    y = (x[:, 0] > 0).astype(float)
+    w, _ = fit_binary(x, y, np.ones(200), l2=1.0)
+    assert w[0] > 5 * max(abs(w[1]), abs(w[2]))
+
+
+def test_balanced_weights_give_each_class_equal_mass() -> None:
+    y = np.array([0, 0, 0, 1])
+    w = balanced_weights(y, 2)
+    assert w[y == 0].sum() == pytest.approx(w[y == 1].sum())
+    with pytest.raises(ValueError):
+        balanced_weights(np.array([0, 0]), 2)
+
+
+def test_kfold_partitions_indices() -> None:
+    parts = kfold(23, 5, seed=0)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(23))
+    assert max(len(p) for p in parts) - min(len(p) for p in parts) <= 1
+
+
+def test_best_threshold_picks_separating_value() -> None:
+    y = np.array([0, 0, 0, 1, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.7, 0.8])
+    t, f = best_threshold(y, p)
+    assert 0.3 < t <= 0.7 and f == 1.0
