@@ -32,7 +32,9 @@ def bucket_start(ts: datetime, width: int) -> int:
     return epoch - epoch % width
 
 
-def add_mention(state: dict[str, Any], item: ClassifiedMention, topics: tuple[str, ...], width: int) -> bool:
+def add_mention(
+    state: dict[str, Any], item: ClassifiedMention, topics: tuple[str, ...], width: int
+) -> bool:
     """Count ``item`` into its open bucket; False if that bucket has already closed (late)."""
     mention = item.mention
     start = bucket_start(mention.created_at, width)

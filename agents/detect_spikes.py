@@ -97,8 +97,13 @@ def signal_for(bucket: Bucket, reading: Reading) -> Signal:
 
 def zero_bucket(like: Bucket, start: datetime) -> Bucket:
     """The empty bucket the detector filled in for a gap (no mentions at all)."""
-    return Bucket(brand=like.brand, topic=like.topic, start=start,
-                  end=start + (like.end - like.start), count=0)
+    return Bucket(
+        brand=like.brand,
+        topic=like.topic,
+        start=start,
+        end=start + (like.end - like.start),
+        count=0,
+    )
 
 
 def detector_config() -> DetectorConfig:

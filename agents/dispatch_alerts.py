@@ -53,7 +53,10 @@ async def dispatch(alert: Alert, receivers: list[Receiver], policy: RetryPolicy)
             continue
 
         async def receipt(
-            attempt: int, outcome: str, status: int | None, error: str | None,
+            attempt: int,
+            outcome: str,
+            status: int | None,
+            error: str | None,
             receiver: Receiver = receiver,
         ) -> None:
             metrics.deliveries.labels(receiver.name, outcome).inc()

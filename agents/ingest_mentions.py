@@ -45,9 +45,7 @@ def dead_letter(
 def decode(payload: bytes) -> Mention | None:
     """Decode one payload; ``None`` when valid but about no tracked brand."""
     cfg = services.settings()
-    raw = decode_raw(
-        payload, max_bytes=cfg.max_payload_bytes, max_text_chars=cfg.max_text_chars
-    )
+    raw = decode_raw(payload, max_bytes=cfg.max_payload_bytes, max_text_chars=cfg.max_text_chars)
     return to_mention(raw, services.matcher())
 
 

@@ -2,8 +2,8 @@
 # Set up Tocsin's Python environment from nothing, or in seconds from a warm cache.
 #
 # The virtualenv lives in the cache folder, keyed by a hash of the dependency files and the Python
-# version, so a fresh clone with a warm cache reuses it; pip's own cache is there too, so a new key
-# (changed dependencies) re-installs from cached wheels instead of the network. The project itself
+# version, so a fresh clone with a warm cache reuses it; the downloaded wheels are kept there too,
+# so a new key (changed dependencies) re-installs from local wheels instead of the network. The project itself
 # is installed editable (no deps) into that venv on every run, which takes a second.
 set -euo pipefail
 
@@ -20,16 +20,23 @@ if [ ! -f "$venv/.complete" ]; then
   # No .complete marker means a missing or half-built venv: start it again from scratch.
   rm -rf "$venv"
   "$python" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --cache-dir "$cache/pip" --upgrade "pip>=24"
+  # The package index here answers with no-store, so pip's own HTTP cache stays empty: keep the
+  # wheels ourselves. `pip download` skips files already in the folder, and the install is offline.
+  wheels="$cache/wheels/py$pyver"
+  mkdir -p "$wheels"
+  "$python" -m pip download --quiet --dest "$wheels" -c "$here/constraints.txt" \
+    "pip>=24" "setuptools>=77" wheel "$here[build,dev]"
+  rm -f "$wheels"/tocsin-*.whl
+  "$venv/bin/python" -m pip install --quiet --no-index --find-links "$wheels" --upgrade "pip>=24" "setuptools>=77" wheel
   # Dependencies only; the project itself is added editable below, outside the keyed venv.
-  "$venv/bin/python" -m pip install --quiet --cache-dir "$cache/pip" -c "$here/constraints.txt" \
-    "$here[build,dev]"
+  "$venv/bin/python" -m pip install --quiet --no-index --find-links "$wheels" \
+    -c "$here/constraints.txt" "$here[build,dev]"
   "$venv/bin/python" -m pip uninstall --quiet -y tocsin
   touch "$venv/.complete"
 else
   echo "setup: reusing $venv"
 fi
 
-"$venv/bin/python" -m pip install --quiet --cache-dir "$cache/pip" --no-deps --no-build-isolation -e "$here"
+"$venv/bin/python" -m pip install --quiet --no-index --no-deps --no-build-isolation -e "$here"
 ln -sfn "$venv" "$here/.venv"
 echo "setup: ready (.venv -> $venv)"

@@ -77,7 +77,9 @@ class BrandMatcher:
                 terms.add(brand.cashtag.casefold())
             # Compact spellings ("Nova Cura" -> "novacura") are what hashtags look like.
             terms |= {t.replace(" ", "") for t in list(terms)}
-            alternation = "|".join(sorted((re.escape(t) for t in terms if t), key=len, reverse=True))
+            alternation = "|".join(
+                sorted((re.escape(t) for t in terms if t), key=len, reverse=True)
+            )
             patterns.append((brand.id, re.compile(rf"(?<!\w)(?:{alternation})(?!\w)")))
         return cls(brands, tuple(patterns))
 

@@ -30,11 +30,21 @@ def worker(faust_args: tuple[str, ...]) -> None:
 
 @cli.command("replay")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--bootstrap", envvar="TOCSIN_BOOTSTRAP", default="127.0.0.1:9092", show_default=True,
-              help="Kafka bootstrap servers [env: TOCSIN_BOOTSTRAP]")
+@click.option(
+    "--bootstrap",
+    envvar="TOCSIN_BOOTSTRAP",
+    default="127.0.0.1:9092",
+    show_default=True,
+    help="Kafka bootstrap servers [env: TOCSIN_BOOTSTRAP]",
+)
 @click.option("--topic", default=RAW.name, show_default=True, help="topic to produce to")
-@click.option("--speed", type=float, default=0.0, show_default=True,
-              help="event-time speed-up: 1440 replays a day in a minute; 0 = as fast as possible")
+@click.option(
+    "--speed",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="event-time speed-up: 1440 replays a day in a minute; 0 = as fast as possible",
+)
 @click.option("--limit", type=int, default=None, help="send at most this many lines")
 def replay_cmd(file: Path, bootstrap: str, topic: str, speed: float, limit: int | None) -> None:
     """Produce a JSONL file of raw mentions into Kafka, paced by their event times."""
@@ -42,9 +52,12 @@ def replay_cmd(file: Path, bootstrap: str, topic: str, speed: float, limit: int 
 
     total = count_lines(file) if limit is None else min(limit, count_lines(file))
     with click.progressbar(length=total, label="replay", show_eta=True) as bar:
-        stats = replay(file, bootstrap=bootstrap, topic=topic, speed=speed, limit=limit,
-                       on_sent=bar.update)
-    click.echo(f"sent {stats.sent} messages to {topic} in {stats.seconds:.1f}s ({stats.rate:.0f}/s)")
+        stats = replay(
+            file, bootstrap=bootstrap, topic=topic, speed=speed, limit=limit, on_sent=bar.update
+        )
+    click.echo(
+        f"sent {stats.sent} messages to {topic} in {stats.seconds:.1f}s ({stats.rate:.0f}/s)"
+    )
 
 
 @cli.group()
@@ -53,8 +66,13 @@ def topics() -> None:
 
 
 @topics.command("create")
-@click.option("--bootstrap", envvar="TOCSIN_BOOTSTRAP", default="127.0.0.1:9092", show_default=True,
-              help="Kafka bootstrap servers [env: TOCSIN_BOOTSTRAP]")
+@click.option(
+    "--bootstrap",
+    envvar="TOCSIN_BOOTSTRAP",
+    default="127.0.0.1:9092",
+    show_default=True,
+    help="Kafka bootstrap servers [env: TOCSIN_BOOTSTRAP]",
+)
 def topics_create(bootstrap: str) -> None:
     """Create every topic with its explicit partition count (existing ones are checked)."""
     from pipeline.admin import ensure_topics
@@ -65,18 +83,47 @@ def topics_create(bootstrap: str) -> None:
 
 
 @cli.command()
-@click.option("--speed", type=float, default=2000.0, show_default=True,
-              help="event-time speed-up of the replay (2000: two days in about 90 s)")
-@click.option("--stream", "stream_file", type=click.Path(exists=True, path_type=Path), default=None,
-              help="JSONL file to replay (default: the bundled two-day stream)")
+@click.option(
+    "--speed",
+    type=float,
+    default=2000.0,
+    show_default=True,
+    help="event-time speed-up of the replay (2000: two days in about 90 s)",
+)
+@click.option(
+    "--stream",
+    "stream_file",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="JSONL file to replay (default: the bundled two-day stream)",
+)
 @click.option("--keep-state", is_flag=True, help="keep the broker and worker data folders")
-@click.option("--kafka-port", type=int, default=None, help="port for the demo broker (default: free)")
-def demo(speed: float, stream_file: Path | None, keep_state: bool, kafka_port: int | None) -> None:
+@click.option(
+    "--kafka-port", type=int, default=None, help="port for the demo broker (default: free)"
+)
+@click.option(
+    "--summary-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="also write the summary (figures and alerts) to this JSON file",
+)
+def demo(
+    speed: float,
+    stream_file: Path | None,
+    keep_state: bool,
+    kafka_port: int | None,
+    summary_json: Path | None,
+) -> None:
     """Start a broker and a worker, replay a two-day stream with a crisis, print the alerts."""
     from pipeline.demo import STREAM, run_demo
 
-    code = run_demo(speed=speed, stream=stream_file or STREAM, keep_state=keep_state,
-                    kafka_port=kafka_port)
+    code = run_demo(
+        speed=speed,
+        stream=stream_file or STREAM,
+        keep_state=keep_state,
+        kafka_port=kafka_port,
+        summary_json=summary_json,
+    )
     sys.exit(code)
 
 

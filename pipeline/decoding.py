@@ -33,7 +33,16 @@ REASONS = (
 )
 
 Platform = Literal[
-    "x", "facebook", "instagram", "linkedin", "tiktok", "youtube", "reddit", "forum", "news", "other"
+    "x",
+    "facebook",
+    "instagram",
+    "linkedin",
+    "tiktok",
+    "youtube",
+    "reddit",
+    "forum",
+    "news",
+    "other",
 ]
 AuthorKind = Literal["hcp", "journalist", "patient", "ngo", "influencer", "unknown"]
 MentionKind = Literal["post", "reply", "repost", "quote"]

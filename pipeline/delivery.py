@@ -31,7 +31,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
         """Wait before attempt ``attempt + 1``; ``Retry-After`` is a floor (capped at 10 min)."""
-        ceiling = min(self.backoff_max_s, self.backoff_s * 2 ** (attempt - 1))
+        ceiling = min(self.backoff_max_s, self.backoff_s * 2.0 ** (attempt - 1))
         wait = ceiling / 2 + rng.random() * ceiling / 2
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.retry_after_max_s))
@@ -49,7 +49,7 @@ async def deliver(
     rng: random.Random | None = None,
 ) -> bool:
     """Try until delivered, a permanent failure, or the attempts run out; True if delivered."""
-    rng = rng or random.Random()  # noqa: S311 - jitter, not security
+    rng = rng or random.Random()
     for attempt in range(1, policy.attempts + 1):
         try:
             status = await receiver.send(alert, idempotency_key=idempotency_key)

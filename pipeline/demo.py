@@ -117,7 +117,14 @@ def wait_drained(bootstrap: str, timeout_s: float, settle_s: float = 3.0) -> flo
     raise TimeoutError(f"pipeline not drained after {timeout_s:.0f}s: lag {lag}")
 
 
-def run_demo(*, speed: float, stream: Path, keep_state: bool, kafka_port: int | None) -> int:
+def run_demo(
+    *,
+    speed: float,
+    stream: Path,
+    keep_state: bool,
+    kafka_port: int | None,
+    summary_json: Path | None = None,
+) -> int:
     started = time.monotonic()
     run_dir = default_cache_dir() / "run" / f"demo-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}"
     broker = Broker(port=kafka_port or free_port(), data_dir=run_dir / "kafka")
@@ -130,11 +137,17 @@ def run_demo(*, speed: float, stream: Path, keep_state: bool, kafka_port: int | 
 
         artefacts = build_artefacts(progress=lambda msg: click.echo(f"    {msg}"))
         model = load_classifier(artefacts)
-        sample = list(dict.fromkeys(
-            json.loads(line.payload)["text"] for line in read_lines(stream) if line.at is not None
-        ))[:512]
+        sample = list(
+            dict.fromkeys(
+                json.loads(line.payload)["text"]
+                for line in read_lines(stream)
+                if line.at is not None
+            )
+        )[:512]
         raw_rate = measure_raw_model(model, sample)
-        click.echo(f"    raw model: {raw_rate:.0f} texts/s (batch 32, {len(sample)} distinct demo texts)")
+        click.echo(
+            f"    raw model: {raw_rate:.0f} texts/s (batch 32, {len(sample)} distinct demo texts)"
+        )
         del model
 
         click.secho(f"2/5 Kafka broker on {broker.bootstrap}", bold=True)
@@ -167,7 +180,9 @@ def run_demo(*, speed: float, stream: Path, keep_state: bool, kafka_port: int | 
         time.sleep(1.0)
         watcher.stop()
         metrics = worker.metrics_text()
-        classified = metric_value(metrics, "tocsin_agent_messages_out_total", agent="classify_mentions")
+        classified = metric_value(
+            metrics, "tocsin_agent_messages_out_total", agent="classify_mentions"
+        )
         dlq = topic_size(broker.bootstrap, DLQ.name)
         pipeline_s = drained_at - replay_started
         firing = [a for a in watcher.seen if a["state"] == "firing"]
@@ -176,15 +191,42 @@ def run_demo(*, speed: float, stream: Path, keep_state: bool, kafka_port: int | 
         click.echo(f"  mentions replayed        {stats.sent}")
         click.echo(f"  dead-lettered (mentions.dlq) {dlq:.0f}")
         click.echo(f"  classified               {classified:.0f}")
-        click.echo(f"  pipeline throughput      {classified / pipeline_s:.1f} mentions/s "
-                   f"(replay start to drained, {pipeline_s:.1f}s)")
+        click.echo(
+            f"  pipeline throughput      {classified / pipeline_s:.1f} mentions/s "
+            f"(replay start to drained, {pipeline_s:.1f}s)"
+        )
         click.echo(f"  raw model throughput     {raw_rate:.1f} texts/s")
-        click.echo(f"  repost cache hits        {metric_value(metrics, 'tocsin_model_dedup_hits_total'):.0f}")
+        click.echo(
+            f"  repost cache hits        {metric_value(metrics, 'tocsin_model_dedup_hits_total'):.0f}"
+        )
         click.echo(f"  alerts fired             {len(firing)}")
         for alert in firing:
-            click.echo(f"    - {alert['brand']}/{alert['topic']} from {alert['started_at'][:16]}Z "
-                       f"severity={alert['severity']} key={alert['dedup_key']}")
-        click.echo(f"  wall time                {time.monotonic() - started:.1f}s")
+            click.echo(
+                f"    - {alert['brand']}/{alert['topic']} from {alert['started_at'][:16]}Z "
+                f"severity={alert['severity']} key={alert['dedup_key']}"
+            )
+        wall = time.monotonic() - started
+        click.echo(f"  wall time                {wall:.1f}s")
+        if summary_json is not None:
+            summary_json.write_text(
+                json.dumps(
+                    {
+                        "replayed": stats.sent,
+                        "dead_lettered": dlq,
+                        "classified": classified,
+                        "pipeline_mentions_per_s": classified / pipeline_s,
+                        "pipeline_seconds": pipeline_s,
+                        "raw_model_texts_per_s": raw_rate,
+                        "replay_seconds": stats.seconds,
+                        "dedup_hits": metric_value(metrics, "tocsin_model_dedup_hits_total"),
+                        "alerts": watcher.seen,
+                        "wall_seconds": wall,
+                        "speed": speed,
+                    },
+                    indent=2,
+                    default=str,
+                )
+            )
         return 0 if firing else 1
     except KeyboardInterrupt:
         click.echo("\ninterrupted: stopping what the demo started")

@@ -1,12 +1,12 @@
 """Tocsin's exceptions, in one small tree so callers catch what they can act on.
 
-    TocsinError
-    ├── ConfigError              a data file or setting is wrong; names the file and field
-    ├── InvalidMention           untrusted input cannot become a Mention; carries a fixed reason code
-    └── DeliveryError            an alert step could not be delivered
-        ├── RetryableDelivery    worth another try (5xx, timeout, connection error)
-        │   └── RateLimited      the receiver said 429; carries ``retry_after`` seconds
-        └── PermanentDelivery    retrying cannot help (4xx other than 408/429, bad config)
+TocsinError
+├── ConfigError              a data file or setting is wrong; names the file and field
+├── InvalidMention           untrusted input cannot become a Mention; carries a fixed reason code
+└── DeliveryError            an alert step could not be delivered
+    ├── RetryableDelivery    worth another try (5xx, timeout, connection error)
+    │   └── RateLimited      the receiver said 429; carries ``retry_after`` seconds
+    └── PermanentDelivery    retrying cannot help (4xx other than 408/429, bad config)
 """
 
 from __future__ import annotations

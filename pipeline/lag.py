@@ -35,7 +35,9 @@ def topic_size(bootstrap: str, topic: str) -> int:
     """Messages ever written to ``topic`` (sum of end offsets; no retention deletes in tests)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        parts = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
         return sum(consumer.end_offsets(parts).values()) if parts else 0
     finally:
         consumer.close()

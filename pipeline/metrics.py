@@ -16,7 +16,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pipeline.decoding import REASONS
 from pipeline.records import ALERT_STATES, SEVERITIES
 
-AGENTS = ("ingest_mentions", "classify_mentions", "count_mentions", "detect_spikes", "dispatch_alerts")
+AGENTS = (
+    "ingest_mentions",
+    "classify_mentions",
+    "count_mentions",
+    "detect_spikes",
+    "dispatch_alerts",
+)
 FILTER_REASONS = ("no_brand", "duplicate")
 OUTCOMES = ("delivered", "retried", "failed", "skipped_duplicate")
 
@@ -155,5 +161,7 @@ def get_metrics() -> TocsinMetrics:
     """The worker's metrics, created on first use against a registry of its own."""
     global _metrics
     if _metrics is None:
-        _metrics = TocsinMetrics(CollectorRegistry(auto_describe=True), receivers=("console", "slack"))
+        _metrics = TocsinMetrics(
+            CollectorRegistry(auto_describe=True), receivers=("console", "slack")
+        )
     return _metrics

@@ -34,14 +34,20 @@ class Broker:
 
     port: int
     data_dir: Path
+    controller_port: int = field(default_factory=free_port)
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "KAFKA_PORT": str(self.port), "KAFKA_DATA_DIR": str(self.data_dir),
-                "PYTHON": sys.executable}
+        return {
+            **os.environ,
+            "KAFKA_PORT": str(self.port),
+            "KAFKA_DATA_DIR": str(self.data_dir),
+            "KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            "PYTHON": sys.executable,
+        }
 
     def start(self) -> None:
         subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], env=self._env(), check=True)
@@ -91,7 +97,9 @@ class Worker:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.proc.returncode}; see {self.log_path}")
+                raise RuntimeError(
+                    f"worker exited with {self.proc.returncode}; see {self.log_path}"
+                )
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
                     return

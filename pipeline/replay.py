@@ -42,7 +42,9 @@ def read_lines(path: Path) -> Iterator[ReplayLine]:
                     if isinstance(obj.get("id"), str):
                         key = obj["id"].encode("utf-8")
                     if isinstance(obj.get("created_at"), str):
-                        at = datetime.fromisoformat(obj["created_at"].replace("Z", "+00:00")).timestamp()
+                        at = datetime.fromisoformat(
+                            obj["created_at"].replace("Z", "+00:00")
+                        ).timestamp()
             except (ValueError, UnicodeDecodeError):
                 pass
             yield ReplayLine(payload, key, at)

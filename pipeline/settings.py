@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     )
     topics_track: tuple[str, ...] = Field(
         default=("pricing", "scandal", "advocacy", "boycott", "adverse_event"),
-        description="topics with a spike detector per brand (\"other\" is not watched)",
+        description='topics with a spike detector per brand ("other" is not watched)',
     )
     slack_webhook_url: SecretStr | None = Field(
         default=None, description="Slack incoming webhook URL (a secret: it carries a token)"

@@ -23,7 +23,7 @@ from pipeline.tables import alert_book
 log = logging.getLogger(__name__)
 
 
-@app.task
+@app.task  # type: ignore[untyped-decorator]  # faust.App.task is not typed
 async def load_model_at_start() -> None:
     """Load the classifier off the event loop before the first batch needs it."""
     loop = asyncio.get_running_loop()
@@ -74,8 +74,9 @@ class AlertsView(View):
         if verdict is None:
             return self.error(503, "API disabled: set TOCSIN_API_TOKEN")
         if not verdict:
-            return self.error(401, "missing or invalid bearer token",
-                              headers={"WWW-Authenticate": "Bearer"})
+            return self.error(
+                401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
         items: list[dict[str, Any]] = [
             {**entry.get("alert", {}), "delivered": entry.get("delivered", {})}
             for entry in alert_book.values()

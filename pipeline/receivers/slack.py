@@ -43,8 +43,10 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
     blocks.append(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"key `{alert.dedup_key}`"}]}
     )
-    return {"text": f"{alert.state.upper()} {alert.brand}/{alert.topic}: {alert.summary}"[:3000],
-            "blocks": blocks}
+    return {
+        "text": f"{alert.state.upper()} {alert.brand}/{alert.topic}: {alert.summary}"[:3000],
+        "blocks": blocks,
+    }
 
 
 class SlackWebhookReceiver(Receiver):

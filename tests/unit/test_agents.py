@@ -8,15 +8,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
-from agents import classify_mentions, count_mentions, detect_spikes, dispatch_alerts, ingest_mentions
+from agents import (
+    classify_mentions,
+    count_mentions,
+    detect_spikes,
+    dispatch_alerts,
+    ingest_mentions,
+)
 from pipeline import services
 from pipeline.app import app
 from pipeline.metrics import TocsinMetrics
 from pipeline.receivers.base import Receiver
 from pipeline.records import Alert, Author, Bucket, ClassifiedMention, Mention
 from pipeline.settings import make_settings
-from prometheus_client import CollectorRegistry
 from tests.fakes import KeywordClassifier, RecordingTopic
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -43,13 +49,20 @@ def topic(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> RecordingT
 
 
 def raw(text: str, **extra: Any) -> bytes:
-    obj = {"id": extra.pop("id", "x:1"), "platform": "x", "created_at": "2026-11-20T08:01:00Z",
-           "text": text, "author": {"id": "u1", "followers": 50}, **extra}
+    obj = {
+        "id": extra.pop("id", "x:1"),
+        "platform": "x",
+        "created_at": "2026-11-20T08:01:00Z",
+        "text": text,
+        "author": {"id": "u1", "followers": 50},
+        **extra,
+    }
     return json.dumps(obj).encode()
 
 
-async def test_ingest_routes_good_bad_and_unbranded(monkeypatch: pytest.MonkeyPatch,
-                                                   metrics: TocsinMetrics) -> None:
+async def test_ingest_routes_good_bad_and_unbranded(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
     good = topic(monkeypatch, ingest_mentions, "mentions")
     dlq = topic(monkeypatch, ingest_mentions, "dead_letters")
     async with ingest_mentions.ingest_mentions.test_context() as agent:
@@ -65,71 +78,124 @@ async def test_ingest_routes_good_bad_and_unbranded(monkeypatch: pytest.MonkeyPa
     reg = metrics.registry
     assert reg.get_sample_value("tocsin_dead_letters_total", {"reason": "invalid_json"}) == 1
     assert reg.get_sample_value("tocsin_mentions_filtered_total", {"reason": "no_brand"}) == 1
-    assert reg.get_sample_value("tocsin_agent_messages_out_total", {"agent": "ingest_mentions"}) == 1
+    assert (
+        reg.get_sample_value("tocsin_agent_messages_out_total", {"agent": "ingest_mentions"}) == 1
+    )
 
 
-def mention(text: str, at: datetime = T0, brand: str = "brenmoor", mid: str = "x:1",
-            followers: int = 10) -> Mention:
-    return Mention(id=mid, platform="x", text=text, created_at=at, brand=brand, brands=[brand],
-                   author=Author(id=f"a-{mid}", followers=followers))
+def mention(
+    text: str, at: datetime = T0, brand: str = "brenmoor", mid: str = "x:1", followers: int = 10
+) -> Mention:
+    return Mention(
+        id=mid,
+        platform="x",
+        text=text,
+        created_at=at,
+        brand=brand,
+        brands=[brand],
+        author=Author(id=f"a-{mid}", followers=followers),
+    )
 
 
-async def test_classify_batches_and_reuses_reposts(monkeypatch: pytest.MonkeyPatch,
-                                                  metrics: TocsinMetrics) -> None:
+async def test_classify_batches_and_reuses_reposts(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
     out = topic(monkeypatch, classify_mentions, "classified")
     monkeypatch.setattr(classify_mentions, "_cache", classify_mentions.LRUCache(maxsize=100))
     fake = KeywordClassifier()
     services.override(classifier=fake, settings=make_settings(batch_size=4, batch_within_s=0.05))
     async with classify_mentions.classify_mentions.test_context() as agent:
-        for i, text in enumerate(["Brenmoor price hike", "RT @x: brenmoor price hike",
-                                  "Brenmoor fraud", "Brenmoor nausea"]):
+        for i, text in enumerate(
+            [
+                "Brenmoor price hike",
+                "RT @x: brenmoor price hike",
+                "Brenmoor fraud",
+                "Brenmoor nausea",
+            ]
+        ):
             await agent.put(mention(text, mid=f"x:{i}"))
     got = [(v.mention.id, v.topics, v.model_version) for v in out.values]
-    assert got == [("x:0", ["pricing"], "fake-keywords-1"), ("x:1", ["pricing"], "fake-keywords-1"),
-                   ("x:2", ["scandal"], "fake-keywords-1"), ("x:3", ["adverse_event"], "fake-keywords-1")]
+    assert got == [
+        ("x:0", ["pricing"], "fake-keywords-1"),
+        ("x:1", ["pricing"], "fake-keywords-1"),
+        ("x:2", ["scandal"], "fake-keywords-1"),
+        ("x:3", ["adverse_event"], "fake-keywords-1"),
+    ]
     assert sum(len(c) for c in fake.calls) == 3  # the repost was answered from the cache
     assert metrics.registry.get_sample_value("tocsin_model_dedup_hits_total") == 1
 
 
 def classified(text: str, at: datetime, topics: list[str], mid: str) -> ClassifiedMention:
-    return ClassifiedMention(mention=mention(text, at=at, mid=mid), topics=topics,
-                             scores={t: 0.9 for t in topics}, stance="critical", lang="en",
-                             model_version="t")
+    return ClassifiedMention(
+        mention=mention(text, at=at, mid=mid),
+        topics=topics,
+        scores={t: 0.9 for t in topics},
+        stance="critical",
+        lang="en",
+        model_version="t",
+    )
 
 
-async def test_count_closes_buckets_by_event_time_with_zeros(monkeypatch: pytest.MonkeyPatch,
-                                                            metrics: TocsinMetrics) -> None:
+async def test_count_closes_buckets_by_event_time_with_zeros(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
     out = topic(monkeypatch, count_mentions, "buckets")
-    services.override(settings=make_settings(bucket_seconds=300, allowed_lateness_s=60,
-                                             topics_track=("pricing", "scandal")))
+    services.override(
+        settings=make_settings(
+            bucket_seconds=300, allowed_lateness_s=60, topics_track=("pricing", "scandal")
+        )
+    )
     async with count_mentions.count_mentions.test_context() as agent:
-        await agent.put(classified("p1", T0 + timedelta(seconds=10), ["pricing"], "m1"), key="brenmoor")
-        await agent.put(classified("p2", T0 + timedelta(seconds=20), ["pricing", "scandal"], "m2"), key="brenmoor")
+        await agent.put(
+            classified("p1", T0 + timedelta(seconds=10), ["pricing"], "m1"), key="brenmoor"
+        )
+        await agent.put(
+            classified("p2", T0 + timedelta(seconds=20), ["pricing", "scandal"], "m2"),
+            key="brenmoor",
+        )
         # 5 min + 60 s lateness later: the 08:00 bucket closes, for both topics
-        await agent.put(classified("p3", T0 + timedelta(seconds=361), ["other"], "m3"), key="brenmoor")
+        await agent.put(
+            classified("p3", T0 + timedelta(seconds=361), ["other"], "m3"), key="brenmoor"
+        )
         # a late mention for the closed bucket is counted as late, not re-opened
-        await agent.put(classified("late", T0 + timedelta(seconds=30), ["pricing"], "m4"), key="brenmoor")
+        await agent.put(
+            classified("late", T0 + timedelta(seconds=30), ["pricing"], "m4"), key="brenmoor"
+        )
         # jump 20 minutes: 08:05 .. 08:15 close, the empty ones as zeros
-        await agent.put(classified("p5", T0 + timedelta(minutes=21), ["pricing"], "m5"), key="brenmoor")
+        await agent.put(
+            classified("p5", T0 + timedelta(minutes=21), ["pricing"], "m5"), key="brenmoor"
+        )
     closed = [(b.start.strftime("%H:%M"), b.topic, b.count) for b in out.values]
     assert closed[:2] == [("08:00", "pricing", 2), ("08:00", "scandal", 1)]
-    assert closed[2:] == [("08:05", "pricing", 0), ("08:05", "scandal", 0),
-                          ("08:10", "pricing", 0), ("08:10", "scandal", 0),
-                          ("08:15", "pricing", 0), ("08:15", "scandal", 0)]
+    assert closed[2:] == [
+        ("08:05", "pricing", 0),
+        ("08:05", "scandal", 0),
+        ("08:10", "pricing", 0),
+        ("08:10", "scandal", 0),
+        ("08:15", "pricing", 0),
+        ("08:15", "scandal", 0),
+    ]
     assert out.values[0].authors == 2 and out.values[0].stance == {"critical": 2}
     assert metrics.registry.get_sample_value("tocsin_late_mentions_total") == 1
 
 
-async def test_detect_spikes_fires_once_and_resolves(monkeypatch: pytest.MonkeyPatch,
-                                                    metrics: TocsinMetrics) -> None:
+async def test_detect_spikes_fires_once_and_resolves(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
     out_alerts = topic(monkeypatch, detect_spikes, "alerts")
     topic(monkeypatch, detect_spikes, "signals")
     start = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
 
     def bucket(i: int, count: int) -> Bucket:
         s = start + timedelta(minutes=5 * i)
-        return Bucket(brand="brenmoor", topic="pricing", start=s, end=s + timedelta(minutes=5),
-                      count=count, top_mentions=[{"id": "x", "text": "t", "reach": 5}])
+        return Bucket(
+            brand="brenmoor",
+            topic="pricing",
+            start=s,
+            end=s + timedelta(minutes=5),
+            count=count,
+            top_mentions=[{"id": "x", "text": "t", "reach": 5}],
+        )
 
     counts = [2, 1, 3, 2] * 72 + [2, 9, 30, 60, 60, 50, 40] + [2, 1, 3, 2] * 24
     async with detect_spikes.detect_spikes.test_context() as agent:
@@ -163,25 +229,47 @@ class Recording(Receiver):
 
 
 def alert(state: str) -> Alert:
-    return Alert(dedup_key="brenmoor:pricing:20261121T1400Z", state=state, severity="critical",
-                 brand="brenmoor", topic="pricing", started_at=T0, updated_at=T0, observed=40,
-                 expected=3, score=0.999, summary="s")
+    return Alert(
+        dedup_key="brenmoor:pricing:20261121T1400Z",
+        state=state,
+        severity="critical",
+        brand="brenmoor",
+        topic="pricing",
+        started_at=T0,
+        updated_at=T0,
+        observed=40,
+        expected=3,
+        score=0.999,
+        summary="s",
+    )
 
 
-async def test_dispatch_delivers_each_step_once(monkeypatch: pytest.MonkeyPatch,
-                                               metrics: TocsinMetrics) -> None:
+async def test_dispatch_delivers_each_step_once(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
     receipts = topic(monkeypatch, dispatch_alerts, "deliveries")
     receiver = Recording(fail_first=1)
-    services.override(receivers=[receiver],
-                      settings=make_settings(delivery_backoff_s=0.01, delivery_backoff_max_s=0.02))
+    services.override(
+        receivers=[receiver],
+        settings=make_settings(delivery_backoff_s=0.01, delivery_backoff_max_s=0.02),
+    )
     async with dispatch_alerts.dispatch_alerts.test_context() as agent:
         await agent.put(alert("firing"), key="k")
         await agent.put(alert("firing"), key="k")  # redelivered after a restart: no second page
         await agent.put(alert("resolved"), key="k")
-    assert receiver.sent == [("brenmoor:pricing:20261121T1400Z", "firing"),
-                             ("brenmoor:pricing:20261121T1400Z", "resolved")]
-    assert [(r.attempt, r.outcome) for r in receipts.values] == [(1, "retried"), (2, "delivered"),
-                                                                  (1, "delivered")]
+    assert receiver.sent == [
+        ("brenmoor:pricing:20261121T1400Z", "firing"),
+        ("brenmoor:pricing:20261121T1400Z", "resolved"),
+    ]
+    assert [(r.attempt, r.outcome) for r in receipts.values] == [
+        (1, "retried"),
+        (2, "delivered"),
+        (1, "delivered"),
+    ]
     reg = metrics.registry
-    assert reg.get_sample_value("tocsin_deliveries_total",
-                                {"receiver": "recording", "outcome": "skipped_duplicate"}) == 1
+    assert (
+        reg.get_sample_value(
+            "tocsin_deliveries_total", {"receiver": "recording", "outcome": "skipped_duplicate"}
+        )
+        == 1
+    )

@@ -15,10 +15,18 @@ from pipeline.records import Alert
 
 AT = datetime(2026, 11, 21, 14, 20, tzinfo=UTC)
 ALERT = Alert(
-    dedup_key="brenmoor:pricing:20261121T1420Z", state="firing", severity="critical",
-    brand="brenmoor", topic="pricing", started_at=AT, updated_at=AT, observed=40.0,
-    expected=3.0, score=0.9999, summary="40 pricing mentions", top_mentions=[
-        {"id": "x:1", "text": "they tripled the price", "url": "https://x.example/1"}],
+    dedup_key="brenmoor:pricing:20261121T1420Z",
+    state="firing",
+    severity="critical",
+    brand="brenmoor",
+    topic="pricing",
+    started_at=AT,
+    updated_at=AT,
+    observed=40.0,
+    expected=3.0,
+    score=0.9999,
+    summary="40 pricing mentions",
+    top_mentions=[{"id": "x:1", "text": "they tripled the price", "url": "https://x.example/1"}],
 )
 URL = SecretStr("https://hooks.slack.example/services/T000/B000/secretpart")
 
@@ -27,11 +35,15 @@ class Attempts:
     def __init__(self) -> None:
         self.log: list[tuple[int, str, int | None]] = []
 
-    async def __call__(self, attempt: int, outcome: str, status: int | None, error: str | None) -> None:
+    async def __call__(
+        self, attempt: int, outcome: str, status: int | None, error: str | None
+    ) -> None:
         self.log.append((attempt, outcome, status))
 
 
-def slack_with(responses: list[httpx.Response | Exception]) -> tuple[SlackWebhookReceiver, list[httpx.Request]]:
+def slack_with(
+    responses: list[httpx.Response | Exception],
+) -> tuple[SlackWebhookReceiver, list[httpx.Request]]:
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -65,7 +77,9 @@ async def test_slack_ok_sends_block_kit_with_idempotency_key() -> None:
         (httpx.ConnectError("refused"), RetryableDelivery),
     ],
 )
-async def test_slack_errors_are_classified(response: httpx.Response | Exception, error: type[Exception]) -> None:
+async def test_slack_errors_are_classified(
+    response: httpx.Response | Exception, error: type[Exception]
+) -> None:
     receiver, _ = slack_with([response])
     with pytest.raises(error) as info:
         await receiver.send(ALERT, idempotency_key="k")
@@ -75,19 +89,28 @@ async def test_slack_errors_are_classified(response: httpx.Response | Exception,
 
 
 async def test_retries_honour_retry_after_then_deliver_once() -> None:
-    receiver, seen = slack_with([
-        httpx.Response(429, headers={"Retry-After": "12"}),
-        httpx.Response(502),
-        httpx.Response(200, text="ok"),
-    ])
+    receiver, seen = slack_with(
+        [
+            httpx.Response(429, headers={"Retry-After": "12"}),
+            httpx.Response(502),
+            httpx.Response(200, text="ok"),
+        ]
+    )
     sleeps: list[float] = []
 
     async def fake_sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
     attempts = Attempts()
-    ok = await deliver(receiver, ALERT, idempotency_key="k", policy=RetryPolicy(attempts=5, backoff_s=0.5),
-                       on_attempt=attempts, sleep=fake_sleep, rng=random.Random(1))
+    ok = await deliver(
+        receiver,
+        ALERT,
+        idempotency_key="k",
+        policy=RetryPolicy(attempts=5, backoff_s=0.5),
+        on_attempt=attempts,
+        sleep=fake_sleep,
+        rng=random.Random(1),
+    )
     assert ok is True
     assert [a[1] for a in attempts.log] == ["retried", "retried", "delivered"]
     assert sleeps[0] >= 12.0  # Retry-After is a floor
@@ -97,27 +120,39 @@ async def test_retries_honour_retry_after_then_deliver_once() -> None:
 
 
 async def test_permanent_failure_stops_at_once() -> None:
-    receiver, seen = slack_with([httpx.Response(410, text="channel_is_archived")])
+    receiver, _seen = slack_with([httpx.Response(410, text="channel_is_archived")])
     attempts = Attempts()
 
     async def no_sleep(_: float) -> None:
         raise AssertionError("must not sleep after a permanent failure")
 
-    ok = await deliver(receiver, ALERT, idempotency_key="k", policy=RetryPolicy(),
-                       on_attempt=attempts, sleep=no_sleep)
+    ok = await deliver(
+        receiver,
+        ALERT,
+        idempotency_key="k",
+        policy=RetryPolicy(),
+        on_attempt=attempts,
+        sleep=no_sleep,
+    )
     assert ok is False
     assert attempts.log == [(1, "failed", 410)]
 
 
 async def test_attempts_run_out() -> None:
-    receiver, seen = slack_with([httpx.Response(500)] * 3)
+    receiver, _seen = slack_with([httpx.Response(500)] * 3)
 
     async def no_wait(_: float) -> None:
         return None
 
     attempts = Attempts()
-    ok = await deliver(receiver, ALERT, idempotency_key="k", policy=RetryPolicy(attempts=3),
-                       on_attempt=attempts, sleep=no_wait)
+    ok = await deliver(
+        receiver,
+        ALERT,
+        idempotency_key="k",
+        policy=RetryPolicy(attempts=3),
+        on_attempt=attempts,
+        sleep=no_wait,
+    )
     assert ok is False
     assert [a[1] for a in attempts.log] == ["retried", "retried", "failed"]
 
@@ -141,4 +176,6 @@ def test_parse_retry_after_forms() -> None:
 def test_slack_payload_limits_and_links() -> None:
     payload = slack_payload(ALERT)
     assert payload["text"].startswith("FIRING brenmoor/pricing")
-    assert any("<https://x.example/1|" in b.get("text", {}).get("text", "") for b in payload["blocks"])
+    assert any(
+        "<https://x.example/1|" in b.get("text", {}).get("text", "") for b in payload["blocks"]
+    )

@@ -11,8 +11,13 @@ from pipeline.settings import make_settings
 
 def test_mention_round_trips_through_json() -> None:
     mention = Mention(
-        id="x:1", platform="x", text="hello Brenmoor", created_at=datetime(2026, 11, 20, 8, tzinfo=UTC),
-        brand="brenmoor", brands=["brenmoor"], author=Author(id="u1", followers=10),
+        id="x:1",
+        platform="x",
+        text="hello Brenmoor",
+        created_at=datetime(2026, 11, 20, 8, tzinfo=UTC),
+        brand="brenmoor",
+        brands=["brenmoor"],
+        author=Author(id="u1", followers=10),
     )
     back = Mention.loads(mention.dumps())
     assert back == mention
@@ -23,9 +28,18 @@ def test_mention_round_trips_through_json() -> None:
 def test_alert_round_trips_with_nested_why() -> None:
     at = datetime(2026, 11, 21, 14, 20, tzinfo=UTC)
     alert = Alert(
-        dedup_key="brenmoor:pricing:20261121T1420Z", state="firing", severity="critical",
-        brand="brenmoor", topic="pricing", started_at=at, updated_at=at, observed=40.0,
-        expected=3.0, score=0.9999, summary="s", why={"interval": [0, 7]},
+        dedup_key="brenmoor:pricing:20261121T1420Z",
+        state="firing",
+        severity="critical",
+        brand="brenmoor",
+        topic="pricing",
+        started_at=at,
+        updated_at=at,
+        observed=40.0,
+        expected=3.0,
+        score=0.9999,
+        summary="s",
+        why={"interval": [0, 7]},
         top_mentions=[{"id": "x", "text": "t"}],
     )
     assert Alert.loads(alert.dumps()) == alert
@@ -33,14 +47,21 @@ def test_alert_round_trips_with_nested_why() -> None:
 
 def test_reach_is_never_negative() -> None:
     mention = Mention(
-        id="x", platform="x", text="t", created_at=datetime(2026, 1, 1, tzinfo=UTC),
-        brand="b", brands=["b"], author=Author(id="u", followers=-3),
+        id="x",
+        platform="x",
+        text="t",
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        brand="b",
+        brands=["b"],
+        author=Author(id="u", followers=-3),
     )
     assert mention.reach == 0
 
 
 def test_secrets_are_masked_and_placeholders_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TOCSIN_SLACK_WEBHOOK_URL", "https://hooks.slack.example/services/T0/B0/abcdef")
+    monkeypatch.setenv(
+        "TOCSIN_SLACK_WEBHOOK_URL", "https://hooks.slack.example/services/T0/B0/abcdef"
+    )
     settings = make_settings()
     assert settings.slack_webhook_url is not None
     assert "abcdef" not in repr(settings)

@@ -1,0 +1,156 @@
+"""The core path on a real broker with real worker processes and the real model. No mocks."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from pipeline.demo import metric_value, wait_drained
+from pipeline.procs import Broker, Worker
+from tests.integration.conftest import consume, produce
+
+pytestmark = pytest.mark.integration
+
+PRICING = [
+    "Brenmoor just tripled the price of Glytera overnight, patients cannot afford it",
+    "Glytera now costs $1,400 a month thanks to Brenmoor's price hike. Disgusting.",
+    "Brenmoor raised the list price of Glytera again, insurance won't cover the difference",
+    "Le prix du Glytera a triplé, Brenmoor se moque des patients",
+]
+CALM = [
+    "Brenmoor presents new Cardelio data at the cardiology congress this week",
+    "Brenmoor is hiring data engineers in Princeton",
+    "Picked up my Respivel refill from the Brenmoor pharmacy program today",
+]
+
+
+def mention(i: int, at: datetime, text: str) -> bytes:
+    return json.dumps(
+        {
+            "id": f"it:{i}",
+            "platform": "x",
+            "url": f"https://x.example/status/{i}",
+            "created_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "text": text,
+            "author": {
+                "id": f"u{i % 97}",
+                "followers": 100 + i,
+                "verified": False,
+                "kind": "patient",
+            },
+            "kind": "post",
+        }
+    ).encode()
+
+
+def test_mentions_on_raw_come_out_as_an_alert(
+    broker: Broker, start_worker: Callable[..., Worker]
+) -> None:
+    """Three quiet hours of one-minute buckets, then a pricing surge: one firing alert, right brand/topic."""
+    worker = start_worker(TOCSIN_BUCKET_SECONDS="60", TOCSIN_ALLOWED_LATENESS_S="30")
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    payloads = []
+    for minute in range(180):  # calm: one mention a minute, every 4th about pricing
+        text = PRICING[minute % 4] if minute % 4 == 0 else CALM[minute % 3]
+        payloads.append(mention(minute, t0 + timedelta(minutes=minute, seconds=5), text))
+    surge_start = t0 + timedelta(minutes=180)
+    for k in range(120):  # 40 pricing mentions a minute for three minutes
+        payloads.append(mention(1000 + k, surge_start + timedelta(seconds=k * 1.5), PRICING[k % 4]))
+    for minute in range(183, 190):  # calm again, moving the watermark past the surge
+        payloads.append(mention(2000 + minute, t0 + timedelta(minutes=minute, seconds=5), CALM[0]))
+    produce(broker.bootstrap, "mentions.raw", payloads)
+
+    alerts = consume(broker.bootstrap, "alerts", want=1, timeout_s=120)
+    firing = [a for a in alerts if a["state"] == "firing"]
+    assert [(a["brand"], a["topic"]) for a in firing] == [("brenmoor", "pricing")]
+    alert = firing[0]
+    assert alert["dedup_key"].startswith("brenmoor:pricing:20261120T12")
+    assert alert["observed"] >= 20 and alert["observed"] > 3 * alert["expected"]
+    assert alert["top_mentions"], "an alert carries its evidence"
+    # the console receiver delivered it, and said so on the receipts topic
+    receipts = consume(broker.bootstrap, "alerts.deliveries", want=1, timeout_s=30)
+    assert receipts[0]["outcome"] == "delivered" and receipts[0]["receiver"] == "console"
+    assert "[tocsin] FIRING" in worker.log_path.read_text() if worker.log_path else False
+
+
+def bad_payloads() -> list[tuple[bytes, str]]:
+    """100 malformed payloads of five kinds, with the reason each must be dead-lettered for."""
+    good = json.loads(mention(0, datetime(2026, 11, 20, tzinfo=UTC), PRICING[0]))
+    out: list[tuple[bytes, str]] = []
+    for i in range(20):
+        out.append((b'{"id": "bad-json-%d", "text": ' % i, "invalid_json"))
+        missing = {
+            k: v for k, v in good.items() if k != ("text", "author", "created_at", "id")[i % 4]
+        }
+        out.append((json.dumps(missing).encode(), "missing_field"))
+        wrong = dict(good, **{("text", "created_at", "author")[i % 3]: [1, 2, 3]})
+        out.append((json.dumps(wrong).encode(), "wrong_type"))
+        huge = dict(good, id=f"huge-{i}", text="Brenmoor " + "x" * 1_000_000)
+        out.append((json.dumps(huge).encode(), "oversized"))
+        out.append((b'{"id": "utf8-%d", "text": "\xff\xfe\xfa Brenmoor"}' % i, "invalid_utf8"))
+    return out
+
+
+def test_malformed_payloads_go_to_the_dlq_and_good_ones_flow(
+    broker: Broker, start_worker: Callable[..., Worker]
+) -> None:
+    worker = start_worker()
+    bad = bad_payloads()
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    payloads: list[bytes] = []
+    for i, (payload, _) in enumerate(bad):
+        payloads.append(payload)
+        if i % 2 == 0:
+            payloads.append(mention(i, t0 + timedelta(seconds=i), CALM[i % 3]))
+    produce(broker.bootstrap, "mentions.raw", payloads)
+
+    letters = consume(broker.bootstrap, "mentions.dlq", want=100, timeout_s=120, settle_s=2)
+    assert len(letters) == 100
+    assert Counter(letter["reason"] for letter in letters) == Counter(reason for _, reason in bad)
+    assert all(letter["detail"] and letter["payload"] for letter in letters)
+    # nothing lost: the oversized payloads are kept whole, the non-UTF-8 ones as base64
+    assert max(len(letter["payload"]) for letter in letters) > 1_000_000
+    assert {
+        letter["payload_encoding"] for letter in letters if letter["reason"] == "invalid_utf8"
+    } == {"base64"}
+    good = consume(broker.bootstrap, "mentions", want=50, timeout_s=60, settle_s=2)
+    assert len(good) == 50
+    # the worker is alive and still processing
+    assert httpx.get(f"{worker.url}/healthz", timeout=5).status_code == 200
+    produce(broker.bootstrap, "mentions.raw", [mention(999, t0, CALM[0])])
+    assert len(consume(broker.bootstrap, "mentions", want=51, timeout_s=60)) == 51
+    text = worker.metrics_text()
+    assert metric_value(text, "tocsin_dead_letters_total") == 100
+    assert metric_value(text, "tocsin_dead_letters_total", reason="oversized") == 20
+
+
+def test_restarted_worker_resumes_from_committed_offsets(
+    broker: Broker, start_worker: Callable[..., Worker]
+) -> None:
+    """SIGKILL mid-stream and restart: nothing lost, only uncommitted input comes out twice."""
+    first = start_worker()
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    total = 600
+    payloads = [mention(i, t0 + timedelta(seconds=i), f"{CALM[i % 3]} #{i}") for i in range(total)]
+    produce(broker.bootstrap, "mentions.raw", payloads[:300])
+    consume(broker.bootstrap, "mentions.classified", want=300, timeout_s=120)
+    wait_drained(broker.bootstrap, timeout_s=60)  # the first half is processed *and committed*
+    produce(broker.bootstrap, "mentions.raw", payloads[300:])
+    first.kill()  # no clean shutdown, no final commit
+    second = start_worker()
+    wait_drained(broker.bootstrap, timeout_s=180)
+    out = consume(broker.bootstrap, "mentions.classified", want=total, timeout_s=60, settle_s=2)
+    ids = Counter(item["mention"]["id"] for item in out)
+    assert set(ids) == {f"it:{i}" for i in range(total)}, "no mention lost"
+    duplicated = {i for i, n in ids.items() if n > 1}
+    # at-least-once: only the uncommitted second half may come out twice, never the committed first
+    assert all(int(i.split(":")[1]) >= 300 for i in duplicated)
+    resumed = metric_value(
+        second.metrics_text(), "tocsin_agent_messages_in_total", agent="ingest_mentions"
+    )
+    assert resumed <= total - 300, "the restarted worker re-read committed input"
