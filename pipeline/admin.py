@@ -25,6 +25,8 @@ The functions are synchronous (kafka-python's admin client); from async code cal
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -101,25 +103,66 @@ def _validate(specs: Sequence[TopicSpec], replication_factor: int, timeout_s: fl
         seen.add(spec.name)
 
 
+def _accepts_tcp(bootstrap: str, timeout_s: float) -> bool:
+    """True if some ``host:port`` of a comma-separated bootstrap list accepts a TCP connection."""
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def _open_admin(config: Mapping[str, Any]) -> KafkaAdminClient:
+    """Build a KafkaAdminClient, and clean up after it if its constructor fails.
+
+    kafka-python 3.0 starts its network thread in ``__init__`` before the bootstrap, and a
+    failed bootstrap raises without stopping that thread (it keeps reconnecting for ever). So
+    the object is built in two steps and a half-built one is stopped here.
+    """
+    admin = KafkaAdminClient.__new__(KafkaAdminClient)
+    try:
+        admin.__init__(**config)
+    except BaseException:
+        # Best effort: the constructor's own error is the one worth raising.
+        for part, method in (("_client", "close"), ("_net", "stop")):
+            stop = getattr(getattr(admin, part, None), method, None)
+            if stop is not None:
+                with contextlib.suppress(Exception):
+                    stop()
+        raise
+    return admin
+
+
 def _connect(bootstrap: str, deadline: float) -> KafkaAdminClient:
-    """Open an admin client, retrying until ``deadline`` while the broker is not up yet."""
-    last_error: Exception | None = None
+    """Open an admin client, retrying until ``deadline`` while the broker is not up yet.
+
+    A plain TCP probe runs first: kafka-python 3.0 leaks the socket of a refused connection, so
+    the client is only built once the port accepts connections.
+    """
+    last_error: Exception | str = "nothing listening"
     while True:
-        remaining_ms = int((deadline - time.monotonic()) * 1000)
-        if remaining_ms <= 0:
+        remaining_s = deadline - time.monotonic()
+        if remaining_s <= 0:
             raise BrokerUnavailable(
                 f"no Kafka broker answered at {bootstrap} in time (last error: {last_error})"
             )
-        try:
-            return KafkaAdminClient(
-                bootstrap_servers=bootstrap,
-                client_id=_CLIENT_ID,
-                bootstrap_timeout_ms=max(remaining_ms, 1),
-                request_timeout_ms=max(min(remaining_ms, 30_000), 1),
-            )
-        except (KafkaError, OSError) as exc:
-            last_error = exc
-            time.sleep(min(_RETRY_PAUSE_S, max(deadline - time.monotonic(), 0)))
+        if _accepts_tcp(bootstrap, min(remaining_s, 2.0)):
+            remaining_ms = max(int((deadline - time.monotonic()) * 1000), 1)
+            try:
+                return _open_admin(
+                    {
+                        "bootstrap_servers": bootstrap,
+                        "client_id": _CLIENT_ID,
+                        "bootstrap_timeout_ms": remaining_ms,
+                        "request_timeout_ms": min(remaining_ms, 30_000),
+                    }
+                )
+            except (KafkaError, OSError) as exc:
+                last_error = exc
+        time.sleep(min(_RETRY_PAUSE_S, max(deadline - time.monotonic(), 0)))
 
 
 def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
