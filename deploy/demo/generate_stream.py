@@ -265,7 +265,7 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
             "Je demande à ma clinique de lâcher tous les produits {b}",
             "Notre asso refuse désormais tout financement de {b}",
             "Changez de traitement si vous pouvez, ne récompensez pas {b}",
-            "Les pharmaciens de notre réseau orientent les patients vers autre chose que le {p}",
+            "Dans notre réseau, les pharmaciens proposent désormais une alternative au {p}",
         ),
         "crisis": (
             "{b} vient de tripler le prix du {p}. Du jour au lendemain. Sans explication",
