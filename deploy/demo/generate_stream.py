@@ -574,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=20261120)
     ap.add_argument("--per-day", type=int, default=3000, help="baseline mentions per day")
-    ap.add_argument("--crisis-multiplier", type=float, default=15.0,
+    ap.add_argument("--crisis-multiplier", type=float, default=250.0,
                     help="peak crisis pricing volume as a multiple of the brand's normal")
     ap.add_argument("--malformed", type=int, default=12, help="bad lines to insert")
     ap.add_argument("--out", type=Path, default=HERE / "stream.jsonl")
