@@ -1,24 +1,28 @@
-"""Sentence embeddings on the serving path: fast tokenizer + ONNX Runtime, no torch.
+"""Sentence embeddings on the serving path: Rust fast tokenizer + ONNX Runtime, no torch.
 
 The exported graph already does mean pooling and L2 normalisation, so this module only tokenises,
 batches and runs it. Texts are sorted by token length before batching, so each batch is padded to
 the length of its own longest text instead of the longest text in the call: on tweets of mixed
 length this cuts the padded tokens (and the time) of a large call substantially.
 
-The Hugging Face fast tokenizer mutates its Rust backend's padding/truncation state on every call,
-which raises "Already borrowed" when two threads tokenise at once; the lead's agent calls
-``classify`` from a thread pool, so tokenisation takes a lock. ``InferenceSession.run`` is
-thread-safe and runs outside the lock.
+Tokenisation uses ``tokenizers.Tokenizer`` -- the engine inside transformers' fast tokenizers --
+on the ``tokenizer.json`` that ``AutoTokenizer.save_pretrained`` wrote at build time, so any
+checkpoint transformers can load works here. Not transformers itself: with torch installed,
+transformers 5.17's tokenizer module imports torch (via its GGUF loader), which costs seconds of
+start-up and hundreds of MB per worker. Truncation is configured once at load and never mutated,
+so concurrent ``encode`` calls from the agent's thread pool are safe; ``InferenceSession.run`` is
+thread-safe too.
 """
 
 from __future__ import annotations
 
-import threading
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from tokenizers import Tokenizer
 
 QUERY_PREFIX = "query: "
 MAX_LENGTH = 128
@@ -55,6 +59,17 @@ def padded_tokens(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> i
     return sum(len(b) * max(lengths[i] for i in b) for b in batches if b)
 
 
+def _pad_id(tokenizer: Tokenizer, tokenizer_dir: Path) -> int:
+    """The pad token id from ``tokenizer_config.json`` (a string or an AddedToken dict), else 0."""
+    cfg_path = tokenizer_dir / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8")) if cfg_path.is_file() else {}
+    pad = cfg.get("pad_token")
+    if isinstance(pad, dict):
+        pad = pad.get("content")
+    pad_id = tokenizer.token_to_id(pad) if isinstance(pad, str) else None
+    return int(pad_id) if pad_id is not None else 0
+
+
 class OnnxEncoder:
     """Embeds texts with an ONNX sentence-embedding graph (inputs ``input_ids``, ``attention_mask``;
     output ``(batch, dim)`` unit vectors)."""
@@ -70,7 +85,6 @@ class OnnxEncoder:
         prefix: str = QUERY_PREFIX,
     ) -> None:
         import onnxruntime as ort
-        from transformers import AutoTokenizer
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
@@ -79,27 +93,19 @@ class OnnxEncoder:
         self._session = ort.InferenceSession(
             str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"]
         )
-        self._tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-        if not getattr(self._tokenizer, "is_fast", False):
-            raise TypeError(f"{tokenizer_dir} did not give a fast tokenizer")
-        pad = self._tokenizer.pad_token_id
-        self._pad_id = int(pad) if pad is not None else 0
-        self._lock = threading.Lock()
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=max_length)
+        self._pad_id = _pad_id(self._tokenizer, tokenizer_dir)
         self.batch_size = batch_size
         self.max_length = max_length
         self.prefix = prefix
         self.dim = int(self._session.get_outputs()[0].shape[-1])
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids (prefix added, truncated to ``max_length``), unpadded."""
-        with self._lock:
-            enc = self._tokenizer(
-                [self.prefix + t for t in texts],
-                truncation=True,
-                max_length=self.max_length,
-                padding=False,
-            )
-        return [list(x) for x in enc["input_ids"]]
+        """Token ids (prefix and special tokens added, truncated to ``max_length``), unpadded."""
+        encs = self._tokenizer.encode_batch([self.prefix + t for t in texts])
+        return [e.ids for e in encs]
 
     def run_ids(self, ids: Sequence[Sequence[int]]) -> npt.NDArray[np.float32]:
         """Run one already-tokenised batch through the graph."""

@@ -161,6 +161,20 @@ def fit_softmax(
     return theta.reshape(k, d)
 
 
+def platt(logits: Array, y: Array) -> tuple[float, float]:
+    """Platt scaling ``p = sigmoid(a * logit + c)`` fitted on out-of-fold logits.
+
+    Uses Platt's smoothed targets ((N+ + 1)/(N+ + 2) and 1/(N- + 2)) rather than 0/1: when the
+    out-of-fold logits separate the classes perfectly (small corpora), 0/1 targets drive the slope
+    to infinity and every score to exactly 0 or 1, which is not a calibrated probability.
+    """
+    pos = float(y.sum())
+    neg = float(len(y) - pos)
+    targets = np.where(y > 0.5, (pos + 1) / (pos + 2), 1 / (neg + 2))
+    a, c = fit_binary(logits[:, None], targets, np.ones(len(y)), 0.0)
+    return float(a[0]), c
+
+
 def balanced_weights(labels: npt.NDArray[np.int64], k: int) -> Array:
     """Per-sample weights ``n / (k * n_class)``: every class carries the same total weight."""
     counts = np.bincount(labels, minlength=k).astype(np.float64)
@@ -332,18 +346,18 @@ def train_head(
             for held, train in zip(parts, train_idx, strict=True):
                 w, b = fit_binary(xs[train], y[train], weights[train], l2, start)
                 oof[held] = xs[held] @ w + b
-            a, c = fit_binary(oof[:, None], y, np.ones(n), 1e-3)
-            loss = _log_loss(y, _sigmoid(oof * a[0] + c))
+            a, c = platt(oof, y)
+            loss = _log_loss(y, _sigmoid(oof * a + c))
             if best is None or loss < best[0]:
                 best = (loss, l2, oof, start)
         assert best is not None
         _, l2, oof, full = best
-        a, c = fit_binary(oof[:, None], y, np.ones(n), 1e-3)
+        a, c = platt(oof, y)
         beta = float(betas.get(topic, 1.0))
-        thr, fb = best_threshold(y, _sigmoid(oof * a[0] + c), beta)
+        thr, fb = best_threshold(y, _sigmoid(oof * a + c), beta)
         tw.append(full[:-1])
         tb.append(float(full[-1]))
-        pa.append(float(a[0]))
+        pa.append(a)
         pb.append(c)
         th.append(thr)
         report.l2[topic] = l2

@@ -25,7 +25,7 @@ Shape of the two days (2026-11-20T00:00Z to 2026-11-22T00:00Z):
 - background topics mostly ``other`` with a steady trickle of pricing, adverse events, advocacy,
   scandal and boycott talk;
 - ONE crisis (see ``crisis.json``): day 2, 14:00-17:00 UTC, Valmoreau / Neviora, topic pricing
-  ("Valmoreau tripled the price of Neviora"). It builds up over ~20 minutes to ~15x the brand's
+  ("Valmoreau tripled the price of Neviora"). It builds up over ~20 minutes to ~250x the brand's
   normal pricing volume, is amplified by a few high-reach accounts and many reposts, picks up calls
   for a boycott after ~45 minutes, then decays;
 - ``--malformed`` (12) deliberately bad lines spread through the file (bad JSON, missing text,

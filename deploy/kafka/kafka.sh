@@ -33,7 +33,11 @@ TOCSIN_CACHE="${TOCSIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tocsin}"
 pom_version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM" | head -n 1)"
 KAFKA_VERSION="${KAFKA_VERSION:-$pom_version}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
-KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
+if [[ ! "$KAFKA_PORT" =~ ^[0-9]{1,5}$ ]]; then
+  printf 'kafka.sh: error: KAFKA_PORT must be a TCP port, got %s\n' "'$KAFKA_PORT'" >&2
+  exit 1
+fi
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((10#$KAFKA_PORT + 1))}"
 KAFKA_DATA_DIR="${KAFKA_DATA_DIR:-$TOCSIN_CACHE/run/kafka-$KAFKA_PORT}"
 # Absolute, because the PID check matches the broker's command line against this path.
 [[ "$KAFKA_DATA_DIR" == /* ]] || KAFKA_DATA_DIR="$PWD/$KAFKA_DATA_DIR"
@@ -113,7 +117,9 @@ fetch() {
     -Dkafka.version="$KAFKA_VERSION" \
     -DincludeScope=runtime \
     -DoutputDirectory="$tmp/libs" \
-    dependency:copy-dependencies >&2 ||
+    dependency:copy-dependencies 2>&1 |
+    # Debian's Maven prints bare colour resets even with -q -B; keep only real messages.
+    sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d' >&2 ||
     die "maven could not resolve kafka_2.13:$KAFKA_VERSION (is it on Maven Central?)"
   [[ -f "$tmp/libs/kafka_2.13-$KAFKA_VERSION.jar" ]] || die "kafka_2.13-$KAFKA_VERSION.jar missing after fetch"
 
@@ -358,9 +364,13 @@ clean() {
   local data cache
   data="$(cd "$KAFKA_DATA_DIR" && pwd -P)"
   cache="$(mkdir -p "$TOCSIN_CACHE/kafka" && cd "$TOCSIN_CACHE/kafka" && pwd -P)"
-  # Refuse anything that is, or contains, the jar cache (or the filesystem root / home).
+  # Never the jar cache, nothing inside it or holding it, and only a folder that looks like a
+  # broker data dir made by this script (or an empty one): KAFKA_DATA_DIR may be mistyped.
   case "$cache/" in "$data"/*) die "refusing to delete $data: it holds the jar cache" ;; esac
-  [[ "$data" != "/" && "$data" != "$(cd "$HOME" && pwd -P)" ]] || die "refusing to delete $data"
+  case "$data/" in "$cache"/*) die "refusing to delete $data: it is inside the jar cache" ;; esac
+  if [[ ! -f "$data/server.properties" && ! -f "$data/kafka.log" && -n "$(ls -A "$data")" ]]; then
+    die "refusing to delete $data: it does not look like a kafka.sh data dir"
+  fi
   rm -rf "$data"
   echo "kafka data dir removed: $data"
 }
