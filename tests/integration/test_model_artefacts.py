@@ -151,11 +151,17 @@ def test_clear_texts_get_the_right_topics(classifier: OnnxMentionClassifier) -> 
 def test_batching_order_and_threads_do_not_change_results(
     classifier: OnnxMentionClassifier,
 ) -> None:
-    """Length-sorted batches are scattered back in input order; concurrent calls are safe."""
-    one_by_one = np.stack([classifier.encoder.encode([t])[0] for t in MIXED])
+    """Length-sorted batches are scattered back in input order; concurrent calls are safe.
+
+    Dynamic int8 quantisation picks activation scales per batch tensor (pad positions included),
+    so a text embedded alone and in a batch differ slightly; the same batch in another input order
+    must give the same rows.
+    """
     batched = classifier.encoder.encode(MIXED)
-    cos = (one_by_one * batched).sum(axis=1)
-    assert cos.min() > 0.999
+    shuffled = classifier.encoder.encode(MIXED[::-1])[::-1]
+    assert (batched * shuffled).sum(axis=1).min() > 0.9999
+    one_by_one = np.stack([classifier.encoder.encode([t])[0] for t in MIXED])
+    assert (one_by_one * batched).sum(axis=1).min() > 0.98
     serial = classifier.classify(MIXED)
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(classifier.classify, [MIXED] * 8))
