@@ -6,6 +6,7 @@ after a warm-up, and reports texts/s and per-batch p50/p99 latency plus the proc
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +40,11 @@ def rss_mb() -> float:
     return 0.0
 
 
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
 def bench_raw(
     classifier: MentionClassifier,
     *,
@@ -52,17 +58,21 @@ def bench_raw(
     for size in batch_sizes:
         batch = [texts[i % len(texts)] for i in range(size)]
         latencies: list[float] = []
+        cpu0 = _cpu_seconds()
         t_end = time.perf_counter() + seconds
         while time.perf_counter() < t_end or len(latencies) < 3:
             t0 = time.perf_counter()
             classifier.classify(batch)
             latencies.append(time.perf_counter() - t0)
+        cpu = _cpu_seconds() - cpu0
         lat = np.array(latencies)
         results["batches"][str(size)] = {
             "texts_per_s": round(size * len(lat) / float(lat.sum()), 1),
             "p50_ms": round(float(np.percentile(lat, 50)) * 1000, 1),
             "p99_ms": round(float(np.percentile(lat, 99)) * 1000, 1),
             "runs": len(lat),
+            # wall-clock rates on a shared machine mislead; CPU time per text does not
+            "cpu_ms_per_text": round(cpu * 1000 / (size * len(lat)), 2),
         }
     results["rss_mb"] = round(rss_mb(), 1)
     return results
