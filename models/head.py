@@ -31,7 +31,7 @@ import numpy.typing as npt
 Array = npt.NDArray[np.float64]
 
 OTHER = "other"
-DEFAULT_L2_GRID = (1.0, 10.0, 100.0)
+DEFAULT_L2_GRID = (1.0, 10.0, 100.0, 1000.0)
 DEFAULT_BETAS: Mapping[str, float] = {"adverse_event": 2.0}
 THRESHOLD_GRID = np.round(np.linspace(0.05, 0.95, 91), 2)
 
