@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup model kafka demo test lint typecheck test-unit test-integration test-e2e clean-cache
+.PHONY: setup model kafka kafka-stop demo test lint test-unit test-integration test-e2e
 
 setup:  ## Python environment (cached venv) + Kafka jars (cached)
 	bash deploy/setup.sh
@@ -14,6 +14,13 @@ setup:  ## Python environment (cached venv) + Kafka jars (cached)
 
 model: setup  ## build the classifier artefacts into the cache (skipped when present)
 	$(PY) -m pipeline.cli model build
+
+kafka: setup  ## a broker on 127.0.0.1:9092 for `tocsin worker` by hand (state in the cache)
+	PYTHON=$(PY) bash deploy/kafka/kafka.sh start
+	$(PY) -m pipeline.cli topics create
+
+kafka-stop:
+	bash deploy/kafka/kafka.sh stop
 
 demo: setup model  ## broker + worker + replayed two-day stream with a crisis; prints the alerts
 	$(PY) -m pipeline.cli demo

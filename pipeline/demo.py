@@ -81,6 +81,21 @@ class AlertWatcher:
             self._thread.join(timeout=10)
 
 
+def demo_texts(stream: Path, limit: int) -> list[str]:
+    """Distinct texts of the stream's valid-looking lines (what the model will really see)."""
+    texts: dict[str, None] = {}
+    for line in read_lines(stream):
+        try:
+            text = json.loads(line.payload).get("text")
+        except ValueError:
+            continue
+        if isinstance(text, str) and text.strip():
+            texts[text] = None
+        if len(texts) >= limit:
+            break
+    return list(texts)
+
+
 def measure_raw_model(model: Any, texts: list[str], batch: int = 32) -> float:
     """Texts/s of the bare model on distinct demo texts, batch ``batch``, after one warm-up batch."""
     model.classify(texts[:batch])
@@ -137,13 +152,7 @@ def run_demo(
 
         artefacts = build_artefacts(progress=lambda msg: click.echo(f"    {msg}"))
         model = load_classifier(artefacts)
-        sample = list(
-            dict.fromkeys(
-                json.loads(line.payload)["text"]
-                for line in read_lines(stream)
-                if line.at is not None
-            )
-        )[:512]
+        sample = demo_texts(stream, limit=512)
         raw_rate = measure_raw_model(model, sample)
         click.echo(
             f"    raw model: {raw_rate:.0f} texts/s (batch 32, {len(sample)} distinct demo texts)"

@@ -13,7 +13,7 @@ def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, in
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        committed = admin.list_consumer_group_offsets(group)
+        committed = admin.list_group_offsets({group: None}).get(group, {})
         partitions = [
             TopicPartition(topic, p)
             for topic in topics

@@ -72,7 +72,7 @@ class Worker:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
 
-    def start(self, loglevel: str = "warning") -> None:
+    def start(self, loglevel: str = "info") -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
