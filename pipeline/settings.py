@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "xxx", "todo", "test"})
@@ -31,7 +31,9 @@ def default_cache_dir() -> Path:
 class Settings(BaseSettings):
     """Tocsin's settings; build them with :func:`get_settings` or pass values in tests."""
 
-    model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="TOCSIN_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     cache_dir: Path = Field(default_factory=default_cache_dir, description="cache folder")
     brands_file: Path = Field(
@@ -62,6 +64,44 @@ class Settings(BaseSettings):
     slack_webhook_url: SecretStr | None = Field(
         default=None, description="Slack incoming webhook URL (a secret: it carries a token)"
     )
+    slack_bot_token: SecretStr | None = Field(
+        default=None, description="Slack bot token (xoxb-...) for chat.postMessage (a secret)"
+    )
+    slack_channel: str | None = Field(
+        default=None, description="Slack channel id the bot posts alerts to (e.g. C0123456789)"
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api", description="Slack Web API base URL"
+    )
+    pagerduty_routing_key: SecretStr | None = Field(
+        default=None, description="PagerDuty Events API v2 integration (routing) key (a secret)"
+    )
+    pagerduty_events_url: str = Field(
+        default="https://events.pagerduty.com/v2/enqueue",
+        description="PagerDuty Events API v2 enqueue URL",
+    )
+    opsgenie_api_key: SecretStr | None = Field(
+        default=None, description="Opsgenie API integration key, sent as GenieKey (a secret)"
+    )
+    opsgenie_api_url: str = Field(
+        default="https://api.opsgenie.com",
+        description="Opsgenie API base URL (https://api.eu.opsgenie.com for the EU instance)",
+    )
+    teams_workflow_url: SecretStr | None = Field(
+        default=None, description="Microsoft Teams Workflows webhook URL (a secret: it has a sig)"
+    )
+    alertmanager_url: str | None = Field(
+        default=None, description="Prometheus Alertmanager base URL, e.g. http://alertmanager:9093"
+    )
+    webhook_url: SecretStr | None = Field(
+        default=None, description="generic webhook URL receiving signed JSON alerts (a secret)"
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key signing the generic webhook's bodies"
+    )
+    public_url: str | None = Field(
+        default=None, description="Tocsin's dashboard URL, linked from alerts (generatorURL)"
+    )
     api_token: SecretStr | None = Field(
         default=None, description="bearer token for /api/* (no token: the API answers 503)"
     )
@@ -71,7 +111,16 @@ class Settings(BaseSettings):
     delivery_backoff_max_s: float = Field(default=30.0, gt=0, description="longest retry delay")
     console_alerts: bool = Field(default=True, description="print alerts on the worker's stdout")
 
-    @field_validator("slack_webhook_url", "api_token")
+    @field_validator(
+        "slack_webhook_url",
+        "api_token",
+        "slack_bot_token",
+        "pagerduty_routing_key",
+        "opsgenie_api_key",
+        "teams_workflow_url",
+        "webhook_url",
+        "webhook_secret",
+    )
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
@@ -79,6 +128,18 @@ class Settings(BaseSettings):
             if not raw or raw.lower() in _PLACEHOLDERS or len(raw) < 8:
                 raise ValueError("looks like a placeholder; set a real secret or leave it unset")
         return value
+
+    @model_validator(mode="after")
+    def _receivers_complete(self) -> Settings:
+        """A receiver half-configured is a mistake to report at start-up, not at the first alert."""
+        pairs = (
+            ("webhook_url", "webhook_secret"),
+            ("slack_bot_token", "slack_channel"),
+        )
+        for first, second in pairs:
+            if (getattr(self, first) is None) != (getattr(self, second) is None):
+                raise ValueError(f"TOCSIN_{first.upper()} and TOCSIN_{second.upper()} go together")
+        return self
 
     @property
     def resolved_model_dir(self) -> Path | None:

@@ -4,25 +4,92 @@ from __future__ import annotations
 
 import httpx
 
+from pipeline.receivers.alertmanager import AlertmanagerReceiver
 from pipeline.receivers.base import Receiver
 from pipeline.receivers.console import ConsoleReceiver
+from pipeline.receivers.opsgenie import OpsgenieReceiver
+from pipeline.receivers.pagerduty import PagerDutyReceiver
 from pipeline.receivers.slack import SlackWebhookReceiver
+from pipeline.receivers.slack_api import SlackApiReceiver
+from pipeline.receivers.teams import TeamsReceiver
+from pipeline.receivers.webhook import WebhookReceiver
 from pipeline.settings import Settings
 
 
+def make_http_client(settings: Settings) -> httpx.AsyncClient:
+    """The one outbound client every HTTP receiver shares: explicit timeout, no redirects."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.http_timeout_s),
+        follow_redirects=False,
+        headers={"User-Agent": "tocsin/0.1"},
+    )
+
+
 def build_receivers(settings: Settings, client: httpx.AsyncClient | None = None) -> list[Receiver]:
-    """Receivers configured in ``settings``; the console alone when nothing else is set."""
+    """Receivers configured in ``settings``; the console alone when nothing else is set.
+
+    All HTTP receivers share ``client`` (built here when not given, and only if one is needed);
+    whoever calls this owns that client and closes it at shutdown.
+    """
+    http: httpx.AsyncClient | None = client
+
+    def shared() -> httpx.AsyncClient:
+        nonlocal http
+        if http is None:
+            http = make_http_client(settings)
+        return http
+
+    link = settings.public_url
     receivers: list[Receiver] = []
     if settings.slack_webhook_url is not None:
-        http = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.http_timeout_s),
-            follow_redirects=False,
-            headers={"User-Agent": "tocsin/0.1"},
+        receivers.append(SlackWebhookReceiver(settings.slack_webhook_url, shared()))
+    if settings.slack_bot_token is not None and settings.slack_channel is not None:
+        receivers.append(
+            SlackApiReceiver(
+                settings.slack_bot_token,
+                settings.slack_channel,
+                shared(),
+                api_url=settings.slack_api_url,
+            )
         )
-        receivers.append(SlackWebhookReceiver(settings.slack_webhook_url, http))
+    if settings.pagerduty_routing_key is not None:
+        receivers.append(
+            PagerDutyReceiver(
+                settings.pagerduty_routing_key,
+                shared(),
+                events_url=settings.pagerduty_events_url,
+                link=link,
+            )
+        )
+    if settings.opsgenie_api_key is not None:
+        receivers.append(
+            OpsgenieReceiver(
+                settings.opsgenie_api_key, shared(), api_url=settings.opsgenie_api_url, link=link
+            )
+        )
+    if settings.teams_workflow_url is not None:
+        receivers.append(TeamsReceiver(settings.teams_workflow_url, shared(), link=link))
+    if settings.alertmanager_url is not None:
+        receivers.append(
+            AlertmanagerReceiver(settings.alertmanager_url, shared(), generator_url=link)
+        )
+    if settings.webhook_url is not None and settings.webhook_secret is not None:
+        receivers.append(WebhookReceiver(settings.webhook_url, settings.webhook_secret, shared()))
     if settings.console_alerts or not receivers:
         receivers.append(ConsoleReceiver())
     return receivers
 
 
-__all__ = ["ConsoleReceiver", "Receiver", "SlackWebhookReceiver", "build_receivers"]
+__all__ = [
+    "AlertmanagerReceiver",
+    "ConsoleReceiver",
+    "OpsgenieReceiver",
+    "PagerDutyReceiver",
+    "Receiver",
+    "SlackApiReceiver",
+    "SlackWebhookReceiver",
+    "TeamsReceiver",
+    "WebhookReceiver",
+    "build_receivers",
+    "make_http_client",
+]

@@ -8,13 +8,19 @@ live in one place (``pipeline/delivery.py``) so every receiver gets the same gua
 from __future__ import annotations
 
 import email.utils
+import logging
 import time
 from abc import ABC, abstractmethod
+from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from pipeline.errors import PermanentDelivery, RateLimited, RetryableDelivery
 from pipeline.records import Alert
+
+#: Loggers of the HTTP stack that may write a request URL (webhook URLs embed tokens).
+_HTTP_LOGGERS = ("httpx", "httpcore")
 
 
 class Receiver(ABC):
@@ -63,3 +69,62 @@ def raise_for_delivery(response: httpx.Response, receiver: str) -> None:
     if status in (408, 409, 425) or status >= 500:
         raise RetryableDelivery(f"{receiver}: HTTP {status} ({snippet})", status_code=status)
     raise PermanentDelivery(f"{receiver}: HTTP {status} ({snippet})", status_code=status)
+
+
+async def request(
+    client: httpx.AsyncClient, receiver: str, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
+    """Send one request, turning transport failures into ``RetryableDelivery``.
+
+    Only the exception's *type* goes into the message: httpx error texts can carry the URL, and
+    several receivers' URLs are secrets. The status is not checked here so receivers whose API
+    reports errors inside a 200 body (Slack's Web API) can look at it first.
+    """
+    try:
+        return await client.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise RetryableDelivery(f"{receiver}: timeout ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:
+        raise RetryableDelivery(f"{receiver}: transport error ({type(exc).__name__})") from exc
+
+
+class SecretRedactor(logging.Filter):
+    """Replaces known secret values in log records with ``***`` before any handler sees them.
+
+    httpx logs every request's full URL at INFO; for Slack/Teams webhooks the URL *is* the secret.
+    Installed on the HTTP stack's loggers by receivers' ``setup`` rather than at import time.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("tocsin-secrets")
+        self._secrets: set[str] = set()
+
+    def add(self, secret: str) -> None:
+        if len(secret) >= 4:
+            self._secrets.add(secret)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        message = record.getMessage()
+        redacted = message
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            redacted = redacted.replace(secret, "***")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def protect_secrets(*secrets: SecretStr | str | None) -> None:
+    """Make sure the HTTP stack's loggers redact ``secrets`` (idempotent, one filter per logger)."""
+    raws = [s.get_secret_value() if isinstance(s, SecretStr) else s for s in secrets if s]
+    for name in _HTTP_LOGGERS:
+        log = logging.getLogger(name)
+        redactor = next((f for f in log.filters if isinstance(f, SecretRedactor)), None)
+        if redactor is None:
+            redactor = SecretRedactor()
+            log.addFilter(redactor)
+        for raw in raws:
+            redactor.add(raw)
+            if "?" in raw:  # the query string alone (e.g. a Teams ``sig=``) is also secret
+                redactor.add(raw.split("?", 1)[1])

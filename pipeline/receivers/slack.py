@@ -13,7 +13,7 @@ import httpx
 from pydantic import SecretStr
 
 from pipeline.errors import RetryableDelivery
-from pipeline.receivers.base import Receiver, raise_for_delivery
+from pipeline.receivers.base import Receiver, protect_secrets, raise_for_delivery
 from pipeline.records import Alert
 
 _EMOJI = {"firing": ":rotating_light:", "resolved": ":white_check_mark:"}
@@ -55,6 +55,9 @@ class SlackWebhookReceiver(Receiver):
     def __init__(self, webhook_url: SecretStr, client: httpx.AsyncClient) -> None:
         self._url = webhook_url
         self._client = client
+
+    async def setup(self) -> None:
+        protect_secrets(self._url)
 
     async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
         try:
