@@ -6,9 +6,10 @@ export PYTHONPATH := $(CURDIR)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup model kafka kafka-stop demo test lint test-unit test-integration test-e2e
+.PHONY: setup model kafka kafka-stop demo test lint test-unit test-integration test-e2e test-rules
 
-setup:  ## Python environment (cached venv) + Kafka jars (cached)
+setup:  ## Python environment (cached venv) + Kafka jars (cached) + Debian packages the tests need
+	bash deploy/setup-system.sh
 	bash deploy/setup.sh
 	PYTHON=$(PY) bash deploy/kafka/kafka.sh fetch
 
@@ -40,3 +41,7 @@ test-e2e: setup model
 
 test: setup model lint  ## the whole suite: lint, types, unit, integration, end-to-end
 	$(PY) -m pytest tests -q -p no:cacheprovider
+
+test-rules: setup  ## Prometheus rules: promtool check + unit tests (no server)
+	promtool check rules deploy/prometheus/rules/*.yml
+	promtool test rules deploy/prometheus/tests/*.yml

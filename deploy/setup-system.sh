@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install the Debian packages Tocsin's tests need beyond Python, Java and Maven: `prometheus`
+# (the server and promtool, used by the rule unit tests and the scrape integration test).
+#
+# Idempotent and quiet: when every package is already installed it prints nothing and returns in
+# milliseconds. Otherwise it needs root (or sudo), runs `apt-get update` once and installs without
+# recommends. Debian starts a service on install under systemd; a Prometheus listening on
+# 0.0.0.0:9090 is not something a test setup should leave behind, so a temporary policy-rc.d forbids
+# service starts during the install (only when the machine has no policy-rc.d of its own).
+set -euo pipefail
+
+packages=(prometheus)
+commands=(promtool prometheus)
+
+missing=()
+for i in "${!packages[@]}"; do
+  command -v "${commands[$i]}" >/dev/null 2>&1 || missing+=("${packages[$i]}")
+done
+# promtool and prometheus come from the same package: list it once.
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk 'NF && !seen[$0]++')
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "setup-system: missing ${missing[*]} and no apt-get here; install them by hand" >&2
+  exit 1
+fi
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "setup-system: run as root to install ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+
+echo "setup-system: installing ${missing[*]} (Debian packages)"
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+  "${sudo[@]}" chmod 755 "$policy"
+  own_policy=1
+fi
+cleanup() { if [ "$own_policy" -eq 1 ]; then "${sudo[@]}" rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+command -v promtool >/dev/null && promtool --version 2>&1 | head -1

@@ -1,0 +1,78 @@
+"""Prometheus rules: ``promtool check rules`` and ``promtool test rules``, plus coverage of alerts.
+
+promtool comes from the Debian ``prometheus`` package (``deploy/setup-system.sh``, run by
+``make setup``). A missing promtool is a failure, not a skip: a skipped rules test would let a
+broken alert ship silently.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+RULES_DIR = REPO / "deploy" / "prometheus" / "rules"
+TESTS_DIR = REPO / "deploy" / "prometheus" / "tests"
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail(
+            "promtool not found: run `make setup` (deploy/setup-system.sh installs prometheus)"
+        )
+    return path
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False, cwd=REPO)
+
+
+def _rule_files() -> list[Path]:
+    files = sorted(RULES_DIR.glob("*.yml"))
+    assert files, f"no rule files in {RULES_DIR}"
+    return files
+
+
+def _alert_names() -> set[str]:
+    names: set[str] = set()
+    for path in _rule_files():
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            names.update(rule["alert"] for rule in group["rules"] if "alert" in rule)
+    return names
+
+
+def test_promtool_check_rules(promtool: str) -> None:
+    result = _run([promtool, "check", "rules", *map(str, _rule_files())])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_promtool_test_rules(promtool: str) -> None:
+    tests = sorted(TESTS_DIR.glob("*.yml"))
+    assert tests, f"no promtool tests in {TESTS_DIR}"
+    result = _run([promtool, "test", "rules", *map(str, tests)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FAILED" not in result.stdout
+    assert result.stdout.count("SUCCESS") == len(tests)
+
+
+def test_every_alert_is_tested_firing_and_silent() -> None:
+    """Each alert needs a unit test where it fires and one where it stays silent."""
+    fired: set[str] = set()
+    silent: set[str] = set()
+    for path in sorted(TESTS_DIR.glob("*.yml")):
+        doc: dict[str, Any] = yaml.safe_load(path.read_text())
+        for case in doc.get("tests", []):
+            for check in case.get("alert_rule_test", []):
+                (fired if check.get("exp_alerts") else silent).add(check["alertname"])
+    alerts = _alert_names()
+    assert alerts, "no alerting rules found"
+    assert alerts - fired == set(), "alerts never shown firing"
+    assert alerts - silent == set(), "alerts never shown silent"
