@@ -695,6 +695,33 @@ class WebhookFake(FakeAPI):
 _BLOCK_TYPES = frozenset({"section", "context", "divider", "header", "actions", "image"})
 
 
+def _actions_problem(elements: Any) -> str | None:
+    if not isinstance(elements, list) or not 0 < len(elements) <= 25:
+        return "actions needs 1-25 elements"
+    ids = [e.get("action_id") for e in elements if isinstance(e, dict)]
+    if len(ids) != len(set(ids)):
+        return "action_id repeated in one message"
+    for element in elements:
+        if not isinstance(element, dict) or element.get("type") != "button":
+            return "only buttons are checked here"
+        text = element.get("text")
+        if not (
+            isinstance(text, dict)
+            and text.get("type") == "plain_text"
+            and isinstance(text.get("text"), str)
+            and 0 < len(text["text"]) <= 75
+        ):
+            return "button text must be plain_text of 1-75 chars"
+        if (
+            len(str(element.get("action_id", ""))) > 255
+            or len(str(element.get("value", ""))) > 2000
+        ):
+            return "button action_id/value too long"
+        if element.get("style") not in (None, "primary", "danger"):
+            return "button style must be primary or danger"
+    return None
+
+
 def slack_blocks_problem(blocks: Any) -> str | None:
     """The first Block Kit rule ``blocks`` breaks (a subset of Slack's checks), or None."""
     if not isinstance(blocks, list) or not 0 < len(blocks) <= 50:
@@ -715,6 +742,10 @@ def slack_blocks_problem(blocks: Any) -> str | None:
             elements = block.get("elements")
             if not isinstance(elements, list) or not 0 < len(elements) <= 10:
                 return "context needs 1-10 elements"
+        if block["type"] == "actions":
+            problem = _actions_problem(block.get("elements"))
+            if problem:
+                return problem
         if len(str(block.get("block_id", ""))) > 255:
             return "block_id over 255 chars"
     return None

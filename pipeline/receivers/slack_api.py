@@ -31,6 +31,37 @@ RETRYABLE_ERRORS = frozenset(
 )
 
 
+ACTIONS = (
+    ("acknowledge", "Acknowledge", "primary"),
+    ("resolve", "Resolve", None),
+    ("draft_response", "Draft response", None),
+)
+
+
+def action_buttons(alert: Alert) -> dict[str, Any] | None:
+    """Block Kit buttons that Tocsin's interactivity endpoint handles; none once resolved.
+
+    ``action_id`` says what to do and ``value`` carries the dedup key, so the endpoint needs no
+    lookup to find the alert. Buttons only work from the Web API (a Slack app), not webhooks.
+    """
+    if alert.state == "resolved":
+        return None
+    elements: list[dict[str, Any]] = []
+    for action, label, style in ACTIONS:
+        if action == "acknowledge" and alert.state == "acknowledged":
+            continue
+        button: dict[str, Any] = {
+            "type": "button",
+            "text": {"type": "plain_text", "text": label},
+            "action_id": f"tocsin_{action}",
+            "value": alert.dedup_key[:2000],
+        }
+        if style:
+            button["style"] = style
+        elements.append(button)
+    return {"type": "actions", "block_id": "tocsin_actions", "elements": elements}
+
+
 def check_slack_body(response: httpx.Response, receiver: str) -> dict[str, Any]:
     """Raise for an ``ok: false`` body; return the parsed body when Slack says ``ok``."""
     try:
@@ -77,6 +108,9 @@ class SlackApiReceiver(Receiver):
 
     async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
         body: dict[str, Any] = {**slack_payload(alert), "unfurl_links": False}
+        buttons = action_buttons(alert)
+        if buttons is not None:
+            body["blocks"] = [*body["blocks"], buttons]
         previous = self._posted.get(alert.dedup_key)
         if previous is None:
             method = "chat.postMessage"

@@ -134,6 +134,18 @@ def _slack_api_lifecycle(fake: SlackApiFake) -> None:
     (only,) = fake.messages.values()
     assert only["updates"] == 2
     assert only["text"].startswith("RESOLVED")
+    assert all(b["type"] != "actions" for b in only["blocks"])  # no buttons once resolved
+    first, acked = (r.json()["blocks"][-1] for r in fake.requests[:2])
+    assert [e["action_id"] for e in first["elements"]] == [
+        "tocsin_acknowledge",
+        "tocsin_resolve",
+        "tocsin_draft_response",
+    ]
+    assert [e["action_id"] for e in acked["elements"]] == [
+        "tocsin_resolve",
+        "tocsin_draft_response",
+    ]
+    assert {e["value"] for e in first["elements"]} == {"brenmoor:pricing:20261122T0900Z"}
 
 
 def _slack_hook_lifecycle(fake: SlackWebhookFake) -> None:
@@ -193,7 +205,7 @@ CASES = [
         ),
         False,
         _slack_api_lifecycle,
-        lambda seen: seen.json()["blocks"][-1]["elements"][0]["text"],
+        lambda seen: seen.json()["blocks"][-1]["elements"][0]["value"],
     ),
     Case(
         "slack",
