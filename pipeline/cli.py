@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from models.cli import model
 from pipeline.topology import ALL_TOPICS, RAW
 
 
@@ -127,23 +128,7 @@ def demo(
     sys.exit(code)
 
 
-def _register_optional() -> None:
-    """Commands that live next to their code (the model, the backtest)."""
-    try:
-        from models.cli import model
-    except ImportError:  # pragma: no cover - the model package is part of the install
-        pass
-    else:
-        cli.add_command(model)
-    try:
-        from pipeline.detection.backtest import backtest
-    except ImportError:
-        pass
-    else:
-        cli.add_command(backtest)
-
-
-_register_optional()
+cli.add_command(model)
 
 
 def main() -> None:

@@ -208,6 +208,14 @@ def run_demo(
         click.echo(
             f"  repost cache hits        {metric_value(metrics, 'tocsin_model_dedup_hits_total'):.0f}"
         )
+        batches = metric_value(metrics, "tocsin_model_batch_size_count")
+        model_texts = metric_value(metrics, "tocsin_model_batch_size_sum")
+        model_busy = metric_value(metrics, "tocsin_model_batch_latency_seconds_sum")
+        click.echo(
+            f"  model calls              {batches:.0f} ({model_texts / max(batches, 1):.1f} texts each, "
+            f"{model_busy:.1f}s busy = {model_busy / pipeline_s:.0%} of the drain time)"
+        )
+        click.echo(f"  pipeline / raw model     {classified / pipeline_s / raw_rate:.2f}")
         click.echo(f"  alerts fired             {len(firing)}")
         for alert in firing:
             click.echo(
@@ -228,6 +236,10 @@ def run_demo(
                         "raw_model_texts_per_s": raw_rate,
                         "replay_seconds": stats.seconds,
                         "dedup_hits": metric_value(metrics, "tocsin_model_dedup_hits_total"),
+                        "model_calls": batches,
+                        "model_texts": model_texts,
+                        "model_busy_seconds": model_busy,
+                        "pipeline_over_raw": classified / pipeline_s / raw_rate,
                         "alerts": watcher.seen,
                         "wall_seconds": wall,
                         "speed": speed,

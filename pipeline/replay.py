@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaProducer
 
@@ -69,9 +70,10 @@ def replay(
     limit: int | None = None,
     on_sent: Callable[[int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    producer_factory: Callable[..., Any] = KafkaProducer,
 ) -> ReplayStats:
     """Send the file's lines to ``topic``; returns how many were sent and how long it took."""
-    producer = KafkaProducer(
+    producer = producer_factory(
         bootstrap_servers=bootstrap,
         acks="all",
         linger_ms=20,
