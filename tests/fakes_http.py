@@ -52,6 +52,11 @@ class Fault:
         return cls(status, {}, b'{"message": "scripted failure"}')
 
     @classmethod
+    def slow(cls, delay: float) -> Fault:
+        """Handle the request normally but answer only after ``delay`` seconds."""
+        return cls(0, {}, b"", delay=delay, process=True)
+
+    @classmethod
     def timeout(cls, delay: float, *, process: bool = False) -> Fault:
         """Answer only after ``delay`` seconds (longer than the client's timeout)."""
         return cls(504, {}, b"", delay=delay, process=process)
@@ -188,7 +193,8 @@ class FakeAPI:
         if fault is not None:
             if fault.delay:
                 self._stopping.wait(fault.delay)
-            result = (fault.status, fault.headers, fault.body)
+            if fault.status:  # status 0: a slow fault that keeps the real answer
+                result = (fault.status, fault.headers, fault.body)
         seen.status = result[0]
         status, headers, payload = result
         try:

@@ -355,6 +355,17 @@ async def test_errors_and_timeouts_keep_one_incident(
     assert fake.problems == []
 
 
+async def test_slow_answer_within_timeout_is_one_delivery(
+    case: tuple[Case, FakeAPI], client: httpx.AsyncClient
+) -> None:
+    c, fake = case
+    fake.script(Fault.slow(CLIENT_TIMEOUT_S * 0.6))
+    receiver = c.make_receiver(fake, client)
+    ok, receipts = await run(receiver, alert("firing"))
+    assert ok and receipts.outcomes == ["delivered"]
+    assert len(fake.requests) == 1 and fake.problems == []
+
+
 async def test_client_errors_are_not_retried(
     case: tuple[Case, FakeAPI], client: httpx.AsyncClient
 ) -> None:
