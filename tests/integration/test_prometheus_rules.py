@@ -90,3 +90,12 @@ def test_every_dashboard_expression_parses(promtool: str, tmp_path: Path) -> Non
     result = _run([promtool, "check", "rules", str(path)])
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+
+
+def test_compose_prometheus_config_is_valid(promtool: str) -> None:
+    """deploy/prometheus/prometheus.yml (used by deploy/compose.yaml) passes promtool."""
+    config = REPO / "deploy" / "prometheus" / "prometheus.yml"
+    result = _run([promtool, "check", "config", str(config)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = [job["job_name"] for job in yaml.safe_load(config.read_text())["scrape_configs"]]
+    assert "tocsin" in jobs  # the job name every rule and dashboard selects on
