@@ -29,6 +29,9 @@ CALM = [
 ]
 
 
+TOKEN = "it-token-5e1f0c9a7b"
+
+
 def mention(i: int, at: datetime, text: str) -> bytes:
     return json.dumps(
         {
@@ -52,7 +55,9 @@ def test_mentions_on_raw_come_out_as_an_alert(
     broker: Broker, start_worker: Callable[..., Worker]
 ) -> None:
     """Three quiet hours of one-minute buckets, then a pricing surge: one firing alert, right brand/topic."""
-    worker = start_worker(TOCSIN_BUCKET_SECONDS="60", TOCSIN_ALLOWED_LATENESS_S="30")
+    worker = start_worker(
+        TOCSIN_BUCKET_SECONDS="60", TOCSIN_ALLOWED_LATENESS_S="30", TOCSIN_API_TOKEN=TOKEN
+    )
     t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
     payloads = []
     for minute in range(180):  # calm: one mention a minute, every 4th about pricing
@@ -75,7 +80,23 @@ def test_mentions_on_raw_come_out_as_an_alert(
     # the console receiver delivered it, and said so on the receipts topic
     receipts = consume(broker.bootstrap, "alerts.deliveries", want=1, timeout_s=30)
     assert receipts[0]["outcome"] == "delivered" and receipts[0]["receiver"] == "console"
-    assert "[tocsin] FIRING" in worker.log_path.read_text() if worker.log_path else False
+    assert worker.log_path is not None and "[tocsin] FIRING" in worker.log_path.read_text()
+    # the alert is on the authenticated API, and only there
+    api = f"{worker.url}/api/alerts"
+    assert httpx.get(api, timeout=5).status_code == 401
+    wrong = httpx.get(api, headers={"Authorization": "Bearer nope-nope-nope"}, timeout=5)
+    assert wrong.status_code == 401
+    listed = httpx.get(api, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+    assert listed.status_code == 200
+    keys = {a["dedup_key"] for a in listed.json()["alerts"]}
+    assert alert["dedup_key"] in keys
+    assert TOKEN not in worker.log_path.read_text()
+    metrics = worker.metrics_text()
+    assert metric_value(metrics, "tocsin_alerts_total", state="firing") == 1
+    assert (
+        metric_value(metrics, "tocsin_deliveries_total", receiver="console", outcome="delivered")
+        >= 1
+    )
 
 
 def bad_payloads() -> list[tuple[bytes, str]]:
@@ -122,6 +143,9 @@ def test_malformed_payloads_go_to_the_dlq_and_good_ones_flow(
     assert len(good) == 50
     # the worker is alive and still processing
     assert httpx.get(f"{worker.url}/healthz", timeout=5).status_code == 200
+    assert httpx.get(f"{worker.url}/readyz", timeout=5).json()["ready"] is True
+    # no token configured: the API is closed, not open
+    assert httpx.get(f"{worker.url}/api/alerts", timeout=5).status_code == 503
     produce(broker.bootstrap, "mentions.raw", [mention(999, t0, CALM[0])])
     assert len(consume(broker.bootstrap, "mentions", want=51, timeout_s=60)) == 51
     text = worker.metrics_text()
