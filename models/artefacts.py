@@ -74,6 +74,14 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def inputs_sha256(*paths: Path) -> str:
+    """One digest over several training inputs (corpus, taxonomy): changes when any file does."""
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(file_sha256(path).encode() + b"\n")
+    return h.hexdigest()
+
+
 def artefact_key(backbone: str, corpus_sha256: str, version: str = ARTEFACT_VERSION) -> str:
     """``<backbone slug>-<version>-<corpus sha prefix>``: changes whenever an input changes."""
     if not re.fullmatch(r"[0-9a-f]{64}", corpus_sha256):

@@ -40,11 +40,13 @@ from models.artefacts import (
     backbone_name,
     cache_root,
     file_sha256,
+    inputs_sha256,
     slug,
 )
-from models.corpus import DEFAULT_CORPUS, STANCES, load_corpus, topics_of
+from models.corpus import DEFAULT_CORPUS, STANCES, load_corpus
 from models.encoder import MAX_LENGTH, QUERY_PREFIX, OnnxEncoder
-from models.head import DEFAULT_BETAS, train_head
+from models.head import train_head
+from models.taxonomy import DEFAULT_TAXONOMY, check_labels, load_taxonomy
 
 Progress = Callable[[str], None]
 
@@ -122,11 +124,14 @@ def build_artefacts(
     progress: Callable[[str], None] = print,
     corpus: Path | None = None,
     backbone: str | None = None,
+    taxonomy: Path | None = None,
 ) -> Path:
     """Build (or find) the artefact folder and return its path.
 
     ``out_root`` defaults to ``$TOCSIN_CACHE/models``; ``corpus`` to the bundled seed corpus;
-    ``backbone`` to ``$TOCSIN_MODEL`` or multilingual-e5-small. ``force`` rebuilds every step.
+    ``backbone`` to ``$TOCSIN_MODEL`` or multilingual-e5-small; ``taxonomy`` to the bundled
+    ``taxonomy.yaml`` (the head trains one topic per taxonomy topic but the fallback, with the
+    taxonomy's ``threshold_beta``). ``force`` rebuilds every step.
     """
     from transformers import AutoTokenizer
 
@@ -135,8 +140,10 @@ def build_artefacts(
     cache = cache_root()
     corpus_path = DEFAULT_CORPUS if corpus is None else corpus
     name = backbone_name() if backbone is None else backbone
+    taxonomy_path = DEFAULT_TAXONOMY if taxonomy is None else taxonomy
+    tax = load_taxonomy(taxonomy_path)
     sha = file_sha256(corpus_path)
-    key = artefact_key(name, sha)
+    key = artefact_key(name, inputs_sha256(corpus_path, taxonomy_path))
     final = (cache / "models" if out_root is None else out_root) / key
     if (final / META_FILE).is_file() and not force:
         progress(f"artefacts up to date: {final}")
@@ -144,6 +151,7 @@ def build_artefacts(
 
     t0 = time.perf_counter()
     examples = load_corpus(corpus_path)
+    check_labels(tax, [t for e in examples for t in e.topics], str(corpus_path))
     train = [e for e in examples if e.split == "train"]
     progress(f"build {key}: {len(train)} training / {len(examples) - len(train)} test examples")
     model_dir = (
@@ -158,13 +166,18 @@ def build_artefacts(
         AutoTokenizer.from_pretrained(model_dir).save_pretrained(str(tmp / TOKENIZER_DIR))
         encoder = OnnxEncoder(tmp / ONNX_FILE, tmp / TOKENIZER_DIR)
         x = _encode_with_progress(encoder, [e.text for e in train], progress)
-        topics = topics_of(examples)
+        topics = tax.ids
         progress(
             f"head: training {len(topics)} topics + stance (5-fold CV for L2, Platt, thresholds)"
         )
         t_head = time.perf_counter()
         head, report = train_head(
-            x, [e.topics for e in train], [e.stance for e in train], topics=topics, stances=STANCES
+            x,
+            [e.topics for e in train],
+            [e.stance for e in train],
+            topics=tax.trained,
+            stances=STANCES,
+            betas=tax.betas,
         )
         head.save(tmp / HEAD_FILE)
         progress(f"head: trained in {time.perf_counter() - t_head:.1f}s")
@@ -184,7 +197,7 @@ def build_artefacts(
             "thresholds": report.thresholds,
             "threshold_method": (
                 "per topic, maximise out-of-fold F-beta over 0.05..0.95 after Platt scaling "
-                f"(5-fold CV on train; beta=1 except {dict(DEFAULT_BETAS)})"
+                f"(5-fold CV on train; beta=1 except {tax.betas})"
             ),
             "lang_method": "stopword/accent heuristic (models/lang.py), not a trained head",
             "training": {
@@ -197,6 +210,11 @@ def build_artefacts(
                 "stance_oof_accuracy": report.stance_oof_accuracy,
             },
             "corpus": {"file": corpus_path.name, "sha256": sha},
+            "taxonomy": {
+                "file": taxonomy_path.name,
+                "sha256": file_sha256(taxonomy_path),
+                "fallback": tax.fallback,
+            },
             "fidelity_int8_vs_fp32": fid,
             "onnx_bytes": (tmp / ONNX_FILE).stat().st_size,
             "build_seconds": round(time.perf_counter() - t0, 1),

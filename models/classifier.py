@@ -24,12 +24,13 @@ from models.artefacts import (
     artefact_key,
     backbone_name,
     cache_root,
-    file_sha256,
+    inputs_sha256,
 )
 from models.corpus import DEFAULT_CORPUS
 from models.encoder import DEFAULT_THREADS, OnnxEncoder
 from models.head import OTHER, Head
 from models.lang import detect_lang
+from models.taxonomy import DEFAULT_TAXONOMY
 
 THREADS_ENV = "TOCSIN_MODEL_THREADS"
 
@@ -98,10 +99,12 @@ class OnnxMentionClassifier:
 
 
 def default_artefact_dir() -> Path:
-    """``$TOCSIN_CACHE/models/<key>`` for the configured backbone and the bundled corpus."""
-    if not DEFAULT_CORPUS.is_file():
-        raise ArtefactsMissingError(f"training corpus not found: {DEFAULT_CORPUS}")
-    return cache_root() / "models" / artefact_key(backbone_name(), file_sha256(DEFAULT_CORPUS))
+    """``$TOCSIN_CACHE/models/<key>`` for the configured backbone, bundled corpus and taxonomy."""
+    for path in (DEFAULT_CORPUS, DEFAULT_TAXONOMY):
+        if not path.is_file():
+            raise ArtefactsMissingError(f"training input not found: {path}")
+    digest = inputs_sha256(DEFAULT_CORPUS, DEFAULT_TAXONOMY)
+    return cache_root() / "models" / artefact_key(backbone_name(), digest)
 
 
 def read_meta(artefact_dir: Path) -> dict[str, Any]:

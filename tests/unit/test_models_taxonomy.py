@@ -1,0 +1,115 @@
+"""Taxonomy file validation: errors name the file, the line and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from models.taxonomy import (
+    DEFAULT_TAXONOMY,
+    TaxonomyError,
+    check_labels,
+    load_taxonomy,
+    parse_taxonomy,
+)
+
+GOOD = """\
+version: 1
+fallback: other
+topics:
+  - id: pricing
+    description: cost of a drug
+    examples: ["too expensive"]
+  - id: adverse_event
+    description: side effects
+    threshold_beta: 2.0
+    examples: ["I feel sick"]
+  - id: other
+    description: the rest
+    examples: ["hello"]
+"""
+
+
+def _error(text: str, tmp_path: Path) -> str:
+    path = tmp_path / "tax.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(TaxonomyError) as info:
+        load_taxonomy(path)
+    return str(info.value)
+
+
+def test_bundled_taxonomy_has_the_ten_topics() -> None:
+    tax = load_taxonomy(DEFAULT_TAXONOMY)
+    assert tax.ids == (
+        "pricing",
+        "scandal",
+        "advocacy",
+        "boycott",
+        "adverse_event",
+        "misinformation",
+        "clinical_trial",
+        "regulatory",
+        "conference",
+        "other",
+    )
+    assert tax.fallback == "other" and "other" not in tax.trained
+    assert tax.betas == {"adverse_event": 2.0}
+    assert all(t.description and t.examples for t in tax.topics)
+
+
+def test_good_file_parses() -> None:
+    tax = parse_taxonomy(GOOD)
+    assert tax.trained == ("pricing", "adverse_event")
+
+
+def test_missing_field_names_file_line_and_field(tmp_path: Path) -> None:
+    msg = _error(GOOD.replace("    description: side effects\n", ""), tmp_path)
+    # the topic mapping starting at "- id: adverse_event" is on line 7
+    assert msg.startswith(f"{tmp_path / 'tax.yaml'}:7: field 'topics[1].description'")
+    assert "Field required" in msg
+
+
+def test_bad_value_points_at_its_own_line(tmp_path: Path) -> None:
+    msg = _error(GOOD.replace("threshold_beta: 2.0", "threshold_beta: -1"), tmp_path)
+    assert ":9: field 'topics[1].threshold_beta'" in msg
+
+
+def test_bad_id_and_empty_examples(tmp_path: Path) -> None:
+    text = GOOD.replace("id: pricing", "id: Pricing!").replace('["hello"]', "[]")
+    msg = _error(text, tmp_path)
+    lines = msg.splitlines()
+    assert len(lines) == 2
+    assert ":4: field 'topics[0].id'" in lines[0]
+    assert ":13: field 'topics[2].examples'" in lines[1]
+
+
+def test_unknown_key_is_refused(tmp_path: Path) -> None:
+    msg = _error(GOOD.replace('    examples: ["too expensive"]', "    exemples: [x]"), tmp_path)
+    assert "field 'topics[0].exemples'" in msg and ":6:" in msg
+
+
+def test_duplicate_topic_and_unknown_fallback(tmp_path: Path) -> None:
+    text = GOOD.replace("id: adverse_event", "id: pricing").replace(
+        "fallback: other", "fallback: misc"
+    )
+    msg = _error(text, tmp_path)
+    assert ":7: field 'topics[1].id': duplicate topic 'pricing'" in msg
+    assert ":2: field 'fallback': 'misc' is not one of the topic ids" in msg
+
+
+def test_invalid_yaml_and_wrong_shape(tmp_path: Path) -> None:
+    assert ":3: not valid YAML" in _error("version: 1\ntopics:\n\t- id: x\n", tmp_path)
+    assert "field '(top level)'" in _error("- just\n- a list\n", tmp_path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(TaxonomyError, match="cannot read taxonomy"):
+        load_taxonomy(tmp_path / "absent.yaml")
+
+
+def test_corpus_labels_must_be_known() -> None:
+    tax = parse_taxonomy(GOOD)
+    check_labels(tax, ["pricing", "other"], "corpus.jsonl")
+    with pytest.raises(TaxonomyError, match=r"corpus.jsonl: topics \['pricng'\]"):
+        check_labels(tax, ["pricng"], "corpus.jsonl")
