@@ -118,3 +118,90 @@ def bench_cmd(seconds: float, threads: int | None, artefacts: Path | None) -> No
     load = {"load_seconds": round(time.perf_counter() - t0, 2), "rss_after_load_mb": rss_mb()}
     report = {**load, **bench_raw(clf, seconds=seconds)}
     click.echo(json.dumps(report, indent=2))
+
+
+@click.command("classify")
+@click.option(
+    "--input",
+    "source",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV with a `text` column, or JSONL with a `text` field (an `id` is carried over).",
+)
+@click.option(
+    "--output",
+    "dest",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write results; .csv or .jsonl (written atomically).",
+)
+@click.option(
+    "--format",
+    "in_format",
+    type=click.Choice(["auto", "csv", "jsonl"]),
+    default="auto",
+    show_default=True,
+    help="Input format; auto = from the input file's suffix.",
+)
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 1024))
+@click.option(
+    "--threads",
+    type=int,
+    default=None,
+    help="ONNX Runtime intra-op threads. [env: TOCSIN_MODEL_THREADS; default 2]",
+)
+@click.option(
+    "--artefacts",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Artefact folder. [default: the built folder for the bundled corpus]",
+)
+def classify_cmd(
+    source: Path,
+    dest: Path,
+    in_format: str,
+    batch_size: int,
+    threads: int | None,
+    artefacts: Path | None,
+) -> None:
+    """Classify a file of mentions: per row topic probabilities, labels, stance and language.
+
+    Empty or malformed rows (blank text, bad JSON, wrong CSV field count...) are reported on
+    stderr with their line number, skipped and counted; they never stop the run. A JSON summary
+    is printed on stdout at the end.
+    """
+    from models.classifier import ArtefactsMissingError, load_classifier
+    from models.classify_file import InputFormatError, classify_file, count_lines, describe
+
+    try:
+        clf = load_classifier(artefacts, threads=threads)
+    except ArtefactsMissingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    total = max(count_lines(source), 1)
+    with click.progressbar(
+        length=total, label="classifying", file=sys.stderr, show_pos=True
+    ) as bar:
+        done = 0
+
+        def advance(line: int) -> None:
+            nonlocal done
+            bar.update(max(0, min(line, total) - done))
+            done = max(done, min(line, total))
+
+        try:
+            summary = classify_file(
+                source,
+                dest,
+                clf,
+                in_format=in_format,
+                batch_size=batch_size,
+                on_progress=advance,
+            )
+        except InputFormatError as exc:
+            raise click.ClickException(str(exc)) from exc
+        bar.update(total - done)
+    for skip in summary.reported:
+        click.echo(f"{source}:{skip.line}: skipped ({skip.kind}): {skip.detail}", err=True)
+    for line in describe(summary):
+        click.echo(line, err=True)
+    click.echo(json.dumps({"output": str(dest), **summary.as_dict()}))
