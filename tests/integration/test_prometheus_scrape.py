@@ -4,7 +4,8 @@ Prometheus (Debian package, ``deploy/setup-system.sh``) runs on 127.0.0.1 with a
 rule-evaluation interval and Tocsin's own rule file, scraping one ``tocsin worker`` on the real
 broker while the first 600 lines of the demo stream are replayed. Then every expression of every
 Grafana dashboard (panels and variables) and every recording rule must return data (a non-NaN
-sample), except those in :data:`MAY_BE_EMPTY`, each with the reason. Alerting rules must evaluate,
+sample), except those in :data:`MAY_BE_EMPTY`, each with the reason; those matching
+:data:`MUST_BE_POSITIVE` must show activity (a sample above zero). Alerting rules must evaluate,
 every series they select must exist (a renamed metric would otherwise make an alert silently
 blind), and on this healthy run they must not fire, except the load-dependent one listed in
 :data:`MAY_FIRE`. Set ``TOCSIN_PROM_REPORT=<file>`` to keep a JSON report of every query and its
@@ -52,6 +53,18 @@ MAY_BE_EMPTY: dict[str, str] = {
         "same histogram as above, read by the recording rule that feeds the delivery panel"
     ),
 }
+# Expressions that must show activity (a sample > 0) after the replay, not just exist: a zero here
+# would mean the pipeline or the query is broken while a pre-initialised series hides it.
+MUST_BE_POSITIVE = (
+    'up{job="tocsin"',
+    "agent:tocsin_agent_messages_in:rate5m",
+    "agent:tocsin_agent_messages_out:rate5m",
+    "brand_topic:tocsin_mentions_classified:rate5m",
+    "tocsin:model_batch_latency_seconds:p99_5m",
+    "tocsin:model_batch_size:mean5m",
+    "tocsin:buckets_closed:rate5m",
+    "brand_topic:tocsin_series_expected:max",
+)
 # Alerts whose condition depends on the machine rather than on the pipeline's health.
 MAY_FIRE: dict[str, str] = {
     "TocsinModelLatencyHigh": "model p99 depends on the CPU left by other jobs on a shared box",
@@ -215,6 +228,10 @@ def test_every_dashboard_and_rule_expression_returns_data(
                 firing.append(f"{name}: {entry['result']}")
             continue
         if has_data(result):
+            if any(key in expr.expr for key in MUST_BE_POSITIVE) and not any(
+                float(sample["value"][1]) > 0 for sample in result
+            ):
+                missing.append(f"{expr.source}: {expr.expr} is all zero after the replay")
             continue
         if (why := may_be_empty(expr)) is not None:
             empty_allowed.append(f"{expr.source}: {why}")
