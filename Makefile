@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup model kafka kafka-stop demo test lint test-unit test-integration test-e2e test-rules
+.PHONY: setup model kafka kafka-stop demo test lint test-unit test-integration test-e2e test-rules grafana-schema
 
 setup:  ## Python environment (cached venv) + Kafka jars (cached) + Debian packages the tests need
 	bash deploy/setup-system.sh
@@ -45,3 +45,6 @@ test: setup model lint  ## the whole suite: lint, types, unit, integration, end-
 test-rules: setup  ## Prometheus rules: promtool check + unit tests (no server)
 	promtool check rules deploy/prometheus/rules/*.yml
 	promtool test rules deploy/prometheus/tests/*.yml
+
+grafana-schema:  ## regenerate deploy/grafana/schema/dashboard.schema.json from npm @grafana/schema (needs npm)
+	bash deploy/grafana/make-schema.sh
