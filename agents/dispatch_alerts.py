@@ -19,6 +19,7 @@ from pipeline.app import app
 from pipeline.delivery import RetryPolicy, deliver
 from pipeline.receivers.base import Receiver
 from pipeline.records import Alert, DeliveryReceipt
+from pipeline.routing import RoutingTree, load_routing
 from pipeline.tables import alert_book
 from pipeline.topics import alerts, deliveries
 
@@ -27,6 +28,24 @@ AGENT = "dispatch_alerts"
 
 def idempotency_key(alert: Alert, receiver: Receiver) -> str:
     return f"{alert.dedup_key}/{alert.state}/{receiver.name}"
+
+
+def select_receivers(
+    alert: Alert, receivers: list[Receiver], tree: RoutingTree | None
+) -> list[Receiver]:
+    """Receivers the route tree names for ``alert`` (all without a tree); the console always."""
+    if tree is None:
+        return receivers
+    names = set(tree.route(alert))
+    return [r for r in receivers if r.name in names or r.name == "console"]
+
+
+def routing_tree(receivers: list[Receiver]) -> RoutingTree | None:
+    """The configured route tree, checked against the receivers actually configured."""
+    path = services.settings().routing_file
+    if path is None:
+        return None
+    return load_routing(path, known_receivers={r.name for r in receivers})
 
 
 def retry_policy() -> RetryPolicy:
@@ -99,7 +118,8 @@ async def dispatch_alerts(stream: StreamT[Alert]) -> None:
     for receiver in receivers:
         await receiver.setup()
     policy = retry_policy()
+    tree = routing_tree(receivers)
     async for alert in stream:
         metrics.messages_in.labels(AGENT).inc()
-        await dispatch(alert, receivers, policy)
+        await dispatch(alert, select_receivers(alert, receivers, tree), policy)
         metrics.messages_out.labels(AGENT).inc()

@@ -154,14 +154,6 @@ class TocsinMetrics:
         del topics  # reserved: per-topic series appear as data arrives (bounded by the taxonomy)
 
 
-_metrics: TocsinMetrics | None = None
-
-
-def get_metrics() -> TocsinMetrics:
-    """The worker's metrics, created on first use against a registry of its own."""
-    global _metrics
-    if _metrics is None:
-        _metrics = TocsinMetrics(
-            CollectorRegistry(auto_describe=True), receivers=("console", "slack")
-        )
-    return _metrics
+def get_metrics(receivers: Iterable[str] = ("console",)) -> TocsinMetrics:
+    """A worker's metrics against a registry of its own (``pipeline.services`` keeps the one)."""
+    return TocsinMetrics(CollectorRegistry(auto_describe=True), receivers=receivers)

@@ -62,8 +62,9 @@ def classifier_loaded() -> bool:
 
 
 def metrics() -> TocsinMetrics:
+    """The worker's metrics, with delivery series pre-created for the receivers configured."""
     if _registry.metrics is None:
-        _registry.metrics = get_metrics()
+        _registry.metrics = get_metrics(receivers=[r.name for r in receivers()])
     return _registry.metrics
 
 

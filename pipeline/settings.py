@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     delivery_backoff_s: float = Field(default=0.5, gt=0, description="first retry delay")
     delivery_backoff_max_s: float = Field(default=30.0, gt=0, description="longest retry delay")
     console_alerts: bool = Field(default=True, description="print alerts on the worker's stdout")
+    routing_file: Path | None = Field(
+        default=None,
+        description="YAML route tree (pipeline/config/routing.yaml shows the format); unset: "
+        "every configured receiver gets every alert",
+    )
 
     @field_validator(
         "slack_webhook_url",

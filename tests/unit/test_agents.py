@@ -273,3 +273,30 @@ async def test_dispatch_delivers_each_step_once(
         )
         == 1
     )
+
+
+class Named(Recording):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+
+def test_routing_picks_receivers_and_keeps_the_console() -> None:
+    from pipeline.routing import parse_routing
+
+    tree = parse_routing(
+        "route:\n"
+        "  receiver: slack\n"
+        "  routes:\n"
+        "    - match: {severity: critical}\n"
+        "      receivers: [pagerduty, slack]\n",
+        known_receivers={"slack", "pagerduty", "console"},
+    )
+    receivers = [Named("console"), Named("slack"), Named("pagerduty")]
+    critical = alert("firing")
+    names = [r.name for r in dispatch_alerts.select_receivers(critical, receivers, tree)]
+    assert names == ["console", "slack", "pagerduty"]
+    info = critical.derive(severity="info")
+    names = [r.name for r in dispatch_alerts.select_receivers(info, receivers, tree)]
+    assert names == ["console", "slack"]
+    assert dispatch_alerts.select_receivers(info, receivers, None) == receivers
