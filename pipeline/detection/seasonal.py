@@ -1,0 +1,120 @@
+"""An online multiplicative seasonal profile (hour of day, or day of week).
+
+Why this shape: mention volume has a strong daily rhythm and a weaker weekly one, and both must be
+learned from the stream itself, a few buckets at a time, without storing history. Each slot keeps
+decayed sums of what was observed there and of the slow baseline at the time; their ratio is the
+slot's factor. Factors are
+
+* interpolated between slot centres, so the expected volume does not jump at 09:00 sharp;
+* shrunk toward flat in log space by maturity ``d / (d + prior)`` (``d`` = periods seen), so one day
+  of history moves the profile a little and the fast level tracker carries the rest;
+* normalised to mean 1, so the profile and the level cannot drift together.
+
+The state is three lists of floats, kept by the caller (the detector serialises it).
+"""
+
+from __future__ import annotations
+
+import math
+
+
+class SeasonalProfile:
+    """A periodic profile of ``slots`` slots over ``period_seconds``; state is ``sx, sb, n``."""
+
+    __slots__ = (
+        "_clip",
+        "_gamma",
+        "_mean",
+        "_prior",
+        "_raw",
+        "_slot_seconds",
+        "_visits_per_period",
+        "n",
+        "period",
+        "sb",
+        "slots",
+        "sx",
+    )
+
+    def __init__(
+        self,
+        *,
+        slots: int,
+        period_seconds: int,
+        bucket_seconds: int,
+        memory_periods: float,
+        prior_periods: float,
+        clip: float,
+    ) -> None:
+        self.slots = slots
+        self.period = period_seconds
+        self._slot_seconds = period_seconds / slots
+        # A slot is visited (slot width / bucket width) times per period.
+        self._visits_per_period = max(self._slot_seconds / bucket_seconds, 1e-9)
+        self._gamma = 1.0 / max(memory_periods * self._visits_per_period, 1.0)
+        self._prior = prior_periods
+        self._clip = math.log(clip)
+        self.sx = [0.0] * slots
+        self.sb = [0.0] * slots
+        self.n = [0.0] * slots
+        # Derived from (sx, sb, n) slot by slot, so always identical after a state round trip.
+        self._raw = [1.0] * slots
+        self._mean = 1.0
+
+    def _position(self, t_mid: float) -> tuple[int, int, float]:
+        """The two slots around time ``t_mid`` (epoch seconds) and the weight of the second."""
+        u = (t_mid % self.period) / self._slot_seconds - 0.5
+        fl = math.floor(u)
+        w = u - fl
+        a = fl % self.slots
+        return a, (a + 1) % self.slots, w
+
+    def _slot_factor(self, k: int) -> float:
+        """Shrunk, clipped factor of slot ``k`` before normalisation."""
+        n = self.n[k]
+        sb = self.sb[k]
+        if n <= 0.0 or sb <= 0.0:
+            return 1.0
+        sx = self.sx[k]
+        raw = math.log(sx / sb) if sx > 0.0 else -self._clip
+        raw = max(-self._clip, min(self._clip, raw))
+        d = n / self._visits_per_period
+        return math.exp(raw * d / (d + self._prior))
+
+    def _refresh(self, slots: tuple[int, ...]) -> None:
+        for k in slots:
+            self._raw[k] = self._slot_factor(k)
+        self._mean = sum(self._raw) / self.slots
+
+    def factors(self) -> list[float]:
+        """Shrunk, clipped, mean-1 factors of all slots."""
+        return [f / self._mean for f in self._raw]
+
+    def factor_at(self, t_mid: float) -> float:
+        """The profile's factor at ``t_mid`` (epoch seconds), interpolated between slot centres."""
+        a, b, w = self._position(t_mid)
+        return ((1.0 - w) * self._raw[a] + w * self._raw[b]) / self._mean
+
+    def learn(self, t_mid: float, value: float, baseline: float, weight: float = 1.0) -> None:
+        """Record ``value`` (deseasonalised by the other profiles) against the slow ``baseline``."""
+        a, b, w = self._position(t_mid)
+        for slot, omega in ((a, (1.0 - w) * weight), (b, w * weight)):
+            if omega <= 0.0:
+                continue
+            decay = 1.0 - omega * self._gamma
+            self.sx[slot] = self.sx[slot] * decay + omega * value
+            self.sb[slot] = self.sb[slot] * decay + omega * baseline
+            self.n[slot] = self.n[slot] * decay + omega
+        self._refresh((a, b))
+
+    def dump(self) -> list[list[float]]:
+        return [self.sx[:], self.sb[:], self.n[:]]
+
+    def load(self, data: list[list[float]]) -> None:
+        sx, sb, n = data
+        if not len(sx) == len(sb) == len(n) == self.slots:
+            raise ValueError(f"seasonal state must have {self.slots} slots")
+        self.sx = [float(v) for v in sx]
+        self.sb = [float(v) for v in sb]
+        self.n = [float(v) for v in n]
+        self._refresh(tuple(range(self.slots)))
