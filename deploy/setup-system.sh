@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages Tocsin's tests need beyond Python, Java and Maven: `prometheus`
-# (the server and promtool, used by the rule unit tests and the scrape integration test).
+# (the server and promtool, used by the rule unit tests and the scrape integration test) and
+# `prometheus-alertmanager` (amtool, which checks deploy/alertmanager/alertmanager.yml).
 #
 # Idempotent and quiet: when every package is already installed it prints nothing and returns in
 # milliseconds. Otherwise it needs root (or password-less sudo), runs `apt-get update` once and
@@ -10,8 +11,8 @@
 # service starts during the install (only when the machine has no policy-rc.d of its own).
 set -euo pipefail
 
-packages=(prometheus)
-commands=(promtool prometheus)
+packages=(prometheus prometheus prometheus-alertmanager)
+commands=(promtool prometheus amtool)
 
 missing=()
 for i in "${!packages[@]}"; do

@@ -7,6 +7,7 @@ broken alert ship silently.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -99,3 +100,21 @@ def test_compose_prometheus_config_is_valid(promtool: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     jobs = [job["job_name"] for job in yaml.safe_load(config.read_text())["scrape_configs"]]
     assert "tocsin" in jobs  # the job name every rule and dashboard selects on
+
+
+def test_compose_alertmanager_config_is_valid() -> None:
+    """deploy/alertmanager/alertmanager.yml passes amtool, and its inhibitions name real alerts."""
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.fail("amtool not found: run `make setup` (deploy/setup-system.sh installs it)")
+    config = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
+    result = _run([amtool, "check-config", str(config)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+    inhibited = " ".join(
+        m
+        for rule in yaml.safe_load(config.read_text())["inhibit_rules"]
+        for m in (rule["source_matchers"] + rule["target_matchers"])
+    )
+    for name in re.findall(r"Tocsin\w+", inhibited):
+        assert name in _alert_names(), name
