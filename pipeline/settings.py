@@ -35,7 +35,6 @@ class Settings(BaseSettings):
         env_prefix="TOCSIN_", extra="ignore", frozen=True, hide_input_in_errors=True
     )
 
-    cache_dir: Path = Field(default_factory=default_cache_dir, description="cache folder")
     brands_file: Path = Field(
         default=Path(__file__).parent / "config" / "brands.yaml",
         description="YAML file of tracked brands, products and aliases",
@@ -145,10 +144,6 @@ class Settings(BaseSettings):
             if (getattr(self, first) is None) != (getattr(self, second) is None):
                 raise ValueError(f"TOCSIN_{first.upper()} and TOCSIN_{second.upper()} go together")
         return self
-
-    @property
-    def resolved_model_dir(self) -> Path | None:
-        return self.model_dir
 
 
 def make_settings(**overrides: Any) -> Settings:
