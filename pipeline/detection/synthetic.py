@@ -170,3 +170,146 @@ def labelled_windows(spec: SeriesSpec) -> list[tuple[datetime, datetime]]:
         for s in spec.surges
         if s.labelled
     ]
+
+
+# ---------------------------------------------------------------------------------- data sets
+
+MIN_LABELLED_PEAK = 20.0
+"""A surge is labelled (and must page) only if its peak reaches this many mentions per bucket:
+smaller ones are below what a comms team acts on, and below the detector's minimum volume."""
+
+
+def _surge_for(spec: SeriesSpec, rng: random.Random, day: int, kind: str) -> Surge | None:
+    """A surge of ``kind`` on ``day`` whose peak is at least MIN_LABELLED_PEAK, or None."""
+    per_hour = 3600 // spec.bucket_seconds
+    for _ in range(20):
+        hour = rng.choice([*range(7, 22), rng.randrange(24)])
+        start = day * 86400 // spec.bucket_seconds + hour * per_hour + rng.randrange(per_hour)
+        rate = expected_rate(spec, start)
+        if kind == "blip":
+            mult = rng.uniform(4.0, 10.0)
+            return Surge(start, "blip", mult, ramp=1, hold=rng.choice([0, 0, 1]), decay=0)
+        mult = max(rng.uniform(4.0, 20.0), MIN_LABELLED_PEAK / max(rate, 1e-9))
+        if mult > 30.0:
+            continue  # too quiet at that hour for a credible crisis: pick another time
+        if kind == "sudden":
+            return Surge(
+                start,
+                kind,
+                mult,
+                ramp=rng.randint(1, 2),
+                hold=rng.randint(6, 24),
+                decay=rng.randint(3, 12),
+            )
+        return Surge(
+            start,
+            kind,
+            mult,
+            ramp=rng.randint(3, 6),
+            hold=rng.randint(6, 24),
+            decay=rng.randint(6, 24),
+        )
+    return None
+
+
+def random_spec(name: str, rng: random.Random, days: int = 14) -> SeriesSpec:
+    """One labelled series with a random but realistic shape (see the module docstring)."""
+    level = rng.choice([0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 40.0]) * rng.uniform(0.8, 1.25)
+    base = SeriesSpec(
+        name=name,
+        days=days,
+        level=level,
+        alpha=rng.uniform(0.05, 0.35),
+        daily_amplitude=rng.uniform(0.3, 1.0),
+        weekend_factor=rng.uniform(0.5, 1.0),
+        trend_per_week=rng.uniform(-0.1, 0.2),
+        zero_inflation=rng.uniform(0.0, 0.3) if level < 3.0 else 0.0,
+    )
+    per_day = 86400 // base.bucket_seconds
+    shifts: list[tuple[int, float]] = []
+    if rng.random() < 0.4:  # a lasting, moderate change of attention: must not page
+        shifts.append((rng.randrange(2 * per_day, days * per_day), rng.choice([0.6, 1.4])))
+    spec = SeriesSpec(**{**base.__dict__, "shifts": tuple(shifts)})
+    surges: list[Surge] = []
+    # Surges on distinct days, the first possibly on day 1 (one day of history, as in the demo).
+    surge_days = rng.sample(range(1, days - 1), k=rng.randint(1, 3))
+    for day in sorted(surge_days):
+        s = _surge_for(spec, rng, day, rng.choice(["sudden", "build"]))
+        if s is not None:
+            surges.append(s)
+    for _ in range(rng.randint(0, 3)):
+        day = rng.randrange(1, days)
+        if day in surge_days:
+            continue
+        b = _surge_for(spec, rng, day, "blip")
+        if b is not None:
+            surges.append(b)
+    return SeriesSpec(**{**spec.__dict__, "surges": tuple(sorted(surges, key=lambda s: s.start))})
+
+
+def make_dataset(prefix: str, seed: int, count: int, days: int = 14) -> list[SeriesSpec]:
+    """``count`` random labelled series; the set is fixed by ``seed``."""
+    rng = random.Random(seed)
+    return [random_spec(f"{prefix}-{k:02d}", rng, days) for k in range(count)]
+
+
+def write_dataset(folder: str, specs: list[SeriesSpec], seed: int) -> None:
+    """Write ``<name>.csv`` (timestamp,value) per series, ``windows.json`` and ``specs.json``."""
+    import json  # local: only the data-set writer needs it
+    from pathlib import Path
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    windows = {}
+    described = {}
+    for k, spec in enumerate(specs):
+        rows = generate(spec, seed * 1000 + k)
+        with (out / f"{spec.name}.csv").open("w", encoding="utf-8") as handle:
+            handle.write("timestamp,value\n")
+            for t, x in rows:
+                handle.write(f"{t.strftime('%Y-%m-%dT%H:%M:%SZ')},{x}\n")
+        windows[spec.name] = [
+            {"start": a.strftime("%Y-%m-%dT%H:%M:%SZ"), "end": b.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            for a, b in labelled_windows(spec)
+        ]
+        described[spec.name] = {
+            "level": round(spec.level, 3),
+            "alpha": round(spec.alpha, 3),
+            "daily_amplitude": round(spec.daily_amplitude, 3),
+            "weekend_factor": round(spec.weekend_factor, 3),
+            "trend_per_week": round(spec.trend_per_week, 3),
+            "zero_inflation": round(spec.zero_inflation, 3),
+            "shifts": [list(s) for s in spec.shifts],
+            "surges": [
+                {
+                    "start_bucket": s.start,
+                    "kind": s.kind,
+                    "multiplier": round(s.multiplier, 2),
+                    "ramp": s.ramp,
+                    "hold": s.hold,
+                    "decay": s.decay,
+                    "labelled": s.labelled,
+                }
+                for s in spec.surges
+            ],
+        }
+    (out / "windows.json").write_text(json.dumps(windows, indent=1) + "\n", encoding="utf-8")
+    (out / "specs.json").write_text(json.dumps(described, indent=1) + "\n", encoding="utf-8")
+
+
+DATASETS = {"dev": (20261101, 12), "heldout": (20261202, 12)}
+"""Name -> (seed, number of series). The held-out set is never used to choose settings."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m pipeline.detection.synthetic OUT_FOLDER``: (re)write the labelled data sets."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    root = args[0] if args else "tests/data/series"
+    for name, (seed, count) in DATASETS.items():
+        write_dataset(f"{root}/{name}", make_dataset(name, seed, count), seed)
+
+
+if __name__ == "__main__":
+    main()
