@@ -137,6 +137,13 @@ class TocsinMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
             registry=registry,
         )
+        self.consumer_lag = Gauge(
+            "tocsin_consumer_lag",
+            "Messages not yet committed by this worker, per assigned topic partition "
+            "(log end offset minus committed offset), read at scrape time.",
+            ["topic", "partition"],
+            registry=registry,
+        )
         for agent in AGENTS:
             self.messages_in.labels(agent)
             self.messages_out.labels(agent)

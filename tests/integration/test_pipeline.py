@@ -151,6 +151,12 @@ def test_malformed_payloads_go_to_the_dlq_and_good_ones_flow(
     text = worker.metrics_text()
     assert metric_value(text, "tocsin_dead_letters_total") == 100
     assert metric_value(text, "tocsin_dead_letters_total", reason="oversized") == 20
+    # consumer lag per partition is exported, and is zero once the group has committed everything
+    wait_drained(broker.bootstrap, timeout_s=60)
+    text = worker.metrics_text()
+    lag_lines = [line for line in text.splitlines() if line.startswith("tocsin_consumer_lag{")]
+    assert any('topic="mentions.raw"' in line for line in lag_lines), lag_lines
+    assert metric_value(text, "tocsin_consumer_lag", topic="mentions.raw") == 0
 
 
 def test_restarted_worker_resumes_from_committed_offsets(
