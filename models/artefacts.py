@@ -21,7 +21,7 @@ from pathlib import Path
 
 #: Bump when the artefact layout or head training changes in a way that makes old artefacts wrong;
 #: it is part of every key, so old folders are simply not found any more.
-ARTEFACT_VERSION = "v2"
+ARTEFACT_VERSION = "v3"  # v3: hashed n-gram features in the head
 
 #: Bump when the ONNX export or quantisation changes; keys the corpus-independent ONNX cache.
 EXPORT_VERSION = "e1"

@@ -77,7 +77,7 @@ class OnnxMentionClassifier:
     def classify(self, texts: Sequence[str]) -> list[Prediction]:
         if not texts:
             return []
-        emb = self._encoder.encode(texts)
+        emb = self._head.features(self._encoder.encode(texts), texts)
         topic_p = self._head.topic_proba(emb)
         stance_p = self._head.stance_proba(emb)
         topics, stances, thr = self._head.topics, self._head.stances, self._head.thresholds

@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from models.ngrams import hashed_ngrams
+
 Array = npt.NDArray[np.float64]
 
 OTHER = "other"
@@ -229,6 +231,16 @@ class Head:
     platt_b: Array  # (T,)
     thresholds: Array  # (T,)
     stance_w: Array  # (S, d + 1)
+    #: Hashed n-gram block appended to the embedding (0 = embedding only; see models/ngrams.py).
+    ngram_dim: int = 0
+    ngram_scale: float = 0.0
+
+    def features(self, embeddings: npt.ArrayLike, texts: Sequence[str]) -> Array:
+        """The head's input for ``texts``: their embeddings, plus n-grams when the head uses them."""
+        emb = np.asarray(embeddings, dtype=np.float64)
+        if not self.ngram_dim:
+            return emb
+        return np.hstack([emb, hashed_ngrams(texts, self.ngram_dim, self.ngram_scale)])
 
     def _standardise(self, x: npt.ArrayLike) -> Array:
         return (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
@@ -255,12 +267,17 @@ class Head:
             platt_b=self.platt_b,
             thresholds=self.thresholds,
             stance_w=self.stance_w,
+            ngram=np.array([self.ngram_dim, self.ngram_scale], dtype=np.float64),
         )
 
     @classmethod
     def load(cls, path: Path) -> Head:
         with np.load(path, allow_pickle=False) as z:
+            # heads saved before n-gram features existed have no "ngram" entry
+            ngram = z["ngram"] if "ngram" in z.files else np.zeros(2)
             return cls(
+                ngram_dim=int(ngram[0]),
+                ngram_scale=float(ngram[1]),
                 topics=tuple(str(t) for t in z["topics"]),
                 stances=tuple(str(s) for s in z["stances"]),
                 **{
@@ -313,6 +330,8 @@ def train_head(
     betas: Mapping[str, float] = DEFAULT_BETAS,
     folds: int = 5,
     seed: int = 0,
+    ngram_dim: int = 0,
+    ngram_scale: float = 0.0,
 ) -> tuple[Head, TrainReport]:
     """Train topic and stance heads on embeddings ``x`` (n, d) with cross-validated choices.
 
@@ -324,8 +343,13 @@ def train_head(
     if n != len(topic_labels) or n != len(stance_labels):
         raise ValueError("x, topic_labels and stance_labels must have the same length")
     head_topics = tuple(t for t in topics if t != OTHER)
-    mean = xa.mean(axis=0)
-    scale = xa.std(axis=0) + 1e-6
+    # the last ``ngram_dim`` columns are hashed n-grams (already scaled, mostly zero): they are
+    # not standardised, or a bucket never seen in training would get a 1e6 scale at serving
+    dense = xa.shape[1] - ngram_dim
+    mean = np.zeros(xa.shape[1])
+    scale = np.ones(xa.shape[1])
+    mean[:dense] = xa[:, :dense].mean(axis=0)
+    scale[:dense] = xa[:, :dense].std(axis=0) + 1e-6
     xs = (xa - mean) / scale
     parts = kfold(n, folds, seed)
 
@@ -400,5 +424,7 @@ def train_head(
         platt_b=np.array(pb),
         thresholds=np.array(th),
         stance_w=best_s[3],
+        ngram_dim=ngram_dim,
+        ngram_scale=ngram_scale,
     )
     return head, report
