@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from models.cli import model
+from models.cli import classify_cmd, model
+from pipeline.detection.backtest import backtest
 from pipeline.topology import ALL_TOPICS, RAW
 
 
@@ -129,6 +130,8 @@ def demo(
 
 
 cli.add_command(model)
+cli.add_command(classify_cmd, name="classify")
+cli.add_command(backtest)
 
 
 def main() -> None:
