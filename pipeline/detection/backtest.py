@@ -302,7 +302,7 @@ def plot(
         [r.upper for r in rs],
         step="post",
         color="tab:blue",
-        alpha=0.18,
+        alpha=0.3,
         lw=0,
         label="expected band",
     )

@@ -145,7 +145,9 @@ def neg_binomial(rng: random.Random, mean: float, alpha: float) -> int:
     """Negative-binomial sample with ``var = mean + alpha * mean**2`` (gamma-Poisson mixture)."""
     if mean <= 0.0:
         return 0
-    lam = rng.gammavariate(1.0 / alpha, mean * alpha) if alpha > 0.0 else mean
+    # Below 1e-6 the mixture is Poisson for any practical purpose (and a gamma shape of 1/alpha
+    # near infinity would never return).
+    lam = rng.gammavariate(1.0 / alpha, mean * alpha) if alpha > 1e-6 else mean
     return poisson(rng, lam)
 
 
