@@ -25,12 +25,12 @@ if [ ! -f "$venv/.complete" ]; then
   wheels="$cache/wheels/py$pyver"
   mkdir -p "$wheels"
   "$python" -m pip download --quiet --dest "$wheels" -c "$here/constraints.txt" \
-    "pip>=24" "setuptools>=77" wheel "$here[build,dev]"
+    "pip>=24" "setuptools>=77" wheel "$here[build,dev,plot]"
   rm -f "$wheels"/tocsin-*.whl
   "$venv/bin/python" -m pip install --quiet --no-index --find-links "$wheels" --upgrade "pip>=24" "setuptools>=77" wheel
   # Dependencies only; the project itself is added editable below, outside the keyed venv.
   "$venv/bin/python" -m pip install --quiet --no-index --find-links "$wheels" \
-    -c "$here/constraints.txt" "$here[build,dev]"
+    -c "$here/constraints.txt" "$here[build,dev,plot]"
   "$venv/bin/python" -m pip uninstall --quiet -y tocsin
   touch "$venv/.complete"
 else

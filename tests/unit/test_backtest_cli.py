@@ -148,7 +148,8 @@ def test_plot_without_matplotlib_is_a_clear_error(
 
 
 def test_plot_writes_a_png(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
+    import matplotlib  # noqa: F401 - a dev dependency: missing is a failure, not a skip
+
     src = write_csv(tmp_path / "in.csv", surge_rows())
     png = tmp_path / "plot.png"
     result = CliRunner().invoke(backtest, ["--input", str(src), "--plot", str(png)])

@@ -12,18 +12,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import helm_python as helm  # dev dependencies: a missing one fails the run, never skips
+import kubernetes_validate as kv
 import pytest
 import yaml
 
 from pipeline.brands import load_brands
-
-helm = pytest.importorskip(
-    "helm_python", reason="helm-python-sdk is not installed: add it to the [dev] dependencies"
-)
-kv = pytest.importorskip(
-    "kubernetes_validate",
-    reason="kubernetes-validate is not installed: add it to the [dev] dependencies",
-)
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "tocsin"
