@@ -326,10 +326,13 @@ stop_pid() {
   local pid="$1" waited=0 state
   kill -TERM "$pid" 2>/dev/null || return 0
   while state="$(ps -o stat= -p "$pid" 2>/dev/null)" && [[ "$state" != Z* ]]; do
-    if ((waited >= KAFKA_STOP_TIMEOUT * 10)); then
+    if ((waited == KAFKA_STOP_TIMEOUT * 10)); then
       log "pid $pid still alive after ${KAFKA_STOP_TIMEOUT}s: SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
-      break
+    elif ((waited >= KAFKA_STOP_TIMEOUT * 10 + 100)); then
+      # SIGKILL cannot be ignored; 10 s more means the kernel is stuck on it (e.g. D state)
+      log "pid $pid survived SIGKILL for 10s; giving up"
+      return 1
     fi
     sleep 0.1
     waited=$((waited + 1))

@@ -68,7 +68,9 @@ def test_mentions_on_raw_come_out_as_an_alert(
         payloads.append(mention(1000 + k, surge_start + timedelta(seconds=k * 1.5), PRICING[k % 4]))
     for minute in range(183, 190):  # calm again, moving the watermark past the surge
         payloads.append(mention(2000 + minute, t0 + timedelta(minutes=minute, seconds=5), CALM[0]))
-    produce(broker.bootstrap, "mentions.raw", payloads)
+    # One raw partition keeps event order = processing order, as a live source would deliver them;
+    # spread over 4 partitions the calm tail could close the surge buckets before they fill.
+    produce(broker.bootstrap, "mentions.raw", payloads, keys=[b"brenmoor"] * len(payloads))
 
     alerts = consume(broker.bootstrap, "alerts", want=1, timeout_s=120)
     firing = [a for a in alerts if a["state"] == "firing"]
