@@ -146,7 +146,9 @@ live_pid() {
   [[ -n "$pid" ]] || return 1
   state="$(ps -o stat= -p "$pid" 2>/dev/null)" || return 1
   [[ "$state" != Z* ]] || return 1
-  args="$(ps -o args= -p "$pid" 2>/dev/null)" || return 1
+  # /proc, not `ps -o args=`: ps cuts the line to $COLUMNS when it is set (as under pytest), and
+  # the broker's command line (a 45-jar classpath) is far longer than that.
+  args="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
   [[ "$args" == *kafka.Kafka*"$CONFIG_FILE"* ]] || return 1
   printf '%s\n' "$pid"
 }
