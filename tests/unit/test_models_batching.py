@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from models.encoder import pad_batch, padded_tokens, plan_batches
@@ -25,6 +25,12 @@ def test_plan_covers_every_index_once(lengths: list[int], batch_size: int) -> No
 
 @given(st.lists(st.integers(1, 128), min_size=1, max_size=200), st.integers(1, 40))
 def test_sorted_plan_never_pads_more_than_input_order(lengths: list[int], batch_size: int) -> None:
+    # With full batches, length-sorted chunks minimise the padded total (the sum of batch maxima
+    # is smallest when each batch holds neighbours in sorted order). With a partial last batch
+    # that is not true in general (Hypothesis found [2, 2, 1] at batch size 2), so the property
+    # is stated for full batches only.
+    lengths = lengths[: len(lengths) - len(lengths) % batch_size]
+    assume(lengths)
     naive = [
         list(range(i, min(i + batch_size, len(lengths))))
         for i in range(0, len(lengths), batch_size)
