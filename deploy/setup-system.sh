@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages Tocsin's tests need beyond Python, Java and Maven: `prometheus`
 # (the server and promtool, used by the rule unit tests and the scrape integration test) and
-# `prometheus-alertmanager` (amtool, which checks deploy/alertmanager/alertmanager.yml).
+# `prometheus-alertmanager` (amtool, which checks deploy/alertmanager/alertmanager.yml, and the real
+# Alertmanager the delivery tests route through) and `chromium` (the approval pages are driven in it
+# headless by Playwright through `executable_path`; Playwright cannot download its own browser here).
 #
 # Idempotent and quiet: when every package is already installed it prints nothing and returns in
 # milliseconds. Otherwise it needs root (or password-less sudo), runs `apt-get update` once and
@@ -11,8 +13,8 @@
 # service starts during the install (only when the machine has no policy-rc.d of its own).
 set -euo pipefail
 
-packages=(prometheus prometheus prometheus-alertmanager)
-commands=(promtool prometheus amtool)
+packages=(prometheus prometheus prometheus-alertmanager chromium)
+commands=(promtool prometheus amtool chromium)
 
 missing=()
 for i in "${!packages[@]}"; do
