@@ -49,10 +49,30 @@ async def deliver(
     rng: random.Random | None = None,
 ) -> bool:
     """Try until delivered, a permanent failure, or the attempts run out; True if delivered."""
+
+    async def send() -> int | None:
+        return await receiver.send(alert, idempotency_key=idempotency_key)
+
+    return await retry_call(send, policy=policy, on_attempt=on_attempt, sleep=sleep, rng=rng)
+
+
+async def retry_call(
+    send: Callable[[], Awaitable[int | None]],
+    *,
+    policy: RetryPolicy,
+    on_attempt: AttemptHook,
+    sleep: Sleep = asyncio.sleep,
+    rng: random.Random | None = None,
+) -> bool:
+    """The retry loop behind :func:`deliver`, for any call that raises the delivery error tree.
+
+    Kept separate so other outbound steps (the approvals publish webhook) get exactly the same
+    backoff, ``Retry-After`` and receipt semantics as alert delivery.
+    """
     rng = rng or random.Random()
     for attempt in range(1, policy.attempts + 1):
         try:
-            status = await receiver.send(alert, idempotency_key=idempotency_key)
+            status = await send()
         except PermanentDelivery as exc:
             await on_attempt(attempt, "failed", exc.status_code, str(exc))
             return False
