@@ -43,6 +43,20 @@ BUCKETS = TopicSpec("mentions.buckets", doc="closed event-time buckets per brand
 SIGNALS = TopicSpec("signals", doc="detector output per closed bucket")
 ALERTS = TopicSpec("alerts", doc="alert lifecycle events keyed by dedup key")
 DELIVERIES = TopicSpec("alerts.deliveries", doc="one receipt per delivery attempt")
+# Rapid-response approvals (issue 5): every topic keyed by draft id, so the approval table, its
+# changelog and the publish step see one draft on one partition.
+DRAFTS = TopicSpec("responses.drafts", doc="proposed public responses, one per firing alert")
+DECISIONS = TopicSpec(
+    "responses.decisions", doc="approve/reject/request-changes/edit events from web and Slack"
+)
+APPROVED = TopicSpec("responses.approved", doc="fully approved texts handed to the publish step")
+PUBLISHED = TopicSpec("responses.published", doc="one receipt per publish attempt")
+# The audit log is evidence: append-only (never compacted) and kept until an operator archives it.
+AUDIT = TopicSpec(
+    "responses.audit",
+    config={"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"},
+    doc="append-only audit log of every decision, accepted or refused",
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     RAW,
@@ -53,4 +67,9 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     SIGNALS,
     ALERTS,
     DELIVERIES,
+    DRAFTS,
+    DECISIONS,
+    APPROVED,
+    PUBLISHED,
+    AUDIT,
 )
