@@ -114,6 +114,35 @@ class Settings(BaseSettings):
         description="YAML route tree (pipeline/config/routing.yaml shows the format); unset: "
         "every configured receiver gets every alert",
     )
+    responses_file: Path = Field(
+        default=Path(__file__).parent / "config" / "responses.yaml",
+        description="YAML library of pre-approved holding statements (topic x language)",
+    )
+    approval_policy_file: Path = Field(
+        default=Path(__file__).parent / "config" / "approval_policy.yaml",
+        description="YAML approval policy: roles per topic/severity, SLAs, deputies, claim words",
+    )
+    users_file: Path = Field(
+        default=Path(__file__).parent / "config" / "users.yaml",
+        description="YAML users with roles and Slack ids (tokens come from the environment)",
+    )
+    user_tokens: SecretStr | None = Field(
+        default=None,
+        description='per-user web/API tokens as "user_id:token,user_id:token" (secrets)',
+    )
+    approval_link_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key for single-use approval links and CSRF tokens (a secret)",
+    )
+    approval_link_ttl_s: int = Field(
+        default=1800, ge=60, le=7 * 86400, description="lifetime of a single-use approval link"
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, description="Slack app signing secret verifying interaction requests"
+    )
+    response_info_url: str | None = Field(
+        default=None, description="public page a holding statement links to ({link} placeholder)"
+    )
 
     @field_validator(
         "slack_webhook_url",
@@ -124,6 +153,8 @@ class Settings(BaseSettings):
         "teams_workflow_url",
         "webhook_url",
         "webhook_secret",
+        "approval_link_secret",
+        "slack_signing_secret",
     )
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
