@@ -30,6 +30,9 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+
 Response = tuple[int, dict[str, str], bytes]
 
 
@@ -698,62 +701,56 @@ class WebhookFake(FakeAPI):
 
 
 # ---------------------------------------------------------------------------------------------
-_BLOCK_TYPES = frozenset({"section", "context", "divider", "header", "actions", "image"})
+def _slack_sdk_problem(block: dict[str, Any]) -> str | None:
+    """What slack-sdk's Block Kit models say about one block (None if they accept it).
 
-
-def _actions_problem(elements: Any) -> str | None:
-    if not isinstance(elements, list) or not 0 < len(elements) <= 25:
-        return "actions needs 1-25 elements"
-    ids = [e.get("action_id") for e in elements if isinstance(e, dict)]
-    if len(ids) != len(set(ids)):
-        return "action_id repeated in one message"
-    for element in elements:
-        if not isinstance(element, dict) or element.get("type") != "button":
-            return "only buttons are checked here"
-        text = element.get("text")
-        if not (
-            isinstance(text, dict)
-            and text.get("type") == "plain_text"
-            and isinstance(text.get("text"), str)
-            and 0 < len(text["text"]) <= 75
-        ):
-            return "button text must be plain_text of 1-75 chars"
-        if (
-            len(str(element.get("action_id", ""))) > 255
-            or len(str(element.get("value", ""))) > 2000
-        ):
-            return "button action_id/value too long"
-        if element.get("style") not in (None, "primary", "danger"):
-            return "button style must be primary or danger"
+    ``Block.parse`` returns None for a block type Slack does not know; ``to_dict`` runs every
+    model's validators recursively (text lengths, required fields, element limits). Fields the
+    models do not know are dropped by the round trip, and Slack refuses unknown fields too.
+    """
+    try:
+        parsed = Block.parse(block)
+    except (TypeError, ValueError, SlackObjectFormationError) as exc:
+        # the models' constructors take required fields as keyword-only arguments
+        return f"slack-sdk: {type(exc).__name__}: {exc}"
+    if parsed is None:
+        return f"unknown block type {block.get('type')!r:.40}"
+    try:
+        again = parsed.to_dict()
+    except SlackObjectFormationError as exc:
+        return f"slack-sdk: {exc}"
+    unknown = sorted(set(block) - set(again))
+    if unknown:
+        return f"unknown block fields {unknown}"
     return None
 
 
 def slack_blocks_problem(blocks: Any) -> str | None:
-    """The first Block Kit rule ``blocks`` breaks (a subset of Slack's checks), or None."""
+    """The first Block Kit rule ``blocks`` breaks, or None.
+
+    The per-block rules are slack-sdk's own models (``slack_sdk.models.blocks``); the few rules
+    those models leave out (message-level count, empty context, repeated ``action_id``) are
+    checked here as Slack documents them.
+    """
     if not isinstance(blocks, list) or not 0 < len(blocks) <= 50:
         return "blocks must be a list of 1-50"
+    action_ids: list[Any] = []
     for block in blocks:
-        if not isinstance(block, dict) or block.get("type") not in _BLOCK_TYPES:
-            return f"unknown block {block!r:.60}"
-        if block["type"] == "section":
-            text = block.get("text")
-            if not (
-                isinstance(text, dict)
-                and text.get("type") in ("mrkdwn", "plain_text")
-                and isinstance(text.get("text"), str)
-                and 0 < len(text["text"]) <= 3000
-            ):
-                return "section text must be a text object of 1-3000 chars"
-        if block["type"] == "context":
-            elements = block.get("elements")
-            if not isinstance(elements, list) or not 0 < len(elements) <= 10:
-                return "context needs 1-10 elements"
+        if not isinstance(block, dict):
+            return f"block is not an object: {block!r:.60}"
+        problem = _slack_sdk_problem(block)
+        if problem:
+            return problem
+        elements = block.get("elements")
+        if block["type"] == "context" and not (isinstance(elements, list) and len(elements) > 0):
+            return "context needs 1-10 elements"
         if block["type"] == "actions":
-            problem = _actions_problem(block.get("elements"))
-            if problem:
-                return problem
-        if len(str(block.get("block_id", ""))) > 255:
-            return "block_id over 255 chars"
+            if not (isinstance(elements, list) and len(elements) > 0):
+                return "actions needs 1-25 elements"
+            action_ids += [e.get("action_id") for e in elements if isinstance(e, dict)]
+    named = [a for a in action_ids if a is not None]
+    if len(named) != len(set(named)):
+        return "action_id repeated in one message"
     return None
 
 

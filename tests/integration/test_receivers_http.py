@@ -462,3 +462,54 @@ async def test_without_redaction_httpx_would_log_the_webhook_secret(
         ok, _ = await run(receiver, alert("firing"))
         assert ok
     assert SLACK_HOOK_TOKEN in caplog.text
+
+
+INVALID_BLOCKS = [
+    pytest.param({"type": "section"}, "text or fields", id="section-without-text"),
+    pytest.param(
+        {"type": "header", "text": {"type": "plain_text", "text": "h" * 151}},
+        "150 characters",
+        id="header-too-long",
+    ),
+    pytest.param({"type": "image", "image_url": "https://x.example/a.png"}, "alt_text", id="image"),
+    pytest.param(
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Go"},
+                    "action_id": "go",
+                    "style": "loud",
+                }
+            ],
+        },
+        "style",
+        id="button-style",
+    ),
+    pytest.param({"type": "marquee"}, "unknown block type", id="unknown-type"),
+]
+
+
+@pytest.mark.parametrize(("block", "why"), INVALID_BLOCKS)
+async def test_slack_fakes_refuse_invalid_blocks_like_slack(
+    block: dict[str, Any], why: str, client: httpx.AsyncClient
+) -> None:
+    """Both Slack fakes check Block Kit with slack-sdk's models and answer ``invalid_blocks``.
+
+    Guards the lifecycle tests: their ``problems == []`` means something only because an invalid
+    block would have been refused here, as Slack refuses it.
+    """
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "fine"}}, block]
+    with SlackWebhookFake(SLACK_HOOK_TOKEN) as hook, SlackApiFake(SLACK_TOKEN) as api:
+        answer = await client.post(hook.webhook_url, json={"text": "t", "blocks": blocks})
+        assert (answer.status_code, answer.text) == (400, "invalid_blocks")
+        answer = await client.post(
+            f"{api.base_url}/api/chat.postMessage",
+            json={"channel": "C0TOCSIN01", "text": "t", "blocks": blocks},
+            headers={"Authorization": f"Bearer {SLACK_TOKEN}"},
+        )
+        assert answer.json() == {"ok": False, "error": "invalid_blocks"}
+        assert hook.messages == [] and api.messages == {}
+        for fake in (hook, api):
+            assert len(fake.problems) == 1 and why in fake.problems[0], fake.problems
