@@ -8,6 +8,7 @@ reprs, and obvious placeholders are refused at start-up rather than discovered i
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "xxx", "todo", "test"})
+_CLIENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def default_cache_dir() -> Path:
@@ -26,6 +28,33 @@ def default_cache_dir() -> Path:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tocsin"
     )
     return Path(root)
+
+
+def parse_client_tokens(raw: str) -> dict[str, SecretStr]:
+    """``"client:token,client:token"`` -> {client: token}; errors name the client, never a token.
+
+    Client names become log fields and rate-limit keys, so they are short and plain; tokens are
+    long (16+ characters), not placeholders, and unique, since a token shared by two clients would
+    make the rate limit and the audit trail ambiguous.
+    """
+    out: dict[str, SecretStr] = {}
+    seen: set[str] = set()
+    for n, item in enumerate(filter(None, (p.strip() for p in raw.split(","))), start=1):
+        client, sep, token = item.partition(":")
+        client, token = client.strip(), token.strip()
+        if not sep or not _CLIENT_NAME.fullmatch(client):
+            raise ValueError(
+                f"entry {n}: expected client:token with a client name of [A-Za-z0-9_.-]"
+            )
+        if len(token) < 16 or token.lower() in _PLACEHOLDERS:
+            raise ValueError(f"client {client}: token too short or a placeholder (16+ characters)")
+        if client in out or token in seen:
+            raise ValueError(f"client {client}: client name or token repeated")
+        out[client] = SecretStr(token)
+        seen.add(token)
+    if not out:
+        raise ValueError("no client:token entries")
+    return out
 
 
 class Settings(BaseSettings):
@@ -143,6 +172,29 @@ class Settings(BaseSettings):
     response_info_url: str | None = Field(
         default=None, description="public page a holding statement links to ({link} placeholder)"
     )
+    ingest_tokens: SecretStr | None = Field(
+        default=None,
+        description='per-client bearer tokens for POST /api/mentions as "client:token,client:token" '
+        "(secrets; unset: the ingest endpoint answers 503)",
+    )
+    ingest_max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="largest POST /api/mentions body (bytes); larger is refused with 413",
+    )
+    ingest_max_lines: int = Field(
+        default=1000, ge=1, le=100_000, description="most mentions in one NDJSON ingest batch"
+    )
+    ingest_rate_per_s: float = Field(
+        default=200.0, gt=0, description="mentions per second each ingest client may send"
+    )
+    ingest_burst: int = Field(
+        default=2000, ge=1, description="mentions an ingest client may send at once (bucket size)"
+    )
+    ingest_read_timeout_s: float = Field(
+        default=30.0, gt=0, le=300, description="longest wait for an ingest request's body"
+    )
 
     @field_validator(
         "slack_webhook_url",
@@ -163,6 +215,20 @@ class Settings(BaseSettings):
             if not raw or raw.lower() in _PLACEHOLDERS or len(raw) < 8:
                 raise ValueError("looks like a placeholder; set a real secret or leave it unset")
         return value
+
+    @field_validator("ingest_tokens")
+    @classmethod
+    def _ingest_tokens_well_formed(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_client_tokens(value.get_secret_value())
+        return value
+
+    @model_validator(mode="after")
+    def _ingest_batch_fits_burst(self) -> Settings:
+        """A batch larger than the bucket could never be accepted: refuse the combination."""
+        if self.ingest_burst < self.ingest_max_lines:
+            raise ValueError("TOCSIN_INGEST_BURST must be at least TOCSIN_INGEST_MAX_LINES")
+        return self
 
     @model_validator(mode="after")
     def _receivers_complete(self) -> Settings:
