@@ -25,6 +25,22 @@ AGENTS = (
 )
 FILTER_REASONS = ("no_brand", "duplicate")
 OUTCOMES = ("delivered", "retried", "failed", "skipped_duplicate")
+#: POST /api/mentions outcomes: the three results of a read batch, then the request-level refusals.
+INGEST_OUTCOMES = (
+    "accepted",
+    "partial",
+    "rejected",
+    "ingest_disabled",
+    "unauthorized",
+    "unsupported_media_type",
+    "bad_content_length",
+    "body_too_large",
+    "read_timeout",
+    "empty_body",
+    "too_many_lines",
+    "rate_limited",
+    "unavailable",
+)
 
 
 class TocsinMetrics:
@@ -144,6 +160,23 @@ class TocsinMetrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self.ingest_requests = Counter(
+            "tocsin_ingest_requests_total",
+            "HTTP ingest requests (POST /api/mentions) by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.ingest_mentions = Counter(
+            "tocsin_ingest_mentions_total",
+            "Mentions read from HTTP ingest requests: accepted onto mentions.raw or rejected "
+            "(rejected ones are also counted in tocsin_dead_letters_total by reason).",
+            ["result"],
+            registry=registry,
+        )
+        for outcome in INGEST_OUTCOMES:
+            self.ingest_requests.labels(outcome)
+        for result in ("accepted", "rejected"):
+            self.ingest_mentions.labels(result)
         for agent in AGENTS:
             self.messages_in.labels(agent)
             self.messages_out.labels(agent)
