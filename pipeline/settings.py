@@ -169,6 +169,18 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(
         default=None, description="Slack app signing secret verifying interaction requests"
     )
+    publish_webhook_url: str | None = Field(
+        default=None, description="endpoint receiving fully approved responses (signed JSON)"
+    )
+    publish_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key signing the publish webhook's bodies"
+    )
+    approvals_sla_check_s: float = Field(
+        default=15.0, gt=0, le=600, description="how often the SLA timer looks for overdue drafts"
+    )
+    approvals_wait_s: float = Field(
+        default=10.0, gt=0, le=60, description="how long a page waits for its decision to apply"
+    )
     response_info_url: str | None = Field(
         default=None, description="public page a holding statement links to ({link} placeholder)"
     )
@@ -207,6 +219,7 @@ class Settings(BaseSettings):
         "webhook_secret",
         "approval_link_secret",
         "slack_signing_secret",
+        "publish_webhook_secret",
     )
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
@@ -236,6 +249,7 @@ class Settings(BaseSettings):
         pairs = (
             ("webhook_url", "webhook_secret"),
             ("slack_bot_token", "slack_channel"),
+            ("publish_webhook_url", "publish_webhook_secret"),
         )
         for first, second in pairs:
             if (getattr(self, first) is None) != (getattr(self, second) is None):
