@@ -83,6 +83,11 @@ def receivers() -> list[Receiver]:
     return _registry.receivers
 
 
+def extra() -> dict[str, Any]:
+    """Per-worker state of optional features (e.g. the HTTP ingest gate), dropped by reset()."""
+    return _registry.extra
+
+
 def override(**values: Any) -> None:
     """Replace dependencies (tests): ``override(classifier=Fake(), settings=make_settings(...))``."""
     for name, value in values.items():
