@@ -25,6 +25,7 @@ AGENTS = (
 )
 FILTER_REASONS = ("no_brand", "duplicate")
 OUTCOMES = ("delivered", "retried", "failed", "skipped_duplicate")
+APPROVAL_ACTIONS = ("approve", "reject", "request_changes", "edit", "escalate", "publish")
 #: POST /api/mentions outcomes: the three results of a read batch, then the request-level refusals.
 INGEST_OUTCOMES = (
     "accepted",
@@ -177,6 +178,40 @@ class TocsinMetrics:
             self.ingest_requests.labels(outcome)
         for result in ("accepted", "rejected"):
             self.ingest_mentions.labels(result)
+        self.approval_drafts_pending = Gauge(
+            "tocsin_approval_drafts_pending",
+            "Response drafts awaiting a decision on this worker's partitions.",
+            registry=registry,
+        )
+        self.approval_decisions = Counter(
+            "tocsin_approval_decisions_total",
+            "Approval requests by action and outcome (ok or refused, refusals are audited too).",
+            ["action", "outcome"],
+            registry=registry,
+        )
+        self.approval_refusals = Counter(
+            "tocsin_approval_refusals_total",
+            "Refused approval requests by reason code (bad_signature, csrf_mismatch, wrong_role...).",
+            ["reason"],
+            registry=registry,
+        )
+        self.approval_sla_breaches = Counter(
+            "tocsin_approval_sla_breaches_total",
+            "Approvals not given before their deadline (each escalates to a deputy).",
+            registry=registry,
+        )
+        self.publications = Counter(
+            "tocsin_publications_total",
+            "Publish attempts of approved responses by target and outcome.",
+            ["target", "outcome"],
+            registry=registry,
+        )
+        for action in APPROVAL_ACTIONS:
+            for outcome in ("ok", "refused"):
+                self.approval_decisions.labels(action, outcome)
+        for target in ("publish_webhook", "slack_thread"):
+            for outcome in ("delivered", "retried", "failed", "refused_mismatch"):
+                self.publications.labels(target, outcome)
         for agent in AGENTS:
             self.messages_in.labels(agent)
             self.messages_out.labels(agent)
