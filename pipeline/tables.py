@@ -15,3 +15,9 @@ open_buckets = app.Table("open_buckets", default=dict, help="open buckets per br
 detectors = app.Table("detectors", default=dict, help="spike detector state per series")
 #: dedup key -> {"alert": latest alert step, "delivered": {"<state>/<receiver>": iso time}}.
 alert_book = app.Table("alert_book", default=dict, help="alerts and what was delivered")
+#: draft id -> approval state (the state machine's dict: draft, requirement, approvals, status).
+approvals = app.Table("approvals", default=dict, help="approval state per response draft")
+#: draft id -> the newest audit entries of that draft (the full log is the audit topic).
+audit_trail = app.Table("audit_trail", default=list, help="recent audit entries per draft")
+#: draft id -> {"hash": published text hash, "targets": {target: iso time}} (publish step).
+publications = app.Table("publications", default=dict, help="what was published per draft")

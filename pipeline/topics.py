@@ -6,7 +6,7 @@ from typing import Any
 
 from faust.types import TopicT
 
-from pipeline import records, topology
+from pipeline import approval_records, records, topology
 from pipeline.app import app
 
 
@@ -29,3 +29,16 @@ buckets = _topic(topology.BUCKETS, key_type=str, value_type=records.Bucket)
 signals = _topic(topology.SIGNALS, key_type=str, value_type=records.Signal)
 alerts = _topic(topology.ALERTS, key_type=str, value_type=records.Alert)
 deliveries = _topic(topology.DELIVERIES, key_type=str, value_type=records.DeliveryReceipt)
+
+# Rapid-response approvals, all keyed by draft id.
+response_drafts = _topic(topology.DRAFTS, key_type=str, value_type=approval_records.DraftRecord)
+response_decisions = _topic(
+    topology.DECISIONS, key_type=str, value_type=approval_records.DecisionRecord
+)
+response_approved = _topic(
+    topology.APPROVED, key_type=str, value_type=approval_records.ApprovedRecord
+)
+response_published = _topic(
+    topology.PUBLISHED, key_type=str, value_type=approval_records.PublishReceipt
+)
+response_audit = _topic(topology.AUDIT, key_type=str, value_type=approval_records.AuditRecord)
