@@ -100,6 +100,8 @@ class Bucket(faust.Record, serializer="json", isodates=True):
     authors: int = 0
     stance: dict[str, int] | None = None
     top_mentions: list[dict[str, Any]] | None = None
+    top_authors: list[dict[str, Any]] | None = None
+    """The bucket's largest-audience authors (id, handle if allowed, kind, followers, mentions)."""
 
     @property
     def series_key(self) -> str:
