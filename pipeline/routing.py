@@ -22,13 +22,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from pipeline.errors import ConfigError
+from pipeline.oncall.escalation import EscalationPolicy, Level
 from pipeline.records import SEVERITIES, Alert
+
+if TYPE_CHECKING:  # inhibition imports Matcher from here
+    from pipeline.oncall.inhibition import InhibitRule
 
 LABELS = ("brand", "topic", "severity", "state", "language", "author_kind")
 ALL_LABELS = "..."
@@ -44,7 +49,12 @@ _ROUTE_KEYS = frozenset(
         "group_interval",
         "repeat_interval",
         "routes",
+        "escalation",
     }
+)
+_TOP_KEYS = ("route", "inhibit_rules", "escalation_policies")
+_INHIBIT_KEYS = frozenset(
+    {"source_match", "source_match_re", "target_match", "target_match_re", "equal"}
 )
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -107,6 +117,7 @@ class Route:
     continue_: bool
     grouping: Grouping
     routes: tuple[Route, ...]
+    escalation: str | None = None  # name of an escalation policy (inherited by child routes)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(m.matches(labels) for m in self.matchers)
@@ -124,8 +135,16 @@ class Route:
 
 @dataclass(frozen=True)
 class RoutingTree:
+    """The route tree plus the file's inhibit rules and escalation policies.
+
+    ``inhibit_rules`` is None when the file does not mention them: the caller then applies
+    :data:`pipeline.oncall.inhibition.DEFAULT_RULES`; an empty list means "no inhibition".
+    """
+
     source: str
     root: Route
+    inhibit_rules: tuple[InhibitRule, ...] | None = None
+    escalation_policies: Mapping[str, EscalationPolicy] = field(default_factory=dict)
 
     def routes_for(self, alert: Alert) -> list[Route]:
         return self.root.resolve(alert_labels(alert))
@@ -136,6 +155,13 @@ class RoutingTree:
         for route in self.routes_for(alert):
             names.extend(name for name in route.receivers if name not in names)
         return names
+
+    def escalation_for(self, alert: Alert) -> EscalationPolicy | None:
+        """The escalation policy of the first route the alert ends on that names one."""
+        for route in self.routes_for(alert):
+            if route.escalation is not None:
+                return self.escalation_policies[route.escalation]
+        return None
 
     def receiver_names(self) -> set[str]:
         """Every receiver the tree can send to (check these are configured at start-up)."""
@@ -171,6 +197,7 @@ class _Parser:
     def __init__(self, source: str, known_receivers: frozenset[str] | None) -> None:
         self.source = source
         self.known = known_receivers
+        self.policies: dict[str, EscalationPolicy] = {}
 
     def fail(self, node: yaml.Node, field: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.source}:{node.start_mark.line + 1}: {field}: {problem}")
@@ -280,15 +307,96 @@ class _Parser:
             if parent is None and cont:
                 raise self.fail(fields["continue"], f"{path}.continue", "not allowed on the root")
         grouping = self.grouping(fields, path, parent.grouping if parent else None)
+        escalation = parent.escalation if parent else None
+        if "escalation" in fields:
+            escalation = self.string(fields["escalation"], f"{path}.escalation")
+            if escalation not in self.policies:
+                raise self.fail(
+                    fields["escalation"],
+                    f"{path}.escalation",
+                    f"no escalation policy {escalation!r} in escalation_policies",
+                )
         children: list[Route] = []
-        shell = Route(path, receivers, tuple(matchers), cont, grouping, ())
+        shell = Route(path, receivers, tuple(matchers), cont, grouping, (), escalation)
         if "routes" in fields:
             node_routes = fields["routes"]
             if not isinstance(node_routes, yaml.SequenceNode):
                 raise self.fail(node_routes, f"{path}.routes", "expected a list of routes")
             for i, child in enumerate(node_routes.value):
                 children.append(self.route(child, f"{path}.routes[{i}]", shell))
-        return Route(path, receivers, tuple(matchers), cont, grouping, tuple(children))
+        return Route(path, receivers, tuple(matchers), cont, grouping, tuple(children), escalation)
+
+    def known_receiver(self, node: yaml.Node, field: str, name: str) -> None:
+        if self.known is not None and name not in self.known:
+            raise self.fail(
+                node,
+                field,
+                f"unknown receiver {name!r}; configured: {', '.join(sorted(self.known))}",
+            )
+
+    def inhibit_rules(self, node: yaml.Node) -> tuple[InhibitRule, ...]:
+        from pipeline.oncall.inhibition import InhibitRule
+
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, "inhibit_rules", "expected a list of rules")
+        rules: list[InhibitRule] = []
+        for i, item in enumerate(node.value):
+            where = f"inhibit_rules[{i}]"
+            fields = self.mapping(item, where)
+            for key, value in fields.items():
+                if key not in _INHIBIT_KEYS:
+                    raise self.fail(value, f"{where}.{key}", "unknown field")
+            sides: dict[str, list[Matcher]] = {"source": [], "target": []}
+            for side, found in sides.items():
+                for suffix, regex in (("match", False), ("match_re", True)):
+                    key = f"{side}_{suffix}"
+                    if key in fields:
+                        found += self.matchers(fields[key], f"{where}.{key}", regex=regex)
+                if not found:
+                    raise self.fail(item, where, f"needs {side}_match or {side}_match_re")
+            equal: list[str] = []
+            if "equal" in fields:
+                equal = self.strings(fields["equal"], f"{where}.equal")
+                for name in equal:
+                    if name not in LABELS:
+                        raise self.fail(
+                            fields["equal"], f"{where}.equal", f"unknown label {name!r}"
+                        )
+            rules.append(InhibitRule(tuple(sides["source"]), tuple(sides["target"]), tuple(equal)))
+        return tuple(rules)
+
+    def escalation_policies(self, node: yaml.Node) -> dict[str, EscalationPolicy]:
+        policies: dict[str, EscalationPolicy] = {}
+        for name, body in self.mapping(node, "escalation_policies").items():
+            where = f"escalation_policies.{name}"
+            fields = self.mapping(body, where)
+            for key, value in fields.items():
+                if key not in ("levels", "ack_timeout"):
+                    raise self.fail(value, f"{where}.{key}", "unknown field")
+            timeout = None
+            if "ack_timeout" in fields:
+                timeout = self.duration(fields["ack_timeout"], f"{where}.ack_timeout")
+            raw_levels = fields.get("levels")
+            if not isinstance(raw_levels, yaml.SequenceNode) or not raw_levels.value:
+                raise self.fail(raw_levels or body, f"{where}.levels", "a non-empty list")
+            levels: list[Level] = []
+            for i, level_node in enumerate(raw_levels.value):
+                at = f"{where}.levels[{i}]"
+                level = self.mapping(level_node, at)
+                for key, value in level.items():
+                    if key not in ("after", "receivers"):
+                        raise self.fail(value, f"{at}.{key}", "unknown field")
+                if "after" not in level or "receivers" not in level:
+                    raise self.fail(level_node, at, "needs after and receivers")
+                after = self.duration(level["after"], f"{at}.after", allow_zero=True)
+                if levels and after <= levels[-1].after_s:
+                    raise self.fail(level["after"], f"{at}.after", "must grow from level to level")
+                names = self.strings(level["receivers"], f"{at}.receivers")
+                for j, receiver in enumerate(names):
+                    self.known_receiver(level["receivers"], f"{at}.receivers[{j}]", receiver)
+                levels.append(Level(after, tuple(names)))
+            policies[name] = EscalationPolicy(name, tuple(levels), timeout)
+        return policies
 
     def grouping(
         self, fields: dict[str, yaml.Node], path: str, parent: Grouping | None
@@ -342,11 +450,16 @@ def parse_routing(
         raise ConfigError(f"{source}: empty routing file")
     top = parser.mapping(document, "(top level)")
     for key, value in top.items():
-        if key != "route":
-            raise parser.fail(value, key, "unknown field; the file holds one 'route'")
+        if key not in _TOP_KEYS:
+            raise parser.fail(value, key, f"unknown field; use {', '.join(_TOP_KEYS)}")
     if "route" not in top:
         raise parser.fail(document, "route", "missing")
-    return RoutingTree(source, parser.route(top["route"], "route", None))
+    if "escalation_policies" in top:
+        parser.policies = parser.escalation_policies(top["escalation_policies"])
+    rules = parser.inhibit_rules(top["inhibit_rules"]) if "inhibit_rules" in top else None
+    return RoutingTree(
+        source, parser.route(top["route"], "route", None), rules, dict(parser.policies)
+    )
 
 
 def load_routing(path: Path, *, known_receivers: Iterable[str] | None = None) -> RoutingTree:

@@ -1,0 +1,117 @@
+"""Acknowledgements from where people are: a Slack button, a PagerDuty webhook, or the API.
+
+Each source proves itself differently, and each proof is checked before its body is trusted:
+
+* Slack signs interactivity requests with scheme ``v0``: ``X-Slack-Signature`` is
+  ``v0=`` + HMAC-SHA256(signing secret, ``v0:{X-Slack-Request-Timestamp}:{raw body}``), and a
+  timestamp more than five minutes from now is refused (a replayed request);
+* PagerDuty v3 webhooks send ``X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...]`` (several while a
+  secret is being rotated), each HMAC-SHA256(secret, raw body);
+* the API uses the bearer token of ``/api/*``.
+
+All three turn into one :class:`~pipeline.oncall.escalation.Ack` keyed by the alert's dedup key:
+Slack's button carries it as its ``value`` and PagerDuty echoes it as the incident's
+``incident_key`` (the Events API ``dedup_key`` Tocsin set).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from pipeline.oncall.escalation import Ack
+
+SLACK_TOLERANCE_S = 300
+SLACK_ACTIONS = {"tocsin_acknowledge": "acknowledge", "tocsin_resolve": "resolve"}
+PAGERDUTY_EVENTS = {"incident.acknowledged": "acknowledge", "incident.resolved": "resolve"}
+MAX_DEDUP_KEY = 255
+
+
+class AckRejected(ValueError):
+    """A request claiming to acknowledge an alert failed verification or is malformed."""
+
+
+def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def verify_slack(secret: str, headers: dict[str, str], body: bytes, *, now: float) -> None:
+    """Raise :class:`AckRejected` unless Slack signed ``body`` within the last five minutes."""
+    stamp = headers.get("x-slack-request-timestamp", "")
+    given = headers.get("x-slack-signature", "")
+    if not stamp.isdigit() or not given:
+        raise AckRejected("missing Slack signature headers")
+    if abs(now - int(stamp)) > SLACK_TOLERANCE_S:
+        raise AckRejected("Slack timestamp outside the 5-minute window")
+    if not hmac.compare_digest(slack_signature(secret, stamp, body), given):
+        raise AckRejected("Slack signature mismatch")
+
+
+def pagerduty_signature(secret: str, body: bytes) -> str:
+    return "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_pagerduty(secret: str, headers: dict[str, str], body: bytes) -> None:
+    """Raise :class:`AckRejected` unless one of the ``v1=`` signatures matches ``body``."""
+    given = [s.strip() for s in headers.get("x-pagerduty-signature", "").split(",") if s.strip()]
+    expected = pagerduty_signature(secret, body)
+    if not any(hmac.compare_digest(expected, s) for s in given):
+        raise AckRejected("PagerDuty signature missing or mismatched")
+
+
+def _key(value: Any) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_DEDUP_KEY:
+        raise AckRejected("no usable dedup key")
+    return value
+
+
+def parse_slack_action(body: bytes, *, now: datetime) -> Ack | None:
+    """The Tocsin button a user pressed (None for any other interaction)."""
+    form = parse_qs(body.decode("utf-8", "replace"))
+    try:
+        payload = json.loads(form["payload"][0])
+    except (KeyError, IndexError, ValueError):
+        raise AckRejected("no JSON payload field") from None
+    if not isinstance(payload, dict) or payload.get("type") != "block_actions":
+        return None
+    for action in payload.get("actions") or []:
+        kind = SLACK_ACTIONS.get(str(action.get("action_id", "")))
+        if kind is not None:
+            user = payload.get("user") or {}
+            who = str(user.get("username") or user.get("name") or user.get("id") or "slack")
+            return Ack(_key(action.get("value")), now, who[:100], "slack", kind)
+    return None
+
+
+def parse_pagerduty_event(body: bytes, *, now: datetime) -> Ack | None:
+    """An acknowledged/resolved incident from a v3 webhook (None for other event types)."""
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        raise AckRejected("body is not JSON") from None
+    event = envelope.get("event") if isinstance(envelope, dict) else None
+    if not isinstance(event, dict):
+        raise AckRejected("no event object")
+    kind = PAGERDUTY_EVENTS.get(str(event.get("event_type", "")))
+    data = event.get("data")
+    if kind is None or not isinstance(data, dict) or data.get("type") != "incident":
+        return None
+    agent = event.get("agent") or {}
+    who = str(agent.get("summary") or agent.get("id") or "pagerduty")
+    at = now
+    occurred = event.get("occurred_at")
+    if isinstance(occurred, str):
+        try:
+            at = datetime.fromisoformat(occurred.replace("Z", "+00:00")).astimezone(UTC)
+        except ValueError:
+            at = now
+    return Ack(_key(data.get("incident_key")), min(at, now), who[:100], "pagerduty", kind)
+
+
+def ack_to_dict(ack: Ack) -> dict[str, Any]:
+    return {"at": ack.at.isoformat(), "by": ack.by, "via": ack.via, "action": ack.action}
