@@ -69,7 +69,36 @@ def add_mention(
             cell["first"] = summary
         top = [t for t in cell["top"] if t["id"] != mention.id] + [summary]
         cell["top"] = sorted(top, key=lambda t: t["reach"], reverse=True)[:TOP_N]
+        _count_author(cell.setdefault("ta", []), mention)
     return True
+
+
+def _count_author(top: list[dict[str, Any]], mention: Any) -> None:
+    """Keep the bucket's TOP_N authors by audience (followers), with their mention counts.
+
+    Bounded on purpose (TOP_N entries, not one per author): an author's audience does not depend
+    on how often they post, so an author who is not among the largest on their first mention in
+    the bucket never becomes one later, and nothing else needs remembering.
+    """
+    author = mention.author
+    for entry in top:
+        if entry["id"] == author.id:
+            entry["mentions"] += 1
+            entry["followers"] = max(entry["followers"], mention.reach)
+            break
+    else:
+        top.append(
+            {
+                "id": author.id,
+                "handle": author.handle,
+                "kind": author.kind,
+                "verified": author.verified,
+                "followers": mention.reach,
+                "mentions": 1,
+            }
+        )
+    top.sort(key=lambda a: (-a["followers"], -a["mentions"], a["id"]))
+    del top[TOP_N:]
 
 
 def _with_first(cell: dict[str, Any]) -> list[dict[str, Any]]:
@@ -111,6 +140,7 @@ def close_due(
                     authors=len(cell["authors"]) if cell else 0,
                     stance=cell["stance"] if cell else {},
                     top_mentions=_with_first(cell) if cell else [],
+                    top_authors=list(cell.get("ta", [])) if cell else [],
                 )
             )
         state["closed"] = start

@@ -39,6 +39,27 @@ def describe(score: float) -> str:
     return "within the normal range"
 
 
+WHY_TOP = 3
+"""Authors and mentions quoted in an alert's ``why``: enough to see who is driving a surge,
+few enough that a Slack message or a PagerDuty payload stays small."""
+WHY_TEXT_CHARS = 140
+
+
+def _author_line(author: dict[str, Any]) -> dict[str, Any]:
+    """An author as quoted in ``why``: only the fields a responder needs, with known keys."""
+    keep = ("id", "handle", "kind", "verified", "followers", "mentions")
+    return {k: author.get(k) for k in keep if author.get(k) is not None}
+
+
+def _mention_line(mention: dict[str, Any]) -> dict[str, Any]:
+    """A top mention as quoted in ``why`` (text cut short; the full text is in top_mentions)."""
+    keep = ("id", "url", "platform", "reach", "author_kind", "at", "first")
+    line = {k: mention.get(k) for k in keep if mention.get(k) is not None}
+    text = str(mention.get("text", ""))
+    line["text"] = text if len(text) <= WHY_TEXT_CHARS else text[: WHY_TEXT_CHARS - 1] + "…"
+    return line
+
+
 def alert_for(bucket: Bucket, reading: Reading) -> Alert:
     """The alert step for a detector transition, with the why a person needs to act on it."""
     assert reading.episode_start is not None
@@ -61,6 +82,8 @@ def alert_for(bucket: Bucket, reading: Reading) -> Alert:
         "authors": bucket.authors,
         "stance": bucket.stance or {},
         "first_source": next((m for m in bucket.top_mentions or [] if m.get("first")), None),
+        "top_authors": [_author_line(a) for a in (bucket.top_authors or [])[:WHY_TOP]],
+        "top_mentions": [_mention_line(m) for m in (bucket.top_mentions or [])[:WHY_TOP]],
     }
     return Alert(
         dedup_key=dedup_key(bucket.brand, bucket.topic, reading.episode_start),
