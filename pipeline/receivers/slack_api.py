@@ -106,6 +106,10 @@ class SlackApiReceiver(Receiver):
     async def setup(self) -> None:
         protect_secrets(self._token)
 
+    def thread_of(self, dedup_key: str) -> tuple[str, str] | None:
+        """(channel id, ts) of the message posted for an alert, so approvals reply in its thread."""
+        return self._posted.get(dedup_key)
+
     async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
         body: dict[str, Any] = {**slack_payload(alert), "unfurl_links": False}
         buttons = action_buttons(alert)
