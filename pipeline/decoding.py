@@ -124,7 +124,11 @@ def decode_raw(payload: bytes, *, max_bytes: int, max_text_chars: int) -> RawMen
             raise InvalidMention("wrong_type", f"created_at: not an ISO-8601 time: {exc}") from exc
         if parsed.tzinfo is None:
             raise InvalidMention("invalid_value", "created_at: a time zone is required")
-        obj = {**obj, "created_at": parsed.astimezone(UTC)}
+        try:
+            in_utc = parsed.astimezone(UTC)
+        except OverflowError as exc:  # e.g. 9999-12-31T23:59-23:59 is past the year 9999 in UTC
+            raise InvalidMention("invalid_value", "created_at: out of range in UTC") from exc
+        obj = {**obj, "created_at": in_utc}
     elif "created_at" in obj:
         raise InvalidMention("wrong_type", "created_at: expected an ISO-8601 string")
     try:
