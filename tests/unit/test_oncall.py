@@ -8,14 +8,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from pydantic import SecretStr
 
+from pipeline.approvals.slack_verify import sign as slack_signature
 from pipeline.errors import ConfigError
 from pipeline.oncall.acks import (
     AckRejected,
     pagerduty_signature,
     parse_pagerduty_event,
     parse_slack_action,
-    slack_signature,
     verify_pagerduty,
     verify_slack,
 )
@@ -293,8 +294,8 @@ def test_bad_escalation_config(text: str, message: str) -> None:
 
 
 # -- acknowledgements --------------------------------------------------------------------------
-SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-PD_SECRET = "pd-webhook-signing-secret-0123456789"
+SLACK_SECRET = SecretStr("8f742231b10e8888abcd99yyyzzz85a5")
+PD_SECRET = SecretStr("pd-webhook-signing-secret-0123456789")
 NOW = T0.timestamp()
 
 
@@ -333,13 +334,13 @@ def test_slack_button_verified_and_parsed() -> None:
 
 def test_slack_signature_rejections() -> None:
     headers, body = slack_request()
-    with pytest.raises(AckRejected, match="mismatch"):
+    with pytest.raises(AckRejected, match="bad_signature"):
         verify_slack(SLACK_SECRET, headers, body + b"x", now=NOW)
-    with pytest.raises(AckRejected, match="mismatch"):
-        verify_slack("another-secret-entirely-000000", headers, body, now=NOW)
-    with pytest.raises(AckRejected, match="5-minute"):
+    with pytest.raises(AckRejected, match="bad_signature"):
+        verify_slack(SecretStr("another-secret-entirely-000000"), headers, body, now=NOW)
+    with pytest.raises(AckRejected, match="stale_timestamp"):
         verify_slack(SLACK_SECRET, headers, body, now=NOW + 301)  # a replay
-    with pytest.raises(AckRejected, match="missing"):
+    with pytest.raises(AckRejected, match="signature_missing"):
         verify_slack(SLACK_SECRET, {}, body, now=NOW)
 
 
@@ -388,4 +389,6 @@ def test_pagerduty_signature_rejections() -> None:
     with pytest.raises(AckRejected):
         verify_pagerduty(PD_SECRET, {}, body)
     with pytest.raises(AckRejected):
-        verify_pagerduty("wrong-secret-000000000000", {"x-pagerduty-signature": good}, body)
+        verify_pagerduty(
+            SecretStr("wrong-secret-000000000000"), {"x-pagerduty-signature": good}, body
+        )
