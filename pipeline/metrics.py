@@ -22,9 +22,11 @@ AGENTS = (
     "count_mentions",
     "detect_spikes",
     "dispatch_alerts",
+    "acknowledge_alerts",
+    "manage_silences",
 )
 FILTER_REASONS = ("no_brand", "duplicate")
-OUTCOMES = ("delivered", "retried", "failed", "skipped_duplicate")
+OUTCOMES = ("delivered", "retried", "failed", "skipped_duplicate", "silenced", "inhibited")
 APPROVAL_ACTIONS = ("approve", "reject", "request_changes", "edit", "escalate", "publish")
 #: POST /api/mentions outcomes: the three results of a read batch, then the request-level refusals.
 INGEST_OUTCOMES = (

@@ -155,6 +155,25 @@ class DeadLetter(faust.Record, serializer="json", isodates=True):
     payload_encoding: str = "utf-8"
 
 
+class AckCommand(faust.Record, serializer="json", isodates=True):
+    """A person acknowledged (or resolved) an alert: from a Slack button, PagerDuty or the API."""
+
+    dedup_key: str
+    action: str  # "acknowledge" | "resolve"
+    by: str
+    via: str  # "slack" | "pagerduty" | "api"
+    at: datetime
+
+
+class SilenceCommand(faust.Record, serializer="json", isodates=True):
+    """Create a silence (``silence`` holds its validated dict) or expire one by id."""
+
+    id: str
+    action: str  # "create" | "expire"
+    at: datetime
+    silence: dict[str, Any] | None = None
+
+
 class DeliveryReceipt(faust.Record, serializer="json", isodates=True):
     """The outcome of one attempt to deliver an alert step to one receiver."""
 

@@ -166,6 +166,13 @@ class Settings(BaseSettings):
     approval_link_ttl_s: int = Field(
         default=1800, ge=60, le=7 * 86400, description="lifetime of a single-use approval link"
     )
+    pagerduty_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="PagerDuty v3 webhook signing secret (acknowledgements from PagerDuty)",
+    )
+    escalation_tick_s: float = Field(
+        default=15.0, gt=0, le=600, description="how often unacknowledged alerts are checked"
+    )
     slack_signing_secret: SecretStr | None = Field(
         default=None, description="Slack app signing secret verifying interaction requests"
     )
@@ -220,6 +227,7 @@ class Settings(BaseSettings):
         "approval_link_secret",
         "slack_signing_secret",
         "publish_webhook_secret",
+        "pagerduty_webhook_secret",
     )
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:

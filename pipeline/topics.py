@@ -42,3 +42,5 @@ response_published = _topic(
     topology.PUBLISHED, key_type=str, value_type=approval_records.PublishReceipt
 )
 response_audit = _topic(topology.AUDIT, key_type=str, value_type=approval_records.AuditRecord)
+ack_commands = _topic(topology.ACKS, key_type=str, value_type=records.AckCommand)
+silence_commands = _topic(topology.SILENCES, key_type=str, value_type=records.SilenceCommand)

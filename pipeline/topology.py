@@ -58,6 +58,14 @@ AUDIT = TopicSpec(
     doc="append-only audit log of every decision, accepted or refused",
 )
 
+# On-call (issue 4): acknowledgements are keyed by dedup key like ``alerts`` (same partition count,
+# so the ack agent and the alert book of one alert live on one worker); silences are few and every
+# worker needs all of them, so one partition feeding a global table.
+ACKS = TopicSpec(
+    "alerts.acks", doc="acknowledge/resolve requests from Slack, PagerDuty and the API"
+)
+SILENCES = TopicSpec("alerts.silences", partitions=1, doc="silence create/expire commands")
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     RAW,
     DLQ,
@@ -72,4 +80,6 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     APPROVED,
     PUBLISHED,
     AUDIT,
+    ACKS,
+    SILENCES,
 )
