@@ -48,3 +48,8 @@ test-rules: setup  ## Prometheus rules: promtool check + unit tests (no server)
 
 grafana-schema:  ## regenerate deploy/grafana/schema/dashboard.schema.json from npm @grafana/schema (needs npm)
 	bash deploy/grafana/make-schema.sh
+
+.PHONY: bench
+BENCH_ARGS ?= --quick
+bench: setup model  ## benchmark harness (bench/README.md); quick profile, `make bench BENCH_ARGS=` for the full one
+	$(PY) -m bench.run $(BENCH_ARGS)

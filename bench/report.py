@@ -1,0 +1,503 @@
+"""Turn one run's raw record (samples, sends, receipts, phase timeline) into figures and tables.
+
+Pure functions over plain data, so the figures can be recomputed from a saved ``latest.json`` and
+the table rendering is unit-tested. The definitions of each figure are in ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bench.stats import counter_rate, lag_slope, latency_summary, percentile, recovery_time
+from bench.stream import LapStream
+
+#: Seconds at the start of a saturated phase left out of its rate (batches filling, rebalance).
+WARM_SHARE = 0.2
+#: Sustained lag is "flat" when the fitted line adds less than this many seconds of input.
+FLAT_SECONDS = 5.0
+
+
+def totals(samples: Sequence[dict[str, Any]], key: str) -> list[tuple[float, float]]:
+    """(t, sum over workers of counter ``key``), carrying a worker's last value over a miss."""
+    last: dict[str, float] = {}
+    out: list[tuple[float, float]] = []
+    for s in samples:
+        for name, counters in (s.get("workers") or {}).items():
+            if counters is not None:
+                last[name] = counters[key]
+        out.append((s["t"], sum(last.values())))
+    return out
+
+
+def per_worker(samples: Sequence[dict[str, Any]], name: str, key: str) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for s in samples:
+        counters = (s.get("workers") or {}).get(name)
+        if counters is not None:
+            out.append((s["t"], counters[key]))
+    return out
+
+
+def lag_series(
+    samples: Sequence[dict[str, Any]], start: float, end: float, topic: str | None = None
+) -> tuple[list[float], list[float]]:
+    times: list[float] = []
+    lags: list[float] = []
+    for s in samples:
+        if start <= s["t"] <= end and s.get("lag") is not None:
+            times.append(s["t"])
+            lags.append(float(s["lag"][topic] if topic else sum(s["lag"].values())))
+    return times, lags
+
+
+def phase_rate(
+    samples: Sequence[dict[str, Any]], entry: dict[str, Any], key: str, warm: float = WARM_SHARE
+) -> float | None:
+    """Rate of counter ``key`` (summed over workers) in a phase, after its warm share."""
+    start, end = entry["start"], entry["end"]
+    return counter_rate(totals(samples, key), start + warm * (end - start), end)
+
+
+def _phase(timeline: Sequence[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    found = [p for p in timeline if p["name"] == name and p.get("end") is not None]
+    return found[-1] if found else None
+
+
+def _phase_at(timeline: Sequence[dict[str, Any]], t: float) -> str:
+    for p in timeline:
+        if p["start"] <= t <= (p.get("end") or float("inf")):
+            return str(p["name"])
+    return "between"
+
+
+def _r(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def capacity_figures(samples: Sequence[dict[str, Any]], entry: dict[str, Any]) -> dict[str, Any]:
+    classified = phase_rate(samples, entry, "classified")
+    model_texts = phase_rate(samples, entry, "model_texts")
+    hits = phase_rate(samples, entry, "dedup_hits")
+    busy = phase_rate(samples, entry, "model_busy_s")
+    return {
+        "seconds": round(entry["end"] - entry["start"], 1),
+        "workers": entry.get("workers"),
+        "mentions_per_s": _r(classified),
+        "model_texts_per_s": _r(model_texts),
+        "cache_hit_share": _r(hits / classified, 3) if hits is not None and classified else None,
+        "model_busy_share": _r(busy, 3),
+    }
+
+
+def latency_figures(
+    raw: dict[str, Any], stream: LapStream
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per crisis alert: triggering mentions' produce->receipt latencies and the pipeline part."""
+    sent: list[float] = raw["sent_wall"]
+    bucket = raw["settings"]["bucket_s"]
+    lateness = raw["settings"]["lateness_s"]
+    crisis = stream.crisis
+    size = len(stream)
+    seen_keys: set[str] = set()
+    alerts: list[dict[str, Any]] = []
+    duplicates = 0
+    for receipt in sorted(raw["receipts"], key=lambda r: r["wall"]):
+        key = receipt["idempotency_key"]
+        if key in seen_keys:
+            duplicates += 1
+            continue
+        seen_keys.add(key)
+        alert = receipt["alert"]
+        if alert.get("state") != "firing":
+            continue
+        end = datetime.fromisoformat(str(alert["updated_at"]).replace("Z", "+00:00")).timestamp()
+        lap = int((end - bucket - stream.origin) // stream.span)
+        c_start = crisis.start + lap * stream.span
+        c_end = crisis.end + lap * stream.span
+        row: dict[str, Any] = {
+            "brand": alert.get("brand"),
+            "topic": alert.get("topic"),
+            "bucket_end": alert["updated_at"],
+            "received_phase": _phase_at(raw["timeline"], receipt["wall"]),
+            "received_at": round(receipt["wall"], 3),
+            "crisis": alert.get("brand") == crisis.brand and c_start < end <= c_end + bucket,
+        }
+        alerts.append(row)
+        if not row["crisis"]:
+            continue
+        triggering = [
+            lap * size + i
+            for i, line in enumerate(stream.lines)
+            if line.crisis
+            and line.at is not None
+            and end - bucket <= line.at + lap * stream.span < end
+            and lap * size + i < len(sent)
+        ]
+        first_crisis = next(
+            (lap * size + i for i, line in enumerate(stream.lines) if line.crisis), None
+        )
+        closing = next(
+            (
+                n
+                for n in range(max(triggering, default=lap * size), len(sent))
+                if stream.line(n).brand == crisis.brand
+                and (stream.event_time(n) or 0) >= end + lateness
+            ),
+            None,
+        )
+        latencies = [receipt["wall"] - sent[n] for n in triggering]
+        row.update(
+            lap=lap,
+            triggering=len(triggering),
+            latency=latency_summary(latencies),
+            latencies=[round(x, 3) for x in latencies],
+            pipeline_s=_r(receipt["wall"] - sent[closing], 3) if closing is not None else None,
+            event_delay_min=round((end + lateness - c_start) / 60, 1),
+            time_to_detect_s=(
+                _r(receipt["wall"] - sent[first_crisis], 2)
+                if first_crisis is not None and first_crisis < len(sent)
+                else None
+            ),
+        )
+    return alerts, {"duplicate_receipts": duplicates}
+
+
+def analyse(raw: dict[str, Any], stream: LapStream) -> dict[str, Any]:
+    """Figures of one run; keeps compact samples for the plot and drops the per-send log."""
+    samples = raw["samples"]
+    timeline = raw["timeline"]
+    figures = raw["figures"]
+    raw_rates = [figures[k]["texts_per_s"] for k in ("raw_start", "raw_end") if k in figures]
+    raw_mean = sum(raw_rates) / len(raw_rates)
+    out: dict[str, Any] = {
+        k: raw[k]
+        for k in ("command", "profile", "started_at", "wall_s", "machine", "settings", "stream")
+    }
+    out["raw_model"] = {
+        "start": figures.get("raw_start"),
+        "end": figures.get("raw_end"),
+        "texts_per_s_mean": round(raw_mean, 1),
+        "spread": round((max(raw_rates) - min(raw_rates)) / raw_mean, 3),
+    }
+    phases: dict[str, Any] = {}
+    probe = _phase(timeline, "probe")
+    if probe:
+        cap = capacity_figures(samples, probe)
+        cap["pipeline_over_raw"] = _r((cap["mentions_per_s"] or 0) / raw_mean, 3)
+        cap["model_path_over_raw"] = _r((cap["model_texts_per_s"] or 0) / raw_mean, 3)
+        phases["probe"] = cap
+    sustained = _phase(timeline, "sustained")
+    if sustained:
+        dur = sustained["end"] - sustained["start"]
+        times, lags = lag_series(samples, sustained["start"] + min(15.0, dur / 4), sustained["end"])
+        slope = lag_slope(times, lags) if len(times) >= 2 else None
+        rate = sustained["sent"] / dur
+        added = slope * dur if slope is not None else None
+        phases["sustained"] = {
+            "seconds": round(dur, 1),
+            "target_per_s": sustained["rate"],
+            "produced_per_s": round(rate, 1),
+            "classified_per_s": _r(phase_rate(samples, sustained, "classified", warm=0.05)),
+            "lag_slope_per_s": _r(slope, 3),
+            "lag_added_over_phase": _r(added),
+            "lag_added_in_seconds_of_input": _r(added / rate if added is not None else None, 2),
+            "lag_mean": _r(sum(lags) / len(lags)) if lags else None,
+            "lag_p95": _r(percentile(lags, 95)) if lags else None,
+            "lag_max": max(lags) if lags else None,
+            "flat": added is not None and added < FLAT_SECONDS * rate,
+            "flat_rule": f"fitted lag line adds < {FLAT_SECONDS:g} s of input over the phase",
+        }
+    burst = _phase(timeline, "burst")
+    recovery = _phase(timeline, "recovery")
+    if burst and recovery:
+        times, lags = lag_series(samples, burst["start"], recovery["end"])
+        rec = recovery_time(times, lags, after=burst["end"])
+        phases["burst"] = {
+            "seconds": round(burst["end"] - burst["start"], 1),
+            "base_per_s": recovery["rate"],
+            "peak_per_s": burst["rate"],
+            "produced_per_s": round(burst["sent"] / (burst["end"] - burst["start"]), 1),
+            "lag_max": max(lags) if lags else None,
+            "recovery_s": _r(rec),
+            "expected_recovery_s": recovery["expected_s"],
+            "bound_s": recovery["bound_s"],
+            "within_bound": rec is not None and rec <= recovery["bound_s"],
+            "bound_rule": "2 x (burst backlog / (capacity - base rate)) + 30 s",
+        }
+    one, two = _phase(timeline, "scale-1w"), _phase(timeline, "scale-2w")
+    if one and two:
+        c1 = capacity_figures(samples, one)
+        c2 = capacity_figures(samples, two)
+        start = two["start"] + WARM_SHARE * (two["end"] - two["start"])
+        shares = {}
+        for name in ("worker-1", "worker-2"):
+            shares[name] = _r(
+                counter_rate(per_worker(samples, name, "classified"), start, two["end"])
+            )
+        r1, r2 = c1["mentions_per_s"], c2["mentions_per_s"]
+        phases["scaleout"] = {
+            "one_worker": c1,
+            "two_workers": c2,
+            "per_worker_mentions_per_s": shares,
+            "speedup": _r(r2 / r1, 3) if r1 and r2 else None,
+            "per_worker_efficiency": _r(r2 / (2 * r1), 3) if r1 and r2 else None,
+        }
+    out["phases"] = phases
+    alerts, delivery = latency_figures(raw, stream)
+    out["alerts"] = alerts
+    out["delivery"] = delivery
+    crisis = [a for a in alerts if a["crisis"] and a.get("triggering")]
+    by_phase: dict[str, list[float]] = {}
+    for a in crisis:
+        if a["topic"] == stream.crisis.topic:
+            by_phase.setdefault(a["received_phase"], []).extend(a["latencies"])
+    out["latency"] = {
+        "by_phase": {k: latency_summary(v) for k, v in by_phase.items()},
+        "pipeline_s": latency_summary(
+            [a["pipeline_s"] for a in crisis if a["pipeline_s"] is not None]
+        ),
+        "time_to_detect_s": latency_summary(
+            [
+                a["time_to_detect_s"]
+                for a in crisis
+                if a["topic"] == stream.crisis.topic and a["time_to_detect_s"] is not None
+            ]
+        ),
+        "event_delay_min": sorted(
+            {a["event_delay_min"] for a in crisis if a["topic"] == stream.crisis.topic}
+        ),
+    }
+    out["processes"] = process_figures(samples, timeline)
+    out["timeline"] = [
+        {
+            **p,
+            "start_s": round(p["start"] - timeline[0]["start"], 1),
+            "end_s": round((p["end"] or p["start"]) - timeline[0]["start"], 1),
+            "classified_per_s": _r(phase_rate(samples, p, "classified", warm=0.0))
+            if p.get("end")
+            else None,
+        }
+        for p in timeline
+    ]
+    out["samples"] = compact_samples(samples)
+    return out
+
+
+def process_figures(
+    samples: Sequence[dict[str, Any]], timeline: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    names = sorted({n for s in samples for n in (s.get("proc") or {})})
+    out: dict[str, Any] = {}
+    for name in names:
+        cpu = [s["proc"][name]["cpu"] for s in samples if name in (s.get("proc") or {})]
+        rss = [s["proc"][name]["rss_mb"] for s in samples if name in (s.get("proc") or {})]
+        per_phase = {}
+        for p in timeline:
+            vals = [
+                s["proc"][name]["cpu"]
+                for s in samples
+                if name in (s.get("proc") or {}) and p["start"] <= s["t"] <= (p["end"] or 0)
+            ]
+            if vals:
+                per_phase[p["name"]] = round(sum(vals) / len(vals), 1)
+        out[name] = {
+            "cpu_mean_pct": round(sum(cpu) / len(cpu), 1) if cpu else None,
+            "cpu_max_pct": round(max(cpu), 1) if cpu else None,
+            "rss_max_mb": round(max(rss), 1) if rss else None,
+            "cpu_mean_pct_by_phase": per_phase,
+        }
+    return out
+
+
+def compact_samples(samples: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    classified = totals(samples, "classified")
+    out = []
+    for s, (_, total) in zip(samples, classified, strict=True):
+        out.append(
+            {
+                "t": round(s["t"], 2),
+                "phase": s["phase"],
+                "produced": s["produced"],
+                "classified": total,
+                "by_worker": {
+                    n: c["classified"] for n, c in (s.get("workers") or {}).items() if c is not None
+                },
+                "lag": s["lag"],
+                "cpu": {n: round(u["cpu"], 1) for n, u in (s.get("proc") or {}).items()},
+                "rss_mb": {n: round(u["rss_mb"]) for n, u in (s.get("proc") or {}).items()},
+            }
+        )
+    return out
+
+
+# -- markdown ----------------------------------------------------------------------------------
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub markdown table; None renders as "-", floats without trailing noise."""
+
+    def cell(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if isinstance(v, float):
+            return f"{v:,.3f}".rstrip("0").rstrip(".") if abs(v) < 10 else f"{v:,.1f}"
+        return str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _get(d: dict[str, Any] | None, *path: str) -> Any:
+    cur: Any = d
+    for key in path:
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(key)
+    return cur
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    ph = results.get("phases", {})
+    raw = results.get("raw_model", {})
+    lat = results.get("latency", {})
+    sus_lat = _get(lat, "by_phase", "sustained") or {}
+    m = results.get("machine", {})
+    parts = [
+        f"# Tocsin benchmark ({results['profile']['name']} profile)",
+        "",
+        f"Run {results['started_at'][:19]}Z, {results['wall_s']:.0f} s wall, command "
+        f"`{results['command']}`. {m.get('cpus')} CPUs, load average "
+        f"{m.get('loadavg_start')} at start, {m.get('loadavg_end')} at end. {m.get('note', '')}.",
+        "",
+        "## Headline figures",
+        "",
+        table(
+            ["figure", "value"],
+            [
+                [
+                    "raw model, texts/s (start / end of run)",
+                    f"{_get(raw, 'start', 'texts_per_s')} / {_get(raw, 'end', 'texts_per_s')}",
+                ],
+                ["pipeline capacity, 1 worker, mentions/s", _get(ph, "probe", "mentions_per_s")],
+                ["**pipeline / raw model**", _get(ph, "probe", "pipeline_over_raw")],
+                [
+                    "model texts/s inside the pipeline / raw model",
+                    _get(ph, "probe", "model_path_over_raw"),
+                ],
+                ["repost-cache share of classified mentions", _get(ph, "probe", "cache_hit_share")],
+                [
+                    "sustained: rate (80 % of capacity), mentions/s",
+                    _get(ph, "sustained", "produced_per_s"),
+                ],
+                ["sustained: lag slope, messages/s", _get(ph, "sustained", "lag_slope_per_s")],
+                ["sustained: lag flat", _get(ph, "sustained", "flat")],
+                ["burst: peak mentions/s for the burst", _get(ph, "burst", "peak_per_s")],
+                [
+                    "burst: recovery to zero lag, s (bound)",
+                    f"{_get(ph, 'burst', 'recovery_s')} ({_get(ph, 'burst', 'bound_s')})",
+                ],
+                ["burst: recovered within bound", _get(ph, "burst", "within_bound")],
+                [
+                    "scale-out: 1 worker / 2 workers, mentions/s",
+                    f"{_get(ph, 'scaleout', 'one_worker', 'mentions_per_s')} / "
+                    f"{_get(ph, 'scaleout', 'two_workers', 'mentions_per_s')}",
+                ],
+                ["**scale-out: speed-up (2 workers / 1)**", _get(ph, "scaleout", "speedup")],
+                [
+                    "**scale-out: per-worker efficiency**",
+                    _get(ph, "scaleout", "per_worker_efficiency"),
+                ],
+                [
+                    "mention -> alert delivered, p50 / p95 / p99, s (sustained)",
+                    f"{sus_lat.get('p50_s')} / {sus_lat.get('p95_s')} / {sus_lat.get('p99_s')} "
+                    f"(n={sus_lat.get('n', 0)})",
+                ],
+                [
+                    "bucket-closing mention -> alert delivered, p50 / max, s",
+                    f"{_get(lat, 'pipeline_s', 'p50_s')} / {_get(lat, 'pipeline_s', 'max_s')}",
+                ],
+                [
+                    "time to detect the surge (first crisis mention produced -> page), p50 s",
+                    _get(lat, "time_to_detect_s", "p50_s"),
+                ],
+                [
+                    "detection delay in event time (crisis start -> bucket closes), min",
+                    ", ".join(str(x) for x in lat.get("event_delay_min", [])) or None,
+                ],
+                [
+                    "duplicate deliveries seen by the receiver",
+                    _get(results, "delivery", "duplicate_receipts"),
+                ],
+            ],
+        ),
+        "",
+        "## Phases",
+        "",
+        table(
+            ["phase", "start s", "length s", "target /s", "sent", "classified /s"],
+            [
+                [
+                    p["name"],
+                    p["start_s"],
+                    round(p["end_s"] - p["start_s"], 1),
+                    p.get("rate"),
+                    p.get("sent"),
+                    p.get("classified_per_s"),
+                ]
+                for p in results.get("timeline", [])
+            ],
+        ),
+        "",
+        "## Alerts received",
+        "",
+        table(
+            [
+                "brand / topic",
+                "bucket end",
+                "received in",
+                "crisis",
+                "triggering mentions",
+                "latency p50 / p99 s",
+                "closing mention -> page s",
+                "time to detect s",
+            ],
+            [
+                [
+                    f"{a['brand']} / {a['topic']}",
+                    a["bucket_end"][:16],
+                    a["received_phase"],
+                    a["crisis"],
+                    a.get("triggering"),
+                    f"{_get(a, 'latency', 'p50_s')} / {_get(a, 'latency', 'p99_s')}"
+                    if a.get("latency")
+                    else None,
+                    a.get("pipeline_s"),
+                    a.get("time_to_detect_s"),
+                ]
+                for a in results.get("alerts", [])
+            ],
+        ),
+        "",
+        "## Processes (CPU in % of one core; 2 cores = 200 %)",
+        "",
+        table(
+            ["process", "CPU mean %", "CPU max %", "RSS max MB", "CPU mean % by phase"],
+            [
+                [
+                    name,
+                    f["cpu_mean_pct"],
+                    f["cpu_max_pct"],
+                    f["rss_max_mb"],
+                    ", ".join(f"{k} {v}" for k, v in f["cpu_mean_pct_by_phase"].items()),
+                ]
+                for name, f in results.get("processes", {}).items()
+            ],
+        ),
+        "",
+    ]
+    return "\n".join(parts)
