@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from faust.types import StreamT
 
-from models.classifier import Prediction
+from models.classifier import MentionClassifier, Prediction
 from pipeline import services
 from pipeline.app import app
 from pipeline.records import ClassifiedMention, Mention
@@ -24,6 +24,20 @@ from pipeline.topics import classified, mentions
 AGENT = "classify_mentions"
 
 _cache: LRUCache[Prediction] = LRUCache(maxsize=50_000)
+
+
+async def loaded_classifier() -> MentionClassifier:
+    """The classifier, loaded on the model thread if it is not yet: never on the event loop.
+
+    A restarted worker finds its input waiting and reaches its first batch before the start-up
+    load is done; loading here on the loop would freeze it for seconds on a busy machine (the
+    consumer thread's keep-alive fails, the group evicts the worker and rebalances). The model
+    thread is a queue of one, so this waits behind the start-up load instead of repeating it.
+    """
+    if services.classifier_loaded():
+        return services.classifier()
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(services.executor(), services.classifier)
 
 
 async def predict(texts: Sequence[str]) -> list[Prediction]:
@@ -36,7 +50,7 @@ async def predict(texts: Sequence[str]) -> list[Prediction]:
             todo[key] = text
     metrics.dedup_hits.inc(len(texts) - len(todo))
     if todo:
-        model = services.classifier()
+        model = await loaded_classifier()
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         fresh = await loop.run_in_executor(services.executor(), model.classify, list(todo.values()))
@@ -71,7 +85,7 @@ async def classify_mentions(stream: StreamT[Mention]) -> None:
     async for batch in stream.take(cfg.batch_size, within=cfg.batch_within_s):
         metrics.messages_in.labels(AGENT).inc(len(batch))
         predictions = await predict([m.text for m in batch])
-        version = services.classifier().version
+        version = (await loaded_classifier()).version
         for mention, prediction in zip(batch, predictions, strict=True):
             record = classified_record(mention, prediction, version)
             await classified.send(key=mention.brand, value=record)

@@ -30,9 +30,13 @@ log = logging.getLogger(__name__)
 
 @app.task  # type: ignore[untyped-decorator]  # faust.App.task is not typed
 async def load_model_at_start() -> None:
-    """Load the classifier off the event loop before the first batch needs it."""
+    """Load the classifier off the event loop before the first batch needs it.
+
+    On the model thread (a queue of one), so a batch that arrives during the load waits for it
+    instead of loading a second copy.
+    """
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, services.classifier)
+    await loop.run_in_executor(services.executor(), services.classifier)
     log.info("classifier loaded: %s", services.classifier().version)
 
 
