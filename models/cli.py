@@ -105,10 +105,39 @@ def eval_cmd(as_json: bool, artefacts: Path | None, corpus: Path | None) -> None
     default=None,
     help="Artefact folder. [default: the built folder for the bundled corpus]",
 )
-def bench_cmd(seconds: float, threads: int | None, artefacts: Path | None) -> None:
-    """Raw model texts/s and p50/p99 latency at batch 1/8/32, load time and RSS (JSON)."""
+@click.option(
+    "--texts",
+    "n_texts",
+    default=480,
+    show_default=True,
+    type=click.IntRange(0, 100_000),
+    help="Distinct corpus texts for the raw-vs-agent passes (0 = skip them).",
+)
+@click.option(
+    "--repost-share",
+    default=0.4,
+    show_default=True,
+    type=click.FloatRange(0.0, 0.95),
+    help="Share of reposts in the repost stream.",
+)
+def bench_cmd(
+    seconds: float,
+    threads: int | None,
+    artefacts: Path | None,
+    n_texts: int,
+    repost_share: float,
+) -> None:
+    """Raw model vs the classify_mentions agent path, in one run (JSON on stdout).
+
+    1. raw model texts/s and p50/p99 latency at batch 1/8/32, load time and RSS;
+    2. on N distinct corpus texts: raw model texts/s at the agent's batch size, the agent path
+       (Faust take batching, record decoding, repost cache, model thread, record serialisation)
+       on a plain stream and on a stream with --repost-share reposts, and their ratios to raw.
+    Kafka sockets are not part of it (see models/pipeline_bench.py); `tocsin demo` measures them.
+    """
     from models.bench import bench_raw, rss_mb
     from models.classifier import ArtefactsMissingError, load_classifier
+    from models.corpus import load_corpus
 
     t0 = time.perf_counter()
     try:
@@ -117,6 +146,20 @@ def bench_cmd(seconds: float, threads: int | None, artefacts: Path | None) -> No
         raise click.ClickException(str(exc)) from exc
     load = {"load_seconds": round(time.perf_counter() - t0, 2), "rss_after_load_mb": rss_mb()}
     report = {**load, **bench_raw(clf, seconds=seconds)}
+    if n_texts:
+        from models.pipeline_bench import bench_pipeline
+
+        _echo_progress(f"raw vs agent path on {n_texts} distinct corpus texts...")
+        texts = list(dict.fromkeys(e.text for e in load_corpus()))[:n_texts]
+        pipe = bench_pipeline(clf, texts, repost_share=repost_share)
+        report["pipeline"] = pipe
+        report["rss_end_mb"] = round(rss_mb(), 1)
+        _echo_progress(
+            f"raw {pipe['raw']['texts_per_s']} texts/s | agent plain "
+            f"{pipe['plain']['mentions_per_s']}/s = {pipe['plain_over_raw']:.2f}x raw | "
+            f"{repost_share:.0%} reposts {pipe['reposts']['mentions_per_s']}/s = "
+            f"{pipe['reposts_over_raw']:.2f}x raw"
+        )
     click.echo(json.dumps(report, indent=2))
 
 

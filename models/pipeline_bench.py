@@ -1,0 +1,221 @@
+"""Raw model vs the ``classify_mentions`` agent path, measured in one run on the same texts.
+
+Why in-process and not on a broker: the question this answers is "how much does the agent's own
+code cost on top of the model" -- Faust ``take`` batching, record decoding, the repost cache, the
+hop to the model thread, building and serialising ``ClassifiedMention``. Those are exercised here
+with the *real* agent coroutine (``agent.test_context()``, the same machinery as the unit tests),
+fed with mentions decoded from their JSON wire form; only the Kafka sockets are missing (the
+output topic is replaced by a sink that serialises each record exactly as ``send`` would). Broker
+I/O and the other agents of a worker are measured by ``tocsin demo`` instead.
+
+Three passes on the same machine, interleaved so load from other processes hits all of them:
+
+- **raw**: ``classifier.classify`` on the distinct texts in batches of ``batch_size`` (measured
+  before and after the pipeline passes; the mean is the reference rate);
+- **plain**: one mention per distinct text, through the agent;
+- **reposts**: the same distinct texts plus reposts (``RT @handle: <earlier text>``) making up
+  ``repost_share`` of the stream, through the agent. Effective mentions/s counts every mention,
+  since a repost classified from the cache is as classified as any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from models.classifier import MentionClassifier
+
+
+@dataclass
+class _Sink:
+    """Stands in for the ``mentions.classified`` topic: serialises like ``send`` and counts."""
+
+    expected: int = 0
+    count: int = 0
+    nbytes: int = 0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, *, key: Any = None, value: Any = None, **_: Any) -> None:
+        self.nbytes += len(value.dumps())
+        self.count += 1
+        if self.count >= self.expected:
+            self.done.set()
+
+
+def make_stream(
+    texts: Sequence[str], repost_share: float, seed: int = 0
+) -> list[tuple[str, bytes]]:
+    """``(kind, Mention JSON bytes)`` for each mention: every text once, plus reposts.
+
+    A repost copies an earlier original's text behind ``RT @handle:`` and comes after it, as on
+    a real platform. ``repost_share`` is the fraction of reposts in the whole stream.
+    """
+    from pipeline.records import Author, Mention
+
+    if not 0.0 <= repost_share < 1.0:
+        raise ValueError("repost_share must be in [0, 1)")
+    rng = random.Random(seed)
+    n_reposts = round(len(texts) * repost_share / (1.0 - repost_share))
+    kinds = ["post"] * len(texts) + ["repost"] * n_reposts
+    # shuffle, then move any repost that comes before the first original after it
+    rng.shuffle(kinds)
+    first_post = kinds.index("post") if texts else 0
+    kinds = ["post"] + [k for i, k in enumerate(kinds) if i != first_post]
+    t0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    out: list[tuple[str, bytes]] = []
+    seen: list[str] = []
+    originals = iter(texts)
+    for i, kind in enumerate(kinds):
+        if kind == "post":
+            text = next(originals)
+            seen.append(text)
+        else:
+            text = f"RT @user{rng.randrange(10_000)}: {rng.choice(seen)}"
+        mention = Mention(
+            id=f"bench:{i}",
+            platform="x",
+            text=text,
+            created_at=t0 + timedelta(seconds=i),
+            brand="brenmoor",
+            brands=["brenmoor"],
+            author=Author(id=f"a{i % 997}", followers=100),
+            kind=kind,
+        )
+        out.append((kind, mention.dumps()))
+    return out
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def raw_rate(
+    classifier: MentionClassifier, texts: Sequence[str], batch_size: int
+) -> dict[str, float]:
+    """Texts/s (and CPU ms per text) of ``classify`` on ``texts`` in consecutive batches."""
+    started, cpu0 = time.perf_counter(), _cpu()
+    for i in range(0, len(texts), batch_size):
+        classifier.classify(list(texts[i : i + batch_size]))
+    seconds = time.perf_counter() - started
+    return {
+        "texts_per_s": round(len(texts) / seconds, 1),
+        "cpu_ms_per_text": round((_cpu() - cpu0) * 1000 / len(texts), 2),
+    }
+
+
+@contextmanager
+def _agent_harness(classifier: MentionClassifier, batch_size: int, within: float) -> Iterator[Any]:
+    """The real agent with a fresh cache, fresh metrics and a serialising sink; restored after."""
+    from prometheus_client import CollectorRegistry
+
+    from agents import classify_mentions
+
+    mod: Any = classify_mentions  # its topic and cache are swapped for the run, then restored
+    from pipeline import services
+    from pipeline.app import app
+    from pipeline.metrics import TocsinMetrics
+    from pipeline.settings import make_settings
+    from pipeline.textcache import LRUCache
+
+    saved = (mod.classified, mod._cache)
+    sink = _Sink()
+    mod.classified = sink
+    mod._cache = LRUCache(maxsize=50_000)
+    services.override(
+        classifier=classifier,
+        metrics=TocsinMetrics(CollectorRegistry(), receivers=("console",)),
+        settings=make_settings(batch_size=batch_size, batch_within_s=within),
+    )
+    app.finalize()
+    app.flow_control.resume()
+    try:
+        yield mod, sink
+    finally:
+        mod.classified, mod._cache = saved
+        services.reset()
+
+
+async def _run_agent(mod: Any, sink: _Sink, payloads: Sequence[bytes]) -> float:
+    """Feed decoded mentions to the agent as fast as it takes them; seconds until all are out."""
+    from pipeline.records import Mention
+
+    async with mod.classify_mentions.test_context() as agent:
+        sink.expected = len(payloads)
+        started = time.perf_counter()
+        for payload in payloads:
+            await agent.put(Mention.loads(payload), wait=False)
+        await sink.done.wait()
+        return time.perf_counter() - started
+
+
+def pipeline_rate(
+    classifier: MentionClassifier,
+    stream: Sequence[tuple[str, bytes]],
+    *,
+    batch_size: int,
+    within: float,
+) -> dict[str, float]:
+    """Mentions/s of the agent path over ``stream``, plus the model calls it made."""
+    with _agent_harness(classifier, batch_size, within) as (mod, sink):
+        from pipeline import services
+
+        cpu0 = _cpu()
+        seconds = asyncio.run(_run_agent(mod, sink, [p for _, p in stream]))
+        cpu = _cpu() - cpu0
+        registry = services.metrics().registry
+        calls = registry.get_sample_value("tocsin_model_batch_size_count") or 0.0
+        texts = registry.get_sample_value("tocsin_model_batch_size_sum") or 0.0
+        hits = registry.get_sample_value("tocsin_model_dedup_hits_total") or 0.0
+        model_s = registry.get_sample_value("tocsin_model_batch_latency_seconds_sum") or 0.0
+    return {
+        "mentions": len(stream),
+        "seconds": round(seconds, 2),
+        "mentions_per_s": round(len(stream) / seconds, 1),
+        "cpu_ms_per_mention": round(cpu * 1000 / len(stream), 2),
+        "model_calls": calls,
+        "texts_per_call": round(texts / max(calls, 1.0), 1),
+        "cache_hits": hits,
+        "model_busy_share": round(model_s / seconds, 3),
+    }
+
+
+def bench_pipeline(
+    classifier: MentionClassifier,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 32,
+    within: float = 0.5,
+    repost_share: float = 0.4,
+) -> dict[str, Any]:
+    """Raw, plain-stream and repost-stream rates on ``texts`` with their ratios (see module doc)."""
+    texts = list(dict.fromkeys(texts))
+    classifier.classify(texts[:batch_size])  # warm-up
+    raw_before = raw_rate(classifier, texts, batch_size)
+    plain = pipeline_rate(classifier, make_stream(texts, 0.0), batch_size=batch_size, within=within)
+    reposts = pipeline_rate(
+        classifier, make_stream(texts, repost_share), batch_size=batch_size, within=within
+    )
+    raw_after = raw_rate(classifier, texts, batch_size)
+    raw = (raw_before["texts_per_s"] + raw_after["texts_per_s"]) / 2
+    raw_cpu = (raw_before["cpu_ms_per_text"] + raw_after["cpu_ms_per_text"]) / 2
+    return {
+        "distinct_texts": len(texts),
+        "batch_size": batch_size,
+        "within_s": within,
+        "raw": {"texts_per_s": round(raw, 1), "runs": [raw_before, raw_after]},
+        "plain": plain,
+        "reposts": {"share": repost_share, **reposts},
+        "plain_over_raw": round(plain["mentions_per_s"] / raw, 3),
+        "reposts_over_raw": round(reposts["mentions_per_s"] / raw, 3),
+        # CPU per mention is less sensitive than wall time to other processes on a shared machine
+        "cpu_raw_over_plain": round(raw_cpu / plain["cpu_ms_per_mention"], 3),
+        "cpu_raw_over_reposts": round(raw_cpu / reposts["cpu_ms_per_mention"], 3),
+    }
