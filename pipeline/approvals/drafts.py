@@ -18,7 +18,7 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
 from typing import Any
 
@@ -67,7 +67,7 @@ class Draft:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Draft:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
 
 
 def draft_id(alert_key: str, template_id: str) -> str:

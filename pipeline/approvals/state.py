@@ -28,7 +28,7 @@ give it (:func:`is_satisfied` re-checks the whole policy, it does not trust a co
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -164,13 +164,13 @@ _EVENT_TYPES: dict[str, type[Any]] = {
 def event_to_dict(event: Event) -> dict[str, Any]:
     """JSON-able form of an event, with its ``type`` (for the decisions topic)."""
     out: dict[str, Any] = {"type": event.type}
-    for name in event.__dataclass_fields__:
-        value = getattr(event, name)
+    for f in fields(event):
+        value = getattr(event, f.name)
         if isinstance(value, Draft | LinkClaims):
             value = value.to_dict()
         elif isinstance(value, tuple):
             value = list(value)
-        out[name] = value
+        out[f.name] = value
     return out
 
 
@@ -180,7 +180,7 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     cls = _EVENT_TYPES.get(str(kind))
     if cls is None:
         raise ValueError(f"unknown approval event type {kind!r}")
-    values: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+    values: dict[str, Any] = {f.name: data[f.name] for f in fields(cls) if f.name in data}
     if "draft" in values:
         values["draft"] = Draft.from_dict(values["draft"])
     if values.get("link") is not None:
@@ -534,7 +534,9 @@ def _edited(
         raise _Refuse("edit_after_approval", f"the draft is {state.status}; its text is frozen")
     if state.status == "rejected":
         raise _Refuse("not_pending", "the draft was rejected; start a new one")
-    given = state.current_approvals()
+    # After "request changes" the round's approvals are void (the edit bumps the version they
+    # are bound to); while pending, an approval already given freezes the text.
+    given = state.current_approvals() if state.status == "pending" else ()
     if given:
         who = ", ".join(sorted({a.user_id for a in given}))
         raise _Refuse(
@@ -657,7 +659,8 @@ def _commented(
     if len(comment) > MAX_COMMENT_CHARS:
         raise _Refuse("comment_required", f"a comment is at most {MAX_COMMENT_CHARS} characters")
     status = "rejected" if isinstance(event, Rejected) else "changes_requested"
-    # Requesting changes voids this round's approvals: the next text is a new version anyway.
+    # Approvals of this round stay in the history but count for nothing: they are bound to this
+    # version, and the edit that answers the request creates the next one.
     new = replace(
         state,
         status=status,

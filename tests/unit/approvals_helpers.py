@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,23 +28,28 @@ TOKENS = {
 }
 
 
+# Loaded once per test session: these are immutable, and Hypothesis calls them thousands of times.
+@lru_cache(maxsize=1)
 def users() -> UserDirectory:
     raw = ",".join(f"{user}:{token}" for user, token in TOKENS.items())
     return load_users(CONFIG / "users.yaml", tokens=SecretStr(raw), env={})
 
 
+@lru_cache(maxsize=1)
 def policy() -> Policy:
     from models.taxonomy import load_taxonomy
 
     return load_policy(CONFIG / "approval_policy.yaml", topics=load_taxonomy().ids, users=users())
 
 
+@lru_cache(maxsize=1)
 def library() -> Library:
     from models.taxonomy import load_taxonomy
 
     return load_library(CONFIG / "responses.yaml", today=TODAY, topics=load_taxonomy().ids)
 
 
+@lru_cache(maxsize=1)
 def brands() -> tuple[BrandSpec, ...]:
     return tuple(load_brands(CONFIG / "brands.yaml").brands)
 
