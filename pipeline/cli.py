@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from models.cli import classify_cmd, model
+from pipeline.audit_export import audit
 from pipeline.detection.backtest import backtest
 from pipeline.topology import ALL_TOPICS, RAW
 
@@ -132,6 +133,7 @@ def demo(
 cli.add_command(model)
 cli.add_command(classify_cmd, name="classify")
 cli.add_command(backtest)
+cli.add_command(audit)
 
 
 def main() -> None:
