@@ -2,8 +2,19 @@
 
 The catalogue is data (``config/brands.yaml``) validated on load, so a typo in an alias fails at
 start-up with the file and field named, not silently at 3 a.m. Matching is on a normalised form of
-the text (lower case, accents folded, ``#hashtags`` and ``$CASHTAGS`` opened up) with word boundaries,
-so "Glucentra's", "#glucentra" and "GLUCENTRA" all match while "glucentrality" does not.
+the text (lower case, accents folded, ``#hashtags``, ``@handles`` and ``$CASHTAGS`` opened up) with
+word boundaries, so "Glucentra's", "#glucentra" and "GLUCENTRA" all match while "glucentrality"
+does not. People do not write brand names the way the catalogue does, so, in order of trust:
+
+- ``exact``: ™/®/© dropped, CamelCase hashtags and handles split into words (``#BoycottBrenmoor``,
+  ``@Quillon_UK``), then a whole-word match of any catalogue term;
+- ``dehyphenated``: the same after joining hyphenated words (``Bren-moor``);
+- ``hashtag``: a term of 6+ letters inside a lower-case hashtag or handle (``#boycottbrenmoor``);
+- ``fuzzy``: one edit (insertion, deletion, substitution or swap of neighbours) away from a
+  single-word term of 7+ letters (``Glyetra``, ``Valmorau``), only for words of 6+ letters. Short
+  names are exact-only because one edit from a 5-letter word is often another real word.
+
+Every match records its kind, so a team can see (and silence) what the looser rules let in.
 """
 
 from __future__ import annotations
@@ -53,11 +64,71 @@ class Catalogue(BaseModel):
     brands: list[BrandSpec] = Field(min_length=1)
 
 
-def fold(text: str) -> str:
-    """Lower-case, strip accents and open hashtags/cashtags, so matching ignores their spelling."""
+#: Trademark-like signs dropped before matching (NFKD would turn ™ into "TM" glued to the name).
+_SIGNS = str.maketrans("", "", "™®©℠")
+_TAG = re.compile(r"[#@$](\w+)")
+#: Word boundaries inside a CamelCase tag: "BoycottBrenmoor", "NoMoreGLYTERA", "Quillon2026".
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z0-9])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[0-9])(?=[A-Za-z])")
+_HYPHEN = re.compile(r"(?<=[a-z])-(?=[a-z])")
+_WORD = re.compile(r"[a-z]+")
+#: Shortest catalogue term found inside a lower-case hashtag or handle.
+MIN_TAG_TERM = 6
+#: Shortest single-word term matched with one edit, and shortest word compared with it.
+MIN_FUZZY_TERM = 7
+MIN_FUZZY_WORD = 6
+
+
+def _open_tag(m: re.Match[str]) -> str:
+    return " " + _CAMEL.sub(" ", m.group(1)).replace("_", " ")
+
+
+def _strip_accents(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
-    no_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.sub(r"[#$](\w)", r" \1", no_marks).casefold()
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents and ™/®, open hashtags/handles/cashtags (CamelCase split)."""
+    text = _TAG.sub(_open_tag, text.translate(_SIGNS))
+    return _strip_accents(text).casefold()
+
+
+def tags(text: str) -> list[str]:
+    """The bodies of ``#hashtags`` and ``@handles``, folded, underscores dropped."""
+    plain = _strip_accents(text.translate(_SIGNS)).casefold()
+    return [m.group(1).replace("_", "") for m in re.finditer(r"[#@](\w+)", plain)]
+
+
+def within_one_edit(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` differ by at most one insertion, deletion, substitution or
+    swap of two neighbouring letters (optimal string alignment distance <= 1), in O(len)."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    if la > lb:
+        a, b, la, lb = b, a, lb, la
+    i = 0
+    while i < la and a[i] == b[i]:
+        i += 1
+    if la == lb:
+        if a[i + 1 :] == b[i + 1 :]:  # one substitution
+            return True
+        # one swap of neighbours
+        return i + 1 < la and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]
+    return a[i:] == b[i + 1 :]  # one insertion into the shorter
+
+
+@dataclass(frozen=True)
+class BrandMatch:
+    """One brand found in a text: how (``exact``, ``dehyphenated``, ``hashtag``, ``fuzzy``),
+    where in the folded text, and the surface form that matched."""
+
+    brand: str
+    kind: str
+    start: int
+    surface: str
 
 
 @dataclass(frozen=True)
@@ -66,22 +137,29 @@ class BrandMatcher:
 
     brands: tuple[BrandSpec, ...]
     _patterns: tuple[tuple[str, re.Pattern[str]], ...]
+    #: (brand id, compact term) for the hashtag and fuzzy rules
+    _tag_terms: tuple[tuple[str, str], ...] = ()
+    _fuzzy_terms: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_specs(cls, specs: Iterable[BrandSpec]) -> BrandMatcher:
         brands = tuple(specs)
         patterns = []
+        tag_terms: list[tuple[str, str]] = []
+        fuzzy_terms: list[tuple[str, str]] = []
         for brand in brands:
-            terms = {fold(t).strip() for t in brand.terms()}
+            terms = {" ".join(fold(t).split()) for t in brand.terms()}
             if brand.cashtag:
                 terms.add(brand.cashtag.casefold())
             # Compact spellings ("Nova Cura" -> "novacura") are what hashtags look like.
             terms |= {t.replace(" ", "") for t in list(terms)}
-            alternation = "|".join(
-                sorted((re.escape(t) for t in terms if t), key=len, reverse=True)
-            )
+            terms.discard("")
+            alternation = "|".join(sorted((re.escape(t) for t in terms), key=len, reverse=True))
             patterns.append((brand.id, re.compile(rf"(?<!\w)(?:{alternation})(?!\w)")))
-        return cls(brands, tuple(patterns))
+            compact = {t for t in terms if " " not in t and t.isalpha()}
+            tag_terms += [(brand.id, t) for t in sorted(compact) if len(t) >= MIN_TAG_TERM]
+            fuzzy_terms += [(brand.id, t) for t in sorted(compact) if len(t) >= MIN_FUZZY_TERM]
+        return cls(brands, tuple(patterns), tuple(tag_terms), tuple(fuzzy_terms))
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -89,13 +167,37 @@ class BrandMatcher:
 
     def match(self, text: str) -> list[str]:
         """Brand ids mentioned in ``text``, ordered by first appearance."""
+        return [m.brand for m in self.matches(text)]
+
+    def matches(self, text: str) -> list[BrandMatch]:
+        """One :class:`BrandMatch` per brand found, by first appearance; the most trusted rule
+        that finds a brand wins (exact, then dehyphenated, hashtag, fuzzy)."""
         folded = fold(text)
-        hits = []
+        found: dict[str, BrandMatch] = {}
+        joined = _HYPHEN.sub("", folded) if "-" in folded else None
         for brand_id, pattern in self._patterns:
             m = pattern.search(folded)
             if m:
-                hits.append((m.start(), brand_id))
-        return [brand_id for _, brand_id in sorted(hits)]
+                found[brand_id] = BrandMatch(brand_id, "exact", m.start(), m.group())
+            elif joined is not None and (m := pattern.search(joined)):
+                found[brand_id] = BrandMatch(brand_id, "dehyphenated", m.start(), m.group())
+        if len(found) < len(self.brands):
+            for body in tags(text):
+                for brand_id, term in self._tag_terms:
+                    if brand_id not in found and term in body:
+                        at = folded.find(body)
+                        found[brand_id] = BrandMatch(
+                            brand_id, "hashtag", at if at >= 0 else len(folded), body
+                        )
+            words = [w for w in _WORD.finditer(folded) if len(w.group()) >= MIN_FUZZY_WORD]
+            for brand_id, term in self._fuzzy_terms:
+                if brand_id in found:
+                    continue
+                for w in words:
+                    if within_one_edit(w.group(), term):
+                        found[brand_id] = BrandMatch(brand_id, "fuzzy", w.start(), w.group())
+                        break
+        return sorted(found.values(), key=lambda m: (m.start, m.brand))
 
 
 def load_brands(path: Path) -> BrandMatcher:

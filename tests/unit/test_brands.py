@@ -58,3 +58,79 @@ def test_yaml_syntax_error_is_a_config_error(tmp_path: Path) -> None:
     bad.write_text("brands: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_brands(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "brand", "kind"),
+    [
+        ("Glytera™ price hike", "brenmoor", "exact"),
+        ("Epidra® injection day", "quillon", "exact"),
+        ("#ValmoreauPrices are a scandal", "valmoreau", "exact"),
+        ("#BoycottBrenmoor now", "brenmoor", "exact"),
+        ("#NoMoreGLYTERA", "brenmoor", "exact"),
+        ("@Quillon_UK answer your patients", "quillon", "exact"),
+        ("cc @QuillonTherapeutics", "quillon", "exact"),
+        ("Bren-moor again", "brenmoor", "dehyphenated"),
+        ("le Neviora-induced nausea", "valmoreau", "exact"),
+        ("#boycottbrenmoor", "brenmoor", "hashtag"),
+        ("@somnessafrance", "valmoreau", "hashtag"),
+        ("Glyetra made me sick", "brenmoor", "fuzzy"),  # swapped letters
+        ("Valmorau lies", "valmoreau", "fuzzy"),  # a letter missing
+        ("my cardellio dose", "brenmoor", "fuzzy"),  # a letter doubled
+        ("Artivan ruined my month", "quillon", "fuzzy"),  # 8-letter name, last letter lost
+    ],
+)
+def test_loose_spellings_match_and_say_how(text: str, brand: str, kind: str) -> None:
+    found = {m.brand: m.kind for m in BRANDS.matches(text)}
+    assert found == {brand: kind}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Epidrx and Epidro: a 6-letter name needs its exact spelling",
+        "general cardinal respite neutral several artisan cardigan somewhat",
+        "the #epidemic of misinformation, @respiratory_team",
+        "brenmoorish is not a word we track",
+        "Neviorama festival tickets",
+    ],
+)
+def test_loose_rules_do_not_invent_brands(text: str) -> None:
+    assert BRANDS.matches(text) == []
+
+
+def test_no_corpus_word_is_mistaken_for_a_brand() -> None:
+    """Every 6+ letter word of the seed corpus that is not a catalogue term stays unmatched."""
+    import json
+
+    from pipeline.brands import fold
+
+    words: set[str] = set()
+    for line in Path("models/data/seed_corpus.jsonl").read_text(encoding="utf-8").splitlines():
+        words |= {w for w in fold(json.loads(line)["text"]).split() if w.isalpha()}
+    loose = [(w, m.brand) for w in sorted(words) for m in BRANDS.matches(w) if m.kind != "exact"]
+    assert loose == []
+    assert len(words) > 3000  # the check covers a real vocabulary
+
+
+def test_edit_distance_rule() -> None:
+    from pipeline.brands import within_one_edit
+
+    assert within_one_edit("glytera", "glytera")
+    assert within_one_edit("glytera", "glyetra")  # neighbours swapped
+    assert within_one_edit("glytera", "glitera")  # substitution
+    assert within_one_edit("glytera", "glytra")  # deletion
+    assert within_one_edit("glytera", "glyttera")  # insertion
+    assert not within_one_edit("glytera", "gyltrea")  # two edits
+    assert not within_one_edit("glytera", "glyteraxx")
+    assert not within_one_edit("abcd", "badc")
+
+
+def test_trademark_signs_and_camel_case_are_folded() -> None:
+    assert fold("Glytera™ #BoycottBrenmoor @Quillon_UK").split() == [
+        "glytera",
+        "boycott",
+        "brenmoor",
+        "quillon",
+        "uk",
+    ]
