@@ -23,6 +23,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -161,6 +162,11 @@ class BrandMatcher:
             fuzzy_terms += [(brand.id, t) for t in sorted(compact) if len(t) >= MIN_FUZZY_TERM]
         return cls(brands, tuple(patterns), tuple(tag_terms), tuple(fuzzy_terms))
 
+    @cached_property
+    def _fuzzy_lengths(self) -> frozenset[int]:
+        """Word lengths that can be one edit from a fuzzy term."""
+        return frozenset(len(t) + d for _, t in self._fuzzy_terms for d in (-1, 0, 1))
+
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(b.id for b in self.brands)
@@ -189,14 +195,14 @@ class BrandMatcher:
                         found[brand_id] = BrandMatch(
                             brand_id, "hashtag", at if at >= 0 else len(folded), body
                         )
-            words = [w for w in _WORD.finditer(folded) if len(w.group()) >= MIN_FUZZY_WORD]
-            for brand_id, term in self._fuzzy_terms:
-                if brand_id in found:
-                    continue
-                for w in words:
-                    if within_one_edit(w.group(), term):
-                        found[brand_id] = BrandMatch(brand_id, "fuzzy", w.start(), w.group())
-                        break
+            lengths = self._fuzzy_lengths
+            for w in _WORD.finditer(folded):
+                word = w.group()
+                if len(word) < MIN_FUZZY_WORD or len(word) not in lengths:
+                    continue  # cheap exit: no term within one letter of this length
+                for brand_id, term in self._fuzzy_terms:
+                    if brand_id not in found and within_one_edit(word, term):
+                        found[brand_id] = BrandMatch(brand_id, "fuzzy", w.start(), word)
         return sorted(found.values(), key=lambda m: (m.start, m.brand))
 
 
