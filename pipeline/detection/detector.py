@@ -3,14 +3,17 @@
 One :class:`SeriesDetector` follows one brand x topic series of event-time buckets. For each bucket
 (fed in order of start time) it
 
-1. predicts the expected volume ``mu = level * daily(t) * weekly(t)``, where ``level`` is a
-   fast tracker of the deseasonalised volume (half-life 30 min; a ratio of EWMAs of the volume
-   and of the seasonal factor, so quiet hours weigh in as little as they inform), and the
-   seasonal profiles are learned online against a slow baseline and shrunk toward flat while
-   immature;
+1. predicts the expected volume ``mu = level * daily(t) * weekly(t)``, where ``level`` tracks
+   the deseasonalised volume (a ratio of EWMAs of the volume and of the seasonal factor, so quiet
+   hours weigh in as little as they inform; half-life 30 min while the daily profile is young,
+   growing to 3 h as it matures), and the seasonal profiles are learned online against a slow
+   baseline and shrunk toward flat while immature;
 2. scores the bucket with the upper tail ``p = P(X >= observed)`` of a negative binomial with
    online dispersion (``var = phi*mu + alpha*mu**2``, see :mod:`.dispersion`), widened while the
-   series is young; ``score = 1 - p`` is a calibrated tail probability in [0, 1];
+   series is young and by the uncertainty of the level itself (a posterior-predictive tail: the
+   level's relative variance ``v`` is propagated through its EWMA, and a gamma-mixed mean turns
+   ``alpha`` into ``(1 + alpha)(1 + v) - 1``); ``score = 1 - p`` is a calibrated tail
+   probability in [0, 1];
 3. runs the alert state machine: a run of at least ``confirm_buckets`` consecutive *hot* buckets
    (tail probability <= ``hot_p``, volume >= ``min_observed``, ratio >= ``min_ratio``) whose summed
    ``-log10(p)`` reaches ``fire_evidence`` fires; ``resolve_buckets`` consecutive calm buckets
@@ -19,6 +22,16 @@ One :class:`SeriesDetector` follows one brand x topic series of event-time bucke
    level may not climb faster than ``max_level_growth_per_hour``, and hot or firing buckets teach
    the level only ``anomalous_learn_weight`` as much and the profiles nothing, so a crisis does
    not become the new normal (while a lasting shift is absorbed within hours).
+
+What "quiet" means (the no-page promise). A surge-free series within these bounds should not
+page over a 30-day month at default settings: a weekday mean of 0.5-60 mentions per 5-minute
+bucket; negative-binomial burstiness alpha 0-0.3; a daily rhythm of 0-1 times the demo profile
+(night down to ~1/17 of the afternoon); weekends at 0.5-1 times weekdays; zero inflation up to 0.3
+for means below 5; any start weekday and hour (:data:`.quiet.QUIET_BOUNDS`, drawn from by the
+Hypothesis property). It is a statistical promise, not a certainty: even a perfect model with
+this firing rule would page on ~0.4 % of such months before the volume rules; measured rates are
+printed by ``python -m pipeline.detection.quiet MONTHS SEED``. Outside the bounds (alpha well above
+0.3, sharper rhythms, trends) the rate of ordinary noise paging rises.
 
 Everything the detector knows is in :meth:`SeriesDetector.to_state` (compact, JSON-serialisable);
 a detector rebuilt from that state produces exactly the same readings afterwards, which is what lets
@@ -148,6 +161,9 @@ class SeriesDetector:
         self.seen = 0.0
         self.weight = 0.0
         self.base = 0.0
+        # Variance of ``seen`` as an estimate (an EWMA of noisy counts), propagated with the same
+        # weights; ``lvar / seen**2`` is the relative uncertainty of the level itself.
+        self.lvar = 0.0
         self.log_rpm = 0.0  # usual log(1 + reach per mention)
         self.n_reach = 0
         self.recent: list[float] = []  # the level over the past hour, oldest first
@@ -209,6 +225,7 @@ class SeriesDetector:
             "b": self.config.bucket_seconds,
             "n": self.n,
             "lv": [self.seen, self.weight, self.base, self.log_rpm, self.n_reach, self.unit],
+            "lq": self.lvar,
             "rl": self.recent[:],
             "d": self._daily.dump(),
             "w": self._weekly.dump(),
@@ -250,6 +267,7 @@ class SeriesDetector:
         self.n_reach = int(state["lv"][4])
         self.unit = int(state["lv"][5])
         self.recent = [float(v) for v in state["rl"]]
+        self.lvar = float(state.get("lq", 0.0))  # states written before it existed: no extra width
         self._daily.load(state["d"])
         self._weekly.load(state["w"])
         self._disp.load(state["x"])
@@ -273,6 +291,17 @@ class SeriesDetector:
         self.episode_start = None if episode_start is None else float(episode_start)
         r = state.get("r")
         self._last = None if r is None else _reading_from_list(r)
+
+    def _level_rate(self) -> float:
+        """EWMA weight of the level: fast while the daily profile is young, slower once mature."""
+        cfg = self.config
+        if not self._use_daily or cfg.mature_level_half_life_seconds == cfg.level_half_life_seconds:
+            return self._a_level
+        d = self.n * cfg.bucket_seconds / 86400.0
+        prior = cfg.daily_prior_days
+        m = d * d / (d * d + prior * prior) if d > 0.0 else 0.0
+        young, mature = cfg.level_half_life_seconds, cfg.mature_level_half_life_seconds
+        return cfg.per_bucket(young + (mature - young) * m)
 
     def _seasonal(self, t_mid: float) -> tuple[float, float]:
         d = self._daily.factor_at(t_mid) if self._use_daily else 1.0
@@ -311,6 +340,13 @@ class SeriesDetector:
         alpha = self._disp.alpha + cfg.young_alpha * cfg.young_buckets / (
             cfg.young_buckets + self.n
         )
+        # Posterior-predictive width: the level is an average of a few noisy buckets, so the true
+        # mean is only known to a relative variance ``v``. Mixing the NB over a gamma-distributed
+        # mean of relative variance ``v`` gives an NB with ``(1 + alpha)(1 + v) - 1``. Without
+        # it, a level that happens to sit 20-30 % low makes several consecutive buckets look
+        # unusual together, which is how quiet months paged (about 3 % of them).
+        v = min(self.lvar / (self.seen * self.seen), cfg.alpha_max) if self.seen > 0.0 else 0.0
+        alpha = alpha + v * (1.0 + alpha)
         m = mu / phi
         p_value = upper_tail(volume / phi, m, alpha)
         lower = phi * quantile(self._q_lo, m, alpha, z=self._z_lo)
@@ -345,8 +381,14 @@ class SeriesDetector:
             lw = 1.0
             ceiling = upper
         clipped = min(volume, max(ceiling, mu + unit))
-        a = max(self._a_level, 1.0 / (self.n + 1))
+        a = max(self._level_rate(), 1.0 / (self.n + 1))
         self.seen += a * lw * (clipped - self.seen)
+        # Same weights for the variance of that average: each bucket brings the model's variance.
+        gain = a * lw
+        # Until a first mention the unit (and so phi) is unknown: count no noise, which keeps the
+        # model exactly equivariant under scaling of the counts.
+        noise = phi * mu + self._disp.alpha * mu * mu if self.unit else 0.0
+        self.lvar = (1.0 - gain) ** 2 * self.lvar + gain * gain * noise
         self.weight += a * lw * (f - self.weight)
         if self.n >= self._warmup and self.recent:
             # A normal rise (the morning) is gradual; a crisis is not. The level may not exceed

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from pipeline.detection import DetectorConfig, Reading, SeriesDetector
+from pipeline.detection.quiet import QUIET_BOUNDS, pages, quiet_spec
 from pipeline.detection.synthetic import SeriesSpec, Surge, generate
 
 DAY = 288
@@ -31,27 +32,39 @@ def fired_at(readings: list[Reading]) -> list[datetime]:
     return [r.start for r in readings if r.transition == "fired"]
 
 
+QUIET = settings(
+    # Each example is a month of 8,640 buckets (~1 s); 40 months cover the space's corners
+    # reasonably. derandomize: the same 40 months in every CI run, chosen by Hypothesis from
+    # the whole documented space. ``python -m pipeline.detection.quiet 300 SEED`` measures the
+    # rate on many more months (see the detector docstring for the figures).
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+
+
 @st.composite
 def quiet_specs(draw: st.DrawFn) -> SeriesSpec:
-    """Realistic quiet months: 0.5-60 mentions per bucket on average, bursty noise up to alpha
-    0.3, any mix of daily and weekly rhythm, and zero inflation for sparse topics."""
-    level = draw(st.floats(0.5, 60.0))
-    return SeriesSpec(
-        name="quiet",
-        days=30,
-        level=level,
-        alpha=draw(st.floats(0.0, 0.3)),
-        daily_amplitude=draw(st.floats(0.0, 1.0)),
-        weekend_factor=draw(st.floats(0.5, 1.0)),
-        zero_inflation=draw(st.floats(0.0, 0.3)) if level < 5.0 else 0.0,
+    """A surge-free month from the documented space (``pipeline.detection.quiet.QUIET_BOUNDS``):
+    0.5-60 mentions per bucket, burstiness alpha 0-0.3, any mix of daily and weekly rhythm,
+    zero inflation for sparse topics, any starting weekday and hour."""
+    b = QUIET_BOUNDS
+    return quiet_spec(
+        level=draw(st.floats(*b.level)),
+        alpha=draw(st.floats(*b.alpha)),
+        daily_amplitude=draw(st.floats(*b.daily_amplitude)),
+        weekend_factor=draw(st.floats(*b.weekend_factor)),
+        zero_inflation=draw(st.floats(*b.zero_inflation)),
+        start_hours=draw(st.integers(0, 7 * 24 - 1)),
     )
 
 
-@SLOW
+@QUIET
 @given(spec=quiet_specs(), seed=st.integers(0, 2**31))
 def test_a_stationary_seasonal_month_never_pages(spec: SeriesSpec, seed: int) -> None:
-    readings = run(generate(spec, seed))
-    assert fired_at(readings) == []
+    assert pages(spec, seed) == []
 
 
 @st.composite
@@ -80,7 +93,7 @@ def surge_specs(draw: st.DrawFn) -> SeriesSpec:
     )
 
 
-@SLOW
+@settings(SLOW, max_examples=20)
 @given(spec=surge_specs(), seed=st.integers(0, 2**31))
 def test_scaling_counts_by_ten_does_not_change_what_pages(spec: SeriesSpec, seed: int) -> None:
     # The minimum volume is an absolute rule (10 mentions is 10 mentions), so it is switched off
@@ -91,6 +104,21 @@ def test_scaling_counts_by_ten_does_not_change_what_pages(spec: SeriesSpec, seed
     ones, tens = run(rows, cfg), run(scaled, cfg)
     assert fired_at(ones) == fired_at(tens)
     assert [r.transition for r in ones] == [r.transition for r in tens]
+    # Not only the pages: every bucket's tail probability agrees (to rounding, since phi carries
+    # the unit and the arithmetic differs slightly), so the equality above is not vacuous.
+    for a, b in zip(ones, tens, strict=True):
+        assert abs(a.p_value - b.p_value) <= 1e-12 + 1e-9 * a.p_value, (a, b)
+
+
+@settings(SLOW, max_examples=10)
+@given(spec=quiet_specs(), seed=st.integers(0, 2**31))
+def test_scaling_a_quiet_month_by_ten_pages_nowhere_at_default_settings(
+    spec: SeriesSpec, seed: int
+) -> None:
+    # At default settings (minimum volume on): ten times the mentions is a bigger brand, whose
+    # ordinary noise must not page either.
+    rows = [(t, 10 * x) for t, x in generate(spec, seed)]
+    assert fired_at(run(rows)) == []
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
