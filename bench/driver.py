@@ -8,8 +8,8 @@ Two pacing modes:
   which saturates the workers without building an unbounded backlog; used to probe capacity, so the
   next phase starts seconds (not minutes) after the probe ends.
 
-The stream position only moves forward, so ``wall[n]`` is the time global position ``n`` was handed
-to the producer (``linger_ms`` is 5, so the broker has it a few milliseconds later).
+The stream position only moves forward from ``start``, so ``wall[n - start]`` is the time global
+position ``n`` was handed to the producer (``linger_ms`` is 5, so the broker has it a few milliseconds later).
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from pipeline.topology import MAX_MESSAGE_BYTES, RAW
 
 
 class Driver:
-    def __init__(self, stream: LapStream, bootstrap: str) -> None:
+    def __init__(self, stream: LapStream, bootstrap: str, start: int = 0) -> None:
         self.stream = stream
+        self.start = start
         self.wall: list[float] = []
         self._producer = KafkaProducer(
             bootstrap_servers=bootstrap,
@@ -39,7 +40,17 @@ class Driver:
 
     @property
     def position(self) -> int:
+        """Global stream position of the next mention (``start`` + mentions sent so far)."""
+        return self.start + len(self.wall)
+
+    @property
+    def sent(self) -> int:
         return len(self.wall)
+
+    def sent_at(self, n: int) -> float | None:
+        """Wall time global position ``n`` was produced, None if it was not (yet)."""
+        i = n - self.start
+        return self.wall[i] if 0 <= i < len(self.wall) else None
 
     def _send(self) -> None:
         key, value = self.stream.payload(self.position)

@@ -76,8 +76,21 @@ def _r(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def worker_cores(samples: Sequence[dict[str, Any]], start: float, end: float) -> float | None:
+    """Mean CPU of all worker processes together in a window, in cores (1.0 = one full core)."""
+    values = [
+        sum(u["cpu"] for n, u in (s.get("proc") or {}).items() if n.startswith("worker"))
+        for s in samples
+        if start <= s["t"] <= end
+    ]
+    return sum(values) / len(values) / 100 if values else None
+
+
 def capacity_figures(samples: Sequence[dict[str, Any]], entry: dict[str, Any]) -> dict[str, Any]:
+    """Saturated-phase figures; CPU per mention is the one a shared machine moves least."""
     classified = phase_rate(samples, entry, "classified")
+    start = entry["start"] + WARM_SHARE * (entry["end"] - entry["start"])
+    cores = worker_cores(samples, start, entry["end"])
     model_texts = phase_rate(samples, entry, "model_texts")
     hits = phase_rate(samples, entry, "dedup_hits")
     busy = phase_rate(samples, entry, "model_busy_s")
@@ -88,6 +101,10 @@ def capacity_figures(samples: Sequence[dict[str, Any]], entry: dict[str, Any]) -
         "model_texts_per_s": _r(model_texts),
         "cache_hit_share": _r(hits / classified, 3) if hits is not None and classified else None,
         "model_busy_share": _r(busy, 3),
+        "worker_cores": _r(cores, 2),
+        "worker_cpu_ms_per_mention": _r(cores / classified * 1000, 1)
+        if cores is not None and classified
+        else None,
     }
 
 
@@ -96,6 +113,12 @@ def latency_figures(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per crisis alert: triggering mentions' produce->receipt latencies and the pipeline part."""
     sent: list[float] = raw["sent_wall"]
+    first = int(raw.get("sent_start", 0))
+    last = first + len(sent)
+
+    def at(n: int) -> float:
+        return sent[n - first]
+
     bucket = raw["settings"]["bucket_s"]
     lateness = raw["settings"]["lateness_s"]
     crisis = stream.crisis
@@ -127,38 +150,35 @@ def latency_figures(
         alerts.append(row)
         if not row["crisis"]:
             continue
+        produced = range(max(first, lap * size), min(last, (lap + 1) * size))
         triggering = [
-            lap * size + i
-            for i, line in enumerate(stream.lines)
-            if line.crisis
-            and line.at is not None
-            and end - bucket <= line.at + lap * stream.span < end
-            and lap * size + i < len(sent)
+            n
+            for n in produced
+            if stream.line(n).crisis and end - bucket <= (stream.event_time(n) or 0) < end
         ]
-        first_crisis = next(
-            (lap * size + i for i, line in enumerate(stream.lines) if line.crisis), None
-        )
+        first_crisis = next((n for n in produced if stream.line(n).crisis), None)
         closing = next(
             (
                 n
-                for n in range(max(triggering, default=lap * size), len(sent))
+                for n in range(max(triggering, default=produced.start), last)
                 if stream.line(n).brand == crisis.brand
                 and (stream.event_time(n) or 0) >= end + lateness
             ),
             None,
         )
-        latencies = [receipt["wall"] - sent[n] for n in triggering]
+        latencies = [receipt["wall"] - at(n) for n in triggering]
         row.update(
             lap=lap,
             triggering=len(triggering),
             latency=latency_summary(latencies),
             latencies=[round(x, 3) for x in latencies],
-            pipeline_s=_r(receipt["wall"] - sent[closing], 3) if closing is not None else None,
+            pipeline_s=_r(receipt["wall"] - at(closing), 3) if closing is not None else None,
             event_delay_min=round((end + lateness - c_start) / 60, 1),
             time_to_detect_s=(
-                _r(receipt["wall"] - sent[first_crisis], 2)
-                if first_crisis is not None and first_crisis < len(sent)
-                else None
+                _r(receipt["wall"] - at(first_crisis), 2) if first_crisis is not None else None
+            ),
+            first_crisis_mention_produced_in=(
+                _phase_at(raw["timeline"], at(first_crisis)) if first_crisis is not None else None
             ),
         )
     return alerts, {"duplicate_receipts": duplicates}
@@ -173,7 +193,17 @@ def analyse(raw: dict[str, Any], stream: LapStream) -> dict[str, Any]:
     raw_mean = sum(raw_rates) / len(raw_rates)
     out: dict[str, Any] = {
         k: raw[k]
-        for k in ("command", "profile", "started_at", "wall_s", "machine", "settings", "stream")
+        for k in (
+            "command",
+            "profile",
+            "started_at",
+            "wall_s",
+            "machine",
+            "settings",
+            "stream",
+            "commit",
+            "brand_partitions",
+        )
     }
     out["raw_model"] = {
         "start": figures.get("raw_start"),
@@ -187,6 +217,12 @@ def analyse(raw: dict[str, Any], stream: LapStream) -> dict[str, Any]:
         cap = capacity_figures(samples, probe)
         cap["pipeline_over_raw"] = _r((cap["mentions_per_s"] or 0) / raw_mean, 3)
         cap["model_path_over_raw"] = _r((cap["model_texts_per_s"] or 0) / raw_mean, 3)
+        raw_cpu = [figures[k]["cpu_ms_per_text"] for k in ("raw_start", "raw_end") if k in figures]
+        if cap["worker_cpu_ms_per_mention"]:
+            cap["raw_cpu_ms_per_text"] = round(sum(raw_cpu) / len(raw_cpu), 2)
+            cap["cpu_efficiency_over_raw"] = _r(
+                cap["raw_cpu_ms_per_text"] / cap["worker_cpu_ms_per_mention"], 3
+            )
         phases["probe"] = cap
     sustained = _phase(timeline, "sustained")
     if sustained:
@@ -389,6 +425,16 @@ def render_markdown(results: dict[str, Any]) -> str:
                     "model texts/s inside the pipeline / raw model",
                     _get(ph, "probe", "model_path_over_raw"),
                 ],
+                [
+                    "CPU ms: raw model per text / pipeline workers per mention",
+                    f"{_get(ph, 'probe', 'raw_cpu_ms_per_text')} / "
+                    f"{_get(ph, 'probe', 'worker_cpu_ms_per_mention')}",
+                ],
+                [
+                    "**CPU efficiency (raw CPU per text / pipeline CPU per mention)**",
+                    _get(ph, "probe", "cpu_efficiency_over_raw"),
+                ],
+                ["worker CPU while saturated, cores", _get(ph, "probe", "worker_cores")],
                 ["repost-cache share of classified mentions", _get(ph, "probe", "cache_hit_share")],
                 [
                     "sustained: rate (80 % of capacity), mentions/s",

@@ -44,6 +44,7 @@ from bench.receiver import AlertReceiver
 from bench.report import analyse, render_markdown
 from bench.sampler import LagReader, Sampler
 from bench.stream import LapStream
+from models.classifier import default_artefact_dir
 from pipeline.brands import load_brands
 from pipeline.demo import PIPELINE_TOPICS
 from pipeline.procs import REPO, Broker, Worker, free_port
@@ -53,6 +54,7 @@ RESULTS = REPO / "bench" / "results"
 STREAM = REPO / "deploy" / "demo" / "stream.jsonl"
 CRISIS = REPO / "deploy" / "demo" / "crisis.json"
 ALL_PHASES = ("probe", "sustained", "burst", "scaleout")
+HISTORY_S = 6 * 3600  # event time the detector sees before the first crisis
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class Profile:
     sustained_s: float
     burst_s: float
     scale_s: float
-    backlog: int = 1500  # closed-loop probes: mentions in flight (~10-15 s of work at C)
+    backlog_s: float = 8.0  # closed-loop probes: seconds of work kept in flight
     load: float = 0.8  # sustained rate as a share of capacity
     base_fraction: float = 0.1  # burst phase base rate as a share of capacity
     burst_multiplier: float = 20.0
@@ -75,6 +77,55 @@ PROFILES = {
     "quick": Profile("quick", raw_s=8, probe_s=30, sustained_s=120, burst_s=20, scale_s=30),
     "full": Profile("full", raw_s=20, probe_s=90, sustained_s=600, burst_s=120, scale_s=90),
 }
+
+
+def artefact_dir() -> Path:
+    """The built classifier (``make bench`` builds it first); transformers is not imported here."""
+    folder = default_artefact_dir()
+    if not (folder / "meta.json").is_file():
+        raise SystemExit(f"no model artefacts in {folder}: run `make model` first")
+    return folder
+
+
+def source_commit() -> str | None:
+    """The commit benchmarked: ``$TOCSIN_BENCH_COMMIT`` (set when running from an export) or git."""
+    if os.environ.get("TOCSIN_BENCH_COMMIT"):
+        return os.environ["TOCSIN_BENCH_COMMIT"]
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def brand_partitions(stream: LapStream) -> dict[str, Any]:
+    """Partition of ``mentions`` each brand key lands on (Kafka's murmur2) and its share of lines.
+
+    Why: ``mentions`` is keyed by brand, so the classify work can only spread over as many
+    partitions as there are distinct brand hashes; this explains the scale-out figure.
+    """
+    from kafka.partitioner.default import murmur2
+
+    from pipeline.topology import MENTIONS
+
+    counts: dict[str, int] = {}
+    for line in stream.lines:
+        if line.brand:
+            counts[line.brand] = counts.get(line.brand, 0) + 1
+    total = sum(counts.values())
+    return {
+        brand: {
+            "partition": (murmur2(brand.encode()) & 0x7FFFFFFF) % MENTIONS.partitions,
+            "share": round(n / total, 3),
+        }
+        for brand, n in sorted(counts.items())
+    }
 
 
 def log(message: str) -> None:
@@ -142,11 +193,40 @@ class Run:
         finally:
             self.end(entry)
 
+    def estimated_capacity(self) -> float:
+        """Before the probe: the raw model rate, a fair first guess (cache hits and pipeline
+        overhead roughly cancel); after it, the measured capacity."""
+        measured = self.figures.get("capacity")
+        return float(measured or self.figures["raw_start"]["texts_per_s"])
+
+    def backlog(self) -> int:
+        """Closed-loop backlog: enough for several full batches, small enough to drain fast."""
+        return max(96, round(self.estimated_capacity() * self.profile.backlog_s))
+
+    def start_position(self) -> int:
+        """Where in lap 0 to start, so the crisis lands about a third into the sustained phase.
+
+        Starting late in the file costs nothing (the state is fresh, there is no gap in event
+        time), but the detector needs history before the crisis: at least ``HISTORY_S`` of event
+        time is kept before it. With a capacity far from the estimate the crisis may land in the
+        probe or after the sustained phase; the sustained phase of the full profile is longer than
+        a lap at any capacity above ~12 mentions/s, so it then still sees the next lap's crisis.
+        """
+        p = self.profile
+        est = self.estimated_capacity()
+        before = est * (p.probe_s + 0.35 * p.load * p.sustained_s) + self.backlog()
+        first_crisis = next(i for i, ln in enumerate(self.stream.lines) if ln.crisis)
+        history_from = self.stream.crisis.start - HISTORY_S
+        latest = next(
+            i
+            for i, ln in enumerate(self.stream.lines)
+            if ln.at is not None and ln.at >= history_from
+        )
+        return max(0, min(first_crisis - round(before), latest))
+
     # -- processes -----------------------------------------------------------------------------
     def raw_model(self, label: str) -> dict[str, Any]:
-        from models.build import build_artefacts
-
-        artefacts = build_artefacts(progress=lambda msg: None)
+        artefacts = artefact_dir()
         log(f"raw model ({label}), {self.profile.raw_s:.0f}s, batch {make_settings().batch_size}")
         proc = subprocess.run(
             [
@@ -171,19 +251,17 @@ class Run:
         return figures
 
     def start_worker(self, name: str) -> Worker:
-        from models.build import build_artefacts
-
         worker = Worker(
             bootstrap=self.broker.bootstrap,
             data_dir=self.run_dir / name,
             env={
-                "TOCSIN_MODEL_DIR": str(build_artefacts(progress=lambda msg: None)),
+                "TOCSIN_MODEL_DIR": str(artefact_dir()),
                 "TOCSIN_WEBHOOK_URL": self.receiver.url,
                 "TOCSIN_WEBHOOK_SECRET": self.secret,
                 "TOCSIN_CONSOLE_ALERTS": "false",
             },
         )
-        worker.start(loglevel="warning")
+        worker.start(loglevel="warn")
         self.workers.append(worker)
         worker.wait_ready(timeout_s=240)
         assert worker.proc is not None
@@ -206,9 +284,9 @@ class Run:
 
             ensure_topics(self.broker.bootstrap)
             lag = LagReader(self.broker.bootstrap, "tocsin", PIPELINE_TOPICS)
-            driver = Driver(self.stream, self.broker.bootstrap)
+            driver = Driver(self.stream, self.broker.bootstrap, start=self.start_position())
             self.driver = driver
-            self.sampler = Sampler(lag=lag, produced=lambda: driver.position if driver else 0)
+            self.sampler = Sampler(lag=lag, produced=lambda: driver.sent if driver else 0)
             self.sampler.watch("harness", os.getpid())
             broker_pid = int((self.broker.data_dir / "kafka.pid").read_text().strip())
             self.sampler.watch("broker", broker_pid)
@@ -241,7 +319,9 @@ class Run:
                 "note": "shared machine: other jobs ran during the benchmark (see loadavg); "
                 "absolute rates move with them, ratios measured minutes apart less so",
             },
+            "commit": source_commit(),
             "settings": {"bucket_s": self.bucket_s, "lateness_s": self.lateness_s},
+            "brand_partitions": brand_partitions(self.stream),
             "stream": {
                 "file": str(STREAM.relative_to(REPO)),
                 "lines_per_lap": len(self.stream),
@@ -251,13 +331,14 @@ class Run:
             "figures": self.figures,
             "receipts": [r.__dict__ for r in self.receiver.snapshot()],
             "sent_wall": self.driver.wall,
+            "sent_start": self.driver.start,
             "samples": self.sampler.samples,
         }
 
     def _capacity_probe(self, driver: Driver, name: str, seconds: float) -> dict[str, Any]:
         entry = self.begin(name, workers=len(self.workers))
         start_count = self.classified()
-        sent = driver.run_backlog(self.profile.backlog, seconds, self.classified, start_count)
+        sent = driver.run_backlog(self.backlog(), seconds, self.classified, start_count)
         self.end(entry)
         entry["sent"] = sent
         self.wait_drained(120)
@@ -327,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     ap.add_argument("--name", default="latest", help="results file stem")
     ap.add_argument("--keep-state", action="store_true", help="keep broker/worker folders")
+    ap.add_argument("--reanalyse", type=Path, help="recompute the results from a saved raw record")
     args = ap.parse_args(argv)
     profile = PROFILES["quick" if args.quick else "full"]
     if args.sustained_s:
@@ -335,9 +417,17 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(phases) - set(ALL_PHASES)
     if unknown:
         ap.error(f"unknown phases: {sorted(unknown)}")
-    run = Run(profile, phases, args.capacity, args.out, keep_state=args.keep_state)
-    raw = run.execute()
-    results = analyse(raw, run.stream)
+    if args.reanalyse:
+        raw = json.loads(args.reanalyse.read_text())
+    else:
+        run = Run(profile, phases, args.capacity, args.out, keep_state=args.keep_state)
+        raw = run.execute()
+        # The raw record first, outside the clone: a bug in the analysis must not cost the run.
+        saved = default_cache_dir() / "run" / f"bench-raw-{datetime.now():%Y%m%d-%H%M%S}.json"
+        saved.write_text(json.dumps(raw, default=str))
+        log(f"raw record: {saved} (python -m bench.run --reanalyse {saved})")
+    settings = make_settings()
+    results = analyse(raw, LapStream(STREAM, CRISIS, load_brands(settings.brands_file)))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(results, indent=1, default=str))
     (args.out / f"{args.name}.md").write_text(render_markdown(results))
