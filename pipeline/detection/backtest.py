@@ -393,8 +393,8 @@ def backtest(
     \b
     Example:
       tocsin backtest --input series.csv --output scores.csv --plot scores.png
-      tocsin backtest --input tests/data/series/heldout \\
-                      --labels tests/data/series/heldout/windows.json
+      tocsin backtest --input tests/data/series/heldout2 \\
+                      --labels tests/data/series/heldout2/windows.json
     """
     files = _inputs(input_path)
     many = input_path.is_dir()
