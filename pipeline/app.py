@@ -35,7 +35,7 @@ def create_app() -> faust.App:
     return faust.App(
         "tocsin",
         env={**FAUST_DEFAULTS, **os.environ},
-        autodiscover=["agents", "pipeline.web", "pipeline.ingest_web"],
+        autodiscover=["agents", "pipeline.web", "pipeline.ingest_web", "pipeline.approval_web"],
         origin="pipeline",
         topic_partitions=DEFAULT_PARTITIONS,
         topic_allow_declare=True,

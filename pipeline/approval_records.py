@@ -14,9 +14,6 @@ from typing import Any
 
 import faust
 
-DECISION_ACTIONS = ("approve", "reject", "request_changes", "edit", "escalate", "published")
-CHANNELS = ("web", "slack", "system")
-
 
 class DraftRecord(faust.Record, serializer="json", isodates=True):
     """A proposed public response for one firing alert, with the context a reviewer needs.
@@ -33,25 +30,24 @@ class DraftRecord(faust.Record, serializer="json", isodates=True):
 
 
 class DecisionRecord(faust.Record, serializer="json", isodates=True):
-    """One decision request from a person (web, Slack) or the system (SLA escalation, publish).
+    """One request to the approval state machine, from a person (web, Slack) or the system.
 
-    ``event_id`` is unique per request so the web page or Slack handler waiting for the outcome
-    can match the audit entry to its own request. ``text_hash`` is the hash of the text the person
-    saw: an approval binds to that exact text, so an edit in between makes the approval stale.
+    ``event`` and ``actor`` are the domain core's own dict forms (``state.event_to_dict``,
+    ``Actor.to_dict``), so the topic replays into exactly the same state. ``at`` is stamped at
+    the edge and is the ``now`` the state machine decides with: replaying the topic after a
+    restart gives the same state and the same audit ids. ``event_id`` is unique per request so
+    the page or the Slack handler waiting for the outcome finds the answer to its own request.
+    ``context`` carries the alert (the why, the top mentions) when a draft is created; ``reply``
+    names the Slack message to rewrite with the outcome.
     """
 
     event_id: str
     draft_id: str
-    action: str
-    user_id: str
-    channel: str
     at: datetime
-    comment: str | None = None
-    text: str | None = None
-    text_hash: str | None = None
-    remote: str | None = None
-    response_url: str | None = None
-    slack_message: dict[str, Any] | None = None
+    actor: dict[str, Any]
+    event: dict[str, Any]
+    context: dict[str, Any] | None = None
+    reply: dict[str, Any] | None = None
 
 
 class AuditRecord(faust.Record, serializer="json", isodates=True):

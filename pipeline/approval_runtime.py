@@ -18,14 +18,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jinja2
 
 from pipeline import services
-from pipeline.approvals.library import Library, load_library
-from pipeline.approvals.policy import Policy, load_policy
+from pipeline.approval_slack import SlackApprovals
+from pipeline.approvals.config import ApprovalConfig, load_approvals
 from pipeline.approvals.tokens import LinkSigner
-from pipeline.approvals.users import UserDirectory, load_users
 from pipeline.errors import ConfigError
+from pipeline.receivers.slack_api import SlackApiReceiver
 
 TEMPLATES = Path(__file__).parent / "templates" / "approvals"
 _KEY = "approvals"
@@ -36,30 +37,57 @@ class ApprovalRuntime:
     """Users, policy, library, link signer, page templates and decision waiters of one worker."""
 
     waiters: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    #: (draft id, role, version) escalations already sent, so a slow apply never sends twice.
+    escalations_sent: set[tuple[str, str, int]] = field(default_factory=set)
+    #: fire-and-forget Slack rewrites, kept referenced until done.
+    background: set[asyncio.Future[None]] = field(default_factory=set)
+
+    @property
+    def enabled(self) -> bool:
+        """The feature is on when its secret is set: pages, links and CSRF cannot work without it.
+
+        Off, the approval agents consume and skip, so a worker without approvals configured
+        (the plain alerting pipeline) never reads the approval files.
+        """
+        return services.settings().approval_link_secret is not None
 
     @cached_property
-    def users(self) -> UserDirectory:
+    def config(self) -> ApprovalConfig:
+        """Library, policy, users and brands, validated together (a bad file stops the worker)."""
+        return load_approvals(services.settings(), today=datetime.now(UTC).date())
+
+    @property
+    def signer(self) -> LinkSigner:
+        signer = self.config.signer
+        if signer is None:
+            raise ConfigError("TOCSIN_APPROVAL_LINK_SECRET is not set: approval pages are closed")
+        return signer
+
+    @cached_property
+    def http(self) -> httpx.AsyncClient:
+        """The feature's outbound client: the settings' timeout, no redirects."""
+        from pipeline.receivers import make_http_client
+
+        return make_http_client(services.settings())
+
+    @cached_property
+    def slack(self) -> SlackApprovals | None:
+        """The Slack Web API side of approvals, when a bot token and channel are configured."""
         cfg = services.settings()
-        return load_users(cfg.users_file, tokens=cfg.user_tokens)
-
-    @cached_property
-    def policy(self) -> Policy:
-        return load_policy(
-            services.settings().approval_policy_file,
-            topics=None,
-            users=self.users,
+        if cfg.slack_bot_token is None or cfg.slack_channel is None:
+            return None
+        return SlackApprovals(
+            cfg.slack_bot_token, cfg.slack_channel, self.http, api_url=cfg.slack_api_url
         )
 
-    @cached_property
-    def library(self) -> Library:
-        return load_library(services.settings().responses_file, today=datetime.now(UTC).date())
-
-    @cached_property
-    def signer(self) -> LinkSigner:
-        secret = services.settings().approval_link_secret
-        if secret is None:
-            raise ConfigError("TOCSIN_APPROVAL_LINK_SECRET is not set: approval pages are closed")
-        return LinkSigner(secret)
+    def incident_thread(self, alert_key: str) -> str | None:
+        """The ``ts`` of the alert's Slack message (posted by the slack_api receiver), if any."""
+        for receiver in services.receivers():
+            if isinstance(receiver, SlackApiReceiver):
+                found = receiver.thread_of(alert_key)
+                if found is not None:
+                    return found[1]
+        return None
 
     @cached_property
     def pages(self) -> jinja2.Environment:

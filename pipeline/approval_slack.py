@@ -29,6 +29,8 @@ BUTTONS = (
     ("reject", "Reject", "danger"),
 )
 RECEIVER = "slack_approvals"
+COMMENT_BLOCK = "tocsin_comment"
+COMMENT_ACTION = "comment"
 
 
 def request_blocks(
@@ -43,6 +45,20 @@ def request_blocks(
             "elements": [{"type": "mrkdwn", "text": f"Needs: {', '.join(needs) or 'none'}"[:3000]}],
         },
     ]
+    # A comment box in the message itself: its value arrives in the click's ``state``, so a
+    # reviewer can reject or request changes with the reason the state machine requires.
+    blocks.append(
+        {
+            "type": "input",
+            "block_id": COMMENT_BLOCK,
+            "optional": True,
+            "label": {
+                "type": "plain_text",
+                "text": "Comment (required to reject or request changes)",
+            },
+            "element": {"type": "plain_text_input", "action_id": COMMENT_ACTION, "multiline": True},
+        }
+    )
     elements: list[dict[str, Any]] = []
     for action, label, style in BUTTONS:
         button: dict[str, Any] = {
@@ -86,6 +102,7 @@ class Interaction:
     channel: str | None
     message_ts: str | None
     response_url: str | None
+    comment: str = ""
 
 
 def parse_interaction(body: bytes) -> Interaction:
@@ -109,7 +126,10 @@ def parse_interaction(body: bytes) -> Interaction:
     ).get("channel_id")
     message = payload.get("message") or {}
     ts = message.get("ts") or (payload.get("container") or {}).get("message_ts")
+    values = ((payload.get("state") or {}).get("values") or {}).get(COMMENT_BLOCK) or {}
+    comment = (values.get(COMMENT_ACTION) or {}).get("value") or ""
     return Interaction(
+        comment=str(comment)[:2000],
         slack_user_id=user,
         action=verb,
         draft_id=draft_id,
@@ -177,4 +197,12 @@ class SlackApprovals:
                 "text": f"{status}: {text}"[:3000],
                 "blocks": outcome_blocks(text=text, status=status),
             },
+        )
+
+    async def update_request(
+        self, *, channel: str, ts: str, blocks: list[dict[str, Any]], text: str
+    ) -> None:
+        """Rewrite the request message keeping its buttons (more approvals are still needed)."""
+        await self._call(
+            "chat.update", {"channel": channel, "ts": ts, "text": text[:3000], "blocks": blocks}
         )
