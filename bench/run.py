@@ -341,11 +341,11 @@ class Run:
         sent = driver.run_backlog(self.backlog(), seconds, self.classified, start_count)
         self.end(entry)
         entry["sent"] = sent
-        self.wait_drained(120)
+        self.wait_drained(90)
         return entry
 
     def _phases(self, driver: Driver) -> None:
-        from bench.report import phase_rate
+        from bench.report import lag_series, phase_rate, recovery_threshold
 
         p = self.profile
         capacity = self.capacity
@@ -361,7 +361,7 @@ class Run:
             entry = self.begin("sustained", rate=round(rate, 1))
             entry["sent"] = driver.run_rate(rate, p.sustained_s)
             self.end(entry)
-            self.wait_drained(180)
+            self.wait_drained(120)
         if "burst" in self.phases:
             base = p.base_fraction * capacity
             peak = p.burst_multiplier * base
@@ -371,6 +371,7 @@ class Run:
             entry = self.begin("burst-base", rate=round(base, 1))
             entry["sent"] = driver.run_rate(base, 15)
             self.end(entry)
+            base_lags = lag_series(self.sampler.samples, entry["start"], entry["end"])[1]
             entry = self.begin("burst", rate=round(peak, 1))
             entry["sent"] = driver.run_rate(peak, p.burst_s)
             self.end(entry)
@@ -380,12 +381,14 @@ class Run:
                 expected_s=round(expected, 1),
                 bound_s=round(bound, 1),
             )
+            entry["threshold"] = recovery_threshold(base_lags, base)
             sent = 0
-            zeros = 0
+            settled = 0
             deadline = time.monotonic() + 1.5 * bound + 30
-            while time.monotonic() < deadline and zeros < 3:
+            while time.monotonic() < deadline and settled < 3:
                 sent += driver.run_rate(base, 2.0)
-                zeros = zeros + 1 if self.total_lag() == 0 else 0
+                lag = self.total_lag()
+                settled = settled + 1 if lag is not None and lag <= entry["threshold"] else 0
             entry["sent"] = sent
             self.end(entry)
         if "scaleout" in self.phases:

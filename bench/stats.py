@@ -9,8 +9,8 @@ Why these definitions:
   measure where in a tooth the phase happened to end;
 - **counter rates** come from the first and last sample inside a window, because Prometheus
   counters only ever grow and the samples between add nothing to a mean rate;
-- **recovery** is the first moment lag reaches zero *and stays there* for a few samples, because a
-  single zero between two commits is not a drained pipeline.
+- **recovery** is the first moment lag is back to its pre-burst level *and stays there* for a few
+  samples, because a single low reading between two commits is not a drained pipeline.
 """
 
 from __future__ import annotations
@@ -72,15 +72,24 @@ def counter_rate(samples: Sequence[tuple[float, float]], start: float, end: floa
 
 
 def recovery_time(
-    times: Sequence[float], lags: Sequence[float], after: float, settle: int = 2
+    times: Sequence[float],
+    lags: Sequence[float],
+    after: float,
+    settle: int = 2,
+    threshold: float = 0.0,
 ) -> float | None:
-    """Seconds from ``after`` until lag is 0 for ``settle`` samples in a row (None if never)."""
+    """Seconds from ``after`` until lag is at most ``threshold`` for ``settle`` samples in a row.
+
+    ``threshold`` is the lag the base rate itself keeps in flight: with input still arriving,
+    committed-offset lag is never exactly zero (each stage commits every few seconds), so
+    "recovered" means back to the level it had before the burst. None if never.
+    """
     run_start: float | None = None
     run = 0
     for t, lag in zip(times, lags, strict=True):
         if t < after:
             continue
-        if lag <= 0:
+        if lag <= threshold:
             run_start = t if run == 0 else run_start
             run += 1
             if run >= settle and run_start is not None:

@@ -13,7 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.report import FLAT_SECONDS, phase_rate, render_markdown, table, totals
+from bench.report import (
+    FLAT_SECONDS,
+    phase_rate,
+    recovery_threshold,
+    render_markdown,
+    table,
+    totals,
+)
 from bench.stats import (
     counter_rate,
     lag_slope,
@@ -76,6 +83,9 @@ def test_recovery_needs_lag_to_stay_at_zero() -> None:
     lags = [0, 500, 300, 0, 40, 10, 0, 0, 0, 0]
     assert recovery_time(times, lags, after=1.0, settle=2) == pytest.approx(5.0)
     assert recovery_time(times, [5.0] * 10, after=1.0) is None
+    # with the base rate still flowing, "recovered" is back to the pre-burst level
+    assert recovery_time(times, lags, after=1.0, settle=2, threshold=40) == pytest.approx(2.0)
+    assert recovery_threshold([3.0, 12.0, 7.0], base_rate=2.0) == pytest.approx(22.0)
 
 
 def test_smooth_rate() -> None:
