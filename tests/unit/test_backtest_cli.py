@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +26,7 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "series"
 T0 = datetime(2024, 3, 4, tzinfo=UTC)
 
 
-def write_csv(path: Path, rows: list[tuple[datetime, float]], iso: bool = True) -> Path:
+def write_csv(path: Path, rows: Sequence[tuple[datetime, float]], iso: bool = True) -> Path:
     with path.open("w", encoding="utf-8") as handle:
         handle.write("timestamp,value\n")
         for t, x in rows:
@@ -154,7 +155,21 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     png = tmp_path / "plot.png"
     result = CliRunner().invoke(backtest, ["--input", str(src), "--plot", str(png)])
     assert result.exit_code == 0, result.output
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    # Overview plus close-ups: the tall layout (width and height from the IHDR chunk).
+    assert (int.from_bytes(data[16:20]), int.from_bytes(data[20:24])) == (1500, 850)
+
+
+@pytest.mark.parametrize("bucket_minutes", [5, 60, 1440])
+def test_plot_close_ups_work_for_any_bucket_size(tmp_path: Path, bucket_minutes: int) -> None:
+    rows = [(T0 + timedelta(minutes=bucket_minutes * i), 3 + (i % 5)) for i in range(400)]
+    rows[300] = (rows[300][0], 90)
+    src = write_csv(tmp_path / "in.csv", rows)
+    png = tmp_path / "plot.png"
+    result = CliRunner().invoke(backtest, ["--input", str(src), "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    assert png.stat().st_size > 10_000
 
 
 def test_scoring_counts_detections_delays_and_false_alarms() -> None:
