@@ -26,7 +26,15 @@ def worker(faust_args: tuple[str, ...]) -> None:
     Reads BROKER_URL, WEB_PORT, WEB_BIND, APP_DATADIR (Faust's own) and the TOCSIN_* settings.
     """
     from pipeline.app import app
+    from pipeline.errors import StateDirUnusable
+    from pipeline.statedir import EXIT_STATE_DIR, require_usable
 
+    try:
+        # Before Faust joins the group: a worker that cannot start has consumed nothing.
+        require_usable(Path(app.conf.datadir))
+    except StateDirUnusable as exc:
+        click.echo(f"tocsin worker: {exc}", err=True)
+        sys.exit(EXIT_STATE_DIR)
     sys.argv = ["tocsin", "worker", *faust_args]
     app.main()
 

@@ -3,6 +3,7 @@
 TocsinError
 ├── ConfigError              a data file or setting is wrong; names the file and field
 ├── InvalidMention           untrusted input cannot become a Mention; carries a fixed reason code
+├── StateDirUnusable         the worker's state folder (APP_DATADIR) is missing, not writable or full
 └── DeliveryError            an alert step could not be delivered
     ├── RetryableDelivery    worth another try (5xx, timeout, connection error)
     │   └── RateLimited      the receiver said 429; carries ``retry_after`` seconds
@@ -27,6 +28,10 @@ class InvalidMention(TocsinError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class StateDirUnusable(TocsinError):
+    """The worker's state folder cannot be used; the message names the folder and the cause."""
 
 
 class DeliveryError(TocsinError):

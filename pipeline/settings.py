@@ -211,6 +211,11 @@ class Settings(BaseSettings):
     ingest_burst: int = Field(
         default=2000, ge=1, description="mentions an ingest client may send at once (bucket size)"
     )
+    state_min_free_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=0,
+        description="free space below which the state folder (APP_DATADIR) makes /readyz false",
+    )
     ingest_read_timeout_s: float = Field(
         default=30.0, gt=0, le=300, description="longest wait for an ingest request's body"
     )

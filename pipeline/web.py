@@ -2,7 +2,8 @@
 
 ``/metrics`` serves this worker's own registry in the Prometheus text format. ``/healthz`` says
 the process is alive; ``/readyz`` says it can do its job (model loaded, consumer not rebalancing),
-which is what a Kubernetes readiness probe and the demo wait on. ``/api/alerts`` requires a bearer
+which is what a Kubernetes readiness probe and the demo wait on; it also turns false while the
+state folder is unusable or nearly full (``pipeline/statedir.py``). ``/api/alerts`` requires a bearer
 token (``TOCSIN_API_TOKEN``); with no token configured the API is closed, never open by default.
 """
 
@@ -12,6 +13,7 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from faust.types import TP
@@ -20,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pipeline import services
 from pipeline.app import app
+from pipeline.statedir import StateDirWatch
 from pipeline.tables import alert_book
 from pipeline.topology import ALL_TOPICS
 
@@ -90,15 +93,29 @@ class HealthView(View):
         return self.json({"status": "ok"})
 
 
+def state_dir_watch() -> StateDirWatch:
+    """The state-folder probe, made on first use (the datadir is known once Faust is configured)."""
+    watch = services.extra().get("state_dir_watch")
+    if not isinstance(watch, StateDirWatch):
+        watch = StateDirWatch(Path(app.conf.datadir), services.settings().state_min_free_bytes)
+        services.extra()["state_dir_watch"] = watch
+    return watch
+
+
 @app.page("/readyz")
 class ReadyView(View):
     async def get(self, request: Request) -> Response:
+        state_problem = await state_dir_watch().current()
         checks = {
             "model_loaded": services.classifier_loaded(),
             "not_rebalancing": not app.rebalancing,
+            "state_dir": state_problem is None,
         }
         ready = all(checks.values())
-        return self.json({"ready": ready, "checks": checks}, status=200 if ready else 503)
+        body: dict[str, Any] = {"ready": ready, "checks": checks}
+        if state_problem is not None:
+            body["state_dir"] = state_problem
+        return self.json(body, status=200 if ready else 503)
 
 
 @app.page("/api/alerts")
