@@ -6,37 +6,77 @@ success right after. A restart or rebalance therefore re-reads uncommitted alert
 paging twice; the one window left (the worker dies between a receiver accepting and the table
 write) is closed by receivers that de-duplicate on the idempotency key, which is the same on every
 attempt. Every attempt leaves a receipt on ``alerts.deliveries``.
+
+Before sending, a firing or escalated step may be muted: by an active silence (the global
+``silences`` table) or by inhibition (a firing critical alert for the same brand and topic, read
+from this worker's alert book). A muted step leaves a ``silenced`` / ``inhibited`` receipt per
+receiver instead of a delivery. Resolved steps are never muted. An escalated step goes to its
+escalation level's receivers; acknowledged and resolved steps also reach every receiver that was
+paged by an escalation, so nobody paged is left with an open incident.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
 from pipeline.delivery import RetryPolicy, deliver
+from pipeline.oncall.escalation import step_name
+from pipeline.oncall.inhibition import DEFAULT_RULES, inhibited_by
+from pipeline.oncall.silences import Silence, silence_from_dict, silenced_by
 from pipeline.receivers.base import Receiver
 from pipeline.records import Alert, DeliveryReceipt
-from pipeline.routing import RoutingTree, load_routing
-from pipeline.tables import alert_book
+from pipeline.routing import RoutingTree, alert_labels, load_routing
+from pipeline.tables import alert_book, silences
 from pipeline.topics import alerts, deliveries
 
 AGENT = "dispatch_alerts"
+PAGED_BY_ESCALATION = "escalated."
+
+
+def step_of(alert: Alert) -> str:
+    """The step's name in idempotency keys: its state, or ``escalated.<round>.<level>``."""
+    if alert.state == "escalated":
+        esc = (alert.why or {}).get("escalation") or {}
+        return step_name(int(esc.get("round", 0)), int(esc.get("level", 1)))
+    return alert.state
 
 
 def idempotency_key(alert: Alert, receiver: Receiver) -> str:
-    return f"{alert.dedup_key}/{alert.state}/{receiver.name}"
+    return f"{alert.dedup_key}/{step_of(alert)}/{receiver.name}"
 
 
 def select_receivers(
-    alert: Alert, receivers: list[Receiver], tree: RoutingTree | None
+    alert: Alert,
+    receivers: list[Receiver],
+    tree: RoutingTree | None,
+    delivered: Mapping[str, str] | None = None,
 ) -> list[Receiver]:
-    """Receivers the route tree names for ``alert`` (all without a tree); the console always."""
+    """Receivers the route tree names for ``alert`` (all without a tree); the console always.
+
+    ``delivered`` (the alert book's marks) adds, for acknowledged/resolved steps, the receivers
+    an escalation paged.
+    """
     if tree is None:
         return receivers
-    names = set(tree.route(alert))
+    names: set[str]
+    if alert.state == "escalated":
+        policy = tree.escalation_for(alert)
+        level = int(((alert.why or {}).get("escalation") or {}).get("level", 0))
+        names = set()
+        if policy is not None and 0 < level <= len(policy.levels):
+            names = set(policy.levels[level - 1].receivers)
+    else:
+        names = set(tree.route(alert))
+        if alert.state in ("acknowledged", "resolved") and delivered:
+            names |= {
+                mark.split("/", 1)[1] for mark in delivered if mark.startswith(PAGED_BY_ESCALATION)
+            }
     return [r for r in receivers if r.name in names or r.name == "console"]
 
 
@@ -57,48 +97,104 @@ def retry_policy() -> RetryPolicy:
     )
 
 
-async def dispatch(alert: Alert, receivers: list[Receiver], policy: RetryPolicy) -> dict[str, bool]:
+def labels_of(stored: Mapping[str, Any]) -> dict[str, str]:
+    """Routing labels of an alert as the alert book stores it (a plain dict)."""
+    return {k: str(stored.get(k, "")) for k in ("brand", "topic", "severity", "state")}
+
+
+def current_silences() -> list[Silence]:
+    return [silence_from_dict(value) for value in silences.values() if value]
+
+
+def open_alerts() -> Iterator[tuple[str, dict[str, str]]]:
+    """(dedup key, labels) of every alert in this worker's alert book."""
+    for key, entry in alert_book.items():
+        stored = entry.get("alert") if isinstance(entry, Mapping) else None
+        if stored:
+            yield str(key), labels_of(stored)
+
+
+def muted_by(alert: Alert, tree: RoutingTree | None, now: datetime) -> tuple[str, str] | None:
+    """("silenced", silence id) or ("inhibited", dedup key of the muting alert), or None."""
+    labels = alert_labels(alert)
+    silence = silenced_by(labels, alert.state, current_silences(), now)
+    if silence is not None:
+        return "silenced", silence.id
+    if alert.state not in ("firing", "escalated"):
+        return None
+    rules = DEFAULT_RULES if tree is None or tree.inhibit_rules is None else tree.inhibit_rules
+    source = inhibited_by(alert.dedup_key, labels, open_alerts(), rules)
+    return ("inhibited", source) if source is not None else None
+
+
+async def dispatch(
+    alert: Alert,
+    receivers: list[Receiver],
+    policy: RetryPolicy,
+    *,
+    tree: RoutingTree | None = None,
+) -> dict[str, bool]:
     """Deliver one alert step to every receiver not yet reached; returns receiver -> delivered."""
     metrics = services.metrics()
+    now = datetime.now(UTC)
     book = dict(alert_book[alert.dedup_key])
     book["alert"] = alert.to_representation()
+    if alert.state == "firing":
+        book.setdefault("fired_at", now.isoformat())
     delivered: dict[str, str] = dict(book.get("delivered", {}))
+    step = step_of(alert)
     results: dict[str, bool] = {}
+
+    async def receipt(
+        receiver: Receiver, attempt: int, outcome: str, status: int | None, error: str | None
+    ) -> None:
+        metrics.deliveries.labels(receiver.name, outcome).inc()
+        await deliveries.send(
+            key=alert.dedup_key,
+            value=DeliveryReceipt(
+                dedup_key=alert.dedup_key,
+                state=alert.state,
+                receiver=receiver.name,
+                attempt=attempt,
+                outcome=outcome,
+                status_code=status,
+                at=datetime.now(UTC),
+                error=error,
+            ),
+        )
+
+    muted = muted_by(alert, tree, now)
+    if muted is not None:
+        outcome, by = muted
+        book["muted"] = {"step": step, "outcome": outcome, "by": by, "at": now.isoformat()}
+        alert_book[alert.dedup_key] = book
+        for receiver in receivers:
+            await receipt(receiver, 0, outcome, None, f"{outcome} by {by}")
+            results[receiver.name] = False
+        return results
+
     for receiver in receivers:
-        mark = f"{alert.state}/{receiver.name}"
+        mark = f"{step}/{receiver.name}"
         if mark in delivered:
             metrics.deliveries.labels(receiver.name, "skipped_duplicate").inc()
             results[receiver.name] = True
             continue
 
-        async def receipt(
+        async def on_attempt(
             attempt: int,
             outcome: str,
             status: int | None,
             error: str | None,
             receiver: Receiver = receiver,
         ) -> None:
-            metrics.deliveries.labels(receiver.name, outcome).inc()
-            await deliveries.send(
-                key=alert.dedup_key,
-                value=DeliveryReceipt(
-                    dedup_key=alert.dedup_key,
-                    state=alert.state,
-                    receiver=receiver.name,
-                    attempt=attempt,
-                    outcome=outcome,
-                    status_code=status,
-                    at=datetime.now(UTC),
-                    error=error,
-                ),
-            )
+            await receipt(receiver, attempt, outcome, status, error)
 
         ok = await deliver(
             receiver,
             alert,
             idempotency_key=idempotency_key(alert, receiver),
             policy=policy,
-            on_attempt=receipt,
+            on_attempt=on_attempt,
         )
         results[receiver.name] = ok
         if ok:
@@ -111,6 +207,12 @@ async def dispatch(alert: Alert, receivers: list[Receiver], policy: RetryPolicy)
     return results
 
 
+@app.on_before_shutdown.connect
+async def close_receivers(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    """Close the receivers and their shared HTTP client when the worker stops."""
+    await services.aclose()
+
+
 @app.agent(alerts, name=AGENT)
 async def dispatch_alerts(stream: StreamT[Alert]) -> None:
     metrics = services.metrics()
@@ -121,5 +223,7 @@ async def dispatch_alerts(stream: StreamT[Alert]) -> None:
     tree = routing_tree(receivers)
     async for alert in stream:
         metrics.messages_in.labels(AGENT).inc()
-        await dispatch(alert, select_receivers(alert, receivers, tree), policy)
+        delivered = alert_book[alert.dedup_key].get("delivered", {})
+        chosen = select_receivers(alert, receivers, tree, delivered)
+        await dispatch(alert, chosen, policy, tree=tree)
         metrics.messages_out.labels(AGENT).inc()

@@ -18,6 +18,8 @@ from pipeline.metrics import TocsinMetrics, get_metrics
 from pipeline.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    import httpx
+
     from models.classifier import MentionClassifier
     from pipeline.receivers.base import Receiver
 
@@ -29,6 +31,7 @@ class _Registry:
     classifier: MentionClassifier | None = None
     metrics: TocsinMetrics | None = None
     receivers: list[Receiver] | None = None
+    http: httpx.AsyncClient | None = None
     executor: ThreadPoolExecutor | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -76,11 +79,28 @@ def executor() -> ThreadPoolExecutor:
 
 
 def receivers() -> list[Receiver]:
+    """The configured receivers, sharing one outbound client that :func:`aclose` closes."""
     if _registry.receivers is None:
-        from pipeline.receivers import build_receivers
+        from pipeline.receivers import build_receivers, make_http_client
 
-        _registry.receivers = build_receivers(settings())
+        if _registry.http is None:
+            _registry.http = make_http_client(settings())
+        _registry.receivers = build_receivers(settings(), _registry.http)
     return _registry.receivers
+
+
+async def aclose() -> None:
+    """Release outbound connections at worker shutdown: each receiver, then the shared client.
+
+    Faust calls this from ``on_before_shutdown`` (see ``agents/dispatch_alerts.py``); an
+    unclosed ``httpx.AsyncClient`` would leak its pooled sockets and warn at interpreter exit.
+    """
+    for receiver in _registry.receivers or []:
+        await receiver.close()
+    if _registry.http is not None:
+        await _registry.http.aclose()
+        _registry.http = None
+    _registry.receivers = None
 
 
 def extra() -> dict[str, Any]:

@@ -15,6 +15,13 @@ open_buckets = app.Table("open_buckets", default=dict, help="open buckets per br
 detectors = app.Table("detectors", default=dict, help="spike detector state per series")
 #: dedup key -> {"alert": latest alert step, "delivered": {"<state>/<receiver>": iso time}}.
 alert_book = app.Table("alert_book", default=dict, help="alerts and what was delivered")
+#: dedup key -> {"acks": [{"at", "by", "via", "action"}, ...]} (acknowledge_alerts).
+acks = app.Table("acks", default=dict, help="acknowledgements per alert")
+#: silence id -> silence dict (manage_silences). Global: every worker checks every silence;
+#: one partition and a recovery buffer of 1, as Faust's docs advise for global tables.
+silences = app.GlobalTable(
+    "silences", default=dict, partitions=1, recovery_buffer_size=1, help="silences by id"
+)
 #: draft id -> approval state (the state machine's dict: draft, requirement, approvals, status).
 approvals = app.Table("approvals", default=dict, help="approval state per response draft")
 #: draft id -> the newest audit entries of that draft (the full log is the audit topic).

@@ -1,0 +1,182 @@
+"""On-call HTTP endpoints on the worker's web port: silences and acknowledgements.
+
+* ``GET/POST /api/silences``, ``DELETE /api/silences/{id}`` -- bearer token like ``/api/alerts``;
+  the body is Alertmanager's API v2 silence. Commands go through ``alerts.silences`` (tables can
+  only be written from a stream), so a new silence is applied within moments, answered 202.
+* ``POST /api/alerts/ack`` -- bearer token; ``{"dedup_key": ..., "action": "acknowledge"}``.
+* ``POST /slack/actions`` -- Slack interactivity, signature ``v0`` checked with
+  ``TOCSIN_SLACK_SIGNING_SECRET`` (503 without one); the Acknowledge / Resolve buttons.
+* ``POST /pagerduty/webhook`` -- PagerDuty v3 webhooks, ``X-PagerDuty-Signature`` checked with
+  ``TOCSIN_PAGERDUTY_WEBHOOK_SECRET`` (503 without one).
+
+Refusals say why in a few words and never echo a secret or the request body.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from faust.web import Request, Response, View
+
+from pipeline import services
+from pipeline.app import app
+from pipeline.oncall.acks import (
+    AckRejected,
+    parse_pagerduty_event,
+    parse_slack_action,
+    verify_pagerduty,
+    verify_slack,
+)
+from pipeline.oncall.escalation import Ack
+from pipeline.oncall.silences import SilenceError, parse_silence, silence_from_dict
+from pipeline.records import AckCommand, SilenceCommand
+from pipeline.tables import silences
+from pipeline.topics import ack_commands, silence_commands
+from pipeline.web import authorised
+
+MAX_BODY = 64 * 1024
+ACTIONS = ("acknowledge", "resolve")
+
+
+def _refusal(view: View, request: Request) -> Response | None:
+    verdict = authorised(request)
+    if verdict is None:
+        return view.error(503, "API disabled: set TOCSIN_API_TOKEN")
+    if not verdict:
+        return view.error(
+            401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return None
+
+
+async def _body(request: Request) -> bytes | None:
+    """The raw body, or None when it is larger than any legitimate request here."""
+    if int(request.headers.get("Content-Length") or 0) > MAX_BODY:
+        return None
+    body: bytes = await request.read()
+    return body if len(body) <= MAX_BODY else None
+
+
+async def _send_ack(ack: Ack) -> None:
+    await ack_commands.send(
+        key=ack.dedup_key,
+        value=AckCommand(
+            dedup_key=ack.dedup_key, action=ack.action, by=ack.by, via=ack.via, at=ack.at
+        ),
+    )
+
+
+@app.page("/api/silences")
+class SilencesView(View):
+    async def get(self, request: Request) -> Response:
+        refused = _refusal(self, request)
+        if refused is not None:
+            return refused
+        now = datetime.now(UTC)
+        items = [silence_from_dict(v).to_dict(now) for v in silences.values() if v]
+        items.sort(key=lambda s: str(s["endsAt"]), reverse=True)
+        return self.json({"silences": items})
+
+    async def post(self, request: Request) -> Response:
+        refused = _refusal(self, request)
+        if refused is not None:
+            return refused
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            return self.error(400, "body is not JSON")
+        now = datetime.now(UTC)
+        try:
+            silence = parse_silence(body, silence_id=str(uuid.uuid4()), now=now)
+        except SilenceError as exc:
+            return self.error(400, str(exc))
+        await silence_commands.send(
+            key=silence.id,
+            value=SilenceCommand(id=silence.id, action="create", at=now, silence=silence.to_dict()),
+        )
+        return self.json({"silenceID": silence.id}, status=202)
+
+
+@app.page("/api/silences/{silence_id}")
+class SilenceView(View):
+    async def delete(self, request: Request, silence_id: str) -> Response:
+        refused = _refusal(self, request)
+        if refused is not None:
+            return refused
+        if not silences[silence_id]:
+            return self.error(404, "no such silence")
+        await silence_commands.send(
+            key=silence_id,
+            value=SilenceCommand(id=silence_id, action="expire", at=datetime.now(UTC)),
+        )
+        return self.json({"silenceID": silence_id, "expiring": True}, status=202)
+
+
+@app.page("/api/alerts/ack")
+class AckView(View):
+    async def post(self, request: Request) -> Response:
+        refused = _refusal(self, request)
+        if refused is not None:
+            return refused
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            return self.error(400, "body is not JSON")
+        if not isinstance(body, dict):
+            return self.error(400, "body: expected a JSON object")
+        key, action = body.get("dedup_key"), body.get("action", "acknowledge")
+        by = body.get("by", "api")
+        if not isinstance(key, str) or not 0 < len(key) <= 255:
+            return self.error(400, "dedup_key: required, 1-255 characters")
+        if action not in ACTIONS or not isinstance(by, str) or not 0 < len(by) <= 100:
+            return self.error(400, f"action: one of {', '.join(ACTIONS)}; by: 1-100 characters")
+        await _send_ack(Ack(key, datetime.now(UTC), by, "api", action))
+        return self.json({"dedup_key": key, "action": action}, status=202)
+
+
+@app.page("/slack/actions")
+class SlackActionsView(View):
+    async def post(self, request: Request) -> Response:
+        secret = services.settings().slack_signing_secret
+        if secret is None:
+            return self.error(503, "Slack interactivity disabled: set TOCSIN_SLACK_SIGNING_SECRET")
+        body = await _body(request)
+        if body is None:
+            return self.error(413, "body too large")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            verify_slack(secret, headers, body, now=time.time())
+            ack = parse_slack_action(body, now=datetime.now(UTC))
+        except AckRejected as exc:
+            return self.error(401 if str(exc).startswith("Slack:") else 400, str(exc))
+        if ack is not None:
+            await _send_ack(ack)
+        return self.bytes(b"", status=200)
+
+
+@app.page("/pagerduty/webhook")
+class PagerDutyWebhookView(View):
+    async def post(self, request: Request) -> Response:
+        secret = services.settings().pagerduty_webhook_secret
+        if secret is None:
+            return self.error(
+                503, "PagerDuty webhooks disabled: set TOCSIN_PAGERDUTY_WEBHOOK_SECRET"
+            )
+        body = await _body(request)
+        if body is None:
+            return self.error(413, "body too large")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            verify_pagerduty(secret, headers, body)
+        except AckRejected as exc:
+            return self.error(401, str(exc))
+        try:
+            ack = parse_pagerduty_event(body, now=datetime.now(UTC))
+        except AckRejected as exc:
+            return self.error(400, str(exc))
+        if ack is not None:
+            await _send_ack(ack)
+        return self.json({"accepted": ack is not None}, status=202)
