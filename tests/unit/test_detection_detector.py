@@ -132,6 +132,33 @@ def test_state_round_trip_through_json_gives_identical_readings(split: int) -> N
     assert run(rows[split:], restored) == straight[split:]
 
 
+def test_state_written_before_the_level_variance_existed_still_loads() -> None:
+    # Tables written by earlier workers have no "lq": they load with no extra width, and the
+    # level's variance is rebuilt from the next buckets on.
+    rows = generate(demo_spec(days=2), 8)
+    det = SeriesDetector()
+    run(rows[:DAY], det)
+    state = det.to_state()
+    assert state["lq"] > 0.0
+    old = {k: v for k, v in state.items() if k != "lq"}
+    restored = SeriesDetector(state=old)
+    assert restored.to_state()["lq"] == 0.0
+    later = run(rows[DAY:], restored)
+    assert restored.to_state()["lq"] > 0.0
+    assert all(0.0 <= r.score <= 1.0 for r in later)
+
+
+def test_level_uncertainty_widens_the_tail_and_shrinks_with_history() -> None:
+    # The same observation is less surprising when the level rests on less evidence.
+    rows = generate(demo_spec(days=3, alpha=0.1), 9)
+    young, old = SeriesDetector(), SeriesDetector()
+    run(rows[: DAY // 2], young)
+    run(rows[: 2 * DAY + DAY // 2], old)
+    v_young = young.lvar / young.seen**2
+    v_old = old.lvar / old.seen**2
+    assert v_old < v_young / 2
+
+
 def test_gaps_are_zeros() -> None:
     rows = generate(demo_spec(days=1), 5)
     with_gap = [r for i, r in enumerate(rows) if not 100 <= i < 110]
