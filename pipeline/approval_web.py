@@ -190,8 +190,6 @@ def trail_rows(entries: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         detail = "; ".join(
             x for x in (str(e.get("detail") or ""), str(e.get("comment") or "")) if x
         )
-        if e.get("text"):
-            detail = f"{detail}\n“{e['text']}”".strip()
         rows.append(
             {
                 "at": str(e.get("at", ""))[:19].replace("T", " "),
@@ -202,6 +200,8 @@ def trail_rows(entries: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "channel": e.get("channel", ""),
                 "remote": e.get("remote_addr", ""),
                 "detail": detail,
+                "text": str(e.get("text") or ""),
+                "hash": str(e.get("text_hash") or "")[:12],
             }
         )
     return rows
@@ -224,13 +224,17 @@ def draft_view(state: DraftState, user: User, actor: Actor) -> dict[str, Any]:
             {"user": a.user_id, "role": role_label(a.role), "at": when(a.at)}
             for a in state.current_approvals()
         ],
-        "can_decide": state.status == "pending" and bool(held & required),
+        # Reviewers who hold a required role and have not approved this round may decide;
+        # those who already approved see the outcome instead of a second form.
+        "can_decide": state.status == "pending"
+        and bool(held & required)
+        and user.id not in {a.user_id for a in state.current_approvals()},
         "can_edit": state.status in ("pending", "changes_requested")
         and "responder" in user.roles
         and not state.current_approvals(),
         "alert": {
             "summary": alert.get("summary", ""),
-            "observed": alert.get("observed", ""),
+            "observed": f"{float(alert.get('observed') or 0):g}",
             "expected": alert.get("expected", ""),
             "started_at": alert.get("started_at", ""),
             "why": sorted((str(k).replace("_", " "), v) for k, v in alert.get("why", {}).items()),

@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from pydantic import SecretStr
 
 from pipeline.admin import ensure_topics
+from pipeline.approval_session import bearer_session_id
 from pipeline.approvals.audit import text_hash
 from pipeline.approvals.drafts import draft_id as make_draft_id
 from pipeline.approvals.tokens import LinkSigner
@@ -56,7 +57,7 @@ CHANGELOGS = tuple(
     TopicSpec(f"tocsin-{table}-changelog", config={"cleanup.policy": "compact"})
     for table in ("approvals", "audit_trail", "publications", "alert_book")
 )
-VIEWPORTS = {"phone": (375, 812), "desktop": (1280, 900)}
+VIEWPORTS = {"desktop": (1280, 900), "phone": (375, 812)}
 
 
 @pytest.fixture(scope="module")
@@ -168,8 +169,8 @@ def test_alert_to_publication_via_web_and_slack(stack: Stack, browser: Browser) 
     stack.drafts["main"] = draft
     ts = slack_request_ts(stack, draft)
 
-    # The executive signs in with their token and approves on the page (phone), after the
-    # desktop screenshots of the same pages.
+    # The executive signs in with their token; desktop screenshots first, then on the phone the
+    # same pages, and the approval itself.
     for label, (width, height) in VIEWPORTS.items():
         context = browser.new_context(viewport={"width": width, "height": height})
         page = context.new_page()
@@ -287,16 +288,39 @@ def test_security_cases_are_refused_and_audited(stack: Stack) -> None:
         stale = slack_headers(body, at=int(time.time()) - 6 * 60)
         assert c.post("/slack/actions", content=body, headers=stale).status_code == 401
 
-    # wrong role: a viewer approves
-    answer = _decide(stack, "h.dubois", draft, action="approve")
-    assert answer.status_code == 403 and "wrong_role" in answer.text
+    # wrong role: a viewer approves. The page shows a viewer no form, so the request is crafted
+    # by hand with a CSRF token valid for their own session: authorisation must still refuse it.
+    signer = LinkSigner(SecretStr(LINK_SECRET))
+    viewer_csrf = signer.csrf_token(
+        session_id=bearer_session_id(PEOPLE["h.dubois"][0]), draft_id=draft
+    )
+    with stack.client("h.dubois") as c:
+        version = "1"  # a fresh draft is at version 1
+        answer = c.post(
+            f"/approvals/{draft}/decide",
+            data={
+                "csrf": viewer_csrf,
+                "action": "approve",
+                "version": version,
+                "text_hash": current,
+            },
+        )
+    assert answer.status_code == 403 and "wrong_role" in answer.text, answer.text
+    # ... and a viewer clicking Approve in Slack (anyone in the channel can click)
+    body = slack_body("U0TOCS0009", "approve", draft, current, ts)
+    with stack.client() as c:
+        assert (
+            c.post("/slack/actions", content=body, headers=slack_headers(body)).status_code == 200
+        )
 
     # CSRF: missing, then a token for another draft
     with stack.client("e.lindqvist") as c:
         page = c.get(f"/approvals/{draft}").text
         base = {"action": "approve", "version": hidden(page, "version"), "text_hash": current}
         assert c.post(f"/approvals/{draft}/decide", data=base).status_code == 403
-        other = csrf_of(c.get(f"/approvals/{main}").text)
+        other = signer.csrf_token(  # valid for this session, but for another draft
+            session_id=bearer_session_id(PEOPLE["e.lindqvist"][0]), draft_id=main
+        )
         assert c.post(f"/approvals/{draft}/decide", data={**base, "csrf": other}).status_code == 403
 
     # self-approval where two people are required: the dual-role user edits, then approves
@@ -307,7 +331,6 @@ def test_security_cases_are_refused_and_audited(stack: Stack) -> None:
     assert answer.status_code == 403 and "own_draft" in answer.text
 
     # single-use link: used once (approves as legal), then replayed, then an expired one
-    signer = LinkSigner(SecretStr(LINK_SECRET))
     token = signer.issue(
         user_id="m.brennan", draft_id=draft, action="approve", now=datetime.now(UTC), ttl_s=600
     )
@@ -361,14 +384,14 @@ def test_security_cases_are_refused_and_audited(stack: Stack) -> None:
         timeout_s=30,
         what=f"audit entries for {sorted(wanted)}",
     )
-    assert refusals["wrong_role"][0]["actor"] == "h.dubois"
+    assert {e["actor"] for e in refusals["wrong_role"]} == {"h.dubois", "p.achebe"}
     assert refusals["own_draft"][0]["actor"] == "x.dual"
     assert refusals["bad_signature"][0]["channel"] == "slack"
     assert refusals["bad_signature"][0]["actor"] == f"slack:{PEOPLE['a.fontaine'][1]}"
     assert {e["draft_id"] for e in refusals["edit_after_approval"]} == {main}
     assert len(stack.publisher.requests) == 1, "no refused request may publish anything"
     metrics = stack.worker.metrics_text()
-    assert 'tocsin_approval_refusals_total{reason="wrong_role"} 1.0' in metrics
+    assert 'tocsin_approval_refusals_total{reason="wrong_role"} 2.0' in metrics
 
 
 def test_state_and_audit_survive_a_restart(stack: Stack) -> None:
