@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 
 import faust
+from faust.types import ConsumerT
 
+from pipeline.redelivery import redeliver_after_rebalance
 from pipeline.topology import DEFAULT_PARTITIONS, MAX_MESSAGE_BYTES
 
 FAUST_DEFAULTS: dict[str, str] = {
@@ -30,9 +32,20 @@ FAUST_DEFAULTS: dict[str, str] = {
 }
 
 
+class TocsinApp(faust.App):
+    """``faust.App`` whose consumer redelivers rather than skips after a rebalance.
+
+    See :mod:`pipeline.redelivery`: without this, a rebalance can make Faust drop fetched
+    messages nobody processed, and at-least-once becomes at-most-once for them.
+    """
+
+    def _new_consumer(self) -> ConsumerT:
+        return redeliver_after_rebalance(super()._new_consumer())
+
+
 def create_app() -> faust.App:
     """Create the app; the module-level ``app`` below is the only call in production."""
-    return faust.App(
+    return TocsinApp(
         "tocsin",
         env={**FAUST_DEFAULTS, **os.environ},
         autodiscover=["agents", "pipeline.web", "pipeline.ingest_web", "pipeline.approval_web"],

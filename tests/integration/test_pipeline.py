@@ -162,11 +162,6 @@ def test_malformed_payloads_go_to_the_dlq_and_good_ones_flow(
     assert metric_value(text, "tocsin_consumer_lag", topic="mentions.raw") == 0
 
 
-@pytest.mark.xfail(
-    reason="OPEN BUG: after SIGKILL + restart some mentions were not processed within 5 min "
-    "(seen in fresh-clone CI runs); tracked in the session note, issue 2 left open",
-    strict=False,
-)
 def test_restarted_worker_resumes_from_committed_offsets(
     broker: Broker, start_worker: Callable[..., Worker]
 ) -> None:
