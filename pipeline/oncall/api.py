@@ -23,6 +23,7 @@ from faust.web import Request, Response, View
 
 from pipeline import services
 from pipeline.app import app
+from pipeline.approval_web import is_approval_action, slack_approval_action
 from pipeline.oncall.acks import (
     AckRejected,
     parse_pagerduty_event,
@@ -146,6 +147,8 @@ class SlackActionsView(View):
         body = await _body(request)
         if body is None:
             return self.error(413, "body too large")
+        if is_approval_action(body):  # one Slack app, one URL: approval clicks are audited there
+            return await slack_approval_action(self, request, body)
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             verify_slack(secret, headers, body, now=time.time())
