@@ -11,6 +11,7 @@ worker would later load.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -18,10 +19,19 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 #: Bump when the artefact layout or head training changes in a way that makes old artefacts wrong;
 #: it is part of every key, so old folders are simply not found any more.
-ARTEFACT_VERSION = "v3"  # v3: hashed n-gram features in the head
+ARTEFACT_VERSION = "v4"  # v3: hashed n-gram features in the head; v4: per-topic recall floors
+
+#: How the head is trained (models/build.py reads these). Part of every key, next to the corpus and
+#: taxonomy hashes, so changing one retrains the head instead of finding an old folder trained
+#: with the previous value. Sized by cross-validation on the train split (see models/ngrams.py).
+HEAD_CONFIG: Mapping[str, Any] = MappingProxyType(
+    {"ngram_dim": 2048, "ngram_scale": 20.0, "l2_grid": (10.0, 30.0, 100.0), "folds": 5}
+)
 
 #: Bump when the ONNX export or quantisation changes; keys the corpus-independent ONNX cache.
 EXPORT_VERSION = "e1"
@@ -74,11 +84,14 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def inputs_sha256(*paths: Path) -> str:
-    """One digest over several training inputs (corpus, taxonomy): changes when any file does."""
+def inputs_sha256(*paths: Path, config: Mapping[str, Any] | None = None) -> str:
+    """One digest over the training inputs (corpus, taxonomy files and the head ``config``):
+    changes when any of them does."""
     h = hashlib.sha256()
     for path in paths:
         h.update(file_sha256(path).encode() + b"\n")
+    if config is not None:
+        h.update(json.dumps(dict(config), sort_keys=True).encode())
     return h.hexdigest()
 
 

@@ -31,6 +31,7 @@ import numpy.typing as npt
 from models.artefacts import (
     ARTEFACT_VERSION,
     EXPORT_VERSION,
+    HEAD_CONFIG,
     HEAD_FILE,
     META_FILE,
     ONNX_FILE,
@@ -64,11 +65,13 @@ ENCODE_CHUNK = 128
 
 #: Hashed n-gram block appended to the embeddings (models/ngrams.py). Chosen by 5-fold
 #: cross-validation on the training split only (out-of-fold macro-F1), never on the test split.
-NGRAM_DIM = 2048
-NGRAM_SCALE = 20.0
+#: The values live in ``HEAD_CONFIG`` (models/artefacts.py) so that they are part of the key.
+NGRAM_DIM = int(HEAD_CONFIG["ngram_dim"])
+NGRAM_SCALE = float(HEAD_CONFIG["ngram_scale"])
 #: L2 strengths tried per topic; the n-gram block makes each fit slower, so a narrower grid
 #: around the values the embedding-only head picked.
-L2_GRID = (10.0, 30.0, 100.0)
+L2_GRID = tuple(float(v) for v in HEAD_CONFIG["l2_grid"])
+FOLDS = int(HEAD_CONFIG["folds"])
 
 
 def _versions() -> dict[str, str]:
@@ -152,7 +155,7 @@ def build_artefacts(
     taxonomy_path = DEFAULT_TAXONOMY if taxonomy is None else taxonomy
     tax = load_taxonomy(taxonomy_path)
     sha = file_sha256(corpus_path)
-    key = artefact_key(name, inputs_sha256(corpus_path, taxonomy_path))
+    key = artefact_key(name, inputs_sha256(corpus_path, taxonomy_path, config=HEAD_CONFIG))
     final = (cache / "models" if out_root is None else out_root) / key
     if (final / META_FILE).is_file() and not force:
         progress(f"artefacts up to date: {final}")
@@ -189,7 +192,9 @@ def build_artefacts(
             topics=tax.trained,
             stances=STANCES,
             betas=tax.betas,
+            min_recalls=tax.min_recalls,
             l2_grid=L2_GRID,
+            folds=FOLDS,
             ngram_dim=NGRAM_DIM,
             ngram_scale=NGRAM_SCALE,
         )
@@ -211,7 +216,8 @@ def build_artefacts(
             "thresholds": report.thresholds,
             "threshold_method": (
                 "per topic, maximise out-of-fold F-beta over 0.05..0.95 after Platt scaling "
-                f"(5-fold CV on train; beta=1 except {tax.betas})"
+                f"(5-fold CV on train; beta=1 except {tax.betas}; "
+                f"out-of-fold recall floors {tax.min_recalls})"
             ),
             "features": {
                 "embedding_dim": encoder.dim,

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from models.artefacts import (
+    HEAD_CONFIG,
     HEAD_FILE,
     META_FILE,
     ONNX_FILE,
@@ -33,6 +34,8 @@ from models.lang import detect_lang
 from models.taxonomy import DEFAULT_TAXONOMY
 
 THREADS_ENV = "TOCSIN_MODEL_THREADS"
+#: "1" lets ONNX Runtime's threads busy-wait between ops (faster only on an otherwise idle machine).
+SPIN_ENV = "TOCSIN_MODEL_SPIN"
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def default_artefact_dir() -> Path:
     for path in (DEFAULT_CORPUS, DEFAULT_TAXONOMY):
         if not path.is_file():
             raise ArtefactsMissingError(f"training input not found: {path}")
-    digest = inputs_sha256(DEFAULT_CORPUS, DEFAULT_TAXONOMY)
+    digest = inputs_sha256(DEFAULT_CORPUS, DEFAULT_TAXONOMY, config=HEAD_CONFIG)
     return cache_root() / "models" / artefact_key(backbone_name(), digest)
 
 
@@ -119,6 +122,7 @@ def load_classifier(
     """Load built artefacts (``None`` = the default cache location, which must be built).
 
     ``threads`` sets ONNX Runtime's intra-op threads; default ``$TOCSIN_MODEL_THREADS`` or 2.
+    ``$TOCSIN_MODEL_SPIN=1`` lets them busy-wait between ops (see ``OnnxEncoder``).
     """
     folder = default_artefact_dir() if artefact_dir is None else artefact_dir
     needed = [folder / n for n in (META_FILE, HEAD_FILE, ONNX_FILE, TOKENIZER_DIR)]
@@ -136,5 +140,6 @@ def load_classifier(
         threads=threads,
         max_length=int(meta["max_length"]),
         prefix=str(meta["prefix"]),
+        spin=os.environ.get(SPIN_ENV, "0") == "1",
     )
     return OnnxMentionClassifier(encoder, Head.load(folder / HEAD_FILE), str(meta["version"]))

@@ -191,14 +191,20 @@ def kfold(n: int, folds: int, seed: int) -> list[npt.NDArray[np.int64]]:
     return [np.sort(part) for part in np.array_split(order, folds)]
 
 
-def best_threshold(y: Array, p: Array, beta: float = 1.0) -> tuple[float, float]:
+def best_threshold(
+    y: Array, p: Array, beta: float = 1.0, min_recall: float | None = None
+) -> tuple[float, float]:
     """Threshold on ``p`` maximising F-beta against ``y``; returns ``(threshold, f_beta)``.
 
+    With ``min_recall``, only thresholds whose recall reaches it are candidates (the lowest
+    threshold of the grid when none does): for a topic where a miss is the costly error, recall
+    is a requirement and precision what is left to optimise.
     When several thresholds tie (a plateau), the median one is taken: it is the least sensitive
     to small shifts in the score distribution between training and live data.
     """
     pos = y > 0.5
     scores = []
+    recalls = []
     b2 = beta * beta
     for t in THRESHOLD_GRID:
         pred = p >= t
@@ -207,7 +213,13 @@ def best_threshold(y: Array, p: Array, beta: float = 1.0) -> tuple[float, float]
         fn = float((~pred & pos).sum())
         denom = (1 + b2) * tp + b2 * fn + fp
         scores.append((1 + b2) * tp / denom if denom else 0.0)
+        recalls.append(tp / (tp + fn) if tp + fn else 0.0)
     arr = np.array(scores)
+    if min_recall is not None:
+        ok = np.array(recalls) >= min_recall - 1e-12
+        if not ok.any():
+            return float(THRESHOLD_GRID[0]), float(arr[0])
+        arr = np.where(ok, arr, -1.0)
     best = np.flatnonzero(arr >= arr.max() - 1e-12)
     return float(THRESHOLD_GRID[best[len(best) // 2]]), float(arr.max())
 
@@ -328,6 +340,7 @@ def train_head(
     stances: Sequence[str],
     l2_grid: Sequence[float] = DEFAULT_L2_GRID,
     betas: Mapping[str, float] = DEFAULT_BETAS,
+    min_recalls: Mapping[str, float] | None = None,
     folds: int = 5,
     seed: int = 0,
     ngram_dim: int = 0,
@@ -337,6 +350,7 @@ def train_head(
 
     ``topics`` lists the topic heads to train (``other`` is dropped: it means "none"); each needs
     at least ``folds`` positives and negatives. ``stances`` fixes the stance column order.
+    ``min_recalls`` gives topics a recall floor for their threshold (see :func:`best_threshold`).
     """
     xa = np.asarray(x, dtype=np.float64)
     n = xa.shape[0]
@@ -378,7 +392,8 @@ def train_head(
         _, l2, oof, full = best
         a, c = platt(oof, y)
         beta = float(betas.get(topic, 1.0))
-        thr, fb = best_threshold(y, _sigmoid(oof * a + c), beta)
+        floor = (min_recalls or {}).get(topic)
+        thr, fb = best_threshold(y, _sigmoid(oof * a + c), beta, floor)
         tw.append(full[:-1])
         tb.append(float(full[-1]))
         pa.append(a)

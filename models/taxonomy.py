@@ -46,6 +46,9 @@ class Topic(BaseModel):
     description: NonEmpty
     examples: list[NonEmpty] = Field(min_length=1)
     threshold_beta: float = Field(default=1.0, gt=0, le=10)
+    #: Recall the threshold must reach on cross-validated training scores before F-beta is
+    #: maximised (for topics where a miss is the costly error, e.g. adverse events).
+    min_recall: float | None = Field(default=None, gt=0, le=1)
 
 
 class Taxonomy(BaseModel):
@@ -71,6 +74,11 @@ class Taxonomy(BaseModel):
     def betas(self) -> dict[str, float]:
         """Per-topic F-beta for threshold choice, only where it differs from 1."""
         return {t.id: t.threshold_beta for t in self.topics if t.threshold_beta != 1.0}
+
+    @property
+    def min_recalls(self) -> dict[str, float]:
+        """Per-topic recall floor for threshold choice, only where one is set."""
+        return {t.id: t.min_recall for t in self.topics if t.min_recall is not None}
 
 
 def _node_at(root: yaml.Node, loc: Loc) -> yaml.Node:

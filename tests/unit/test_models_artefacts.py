@@ -82,3 +82,33 @@ def test_atomic_dir_replaces_existing_only_on_success(tmp_path: Path) -> None:
         (tmp / "new").write_text("2")
     assert sorted(p.name for p in final.iterdir()) == ["new"]
     assert [p.name for p in tmp_path.iterdir()] == ["k"]
+
+
+def test_training_digest_covers_corpus_taxonomy_and_head_settings(tmp_path: Path) -> None:
+    from models.artefacts import HEAD_CONFIG, inputs_sha256
+
+    corpus, taxonomy = tmp_path / "c.jsonl", tmp_path / "t.yaml"
+    corpus.write_text("a\n")
+    taxonomy.write_text("b\n")
+    base = inputs_sha256(corpus, taxonomy, config=HEAD_CONFIG)
+    assert inputs_sha256(corpus, taxonomy, config=HEAD_CONFIG) == base
+    assert inputs_sha256(corpus, taxonomy, config={**HEAD_CONFIG, "ngram_scale": 10.0}) != base
+    assert inputs_sha256(corpus, taxonomy) != base
+    taxonomy.write_text("b changed\n")
+    assert inputs_sha256(corpus, taxonomy, config=HEAD_CONFIG) != base
+    taxonomy.write_text("b\n")
+    corpus.write_text("a changed\n")
+    assert inputs_sha256(corpus, taxonomy, config=HEAD_CONFIG) != base
+
+
+def test_default_folder_is_keyed_by_the_bundled_inputs_and_head_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from models import artefacts, classifier
+
+    monkeypatch.setenv("TOCSIN_CACHE", str(tmp_path))
+    monkeypatch.delenv("TOCSIN_MODEL", raising=False)
+    before = classifier.default_artefact_dir()
+    assert before.parent == tmp_path / "models"
+    monkeypatch.setattr(classifier, "HEAD_CONFIG", {**artefacts.HEAD_CONFIG, "folds": 10})
+    assert classifier.default_artefact_dir() != before

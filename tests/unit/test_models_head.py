@@ -128,3 +128,22 @@ def test_best_threshold_picks_separating_value() -> None:
     p = np.array([0.1, 0.2, 0.3, 0.7, 0.8])
     t, f = best_threshold(y, p)
     assert 0.3 < t <= 0.7 and f == 1.0
+
+
+def test_recall_floor_lowers_the_threshold_until_recall_is_reached() -> None:
+    # F1 is best at 0.65 (3 of 4 positives, no false alarm); a 1.0 recall floor must take the
+    # threshold below the lone low-scoring positive, false alarms included.
+    y = np.array([0, 0, 0, 1, 1, 1, 1])
+    p = np.array([0.1, 0.3, 0.5, 0.2, 0.7, 0.8, 0.9])
+    t_f1, _ = best_threshold(y, p)
+    t_floor, _ = best_threshold(y, p, min_recall=1.0)
+    assert 0.5 < t_f1 <= 0.7
+    assert 0.1 < t_floor <= 0.2
+    assert ((p >= t_floor) & (y == 1)).sum() == 4
+
+
+def test_unreachable_recall_floor_takes_the_lowest_threshold() -> None:
+    y = np.array([0, 1, 1])
+    p = np.array([0.5, 0.01, 0.9])  # 0.01 is below the whole grid
+    t, _ = best_threshold(y, p, min_recall=1.0)
+    assert t == 0.05

@@ -55,6 +55,7 @@ def test_bundled_taxonomy_has_the_ten_topics() -> None:
     )
     assert tax.fallback == "other" and "other" not in tax.trained
     assert tax.betas == {"adverse_event": 2.0}
+    assert tax.min_recalls == {"adverse_event": 0.95}
     assert all(t.description and t.examples for t in tax.topics)
 
 
@@ -113,3 +114,9 @@ def test_corpus_labels_must_be_known() -> None:
     check_labels(tax, ["pricing", "other"], "corpus.jsonl")
     with pytest.raises(TaxonomyError, match=r"corpus.jsonl: topics \['pricng'\]"):
         check_labels(tax, ["pricng"], "corpus.jsonl")
+
+
+def test_recall_floor_out_of_range_names_its_field(tmp_path: Path) -> None:
+    text = GOOD.replace("threshold_beta: 2.0", "threshold_beta: 2.0\n    min_recall: 1.5")
+    message = _error(text, tmp_path)
+    assert "tax.yaml" in message and "min_recall" in message and ":10" in message
