@@ -248,8 +248,11 @@ def analyse(raw: dict[str, Any], stream: LapStream) -> dict[str, Any]:
             "lag_mean": _r(sum(lags) / len(lags)) if lags else None,
             "lag_p95": _r(percentile(lags, 95)) if lags else None,
             "lag_max": max(lags) if lags else None,
+            "lag_first": lags[0] if lags else None,
+            "lag_last": lags[-1] if lags else None,
             "flat": added is not None and added < FLAT_SECONDS * rate,
-            "flat_rule": f"fitted lag line adds < {FLAT_SECONDS:g} s of input over the phase",
+            "flat_rule": f"fitted lag line adds < {FLAT_SECONDS:g} s of input over the phase "
+            "(a falling line counts: the phase drained a backlog it started with)",
         }
     burst = _phase(timeline, "burst")
     recovery = _phase(timeline, "recovery")
@@ -409,6 +412,10 @@ def _get(d: dict[str, Any] | None, *path: str) -> Any:
     return cur
 
 
+def _s(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     ph = results.get("phases", {})
     raw = results.get("raw_model", {})
@@ -429,7 +436,7 @@ def render_markdown(results: dict[str, Any]) -> str:
             [
                 [
                     "raw model, texts/s (start / end of run)",
-                    f"{_get(raw, 'start', 'texts_per_s')} / {_get(raw, 'end', 'texts_per_s')}",
+                    f"{_s(_get(raw, 'start', 'texts_per_s'))} / {_s(_get(raw, 'end', 'texts_per_s'))}",
                 ],
                 ["pipeline capacity, 1 worker, mentions/s", _get(ph, "probe", "mentions_per_s")],
                 ["**pipeline / raw model**", _get(ph, "probe", "pipeline_over_raw")],
@@ -439,8 +446,8 @@ def render_markdown(results: dict[str, Any]) -> str:
                 ],
                 [
                     "CPU ms: raw model per text / pipeline workers per mention",
-                    f"{_get(ph, 'probe', 'raw_cpu_ms_per_text')} / "
-                    f"{_get(ph, 'probe', 'worker_cpu_ms_per_mention')}",
+                    f"{_s(_get(ph, 'probe', 'raw_cpu_ms_per_text'))} / "
+                    f"{_s(_get(ph, 'probe', 'worker_cpu_ms_per_mention'))}",
                 ],
                 [
                     "**CPU efficiency (raw CPU per text / pipeline CPU per mention)**",
@@ -457,13 +464,13 @@ def render_markdown(results: dict[str, Any]) -> str:
                 ["burst: peak mentions/s for the burst", _get(ph, "burst", "peak_per_s")],
                 [
                     "burst: recovery to pre-burst lag, s (bound)",
-                    f"{_get(ph, 'burst', 'recovery_s')} ({_get(ph, 'burst', 'bound_s')})",
+                    f"{_s(_get(ph, 'burst', 'recovery_s'))} ({_s(_get(ph, 'burst', 'bound_s'))})",
                 ],
                 ["burst: recovered within bound", _get(ph, "burst", "within_bound")],
                 [
                     "scale-out: 1 worker / 2 workers, mentions/s",
-                    f"{_get(ph, 'scaleout', 'one_worker', 'mentions_per_s')} / "
-                    f"{_get(ph, 'scaleout', 'two_workers', 'mentions_per_s')}",
+                    f"{_s(_get(ph, 'scaleout', 'one_worker', 'mentions_per_s'))} / "
+                    f"{_s(_get(ph, 'scaleout', 'two_workers', 'mentions_per_s'))}",
                 ],
                 ["**scale-out: speed-up (2 workers / 1)**", _get(ph, "scaleout", "speedup")],
                 [
@@ -472,12 +479,12 @@ def render_markdown(results: dict[str, Any]) -> str:
                 ],
                 [
                     "mention -> alert delivered, p50 / p95 / p99, s (sustained)",
-                    f"{sus_lat.get('p50_s')} / {sus_lat.get('p95_s')} / {sus_lat.get('p99_s')} "
-                    f"(n={sus_lat.get('n', 0)})",
+                    f"{_s(sus_lat.get('p50_s'))} / {_s(sus_lat.get('p95_s'))} / {_s(sus_lat.get('p99_s'))} "
+                    f"(n={_s(sus_lat.get('n', 0))})",
                 ],
                 [
                     "bucket-closing mention -> alert delivered, p50 / max, s",
-                    f"{_get(lat, 'pipeline_s', 'p50_s')} / {_get(lat, 'pipeline_s', 'max_s')}",
+                    f"{_s(_get(lat, 'pipeline_s', 'p50_s'))} / {_s(_get(lat, 'pipeline_s', 'max_s'))}",
                 ],
                 [
                     "time to detect the surge (first crisis mention produced -> page), p50 s",
@@ -511,6 +518,24 @@ def render_markdown(results: dict[str, Any]) -> str:
             ],
         ),
         "",
+        "## Scale-out: where the classify work went",
+        "",
+        "`mentions` is keyed by brand; each brand's partition and share of the stream, then each "
+        "worker's classified mentions/s with two workers in the group:",
+        "",
+        table(
+            ["brand", "partition of `mentions`", "share of mentions"],
+            [
+                [b, v["partition"], v["share"]]
+                for b, v in (results.get("brand_partitions") or {}).items()
+            ],
+        ),
+        "",
+        table(
+            ["worker", "classified mentions/s (2 workers)"],
+            list((_get(ph, "scaleout", "per_worker_mentions_per_s") or {}).items()),
+        ),
+        "",
         "## Alerts received",
         "",
         table(
@@ -531,7 +556,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                     a["received_phase"],
                     a["crisis"],
                     a.get("triggering"),
-                    f"{_get(a, 'latency', 'p50_s')} / {_get(a, 'latency', 'p99_s')}"
+                    f"{_s(_get(a, 'latency', 'p50_s'))} / {_s(_get(a, 'latency', 'p99_s'))}"
                     if a.get("latency")
                     else None,
                     a.get("pipeline_s"),
