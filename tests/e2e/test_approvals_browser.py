@@ -360,7 +360,15 @@ def test_security_cases_are_refused_and_audited(stack: Stack) -> None:
         assert c.get(f"/approvals/link/{old}").status_code == 403
 
     # editing after approval: the published draft's text is frozen
-    answer = _decide(stack, "c.moreau", main, action="edit", text="Something else entirely.")
+    # (the page offers no edit form any more; the request is crafted with a valid CSRF token)
+    moreau_csrf = signer.csrf_token(
+        session_id=bearer_session_id(PEOPLE["c.moreau"][0]), draft_id=main
+    )
+    with stack.client("c.moreau") as c:
+        answer = c.post(
+            f"/approvals/{main}/decide",
+            data={"csrf": moreau_csrf, "action": "edit", "version": "1", "text": "Other words."},
+        )
     assert answer.status_code == 409 and "edit_after_approval" in answer.text
 
     wanted = {
