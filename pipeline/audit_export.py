@@ -52,7 +52,6 @@ def read_audit(
         group_id=None,
         enable_auto_commit=False,
         request_timeout_ms=int(min(timeout_s, 30.0) * 1000) + 1000,
-        api_version_auto_timeout_ms=int(min(timeout_s, 10.0) * 1000),
     )
     try:
         deadline = time.monotonic() + timeout_s
