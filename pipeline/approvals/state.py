@@ -682,6 +682,9 @@ def _escalated(
         raise _Refuse("not_pending", f"the draft is {state.status}")
     if event.role not in state.missing_roles():
         raise _Refuse("not_pending", f"{event.role} has already approved")
+    if any(e.role == event.role and e.version == state.version for e in state.escalations):
+        # Two timers (replicas, a restart) may both see the breach: the second is a no-op.
+        return state, []
     escalation = Escalation(event.role, tuple(event.deputies), state.version, now)
     new = replace(state, escalations=(*state.escalations, escalation))
     detail = f"{event.role} overdue; deputies: {', '.join(event.deputies) or 'none configured'}"

@@ -41,6 +41,8 @@ def test_an_escalation_is_applied_once_and_the_deputy_can_then_approve() -> None
     state, entries = decide(state, event, Actor.system(), policy(), at)
     assert entries[0].action == "escalated" and entries[0].actor == "system"
     assert escalations_due([state], at + timedelta(hours=1), policy(), users()) == []
+    again, entries = decide(state, event, Actor.system(), policy(), at + timedelta(minutes=1))
+    assert again == state and entries == []  # a duplicate escalation is a no-op
     assert [b.escalated for b in breaches([state], at)] == [True]
     state, _ = decide(
         state, Approved(1, state.text_hash), actor("p.achebe"), policy(), at + timedelta(minutes=2)
