@@ -52,6 +52,7 @@ class Draft:
     template_text: str
     template_requires_review: bool
     edited: bool = False
+    template_reference: str = ""
 
     @property
     def text_hash(self) -> str:
@@ -67,7 +68,8 @@ class Draft:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Draft:
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        # Fields added later have defaults, so drafts stored by an older version still load.
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 def draft_id(alert_key: str, template_id: str) -> str:
@@ -190,6 +192,7 @@ def fill(alert: Alert, template: Template, values: Mapping[str, str]) -> Draft |
         text=text,
         template_text=text,
         template_requires_review=template.requires_review,
+        template_reference=template.review.reference or "",
     )
 
 

@@ -488,6 +488,9 @@ def _created(
         round_started_at=now,
         authors=() if actor.is_system else (actor.user_id,),
     )
+    reference = f"template {draft.template_id}" + (
+        f" (pre-approved: {draft.template_reference})" if draft.template_reference else ""
+    )
     entry = _entry(
         new,
         event,
@@ -495,7 +498,7 @@ def _created(
         now,
         text=draft.text,
         with_text=True,
-        detail="; ".join(requirement.reasons),
+        detail="; ".join((reference, *requirement.reasons)),
     )
     return new, [entry]
 

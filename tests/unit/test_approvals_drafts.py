@@ -108,3 +108,6 @@ def test_empty_or_oversized_edits_are_refused() -> None:
 def test_draft_round_trips_through_a_dict() -> None:
     draft = propose(alert(), library(), brands=brands(), today=TODAY, link=LINK)[0]
     assert Draft.from_dict(draft.to_dict()) == draft
+    assert draft.template_reference == "MLR-2026-0412"
+    older = {k: v for k, v in draft.to_dict().items() if k != "template_reference"}
+    assert Draft.from_dict(older).template_reference == ""

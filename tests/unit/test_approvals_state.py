@@ -77,7 +77,12 @@ def link(
 
 # -- flows ---------------------------------------------------------------------------------------
 def test_adverse_event_needs_three_distinct_people_then_publishes_the_exact_text() -> None:
-    state = created("adverse_event")
+    draft = first_draft("adverse_event")
+    state, (entry,) = decide(None, DraftCreated(draft), Actor.system(), policy(), NOW)
+    assert entry.detail.startswith(
+        "template adverse_event.report.en (pre-approved: MLR-2026-0412); topic adverse_event"
+    )
+    assert entry.text == draft.text
     assert state.status == "pending" and state.version == 1
     assert state.requirement.roles == ("approver-exec", "reviewer-medical", "reviewer-legal")
     state, entries = approve(state, "e.lindqvist")
