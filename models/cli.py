@@ -108,10 +108,17 @@ def eval_cmd(as_json: bool, artefacts: Path | None, corpus: Path | None) -> None
 @click.option(
     "--texts",
     "n_texts",
-    default=480,
+    default=192,
     show_default=True,
     type=click.IntRange(0, 100_000),
     help="Distinct corpus texts for the raw-vs-agent passes (0 = skip them).",
+)
+@click.option(
+    "--rounds",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="Rounds of raw / plain / repost passes (ratios are per round, medians reported).",
 )
 @click.option(
     "--repost-share",
@@ -126,6 +133,7 @@ def bench_cmd(
     artefacts: Path | None,
     n_texts: int,
     repost_share: float,
+    rounds: int,
 ) -> None:
     """Raw model vs the classify_mentions agent path, in one run (JSON on stdout).
 
@@ -151,14 +159,16 @@ def bench_cmd(
 
         _echo_progress(f"raw vs agent path on {n_texts} distinct corpus texts...")
         texts = list(dict.fromkeys(e.text for e in load_corpus()))[:n_texts]
-        pipe = bench_pipeline(clf, texts, repost_share=repost_share)
+        pipe = bench_pipeline(clf, texts, repost_share=repost_share, rounds=rounds)
         report["pipeline"] = pipe
         report["rss_end_mb"] = round(rss_mb(), 1)
+        med = pipe["median"]
         _echo_progress(
-            f"raw {pipe['raw']['texts_per_s']} texts/s | agent plain "
-            f"{pipe['plain']['mentions_per_s']}/s = {pipe['plain_over_raw']:.2f}x raw | "
-            f"{repost_share:.0%} reposts {pipe['reposts']['mentions_per_s']}/s = "
-            f"{pipe['reposts_over_raw']:.2f}x raw"
+            f"median of {rounds} rounds: raw {med['raw_texts_per_s']} texts/s | agent plain "
+            f"{med['plain_mentions_per_s']}/s = {med['plain_over_raw']:.2f}x raw | "
+            f"{repost_share:.0%} reposts {med['reposts_mentions_per_s']}/s = "
+            f"{med['reposts_over_raw']:.2f}x raw (CPU-time ratios {med['cpu_raw_over_plain']:.2f}"
+            f" / {med['cpu_raw_over_reposts']:.2f})"
         )
     click.echo(json.dumps(report, indent=2))
 

@@ -8,10 +8,10 @@ fed with mentions decoded from their JSON wire form; only the Kafka sockets are 
 output topic is replaced by a sink that serialises each record exactly as ``send`` would). Broker
 I/O and the other agents of a worker are measured by ``tocsin demo`` instead.
 
-Three passes on the same machine, interleaved so load from other processes hits all of them:
+Three passes on the same machine, repeated in rounds with their order rotated, so load from other
+processes hits all of them (see :func:`bench_pipeline`):
 
-- **raw**: ``classifier.classify`` on the distinct texts in batches of ``batch_size`` (measured
-  before and after the pipeline passes; the mean is the reference rate);
+- **raw**: ``classifier.classify`` on the distinct texts in batches of ``batch_size``;
 - **plain**: one mention per distinct text, through the agent;
 - **reposts**: the same distinct texts plus reposts (``RT @handle: <earlier text>``) making up
   ``repost_share`` of the stream, through the agent. Effective mentions/s counts every mention,
@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import statistics
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -194,28 +195,66 @@ def bench_pipeline(
     batch_size: int = 32,
     within: float = 0.5,
     repost_share: float = 0.4,
+    rounds: int = 3,
 ) -> dict[str, Any]:
-    """Raw, plain-stream and repost-stream rates on ``texts`` with their ratios (see module doc)."""
+    """Raw, plain-stream and repost-stream rates on ``texts`` with their ratios (see module doc).
+
+    The three passes run ``rounds`` times, their order rotated each round, and each round's
+    ratios use that round's raw rate: on a shared machine the load drifts within a minute, so
+    a ratio is only fair between passes that ran close together. The medians are the figures.
+    """
     texts = list(dict.fromkeys(texts))
     classifier.classify(texts[:batch_size])  # warm-up
-    raw_before = raw_rate(classifier, texts, batch_size)
-    plain = pipeline_rate(classifier, make_stream(texts, 0.0), batch_size=batch_size, within=within)
-    reposts = pipeline_rate(
-        classifier, make_stream(texts, repost_share), batch_size=batch_size, within=within
-    )
-    raw_after = raw_rate(classifier, texts, batch_size)
-    raw = (raw_before["texts_per_s"] + raw_after["texts_per_s"]) / 2
-    raw_cpu = (raw_before["cpu_ms_per_text"] + raw_after["cpu_ms_per_text"]) / 2
+    plain_stream = make_stream(texts, 0.0)
+    repost_stream = make_stream(texts, repost_share)
+    passes = {
+        "raw": lambda: raw_rate(classifier, texts, batch_size),
+        "plain": lambda: pipeline_rate(
+            classifier, plain_stream, batch_size=batch_size, within=within
+        ),
+        "reposts": lambda: pipeline_rate(
+            classifier, repost_stream, batch_size=batch_size, within=within
+        ),
+    }
+    order = list(passes)
+    per_round: list[dict[str, Any]] = []
+    for r in range(rounds):
+        runs = {name: passes[name]() for name in order[r % 3 :] + order[: r % 3]}
+        raw = runs["raw"]
+        per_round.append(
+            {
+                **runs,
+                "plain_over_raw": round(runs["plain"]["mentions_per_s"] / raw["texts_per_s"], 3),
+                "reposts_over_raw": round(
+                    runs["reposts"]["mentions_per_s"] / raw["texts_per_s"], 3
+                ),
+                # CPU per mention is less sensitive than wall time to other processes
+                "cpu_raw_over_plain": round(
+                    raw["cpu_ms_per_text"] / runs["plain"]["cpu_ms_per_mention"], 3
+                ),
+                "cpu_raw_over_reposts": round(
+                    raw["cpu_ms_per_text"] / runs["reposts"]["cpu_ms_per_mention"], 3
+                ),
+            }
+        )
+
+    def median(key: str, sub: str | None = None) -> float:
+        values = [(r[key][sub] if sub else r[key]) for r in per_round]
+        return round(float(statistics.median(values)), 3)
+
     return {
         "distinct_texts": len(texts),
         "batch_size": batch_size,
         "within_s": within,
-        "raw": {"texts_per_s": round(raw, 1), "runs": [raw_before, raw_after]},
-        "plain": plain,
-        "reposts": {"share": repost_share, **reposts},
-        "plain_over_raw": round(plain["mentions_per_s"] / raw, 3),
-        "reposts_over_raw": round(reposts["mentions_per_s"] / raw, 3),
-        # CPU per mention is less sensitive than wall time to other processes on a shared machine
-        "cpu_raw_over_plain": round(raw_cpu / plain["cpu_ms_per_mention"], 3),
-        "cpu_raw_over_reposts": round(raw_cpu / reposts["cpu_ms_per_mention"], 3),
+        "repost_share": repost_share,
+        "rounds": per_round,
+        "median": {
+            "raw_texts_per_s": median("raw", "texts_per_s"),
+            "plain_mentions_per_s": median("plain", "mentions_per_s"),
+            "reposts_mentions_per_s": median("reposts", "mentions_per_s"),
+            "plain_over_raw": median("plain_over_raw"),
+            "reposts_over_raw": median("reposts_over_raw"),
+            "cpu_raw_over_plain": median("cpu_raw_over_plain"),
+            "cpu_raw_over_reposts": median("cpu_raw_over_reposts"),
+        },
     }

@@ -55,9 +55,11 @@ def test_agent_path_classifies_every_mention_and_reuses_reposts() -> None:
     assert state["_cache"] is saved_cache
 
 
-def test_bench_reports_ratios_for_both_streams() -> None:
-    report = bench_pipeline(KeywordClassifier(), TEXTS, batch_size=8, within=0.05)
-    assert report["distinct_texts"] == 40
-    assert report["plain"]["mentions"] == 40 and report["plain"]["cache_hits"] == 0
-    assert report["reposts"]["mentions"] == 67
-    assert report["plain_over_raw"] > 0 and report["reposts_over_raw"] > 0
+def test_bench_reports_ratios_for_both_streams_per_round() -> None:
+    report = bench_pipeline(KeywordClassifier(), TEXTS, batch_size=8, within=0.05, rounds=2)
+    assert report["distinct_texts"] == 40 and len(report["rounds"]) == 2
+    for r in report["rounds"]:
+        assert r["plain"]["mentions"] == 40 and r["plain"]["cache_hits"] == 0
+        assert r["reposts"]["mentions"] == 67 and r["reposts"]["cache_hits"] == 27
+        assert r["plain_over_raw"] > 0 and r["reposts_over_raw"] > 0
+    assert set(report["median"]) >= {"plain_over_raw", "reposts_over_raw", "raw_texts_per_s"}
