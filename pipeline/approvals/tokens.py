@@ -105,6 +105,10 @@ class LinkSigner:
             body, sig = _unb64(body_part), _unb64(sig_part)
         except (ValueError, binascii.Error):
             raise LinkRefused("link_malformed", "not a Tocsin approval link") from None
+        if _b64(body) != body_part or _b64(sig) != sig_part:
+            # base64 leaves spare bits in the last character; only our own spelling is valid,
+            # so one link has exactly one string form.
+            raise LinkRefused("link_malformed", "not a Tocsin approval link")
         expected = hmac.new(self._link_key, body, hashlib.sha256).digest()
         if not hmac.compare_digest(expected, sig):
             raise LinkRefused("link_forged", "the link's signature does not match")
