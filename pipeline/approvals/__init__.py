@@ -7,7 +7,8 @@ Interface summary (for the Faust wiring, web pages and Slack endpoint built on t
   TOCSIN_USER_TOKENS, TOCSIN_APPROVAL_LINK_SECRET; raises ``pipeline.errors.ConfigError``.
 * ``drafts.propose(alert, library, brands=..., today=..., link=settings.response_info_url)
   -> list[Draft]`` (best first; deterministic ``Draft.id`` from alert dedup key + template id).
-  ``Draft.to_dict/from_dict``; ``draft.text_hash``; ``draft.needs_review``.
+  ``Draft.to_dict/from_dict``; ``draft.text_hash``; ``draft.needs_review`` (an edited reviewed
+  template); ``draft.template_reference`` (the pre-approval's review reference, for the page).
 * ``state``: ``Actor.of(user, "web"|"slack"|"api", remote_addr)`` / ``Actor.system()``; events
   ``DraftCreated(draft)``, ``Edited(text, version)``, ``Approved(version, text_hash, role=None,
   link=None)``, ``Rejected(version, comment, link=None)``, ``ChangesRequested(version, comment,
@@ -24,7 +25,8 @@ Interface summary (for the Faust wiring, web pages and Slack endpoint built on t
 * ``tokens.LinkSigner(secret)``: ``issue(user_id=, draft_id=, action=, now=, ttl_s=) -> str``,
   ``verify(token, now=) -> LinkClaims`` (LinkRefused: link_malformed/link_forged/link_expired);
   put the claims in the event's ``link`` and ``decide`` enforces binding + single use
-  (link_mismatch/link_expired/link_replayed). ``csrf_token(session_id=, draft_id=)`` and
+  (link_mismatch/link_expired/link_replayed); a refused decision does not spend the link.
+  ``csrf_token(session_id=, draft_id=)`` and
   ``check_csrf(token, session_id=, draft_id=)`` (CsrfRefused).
 * ``slack_verify.verify(secret, body=raw_bytes, timestamp=, signature=, now=unix_seconds)`` or
   ``verify_headers(secret, body=, headers=, now=)``: SignatureRefused

@@ -173,7 +173,7 @@ def _check_review(
                 problems.append(
                     doc.problem(
                         (*loc, name),
-                        "missing: this topic requires a reviewed template",
+                        "missing: this topic or template requires a reviewed template",
                         subject=subject,
                     )
                 )
