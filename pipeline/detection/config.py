@@ -61,8 +61,14 @@ class DetectorConfig:
     a fifth, so the level tracker and wide intervals carry the first crisis day; after a week 92 %.
     (The earlier ``d / (d + prior)`` never passed ~90 % because ``d`` saturates at the memory, which
     kept strong rhythms flattened and the morning expectation 20-35 % low.)"""
-    weekly_prior_weeks: float = 2.0
+    weekly_prior_weeks: float = 1.0
     """Same shrinkage for the weekly profile, in weeks."""
+    weekly_blend_hours: float = 4.0
+    """The day-of-week factor changes over this many hours around midnight (UTC) and is flat
+    within the day. Weekday and weekend habits switch around midnight (spread by time zones and
+    night owls), not gradually from noon to noon: interpolating between day centres left Monday's
+    early hours expected ~30 % low after a quiet weekend, and once the level is slow (mature
+    profiles) nothing corrected it, so ordinary Monday 02:00 buckets could page."""
     seasonal_clip: float = 20.0
     """A seasonal factor is kept within [1/clip, clip] of the average, so an empty night cannot
     make the expected volume exactly zero."""
@@ -163,6 +169,8 @@ class DetectorConfig:
             raise ValueError("interval_coverage must lie in (0, 1)")
         if self.mature_level_half_life_seconds < self.level_half_life_seconds:
             raise ValueError("mature_level_half_life_seconds must be >= level_half_life_seconds")
+        if not 0.0 < self.weekly_blend_hours <= 24.0:
+            raise ValueError("weekly_blend_hours must lie in (0, 24]")
         if self.max_level_growth_per_hour <= 1.0:
             raise ValueError("max_level_growth_per_hour must be > 1")
         if self.confirm_buckets < 1 or self.resolve_buckets < 1:

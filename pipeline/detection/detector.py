@@ -142,6 +142,7 @@ class SeriesDetector:
             memory_periods=cfg.weekly_memory_weeks,
             prior_periods=cfg.weekly_prior_weeks,
             clip=cfg.seasonal_clip,
+            blend=cfg.weekly_blend_hours / 24.0,
         )
         self._use_daily = cfg.seasonal_daily and cfg.bucket_seconds < 86400 / 2
         self._use_weekly = cfg.seasonal_weekly and cfg.bucket_seconds < 7 * 86400 / 2

@@ -5,7 +5,10 @@ learned from the stream itself, a few buckets at a time, without storing history
 decayed sums of what was observed there and of the slow baseline at the time; their ratio is the
 slot's factor. Factors are
 
-* interpolated between slot centres, so the expected volume does not jump at 09:00 sharp;
+* interpolated between slot centres, so the expected volume does not jump at 09:00 sharp; or,
+  with ``blend < 1``, held flat within a slot and blended only over that fraction of a slot
+  around the boundary (the weekly profile: a Sunday is a Sunday until late evening, and a
+  noon-to-noon interpolation put Monday 02:00 halfway to the weekend level);
 * shrunk toward flat in log space by maturity ``d**2 / (d**2 + prior**2)`` (``d`` = periods seen,
   decayed), so one day of history moves the profile a little and the fast level tracker carries the
   rest. The pull fades as the square of the history (92 % of the profile after a week at a 2-day
@@ -26,6 +29,7 @@ class SeasonalProfile:
     """A periodic profile of ``slots`` slots over ``period_seconds``; state is ``sx, sb, n``."""
 
     __slots__ = (
+        "_blend",
         "_clip",
         "_gamma",
         "_mean",
@@ -49,8 +53,10 @@ class SeasonalProfile:
         memory_periods: float,
         prior_periods: float,
         clip: float,
+        blend: float = 1.0,
     ) -> None:
         self.slots = slots
+        self._blend = blend
         self.period = period_seconds
         self._slot_seconds = period_seconds / slots
         # A slot is visited (slot width / bucket width) times per period.
@@ -70,6 +76,8 @@ class SeasonalProfile:
         u = (t_mid % self.period) / self._slot_seconds - 0.5
         fl = math.floor(u)
         w = u - fl
+        if self._blend < 1.0:  # only blend within blend/2 of the boundary between the slots
+            w = min(1.0, max(0.0, (w - 0.5) / self._blend + 0.5))
         a = fl % self.slots
         return a, (a + 1) % self.slots, w
 
