@@ -2,15 +2,15 @@
 
 Batches come from ``stream.take(n, within=t)`` (without ``within`` a quiet stream would stall a
 half-full batch forever). Texts already seen (reposts) are answered from a bounded cache; the
-rest go to the model in one call on a dedicated thread, so the event loop keeps heartbeating to
-the broker while the CPU works.
+rest go to the model in small chunks on a dedicated thread, so the event loop keeps heartbeating
+to the broker while the CPU works and sends a chunk's records while the model runs the next one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from faust.types import StreamT
 
@@ -40,31 +40,66 @@ async def loaded_classifier() -> MentionClassifier:
     return await loop.run_in_executor(services.executor(), services.classifier)
 
 
-async def predict(texts: Sequence[str]) -> list[Prediction]:
-    """Predictions for ``texts`` in order: cached ones reused, the rest in one model call."""
+#: Fresh texts per model call inside one ``take`` batch (see :func:`predictions`). Matches the
+#: encoder's own run length (models/encoder.py), so splitting here costs the model nothing.
+MODEL_CHUNK = 8
+
+
+def _timed_classify(model: MentionClassifier, texts: list[str]) -> tuple[list[Prediction], float]:
+    """Runs on the model thread; times the model alone, not the wait in the thread's queue."""
+    started = time.perf_counter()
+    out = model.classify(texts)
+    return out, time.perf_counter() - started
+
+
+async def predictions(texts: Sequence[str], chunk: int = MODEL_CHUNK) -> AsyncIterator[Prediction]:
+    """Predictions for ``texts`` in order, each yielded as soon as it is known.
+
+    Cached texts (reposts) are answered at once. The fresh ones go to the model thread in chunks
+    of ``chunk``, all submitted up front: the thread works through them back to back while the
+    event loop builds and sends the records of the chunks already done, so the model is not idle
+    during the per-mention work (it was 15 % of the time with one call per batch). Everything
+    happens inside one ``take`` batch, so offsets are still acknowledged only after every record
+    of the batch is sent.
+    """
     metrics = services.metrics()
     keys = [text_key(t) for t in texts]
+    known: dict[str, Prediction] = {}
     todo: dict[str, str] = {}
     for key, text in zip(keys, texts, strict=True):
-        if _cache.get(key) is None and key not in todo:
+        hit = _cache.get(key)
+        if hit is not None:
+            known[key] = hit
+        elif key not in todo:
             todo[key] = text
     metrics.dedup_hits.inc(len(texts) - len(todo))
+    pending: list[tuple[list[str], asyncio.Future[tuple[list[Prediction], float]]]] = []
     if todo:
         model = await loaded_classifier()
         loop = asyncio.get_running_loop()
-        started = time.perf_counter()
-        fresh = await loop.run_in_executor(services.executor(), model.classify, list(todo.values()))
-        metrics.model_latency.observe(time.perf_counter() - started)
-        metrics.batch_size.observe(len(todo))
-        for key, prediction in zip(todo, fresh, strict=True):
-            _cache.put(key, prediction)
-    out = []
+        fresh = list(todo)
+        for start in range(0, len(fresh), chunk):
+            part = fresh[start : start + chunk]
+            texts_part = [todo[k] for k in part]
+            future = loop.run_in_executor(services.executor(), _timed_classify, model, texts_part)
+            pending.append((part, future))
+    done = 0
     for key in keys:
-        hit = _cache.get(key)
-        if hit is None:  # evicted between put and get: only possible with a tiny cache
-            raise RuntimeError("classification cache is smaller than one batch")
-        out.append(hit)
-    return out
+        while key not in known:  # the chunk holding this text is the next one not yet awaited
+            part, future = pending[done]
+            done += 1
+            result, seconds = await future
+            metrics.model_latency.observe(seconds)
+            metrics.batch_size.observe(len(part))
+            for k, prediction in zip(part, result, strict=True):
+                _cache.put(k, prediction)
+                known[k] = prediction
+        yield known[key]
+
+
+async def predict(texts: Sequence[str]) -> list[Prediction]:
+    """All predictions for ``texts`` in order (see :func:`predictions`)."""
+    return [p async for p in predictions(texts)]
 
 
 def classified_record(mention: Mention, prediction: Prediction, version: str) -> ClassifiedMention:
@@ -84,9 +119,10 @@ async def classify_mentions(stream: StreamT[Mention]) -> None:
     cfg = services.settings()
     async for batch in stream.take(cfg.batch_size, within=cfg.batch_within_s):
         metrics.messages_in.labels(AGENT).inc(len(batch))
-        predictions = await predict([m.text for m in batch])
         version = (await loaded_classifier()).version
-        for mention, prediction in zip(batch, predictions, strict=True):
+        mentions_in_order = iter(batch)
+        async for prediction in predictions([m.text for m in batch]):
+            mention = next(mentions_in_order)
             record = classified_record(mention, prediction, version)
             await classified.send(key=mention.brand, value=record)
             metrics.mentions_classified.labels(mention.brand, record.topics[0]).inc()

@@ -300,3 +300,23 @@ def test_routing_picks_receivers_and_keeps_the_console() -> None:
     names = [r.name for r in dispatch_alerts.select_receivers(info, receivers, tree)]
     assert names == ["console", "slack"]
     assert dispatch_alerts.select_receivers(info, receivers, None) == receivers
+
+
+async def test_predictions_chunk_fresh_texts_and_keep_order(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
+    """Fresh texts reach the model in chunks; reposts and in-batch duplicates never do; the
+    predictions come back in input order."""
+    from pipeline.textcache import LRUCache
+
+    monkeypatch.setattr(classify_mentions, "_cache", LRUCache(maxsize=100))
+    fake = KeywordClassifier()
+    services.override(classifier=fake)
+    texts = [f"Brenmoor price {i}" for i in range(10)] + ["Brenmoor fraud", "brenmoor PRICE 3"]
+    got = [p.topics async for p in classify_mentions.predictions(texts, chunk=4)]
+    assert got == [("pricing",)] * 10 + [("scandal",), ("pricing",)]
+    assert [len(c) for c in fake.calls] == [4, 4, 3]  # 11 distinct texts, chunks of 4
+    again = await classify_mentions.predict(["RT @x: Brenmoor fraud", "Brenmoor price 0"])
+    assert [p.topics for p in again] == [("scandal",), ("pricing",)]
+    assert len(fake.calls) == 3  # both answered from the cache
+    assert metrics.registry.get_sample_value("tocsin_model_batch_size_count") == 3
