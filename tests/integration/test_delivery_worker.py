@@ -20,6 +20,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
@@ -358,3 +359,65 @@ def test_secrets_never_in_logs_metrics_or_receipts(
         for form in forms(secret):
             for where, text in (("log", log), ("metrics", metrics), ("receipts", receipts)):
                 assert form not in text, f"{name} ({form!r}) found in the worker's {where}"
+
+
+ROUTING = """\
+escalation_policies:
+  fast:
+    levels:
+      - {after: 6s, receivers: [pagerduty]}
+route:
+  receiver: slack
+  escalation: fast
+"""
+
+
+def test_unacknowledged_alert_escalates_and_the_acknowledged_one_does_not(
+    broker: Broker,
+    start_worker: Callable[..., Worker],
+    pagerduty: PagerDutyFake,
+    slack: SlackWebhookFake,
+    tmp_path: Path,
+) -> None:
+    """The escalation timer in a real worker: only the alert nobody acknowledged pages on-call."""
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(ROUTING, encoding="utf-8")
+    worker = start_worker(
+        TOCSIN_SLACK_WEBHOOK_URL=slack.webhook_url,
+        TOCSIN_PAGERDUTY_ROUTING_KEY=PD_KEY,
+        TOCSIN_PAGERDUTY_EVENTS_URL=f"{pagerduty.base_url}/v2/enqueue",
+        TOCSIN_ROUTING_FILE=str(routing),
+        TOCSIN_ESCALATION_TICK_S="1",
+        TOCSIN_API_TOKEN=API_TOKEN,
+    )
+    ignored, handled = "brenmoor:pricing:20261122T1800Z", "brenmoor:scandal:20261122T1800Z"
+    produce(
+        broker.bootstrap,
+        "alerts",
+        [alert_payload(ignored, "firing"), alert_payload(handled, "firing", topic="scandal")],
+        keys=[ignored.encode(), handled.encode()],
+    )
+    wait_until(lambda: len(slack.messages) >= 2, 60, "both alerts in Slack")
+    assert pagerduty.requests == []  # the route pages nobody at first
+    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+    acked = httpx.post(
+        f"{worker.url}/api/alerts/ack", json={"dedup_key": handled}, headers=auth, timeout=5
+    )
+    assert acked.status_code == 202
+    wait_until(lambda: len(pagerduty.incidents) >= 1, 60, "the escalation to page on-call")
+    time.sleep(5)  # more ticks: no second page, and the acknowledged alert never pages
+    assert [i["dedup_key"] for i in pagerduty.incidents] == [ignored]
+    assert pagerduty.incidents[0]["events"] == 1
+
+    resolved = httpx.post(
+        f"{worker.url}/api/alerts/ack",
+        json={"dedup_key": ignored, "action": "resolve", "by": "ana"},
+        headers=auth,
+        timeout=5,
+    )
+    assert resolved.status_code == 202
+    wait_until(lambda: pagerduty.incidents[0]["status"] == "resolved", 60, "on-call's resolve")
+    texts = [m["text"].split()[0] for m in slack.messages]
+    assert texts.count("ESCALATED") == 0  # the escalation went to its level only (PagerDuty)
+    assert "RESOLVED" in texts and "ACKNOWLEDGED" in texts
+    assert pagerduty.problems == [] and slack.problems == []
