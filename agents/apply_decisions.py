@@ -188,3 +188,9 @@ async def apply_decisions(stream: StreamT[DecisionRecord]) -> None:
             continue
         await handle(record)
         metrics.messages_out.labels(AGENT).inc()
+
+
+@app.on_before_shutdown.connect
+async def close_approval_client(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    """Close the approvals' outbound HTTP client (Slack, publish webhook) when the worker stops."""
+    await runtime().aclose()

@@ -80,6 +80,13 @@ class ApprovalRuntime:
             cfg.slack_bot_token, cfg.slack_channel, self.http, api_url=cfg.slack_api_url
         )
 
+    async def aclose(self) -> None:
+        """Close the outbound client if it was ever created (worker shutdown)."""
+        client = self.__dict__.pop("http", None)
+        self.__dict__.pop("slack", None)
+        if isinstance(client, httpx.AsyncClient):
+            await client.aclose()
+
     def incident_thread(self, alert_key: str) -> str | None:
         """The ``ts`` of the alert's Slack message (posted by the slack_api receiver), if any."""
         for receiver in services.receivers():

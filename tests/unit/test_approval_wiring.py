@@ -190,3 +190,17 @@ def test_sla_timer_sends_one_escalation_per_overdue_role() -> None:
     assert record.draft_id == "d-sla" and event.type == "escalated"
     assert record.at == deadline + timedelta(seconds=1)
     assert due([state.to_dict()], deadline + timedelta(minutes=5), sent) == []  # not twice
+
+
+async def test_runtime_closes_its_client_and_the_feature_is_off_without_a_secret() -> None:
+    from pipeline.approval_runtime import runtime
+
+    services.override(settings=make_settings())
+    assert runtime().enabled is False
+    services.override(settings=make_settings(approval_link_secret="unit-link-secret-123"))
+    rt = runtime()
+    assert rt.enabled is True
+    client = rt.http
+    await rt.aclose()
+    assert client.is_closed
+    await rt.aclose()  # idempotent: nothing left to close
