@@ -204,3 +204,41 @@ async def test_runtime_closes_its_client_and_the_feature_is_off_without_a_secret
     await rt.aclose()
     assert client.is_closed
     await rt.aclose()  # idempotent: nothing left to close
+
+
+def test_publish_agent_refuses_anything_but_the_approved_text() -> None:
+    from dataclasses import replace
+
+    from agents.publish_responses import mismatch
+    from pipeline.approval_runtime import runtime
+    from pipeline.approvals.drafts import Draft
+    from pipeline.approvals.state import Actor, Approved, DraftCreated, decide
+
+    services.override(settings=make_settings(approval_link_secret="unit-link-secret-123"))
+    policy = runtime().config.policy
+    users = runtime().config.users
+    at = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    draft = Draft(
+        id="d-pub",
+        alert_key="brenmoor:pricing:x",
+        brand="brenmoor",
+        topic="pricing",
+        severity="warning",
+        template_id="pricing.access.en",
+        language="en",
+        text="We hear you.",
+        template_text="We hear you.",
+        template_requires_review=False,
+    )
+    state, _ = decide(None, DraftCreated(draft), Actor.system(), policy, at)
+    exec_ = Actor.of(users.get("e.lindqvist"), "web")
+    state, _ = decide(state, Approved(1, state.text_hash), exec_, policy, at)
+    assert state.status == "approved"
+    exact = _approved("We hear you.")
+    assert mismatch(exact, state) is None
+    assert mismatch(exact, None) == "no approved state for this draft"
+    assert mismatch(_approved("We hear you!"), state) == "the text differs from the approved text"
+    forged = _approved("We hear you!", digest=text_hash("We hear you."))
+    assert "hash differs" in str(mismatch(forged, state))
+    edited = replace(state, draft=replace(state.draft, text="We hear you!"))
+    assert mismatch(exact, edited) == "the text differs from the approved text"
