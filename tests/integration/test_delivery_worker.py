@@ -329,6 +329,15 @@ def test_secrets_never_in_logs_metrics_or_receipts(
         )
         assert len(pagerduty.requests) == before
 
+        # expiring the silence keeps it listed, as expired
+        silence_id = created.json()["silenceID"]
+        gone = httpx.delete(f"{api}/api/silences/{silence_id}", headers=auth, timeout=5)
+        assert gone.status_code == 202
+        assert httpx.delete(f"{api}/api/silences/nope", headers=auth, timeout=5).status_code == 404
+        wait_until(
+            lambda: listed()[0]["status"] == {"state": "expired"}, 60, "the silence to expire"
+        )
+
         metrics = worker.metrics_text()
         worker.stop()
         assert worker.log_path is not None
