@@ -25,6 +25,7 @@ from pipeline.demo import metric_value
 COUNTERS = {
     "classified": ("tocsin_agent_messages_out_total", {"agent": "classify_mentions"}),
     "ingested": ("tocsin_agent_messages_in_total", {"agent": "ingest_mentions"}),
+    "counted": ("tocsin_agent_messages_in_total", {"agent": "count_mentions"}),
     "model_texts": ("tocsin_model_batch_size_sum", {}),
     "model_calls": ("tocsin_model_batch_size_count", {}),
     "model_busy_s": ("tocsin_model_batch_latency_seconds_sum", {}),
