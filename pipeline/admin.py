@@ -36,7 +36,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.errors import for_code as kafka_error_for_code
 
-from pipeline.topology import ALL_TOPICS, TopicSpec
+from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, TopicSpec
 
 _CLIENT_ID = "tocsin-admin"
 # Pause between two attempts to reach a broker that is not up yet.
@@ -251,7 +251,7 @@ def _create(
 
 def ensure_topics(
     bootstrap: str,
-    specs: Iterable[TopicSpec] = ALL_TOPICS,
+    specs: Iterable[TopicSpec] = ALL_TOPICS + CHANGELOG_TOPICS,
     timeout_s: float = 30.0,
     *,
     replication_factor: int = 1,

@@ -10,7 +10,7 @@ import click
 from models.cli import classify_cmd, model
 from pipeline.audit_export import audit
 from pipeline.detection.backtest import backtest
-from pipeline.topology import ALL_TOPICS, RAW
+from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, RAW
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,8 +89,8 @@ def topics_create(bootstrap: str) -> None:
     from pipeline.admin import ensure_topics
 
     ensure_topics(bootstrap)
-    for spec in ALL_TOPICS:
-        click.echo(f"{spec.name:<22} partitions={spec.partitions}  {spec.doc}")
+    for spec in ALL_TOPICS + CHANGELOG_TOPICS:
+        click.echo(f"{spec.name:<32} partitions={spec.partitions}  {spec.doc}")
 
 
 @cli.command()

@@ -83,3 +83,37 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     ACKS,
     SILENCES,
 )
+
+
+# Changelog topics of the Faust tables (``pipeline/tables.py``), created up front like the rest.
+# Faust would create them itself at start, but on a brand-new cluster its consumer can look at a
+# changelog before the metadata of the topic it just created arrives, and crash the agent writing
+# the table (seen once: PartitionsMismatch with 0 partitions on the first write to a table). Names
+# follow Faust's "<app id>-<table>-changelog"; compacted, as Faust creates them; the partition count
+# is the table's (the stream's that feeds it).
+APP_ID = "tocsin"
+TABLE_PARTITIONS: dict[str, int] = {
+    "open_buckets": DEFAULT_PARTITIONS,
+    "detectors": DEFAULT_PARTITIONS,
+    "alert_book": DEFAULT_PARTITIONS,
+    "acks": DEFAULT_PARTITIONS,
+    "silences": 1,
+    "approvals": DEFAULT_PARTITIONS,
+    "audit_trail": DEFAULT_PARTITIONS,
+    "publications": DEFAULT_PARTITIONS,
+}
+
+
+def changelog_name(table: str) -> str:
+    return f"{APP_ID}-{table}-changelog"
+
+
+CHANGELOG_TOPICS: tuple[TopicSpec, ...] = tuple(
+    TopicSpec(
+        changelog_name(table),
+        partitions=partitions,
+        config={"cleanup.policy": "compact"},
+        doc=f"changelog of the {table} table",
+    )
+    for table, partitions in TABLE_PARTITIONS.items()
+)

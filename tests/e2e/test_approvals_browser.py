@@ -28,7 +28,6 @@ from pipeline.approvals.audit import text_hash
 from pipeline.approvals.drafts import draft_id as make_draft_id
 from pipeline.approvals.tokens import LinkSigner
 from pipeline.procs import Broker, Worker, free_port
-from pipeline.topology import TopicSpec
 from tests.e2e.approvals_harness import (
     BOT_TOKEN,
     CHANNEL,
@@ -53,10 +52,6 @@ from tests.fakes_publish import PublishWebhookFake
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 TEMPLATE = "scandal.allegations.en"
-CHANGELOGS = tuple(
-    TopicSpec(f"tocsin-{table}-changelog", config={"cleanup.policy": "compact"})
-    for table in ("approvals", "audit_trail", "publications", "alert_book")
-)
 VIEWPORTS = {"desktop": (1280, 900), "phone": (375, 812)}
 
 
@@ -67,10 +62,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     broker = Broker(port=free_port(), data_dir=tmp / "kafka")
     broker.start()
     try:
-        ensure_topics(broker.bootstrap)
-        # Table changelogs up front: on a brand-new cluster Faust creates them at start and a
-        # first table write can race the consumer's metadata (PartitionsMismatch, 0 partitions).
-        ensure_topics(broker.bootstrap, specs=CHANGELOGS)
+        ensure_topics(broker.bootstrap)  # table changelogs included (see pipeline/topology.py)
         with (
             SlackApiFake(BOT_TOKEN, channels=(CHANNEL,)) as slack,
             PublishWebhookFake(PUBLISH_SECRET) as publisher,
