@@ -8,6 +8,7 @@ series interleaved on one stream, and compares what it sends with the CSV the CL
 from __future__ import annotations
 
 import csv
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -73,7 +74,10 @@ async def test_agent_and_backtest_agree_bucket_for_bucket(
     signals, alerts = RecordingTopic(), RecordingTopic()
     monkeypatch.setattr(detect_spikes, "signals", signals)
     monkeypatch.setattr(detect_spikes, "alerts", alerts)
-    data = {"brenmoor|pricing": series(11, 4.0, 1), "quillon|safety": series(12, 20.0, 2)}
+    # Fresh series keys: the detectors table lives as long as the app, so other tests' series
+    # (e.g. brenmoor|pricing in test_agents.py) would otherwise still be in it.
+    run = uuid.uuid4().hex[:8]
+    data = {f"a{run}|pricing": series(11, 4.0, 1), f"b{run}|safety": series(12, 20.0, 2)}
     async with detect_spikes.detect_spikes.test_context() as agent:
         for (t, x), (u, y) in zip(*data.values(), strict=True):
             for key, (start, count) in zip(data, ((t, x), (u, y)), strict=True):
