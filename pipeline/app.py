@@ -48,7 +48,13 @@ def create_app() -> faust.App:
     return TocsinApp(
         "tocsin",
         env={**FAUST_DEFAULTS, **os.environ},
-        autodiscover=["agents", "pipeline.web", "pipeline.ingest_web", "pipeline.approval_web"],
+        autodiscover=[
+            "agents",
+            "pipeline.web",
+            "pipeline.ingest_web",
+            "pipeline.approval_web",
+            "pipeline.oncall.api",
+        ],
         origin="pipeline",
         topic_partitions=DEFAULT_PARTITIONS,
         topic_allow_declare=True,
