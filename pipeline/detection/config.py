@@ -61,8 +61,10 @@ class DetectorConfig:
     a fifth, so the level tracker and wide intervals carry the first crisis day; after a week 92 %.
     (The earlier ``d / (d + prior)`` never passed ~90 % because ``d`` saturates at the memory, which
     kept strong rhythms flattened and the morning expectation 20-35 % low.)"""
-    weekly_prior_weeks: float = 1.0
-    """Same shrinkage for the weekly profile, in weeks."""
+    weekly_prior_weeks: float = 0.5
+    """Same shrinkage for the weekly profile, in weeks (80 % applied after one week, 94 % after
+    two). Smaller than the daily prior because each weekday slot sees 288 buckets a week, and
+    because a flattened weekend dip leaves Monday mornings expected low while the level is slow."""
     weekly_blend_hours: float = 4.0
     """The day-of-week factor changes over this many hours around midnight (UTC) and is flat
     within the day. Weekday and weekend habits switch around midnight (spread by time zones and
