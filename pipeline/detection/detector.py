@@ -30,8 +30,11 @@ bucket; negative-binomial burstiness alpha 0-0.3; a daily rhythm of 0-1 times th
 for means below 5; any start weekday and hour (:data:`.quiet.QUIET_BOUNDS`, drawn from by the
 Hypothesis property). It is a statistical promise, not a certainty: even a perfect model with
 this firing rule would page on ~0.4 % of such months before the volume rules; measured rates are
-printed by ``python -m pipeline.detection.quiet MONTHS SEED``. Outside the bounds (alpha well above
-0.3, sharper rhythms, trends) the rate of ordinary noise paging rises.
+printed by ``python -m pipeline.detection.quiet MONTHS SEED`` (2026-11-22, seed 2028: 1 of 150
+months paged, 0.0016 pages per series-week, on its first day of history; before that day's
+changes about 3-7 % of months paged). The pages that remain come from a series' first day: with
+no daily profile yet, a morning rise of 4x in two hours looks like a slowly building surge.
+Outside the bounds (alpha well above 0.3, sharper rhythms, trends) ordinary noise pages more.
 
 Everything the detector knows is in :meth:`SeriesDetector.to_state` (compact, JSON-serialisable);
 a detector rebuilt from that state produces exactly the same readings afterwards, which is what lets
