@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup model kafka kafka-stop demo test lint test-unit test-integration test-e2e test-rules grafana-schema
+.PHONY: setup model kafka kafka-stop demo test lint test-unit test-integration test-e2e test-faults test-rules grafana-schema
 
 setup:  ## Python environment (cached venv) + Kafka jars (cached) + Debian packages the tests need
 	bash deploy/setup-system.sh
@@ -38,6 +38,9 @@ test-integration: setup model
 
 test-e2e: setup model
 	$(PY) -m pytest tests/e2e -q
+
+test-faults: setup model  ## fault tests only (each file runs its own broker + worker, 2-4 min)
+	$(PY) -m pytest tests/integration/test_faults_*.py -q -p no:cacheprovider
 
 test: setup model lint  ## the whole suite: lint, types, unit, integration, end-to-end
 	$(PY) -m pytest tests -q -p no:cacheprovider
