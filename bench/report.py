@@ -78,6 +78,12 @@ def _phase_at(timeline: Sequence[dict[str, Any]], t: float) -> str:
     return "between"
 
 
+def _lag_at(samples: Sequence[dict[str, Any]], t: float) -> dict[str, int] | None:
+    """Per-topic lag of the last sample at or before ``t``."""
+    before = [s for s in samples if s["t"] <= t and s.get("lag") is not None]
+    return dict(before[-1]["lag"]) if before else None
+
+
 def _r(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
@@ -245,7 +251,8 @@ def analyse(raw: dict[str, Any], stream: LapStream) -> dict[str, Any]:
     sustained = _phase(timeline, "sustained")
     if sustained:
         dur = sustained["end"] - sustained["start"]
-        times, lags = lag_series(samples, sustained["start"] + min(15.0, dur / 4), sustained["end"])
+        t_from = sustained["start"] + min(15.0, dur / 4)
+        times, lags = lag_series(samples, t_from, sustained["end"])
         slope = lag_slope(times, lags) if len(times) >= 2 else None
         rate = sustained["sent"] / dur
         added = slope * dur if slope is not None else None
@@ -260,6 +267,12 @@ def analyse(raw: dict[str, Any], stream: LapStream) -> dict[str, Any]:
             "lag_mean": _r(sum(lags) / len(lags)) if lags else None,
             "lag_p95": _r(percentile(lags, 95)) if lags else None,
             "lag_max": max(lags) if lags else None,
+            "lag_slope_by_topic": {
+                topic: _r(lag_slope(*lag_series(samples, t_from, sustained["end"], topic)), 3)
+                for topic in (samples[-1].get("lag") or {})
+            }
+            if len(times) >= 2
+            else {},
             "lag_first": lags[0] if lags else None,
             "lag_last": lags[-1] if lags else None,
             "flat": added is not None and added < FLAT_SECONDS * rate,
@@ -338,6 +351,7 @@ def analyse(raw: dict[str, Any], stream: LapStream) -> dict[str, Any]:
             **p,
             "start_s": round(p["start"] - timeline[0]["start"], 1),
             "end_s": round((p["end"] or p["start"]) - timeline[0]["start"], 1),
+            "lag_at_end": _lag_at(samples, p.get("end") or p["start"]),
             "classified_per_s": _r(phase_rate(samples, p, "classified", warm=0.0))
             if p.get("end")
             else None,
@@ -477,6 +491,14 @@ def render_markdown(results: dict[str, Any]) -> str:
                 ],
                 ["sustained: lag slope, messages/s", _get(ph, "sustained", "lag_slope_per_s")],
                 ["sustained: lag flat", _get(ph, "sustained", "flat")],
+                [
+                    "sustained: lag slope by topic, messages/s",
+                    ", ".join(
+                        f"{k} {v}"
+                        for k, v in (_get(ph, "sustained", "lag_slope_by_topic") or {}).items()
+                    )
+                    or None,
+                ],
                 ["burst: peak mentions/s for the burst", _get(ph, "burst", "peak_per_s")],
                 [
                     "burst: recovery to pre-burst lag, s (bound)",
@@ -520,7 +542,15 @@ def render_markdown(results: dict[str, Any]) -> str:
         "## Phases",
         "",
         table(
-            ["phase", "start s", "length s", "target /s", "sent", "classified /s"],
+            [
+                "phase",
+                "start s",
+                "length s",
+                "target /s",
+                "sent",
+                "classified /s",
+                "lag at end: raw / mentions / classified / buckets / alerts",
+            ],
             [
                 [
                     p["name"],
@@ -529,6 +559,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                     p.get("rate"),
                     p.get("sent"),
                     p.get("classified_per_s"),
+                    " / ".join(str(v) for v in (p.get("lag_at_end") or {}).values()) or None,
                 ]
                 for p in results.get("timeline", [])
             ],
