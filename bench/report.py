@@ -66,6 +66,22 @@ def recovery_threshold(base_lags: Sequence[float], base_rate: float) -> float:
     return (max(base_lags) if base_lags else 0.0) + 5.0 * base_rate
 
 
+def _recovery_by_topic(
+    samples: Sequence[dict[str, Any]],
+    base: dict[str, Any] | None,
+    burst: dict[str, Any],
+    recovery: dict[str, Any],
+) -> dict[str, float | None]:
+    """Recovery per topic (same rule as the total): shows which stage a slow recovery is in."""
+    out: dict[str, float | None] = {}
+    for topic in samples[-1].get("lag") or {}:
+        base_lags = lag_series(samples, base["start"], base["end"], topic)[1] if base else []
+        times, lags = lag_series(samples, burst["start"], recovery["end"], topic)
+        threshold = recovery_threshold(base_lags, recovery["rate"])
+        out[topic] = _r(recovery_time(times, lags, after=burst["end"], threshold=threshold))
+    return out
+
+
 def _phase(timeline: Sequence[dict[str, Any]], name: str) -> dict[str, Any] | None:
     found = [p for p in timeline if p["name"] == name and p.get("end") is not None]
     return found[-1] if found else None
@@ -301,6 +317,7 @@ def analyse(raw: dict[str, Any], stream: LapStream) -> dict[str, Any]:
             "within_bound": rec is not None and rec <= recovery["bound_s"],
             "bound_rule": "2 x (burst backlog / (capacity - base rate)) + 30 s",
             "recovered_when_lag_at_most": round(threshold, 1),
+            "recovery_s_by_topic": _recovery_by_topic(samples, base, burst, recovery),
         }
     one, two = _phase(timeline, "scale-1w"), _phase(timeline, "scale-2w")
     if one and two:
@@ -505,6 +522,14 @@ def render_markdown(results: dict[str, Any]) -> str:
                     f"{_s(_get(ph, 'burst', 'recovery_s'))} ({_s(_get(ph, 'burst', 'bound_s'))})",
                 ],
                 ["burst: recovered within bound", _get(ph, "burst", "within_bound")],
+                [
+                    "burst: recovery by topic, s",
+                    ", ".join(
+                        f"{k} {_s(v)}"
+                        for k, v in (_get(ph, "burst", "recovery_s_by_topic") or {}).items()
+                    )
+                    or None,
+                ],
                 [
                     "scale-out: 1 worker / 2 workers, mentions/s",
                     f"{_s(_get(ph, 'scaleout', 'one_worker', 'mentions_per_s'))} / "
