@@ -8,7 +8,7 @@ tracked brand are filtered (counted, not dead-lettered): they are noise, not err
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from faust.types import StreamT
 
@@ -45,7 +45,12 @@ def dead_letter(
 def decode(payload: bytes) -> Mention | None:
     """Decode one payload; ``None`` when valid but about no tracked brand."""
     cfg = services.settings()
-    raw = decode_raw(payload, max_bytes=cfg.max_payload_bytes, max_text_chars=cfg.max_text_chars)
+    raw = decode_raw(
+        payload,
+        max_bytes=cfg.max_payload_bytes,
+        max_text_chars=cfg.max_text_chars,
+        not_after=datetime.now(UTC) + timedelta(seconds=cfg.max_future_s),
+    )
     return to_mention(raw, services.matcher())
 
 

@@ -265,6 +265,8 @@ class Run:
                 "TOCSIN_WEBHOOK_URL": self.receiver.url,
                 "TOCSIN_WEBHOOK_SECRET": self.secret,
                 "TOCSIN_CONSOLE_ALERTS": "false",
+                # laps shift the stream 2 days per lap, past today's date: accept them
+                "TOCSIN_MAX_FUTURE_S": str(366 * 86400),
             },
         )
         worker.start(loglevel="warn")

@@ -101,8 +101,15 @@ def normalise_text(text: str) -> str:
     return " ".join(text.split())
 
 
-def decode_raw(payload: bytes, *, max_bytes: int, max_text_chars: int) -> RawMention:
-    """Parse and validate one payload; raise :class:`InvalidMention` with a reason code."""
+def decode_raw(
+    payload: bytes, *, max_bytes: int, max_text_chars: int, not_after: datetime | None = None
+) -> RawMention:
+    """Parse and validate one payload; raise :class:`InvalidMention` with a reason code.
+
+    ``not_after`` refuses mentions dated later than it: counting is by event time, so one mention
+    from a source with a broken clock (dated next year) would push its brand's watermark ahead and
+    make every real mention after it "late". The ingest agent passes its clock plus a tolerance.
+    """
     if len(payload) > max_bytes:
         raise InvalidMention("oversized", f"payload is {len(payload)} bytes, limit {max_bytes}")
     try:
@@ -128,6 +135,13 @@ def decode_raw(payload: bytes, *, max_bytes: int, max_text_chars: int) -> RawMen
             in_utc = parsed.astimezone(UTC)
         except OverflowError as exc:  # e.g. 9999-12-31T23:59-23:59 is past the year 9999 in UTC
             raise InvalidMention("invalid_value", "created_at: out of range in UTC") from exc
+        if not_after is not None and in_utc > not_after:
+            ahead = (in_utc - not_after).total_seconds()
+            raise InvalidMention(
+                "invalid_value",
+                f"created_at: {in_utc:%Y-%m-%dT%H:%M:%SZ} is {ahead:.0f} s past the latest "
+                f"accepted time {not_after:%Y-%m-%dT%H:%M:%SZ} (clock + TOCSIN_MAX_FUTURE_S)",
+            )
         obj = {**obj, "created_at": in_utc}
     elif "created_at" in obj:
         raise InvalidMention("wrong_type", "created_at: expected an ISO-8601 string")

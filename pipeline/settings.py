@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(
         default=256 * 1024, ge=1024, description="larger raw payloads are dead-lettered"
     )
+    max_future_s: int = Field(
+        default=3600,
+        ge=0,
+        description="mentions dated more than this ahead of the worker's clock are dead-lettered "
+        "(invalid_value): a source with a broken clock must not push a brand's watermark ahead",
+    )
     bucket_seconds: int = Field(default=300, ge=60, description="event-time bucket width")
     allowed_lateness_s: int = Field(
         default=120, ge=0, description="a bucket closes this long after its end (event time)"

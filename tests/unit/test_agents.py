@@ -83,6 +83,23 @@ async def test_ingest_routes_good_bad_and_unbranded(
     )
 
 
+async def test_ingest_dead_letters_mentions_dated_in_the_future(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
+    """A broken source clock must not reach the counters (it would drag the watermark ahead)."""
+    good = topic(monkeypatch, ingest_mentions, "mentions")
+    dlq = topic(monkeypatch, ingest_mentions, "dead_letters")
+    soon = datetime.now(UTC) + timedelta(minutes=30)  # within the default hour of tolerance
+    later = datetime.now(UTC) + timedelta(hours=2)
+    async with ingest_mentions.ingest_mentions.test_context() as agent:
+        for at in (soon, later):
+            await agent.put(raw("Brenmoor tripled the price of Glytera", created_at=f"{at:%FT%TZ}"))
+        await agent.put(raw("Brenmoor in 2100", created_at="2100-01-01T00:00:00Z"))
+    assert len(good.sent) == 1
+    assert [v.reason for v in dlq.values] == ["invalid_value", "invalid_value"]
+    assert "past the latest accepted time" in dlq.values[0].detail
+
+
 def mention(
     text: str, at: datetime = T0, brand: str = "brenmoor", mid: str = "x:1", followers: int = 10
 ) -> Mention:

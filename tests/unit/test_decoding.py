@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,13 @@ def test_deep_nesting_is_invalid_json_not_a_crash() -> None:
 
 def test_normalise_text_folds_whitespace_and_controls() -> None:
     assert normalise_text("  Brenmoor\u0000  is\n\n bad\u200b ") == "Brenmoor is bad"
+
+
+def test_not_after_refuses_mentions_dated_past_it() -> None:
+    limit = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    decode_raw(encode(good(created_at="2026-11-20T09:00:00Z")), **LIMITS, not_after=limit)
+    with pytest.raises(InvalidMention) as info:
+        decode_raw(encode(good(created_at="2026-11-20T09:00:01Z")), **LIMITS, not_after=limit)
+    assert info.value.reason == "invalid_value" and "1 s past" in info.value.detail
+    # same instant in another zone is the same instant
+    decode_raw(encode(good(created_at="2026-11-20T10:00:00+01:00")), **LIMITS, not_after=limit)
