@@ -33,6 +33,38 @@ HEAD_CONFIG: Mapping[str, Any] = MappingProxyType(
     {"ngram_dim": 2048, "ngram_scale": 20.0, "l2_grid": (10.0, 30.0, 100.0), "folds": 5}
 )
 
+#: Encoder fine-tuning before export (models/finetune.py), only with ``tocsin model build
+#: --finetune``. Part of the key of fine-tuned artefacts (``build_config``) and never of plain
+#: ones, so a fine-tuned folder cannot be mistaken for the plain one or the other way round.
+#: Epoch picked on a validation slice of the train split; the test split is never read.
+FINETUNE_CONFIG: Mapping[str, Any] = MappingProxyType(
+    {
+        "epochs": 4,
+        "lr": 3e-5,
+        "head_lr": 2e-3,
+        "logit_scale": 20.0,
+        "max_length": 64,
+        "batch_size": 16,
+        "val_fraction": 0.15,
+        "seed": 0,
+        "threads": 2,
+        "frozen": "word_embeddings",
+    }
+)
+
+
+def build_config(finetune: bool) -> Mapping[str, Any]:
+    """What goes into the artefact key: the head config, plus the fine-tune config if used."""
+    if not finetune:
+        return HEAD_CONFIG
+    return MappingProxyType({**HEAD_CONFIG, "finetune": dict(FINETUNE_CONFIG)})
+
+
+def key_backbone(backbone: str, finetune: bool) -> str:
+    """The backbone name as it appears in keys: ``+ft`` marks a fine-tuned encoder."""
+    return f"{backbone}+ft" if finetune else backbone
+
+
 #: Bump when the ONNX export or quantisation changes; keys the corpus-independent ONNX cache.
 EXPORT_VERSION = "e1"
 

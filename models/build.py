@@ -31,6 +31,7 @@ import numpy.typing as npt
 from models.artefacts import (
     ARTEFACT_VERSION,
     EXPORT_VERSION,
+    FINETUNE_CONFIG,
     HEAD_CONFIG,
     HEAD_FILE,
     META_FILE,
@@ -39,9 +40,11 @@ from models.artefacts import (
     artefact_key,
     atomic_dir,
     backbone_name,
+    build_config,
     cache_root,
     file_sha256,
     inputs_sha256,
+    key_backbone,
     slug,
 )
 from models.corpus import DEFAULT_CORPUS, STANCES, load_corpus
@@ -137,13 +140,15 @@ def build_artefacts(
     corpus: Path | None = None,
     backbone: str | None = None,
     taxonomy: Path | None = None,
+    finetune: bool = False,
 ) -> Path:
     """Build (or find) the artefact folder and return its path.
 
     ``out_root`` defaults to ``$TOCSIN_CACHE/models``; ``corpus`` to the bundled seed corpus;
     ``backbone`` to ``$TOCSIN_MODEL`` or multilingual-e5-small; ``taxonomy`` to the bundled
     ``taxonomy.yaml`` (the head trains one topic per taxonomy topic but the fallback, with the
-    taxonomy's ``threshold_beta``). ``force`` rebuilds every step.
+    taxonomy's ``threshold_beta``). ``force`` rebuilds every step. ``finetune`` first adapts
+    the encoder to the training split (models/finetune.py); its config is part of the key.
     """
     from transformers import AutoTokenizer
 
@@ -155,7 +160,9 @@ def build_artefacts(
     taxonomy_path = DEFAULT_TAXONOMY if taxonomy is None else taxonomy
     tax = load_taxonomy(taxonomy_path)
     sha = file_sha256(corpus_path)
-    key = artefact_key(name, inputs_sha256(corpus_path, taxonomy_path, config=HEAD_CONFIG))
+    config = build_config(finetune)
+    digest = inputs_sha256(corpus_path, taxonomy_path, config=config)
+    key = artefact_key(key_backbone(name, finetune), digest)
     final = (cache / "models" if out_root is None else out_root) / key
     if (final / META_FILE).is_file() and not force:
         progress(f"artefacts up to date: {final}")
@@ -171,7 +178,20 @@ def build_artefacts(
         if not force
         else _fresh_backbone(name, cache, progress)
     )
-    onnx = ensure_onnx(model_dir, name, cache, force=force, progress=progress)
+    tuned: dict[str, Any] | None = None
+    if finetune:
+        from models.finetune import finetune as run_finetune
+        from models.finetune import finetuned_dir, read_report
+
+        ft_dir = finetuned_dir(cache, name, digest)
+        if force:
+            shutil.rmtree(ft_dir, ignore_errors=True)
+        model_dir = str(
+            run_finetune(model_dir, ft_dir, train, tax.trained, FINETUNE_CONFIG, progress)
+        )
+        tuned = read_report(ft_dir)
+    onnx_name = f"{key_backbone(name, finetune)}-{digest[:12]}" if finetune else name
+    onnx = ensure_onnx(model_dir, onnx_name, cache, force=force, progress=progress)
 
     with atomic_dir(final) as tmp:
         _link_or_copy(onnx, tmp / ONNX_FILE)
@@ -206,6 +226,7 @@ def build_artefacts(
             "version": key,
             "artefact_version": ARTEFACT_VERSION,
             "backbone": name,
+            "finetune": tuned,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "versions": _versions(),
             "prefix": QUERY_PREFIX,

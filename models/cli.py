@@ -40,7 +40,12 @@ def model() -> None:
     default=None,
     help=f"Training corpus (JSONL). [default: {DEFAULT_CORPUS.name} bundled with models/]",
 )
-def build_cmd(force: bool, out_root: Path | None, corpus: Path | None) -> None:
+@click.option(
+    "--finetune",
+    is_flag=True,
+    help="Fine-tune the encoder on the training split before export (slower build, own key).",
+)
+def build_cmd(force: bool, out_root: Path | None, corpus: Path | None, finetune: bool) -> None:
     """Rebuild the backbone, export int8 ONNX, train the head; print the artefact folder.
 
     The backbone is multilingual-e5-small unless [env: TOCSIN_MODEL] names a local checkpoint
@@ -48,7 +53,9 @@ def build_cmd(force: bool, out_root: Path | None, corpus: Path | None) -> None:
     """
     from models.build import build_artefacts
 
-    path = build_artefacts(out_root, force=force, progress=_echo_progress, corpus=corpus)
+    path = build_artefacts(
+        out_root, force=force, progress=_echo_progress, corpus=corpus, finetune=finetune
+    )
     click.echo(str(path))
 
 
