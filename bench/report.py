@@ -124,7 +124,12 @@ def capacity_figures(samples: Sequence[dict[str, Any]], entry: dict[str, Any]) -
     busy = phase_rate(samples, entry, "model_busy_s")
     counted = (
         phase_rate(samples, entry, "counted")
-        if all("counted" in (c or {}) for s in samples for c in (s.get("workers") or {}).values())
+        if all(
+            "counted" in c
+            for s in samples
+            for c in (s.get("workers") or {}).values()
+            if c is not None
+        )
         else None
     )
     return {
