@@ -39,8 +39,8 @@ HEAD_CONFIG: Mapping[str, Any] = MappingProxyType(
 #: Epoch picked on a validation slice of the train split; the test split is never read.
 FINETUNE_CONFIG: Mapping[str, Any] = MappingProxyType(
     {
-        "epochs": 4,
-        "lr": 3e-5,
+        "epochs": 2,
+        "lr": 5e-5,
         "head_lr": 2e-3,
         "logit_scale": 20.0,
         "max_length": 64,
@@ -48,7 +48,8 @@ FINETUNE_CONFIG: Mapping[str, Any] = MappingProxyType(
         "val_fraction": 0.15,
         "seed": 0,
         "threads": 2,
-        "frozen": "word_embeddings",
+        "frozen": "embeddings",
+        "trained_layers": 4,
     }
 )
 
