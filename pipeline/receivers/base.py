@@ -111,7 +111,9 @@ class SecretRedactor(logging.Filter):
         for secret in sorted(self._secrets, key=len, reverse=True):
             redacted = redacted.replace(secret, "***")
         if redacted != message:
-            record.msg, record.args = redacted, None
+            # () rather than None: a handler that wraps non-tuple args as (args,) would try
+            # "msg % (None,)" and print a logging error instead of the line (seen in a worker log)
+            record.msg, record.args = redacted, ()
         return True
 
 

@@ -92,3 +92,20 @@ def test_redactor_masks_secrets_in_http_log_lines(caplog: pytest.LogCaptureFixtu
             logging.getLogger("httpcore").removeFilter(f)
     assert "tok3n" not in caplog.text and "s1gnature" not in caplog.text
     assert caplog.text.count("***") == 2
+
+
+def test_redacted_records_still_format_under_the_workers_log_formatter() -> None:
+    """mode's formatter (what `tocsin worker` logs through) wraps non-tuple args as (args,)."""
+    import io
+
+    from mode.utils.logging import ExtensionFormatter
+
+    secret = "https://hooks.example/T000/B000/redact-me-please"
+    redactor = SecretRedactor()
+    redactor.add(secret)
+    record = logging.LogRecord(
+        "httpx", logging.INFO, __file__, 1, 'HTTP Request: %s %s "%s"', ("POST", secret, "200"), None
+    )
+    assert redactor.filter(record)
+    line = ExtensionFormatter(stream=io.StringIO(), fmt="%(message)s").format(record)
+    assert line == 'HTTP Request: POST *** "200"'
