@@ -27,7 +27,7 @@ demo: setup model  ## broker + worker + replayed two-day stream with a crisis; p
 	$(PY) -m pipeline.cli demo
 
 lint: setup
-	$(PY) -m ruff check pipeline agents models tests
+	$(PY) -m ruff check pipeline agents models tests bench
 	$(PY) -m mypy
 
 test-unit: setup
