@@ -128,6 +128,20 @@ class DetectorConfig:
     min_ratio: float = 1.5
     """A hot bucket must also be at least this many times the expected volume, so a large series
     does not page on a statistically significant but practically small rise."""
+    first_day_min_ratio: float = 6.0
+    """``min_ratio`` while the series has less than one day of history (``first_day_seconds``).
+    Before a daily cycle has been seen, the level tracker is all the baseline there is, and it
+    lags a steep morning rise on purpose (growth cap, clipped learning): a quiet first morning can
+    reach 4-5x the expected volume for several buckets and look like a slowly building surge.
+    Asking a first-day hot bucket to be further above the expected volume removes those pages
+    without silencing a new series: a crisis from a quiet start is tens of times its expected
+    volume. Only paging changes: such a bucket is still kept out of the baseline as before, so
+    what the detector learns, and everything after the first day, is unchanged. Measured on the
+    first day of 400 quiet series (before the rule), hot buckets stood a median 4.0x above the
+    expected volume, 99th percentile 6.5x, largest 11.7x, and two in a row are needed to page.
+    Set equal to ``min_ratio`` to turn the first-day rule off."""
+    first_day_seconds: int = 86400
+    """How long the first-day rule lasts: one full daily cycle of buckets."""
     confirm_buckets: int = 2
     """Minimum length of the run of hot buckets. Two means a one-bucket blip never pages, however
     extreme, at the cost of one bucket of delay."""
@@ -175,6 +189,10 @@ class DetectorConfig:
             raise ValueError("weekly_blend_hours must lie in (0, 24]")
         if self.max_level_growth_per_hour <= 1.0:
             raise ValueError("max_level_growth_per_hour must be > 1")
+        if self.first_day_min_ratio < self.min_ratio:
+            raise ValueError("first_day_min_ratio must be >= min_ratio")
+        if self.first_day_seconds < 0:
+            raise ValueError("first_day_seconds must be >= 0")
         if self.confirm_buckets < 1 or self.resolve_buckets < 1:
             raise ValueError("confirm_buckets and resolve_buckets must be >= 1")
         if not 0.0 <= self.reach_weight <= 1.0:

@@ -32,8 +32,10 @@ Hypothesis property). It is a statistical promise, not a certainty: even a perfe
 this firing rule would page on ~0.4 % of such months before the volume rules; measured rates are
 printed by ``python -m pipeline.detection.quiet MONTHS SEED`` (2026-11-22, seed 2028: 1 of 150
 months paged, 0.0016 pages per series-week, on its first day of history; before that day's
-changes about 3-7 % of months paged). The pages that remain come from a series' first day: with
-no daily profile yet, a morning rise of 4x in two hours looks like a slowly building surge.
+changes about 3-7 % of months paged). First-day pages (no daily profile yet, so a morning rise
+of 4x in two hours looked like a slowly building surge) are now stopped by ``first_day_min_ratio``
+(seeds 5151 and 6262, 150 months each: 0 and 1 first-day pages before, 0 after; the other pages,
+day 2-3 mornings and later, are unchanged since the rule changes paging only, not learning).
 Outside the bounds (alpha well above 0.3, sharper rhythms, trends) ordinary noise pages more.
 
 Everything the detector knows is in :meth:`SeriesDetector.to_state` (compact, JSON-serialisable);
@@ -128,6 +130,7 @@ class SeriesDetector:
         self._z_hi = normal_ppf(self._q_hi)
         self._z_hot = normal_ppf(1.0 - cfg.hot_p)
         self._recent_len = max(1, cfg.buckets(3600))
+        self._first_day = cfg.buckets(cfg.first_day_seconds)
         self._daily = SeasonalProfile(
             slots=24,
             period_seconds=86400,
@@ -356,12 +359,17 @@ class SeriesDetector:
         lower = phi * quantile(self._q_lo, m, alpha, z=self._z_lo)
         upper = phi * quantile(self._q_hi, m, alpha, z=self._z_hi)
         warming = self.warming_up
-        hot = (
+        unusual = (
             not warming
             and p_value <= cfg.hot_p
             and volume >= cfg.min_observed
             and volume >= cfg.min_ratio * mu
         )
+        # No daily cycle seen yet: the level alone cannot tell a morning rise from a slow surge,
+        # so on the first day a bucket must also stand first_day_min_ratio above the expected
+        # volume to count toward an alert. Only paging changes: an unusual bucket is still kept
+        # out of the baseline, so what the detector learns (and does after day one) is unchanged.
+        hot = unusual and (self.n >= self._first_day or volume >= cfg.first_day_min_ratio * mu)
         if hot and p_value <= cfg.critical_p and volume >= cfg.critical_ratio * mu:
             severity = "critical"
         elif hot:
@@ -377,7 +385,7 @@ class SeriesDetector:
         # is hot. Hot or firing buckets are clipped at the largest volume that would not have
         # been hot, teach the level only ``anomalous_learn_weight`` as much, and never teach the
         # profiles: a crisis does not become the new normal, a lasting shift is absorbed in hours.
-        anomalous = hot or self.firing
+        anomalous = unusual or self.firing
         if anomalous:
             lw = cfg.anomalous_learn_weight
             ceiling = phi * quantile(1.0 - cfg.hot_p, m, alpha, z=self._z_hot)

@@ -269,3 +269,55 @@ def test_reach_weighting_counts_big_audiences_more() -> None:
     # With the default (reach weighting off) reach changes nothing.
     d1, d2 = SeriesDetector(), SeriesDetector()
     assert d1.update(t, 10, reach=5.0) == d2.update(t, 10, reach=5e6)
+
+
+def quiet_first_morning() -> list[tuple[datetime, int]]:
+    """A quiet series that paged at bucket 281 of its first day before the first-day rule.
+
+    Month 8 of ``python -m pipeline.detection.quiet 150 6262``: level 46, strong rhythm, history
+    starting on a Saturday 08:00, so its first morning (Sunday 06:00-07:30) rises ~5x with no
+    daily profile yet.
+    """
+    from pipeline.detection.quiet import quiet_spec
+
+    spec = quiet_spec(
+        level=45.96622722947316,
+        alpha=0.16733740603426442,
+        daily_amplitude=0.9921538452944467,
+        weekend_factor=0.7830140553168715,
+        zero_inflation=0.0,
+        start_hours=5 * 24 + 8,
+        days=1,
+    )
+    return generate(spec, 666904097)
+
+
+def test_first_day_morning_rise_does_not_page_but_would_without_the_rule() -> None:
+    rows = quiet_first_morning()
+    assert fired(run(rows)) == []
+    off = DetectorConfig(first_day_min_ratio=DetectorConfig().min_ratio)
+    assert fired(run(rows, SeriesDetector(off))) != []  # the rule is what keeps it quiet
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_hundredfold_surge_on_the_first_day_still_pages_at_once(seed: int) -> None:
+    # Three hours of history (just past warm-up), then 100x normal: fires on the second bucket.
+    start = 36
+    surge = Surge(start=start, kind="sudden", multiplier=100.0, ramp=1, hold=12, decay=4)
+    spec = demo_spec(days=1, level=2.0, daily_amplitude=0.0, surges=(surge,))
+    readings = run(generate(spec, seed))
+    assert fired(readings) == [start + 1]
+    assert readings[start + 1].severity == "critical"
+
+
+def test_one_minute_buckets_three_calm_hours_then_a_surge_pages_on_day_one() -> None:
+    # The integration tests' situation: 180 one-minute buckets at ~0.25/min, then 40/min.
+    det = SeriesDetector(DetectorConfig(bucket_seconds=60))
+    rows = [(T0 + timedelta(minutes=i), 1 if i % 4 == 0 else 0) for i in range(180)]
+    rows += [(T0 + timedelta(minutes=180 + i), 40) for i in range(3)]
+    assert fired(run(rows, det)) == [181]
+
+
+def test_first_day_min_ratio_below_min_ratio_is_refused() -> None:
+    with pytest.raises(ValueError, match="first_day_min_ratio"):
+        DetectorConfig(first_day_min_ratio=1.0)
