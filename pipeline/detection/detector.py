@@ -34,7 +34,7 @@ printed by ``python -m pipeline.detection.quiet MONTHS SEED`` (2026-11-22, seed 
 months paged, 0.0016 pages per series-week, on its first day of history; before that day's
 changes about 3-7 % of months paged). First-day pages (no daily profile yet, so a morning rise
 of 4x in two hours looked like a slowly building surge) are now stopped by ``first_day_min_ratio``
-(seeds 5151 and 6262, 150 months each: 0 and 1 first-day pages before, 0 after; the other pages,
+(seeds 5151, 6262, 2028, 150 months each: 0, 1, 1 first-day pages before, 0 after; the other pages,
 day 2-3 mornings and later, are unchanged since the rule changes paging only, not learning).
 Outside the bounds (alpha well above 0.3, sharper rhythms, trends) ordinary noise pages more.
 
