@@ -256,6 +256,20 @@ class Run:
         log(f"raw model ({label}): {figures['texts_per_s']} texts/s")
         return figures
 
+    def keep_worker_logs(self) -> None:
+        """Copy the workers' logs out of the state folder before it is deleted.
+
+        A commit that stops advancing (seen once in a full run, log lost with the folder) can only
+        be diagnosed from the worker's own log: agent crashes, rebalances, keep-alive failures.
+        """
+        dest = default_cache_dir() / "run" / f"{self.run_dir.name}-logs"
+        for worker in self.workers:
+            if worker.log_path is not None and worker.log_path.exists():
+                dest.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(worker.log_path, dest / f"{worker.data_dir.name}.log")
+        if dest.exists():
+            log(f"worker logs kept in {dest}")
+
     def start_worker(self, name: str) -> Worker:
         worker = Worker(
             bootstrap=self.broker.bootstrap,
@@ -312,6 +326,7 @@ class Run:
                 lag.close()
             self.broker.stop()
             self.receiver.stop()
+            self.keep_worker_logs()
             if not self.keep_state:
                 shutil.rmtree(self.run_dir, ignore_errors=True)
         self.figures["raw_end"] = self.raw_model("end")
