@@ -24,7 +24,7 @@ from pipeline.approvals.audit import text_hash
 from pipeline.errors import PermanentDelivery, TocsinError
 from pipeline.receivers.base import protect_secrets, raise_for_delivery, request
 from pipeline.receivers.slack_api import check_slack_body
-from pipeline.receivers.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from pipeline.receivers.webhook import signed_headers
 
 TARGET_WEBHOOK = "publish_webhook"
 TARGET_SLACK = "slack_thread"
@@ -82,13 +82,13 @@ class PublishWebhook:
     async def send(self, approved: ApprovedRecord) -> int:
         check_text(approved)
         body = publish_body(approved)
-        now = int(self._clock())
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            TIMESTAMP_HEADER: str(now),
-            SIGNATURE_HEADER: sign(self._secret.get_secret_value().encode(), now, body),
-            IDEMPOTENCY_HEADER: idempotency_key(approved),
-        }
+        headers = signed_headers(
+            self._secret,
+            body,
+            idempotency_key(approved),
+            now=int(self._clock()),
+            content_type="application/json; charset=utf-8",
+        )
         response = await request(
             self._client, self.name, "POST", self._url, content=body, headers=headers
         )

@@ -36,6 +36,21 @@ def sign(secret: bytes, timestamp: int, body: bytes) -> str:
     return f"{SCHEME}={digest}"
 
 
+def signed_headers(
+    secret: SecretStr, body: bytes, idempotency_key: str, *, now: int, content_type: str
+) -> dict[str, str]:
+    """Headers of a signed POST: timestamp, signature over timestamp + body, idempotency key.
+
+    Signed afresh per attempt (``now``): a retry is a new request, not a replay.
+    """
+    return {
+        "Content-Type": content_type,
+        TIMESTAMP_HEADER: str(now),
+        SIGNATURE_HEADER: sign(secret.get_secret_value().encode(), now, body),
+        IDEMPOTENCY_HEADER: idempotency_key,
+    }
+
+
 def verify_signature(
     secret: bytes,
     timestamp: str | None,
@@ -110,13 +125,13 @@ class WebhookReceiver(Receiver):
 
     async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
         body = webhook_body(alert, idempotency_key)
-        timestamp = int(self._clock())  # signed afresh per attempt: a retry is not a replay
-        headers = {
-            "Content-Type": "application/json",
-            TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(self._secret.get_secret_value().encode(), timestamp, body),
-            IDEMPOTENCY_HEADER: idempotency_key,
-        }
+        headers = signed_headers(
+            self._secret,
+            body,
+            idempotency_key,
+            now=int(self._clock()),
+            content_type="application/json",
+        )
         response = await request(
             self._client,
             self.name,
