@@ -19,6 +19,7 @@ from typing import IO, Any
 import click
 
 from pipeline.approvals.audit import export
+from pipeline.cli_options import bootstrap_option
 from pipeline.topology import AUDIT
 
 
@@ -95,13 +96,7 @@ def audit() -> None:
 
 
 @audit.command("export")
-@click.option(
-    "--bootstrap",
-    envvar="TOCSIN_BOOTSTRAP",
-    default="127.0.0.1:9092",
-    show_default=True,
-    help="Kafka bootstrap servers [env: TOCSIN_BOOTSTRAP]",
-)
+@bootstrap_option
 @click.option("--topic", default=AUDIT.name, show_default=True, help="audit topic to read")
 @click.option("--since", callback=_since, help="only entries at or after this ISO time (UTC)")
 @click.option(

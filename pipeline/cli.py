@@ -9,6 +9,7 @@ import click
 
 from models.cli import classify_cmd, model
 from pipeline.audit_export import audit
+from pipeline.cli_options import bootstrap_option
 from pipeline.detection.backtest import backtest
 from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, RAW
 
@@ -41,13 +42,7 @@ def worker(faust_args: tuple[str, ...]) -> None:
 
 @cli.command("replay")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--bootstrap",
-    envvar="TOCSIN_BOOTSTRAP",
-    default="127.0.0.1:9092",
-    show_default=True,
-    help="Kafka bootstrap servers [env: TOCSIN_BOOTSTRAP]",
-)
+@bootstrap_option
 @click.option("--topic", default=RAW.name, show_default=True, help="topic to produce to")
 @click.option(
     "--speed",
@@ -77,13 +72,7 @@ def topics() -> None:
 
 
 @topics.command("create")
-@click.option(
-    "--bootstrap",
-    envvar="TOCSIN_BOOTSTRAP",
-    default="127.0.0.1:9092",
-    show_default=True,
-    help="Kafka bootstrap servers [env: TOCSIN_BOOTSTRAP]",
-)
+@bootstrap_option
 def topics_create(bootstrap: str) -> None:
     """Create every topic with its explicit partition count (existing ones are checked)."""
     from pipeline.admin import ensure_topics
