@@ -17,22 +17,11 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from pipeline.records import AUTHOR_KINDS, PLATFORMS
+
 MAX_PAYLOAD_BYTES = 4096
 MAX_TEXT_CHARS = 280
 LIMITS = {"max_bytes": MAX_PAYLOAD_BYTES, "max_text_chars": MAX_TEXT_CHARS}
-PLATFORMS = (
-    "x",
-    "facebook",
-    "instagram",
-    "linkedin",
-    "tiktok",
-    "youtube",
-    "reddit",
-    "forum",
-    "news",
-    "other",
-)
-AUTHOR_KINDS = ("hcp", "journalist", "patient", "ngo", "influencer", "unknown")
 REQUIRED = ("id", "platform", "text", "created_at", "author")
 
 
