@@ -97,3 +97,14 @@ def test_not_after_refuses_mentions_dated_past_it() -> None:
     assert info.value.reason == "invalid_value" and "1 s past" in info.value.detail
     # same instant in another zone is the same instant
     decode_raw(encode(good(created_at="2026-11-20T10:00:00+01:00")), **LIMITS, not_after=limit)
+
+
+def test_decoder_literals_match_the_records_enums() -> None:
+    """The decoder's Literal types must list exactly the records' tuples (mypy needs literals)."""
+    from typing import get_args
+
+    from pipeline import decoding, records
+
+    assert get_args(decoding.Platform) == records.PLATFORMS
+    assert get_args(decoding.AuthorKind) == records.AUTHOR_KINDS
+    assert get_args(decoding.MentionKind) == records.MENTION_KINDS
