@@ -6,6 +6,12 @@ changelog-backed table keyed by brand (the stream's key, so state and stream sha
 A bucket closes once the brand's watermark (latest event time seen) passes its end plus the allowed
 lateness; it is then emitted for *every* watched topic, zeros included, because a detector must see
 quiet buckets to learn what quiet looks like. A mention later than that is counted as late.
+
+Counting is exactly-once although delivery is at-least-once: a worker killed before it commits
+re-sends what it had already passed on (ingest re-sends mentions, classify re-classifies them), and
+a count that doubled a burst's tail paged a topic that had no surge. Each brand's state therefore
+also keeps, per ``mentions.raw`` partition, the highest position it has counted (see
+:func:`already_counted`), in the same table record as the counts, so the two can never disagree.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
-from pipeline.records import Bucket, ClassifiedMention
+from pipeline.records import Bucket, ClassifiedMention, Mention
 from pipeline.tables import open_buckets
 from pipeline.topics import buckets, classified
 
@@ -30,6 +36,26 @@ TOP_N = 3
 def bucket_start(ts: datetime, width: int) -> int:
     epoch = int(ts.timestamp())
     return epoch - epoch % width
+
+
+def already_counted(state: dict[str, Any], mention: Mention) -> bool:
+    """True for a copy of a mention this brand's state has counted already.
+
+    A brand's mentions from one raw partition reach this agent in raw order: ingest reads the
+    partition in order and sends to the brand's ``mentions`` partition, classify keeps that order
+    into the brand's ``mentions.classified`` partition. So a position at or below the highest one
+    counted is a copy re-sent after a crash or rebalance. Mentions without a position (written
+    to ``mentions`` by something other than ingest) are always counted.
+    """
+    if mention.raw_partition is None or mention.raw_offset is None:
+        return False
+    seen = state.get("src", {}).get(str(mention.raw_partition))
+    return seen is not None and mention.raw_offset <= int(seen)
+
+
+def mark_counted(state: dict[str, Any], mention: Mention) -> None:
+    if mention.raw_partition is not None and mention.raw_offset is not None:
+        state.setdefault("src", {})[str(mention.raw_partition)] = mention.raw_offset
 
 
 def add_mention(
@@ -160,12 +186,18 @@ async def count_mentions(stream: StreamT[ClassifiedMention]) -> None:
         metrics.messages_in.labels(AGENT).inc()
         brand = item.mention.brand
         state = dict(open_buckets[brand])
+        if already_counted(state, item.mention):
+            metrics.recounts_skipped.inc()
+            continue
+        mark_counted(state, item.mention)
         if not add_mention(state, item, topics, cfg.bucket_seconds):
             metrics.late_mentions.inc()
         due = close_due(state, brand, topics, cfg.bucket_seconds, cfg.allowed_lateness_s)
-        open_buckets[brand] = state
+        # Closed buckets go out before the state that marks them closed: if the worker dies in
+        # between, a bucket comes out twice (the detector ignores a replayed bucket), never zero times.
         for bucket in due:
             await buckets.send(key=bucket.series_key, value=bucket)
+        open_buckets[brand] = state
         if due:
             metrics.buckets_closed.inc(len(due))
             metrics.messages_out.labels(AGENT).inc(len(due))

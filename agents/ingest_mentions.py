@@ -80,5 +80,7 @@ async def ingest_mentions(stream: StreamT[bytes]) -> None:
         if mention is None:
             metrics.filtered.labels("no_brand").inc()
             continue
+        mention.raw_partition = event.message.partition
+        mention.raw_offset = event.message.offset
         await mentions.send(key=mention.brand, value=mention)
         metrics.messages_out.labels(AGENT).inc()

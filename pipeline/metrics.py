@@ -114,6 +114,11 @@ class TocsinMetrics:
             "Mentions that arrived after their bucket had closed (counted, not re-opened).",
             registry=registry,
         )
+        self.recounts_skipped = Counter(
+            "tocsin_recounts_skipped_total",
+            "Copies of already counted mentions (re-sent after a crash or rebalance), not counted.",
+            registry=registry,
+        )
         self.observed = Gauge(
             "tocsin_series_observed",
             "Observed mentions in the last closed bucket, per brand and topic.",

@@ -70,6 +70,11 @@ class Mention(faust.Record, serializer="json", isodates=True):
     kind: str = "post"
     engagement: Engagement | None = None
     repost_of: str | None = None
+    #: Where ingest read this mention on ``mentions.raw`` (set by ``ingest_mentions``, never by a
+    #: source). Counting remembers the highest position it counted per raw partition, in the same
+    #: table record as the counts, so a copy re-sent after a crash or rebalance is not counted twice.
+    raw_partition: int | None = None
+    raw_offset: int | None = None
 
     @property
     def reach(self) -> int:

@@ -72,6 +72,8 @@ async def test_ingest_routes_good_bad_and_unbranded(
         await agent.put(raw("no brand in here"))
         await agent.put(raw("Valmoreau again", id=""))
     assert [(k, v.brand) for k, v in good.sent] == [("brenmoor", "brenmoor")]
+    # where it was read on mentions.raw travels with it (counting uses it to skip re-sent copies)
+    assert (good.values[0].raw_partition, good.values[0].raw_offset) == (0, 0)
     assert [v.reason for v in dlq.values] == ["invalid_json", "invalid_utf8", "invalid_value"]
     assert dlq.values[1].payload_encoding == "base64"
     assert dlq.values[0].payload == "{broken"
@@ -194,6 +196,46 @@ async def test_count_closes_buckets_by_event_time_with_zeros(
     ]
     assert out.values[0].authors == 2 and out.values[0].stance == {"critical": 2}
     assert metrics.registry.get_sample_value("tocsin_late_mentions_total") == 1
+
+
+def at_raw(item: ClassifiedMention, partition: int, offset: int) -> ClassifiedMention:
+    item.mention.raw_partition, item.mention.raw_offset = partition, offset
+    item.mention.brand = item.mention.brands[0] = "ostrel"  # the app's table outlives a test
+    return item
+
+
+async def test_count_skips_copies_resent_after_a_crash(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
+    """A worker killed before committing re-sends mentions it had passed on: count them once."""
+    out = topic(monkeypatch, count_mentions, "buckets")
+    services.override(
+        settings=make_settings(bucket_seconds=300, allowed_lateness_s=0, topics_track=("pricing",))
+    )
+    first = [
+        at_raw(classified(f"p{i}", T0 + timedelta(seconds=i), ["pricing"], f"m{i}"), 0, i)
+        for i in range(5)
+    ]
+    async with count_mentions.count_mentions.test_context() as agent:
+        for item in first:
+            await agent.put(item, key="ostrel")
+        # the restarted worker re-sends raw 0/2..4 (ingest and classify had not committed)
+        for item in first[2:]:
+            await agent.put(item, key="ostrel")
+        # raw partition 1 has its own positions; a mention with no raw position always counts
+        await agent.put(
+            at_raw(classified("q", T0 + timedelta(seconds=9), ["pricing"], "q1"), 1, 3),
+            key="ostrel",
+        )
+        direct = at_raw(classified("direct", T0 + timedelta(seconds=10), ["pricing"], "d1"), 0, 0)
+        direct.mention.raw_partition = direct.mention.raw_offset = None
+        await agent.put(direct, key="ostrel")
+        await agent.put(  # new input after the copies: counted, and it closes 08:00
+            at_raw(classified("next", T0 + timedelta(seconds=301), ["pricing"], "m5"), 0, 5),
+            key="ostrel",
+        )
+    assert [(b.start.strftime("%H:%M"), b.count) for b in out.values] == [("08:00", 7)]
+    assert metrics.registry.get_sample_value("tocsin_recounts_skipped_total") == 3
 
 
 async def test_detect_spikes_fires_once_and_resolves(
