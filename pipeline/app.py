@@ -10,11 +10,18 @@ that a restarted worker rejoins in seconds rather than the minute Faust's defaul
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import faust
 from faust.types import ConsumerT
+from mode import Service
 
-from pipeline.redelivery import redeliver_after_rebalance
+from pipeline.redelivery import (
+    HOLE_CHECK_INTERVAL_S,
+    HoleWatch,
+    redeliver_after_rebalance,
+    refetch_holes,
+)
 from pipeline.topology import DEFAULT_PARTITIONS, MAX_MESSAGE_BYTES
 
 FAUST_DEFAULTS: dict[str, str] = {
@@ -36,11 +43,22 @@ class TocsinApp(faust.App):
     """``faust.App`` whose consumer redelivers rather than skips after a rebalance.
 
     See :mod:`pipeline.redelivery`: without this, a rebalance can make Faust drop fetched
-    messages nobody processed, and at-least-once becomes at-most-once for them.
+    messages nobody processed, and at-least-once becomes at-most-once for them. The same module's
+    hole watch runs here, every few seconds, for whatever else skips a fetched message.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._hole_watch = HoleWatch()
 
     def _new_consumer(self) -> ConsumerT:
         return redeliver_after_rebalance(super()._new_consumer())
+
+    @Service.timer(HOLE_CHECK_INTERVAL_S)
+    async def _refetch_holes(self) -> None:
+        if self.rebalancing or self.client_only:
+            return
+        await refetch_holes(self.consumer, self._hole_watch)
 
 
 def create_app() -> faust.App:

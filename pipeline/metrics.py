@@ -114,6 +114,12 @@ class TocsinMetrics:
             "Mentions that arrived after their bucket had closed (counted, not re-opened).",
             registry=registry,
         )
+        self.consumer_refetches = Counter(
+            "tocsin_consumer_refetches_total",
+            "Partitions fetched again from the commit because offsets there were never processed.",
+            ["topic"],
+            registry=registry,
+        )
         self.recounts_skipped = Counter(
             "tocsin_recounts_skipped_total",
             "Copies of already counted mentions (re-sent after a crash or rebalance), not counted.",

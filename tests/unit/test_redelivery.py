@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 from faust.types import TP
 
-from pipeline.redelivery import DeliveredOffsets
+from pipeline.redelivery import (
+    DeliveredOffsets,
+    Hole,
+    HoleWatch,
+    commit_only_what_was_acked,
+    redeliver_after_rebalance,
+    refetch_holes,
+)
 
 
 def test_remembered_offsets_are_kept_but_never_answered() -> None:
@@ -30,7 +37,7 @@ def test_the_app_installs_it_on_its_consumer(monkeypatch: pytest.MonkeyPatch) ->
 
     from pipeline.app import TocsinApp, create_app
 
-    made = SimpleNamespace(_read_offset={})
+    made = SimpleNamespace(_read_offset={}, _new_offset=lambda tp: None)
     monkeypatch.setattr(faust.App, "_new_consumer", lambda self: made)
     app = create_app()
     assert isinstance(app, TocsinApp)
@@ -40,3 +47,87 @@ def test_the_app_installs_it_on_its_consumer(monkeypatch: pytest.MonkeyPatch) ->
     # the fetch loop binds __getitem__ once; make sure that is ours, not dict's
     lookup = consumer._read_offset.__getitem__
     assert lookup(TP("mentions.raw", 0)) is None
+
+
+def test_commit_never_moves_past_an_unacked_offset_at_the_commit() -> None:
+    """Faust's own check (min(acked) - committed > 1) commits over a one-message hole."""
+    faust_answer = lambda: 13  # noqa: E731 - what Faust's _new_offset would commit
+    assert commit_only_what_was_acked([11, 12], 10, faust_answer) is None  # 10 never acked
+    assert commit_only_what_was_acked([10, 11, 12], 10, faust_answer) == 13
+    assert commit_only_what_was_acked([], 10, lambda: None) is None
+    assert commit_only_what_was_acked([0, 1], None, lambda: 2) == 2  # nothing committed yet
+
+
+def test_the_guard_wraps_faust_new_offset_on_the_consumer() -> None:
+    tp = TP("mentions.raw", 1)
+    consumer: Any = SimpleNamespace(
+        _read_offset={},
+        _acked={tp: [41, 42]},
+        _committed_offset={tp: 40},
+        _new_offset=lambda _tp: 43,
+    )
+    redeliver_after_rebalance(consumer)
+    assert consumer._new_offset(tp) is None
+    consumer._acked[tp] = [40, 41, 42]
+    assert consumer._new_offset(tp) == 43
+
+
+P0, P1 = TP("mentions.raw", 0), TP("mentions.raw", 1)
+
+
+def test_hole_is_reported_once_after_the_grace_period() -> None:
+    watch = HoleWatch(grace_s=15)
+    acked = {P0: [120, 121], P1: [50, 51]}
+    committed = {P0: 112, P1: 50}
+    assert watch.check(acked, committed, [], now=0) == []  # first sight starts the clock
+    assert watch.check(acked, committed, [], now=14) == []
+    assert watch.check(acked, committed, [], now=15) == [Hole(P0, 112, 120)]
+    assert watch.check(acked, committed, [], now=16) == []  # clock restarts after a report
+
+
+def test_no_hole_while_the_missing_offsets_are_being_processed_or_the_commit_moves() -> None:
+    watch = HoleWatch(grace_s=10)
+    acked = {P0: [120]}
+    # offset 115 is still in a stream (e.g. waiting behind a batch after a rebalance)
+    assert watch.check(acked, {P0: 112}, [(P0, 115)], now=0) == []
+    assert watch.check(acked, {P0: 112}, [(P0, 115)], now=30) == []
+    # the commit moved: a new observation, its own grace period
+    assert watch.check(acked, {P0: 112}, [], now=40) == []
+    assert watch.check(acked, {P0: 113}, [], now=45) == []
+    assert watch.check(acked, {P0: 113}, [], now=54) == []
+    assert watch.check(acked, {P0: 113}, [], now=55) == [Hole(P0, 113, 120)]
+    # unknown commit (nothing committed yet) or in-order acks are never holes
+    assert watch.check({P1: [3]}, {P1: None}, [], now=100) == []
+    assert watch.check({P1: [7, 8]}, {P1: 7}, [], now=200) == []
+
+
+async def test_refetch_seeks_the_partition_back_to_its_commit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from pipeline import services
+    from pipeline.metrics import TocsinMetrics
+
+    metrics = TocsinMetrics(CollectorRegistry())
+    services.override(metrics=metrics)
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    consumer: Any = SimpleNamespace(
+        assignment=lambda: {P0, P1},
+        _unacked_messages=[SimpleNamespace(tp=P1, offset=60)],
+        _acked={P0: [120, 121], P1: [62]},
+        _committed_offset={P0: 112, P1: 58},
+        seek=seek,
+    )
+    watch = HoleWatch(grace_s=0)
+    await refetch_holes(consumer, watch)  # first sight
+    holes = await refetch_holes(consumer, watch)
+    assert holes == [Hole(P0, 112, 120)] and seeks == [(P0, 112)]  # P1's 60 is in flight
+    sample = metrics.registry.get_sample_value(
+        "tocsin_consumer_refetches_total", {"topic": "mentions.raw"}
+    )
+    assert sample == 1
