@@ -9,12 +9,13 @@ reprs, and obvious placeholders are refused at start-up rather than discovered i
 from __future__ import annotations
 
 import re
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "xxx", "todo", "test"})
 _CLIENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -55,6 +56,15 @@ def parse_client_tokens(raw: str) -> dict[str, SecretStr]:
     if not out:
         raise ValueError("no client:token entries")
     return out
+
+
+def check_address(value: str) -> str:
+    """A bare ``user@domain`` address (no display name, no spaces): it goes into SMTP envelopes."""
+    name, address = parseaddr(value)
+    local, _, domain = address.rpartition("@")
+    if name or address != value or not local or "." not in domain or re.search(r"\s", value):
+        raise ValueError(f"not a plain e-mail address: {value!r}")
+    return value
 
 
 class Settings(BaseSettings):
@@ -132,6 +142,32 @@ class Settings(BaseSettings):
     )
     webhook_secret: SecretStr | None = Field(
         default=None, description="HMAC-SHA256 key signing the generic webhook's bodies"
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server sending e-mail alerts (with TOCSIN_EMAIL_TO)"
+    )
+    smtp_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="SMTP port (unset: 465 with TLS, 587 with STARTTLS)",
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP AUTH user name")
+    smtp_password: SecretStr | None = Field(
+        default=None, description="SMTP AUTH password (a secret; never sent without TLS)"
+    )
+    smtp_from: str | None = Field(default=None, description="envelope and From: address")
+    smtp_starttls: bool = Field(
+        default=True,
+        description="upgrade with STARTTLS and refuse a server that does not offer it "
+        "(ignored with TOCSIN_SMTP_TLS)",
+    )
+    smtp_tls: bool = Field(default=False, description="implicit TLS from the first byte (port 465)")
+    smtp_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="SMTP timeout per connect and per command"
+    )
+    email_to: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="e-mail alert recipients, comma-separated"
     )
     public_url: str | None = Field(
         default=None, description="Tocsin's dashboard URL, linked from alerts (generatorURL)"
@@ -239,6 +275,7 @@ class Settings(BaseSettings):
         "slack_signing_secret",
         "publish_webhook_secret",
         "pagerduty_webhook_secret",
+        "smtp_password",
     )
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
@@ -254,6 +291,52 @@ class Settings(BaseSettings):
         if value is not None:
             parse_client_tokens(value.get_secret_value())
         return value
+
+    @field_validator("email_to", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: Any) -> Any:
+        """``a@x.example, b@x.example`` from the environment; a list or tuple from tests."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("email_to")
+    @classmethod
+    def _recipients_are_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            check_address(address)
+        if len(set(value)) != len(value):
+            raise ValueError("a recipient is listed twice")
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _sender_is_an_address(cls, value: str | None) -> str | None:
+        return None if value is None else check_address(value)
+
+    @model_validator(mode="after")
+    def _email_complete(self) -> Settings:
+        """E-mail needs host, sender and recipients together; a password only over TLS."""
+        parts = {
+            "TOCSIN_SMTP_HOST": self.smtp_host is not None,
+            "TOCSIN_SMTP_FROM": self.smtp_from is not None,
+            "TOCSIN_EMAIL_TO": bool(self.email_to),
+        }
+        extras = self.smtp_username is not None or self.smtp_password is not None
+        if (any(parts.values()) or extras) and not all(parts.values()):
+            missing = ", ".join(name for name, given in parts.items() if not given)
+            raise ValueError(
+                "TOCSIN_SMTP_HOST, TOCSIN_SMTP_FROM and TOCSIN_EMAIL_TO go together "
+                f"(missing: {missing})"
+            )
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("TOCSIN_SMTP_USERNAME and TOCSIN_SMTP_PASSWORD go together")
+        if self.smtp_password is not None and not (self.smtp_starttls or self.smtp_tls):
+            raise ValueError(
+                "TOCSIN_SMTP_PASSWORD needs TOCSIN_SMTP_STARTTLS or TOCSIN_SMTP_TLS "
+                "(a password is never sent in clear)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _ingest_batch_fits_burst(self) -> Settings:

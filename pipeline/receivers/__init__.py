@@ -7,6 +7,7 @@ import httpx
 from pipeline.receivers.alertmanager import AlertmanagerReceiver
 from pipeline.receivers.base import Receiver
 from pipeline.receivers.console import ConsoleReceiver
+from pipeline.receivers.email import EmailReceiver
 from pipeline.receivers.opsgenie import OpsgenieReceiver
 from pipeline.receivers.pagerduty import PagerDutyReceiver
 from pipeline.receivers.slack import SlackWebhookReceiver
@@ -28,7 +29,8 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
 def build_receivers(settings: Settings, client: httpx.AsyncClient | None = None) -> list[Receiver]:
     """Receivers configured in ``settings``; the console alone when nothing else is set.
 
-    All HTTP receivers share ``client`` (built here when not given, and only if one is needed);
+    All HTTP receivers share ``client`` (built here when not given, and only if one is needed;
+    e-mail opens its own SMTP connection per step);
     whoever calls this owns that client and closes it at shutdown.
     """
     http: httpx.AsyncClient | None = client
@@ -75,6 +77,21 @@ def build_receivers(settings: Settings, client: httpx.AsyncClient | None = None)
         )
     if settings.webhook_url is not None and settings.webhook_secret is not None:
         receivers.append(WebhookReceiver(settings.webhook_url, settings.webhook_secret, shared()))
+    if settings.smtp_host is not None and settings.smtp_from is not None and settings.email_to:
+        receivers.append(
+            EmailReceiver(
+                settings.smtp_host,
+                settings.smtp_from,
+                settings.email_to,
+                port=settings.smtp_port,
+                username=settings.smtp_username,
+                password=settings.smtp_password,
+                starttls=settings.smtp_starttls and not settings.smtp_tls,
+                tls=settings.smtp_tls,
+                timeout_s=settings.smtp_timeout_s,
+                link=link,
+            )
+        )
     if settings.console_alerts or not receivers:
         receivers.append(ConsoleReceiver())
     return receivers
@@ -83,6 +100,7 @@ def build_receivers(settings: Settings, client: httpx.AsyncClient | None = None)
 __all__ = [
     "AlertmanagerReceiver",
     "ConsoleReceiver",
+    "EmailReceiver",
     "OpsgenieReceiver",
     "PagerDutyReceiver",
     "Receiver",
