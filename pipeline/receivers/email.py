@@ -6,7 +6,8 @@ briefly unavailable) and 5xx for "never" (unknown user, relaying denied, bad cre
 ``PermanentDelivery``; the reply code goes into the receipt as its ``status_code``.
 
 A retried send is the *same* message: the ``Message-ID`` is derived from the idempotency key and
-the ``Date`` is the alert step's own time, so a mail client or a support person can tell a
+the ``Date`` is the alert step's own time and the MIME boundary is fixed too (every attempt sends
+the same bytes), so a mail client or a support person can tell a
 duplicate (a 250 lost on the way back, then a retry) from a second alert. All steps of one alert
 carry the same ``References`` so clients thread firing -> acknowledged -> resolved together. When a
 server accepts some recipients and defers others (4xx per ``RCPT``), the accepted ones are
@@ -187,6 +188,9 @@ def build_message(
     # quoted-printable keeps both parts 7-bit clean for a relay without 8BITMIME
     msg.set_content(text_body(alert, link=link), cte="quoted-printable")
     msg.add_alternative(html_body(alert, link=link), subtype="html", cte="quoted-printable")
+    # a fixed boundary (the stdlib picks a random one) makes a retry byte-identical
+    digest = hashlib.sha256(f"boundary/{idempotency_key}".encode()).hexdigest()[:32]
+    msg.set_boundary(f"==tocsin-{digest}==")
     return msg
 
 

@@ -124,6 +124,7 @@ def test_message_id_is_deterministic_per_idempotency_key() -> None:
     first = parsed(alert())
     again = parsed(alert())
     assert first["Message-ID"] == again["Message-ID"]
+    assert first.as_bytes() == again.as_bytes()  # boundary included: a retry sends the same bytes
     assert first["Message-ID"] == message_id(
         "brenmoor:pricing:20261122T0900Z/firing/email", "alerts.example"
     )
