@@ -27,13 +27,14 @@ from pipeline import services
 from pipeline.app import app
 from pipeline.delivery import RetryPolicy, deliver
 from pipeline.oncall.escalation import step_name
+from pipeline.oncall.grouping import GroupKey, group_id, grouping_to_dict
 from pipeline.oncall.inhibition import DEFAULT_RULES, inhibited_by
 from pipeline.oncall.silences import Silence, silence_from_dict, silenced_by
 from pipeline.receivers.base import Receiver
-from pipeline.records import Alert, DeliveryReceipt
-from pipeline.routing import RoutingTree, alert_labels, load_routing
+from pipeline.records import Alert, DeliveryReceipt, GroupCommand
+from pipeline.routing import Route, RoutingTree, alert_labels, load_routing
 from pipeline.tables import alert_book, silences
-from pipeline.topics import alerts, deliveries
+from pipeline.topics import alert_groups_topic, alerts, deliveries
 
 AGENT = "dispatch_alerts"
 PAGED_BY_ESCALATION = "escalated."
@@ -78,6 +79,39 @@ def select_receivers(
                 mark.split("/", 1)[1] for mark in delivered if mark.startswith(PAGED_BY_ESCALATION)
             }
     return [r for r in receivers if r.name in names or r.name == "console"]
+
+
+def group_plan(
+    alert: Alert, receivers: list[Receiver], tree: RoutingTree | None
+) -> list[tuple[Route, str]]:
+    """(route, receiver name) pairs whose firing step goes to an alert group instead of out now.
+
+    Each receiver goes with the first route (tree order) that names it; only routes with a
+    ``group_wait`` above zero group. The console is never grouped (it is the worker's own log).
+    """
+    if tree is None or alert.state != "firing":
+        return []
+    configured = {r.name for r in receivers if r.name != "console"}
+    seen: set[str] = set()
+    plan: list[tuple[Route, str]] = []
+    for route in tree.routes_for(alert):
+        for name in route.receivers:
+            if name in seen or name not in configured:
+                continue
+            seen.add(name)
+            if route.grouping.group_wait_s > 0:
+                plan.append((route, name))
+    return plan
+
+
+def plain(alert: Alert) -> dict[str, Any]:
+    """The alert as a plain dict (no ``__faust`` marker that could revive it as a record)."""
+    return {k: v for k, v in alert.to_representation().items() if k != "__faust"}
+
+
+def group_key(route: Route, receiver: str, alert: Alert) -> GroupKey:
+    """One group per (route, receiver, values of the route's ``group_by`` labels)."""
+    return f"{route.path}:{receiver}", route.grouping.key(alert_labels(alert))
 
 
 def routing_tree(receivers: list[Receiver]) -> RoutingTree | None:
@@ -173,7 +207,47 @@ async def dispatch(
             results[receiver.name] = False
         return results
 
+    grouped: dict[str, str] = dict(book.get("grouped", {}))  # "<step>/<receiver>" -> group id
+    if alert.state in ("acknowledged", "resolved"):
+        for gid in sorted(set(grouped.values())):  # sent below at once; the group lets it go
+            await alert_groups_topic.send(
+                key=gid,
+                value=GroupCommand(
+                    group=gid, action="remove", at=now, alert={"dedup_key": alert.dedup_key}
+                ),
+            )
+    handed: set[str] = set()
+    for route, name in group_plan(alert, receivers, tree):
+        handed.add(name)
+        mark = f"{step}/{name}"
+        if mark in delivered or mark in grouped:
+            metrics.deliveries.labels(name, "skipped_duplicate").inc()
+            results[name] = True
+            continue
+        key = group_key(route, name, alert)
+        gid = group_id(key)
+        await alert_groups_topic.send(
+            key=gid,
+            value=GroupCommand(
+                group=gid,
+                action="add",
+                at=now,
+                key=[key[0], [list(pair) for pair in key[1]]],
+                alert=plain(alert),
+                receivers=[name],
+                grouping=grouping_to_dict(route.grouping),
+            ),
+        )
+        grouped[mark] = gid
+        book["grouped"] = grouped
+        alert_book[alert.dedup_key] = book
+        receiver = next(r for r in receivers if r.name == name)
+        await receipt(receiver, 0, "grouped", None, None)
+        results[name] = True
+
     for receiver in receivers:
+        if receiver.name in handed:
+            continue
         mark = f"{step}/{receiver.name}"
         if mark in delivered:
             metrics.deliveries.labels(receiver.name, "skipped_duplicate").inc()

@@ -22,11 +22,20 @@ AGENTS = (
     "count_mentions",
     "detect_spikes",
     "dispatch_alerts",
+    "notify_groups",
     "acknowledge_alerts",
     "manage_silences",
 )
 FILTER_REASONS = ("no_brand", "duplicate")
-OUTCOMES = ("delivered", "retried", "failed", "skipped_duplicate", "silenced", "inhibited")
+OUTCOMES = (
+    "delivered",
+    "retried",
+    "failed",
+    "skipped_duplicate",
+    "silenced",
+    "inhibited",
+    "grouped",  # handed to an alert group; its notification leaves its own receipts
+)
 APPROVAL_ACTIONS = ("approve", "reject", "request_changes", "edit", "escalate", "publish")
 #: POST /api/mentions outcomes: the three results of a read batch, then the request-level refusals.
 INGEST_OUTCOMES = (

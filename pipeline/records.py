@@ -179,6 +179,24 @@ class SilenceCommand(faust.Record, serializer="json", isodates=True):
     silence: dict[str, Any] | None = None
 
 
+class GroupCommand(faust.Record, serializer="json", isodates=True):
+    """A change to one alert group (``alerts.groups``, keyed by group id; notify_groups).
+
+    ``add`` puts a firing step in the group (``alert`` is its dict, ``receivers`` and ``grouping``
+    the route's), ``remove`` stops listing an alert that was acknowledged or resolved, ``flush``
+    (from the timer) asks the owner of the group to send what is due. ``at`` is when the command
+    was made: an ``add`` times the group from it, so a re-read command times it the same way.
+    """
+
+    group: str
+    action: str  # "add" | "remove" | "flush"
+    at: datetime
+    key: list[Any] | None = None  # [route path, [[label, value], ...]]
+    alert: dict[str, Any] | None = None
+    receivers: list[str] | None = None
+    grouping: dict[str, Any] | None = None
+
+
 class DeliveryReceipt(faust.Record, serializer="json", isodates=True):
     """The outcome of one attempt to deliver an alert step to one receiver."""
 

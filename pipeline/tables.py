@@ -28,3 +28,6 @@ approvals = app.Table("approvals", default=dict, help="approval state per respon
 audit_trail = app.Table("audit_trail", default=list, help="recent audit entries per draft")
 #: draft id -> {"hash": published text hash, "targets": {target: iso time}} (publish step).
 publications = app.Table("publications", default=dict, help="what was published per draft")
+#: group id -> {"group": Grouper.dump() of the group, "pending": the notification being sent and
+#: the receivers it reached} (notify_groups).
+alert_groups = app.Table("alert_groups", default=dict, help="alert groups and their timers")

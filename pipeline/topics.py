@@ -44,3 +44,4 @@ response_published = _topic(
 response_audit = _topic(topology.AUDIT, key_type=str, value_type=approval_records.AuditRecord)
 ack_commands = _topic(topology.ACKS, key_type=str, value_type=records.AckCommand)
 silence_commands = _topic(topology.SILENCES, key_type=str, value_type=records.SilenceCommand)
+alert_groups_topic = _topic(topology.GROUPS, key_type=str, value_type=records.GroupCommand)

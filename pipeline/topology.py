@@ -65,6 +65,9 @@ ACKS = TopicSpec(
     "alerts.acks", doc="acknowledge/resolve requests from Slack, PagerDuty and the API"
 )
 SILENCES = TopicSpec("alerts.silences", partitions=1, doc="silence create/expire commands")
+# Alert grouping (issue 4): commands keyed by group id (route + grouped label values), so one
+# group's state (the alert_groups table) lives on one partition whatever its alerts' dedup keys.
+GROUPS = TopicSpec("alerts.groups", doc="add/remove/flush commands per alert group")
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     RAW,
@@ -82,6 +85,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     AUDIT,
     ACKS,
     SILENCES,
+    GROUPS,
 )
 
 
@@ -101,6 +105,7 @@ TABLE_PARTITIONS: dict[str, int] = {
     "approvals": DEFAULT_PARTITIONS,
     "audit_trail": DEFAULT_PARTITIONS,
     "publications": DEFAULT_PARTITIONS,
+    "alert_groups": DEFAULT_PARTITIONS,
 }
 
 

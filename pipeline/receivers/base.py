@@ -3,6 +3,13 @@
 A receiver turns one alert step into one outbound call and classifies the outcome into the error
 tree of ``pipeline/errors.py``; it never retries by itself. Retrying, backoff and ``Retry-After``
 live in one place (``pipeline/delivery.py``) so every receiver gets the same guarantees.
+
+Grouped routes (``group_wait`` above zero, see ``agents/notify_groups.py``) hand a receiver a
+:class:`GroupNotice` -- every firing alert of one group -- through ``send_group``. Its default sends
+the alerts one by one through ``send``, so every receiver works grouped without change; receivers
+whose people read messages (Slack, the console) override it with one message listing the group.
+PagerDuty keeps the default on purpose: it de-duplicates per incident (``dedup_key``), so one event
+per alert is what it expects, and Alertmanager does the same.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import email.utils
 import logging
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -21,6 +29,22 @@ from pipeline.records import Alert
 
 #: Loggers of the HTTP stack that may write a request URL (webhook URLs embed tokens).
 _HTTP_LOGGERS = ("httpx", "httpcore")
+
+
+@dataclass(frozen=True)
+class GroupNotice:
+    """One notification for one alert group: its alerts (latest step of each) and its place.
+
+    ``group`` names the group (route path and label values, e.g. ``route|brand=quillon``);
+    ``labels`` are the values it is grouped by; ``sequence`` counts the group's notifications
+    (1 the first, then updates); ``repeat`` marks a re-send of an unchanged group.
+    """
+
+    group: str
+    labels: tuple[tuple[str, str], ...]
+    alerts: tuple[Alert, ...]
+    sequence: int = 1
+    repeat: bool = False
 
 
 class Receiver(ABC):
@@ -34,6 +58,18 @@ class Receiver(ABC):
     @abstractmethod
     async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
         """Deliver one alert step; return the HTTP status (None if not HTTP) or raise."""
+
+    async def send_group(self, notice: GroupNotice, *, idempotency_key: str) -> int | None:
+        """Deliver a group notification; by default each alert through ``send``, in order.
+
+        Each alert gets ``<idempotency_key>/<dedup key>``, the same on every attempt, so when a
+        retry of the whole group re-sends alerts that already went through, receivers that
+        de-duplicate on the key drop them. Returns the last status.
+        """
+        status: int | None = None
+        for alert in notice.alerts:
+            status = await self.send(alert, idempotency_key=f"{idempotency_key}/{alert.dedup_key}")
+        return status
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release what ``setup`` acquired."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from pipeline.receivers.base import Receiver
+from pipeline.receivers.base import GroupNotice, Receiver
 from pipeline.records import Alert
 
 
@@ -18,6 +18,14 @@ def format_alert(alert: Alert) -> str:
     )
 
 
+def format_group(notice: GroupNotice) -> str:
+    """A headline naming the group, then one indented line per alert."""
+    where = " ".join(f"{name}={value}" for name, value in notice.labels) or "(all)"
+    kind = "repeat" if notice.repeat else f"#{notice.sequence}"
+    head = f"[tocsin] GROUP     {len(notice.alerts)} alert(s) {where} {kind} group={notice.group}"
+    return "\n".join([head, *(f"  {format_alert(a)}" for a in notice.alerts)])
+
+
 class ConsoleReceiver(Receiver):
     name = "console"
 
@@ -27,4 +35,9 @@ class ConsoleReceiver(Receiver):
     async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
         out = self._stream or sys.stdout
         print(format_alert(alert), file=out, flush=True)
+        return None
+
+    async def send_group(self, notice: GroupNotice, *, idempotency_key: str) -> int | None:
+        out = self._stream or sys.stdout
+        print(format_group(notice), file=out, flush=True)
         return None

@@ -378,6 +378,7 @@ escalation_policies:
 route:
   receiver: slack
   escalation: fast
+  group_wait: 0s  # no grouping: this test times escalation, each alert must reach Slack at once
 """
 
 
