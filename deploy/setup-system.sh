@@ -3,7 +3,8 @@
 # (the server and promtool, used by the rule unit tests and the scrape integration test) and
 # `prometheus-alertmanager` (amtool, which checks deploy/alertmanager/alertmanager.yml, and the real
 # Alertmanager the delivery tests route through) and `chromium` (the approval pages are driven in it
-# headless by Playwright through `executable_path`; Playwright cannot download its own browser here).
+# headless by Playwright through `executable_path`; Playwright cannot download its own browser here)
+# and `openssl` (the e-mail integration test makes a throw-away certificate for its STARTTLS server).
 #
 # Idempotent and quiet: when every package is already installed it prints nothing and returns in
 # milliseconds. Otherwise it needs root (or password-less sudo), runs `apt-get update` once and
@@ -13,8 +14,8 @@
 # service starts during the install (only when the machine has no policy-rc.d of its own).
 set -euo pipefail
 
-packages=(prometheus prometheus prometheus-alertmanager chromium)
-commands=(promtool prometheus amtool chromium)
+packages=(prometheus prometheus prometheus-alertmanager chromium openssl)
+commands=(promtool prometheus amtool chromium openssl)
 
 missing=()
 for i in "${!packages[@]}"; do
