@@ -13,6 +13,9 @@ carry the same ``References`` so clients thread firing -> acknowledged -> resolv
 server accepts some recipients and defers others (4xx per ``RCPT``), the accepted ones are
 remembered per idempotency key and the retry goes to the others only.
 
+A grouped route (``send_group``) gets one mail listing the group's alerts, as Slack does, with an
+``X-Tocsin-Dedup-Key`` header per alert and its own thread per group.
+
 The password is a ``SecretStr``: it is handed to the SMTP client and never logged, and
 ``aiosmtplib`` itself does not log. One connection per step: alerts are rare and a pooled SMTP
 connection would mostly be a stale one.
@@ -25,7 +28,8 @@ import logging
 import re
 import ssl
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import cache
@@ -37,7 +41,7 @@ import jinja2
 from pydantic import SecretStr
 
 from pipeline.errors import DeliveryError, PermanentDelivery, RetryableDelivery
-from pipeline.receivers.base import Receiver
+from pipeline.receivers.base import GroupNotice, Receiver
 from pipeline.records import Alert
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,9 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 SUMMARY_MAX = 2000
 MENTION_MAX = 280
 REMEMBERED_MAX = 256  # partially accepted steps kept for their retry (in memory, per worker)
+GROUP_MAX_SHOWN = 10  # alerts written out in one group mail; the rest are counted
+GROUP_KEYS_MAX = 50  # X-Tocsin-Dedup-Key headers in one group mail
+_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 _COLOURS = {"critical": "#cf222e", "warning": "#9a6700", "info": "#0969da"}
 _SPACE = re.compile(r"\s+")
 
@@ -163,6 +170,41 @@ def html_body(alert: Alert, *, link: str | None = None) -> str:
     )
 
 
+def _assemble(
+    *,
+    subject: str,
+    text: str,
+    html: str,
+    when: datetime,
+    thread: str,
+    dedup_keys: Sequence[str],
+    idempotency_key: str,
+    sender: str,
+    recipients: Sequence[str],
+) -> EmailMessage:
+    """Headers and both parts; everything derives from the inputs, so retries send the same bytes."""
+    domain = _domain(sender)
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = format_datetime(when)
+    msg["Message-ID"] = message_id(idempotency_key, domain)
+    msg["References"] = thread_id(thread, domain)
+    msg["In-Reply-To"] = thread_id(thread, domain)
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to alerts
+    for key in dedup_keys:
+        msg[DEDUP_HEADER] = _line(key)
+    msg[IDEMPOTENCY_HEADER] = _line(idempotency_key)
+    # quoted-printable keeps both parts 7-bit clean for a relay without 8BITMIME
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    # a fixed boundary (the stdlib picks a random one) makes a retry byte-identical
+    digest = hashlib.sha256(f"boundary/{idempotency_key}".encode()).hexdigest()[:32]
+    msg.set_boundary(f"==tocsin-{digest}==")
+    return msg
+
+
 def build_message(
     alert: Alert,
     *,
@@ -171,27 +213,112 @@ def build_message(
     recipients: Sequence[str],
     link: str | None = None,
 ) -> EmailMessage:
-    """The whole message; built from the alert step alone, so every attempt sends the same bytes."""
-    domain = _domain(sender)
-    msg = EmailMessage()
-    msg["Subject"] = email_subject(alert)
-    msg["From"] = sender
-    msg["To"] = ", ".join(recipients)
-    msg["Date"] = format_datetime(alert.updated_at)
-    msg["Message-ID"] = message_id(idempotency_key, domain)
-    thread = thread_id(alert.dedup_key, domain)
-    msg["References"] = thread
-    msg["In-Reply-To"] = thread
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to alerts
-    msg[DEDUP_HEADER] = _line(alert.dedup_key)
-    msg[IDEMPOTENCY_HEADER] = _line(idempotency_key)
-    # quoted-printable keeps both parts 7-bit clean for a relay without 8BITMIME
-    msg.set_content(text_body(alert, link=link), cte="quoted-printable")
-    msg.add_alternative(html_body(alert, link=link), subtype="html", cte="quoted-printable")
-    # a fixed boundary (the stdlib picks a random one) makes a retry byte-identical
-    digest = hashlib.sha256(f"boundary/{idempotency_key}".encode()).hexdigest()[:32]
-    msg.set_boundary(f"==tocsin-{digest}==")
-    return msg
+    """One alert step's mail, threaded with the alert's other steps by its dedup key."""
+    return _assemble(
+        subject=email_subject(alert),
+        text=text_body(alert, link=link),
+        html=html_body(alert, link=link),
+        when=alert.updated_at,
+        thread=alert.dedup_key,
+        dedup_keys=[alert.dedup_key],
+        idempotency_key=idempotency_key,
+        sender=sender,
+        recipients=recipients,
+    )
+
+
+def _group_state(notice: GroupNotice) -> str:
+    states = {a.state for a in notice.alerts}
+    return states.pop() if len(states) == 1 else "mixed"
+
+
+def _group_headline(notice: GroupNotice) -> str:
+    """``FIRING 3 alerts for brenmoor: pricing, scandal (update)``, as Slack's group headline."""
+    alerts = notice.alerts
+    where = ", ".join(value for _, value in notice.labels if value) or "all alerts"
+    topics = ", ".join(dict.fromkeys(a.topic.replace("_", " ") for a in alerts))
+    update = " (repeat)" if notice.repeat else " (update)" if notice.sequence > 1 else ""
+    plural = "s" if len(alerts) != 1 else ""
+    return (
+        f"{_group_state(notice).upper()} {len(alerts)} alert{plural} for {where}: {topics}{update}"
+    )
+
+
+def _worst_severity(notice: GroupNotice) -> str:
+    return min((a.severity for a in notice.alerts), key=lambda s: _SEVERITY_RANK.get(s, 9))
+
+
+def group_subject(notice: GroupNotice) -> str:
+    """``[FIRING critical] 3 alerts for brenmoor: pricing, scandal`` (the worst severity shown)."""
+    state, _, rest = _group_headline(notice).partition(" ")
+    return _line(f"[{state} {_worst_severity(notice)}] {rest}")
+
+
+def _alert_line(alert: Alert) -> str:
+    return (
+        f"{alert.brand} / {alert.topic.replace('_', ' ')} ({alert.severity}, {alert.state}): "
+        f"{alert.observed:g} mentions vs {alert.expected:.1f} expected (score {alert.score:.3f}) "
+        f"since {alert.started_at:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def group_text_body(notice: GroupNotice, *, link: str | None = None) -> str:
+    """The group mail's ``text/plain`` part: the headline, then one short block per alert."""
+    lines = [_group_headline(notice), ""]
+    for alert in notice.alerts[:GROUP_MAX_SHOWN]:
+        lines += [f"* {_alert_line(alert)}", f"  {alert.summary[:SUMMARY_MAX]}"]
+        lines += [f"  - {text} {url or ''}".rstrip() for text, url in _mentions(alert)[:1]]
+        lines += [f"  Key: {alert.dedup_key}", ""]
+    hidden = len(notice.alerts) - GROUP_MAX_SHOWN
+    if hidden > 0:
+        lines += [f"... and {hidden} more alert{'s' if hidden != 1 else ''} in this group", ""]
+    if link:
+        lines += [f"Open in Tocsin: {link}", ""]
+    lines.append(f"Group: {notice.group}")
+    return "\n".join(lines) + "\n"
+
+
+def group_html_body(notice: GroupNotice, *, link: str | None = None) -> str:
+    """The group mail's ``text/html`` part, from ``pipeline/templates/email/group.html``."""
+    state = _group_state(notice)
+    worst = _worst_severity(notice)
+    colour = "#1a7f37" if state == "resolved" else _COLOURS.get(worst, "#1f2328")
+    shown = notice.alerts[:GROUP_MAX_SHOWN]
+    return (
+        _templates()
+        .get_template("group.html")
+        .render(
+            subject=group_subject(notice),
+            headline=_group_headline(notice),
+            colour=colour,
+            items=[(a, _alert_line(a), _mentions(a)[:1]) for a in shown],
+            hidden=len(notice.alerts) - len(shown),
+            group=notice.group,
+            link=_safe_url(link),
+        )
+    )
+
+
+def build_group_message(
+    notice: GroupNotice,
+    *,
+    idempotency_key: str,
+    sender: str,
+    recipients: Sequence[str],
+    link: str | None = None,
+) -> EmailMessage:
+    """One mail for a whole group, threaded with the group's other notifications."""
+    return _assemble(
+        subject=group_subject(notice),
+        text=group_text_body(notice, link=link),
+        html=group_html_body(notice, link=link),
+        when=max(a.updated_at for a in notice.alerts),
+        thread=f"group/{notice.group}",
+        dedup_keys=[a.dedup_key for a in notice.alerts[:GROUP_KEYS_MAX]],
+        idempotency_key=idempotency_key,
+        sender=sender,
+        recipients=recipients,
+    )
 
 
 def _reply(code: int, text: str) -> str:
@@ -296,18 +423,42 @@ class EmailReceiver(Receiver):
         return error
 
     async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
-        """Send to every recipient not yet reached for this key; returns the SMTP reply code."""
-        done = self._accepted.get(idempotency_key, frozenset())
-        pending = [r for r in self._to if r not in done]
-        smtp = self._client()
-        try:
-            message = build_message(
+        """Send one alert step's mail; returns the SMTP reply code (250)."""
+
+        def build() -> EmailMessage:
+            return build_message(
                 alert,
                 idempotency_key=idempotency_key,
                 sender=self._from,
                 recipients=self._to,
                 link=self._link,
             )
+
+        return await self._transmit(build, idempotency_key)
+
+    async def send_group(self, notice: GroupNotice, *, idempotency_key: str) -> int | None:
+        """One mail listing the group's alerts (people read mail, as they read Slack)."""
+        if not notice.alerts:
+            return None
+
+        def build() -> EmailMessage:
+            return build_group_message(
+                notice,
+                idempotency_key=idempotency_key,
+                sender=self._from,
+                recipients=self._to,
+                link=self._link,
+            )
+
+        return await self._transmit(build, idempotency_key)
+
+    async def _transmit(self, build: Callable[[], EmailMessage], idempotency_key: str) -> int:
+        """Send to every recipient not yet reached for this key; map failures onto the tree."""
+        done = self._accepted.get(idempotency_key, frozenset())
+        pending = [r for r in self._to if r not in done]
+        smtp = self._client()
+        try:
+            message = build()
             await smtp.connect()
             try:
                 refused, _ = await smtp.send_message(message, sender=self._from, recipients=pending)

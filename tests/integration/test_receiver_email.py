@@ -31,8 +31,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from pydantic import SecretStr
 
-from pipeline.delivery import RetryPolicy, deliver
+from pipeline.delivery import RetryPolicy, deliver, retry_call
 from pipeline.procs import free_port
+from pipeline.receivers.base import GroupNotice
 from pipeline.receivers.email import EmailReceiver
 from pipeline.records import Alert
 
@@ -327,6 +328,31 @@ async def test_451_is_retried_and_delivered_once_as_the_same_message() -> None:
     first, second = (s.parsed() for s in mailbox.seen)
     assert first["Message-ID"] == second["Message-ID"]  # the retry is recognisably the same mail
     assert first.as_bytes() == second.as_bytes()
+
+
+async def test_a_group_is_one_mail_retried_as_the_same_message() -> None:
+    """As ``agents/notify_groups.py`` sends it: ``send_group`` inside ``retry_call``."""
+    alerts = tuple(
+        Alert(**{**alert().asdict(), "topic": t, "dedup_key": f"brenmoor:{t}:20261122T0900Z"})
+        for t in ("pricing", "scandal")
+    )
+    notice = GroupNotice("route.0|brand=brenmoor", (("brand", "brenmoor"),), alerts)
+    mailbox = Mailbox(data_replies=["421 4.7.0 Try again later, closing connection"])
+    receipts = Receipts()
+    with smtp_server(mailbox) as port:
+        receiver = plain_receiver(port)
+
+        async def send() -> int | None:
+            return await receiver.send_group(notice, idempotency_key="group/g@1/1/email")
+
+        ok = await retry_call(send, policy=FAST, on_attempt=receipts)
+    assert ok and receipts.outcomes == ["retried", "delivered"] and receipts.log[0][2] == 421
+    (seen,) = mailbox.accepted
+    msg = seen.parsed()
+    assert seen.rcpt_tos == list(TO)
+    assert msg.get_all("X-Tocsin-Dedup-Key") == [a.dedup_key for a in alerts]
+    assert msg["Subject"].strip() == "[FIRING critical] 2 alerts for brenmoor: pricing, scandal"
+    assert mailbox.seen[0].parsed()["Message-ID"] == msg["Message-ID"]
 
 
 async def test_550_is_permanent_and_not_retried() -> None:

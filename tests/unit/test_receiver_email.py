@@ -18,9 +18,11 @@ from pydantic import SecretStr, ValidationError
 
 from pipeline.errors import DeliveryError, PermanentDelivery, RetryableDelivery
 from pipeline.receivers import build_receivers
+from pipeline.receivers.base import GroupNotice
 from pipeline.receivers.email import (
     DEDUP_HEADER,
     EmailReceiver,
+    build_group_message,
     build_message,
     classify_smtp_error,
     email_subject,
@@ -257,3 +259,64 @@ def test_recipients_come_from_the_environment_as_a_comma_list(
 def test_receiver_refuses_tls_and_starttls_together() -> None:
     with pytest.raises(ValueError, match="exclude each other"):
         EmailReceiver("smtp.example", SENDER, TO, starttls=True, tls=True)
+
+
+def notice(count: int = 3, **over: Any) -> GroupNotice:
+    topics = ["pricing", "scandal", "adverse_event"] + [f"topic{i}" for i in range(count)]
+    alerts = tuple(
+        alert(
+            dedup_key=f"brenmoor:{topics[i]}:20261122T0900Z",
+            topic=topics[i],
+            severity="critical" if i == 1 else "warning",
+            updated_at=T0 + timedelta(minutes=i),
+            summary=f"spike <{i}>",
+        )
+        for i in range(count)
+    )
+    values: dict[str, Any] = {
+        "group": "route.0|brand=brenmoor",
+        "labels": (("brand", "brenmoor"),),
+        "alerts": alerts,
+    }
+    values.update(over)
+    return GroupNotice(**values)
+
+
+def parsed_group(
+    n: GroupNotice, key: str = "group/route.0|brand=brenmoor@1/1/email"
+) -> EmailMessage:
+    built = build_group_message(
+        n, idempotency_key=key, sender=SENDER, recipients=TO, link="https://tocsin.example/a"
+    )
+    return message_from_bytes(built.as_bytes(), policy=policy.default)
+
+
+def test_group_mail_lists_every_alert_in_one_message() -> None:
+    msg = parsed_group(notice())
+    # 70-78 characters: the stdlib folds the whole value onto the next line, and its parser keeps
+    # that fold's space (mail clients unfold it away), hence the strip
+    assert msg["Subject"].strip() == (
+        "[FIRING critical] 3 alerts for brenmoor: pricing, scandal, adverse event"
+    )
+    assert msg.get_all(DEDUP_HEADER) == [
+        "brenmoor:pricing:20261122T0900Z",
+        "brenmoor:scandal:20261122T0900Z",
+        "brenmoor:adverse_event:20261122T0900Z",
+    ]
+    assert msg["Date"].datetime == T0 + timedelta(minutes=2)  # the latest step's time
+    plain, html = parts(msg)
+    assert plain.count("* brenmoor / ") == 3 and "Group: route.0|brand=brenmoor" in plain
+    assert "spike <2>" in plain and "spike &lt;2&gt;" in html and "spike <2>" not in html
+    assert html.count("Key brenmoor:") == 3
+    assert msg.as_bytes() == parsed_group(notice()).as_bytes()
+    update = parsed_group(notice(sequence=2), key="group/route.0|brand=brenmoor@1/2/email")
+    assert update["Subject"].endswith("(update)")
+    assert update["Message-ID"] != msg["Message-ID"]
+    assert update["References"] == msg["References"]  # one thread per group
+
+
+def test_a_large_group_is_cut_and_counted() -> None:
+    plain, html = parts(parsed_group(notice(25)))
+    assert plain.count("* brenmoor / ") == 10
+    assert "... and 15 more alerts in this group" in plain
+    assert "and 15 more alerts in this group" in html
