@@ -31,17 +31,22 @@ never acked, the commit sat below it and nothing fetched it again until the next
   range still being processed, has a hole no stream will ever fill; it is fetched again from
   the committed offset. Streams ack a partition in order, so this never fires in normal flow;
   when it does it logs the range and counts it (``tocsin_consumer_refetches_total``).
+
+Fault injection, for tests only: ``TOCSIN_FAULT_SKIP_FETCHED=topic:partition:first-last`` makes
+the consumer drop the first delivery of those offsets, which is exactly the failure above, so a
+test can show the hole watch repairing it in a real worker.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from faust.types import TP, ConsumerT
+from faust.types import TP, ConsumerT, Message
 
 from pipeline import services
 
@@ -52,6 +57,8 @@ log = logging.getLogger(__name__)
 HOLE_GRACE_S = 15.0
 #: How often the app looks for holes.
 HOLE_CHECK_INTERVAL_S = 5.0
+#: Tests only: ``topic:partition:first-last`` offsets whose first delivery the consumer drops.
+FAULT_SKIP_ENV = "TOCSIN_FAULT_SKIP_FETCHED"
 
 
 class DeliveredOffsets(dict[TP, int | None]):
@@ -73,7 +80,35 @@ def redeliver_after_rebalance(consumer: ConsumerT) -> ConsumerT:
         )
 
     state._new_offset = new_offset
+    spec = os.environ.get(FAULT_SKIP_ENV)
+    if spec:
+        state.callback = skip_first_delivery(state.callback, spec)
     return consumer
+
+
+def skip_first_delivery(
+    callback: Callable[[Message], Awaitable[None]], spec: str
+) -> Callable[[Message], Awaitable[None]]:
+    """Fault injection: drop the first delivery of ``topic:partition:first-last`` (see above)."""
+    try:
+        topic, partition, span = spec.rsplit(":", 2)
+        first, last = (int(x) for x in span.split("-"))
+        tp = TP(topic, int(partition))
+    except ValueError as exc:
+        raise ValueError(
+            f"{FAULT_SKIP_ENV} must be topic:partition:first-last, got {spec!r}"
+        ) from exc
+    dropped: set[int] = set()
+
+    async def deliver(message: Message) -> None:
+        offset = message.offset
+        if message.tp == tp and first <= offset <= last and offset not in dropped:
+            dropped.add(offset)
+            log.warning("fault injection: dropped %s[%d] offset %d", topic, tp.partition, offset)
+            return
+        await callback(message)
+
+    return deliver
 
 
 def commit_only_what_was_acked(
