@@ -210,7 +210,13 @@ format_storage() {
   [[ -f "$STORAGE_DIR/meta.properties" ]] && return 0
   local cluster_id
   # A Kafka cluster id is 16 random bytes in unpadded URL-safe base64 (22 characters).
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  # Kafka's argument parser takes an id that starts with "-" for an option ("expected one
+  # argument"): 1 start in 64 failed to format. Such ids are valid; draw again rather than rely on
+  # the parser's "--cluster-id=..." handling.
+  cluster_id="-"
+  while [[ "$cluster_id" == -* ]]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
   log "formatting KRaft storage in $STORAGE_DIR (cluster id $cluster_id)"
   # shellcheck disable=SC2086  # heap/JVM options are word lists
   "$JAVA" $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS -Dlog4j2.configurationFile="$LOG4J_CONFIG" \
