@@ -416,3 +416,31 @@ async def test_default_send_group_sends_each_alert_with_its_own_key() -> None:
     notice = GroupNotice("g", (), tuple(BURST))
     assert await receiver.send_group(notice, idempotency_key="group/g@0/1/pagerduty") == 202
     assert receiver.sent == [(a.dedup_key, f"group/g@0/1/pagerduty/{a.dedup_key}") for a in BURST]
+
+
+async def test_a_silence_made_during_group_wait_mutes_at_flush(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipeline.oncall.silences import parse_silence
+
+    silence = parse_silence(
+        {
+            "matchers": [{"name": "topic", "value": "pricing"}],
+            "startsAt": (T0 + timedelta(seconds=10)).isoformat(),  # made during group_wait
+            "endsAt": (T0 + timedelta(hours=1)).isoformat(),
+            "createdBy": "ana",
+            "comment": "known campaign",
+        },
+        silence_id="s-1",
+        now=T0,
+    )
+    slack = GroupRecorder()
+    worker = Worker([slack], {})
+    for i, a in enumerate(BURST):
+        await worker.run(add(a, "slack", START + i), START + i)
+    (group,) = worker.table
+    monkeypatch.setattr(dispatch_alerts, "current_silences", lambda: [silence])
+    await worker.flush(group, START + 30)
+    ((_, keys, _),) = slack.groups
+    assert sorted(keys) == sorted(a.dedup_key for a in BURST if a.topic != "pricing")
+    assert ("quillon:pricing:20261122T0900Z", "slack", "silenced", 0) in worker.receipts
