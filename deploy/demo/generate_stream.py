@@ -81,15 +81,41 @@ class Brand:
 
 
 BRANDS: tuple[Brand, ...] = (
-    Brand("brenmoor", "Brenmoor", ("Brenmoor Pharmaceuticals", "Brenmoor Pharma"), "BRMR",
-          (Product("Glytera", "orvaglutide", 240), Product("Cardelio", "zentroxaban", 85),
-           Product("Respivel", "brimoterol", 45)), 0.50, 0.25),
-    Brand("valmoreau", "Valmoreau", ("Laboratoires Valmoreau", "Valmoreau Santé"), "VLMR",
-          (Product("Neviora", "dalsotriptan", 60), Product("Osteliq", "kavelumab", 180),
-           Product("Somnessa", "pravorexant", 40)), 0.30, 0.55),
-    Brand("quillon", "Quillon", ("Quillon Therapeutics",), "QLLN",
-          (Product("Epidra", "zelokimab", 950), Product("Artivane", "morecitinib", 700)),
-          0.20, 0.30),
+    Brand(
+        "brenmoor",
+        "Brenmoor",
+        ("Brenmoor Pharmaceuticals", "Brenmoor Pharma"),
+        "BRMR",
+        (
+            Product("Glytera", "orvaglutide", 240),
+            Product("Cardelio", "zentroxaban", 85),
+            Product("Respivel", "brimoterol", 45),
+        ),
+        0.50,
+        0.25,
+    ),
+    Brand(
+        "valmoreau",
+        "Valmoreau",
+        ("Laboratoires Valmoreau", "Valmoreau Santé"),
+        "VLMR",
+        (
+            Product("Neviora", "dalsotriptan", 60),
+            Product("Osteliq", "kavelumab", 180),
+            Product("Somnessa", "pravorexant", 40),
+        ),
+        0.30,
+        0.55,
+    ),
+    Brand(
+        "quillon",
+        "Quillon",
+        ("Quillon Therapeutics",),
+        "QLLN",
+        (Product("Epidra", "zelokimab", 950), Product("Artivane", "morecitinib", 700)),
+        0.20,
+        0.30,
+    ),
 )
 BRAND_BY_ID = {b.id: b for b in BRANDS}
 _ELISION = re.compile(r"\b(du|le|au|Le|Du|Au) (#?[AEIOUaeiouÉé])")
@@ -109,15 +135,59 @@ CRISIS_END = START + timedelta(days=1, hours=17)
 BOYCOTT_FROM = CRISIS_START + timedelta(minutes=45)
 
 # Relative volume per UTC hour: quiet 01-06, late-morning and evening peaks.
-HOURLY = (0.55, 0.30, 0.18, 0.14, 0.14, 0.20, 0.40, 0.75, 1.15, 1.45, 1.65, 1.70,
-          1.50, 1.30, 1.25, 1.25, 1.30, 1.40, 1.55, 1.70, 1.75, 1.55, 1.15, 0.80)
-BACKGROUND_TOPICS = (("other", 0.84), ("pricing", 0.05), ("adverse_event", 0.05),
-                     ("advocacy", 0.03), ("scandal", 0.015), ("boycott", 0.015))
-PLATFORMS = (("x", 0.34), ("facebook", 0.13), ("instagram", 0.08), ("linkedin", 0.06),
-             ("tiktok", 0.06), ("youtube", 0.04), ("reddit", 0.12), ("forum", 0.10),
-             ("news", 0.07))
-AUTHOR_KINDS = (("unknown", 0.50), ("patient", 0.27), ("influencer", 0.08), ("hcp", 0.07),
-                ("journalist", 0.04), ("ngo", 0.04))
+HOURLY = (
+    0.55,
+    0.30,
+    0.18,
+    0.14,
+    0.14,
+    0.20,
+    0.40,
+    0.75,
+    1.15,
+    1.45,
+    1.65,
+    1.70,
+    1.50,
+    1.30,
+    1.25,
+    1.25,
+    1.30,
+    1.40,
+    1.55,
+    1.70,
+    1.75,
+    1.55,
+    1.15,
+    0.80,
+)
+BACKGROUND_TOPICS = (
+    ("other", 0.84),
+    ("pricing", 0.05),
+    ("adverse_event", 0.05),
+    ("advocacy", 0.03),
+    ("scandal", 0.015),
+    ("boycott", 0.015),
+)
+PLATFORMS = (
+    ("x", 0.34),
+    ("facebook", 0.13),
+    ("instagram", 0.08),
+    ("linkedin", 0.06),
+    ("tiktok", 0.06),
+    ("youtube", 0.04),
+    ("reddit", 0.12),
+    ("forum", 0.10),
+    ("news", 0.07),
+)
+AUTHOR_KINDS = (
+    ("unknown", 0.50),
+    ("patient", 0.27),
+    ("influencer", 0.08),
+    ("hcp", 0.07),
+    ("journalist", 0.04),
+    ("ngo", 0.04),
+)
 REPOST_SHARE = 0.25
 
 # --- Phrase parts. {p}: a product reference, {g}: generic name, {b}: a brand reference,
@@ -201,10 +271,33 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
             "#Boycott{B} - drop every {b} product you can replace",
             "Our clinic will not prescribe {p} while {b} keeps this tripled price",
         ),
-        "openers": ("", "", "", "Ugh. ", "PSA: ", "Honestly, ", "Update: ", "Hmm, ", "So ",
-                    "ok so ", "Reminder: "),
-        "closers": ("", "", "", " 🙄", " 😡", " 🤷", " lol", " #pharma", " #health",
-                    " (thread)", " 🧵", " 😬"),
+        "openers": (
+            "",
+            "",
+            "",
+            "Ugh. ",
+            "PSA: ",
+            "Honestly, ",
+            "Update: ",
+            "Hmm, ",
+            "So ",
+            "ok so ",
+            "Reminder: ",
+        ),
+        "closers": (
+            "",
+            "",
+            "",
+            " 🙄",
+            " 😡",
+            " 🤷",
+            " lol",
+            " #pharma",
+            " #health",
+            " (thread)",
+            " 🧵",
+            " 😬",
+        ),
         "cities": ("Boston", "Chicago", "Manchester", "Toronto", "Dublin", "Denver", "Leeds"),
     },
     "fr": {
@@ -285,10 +378,33 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
             "#Boycott{B} : remplacez tous les produits {b} que vous pouvez",
             "Notre cabinet ne prescrira plus le {p} tant que ce prix triplé reste en place",
         ),
-        "openers": ("", "", "", "Bon. ", "Info : ", "Franchement, ", "Mise à jour : ",
-                    "Euh, ", "Alors ", "bref ", "Rappel : "),
-        "closers": ("", "", "", " 🙄", " 😡", " 🤷", " mdr", " #santé", " #pharma",
-                    " (fil)", " 🧵", " 😬"),
+        "openers": (
+            "",
+            "",
+            "",
+            "Bon. ",
+            "Info : ",
+            "Franchement, ",
+            "Mise à jour : ",
+            "Euh, ",
+            "Alors ",
+            "bref ",
+            "Rappel : ",
+        ),
+        "closers": (
+            "",
+            "",
+            "",
+            " 🙄",
+            " 😡",
+            " 🤷",
+            " mdr",
+            " #santé",
+            " #pharma",
+            " (fil)",
+            " 🧵",
+            " 😬",
+        ),
         "cities": ("Lyon", "Bordeaux", "Lille", "Nantes", "Marseille", "Genève", "Bruxelles"),
     },
 }
@@ -302,8 +418,13 @@ class Author:
     kind: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "handle": None, "followers": self.followers,
-                "verified": self.verified, "kind": self.kind}
+        return {
+            "id": self.id,
+            "handle": None,
+            "followers": self.followers,
+            "verified": self.verified,
+            "kind": self.kind,
+        }
 
 
 @dataclass
@@ -373,7 +494,8 @@ class Generator:
         mu = {"journalist": 8.0, "influencer": 9.0, "hcp": 6.5, "ngo": 7.0}.get(kind, 5.0)
         followers = int(self.rng.lognormvariate(mu, 1.6))
         verified = followers > 20_000 and self.rng.random() < (
-            {"journalist": 0.6, "hcp": 0.5, "ngo": 0.4, "influencer": 0.15}.get(kind, 0.0))
+            {"journalist": 0.6, "hcp": 0.5, "ngo": 0.4, "influencer": 0.15}.get(kind, 0.0)
+        )
         return Author(self._author_id(str(i)), followers, verified, kind)
 
     def _any_author(self) -> Author:
@@ -401,19 +523,25 @@ class Generator:
             return "#" + brand.name
         return "$" + brand.cashtag
 
-    def _compose(self, lang: str, topic: str, brand: Brand, product: Product,
-                 headline: bool = False) -> str:
+    def _compose(
+        self, lang: str, topic: str, brand: Brand, product: Product, headline: bool = False
+    ) -> str:
         parts = PHRASES[lang]
         core = self.rng.choice(parts[topic])
-        money = "€{}" if lang == "en" and brand.id == "valmoreau" else (
-            "{} €" if lang == "fr" else "${}")
+        money = (
+            "€{}"
+            if lang == "en" and brand.id == "valmoreau"
+            else ("{} €" if lang == "fr" else "${}")
+        )
         old = product.price_eur
         text = core.format(
-            p=self._product_ref(product) if topic not in ("crisis", "crisis_boycott")
+            p=self._product_ref(product)
+            if topic not in ("crisis", "crisis_boycott")
             else product.name,
             g=product.generic,
-            b=self._brand_ref(brand) if topic not in ("crisis", "crisis_boycott") else (
-                brand.name if self.rng.random() < 0.8 else self.rng.choice(brand.aliases)),
+            b=self._brand_ref(brand)
+            if topic not in ("crisis", "crisis_boycott")
+            else (brand.name if self.rng.random() < 0.8 else self.rng.choice(brand.aliases)),
             B=brand.name,
             n=self.rng.randint(2, 14),
             price=money.format(int(old * self.rng.uniform(0.9, 1.6))),
@@ -434,21 +562,40 @@ class Generator:
     # -- events -------------------------------------------------------------------------------
     def _engagement(self, author: Author, boost: float = 1.0) -> dict[str, int]:
         base = max(0.2, math.log10(author.followers + 10) ** 2 / 3) * boost
-        return {"likes": _poisson(self.rng, min(base * 2, 400)),
-                "shares": _poisson(self.rng, min(base / 2, 150)),
-                "replies": _poisson(self.rng, min(base / 3, 100))}
+        return {
+            "likes": _poisson(self.rng, min(base * 2, 400)),
+            "shares": _poisson(self.rng, min(base / 2, 150)),
+            "replies": _poisson(self.rng, min(base / 3, 100)),
+        }
 
-    def _emit(self, at: datetime, brand: Brand, topic: str, *, crisis: bool = False,
-              author: Author | None = None, lang: str | None = None) -> Event:
+    def _emit(
+        self,
+        at: datetime,
+        brand: Brand,
+        topic: str,
+        *,
+        crisis: bool = False,
+        author: Author | None = None,
+        lang: str | None = None,
+    ) -> Event:
         if lang is None:
             lang = "fr" if self.rng.random() < brand.fr_share else "en"
-        product = (next(p for p in brand.products if p.name == CRISIS_PRODUCT) if crisis
-                   else self.rng.choice(brand.products))
+        product = (
+            next(p for p in brand.products if p.name == CRISIS_PRODUCT)
+            if crisis
+            else self.rng.choice(brand.products)
+        )
         author = author or self._any_author()
-        platform = "news" if author.kind == "journalist" and self.rng.random() < 0.5 else (
-            _pick(self.rng, PLATFORMS))
-        kind = "post" if platform == "news" else _pick(
-            self.rng, (("post", 0.76), ("reply", 0.18), ("quote", 0.06)))
+        platform = (
+            "news"
+            if author.kind == "journalist" and self.rng.random() < 0.5
+            else (_pick(self.rng, PLATFORMS))
+        )
+        kind = (
+            "post"
+            if platform == "news"
+            else _pick(self.rng, (("post", 0.76), ("reply", 0.18), ("quote", 0.06)))
+        )
         self.seq += 1
         text = self._compose(lang, topic, brand, product, headline=platform == "news")
         ev = Event(at, self.seq, brand.id, lang, topic, text, platform, author, kind, crisis)
@@ -460,15 +607,26 @@ class Generator:
         self.seq += 1
         author = self._any_author()
         platform = original.platform if original.platform != "news" else "x"
-        ev = Event(at, self.seq, original.brand, original.lang, original.topic, original.text,
-                   platform, author, "repost", original.crisis, original,
-                   {"likes": _poisson(self.rng, 0.8), "shares": _poisson(self.rng, 0.2),
-                    "replies": 0})
+        ev = Event(
+            at,
+            self.seq,
+            original.brand,
+            original.lang,
+            original.topic,
+            original.text,
+            platform,
+            author,
+            "repost",
+            original.crisis,
+            original,
+            {"likes": _poisson(self.rng, 0.8), "shares": _poisson(self.rng, 0.2), "replies": 0},
+        )
         self.events.append(ev)
         return ev
 
-    def _schedule_reposts(self, original: Event, mean: float, delay_minutes: float,
-                          until: datetime) -> None:
+    def _schedule_reposts(
+        self, original: Event, mean: float, delay_minutes: float, until: datetime
+    ) -> None:
         for _ in range(_poisson(self.rng, mean)):
             delay = timedelta(seconds=1 + self.rng.expovariate(1 / (delay_minutes * 60)))
             if original.at + delay < until:
@@ -497,12 +655,18 @@ class Generator:
         crisis_brand = BRAND_BY_ID[CRISIS_BRAND]
         crisis_originals: list[Event] = []
         # High-reach accounts pick the story up early in the build-up.
-        for offset, amp, lang in ((9, self.amplifiers[0], "en"), (16, self.amplifiers[1], "fr"),
-                                  (31, self.amplifiers[2], "en")):
+        for offset, amp, lang in (
+            (9, self.amplifiers[0], "en"),
+            (16, self.amplifiers[1], "fr"),
+            (31, self.amplifiers[2], "en"),
+        ):
             at = CRISIS_START + timedelta(minutes=offset, seconds=17)
             ev = self._emit(at, crisis_brand, "crisis", crisis=True, author=amp, lang=lang)
-            ev.engagement = {"likes": 2000 + offset * 90, "shares": 600 + offset * 20,
-                             "replies": 300 + offset * 5}
+            ev.engagement = {
+                "likes": 2000 + offset * 90,
+                "shares": 600 + offset * 20,
+                "replies": 300 + offset * 5,
+            }
             crisis_originals.append(ev)
             self._schedule_reposts(ev, 12, 12, CRISIS_END)
         minute = START
@@ -530,11 +694,13 @@ class Generator:
                             continue
                     topic = "crisis"
                     if at >= BOYCOTT_FROM and self.rng.random() < min(
-                            0.5, (at - BOYCOTT_FROM).total_seconds() / 1800):
+                        0.5, (at - BOYCOTT_FROM).total_seconds() / 1800
+                    ):
                         topic = "crisis_boycott"
                     lang = "fr" if self.rng.random() < 0.5 else "en"
-                    crisis_originals.append(self._emit(at, crisis_brand, topic, crisis=True,
-                                                       lang=lang))
+                    crisis_originals.append(
+                        self._emit(at, crisis_brand, topic, crisis=True, lang=lang)
+                    )
             minute += timedelta(minutes=1)
 
 
@@ -545,10 +711,15 @@ def _iso(at: datetime) -> str:
 def _to_json(ev: Event, ids: dict[int, str]) -> dict[str, Any]:
     mid = ids[ev.seq]
     return {
-        "id": mid, "platform": ev.platform,
+        "id": mid,
+        "platform": ev.platform,
         "url": f"https://{ev.platform}.example/{ev.author.id}/{mid.split(':')[1]}",
-        "created_at": _iso(ev.at), "text": ev.text, "lang": ev.lang,
-        "author": ev.author.as_json(), "engagement": ev.engagement, "kind": ev.kind,
+        "created_at": _iso(ev.at),
+        "text": ev.text,
+        "lang": ev.lang,
+        "author": ev.author.as_json(),
+        "engagement": ev.engagement,
+        "kind": ev.kind,
         "repost_of": ids[ev.original.seq] if ev.original else None,
     }
 
@@ -574,8 +745,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=20261120)
     ap.add_argument("--per-day", type=int, default=3000, help="baseline mentions per day")
-    ap.add_argument("--crisis-multiplier", type=float, default=250.0,
-                    help="peak crisis pricing volume as a multiple of the brand's normal")
+    ap.add_argument(
+        "--crisis-multiplier",
+        type=float,
+        default=250.0,
+        help="peak crisis pricing volume as a multiple of the brand's normal",
+    )
     ap.add_argument("--malformed", type=int, default=12, help="bad lines to insert")
     ap.add_argument("--out", type=Path, default=HERE / "stream.jsonl")
     ap.add_argument("--crisis-out", type=Path, default=HERE / "crisis.json")
@@ -607,13 +782,23 @@ def main(argv: list[str] | None = None) -> int:
         ((k, v) for k, v in buckets.items() if CRISIS_START <= k < CRISIS_END),
         key=lambda kv: (kv[1], -kv[0].timestamp()),
     )
-    normal_per_5min = (args.per_day * HOURLY[peak_bucket.hour] / sum(HOURLY) / 12
-                       * BRAND_BY_ID[CRISIS_BRAND].share * dict(BACKGROUND_TOPICS)[CRISIS_TOPIC])
+    normal_per_5min = (
+        args.per_day
+        * HOURLY[peak_bucket.hour]
+        / sum(HOURLY)
+        / 12
+        * BRAND_BY_ID[CRISIS_BRAND].share
+        * dict(BACKGROUND_TOPICS)[CRISIS_TOPIC]
+    )
     summary = {
-        "brand": CRISIS_BRAND, "product": CRISIS_PRODUCT, "topic": CRISIS_TOPIC,
+        "brand": CRISIS_BRAND,
+        "product": CRISIS_PRODUCT,
+        "topic": CRISIS_TOPIC,
         "secondary_topic": "boycott",
-        "start": _iso(CRISIS_START), "peak": _iso(peak_at),
-        "peak_until": _iso(peak_at + CRISIS_PLATEAU), "end": _iso(CRISIS_END),
+        "start": _iso(CRISIS_START),
+        "peak": _iso(peak_at),
+        "peak_until": _iso(peak_at + CRISIS_PLATEAU),
+        "end": _iso(CRISIS_END),
         "boycott_calls_from": _iso(BOYCOTT_FROM),
         "multiplier": args.crisis_multiplier,
         "normal_per_5min": round(normal_per_5min, 3),
@@ -634,12 +819,16 @@ def main(argv: list[str] | None = None) -> int:
     print("per brand:", dict(Counter(ev.brand for ev in events).most_common()))
     print("per lang:", dict(Counter(r["lang"] for r in rows).most_common()))
     print("per kind:", dict(Counter(r["kind"] for r in rows).most_common()))
-    print("background topics:", dict(Counter(ev.topic for ev in events if not ev.crisis)
-                                     .most_common()))
-    print(f"crisis: {summary['brand']}/{summary['topic']} {summary['start']}..{summary['end']}"
-          f" mentions={summary['mentions']} reposts={summary['reposts']}"
-          f" boycott={summary['boycott_mentions']} peak 5-min bucket {peak_count}"
-          f" at {summary['peak_bucket']} vs normal {normal_per_5min:.2f}")
+    print(
+        "background topics:",
+        dict(Counter(ev.topic for ev in events if not ev.crisis).most_common()),
+    )
+    print(
+        f"crisis: {summary['brand']}/{summary['topic']} {summary['start']}..{summary['end']}"
+        f" mentions={summary['mentions']} reposts={summary['reposts']}"
+        f" boycott={summary['boycott_mentions']} peak 5-min bucket {peak_count}"
+        f" at {summary['peak_bucket']} vs normal {normal_per_5min:.2f}"
+    )
     print(f"malformed lines: {args.malformed}")
     return 0
 

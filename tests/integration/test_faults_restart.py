@@ -102,7 +102,9 @@ def test_worker_sigkilled_mid_burst_loses_no_alert_and_pages_once(
         total = sum(len(s) for s in streams.values())
         # keyed by brand: one raw partition per brand keeps each brand's event order
         for brand, payloads in streams.items():
-            produce(broker.bootstrap, "mentions.raw", payloads, keys=[brand.encode()] * len(payloads))
+            produce(
+                broker.bootstrap, "mentions.raw", payloads, keys=[brand.encode()] * len(payloads)
+            )
         # kill in the middle of the burst: some output is out, most of it is not
         wait_for(
             lambda: topic_size(broker.bootstrap, "mentions.classified") >= total // 3,
