@@ -16,10 +16,11 @@ partition, where this agent keeps the group in the changelog-backed ``alert_grou
   current event, hence no changelog partition); the agent does, when the command comes back.
 * On ``flush`` the agent asks the Grouper what is due at the current time. A due notification is
   first written to the table as ``pending`` (alerts, sequence), then sent to the receiver with
-  the usual retries, and marked delivered in ``pending`` before ``pending`` is cleared. Later
+  the usual retries, and marked done in ``pending`` before ``pending`` is cleared. Later
   alerts joining the group are sent at most once per ``group_interval``; an unchanged group with
   firing alerts is re-sent after ``repeat_interval`` (the Grouper does both; cheap because the
-  timer ticks anyway).
+  timer ticks anyway). A notification that failed after every retry marks its group changed
+  again, so it is tried once more at the next ``group_interval``.
 * Restart or rebalance: the table comes back from its changelog with the timers as wall-clock
   times, and the timer of whichever worker owns the partition flushes it -- a worker killed during
   ``group_wait`` still sends after restart. A worker killed while sending leaves ``pending``
@@ -113,7 +114,7 @@ def advance(state: Mapping[str, Any], command: GroupCommand, now: float) -> Stat
                 "labels": [list(pair) for pair in note.key[1]],
                 "receivers": list(note.receivers),
                 "alerts": [dict(a) for a in note.alerts],
-                "delivered": {},
+                "done": {},  # receiver -> when it was sent (or given up on: see "failed")
             }
     return _state(grouper, key, pending)
 
@@ -139,12 +140,12 @@ async def send_pending(
     pending = dict(state.get("pending") or {})
     if not pending:
         return state
-    delivered: dict[str, str] = dict(pending.get("delivered", {}))
+    done: dict[str, str] = dict(pending.get("done", {}))
     alerts = [Alert.from_data(dict(a)) for a in pending.get("alerts", [])]
     by_name = {r.name: r for r in receivers}
     for name in pending.get("receivers", []):
         receiver = by_name.get(name)
-        if receiver is None or name in delivered:
+        if receiver is None or name in done:
             continue
         shown: list[Alert] = []
         for alert in alerts:
@@ -179,12 +180,17 @@ async def send_pending(
                 for alert in shown:
                     await receipt(receiver, alert, attempt, outcome, status, error)
 
-            await retry_call(send, policy=policy, on_attempt=on_attempt)
-        delivered[name] = datetime.now(UTC).isoformat()
-        pending["delivered"] = delivered
+            ok = await retry_call(send, policy=policy, on_attempt=on_attempt)
+            if not ok:
+                pending["failed"] = sorted({*pending.get("failed", []), name})
+        done[name] = datetime.now(UTC).isoformat()
+        pending["done"] = done
         state = {**state, "pending": pending}
         save(state)
     state = {k: v for k, v in state.items() if k != "pending"}
+    if pending.get("failed") and state.get("group"):
+        # out of attempts: the group counts as changed, so the next group_interval tries again
+        state["group"] = {**state["group"], "changed": True}
     save(state)
     return state
 

@@ -444,3 +444,35 @@ async def test_a_silence_made_during_group_wait_mutes_at_flush(
     ((_, keys, _),) = slack.groups
     assert sorted(keys) == sorted(a.dedup_key for a in BURST if a.topic != "pricing")
     assert ("quillon:pricing:20261122T0900Z", "slack", "silenced", 0) in worker.receipts
+
+
+class Refuses(GroupRecorder):
+    """Slack down for the first ``n`` notifications (every attempt refused)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    async def send_group(self, notice: GroupNotice, *, idempotency_key: str) -> int | None:
+        from pipeline.errors import RetryableDelivery
+
+        if self.n > 0:
+            self.n -= 1
+            raise RetryableDelivery("slack: HTTP 503", status_code=503)
+        return await super().send_group(notice, idempotency_key=idempotency_key)
+
+
+async def test_a_notification_that_failed_every_retry_is_tried_again_at_group_interval() -> None:
+    slack = Refuses(FAST.attempts)  # every attempt of the first notification fails
+    worker = Worker([slack], {})
+    for i, a in enumerate(BURST):
+        await worker.run(add(a, "slack", START + i), START + i)
+    (group,) = worker.table
+    await worker.flush(group, START + 30)
+    assert slack.groups == [] and "pending" not in worker.table[group]
+    assert [r[2] for r in worker.receipts].count("failed") == 3  # last attempt, per alert
+    await worker.flush(group, START + 329)
+    assert slack.groups == []
+    await worker.flush(group, START + 330)
+    ((_, keys, sequence),) = slack.groups
+    assert len(keys) == 3 and sequence == 2
