@@ -11,6 +11,7 @@ from models.cli import classify_cmd, model
 from pipeline.audit_export import audit
 from pipeline.cli_options import bootstrap_option
 from pipeline.detection.backtest import backtest
+from pipeline.notify import notify
 from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, RAW
 
 
@@ -131,6 +132,7 @@ cli.add_command(model)
 cli.add_command(classify_cmd, name="classify")
 cli.add_command(backtest)
 cli.add_command(audit)
+cli.add_command(notify)
 
 
 def main() -> None:
