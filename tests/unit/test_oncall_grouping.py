@@ -197,6 +197,11 @@ async def test_burst_of_three_is_one_notification_per_receiver_and_a_fourth_wait
     await worker.flush(groups["slack"], START + 331)
     await worker.flush(groups["slack"], START + 630)
     assert len(slack.groups) == 2  # nothing changed: nothing sent
+    for now in range(int(START) + 930, int(START) + 330 + 4 * 3600 + 301, 300):
+        await worker.flush(groups["slack"], now)
+    assert len(slack.groups) == 3  # the unchanged, still firing group again after repeat_interval
+    _, keys, sequence = slack.groups[2]
+    assert sequence == 3 and len(keys) == 4
 
 
 async def test_restart_mid_group_wait_sends_once_from_the_stored_state() -> None:
