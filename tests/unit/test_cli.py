@@ -14,7 +14,17 @@ def test_help_lists_commands_and_env_vars() -> None:
     runner = CliRunner()
     top = runner.invoke(cli, ["--help"])
     assert top.exit_code == 0
-    for command in ("worker", "replay", "topics", "demo", "model", "classify", "backtest"):
+    for command in (
+        "worker",
+        "replay",
+        "topics",
+        "demo",
+        "model",
+        "classify",
+        "backtest",
+        "audit",
+        "notify",
+    ):
         assert command in top.output
     replay_help = runner.invoke(cli, ["replay", "--help"])
     assert "[env: TOCSIN_BOOTSTRAP]" in replay_help.output

@@ -104,7 +104,13 @@ def test_redacted_records_still_format_under_the_workers_log_formatter() -> None
     redactor = SecretRedactor()
     redactor.add(secret)
     record = logging.LogRecord(
-        "httpx", logging.INFO, __file__, 1, 'HTTP Request: %s %s "%s"', ("POST", secret, "200"), None
+        "httpx",
+        logging.INFO,
+        __file__,
+        1,
+        'HTTP Request: %s %s "%s"',
+        ("POST", secret, "200"),
+        None,
     )
     assert redactor.filter(record)
     line = ExtensionFormatter(stream=io.StringIO(), fmt="%(message)s").format(record)
