@@ -5,7 +5,9 @@ sending a step to a receiver the agent checks whether that step already reached 
 success right after. A restart or rebalance therefore re-reads uncommitted alert steps without
 paging twice; the one window left (the worker dies between a receiver accepting and the table
 write) is closed by receivers that de-duplicate on the idempotency key, which is the same on every
-attempt. Every attempt leaves a receipt on ``alerts.deliveries``.
+attempt. Every attempt leaves a receipt on ``alerts.deliveries``; a step a receiver never accepted
+(its last attempt failed) also leaves a dead letter on ``alerts.deliveries.dlq``
+(``pipeline/delivery_dlq.py``; ``notify_groups`` writes them through :func:`dead_letter_sink` too).
 
 Before sending, a firing or escalated step may be muted: by an active silence (the global
 ``silences`` table) or by inhibition (a firing critical alert for the same brand and topic, read
@@ -26,15 +28,17 @@ from faust.types import StreamT
 from pipeline import services
 from pipeline.app import app
 from pipeline.delivery import RetryPolicy, deliver
+from pipeline.delivery_dlq import DeadLetterSink, dead_lettering
+from pipeline.notify import secrets_of
 from pipeline.oncall.escalation import step_name
 from pipeline.oncall.grouping import GroupKey, group_id, grouping_to_dict
 from pipeline.oncall.inhibition import DEFAULT_RULES, inhibited_by
 from pipeline.oncall.silences import Silence, silence_from_dict, silenced_by
 from pipeline.receivers.base import Receiver
-from pipeline.records import Alert, DeliveryReceipt, GroupCommand
+from pipeline.records import Alert, DeliveryDeadLetter, DeliveryReceipt, GroupCommand
 from pipeline.routing import Route, RoutingTree, alert_labels, load_routing
 from pipeline.tables import alert_book, silences
-from pipeline.topics import alert_groups_topic, alerts, deliveries
+from pipeline.topics import alert_groups_topic, alerts, deliveries, delivery_dead_letters
 
 AGENT = "dispatch_alerts"
 PAGED_BY_ESCALATION = "escalated."
@@ -131,6 +135,17 @@ def retry_policy() -> RetryPolicy:
     )
 
 
+async def dead_letter_sink(record: DeliveryDeadLetter) -> None:
+    """Count a dead letter and write it to ``alerts.deliveries.dlq``, keyed by dedup key."""
+    services.metrics().delivery_dead_letters.labels(record.receiver).inc()
+    await delivery_dead_letters.send(key=record.dedup_key, value=record)
+
+
+def secrets() -> list[str]:
+    """Secret setting values, masked in dead letters' errors."""
+    return secrets_of(services.settings())
+
+
 def labels_of(stored: Mapping[str, Any]) -> dict[str, str]:
     """Routing labels of an alert as the alert book stores it (a plain dict)."""
     return {k: str(stored.get(k, "")) for k in ("brand", "topic", "severity", "state")}
@@ -167,6 +182,7 @@ async def dispatch(
     policy: RetryPolicy,
     *,
     tree: RoutingTree | None = None,
+    dead_letters: DeadLetterSink = dead_letter_sink,
 ) -> dict[str, bool]:
     """Deliver one alert step to every receiver not yet reached; returns receiver -> delivered."""
     metrics = services.metrics()
@@ -207,6 +223,7 @@ async def dispatch(
             results[receiver.name] = False
         return results
 
+    masked = secrets()
     grouped: dict[str, str] = dict(book.get("grouped", {}))  # "<step>/<receiver>" -> group id
     if alert.state in ("acknowledged", "resolved"):
         for gid in sorted(set(grouped.values())):  # sent below at once; the group lets it go
@@ -263,12 +280,21 @@ async def dispatch(
         ) -> None:
             await receipt(receiver, attempt, outcome, status, error)
 
+        step_key = idempotency_key(alert, receiver)
         ok = await deliver(
             receiver,
             alert,
-            idempotency_key=idempotency_key(alert, receiver),
+            idempotency_key=step_key,
             policy=policy,
-            on_attempt=on_attempt,
+            on_attempt=dead_lettering(
+                on_attempt,
+                alerts=[alert],
+                receiver=receiver.name,
+                step=step_of,
+                idempotency_key=step_key,
+                sink=dead_letters,
+                secrets=masked,
+            ),
         )
         results[receiver.name] = ok
         if ok:

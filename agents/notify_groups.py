@@ -30,7 +30,10 @@ partition, where this agent keeps the group in the changelog-backed ``alert_grou
   receivers that de-duplicate on the key. A re-read ``add`` of a step already in the group is no
   change (same state) and sends nothing; a re-read ``flush`` finds nothing due.
 * Receipts: every attempt leaves one receipt per alert of the notification on
-  ``alerts.deliveries`` (the alert's dedup key and state, the receiver, the outcome).
+  ``alerts.deliveries`` (the alert's dedup key and state, the receiver, the outcome). A
+  notification a receiver never accepted also leaves one dead letter per alert on
+  ``alerts.deliveries.dlq`` (``pipeline/delivery_dlq.py``), with the group and the key each
+  alert carried (``<notification key>/<dedup key>``, as ``Receiver.send_group`` gives it).
 * Silences are checked again at flush (a silence created during ``group_wait`` mutes): muted
   alerts are left out of the message and get a ``silenced``/``inhibited`` receipt.
 * Not grouped, sent by ``dispatch_alerts`` at once: routes with ``group_wait: 0s`` (exactly the
@@ -50,10 +53,18 @@ from typing import Any
 
 from faust.types import StreamT
 
-from agents.dispatch_alerts import muted_by, retry_policy, routing_tree
+from agents.dispatch_alerts import (
+    dead_letter_sink,
+    muted_by,
+    retry_policy,
+    routing_tree,
+    secrets,
+    step_of,
+)
 from pipeline import services
 from pipeline.app import app
 from pipeline.delivery import RetryPolicy, retry_call
+from pipeline.delivery_dlq import DeadLetterSink, dead_lettering
 from pipeline.oncall.grouping import Grouper, GroupKey, grouping_from_dict
 from pipeline.receivers.base import GroupNotice, Receiver
 from pipeline.records import Alert, DeliveryReceipt, GroupCommand
@@ -134,9 +145,15 @@ async def send_pending(
     tree: RoutingTree | None,
     save: Save,
     receipt: ReceiptHook,
+    dead_letters: DeadLetterSink,
     now: datetime,
+    masked: list[str] | None = None,
 ) -> State:
-    """Send the pending notification to each of its receivers not reached yet, then clear it."""
+    """Send the pending notification to each of its receivers not reached yet, then clear it.
+
+    ``dead_letters`` takes a dead letter per alert when a receiver never accepts it; ``masked``
+    are the secret values hidden in their errors.
+    """
     pending = dict(state.get("pending") or {})
     if not pending:
         return state
@@ -180,7 +197,20 @@ async def send_pending(
                 for alert in shown:
                     await receipt(receiver, alert, attempt, outcome, status, error)
 
-            ok = await retry_call(send, policy=policy, on_attempt=on_attempt)
+            def alert_key(alert: Alert, key: str = key) -> str:
+                return f"{key}/{alert.dedup_key}"
+
+            hook = dead_lettering(
+                on_attempt,
+                alerts=shown,
+                receiver=name,
+                step=step_of,
+                idempotency_key=alert_key,
+                sink=dead_letters,
+                secrets=masked or (),
+                group=group,
+            )
+            ok = await retry_call(send, policy=policy, on_attempt=hook)
             if not ok:
                 pending["failed"] = sorted({*pending.get("failed", []), name})
         done[name] = datetime.now(UTC).isoformat()
@@ -204,19 +234,39 @@ async def handle(
     tree: RoutingTree | None,
     save: Save,
     receipt: ReceiptHook,
+    dead_letters: DeadLetterSink,
     now: float,
+    masked: list[str] | None = None,
 ) -> State:
     """One command: finish a notification left pending, apply the command, send what is due."""
     at = datetime.fromtimestamp(now, UTC)
     if command.action == "flush" and state.get("pending"):
         state = await send_pending(
-            command.group, state, receivers, policy, tree=tree, save=save, receipt=receipt, now=at
+            command.group,
+            state,
+            receivers,
+            policy,
+            tree=tree,
+            save=save,
+            receipt=receipt,
+            dead_letters=dead_letters,
+            now=at,
+            masked=masked,
         )
     state = advance(state, command, now)
     save(state)
     if state.get("pending"):
         state = await send_pending(
-            command.group, state, receivers, policy, tree=tree, save=save, receipt=receipt, now=at
+            command.group,
+            state,
+            receivers,
+            policy,
+            tree=tree,
+            save=save,
+            receipt=receipt,
+            dead_letters=dead_letters,
+            now=at,
+            masked=masked,
         )
     return state
 
@@ -290,6 +340,7 @@ async def notify_groups(stream: StreamT[GroupCommand]) -> None:
     policy = retry_policy()
     tree = routing_tree(receivers)
     receipt = _receipt_hook()
+    masked = secrets()
     async for command in stream:
         metrics.messages_in.labels(AGENT).inc()
         group = command.group
@@ -305,7 +356,9 @@ async def notify_groups(stream: StreamT[GroupCommand]) -> None:
             tree=tree,
             save=save,
             receipt=receipt,
+            dead_letters=dead_letter_sink,
             now=time.time(),
+            masked=masked,
         )
         metrics.messages_out.labels(AGENT).inc()
 

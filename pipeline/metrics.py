@@ -169,6 +169,19 @@ class TocsinMetrics:
             ["receiver", "outcome"],
             registry=registry,
         )
+        self.delivery_dead_letters = Counter(
+            "tocsin_delivery_dead_letters_total",
+            "Alert steps a receiver never accepted after the last attempt, written to "
+            "alerts.deliveries.dlq (one per alert of a failed group notification).",
+            ["receiver"],
+            registry=registry,
+        )
+        self.delivery_throttled = Counter(
+            "tocsin_delivery_throttled_seconds_total",
+            "Seconds outbound sends waited for Tocsin's own per-receiver rate limit.",
+            ["receiver"],
+            registry=registry,
+        )
         self.delivery_latency = Histogram(
             "tocsin_delivery_latency_seconds",
             "Time from an alert step being emitted to the receiver accepting it.",
@@ -246,6 +259,8 @@ class TocsinMetrics:
                 self.alerts.labels(state, severity)
         for receiver in receivers:
             self.delivery_latency.labels(receiver)
+            self.delivery_dead_letters.labels(receiver)
+            self.delivery_throttled.labels(receiver)
             for outcome in OUTCOMES:
                 self.deliveries.labels(receiver, outcome)
         del topics  # reserved: per-topic series appear as data arrives (bounded by the taxonomy)

@@ -208,3 +208,26 @@ class DeliveryReceipt(faust.Record, serializer="json", isodates=True):
     status_code: int | None
     at: datetime
     error: str | None = None
+
+
+class DeliveryDeadLetter(faust.Record, serializer="json", isodates=True):
+    """An alert step one receiver never accepted: its last attempt failed (``alerts.deliveries.dlq``).
+
+    Written once per (step, receiver) when retrying gives up -- a permanent refusal or the attempts
+    run out -- so a page that reached nobody is a record someone can read, alert on and re-send
+    (``tocsin deliveries replay-dlq``), not only a ``failed`` receipt among thousands. ``alert`` is
+    the step as sent; ``idempotency_key`` the key every attempt carried (a re-send with it is
+    de-duplicated by receivers that already took it); ``group`` the alert group for a grouped
+    notification. ``error`` has every secret setting masked.
+    """
+
+    dedup_key: str
+    step: str
+    receiver: str
+    idempotency_key: str
+    attempts: int
+    status_code: int | None
+    error: str | None
+    alert: dict[str, Any]
+    failed_at: datetime
+    group: str | None = None

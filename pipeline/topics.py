@@ -29,6 +29,9 @@ buckets = _topic(topology.BUCKETS, key_type=str, value_type=records.Bucket)
 signals = _topic(topology.SIGNALS, key_type=str, value_type=records.Signal)
 alerts = _topic(topology.ALERTS, key_type=str, value_type=records.Alert)
 deliveries = _topic(topology.DELIVERIES, key_type=str, value_type=records.DeliveryReceipt)
+delivery_dead_letters = _topic(
+    topology.DELIVERY_DLQ, key_type=str, value_type=records.DeliveryDeadLetter
+)
 
 # Rapid-response approvals, all keyed by draft id.
 response_drafts = _topic(topology.DRAFTS, key_type=str, value_type=approval_records.DraftRecord)

@@ -43,6 +43,13 @@ BUCKETS = TopicSpec("mentions.buckets", doc="closed event-time buckets per brand
 SIGNALS = TopicSpec("signals", doc="detector output per closed bucket")
 ALERTS = TopicSpec("alerts", doc="alert lifecycle events keyed by dedup key")
 DELIVERIES = TopicSpec("alerts.deliveries", doc="one receipt per delivery attempt")
+# A page that reached nobody is evidence for the post-mortem: kept like the audit log (never
+# compacted, no time limit) until an operator has re-sent or archived it.
+DELIVERY_DLQ = TopicSpec(
+    "alerts.deliveries.dlq",
+    config={"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"},
+    doc="alert steps a receiver never accepted, after the last attempt (for replay-dlq)",
+)
 # Rapid-response approvals (issue 5): every topic keyed by draft id, so the approval table, its
 # changelog and the publish step see one draft on one partition.
 DRAFTS = TopicSpec("responses.drafts", doc="proposed public responses, one per firing alert")
@@ -78,6 +85,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     SIGNALS,
     ALERTS,
     DELIVERIES,
+    DELIVERY_DLQ,
     DRAFTS,
     DECISIONS,
     APPROVED,

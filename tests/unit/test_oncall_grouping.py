@@ -22,7 +22,7 @@ from pipeline.oncall.grouping import Grouper, group_id
 from pipeline.receivers.base import GroupNotice, Receiver
 from pipeline.receivers.console import format_group
 from pipeline.receivers.slack import GROUP_MAX_SHOWN, slack_group_payload
-from pipeline.records import Alert, GroupCommand
+from pipeline.records import Alert, DeliveryDeadLetter, GroupCommand
 from pipeline.routing import Grouping, parse_routing
 from pipeline.settings import make_settings
 from tests.fakes import RecordingTopic
@@ -133,6 +133,10 @@ class Worker:
         self.receivers = receivers
         self.table = table
         self.receipts: list[tuple[str, str, str, int]] = []
+        self.dead_letters: list[DeliveryDeadLetter] = []
+
+    async def dead_letter(self, record: DeliveryDeadLetter) -> None:
+        self.dead_letters.append(record)
 
     async def receipt(
         self, r: Receiver, a: Alert, attempt: int, outcome: str, _s: int | None, _e: str | None
@@ -151,6 +155,7 @@ class Worker:
             tree=TREE,  # inhibit_rules: [] (other tests' alert books must not mute these)
             save=save,
             receipt=self.receipt,
+            dead_letters=self.dead_letter,
             now=now,
         )
 
@@ -476,8 +481,17 @@ async def test_a_notification_that_failed_every_retry_is_tried_again_at_group_in
     await worker.flush(group, START + 30)
     assert slack.groups == [] and "pending" not in worker.table[group]
     assert [r[2] for r in worker.receipts].count("failed") == 3  # last attempt, per alert
+    # ... and a dead letter per alert, with the key each carried and the group
+    key = f"group/{group}@{int((START) * 1000)}/1/slack"
+    assert sorted((d.dedup_key, d.idempotency_key) for d in worker.dead_letters) == sorted(
+        (a.dedup_key, f"{key}/{a.dedup_key}") for a in BURST
+    )
+    assert {(d.receiver, d.step, d.group, d.attempts) for d in worker.dead_letters} == {
+        ("slack", "firing", group, FAST.attempts)
+    }
     await worker.flush(group, START + 329)
     assert slack.groups == []
     await worker.flush(group, START + 330)
     ((_, keys, sequence),) = slack.groups
     assert len(keys) == 3 and sequence == 2
+    assert len(worker.dead_letters) == 3  # the re-send went through: no new dead letters
