@@ -66,7 +66,7 @@ from pipeline.app import app
 from pipeline.delivery import RetryPolicy, retry_call
 from pipeline.delivery_dlq import DeadLetterSink, dead_lettering
 from pipeline.oncall.grouping import Grouper, GroupKey, grouping_from_dict
-from pipeline.receivers.base import GroupNotice, Receiver
+from pipeline.receivers.base import GroupNotice, Receiver, send_group
 from pipeline.records import Alert, DeliveryReceipt, GroupCommand
 from pipeline.routing import RoutingTree
 from pipeline.tables import alert_groups
@@ -184,7 +184,7 @@ async def send_pending(
             async def send(
                 receiver: Receiver = receiver, notice: GroupNotice = notice, key: str = key
             ) -> int | None:
-                return await receiver.send_group(notice, idempotency_key=key)
+                return await send_group(receiver, notice, idempotency_key=key)
 
             async def on_attempt(
                 attempt: int,

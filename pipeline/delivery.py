@@ -51,6 +51,7 @@ async def deliver(
     """Try until delivered, a permanent failure, or the attempts run out; True if delivered."""
 
     async def send() -> int | None:
+        await receiver.throttle()  # every attempt is a request: within Tocsin's own rate limit
         return await receiver.send(alert, idempotency_key=idempotency_key)
 
     return await retry_call(send, policy=policy, on_attempt=on_attempt, sleep=sleep, rng=rng)

@@ -7,7 +7,7 @@ agent module must not load a 500 MB model or open sockets. Tests install fakes w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -86,7 +86,19 @@ def receivers() -> list[Receiver]:
         if _registry.http is None:
             _registry.http = make_http_client(settings())
         _registry.receivers = build_receivers(settings(), _registry.http)
+        for receiver in _registry.receivers:
+            if receiver.limiter is not None:
+                receiver.limiter.on_wait = _count_throttle(receiver.name)
     return _registry.receivers
+
+
+def _count_throttle(receiver: str) -> Callable[[float], None]:
+    """Adds a rate-limit wait to ``tocsin_delivery_throttled_seconds_total{receiver}``."""
+
+    def count(seconds: float) -> None:
+        metrics().delivery_throttled.labels(receiver).inc(seconds)
+
+    return count
 
 
 async def aclose() -> None:

@@ -17,6 +17,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pipeline.ratelimit import RateLimit, parse_rate_limits
+
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "xxx", "todo", "test"})
 _CLIENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -179,6 +181,12 @@ class Settings(BaseSettings):
     delivery_attempts: int = Field(default=5, ge=1, le=20, description="delivery tries per step")
     delivery_backoff_s: float = Field(default=0.5, gt=0, description="first retry delay")
     delivery_backoff_max_s: float = Field(default=30.0, gt=0, description="longest retry delay")
+    delivery_rate_limits: Annotated[dict[str, RateLimit], NoDecode] = Field(
+        default_factory=dict,
+        description="Tocsin's own per-receiver rate limits over the documented defaults, as "
+        '"receiver=per_min[/burst],..." (e.g. "pagerduty=60,slack=30/2"; 0 = no limit); '
+        "see pipeline/ratelimit.py",
+    )
     console_alerts: bool = Field(default=True, description="print alerts on the worker's stdout")
     routing_file: Path | None = Field(
         default=None,
@@ -291,6 +299,12 @@ class Settings(BaseSettings):
         if value is not None:
             parse_client_tokens(value.get_secret_value())
         return value
+
+    @field_validator("delivery_rate_limits", mode="before")
+    @classmethod
+    def _parse_rate_limits(cls, value: Any) -> Any:
+        """``pagerduty=60,slack=30/2`` from the environment; a mapping from tests."""
+        return parse_rate_limits(value) if isinstance(value, str) else value
 
     @field_validator("email_to", mode="before")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from pipeline.ratelimit import Limiter, limit_for
 from pipeline.receivers.alertmanager import AlertmanagerReceiver
 from pipeline.receivers.base import Receiver
 from pipeline.receivers.console import ConsoleReceiver
@@ -31,7 +32,8 @@ def build_receivers(settings: Settings, client: httpx.AsyncClient | None = None)
 
     All HTTP receivers share ``client`` (built here when not given, and only if one is needed;
     e-mail opens its own SMTP connection per step);
-    whoever calls this owns that client and closes it at shutdown.
+    whoever calls this owns that client and closes it at shutdown. Each receiver gets its own
+    client-side rate limit (``pipeline/ratelimit.py``: documented defaults, settings override).
     """
     http: httpx.AsyncClient | None = client
 
@@ -94,6 +96,9 @@ def build_receivers(settings: Settings, client: httpx.AsyncClient | None = None)
         )
     if settings.console_alerts or not receivers:
         receivers.append(ConsoleReceiver())
+    for receiver in receivers:
+        limit = limit_for(receiver.name, settings.delivery_rate_limits)
+        receiver.limiter = None if limit is None else Limiter(limit)
     return receivers
 
 

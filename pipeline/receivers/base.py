@@ -10,6 +10,11 @@ the alerts one by one through ``send``, so every receiver works grouped without 
 whose people read messages (Slack, the console) override it with one message listing the group.
 PagerDuty keeps the default on purpose: it de-duplicates per incident (``dedup_key``), so one event
 per alert is what it expects, and Alertmanager does the same.
+
+Client-side rate limits (``pipeline/ratelimit.py``): ``build_receivers`` gives each receiver a
+``limiter``, and every outbound request takes a token through :meth:`Receiver.throttle` first --
+``deliver`` before each ``send``, the default ``send_group`` before each alert it sends, and
+:func:`send_group` once before a receiver's own one-message ``send_group``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import httpx
 from pydantic import SecretStr
 
 from pipeline.errors import PermanentDelivery, RateLimited, RetryableDelivery
+from pipeline.ratelimit import Limiter
 from pipeline.records import Alert
 
 #: Loggers of the HTTP stack that may write a request URL (webhook URLs embed tokens).
@@ -51,6 +57,12 @@ class Receiver(ABC):
     """An alert destination. ``name`` is a fixed, low-cardinality metrics label."""
 
     name: str = "receiver"
+    #: Tocsin's own rate limit for this receiver (set by ``build_receivers``); None: unlimited.
+    limiter: Limiter | None = None
+
+    async def throttle(self) -> float:
+        """Wait for this receiver's rate limit (asyncio, never blocking); seconds waited."""
+        return 0.0 if self.limiter is None else await self.limiter.acquire()
 
     async def setup(self) -> None:  # noqa: B027 - optional hook
         """Prepare connections; called once before the first ``send``."""
@@ -68,11 +80,25 @@ class Receiver(ABC):
         """
         status: int | None = None
         for alert in notice.alerts:
+            await self.throttle()  # one request per alert
             status = await self.send(alert, idempotency_key=f"{idempotency_key}/{alert.dedup_key}")
         return status
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release what ``setup`` acquired."""
+
+
+async def send_group(
+    receiver: Receiver, notice: GroupNotice, *, idempotency_key: str
+) -> int | None:
+    """A group notification within the receiver's rate limit: one token per request it makes.
+
+    The default ``send_group`` sends alert by alert and throttles each; a receiver with its own
+    ``send_group`` sends one message, which takes one token here.
+    """
+    if type(receiver).send_group is not Receiver.send_group:
+        await receiver.throttle()
+    return await receiver.send_group(notice, idempotency_key=idempotency_key)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
