@@ -202,9 +202,31 @@ def test_scores_are_calibrated_on_a_stationary_series() -> None:
     spec = SeriesSpec(
         name="flat", days=10, level=20.0, alpha=0.1, daily_amplitude=0.0, weekend_factor=1.0
     )
-    readings = run(generate(spec, 7))[5 * DAY :]
+    # Pooled over four seeds: one seed gives 1440 readings, a handful of hits, and a share that
+    # moves 0.14-0.6 % with the seed (seed 3 alone fell under the floor before and after the
+    # tail-aware noise model).
+    readings = [r for seed in (7, 1, 2, 3) for r in run(generate(spec, seed))[5 * DAY :]]
     share = sum(r.score >= 0.99 for r in readings) / len(readings)
     assert 0.002 <= share <= 0.03, share
+
+
+def test_noise_model_learns_the_tail_it_keeps_out_of_the_baseline() -> None:
+    # Buckets beyond hot_p barely teach the noise model (so a surge cannot widen its own band),
+    # yet that tail holds 10-15 % of the variance: learning only the rest put alpha ~5 % low here
+    # (0.91-0.99 of the truth) and up to 15 % low on bursty quiet months, enough to page on runs
+    # the true model finds ordinary. The first bucket of a tail run now counts with the residual
+    # the model expects of a tail bucket.
+    ratios = []
+    for seed in range(4):
+        spec = SeriesSpec(
+            name="flat", days=14, level=30.0, alpha=0.25, daily_amplitude=0.0, weekend_factor=1.0
+        )
+        det = SeriesDetector()
+        run(generate(spec, seed), det)
+        alpha = det.to_state()["x"][-1]
+        ratios.append(alpha / spec.alpha)
+    mean = sum(ratios) / len(ratios)
+    assert 0.98 <= mean <= 1.25, ratios
 
 
 def test_expected_band_contains_expected_and_most_observations() -> None:
@@ -215,13 +237,20 @@ def test_expected_band_contains_expected_and_most_observations() -> None:
 
 
 def test_surge_does_not_pollute_the_baseline() -> None:
+    # Averaged over six seeds: the surge shifts the generator's random stream, so after it the
+    # clean and polluted series are different draws, and one seed's ratio moves 0.9-1.4 with the
+    # noise alone (seed 9 sat at 1.29 against the 1.3 bound).
     surge = Surge(start=DAY + 10 * 12, kind="sudden", multiplier=15, ramp=1, hold=24, decay=3)
-    clean = run(generate(demo_spec(days=3), 9))
-    polluted = run(generate(demo_spec(days=3, surges=(surge,)), 9))
     after = surge.start + surge.length + 12  # an hour after the surge ended
-    assert polluted[after].expected < 1.6 * clean[after].expected
     next_day = after + DAY  # the seasonal profile did not learn the surge either
-    assert polluted[next_day].expected < 1.3 * clean[next_day].expected
+    hour_after, day_after = [], []
+    for seed in range(9, 15):
+        clean = run(generate(demo_spec(days=3), seed))
+        polluted = run(generate(demo_spec(days=3, surges=(surge,)), seed))
+        hour_after.append(polluted[after].expected / clean[after].expected)
+        day_after.append(polluted[next_day].expected / clean[next_day].expected)
+    assert sum(hour_after) / len(hour_after) < 1.6, hour_after
+    assert sum(day_after) / len(day_after) < 1.3, day_after
 
 
 def test_severity_levels() -> None:
