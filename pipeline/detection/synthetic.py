@@ -299,11 +299,19 @@ def write_dataset(folder: str, specs: list[SeriesSpec], seed: int) -> None:
     (out / "specs.json").write_text(json.dumps(described, indent=1) + "\n", encoding="utf-8")
 
 
-DATASETS = {"dev": (20261101, 12), "dev2": (20261202, 12), "heldout2": (20261122, 16)}
+DATASETS = {
+    "dev": (20261101, 12),
+    "dev2": (20261202, 12),
+    "heldout2": (20261122, 16),
+    "heldout3": (74570646, 16),
+}
 """Name -> (seed, number of series). ``dev2`` was the first held-out set; it was looked at once
 while ``fire_evidence`` was chosen, so it is a development set now. ``heldout2`` (seed fixed and
-drawn on 2026-11-22 after the detector changes of that day were made) is the held-out set: it is
-never used to choose settings, and a change tuned while looking at it needs a new one."""
+drawn on 2026-11-22 after the detector changes of that day were made) was the held-out set until
+the tail-aware noise model: its figures were looked at before and after that change, so it is a
+regression set now. ``heldout3`` (seed drawn at random on 2026-11-22 after that change) is the
+held-out set: it is never used to choose settings, and a change tuned while looking at it needs a
+new one."""
 
 
 def main(argv: list[str] | None = None) -> None:
