@@ -185,6 +185,9 @@ async def refetch_holes(consumer: ConsumerT, watch: HoleWatch) -> list[Hole]:
     acked = {tp: list(offsets) for tp, offsets in state._acked.items() if tp in assigned}
     committed = {tp: state._committed_offset.get(tp) for tp in acked}
     holes = watch.check(acked, committed, in_flight, time.monotonic())
+    refetches = services.metrics().consumer_refetches
+    for topic in {tp.topic for tp in acked}:
+        refetches.labels(topic)  # every watched topic is exported, at 0 until a refetch
     for hole in holes:
         log.warning(
             "%s[%d]: offsets %d..%d were fetched but never processed while later ones were; "
@@ -195,6 +198,6 @@ async def refetch_holes(consumer: ConsumerT, watch: HoleWatch) -> list[Hole]:
             hole.end - 1,
             hole.start,
         )
-        services.metrics().consumer_refetches.labels(hole.tp.topic).inc()
+        refetches.labels(hole.tp.topic).inc()
         await consumer.seek(hole.tp, hole.start)
     return holes

@@ -72,7 +72,7 @@ def test_the_guard_wraps_faust_new_offset_on_the_consumer() -> None:
     assert consumer._new_offset(tp) == 43
 
 
-P0, P1 = TP("mentions.raw", 0), TP("mentions.raw", 1)
+P0, P1, M0 = TP("mentions.raw", 0), TP("mentions.raw", 1), TP("mentions", 0)
 
 
 def test_hole_is_reported_once_after_the_grace_period() -> None:
@@ -117,10 +117,10 @@ async def test_refetch_seeks_the_partition_back_to_its_commit(
         seeks.append((tp, offset))
 
     consumer: Any = SimpleNamespace(
-        assignment=lambda: {P0, P1},
+        assignment=lambda: {P0, P1, M0},
         _unacked_messages=[SimpleNamespace(tp=P1, offset=60)],
-        _acked={P0: [120, 121], P1: [62]},
-        _committed_offset={P0: 112, P1: 58},
+        _acked={P0: [120, 121], P1: [62], M0: [7]},
+        _committed_offset={P0: 112, P1: 58, M0: 7},
         seek=seek,
     )
     watch = HoleWatch(grace_s=0)
@@ -131,3 +131,8 @@ async def test_refetch_seeks_the_partition_back_to_its_commit(
         "tocsin_consumer_refetches_total", {"topic": "mentions.raw"}
     )
     assert sample == 1
+    # a watched topic without holes is exported at 0 (dashboards and rules need the series)
+    quiet = metrics.registry.get_sample_value(
+        "tocsin_consumer_refetches_total", {"topic": "mentions"}
+    )
+    assert quiet == 0
