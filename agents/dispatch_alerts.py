@@ -12,7 +12,12 @@ attempt. Every attempt leaves a receipt on ``alerts.deliveries``; a step a recei
 Before sending, a firing or escalated step may be muted: by an active silence (the global
 ``silences`` table) or by inhibition (a firing critical alert for the same brand and topic, read
 from this worker's alert book). A muted step leaves a ``silenced`` / ``inhibited`` receipt per
-receiver instead of a delivery. Resolved steps are never muted. An escalated step goes to its
+receiver instead of a delivery. A route's time intervals (``mute_time_intervals`` /
+``active_time_intervals``, see ``pipeline/routing.py``) mute per receiver instead: a receiver whose
+every route is muted at ``now`` gets a ``muted`` receipt, the others get the step as usual (and a
+grouped step goes to the first unmuted route naming the receiver). Resolved and acknowledged steps
+are never muted, by silences or by time: Alertmanager would drop a resolved notice inside a mute
+interval, Tocsin always sends it (issue 4), like it does for silenced alerts. An escalated step goes to its
 escalation level's receivers; acknowledged and resolved steps also reach every receiver that was
 paged by an escalation, so nobody paged is left with an open incident.
 """
@@ -86,12 +91,16 @@ def select_receivers(
 
 
 def group_plan(
-    alert: Alert, receivers: list[Receiver], tree: RoutingTree | None
+    alert: Alert,
+    receivers: list[Receiver],
+    tree: RoutingTree | None,
+    now: datetime | None = None,
 ) -> list[tuple[Route, str]]:
     """(route, receiver name) pairs whose firing step goes to an alert group instead of out now.
 
-    Each receiver goes with the first route (tree order) that names it; only routes with a
-    ``group_wait`` above zero group. The console is never grouped (it is the worker's own log).
+    Each receiver goes with the first route (tree order) that names it and, given ``now``, is
+    not time-muted then; only routes with a ``group_wait`` above zero group. The console is never
+    grouped (it is the worker's own log).
     """
     if tree is None or alert.state != "firing":
         return []
@@ -99,6 +108,8 @@ def group_plan(
     seen: set[str] = set()
     plan: list[tuple[Route, str]] = []
     for route in tree.routes_for(alert):
+        if now is not None and route.muted_at(now) is not None:
+            continue
         for name in route.receivers:
             if name in seen or name not in configured:
                 continue
@@ -116,6 +127,35 @@ def plain(alert: Alert) -> dict[str, Any]:
 def group_key(route: Route, receiver: str, alert: Alert) -> GroupKey:
     """One group per (route, receiver, values of the route's ``group_by`` labels)."""
     return f"{route.path}:{receiver}", route.grouping.key(alert_labels(alert))
+
+
+async def send_receipt(
+    alert: Alert,
+    receiver: Receiver,
+    attempt: int,
+    outcome: str,
+    status: int | None,
+    error: str | None,
+) -> None:
+    """Count one attempt (or mute) and leave its receipt on ``alerts.deliveries``.
+
+    Shared by this agent and ``notify_groups``: the receipts topic is the one record of what
+    each receiver was sent, whichever path sent it.
+    """
+    services.metrics().deliveries.labels(receiver.name, outcome).inc()
+    await deliveries.send(
+        key=alert.dedup_key,
+        value=DeliveryReceipt(
+            dedup_key=alert.dedup_key,
+            state=alert.state,
+            receiver=receiver.name,
+            attempt=attempt,
+            outcome=outcome,
+            status_code=status,
+            at=datetime.now(UTC),
+            error=error,
+        ),
+    )
 
 
 def routing_tree(receivers: list[Receiver]) -> RoutingTree | None:
@@ -163,6 +203,13 @@ def open_alerts() -> Iterator[tuple[str, dict[str, str]]]:
             yield str(key), labels_of(stored)
 
 
+def time_muted(alert: Alert, tree: RoutingTree | None, now: datetime) -> dict[str, tuple[str, str]]:
+    """Receiver -> ("muted", why) for receivers the route tree's time intervals mute at ``now``."""
+    if tree is None:
+        return {}
+    return {name: ("muted", why) for name, why in tree.muted_receivers(alert, now).items()}
+
+
 def muted_by(alert: Alert, tree: RoutingTree | None, now: datetime) -> tuple[str, str] | None:
     """("silenced", silence id) or ("inhibited", dedup key of the muting alert), or None."""
     labels = alert_labels(alert)
@@ -198,30 +245,22 @@ async def dispatch(
     async def receipt(
         receiver: Receiver, attempt: int, outcome: str, status: int | None, error: str | None
     ) -> None:
-        metrics.deliveries.labels(receiver.name, outcome).inc()
-        await deliveries.send(
-            key=alert.dedup_key,
-            value=DeliveryReceipt(
-                dedup_key=alert.dedup_key,
-                state=alert.state,
-                receiver=receiver.name,
-                attempt=attempt,
-                outcome=outcome,
-                status_code=status,
-                at=datetime.now(UTC),
-                error=error,
-            ),
-        )
+        await send_receipt(alert, receiver, attempt, outcome, status, error)
 
     muted = muted_by(alert, tree, now)
-    if muted is not None:
-        outcome, by = muted
+    mutes = (
+        {r.name: muted for r in receivers} if muted is not None else time_muted(alert, tree, now)
+    )
+    for receiver in [r for r in receivers if r.name in mutes]:
+        outcome, by = mutes[receiver.name]
         book["muted"] = {"step": step, "outcome": outcome, "by": by, "at": now.isoformat()}
+        await receipt(receiver, 0, outcome, None, f"{outcome} by {by}")
+        results[receiver.name] = False
+    if mutes:
         alert_book[alert.dedup_key] = book
-        for receiver in receivers:
-            await receipt(receiver, 0, outcome, None, f"{outcome} by {by}")
-            results[receiver.name] = False
-        return results
+        receivers = [r for r in receivers if r.name not in mutes]
+        if not receivers:
+            return results
 
     masked = secrets()
     grouped: dict[str, str] = dict(book.get("grouped", {}))  # "<step>/<receiver>" -> group id
@@ -234,7 +273,7 @@ async def dispatch(
                 ),
             )
     handed: set[str] = set()
-    for route, name in group_plan(alert, receivers, tree):
+    for route, name in group_plan(alert, receivers, tree, now):
         handed.add(name)
         mark = f"{step}/{name}"
         if mark in delivered or mark in grouped:

@@ -35,7 +35,9 @@ partition, where this agent keeps the group in the changelog-backed ``alert_grou
   ``alerts.deliveries.dlq`` (``pipeline/delivery_dlq.py``), with the group and the key each
   alert carried (``<notification key>/<dedup key>``, as ``Receiver.send_group`` gives it).
 * Silences are checked again at flush (a silence created during ``group_wait`` mutes): muted
-  alerts are left out of the message and get a ``silenced``/``inhibited`` receipt.
+  alerts are left out of the message and get a ``silenced``/``inhibited`` receipt. So is the
+  group's route's time intervals: a flush inside its mute interval (or outside its active ones)
+  sends nothing and leaves a ``muted`` receipt per alert; the step is not re-sent later.
 * Not grouped, sent by ``dispatch_alerts`` at once: routes with ``group_wait: 0s`` (exactly the
   behaviour without grouping), the console, escalated, acknowledged and resolved steps (resolved
   notices always go out). Acknowledged and resolved steps ``remove`` their alert from the group, so
@@ -59,6 +61,7 @@ from agents.dispatch_alerts import (
     retry_policy,
     routing_tree,
     secrets,
+    send_receipt,
     step_of,
 )
 from pipeline import services
@@ -67,10 +70,10 @@ from pipeline.delivery import RetryPolicy, retry_call
 from pipeline.delivery_dlq import DeadLetterSink, dead_lettering
 from pipeline.oncall.grouping import Grouper, GroupKey, grouping_from_dict
 from pipeline.receivers.base import GroupNotice, Receiver, send_group
-from pipeline.records import Alert, DeliveryReceipt, GroupCommand
+from pipeline.records import Alert, GroupCommand
 from pipeline.routing import RoutingTree
 from pipeline.tables import alert_groups
-from pipeline.topics import alert_groups_topic, deliveries
+from pipeline.topics import alert_groups_topic
 
 log = logging.getLogger(__name__)
 AGENT = "notify_groups"
@@ -164,9 +167,12 @@ async def send_pending(
         receiver = by_name.get(name)
         if receiver is None or name in done:
             continue
+        # the group's route may have entered a mute interval since the alert was added
+        route = tree.find(group.split(":", 1)[0]) if tree is not None else None
+        why = route.muted_at(now) if route is not None else None
         shown: list[Alert] = []
         for alert in alerts:
-            muted = muted_by(alert, tree, now)
+            muted = ("muted", why) if why is not None else muted_by(alert, tree, now)
             if muted is None:
                 shown.append(alert)
             else:
@@ -312,23 +318,10 @@ def _receipt_hook() -> ReceiptHook:
         status: int | None,
         error: str | None,
     ) -> None:
-        metrics.deliveries.labels(receiver.name, outcome).inc()
         if outcome == "delivered":
             latency = (datetime.now(UTC) - alert.updated_at).total_seconds()
             metrics.delivery_latency.labels(receiver.name).observe(max(0.0, latency))
-        await deliveries.send(
-            key=alert.dedup_key,
-            value=DeliveryReceipt(
-                dedup_key=alert.dedup_key,
-                state=alert.state,
-                receiver=receiver.name,
-                attempt=attempt,
-                outcome=outcome,
-                status_code=status,
-                at=datetime.now(UTC),
-                error=error,
-            ),
-        )
+        await send_receipt(alert, receiver, attempt, outcome, status, error)
 
     return receipt
 
