@@ -34,6 +34,7 @@ OUTCOMES = (
     "skipped_duplicate",
     "silenced",
     "inhibited",
+    "muted",  # the route's mute_time_intervals / active_time_intervals (routing.py)
     "grouped",  # handed to an alert group; its notification leaves its own receipts
 )
 APPROVAL_ACTIONS = ("approve", "reject", "request_changes", "edit", "escalate", "publish")

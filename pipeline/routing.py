@@ -16,25 +16,41 @@ detector records them in ``Alert.why``, ``language`` and ``author_kind``. Matche
 (``match: {severity: critical}``, a list meaning any of) or regular expressions anchored at both
 ends (``match_re: {topic: "scandal|boycott"}``). The file is validated on load; a mistake raises
 :class:`~pipeline.errors.ConfigError` naming the file, line and field.
+
+Time of day (``pipeline/oncall/time_intervals.py``): top-level ``time_intervals`` names intervals
+(``business_hours``: 09:00-18:00 Monday to Friday in Europe/Paris); a route lists some under
+``mute_time_intervals`` (its notifications are muted inside any of them) and/or
+``active_time_intervals`` (muted outside all of them; mute wins when both apply). Exactly as in
+Alertmanager, these never change matching: an alert still ends on a muted route (and so does not
+fall through to its siblings or the parent); only that route's notifications are muted, decided at
+the moment of sending (:meth:`Route.muted_at`). Also as in Alertmanager, the two lists are not
+inherited by child routes and the root route takes neither. A receiver named by several routes an
+alert ends on is muted only when every one of those routes is (Alertmanager would send through the
+unmuted one). What muting does to delivery is ``agents/dispatch_alerts.py``'s business: muted
+firing and escalated steps leave a ``muted`` receipt; acknowledged and resolved steps always go out.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import yaml
 
 from pipeline.errors import ConfigError
+from pipeline.oncall import time_intervals as ti
 from pipeline.oncall.escalation import EscalationPolicy, Level
+from pipeline.oncall.time_intervals import NamedInterval, TimeInterval
 from pipeline.records import SEVERITIES, Alert
 
 if TYPE_CHECKING:  # inhibition imports Matcher from here
     from pipeline.oncall.inhibition import InhibitRule
 
+_T = TypeVar("_T")
 LABELS = ("brand", "topic", "severity", "state", "language", "author_kind")
 ALL_LABELS = "..."
 _ROUTE_KEYS = frozenset(
@@ -50,9 +66,12 @@ _ROUTE_KEYS = frozenset(
         "repeat_interval",
         "routes",
         "escalation",
+        "mute_time_intervals",
+        "active_time_intervals",
     }
 )
-_TOP_KEYS = ("route", "inhibit_rules", "escalation_policies")
+_TOP_KEYS = ("route", "inhibit_rules", "escalation_policies", "time_intervals")
+_INTERVAL_KEYS = ("times", "weekdays", "days_of_month", "months", "years", "location")
 _INHIBIT_KEYS = frozenset(
     {"source_match", "source_match_re", "target_match", "target_match_re", "equal"}
 )
@@ -118,9 +137,21 @@ class Route:
     grouping: Grouping
     routes: tuple[Route, ...]
     escalation: str | None = None  # name of an escalation policy (inherited by child routes)
+    mute_intervals: tuple[NamedInterval, ...] = ()  # not inherited, as in Alertmanager
+    active_intervals: tuple[NamedInterval, ...] = ()
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(m.matches(labels) for m in self.matchers)
+
+    def muted_at(self, now: datetime) -> str | None:
+        """Why this route's notifications are muted at ``now`` (for the receipt), or None."""
+        for named in self.mute_intervals:
+            if named.contains(now):
+                return f"{self.path} mute_time_intervals {named.name}"
+        if self.active_intervals and not any(n.contains(now) for n in self.active_intervals):
+            names = ", ".join(n.name for n in self.active_intervals)
+            return f"{self.path} outside active_time_intervals {names}"
+        return None
 
     def resolve(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes an alert ends on below (and including) this one, in tree order."""
@@ -145,6 +176,7 @@ class RoutingTree:
     root: Route
     inhibit_rules: tuple[InhibitRule, ...] | None = None
     escalation_policies: Mapping[str, EscalationPolicy] = field(default_factory=dict)
+    time_intervals: Mapping[str, NamedInterval] = field(default_factory=dict)
 
     def routes_for(self, alert: Alert) -> list[Route]:
         return self.root.resolve(alert_labels(alert))
@@ -156,11 +188,50 @@ class RoutingTree:
             names.extend(name for name in route.receivers if name not in names)
         return names
 
+    def escalation_route(self, alert: Alert) -> Route | None:
+        """The first route the alert ends on that names an escalation policy."""
+        return next((r for r in self.routes_for(alert) if r.escalation is not None), None)
+
     def escalation_for(self, alert: Alert) -> EscalationPolicy | None:
         """The escalation policy of the first route the alert ends on that names one."""
+        route = self.escalation_route(alert)
+        return None if route is None else self.escalation_policies[str(route.escalation)]
+
+    def muted_receivers(self, alert: Alert, now: datetime) -> dict[str, str]:
+        """Receiver -> why, for receivers whose notification of ``alert`` is time-muted at ``now``.
+
+        A firing step: a receiver is muted when every route the alert ends on that names it is
+        muted. An escalated step: every receiver of the policy's levels is muted when the route
+        that gives the policy is. Other steps (acknowledged, resolved) are never muted.
+        """
+        if alert.state == "escalated":
+            route = self.escalation_route(alert.derive(state="firing"))
+            why = route.muted_at(now) if route is not None else None
+            if route is None or why is None:
+                return {}
+            policy = self.escalation_policies[str(route.escalation)]
+            return {name: why for level in policy.levels for name in level.receivers}
+        if alert.state != "firing":
+            return {}
+        muted: dict[str, str] = {}
+        open_: set[str] = set()
         for route in self.routes_for(alert):
-            if route.escalation is not None:
-                return self.escalation_policies[route.escalation]
+            why = route.muted_at(now)
+            for name in route.receivers:
+                if why is None:
+                    open_.add(name)
+                else:
+                    muted.setdefault(name, why)
+        return {name: why for name, why in muted.items() if name not in open_}
+
+    def find(self, path: str) -> Route | None:
+        """The route at ``path`` (``route.routes[1]``), e.g. from an alert group's id."""
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            if node.path == path:
+                return node
+            stack.extend(node.routes)
         return None
 
     def receiver_names(self) -> set[str]:
@@ -198,6 +269,7 @@ class _Parser:
         self.source = source
         self.known = known_receivers
         self.policies: dict[str, EscalationPolicy] = {}
+        self.intervals: dict[str, NamedInterval] = {}
 
     def fail(self, node: yaml.Node, field: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.source}:{node.start_mark.line + 1}: {field}: {problem}")
@@ -316,15 +388,146 @@ class _Parser:
                     f"{path}.escalation",
                     f"no escalation policy {escalation!r} in escalation_policies",
                 )
+        muting: dict[str, tuple[NamedInterval, ...]] = {}
+        for key in ("mute_time_intervals", "active_time_intervals"):
+            if key in fields:
+                if parent is None:
+                    raise self.fail(fields[key], f"{path}.{key}", "not allowed on the root route")
+                muting[key] = self.interval_refs(fields[key], f"{path}.{key}")
+        mute = muting.get("mute_time_intervals", ())
+        active = muting.get("active_time_intervals", ())
         children: list[Route] = []
-        shell = Route(path, receivers, tuple(matchers), cont, grouping, (), escalation)
+        shell = Route(
+            path, receivers, tuple(matchers), cont, grouping, (), escalation, mute, active
+        )
         if "routes" in fields:
             node_routes = fields["routes"]
             if not isinstance(node_routes, yaml.SequenceNode):
                 raise self.fail(node_routes, f"{path}.routes", "expected a list of routes")
             for i, child in enumerate(node_routes.value):
                 children.append(self.route(child, f"{path}.routes[{i}]", shell))
-        return Route(path, receivers, tuple(matchers), cont, grouping, tuple(children), escalation)
+        return Route(
+            path,
+            receivers,
+            tuple(matchers),
+            cont,
+            grouping,
+            tuple(children),
+            escalation,
+            mute,
+            active,
+        )
+
+    def interval_refs(self, node: yaml.Node, field: str) -> tuple[NamedInterval, ...]:
+        names = self.strings(node, field)
+        for i, name in enumerate(names):
+            if name not in self.intervals:
+                known = ", ".join(sorted(self.intervals)) or "none defined"
+                raise self.fail(
+                    node,
+                    f"{field}[{i}]",
+                    f"no time interval {name!r} in time_intervals (defined: {known})",
+                )
+        return tuple(self.intervals[name] for name in names)
+
+    def time_intervals(self, node: yaml.Node) -> dict[str, NamedInterval]:
+        """Alertmanager's ``time_intervals: [{name, time_intervals: [...]}]``."""
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, "time_intervals", "expected a list of {name, time_intervals}")
+        out: dict[str, NamedInterval] = {}
+        for i, item in enumerate(node.value):
+            where = f"time_intervals[{i}]"
+            fields = self.mapping(item, where)
+            for key, value in fields.items():
+                if key not in ("name", "time_intervals"):
+                    raise self.fail(value, f"{where}.{key}", "unknown field")
+            if "name" not in fields or "time_intervals" not in fields:
+                raise self.fail(item, where, "needs name and time_intervals")
+            name = self.string(fields["name"], f"{where}.name")
+            if name in out:
+                raise self.fail(fields["name"], f"{where}.name", f"{name!r} defined twice")
+            body = fields["time_intervals"]
+            if not isinstance(body, yaml.SequenceNode) or not body.value:
+                raise self.fail(body, f"{where}.time_intervals", "a non-empty list")
+            out[name] = NamedInterval(
+                name,
+                tuple(
+                    self.time_interval(entry, f"{where}.time_intervals[{j}]")
+                    for j, entry in enumerate(body.value)
+                ),
+            )
+        return out
+
+    def time_interval(self, node: yaml.Node, where: str) -> TimeInterval:
+        fields = self.mapping(node, where)
+        for key, value in fields.items():
+            if key not in _INTERVAL_KEYS:
+                raise self.fail(
+                    value, f"{where}.{key}", f"unknown field; use {', '.join(_INTERVAL_KEYS)}"
+                )
+        parsers = {
+            "weekdays": ti.parse_weekdays,
+            "days_of_month": ti.parse_days_of_month,
+            "months": ti.parse_months,
+            "years": ti.parse_years,
+        }
+        ranges: dict[str, tuple[tuple[int, int], ...]] = {}
+        for key, parse in parsers.items():
+            if key in fields:
+                ranges[key] = tuple(
+                    self.checked(parse, item, f"{where}.{key}[{k}]")
+                    for k, item in enumerate(self.items(fields[key], f"{where}.{key}"))
+                )
+        times: list[tuple[int, int]] = []
+        if "times" in fields:
+            for k, item in enumerate(self.items(fields["times"], f"{where}.times")):
+                at = f"{where}.times[{k}]"
+                span = self.mapping(item, at)
+                for key, value in span.items():
+                    if key not in ("start_time", "end_time"):
+                        raise self.fail(value, f"{at}.{key}", "unknown field")
+                if set(span) != {"start_time", "end_time"}:
+                    raise self.fail(item, at, "needs start_time and end_time")
+                # raw text: YAML 1.1 would read an unquoted 09:00 as the number 540
+                start = self.checked(str, span["start_time"], f"{at}.start_time")
+                end = self.checked(str, span["end_time"], f"{at}.end_time")
+                try:
+                    ti.parse_clock(start)
+                except ValueError as exc:
+                    raise self.fail(span["start_time"], f"{at}.start_time", str(exc)) from None
+                try:
+                    times.append(ti.parse_times(start, end))
+                except ValueError as exc:
+                    raise self.fail(span["end_time"], f"{at}.end_time", str(exc)) from None
+        location = ti.UTC_ZONE
+        if "location" in fields:
+            location = self.checked(
+                ti.parse_location,
+                fields["location"],
+                f"{where}.location",
+            )
+        return TimeInterval(
+            times=tuple(times),
+            weekdays=ranges.get("weekdays", ()),
+            days_of_month=ranges.get("days_of_month", ()),
+            months=ranges.get("months", ()),
+            years=ranges.get("years", ()),
+            location=location,
+        )
+
+    def items(self, node: yaml.Node, field: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            raise self.fail(node, field, "expected a non-empty list")
+        return list(node.value)
+
+    def checked(self, parse: Callable[[str], _T], node: yaml.Node, field: str) -> _T:
+        """``parse`` a scalar (string or number), its ValueError becoming a located error."""
+        if not isinstance(node, yaml.ScalarNode) or not node.value:
+            raise self.fail(node, field, "expected a string or number")
+        try:
+            return parse(str(node.value))
+        except ValueError as exc:
+            raise self.fail(node, field, str(exc)) from None
 
     def known_receiver(self, node: yaml.Node, field: str, name: str) -> None:
         if self.known is not None and name not in self.known:
@@ -456,9 +659,15 @@ def parse_routing(
         raise parser.fail(document, "route", "missing")
     if "escalation_policies" in top:
         parser.policies = parser.escalation_policies(top["escalation_policies"])
+    if "time_intervals" in top:
+        parser.intervals = parser.time_intervals(top["time_intervals"])
     rules = parser.inhibit_rules(top["inhibit_rules"]) if "inhibit_rules" in top else None
     return RoutingTree(
-        source, parser.route(top["route"], "route", None), rules, dict(parser.policies)
+        source,
+        parser.route(top["route"], "route", None),
+        rules,
+        dict(parser.policies),
+        dict(parser.intervals),
     )
 
 
