@@ -12,6 +12,7 @@ from pipeline.audit_export import audit
 from pipeline.cli_options import bootstrap_option
 from pipeline.detection.backtest import backtest
 from pipeline.notify import notify
+from pipeline.silences_cli import silences
 from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, RAW
 
 
@@ -133,6 +134,7 @@ cli.add_command(classify_cmd, name="classify")
 cli.add_command(backtest)
 cli.add_command(audit)
 cli.add_command(notify)
+cli.add_command(silences)
 
 
 def main() -> None:

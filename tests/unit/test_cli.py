@@ -24,6 +24,7 @@ def test_help_lists_commands_and_env_vars() -> None:
         "backtest",
         "audit",
         "notify",
+        "silences",
     ):
         assert command in top.output
     replay_help = runner.invoke(cli, ["replay", "--help"])
