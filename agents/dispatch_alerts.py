@@ -230,10 +230,14 @@ async def dispatch(
     *,
     tree: RoutingTree | None = None,
     dead_letters: DeadLetterSink = dead_letter_sink,
+    now: datetime | None = None,
 ) -> dict[str, bool]:
-    """Deliver one alert step to every receiver not yet reached; returns receiver -> delivered."""
+    """Deliver one alert step to every receiver not yet reached; returns receiver -> delivered.
+
+    ``now`` (default: the wall clock) decides silences and time intervals; tests inject it.
+    """
     metrics = services.metrics()
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     book = dict(alert_book[alert.dedup_key])
     book["alert"] = alert.to_representation()
     if alert.state == "firing":

@@ -52,11 +52,12 @@ def example() -> Any:
 @pytest.mark.parametrize(
     ("fields", "receivers"),
     [
-        ({}, ["slack"]),  # nothing matched: the root's receiver
+        ({}, ["pagerduty", "slack"]),  # the two warning routes (one muted in business hours)
+        ({"severity": "info", "topic": "other"}, ["slack"]),
         ({"severity": "critical"}, ["pagerduty", "slack"]),  # continue: then falls to the root
         ({"severity": "critical", "topic": "scandal"}, ["pagerduty", "slack", "teams"]),
         ({"topic": "boycott"}, ["slack", "teams"]),
-        ({"topic": "scandalous"}, ["slack"]),  # match_re is anchored at both ends
+        ({"topic": "scandalous"}, ["pagerduty", "slack"]),  # match_re anchored at both ends
         ({"why": {"language": "fr"}}, ["slack", "webhook"]),
         ({"topic": "scandal", "why": {"language": "fr"}}, ["slack", "teams"]),  # first match wins
         ({"severity": "info"}, ["slack"]),
@@ -67,7 +68,7 @@ def test_example_file_routes(example: Any, fields: dict[str, Any], receivers: li
 
 
 def test_inheritance_and_grouping(example: Any) -> None:
-    crit, scandal, fr, info = example.root.routes
+    crit, scandal, fr, info, *_ = example.root.routes
     assert crit.grouping.group_wait_s == 10 and crit.grouping.repeat_interval_s == 4 * 3600
     assert scandal.grouping.repeat_interval_s == 3600 and scandal.grouping.group_wait_s == 30
     assert info.grouping.group_by == ("brand",) and info.grouping.group_interval_s == 1800
