@@ -246,10 +246,11 @@ async def handle(
 ) -> State:
     """One command: finish a notification left pending, apply the command, send what is due."""
     at = datetime.fromtimestamp(now, UTC)
-    if command.action == "flush" and state.get("pending"):
-        state = await send_pending(
+
+    async def finish(current: State) -> State:
+        return await send_pending(
             command.group,
-            state,
+            current,
             receivers,
             policy,
             tree=tree,
@@ -259,21 +260,13 @@ async def handle(
             now=at,
             masked=masked,
         )
+
+    if command.action == "flush" and state.get("pending"):
+        state = await finish(state)
     state = advance(state, command, now)
     save(state)
     if state.get("pending"):
-        state = await send_pending(
-            command.group,
-            state,
-            receivers,
-            policy,
-            tree=tree,
-            save=save,
-            receipt=receipt,
-            dead_letters=dead_letters,
-            now=at,
-            masked=masked,
-        )
+        state = await finish(state)
     return state
 
 

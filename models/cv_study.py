@@ -35,7 +35,7 @@ import yaml
 
 from models.build import ENCODE_CHUNK, NGRAM_DIM, NGRAM_SCALE
 from models.classifier import default_artefact_dir
-from models.corpus import DEFAULT_CORPUS, load_corpus
+from models.corpus import DEFAULT_CORPUS, TOPIC_ORDER, load_corpus
 from models.encoder import OnnxEncoder
 from models.head import (
     THRESHOLD_GRID,
@@ -51,17 +51,7 @@ Array = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
 Index = npt.NDArray[Any]
 
-TOPICS = (
-    "pricing",
-    "scandal",
-    "advocacy",
-    "boycott",
-    "adverse_event",
-    "misinformation",
-    "clinical_trial",
-    "regulatory",
-    "conference",
-)
+TOPICS = tuple(t for t in TOPIC_ORDER if t != "other")  # the labelled topics, in report order
 AE = TOPICS.index("adverse_event")
 AE_FLOOR = 0.95
 FOLDS = 5
