@@ -49,8 +49,8 @@ from models.artefacts import (
 )
 from models.corpus import DEFAULT_CORPUS, STANCES, load_corpus
 from models.encoder import MAX_LENGTH, QUERY_PREFIX, OnnxEncoder
-from models.head import train_head
-from models.ngrams import hashed_ngrams
+from models.head import head_features, train_head
+from models.prototypes import topic_prototypes
 from models.taxonomy import DEFAULT_TAXONOMY, check_labels, load_taxonomy
 
 Progress = Callable[[str], None]
@@ -75,6 +75,10 @@ NGRAM_SCALE = float(HEAD_CONFIG["ngram_scale"])
 #: around the values the embedding-only head picked.
 L2_GRID = tuple(float(v) for v in HEAD_CONFIG["l2_grid"])
 FOLDS = int(HEAD_CONFIG["folds"])
+#: Domain-knowledge blocks (models/cues.py, models/prototypes.py): the taxonomy's cue lexicon
+#: and the cosines to its topics' description + examples. Scored by models/cv_study.py.
+CUE_FEATURES = bool(HEAD_CONFIG.get("cue_features", False))
+PROTOTYPE_FEATURES = bool(HEAD_CONFIG.get("prototype_features", False))
 
 
 def _versions() -> dict[str, str]:
@@ -198,8 +202,16 @@ def build_artefacts(
         AutoTokenizer.from_pretrained(model_dir).save_pretrained(str(tmp / TOKENIZER_DIR))
         encoder = OnnxEncoder(tmp / ONNX_FILE, tmp / TOKENIZER_DIR)
         texts = [e.text for e in train]
-        x = _encode_with_progress(encoder, texts, progress)
-        x = np.hstack([x, hashed_ngrams(texts, NGRAM_DIM, NGRAM_SCALE)])
+        cues = tuple(tax.cue_lexicon.items()) if CUE_FEATURES else ()
+        protos = topic_prototypes(encoder.encode, tax)[1] if PROTOTYPE_FEATURES else None
+        x = head_features(
+            _encode_with_progress(encoder, texts, progress),
+            texts,
+            cues=cues,
+            prototypes=protos,
+            ngram_dim=NGRAM_DIM,
+            ngram_scale=NGRAM_SCALE,
+        )
         topics = tax.ids
         progress(
             f"head: training {len(topics)} topics + stance (5-fold CV for L2, Platt, thresholds)"
@@ -217,6 +229,8 @@ def build_artefacts(
             folds=FOLDS,
             ngram_dim=NGRAM_DIM,
             ngram_scale=NGRAM_SCALE,
+            cues=cues,
+            prototypes=protos,
         )
         head.save(tmp / HEAD_FILE)
         progress(f"head: trained in {time.perf_counter() - t_head:.1f}s")
@@ -244,6 +258,8 @@ def build_artefacts(
                 "embedding_dim": encoder.dim,
                 "ngram_dim": NGRAM_DIM,
                 "ngram_scale": NGRAM_SCALE,
+                "cue_topics": [t for t, _ in cues],
+                "prototype_topics": list(tax.ids) if protos is not None else [],
                 "l2_grid": list(L2_GRID),
             },
             "lang_method": "stopword/accent heuristic (models/lang.py), not a trained head",

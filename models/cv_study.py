@@ -36,6 +36,7 @@ import yaml
 from models.build import ENCODE_CHUNK, NGRAM_DIM, NGRAM_SCALE
 from models.classifier import default_artefact_dir
 from models.corpus import DEFAULT_CORPUS, TOPIC_ORDER, load_corpus
+from models.cues import cue_features
 from models.encoder import OnnxEncoder
 from models.head import (
     THRESHOLD_GRID,
@@ -46,6 +47,8 @@ from models.head import (
     platt,
 )
 from models.ngrams import hashed_ngrams
+from models.prototypes import prototype_features, topic_prototypes
+from models.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
 
 Array = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
@@ -215,6 +218,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="folds by the held-out split's grouping key instead of plain shuffled folds",
     )
+    parser.add_argument(
+        "--features-only",
+        action="store_true",
+        help="only the v4 head and the domain-feature candidates (cue lexicon, prototypes)",
+    )
+    parser.add_argument("--taxonomy", type=Path, default=DEFAULT_TAXONOMY, help="cues/prototypes")
     args = parser.parse_args(argv)
     folder = args.artefacts or default_artefact_dir()
     train = [e for e in load_corpus() if e.split == "train"]  # the test split is never read
@@ -239,10 +248,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     def fold_pred(p: Array, groups: Sequence[Index] | None = None) -> Mask:
         return crossfit(p, y, thr_parts, groups)
 
-    base = oof(standardise(np.hstack([emb, grams]), dense), (3.0, 10.0, 30.0, 100.0))
+    l2s = (10.0, 30.0, 100.0) if args.features_only else (3.0, 10.0, 30.0, 100.0)
+    base = oof(standardise(np.hstack([emb, grams]), dense), l2s)
     v4 = {k: base[k] for k in (10.0, 30.0, 100.0)}
     p_v4 = calibrated(v4, y)
     report("v4 head (L2 10/30/100 by log-loss)", fold_pred(p_v4), y, langs, detail=True)
+
+    # domain knowledge the training rows lack (models/cues.py, models/prototypes.py): small dense
+    # blocks between the embedding and the n-grams, standardised with the embedding
+    tax = load_taxonomy(args.taxonomy)
+    cues = cue_features(texts, list(tax.cue_lexicon.values()))
+    protos = prototype_features(emb, topic_prototypes(encoder.encode, tax)[1])
+    for name, extra in (
+        ("v4 + topic cue lexicon", [cues]),
+        ("v4 + topic prototype cosines", [protos]),
+        ("v4 + cues + prototypes", [cues, protos]),
+    ):
+        x = np.hstack([emb, *extra, grams])
+        p = calibrated(oof(standardise(x, x.shape[1] - grams.shape[1]), (10.0, 30.0, 100.0)), y)
+        report(name, fold_pred(p), y, langs, detail=True)
+    if args.features_only:
+        return
     report("  L2 chosen by OOF F-beta", fold_pred(calibrated(v4, y, "fbeta")), y, langs)
     report("  L2 grid 3/10/30/100", fold_pred(calibrated(base, y)), y, langs)
     by_lang = [np.flatnonzero(langs == g) for g in "ef"]

@@ -21,6 +21,7 @@ a couple of matrix-vector products -- the whole cross-validated training takes s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from models.cues import cue_features
 from models.ngrams import hashed_ngrams
+from models.prototypes import prototype_features
 
 Array = npt.NDArray[np.float64]
 
@@ -229,6 +232,30 @@ def _log_loss(y: Array, p: Array) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
+def head_features(
+    embeddings: npt.ArrayLike,
+    texts: Sequence[str],
+    *,
+    cues: Sequence[tuple[str, Sequence[str]]] = (),
+    prototypes: npt.ArrayLike | None = None,
+    ngram_dim: int = 0,
+    ngram_scale: float = 0.0,
+) -> Array:
+    """The head's input, computed by this one function at build and at serving time: the
+    embedding, then the cue and prototype blocks and the n-grams when the head uses them. The
+    dense blocks come before the n-grams because only the trailing n-grams stay unstandardised.
+    """
+    emb = np.asarray(embeddings, dtype=np.float64)
+    parts = [emb]
+    if cues:
+        parts.append(cue_features(texts, [c for _, c in cues]))
+    if prototypes is not None:
+        parts.append(prototype_features(emb, np.asarray(prototypes, dtype=np.float64)))
+    if ngram_dim:
+        parts.append(hashed_ngrams(texts, ngram_dim, ngram_scale))
+    return parts[0] if len(parts) == 1 else np.hstack(parts)
+
+
 @dataclass(frozen=True)
 class Head:
     """Trained head parameters; pure data, so it saves to one ``.npz`` with no pickling."""
@@ -246,13 +273,21 @@ class Head:
     #: Hashed n-gram block appended to the embedding (0 = embedding only; see models/ngrams.py).
     ngram_dim: int = 0
     ngram_scale: float = 0.0
+    #: Topic cue lexicon block (models/cues.py): ``(topic, cues)`` pairs, one column each.
+    cues: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: Topic prototype block (models/prototypes.py): ``(P, dim)`` unit vectors, one column each.
+    prototypes: Array | None = None
 
     def features(self, embeddings: npt.ArrayLike, texts: Sequence[str]) -> Array:
-        """The head's input for ``texts``: their embeddings, plus n-grams when the head uses them."""
-        emb = np.asarray(embeddings, dtype=np.float64)
-        if not self.ngram_dim:
-            return emb
-        return np.hstack([emb, hashed_ngrams(texts, self.ngram_dim, self.ngram_scale)])
+        """The head's input for ``texts`` (see :func:`head_features`)."""
+        return head_features(
+            embeddings,
+            texts,
+            cues=self.cues,
+            prototypes=self.prototypes,
+            ngram_dim=self.ngram_dim,
+            ngram_scale=self.ngram_scale,
+        )
 
     def _standardise(self, x: npt.ArrayLike) -> Array:
         return (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
@@ -280,6 +315,9 @@ class Head:
             thresholds=self.thresholds,
             stance_w=self.stance_w,
             ngram=np.array([self.ngram_dim, self.ngram_scale], dtype=np.float64),
+            cues=np.array(json.dumps([[t, list(c)] for t, c in self.cues], ensure_ascii=False)),
+            # (0, 0) = no prototype block
+            prototypes=np.zeros((0, 0)) if self.prototypes is None else self.prototypes,
         )
 
     @classmethod
@@ -287,9 +325,14 @@ class Head:
         with np.load(path, allow_pickle=False) as z:
             # heads saved before n-gram features existed have no "ngram" entry
             ngram = z["ngram"] if "ngram" in z.files else np.zeros(2)
+            # and heads saved before the cue and prototype blocks have neither entry
+            cues = json.loads(str(z["cues"])) if "cues" in z.files else []
+            protos = z["prototypes"] if "prototypes" in z.files and z["prototypes"].size else None
             return cls(
                 ngram_dim=int(ngram[0]),
                 ngram_scale=float(ngram[1]),
+                cues=tuple((str(t), tuple(str(c) for c in cs)) for t, cs in cues),
+                prototypes=None if protos is None else np.asarray(protos, dtype=np.float64),
                 topics=tuple(str(t) for t in z["topics"]),
                 stances=tuple(str(s) for s in z["stances"]),
                 **{
@@ -345,12 +388,16 @@ def train_head(
     seed: int = 0,
     ngram_dim: int = 0,
     ngram_scale: float = 0.0,
+    cues: Sequence[tuple[str, Sequence[str]]] = (),
+    prototypes: npt.ArrayLike | None = None,
 ) -> tuple[Head, TrainReport]:
     """Train topic and stance heads on embeddings ``x`` (n, d) with cross-validated choices.
 
     ``topics`` lists the topic heads to train (``other`` is dropped: it means "none"); each needs
     at least ``folds`` positives and negatives. ``stances`` fixes the stance column order.
     ``min_recalls`` gives topics a recall floor for their threshold (see :func:`best_threshold`).
+    ``x`` must already hold the blocks the head is told about (``Head.features`` order):
+    ``cues`` and ``prototypes`` are only stored so serving computes the same columns.
     """
     xa = np.asarray(x, dtype=np.float64)
     n = xa.shape[0]
@@ -363,7 +410,10 @@ def train_head(
     mean = np.zeros(xa.shape[1])
     scale = np.ones(xa.shape[1])
     mean[:dense] = xa[:, :dense].mean(axis=0)
-    scale[:dense] = xa[:, :dense].std(axis=0) + 1e-6
+    std = xa[:, :dense].std(axis=0)
+    # a column constant in training (a cue list that never matched) keeps scale 1, so a match
+    # at serving time is a 1, not a 1e6
+    scale[:dense] = np.where(std > 1e-9, std + 1e-6, 1.0)
     xs = (xa - mean) / scale
     parts = kfold(n, folds, seed)
 
@@ -441,5 +491,7 @@ def train_head(
         stance_w=best_s[3],
         ngram_dim=ngram_dim,
         ngram_scale=ngram_scale,
+        cues=tuple((t, tuple(c)) for t, c in cues),
+        prototypes=None if prototypes is None else np.asarray(prototypes, dtype=np.float64),
     )
     return head, report

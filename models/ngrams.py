@@ -33,14 +33,15 @@ import numpy.typing as npt
 _WORD = re.compile(r"\w+")
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """Lower-cased, accent-folded text (also used by the topic cue lexicon, models/cues.py)."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def ngrams(text: str) -> list[str]:
     """The n-grams of one text (word 1-2 grams, char 4-grams within words)."""
-    words = _WORD.findall(_fold(text))
+    words = _WORD.findall(fold(text))
     out = words + [f"{a} {b}" for a, b in pairwise(words)]
     for w in words:
         padded = f"<{w}>"

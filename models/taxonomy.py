@@ -18,17 +18,45 @@ Exceptions::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+
+from models.cues import normalise
 
 DEFAULT_TAXONOMY = Path(__file__).parent / "taxonomy.yaml"
 
 TopicId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+LangCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+
+
+def _check_cue(cue: str) -> str:
+    for word in cue.split():
+        if not re.search(r"\w", word) or "*" in word[:-1]:
+            raise ValueError(
+                f"cue word {word!r}: needs a letter or digit, and '*' (prefix) only at its end"
+            )
+    return cue
+
+
+#: A cue (models/cues.py): a word stem or short phrase; ``*`` ending a word makes it a prefix.
+Cue = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=60),
+    AfterValidator(_check_cue),
+]
 
 Loc = tuple[str | int, ...]
 
@@ -49,6 +77,9 @@ class Topic(BaseModel):
     #: Recall the threshold must reach on cross-validated training scores before F-beta is
     #: maximised (for topics where a miss is the costly error, e.g. adverse events).
     min_recall: float | None = Field(default=None, gt=0, le=1)
+    #: Optional cue lexicon per language (``{en: [...], fr: [...]}``): word stems and short
+    #: phrases an analyst associates with the topic, turned into features by models/cues.py.
+    cues: dict[LangCode, list[Cue]] | None = None
 
 
 class Taxonomy(BaseModel):
@@ -79,6 +110,15 @@ class Taxonomy(BaseModel):
     def min_recalls(self) -> dict[str, float]:
         """Per-topic recall floor for threshold choice, only where one is set."""
         return {t.id: t.min_recall for t in self.topics if t.min_recall is not None}
+
+    @property
+    def cue_lexicon(self) -> dict[str, tuple[str, ...]]:
+        """Topics with cues, in file order: every language's cues merged (a text may mix them)."""
+        return {
+            t.id: tuple(c for lang in sorted(t.cues) for c in t.cues[lang])
+            for t in self.topics
+            if t.cues
+        }
 
 
 def _node_at(root: yaml.Node, loc: Loc) -> yaml.Node:
@@ -124,6 +164,19 @@ def _semantic_problems(tax: Taxonomy) -> list[tuple[Loc, str]]:
                 )
             )
         seen.setdefault(topic.id, i)
+    for i, topic in enumerate(tax.topics):
+        for lang, cues in (topic.cues or {}).items():
+            loc: Loc = ("topics", i, "cues", lang)
+            if not cues:
+                problems.append((loc, "empty cue list (leave the language out instead)"))
+            first: dict[str, int] = {}
+            for k, cue in enumerate(cues):
+                norm = normalise(cue)
+                if norm in first:
+                    problems.append(
+                        ((*loc, k), f"duplicate cue {cue!r} (first at {lang}[{first[norm]}])")
+                    )
+                first.setdefault(norm, k)
     if tax.fallback not in seen:
         problems.append((("fallback",), f"{tax.fallback!r} is not one of the topic ids"))
     return problems

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -147,3 +148,57 @@ def test_unreachable_recall_floor_takes_the_lowest_threshold() -> None:
     p = np.array([0.5, 0.01, 0.9])  # 0.01 is below the whole grid
     t, _ = best_threshold(y, p, min_recall=1.0)
     assert t == 0.05
+
+
+def test_cue_and_prototype_blocks_round_trip_and_sit_before_the_ngrams(tmp_path: Path) -> None:
+    x, t, s = synthetic(200, seed=3)
+    texts = ["price hike again" if "pricing" in lbl else "hello" for lbl in t]
+    protos = np.eye(16)[:3]
+    cues = (("pricing", ("price*", "cost*")), ("other", ("hello",)))
+    base, _ = train_head(x, t, s, topics=TOPICS, stances=STANCES, l2_grid=(1.0,))
+    blocks = replace(base, cues=cues, prototypes=protos, ngram_dim=8, ngram_scale=1.0)
+    feats = blocks.features(x, texts)
+    assert feats.shape == (200, 16 + 2 + 3 + 8)
+    np.testing.assert_allclose(feats[:, 16], [np.log1p(1) if "price" in w else 0 for w in texts])
+    np.testing.assert_allclose(feats[:, 18:21], x[:, :3] / np.linalg.norm(x, axis=1)[:, None])
+    head, _ = train_head(
+        feats,
+        t,
+        s,
+        topics=TOPICS,
+        stances=STANCES,
+        l2_grid=(1.0,),
+        ngram_dim=8,
+        ngram_scale=1.0,
+        cues=cues,
+        prototypes=protos,
+    )
+    head.save(tmp_path / "head.npz")
+    again = Head.load(tmp_path / "head.npz")
+    assert again.cues == cues
+    assert again.prototypes is not None
+    np.testing.assert_allclose(again.prototypes, protos)
+    np.testing.assert_allclose(again.features(x, texts), feats)
+    np.testing.assert_allclose(again.topic_proba(feats), head.topic_proba(feats))
+
+
+def test_a_head_saved_before_cues_and_prototypes_loads_without_them(
+    tmp_path: Path, trained: tuple[Head, object]
+) -> None:
+    head, _ = trained
+    head.save(tmp_path / "head.npz")
+    with np.load(tmp_path / "head.npz") as z:
+        old = {k: z[k] for k in z.files if k not in ("cues", "prototypes")}
+    np.savez(tmp_path / "old.npz", **old)
+    again = Head.load(tmp_path / "old.npz")
+    assert again.cues == () and again.prototypes is None
+    x, _, _ = synthetic(5, seed=9)
+    np.testing.assert_allclose(again.features(x, ["a"] * 5), x)
+
+
+def test_a_constant_dense_column_keeps_unit_scale() -> None:
+    x, t, s = synthetic(200, seed=4)
+    head, _ = train_head(
+        np.hstack([x, np.zeros((200, 1))]), t, s, topics=TOPICS, stances=STANCES, l2_grid=(1.0,)
+    )
+    assert head.scale[-1] == 1.0  # a cue that never matched in training is not blown up 1e6x

@@ -120,3 +120,42 @@ def test_recall_floor_out_of_range_names_its_field(tmp_path: Path) -> None:
     text = GOOD.replace("threshold_beta: 2.0", "threshold_beta: 2.0\n    min_recall: 1.5")
     message = _error(text, tmp_path)
     assert "tax.yaml" in message and "min_recall" in message and ":10" in message
+
+
+CUES = '    cues:\n      en: ["side effect*", "rash"]\n      fr: ["effet* secondaire*"]\n'
+
+
+def test_cues_are_optional_and_merged_per_topic() -> None:
+    assert parse_taxonomy(GOOD).cue_lexicon == {}
+    tax = parse_taxonomy(
+        GOOD.replace("    threshold_beta: 2.0\n", "    threshold_beta: 2.0\n" + CUES)
+    )
+    assert tax.cue_lexicon == {"adverse_event": ("side effect*", "rash", "effet* secondaire*")}
+
+
+def test_bundled_taxonomy_has_cues_for_every_topic() -> None:
+    tax = load_taxonomy(DEFAULT_TAXONOMY)
+    assert set(tax.cue_lexicon) == set(tax.ids)
+    assert all(t.cues and set(t.cues) == {"en", "fr"} for t in tax.topics)
+
+
+def test_bad_cue_names_file_line_and_field(tmp_path: Path) -> None:
+    bad = CUES.replace('"rash"', '"ra*sh"').replace('fr: ["effet* secondaire*"]', "FR: [x]")
+    msg = _error(
+        GOOD.replace("    threshold_beta: 2.0\n", "    threshold_beta: 2.0\n" + bad), tmp_path
+    )
+    lines = msg.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{tmp_path / 'tax.yaml'}:11: field 'topics[1].cues.en[1]'")
+    assert "'ra*sh'" in lines[0] and "'*' (prefix) only at its end" in lines[0]
+    assert ":12: field 'topics[1].cues.FR" in lines[1]
+
+
+def test_duplicate_and_empty_cue_lists_are_refused(tmp_path: Path) -> None:
+    # "Rash" and "rash" are the same cue once folded; an empty list is a mistake, not "no cues"
+    bad = CUES.replace('"rash"', '"rash", "Rash"').replace('["effet* secondaire*"]', "[]")
+    msg = _error(
+        GOOD.replace("    threshold_beta: 2.0\n", "    threshold_beta: 2.0\n" + bad), tmp_path
+    )
+    assert ":11: field 'topics[1].cues.en[2]': duplicate cue 'Rash' (first at en[1])" in msg
+    assert ":12: field 'topics[1].cues.fr': empty cue list" in msg
