@@ -24,13 +24,25 @@ from typing import Any
 
 #: Bump when the artefact layout or head training changes in a way that makes old artefacts wrong;
 #: it is part of every key, so old folders are simply not found any more.
-ARTEFACT_VERSION = "v4"  # v3: hashed n-gram features in the head; v4: per-topic recall floors
+#: v3: hashed n-gram features in the head; v4: per-topic recall floors; v5: topic cue lexicon
+#: block (models/cues.py) in the head's features and head file (v4 heads still load and serve).
+ARTEFACT_VERSION = "v5"
 
 #: How the head is trained (models/build.py reads these). Part of every key, next to the corpus and
 #: taxonomy hashes, so changing one retrains the head instead of finding an old folder trained
-#: with the previous value. Sized by cross-validation on the train split (see models/ngrams.py).
+#: with the previous value. Sized by cross-validation on the train split (see models/ngrams.py);
+#: ``cue_features`` (the taxonomy's cue lexicon as one column per topic) was adopted and
+#: ``prototype_features`` (cosine to each topic's description + examples) was not, on
+#: models/cv_study.py's group-fold figures (models/data/README.md, 2026-11-22).
 HEAD_CONFIG: Mapping[str, Any] = MappingProxyType(
-    {"ngram_dim": 2048, "ngram_scale": 20.0, "l2_grid": (10.0, 30.0, 100.0), "folds": 5}
+    {
+        "ngram_dim": 2048,
+        "ngram_scale": 20.0,
+        "l2_grid": (10.0, 30.0, 100.0),
+        "folds": 5,
+        "cue_features": True,
+        "prototype_features": False,
+    }
 )
 
 #: Encoder fine-tuning before export (models/finetune.py), only with ``tocsin model build

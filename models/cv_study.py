@@ -16,8 +16,13 @@ Plain shuffled folds flatter every candidate: EN/FR translation pairs and near-t
 both sides of a fold. ``--group-folds`` folds by the held-out split's own grouping key instead
 (see :func:`group_folds`), a stricter check that a gain is not memorisation.
 
-Run: ``PYTHONPATH=. python -m models.cv_study [--group-folds] [--artefacts DIR]`` (3 to 10
-minutes on 2 shared cores: most of it is the 300-odd logistic fits).
+Domain-knowledge features are scored the same way (``--features-only`` runs just them and the
+v4 head): the taxonomy's topic cue lexicon (models/cues.py, adopted as the v5 default) and
+prototype cosines (models/prototypes.py, not adopted), alone and together.
+
+Run: ``PYTHONPATH=. python -m models.cv_study [--group-folds] [--features-only] [--artefacts DIR]``
+(3 to 10 minutes on 2 shared cores: most of it is the 300-odd logistic fits). Only the encoder
+of the artefact folder is used, so any built folder of the same backbone will do.
 """
 
 from __future__ import annotations
@@ -226,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--taxonomy", type=Path, default=DEFAULT_TAXONOMY, help="cues/prototypes")
     args = parser.parse_args(argv)
     folder = args.artefacts or default_artefact_dir()
+    if not (folder / "model.int8.onnx").is_file():
+        parser.error(f"no built encoder in {folder}: run `tocsin model build` or pass --artefacts")
     train = [e for e in load_corpus() if e.split == "train"]  # the test split is never read
     texts = [e.text for e in train]
     langs = np.array([e.lang[0] for e in train])
