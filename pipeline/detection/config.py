@@ -61,6 +61,14 @@ class DetectorConfig:
     a fifth, so the level tracker and wide intervals carry the first crisis day; after a week 92 %.
     (The earlier ``d / (d + prior)`` never passed ~90 % because ``d`` saturates at the memory, which
     kept strong rhythms flattened and the morning expectation 20-35 % low.)"""
+    daily_spread: float = 0.5
+    """Once a full day has been seen, an hour slot whose factor is precisely known is applied
+    beyond the maturity weight above: with weight ``spread**2 / (spread**2 + se**2)``, ``se`` the
+    standard error of the slot's log factor under the count model (``alpha_prior`` burstiness).
+    ``spread`` is the typical size of a real log hour-of-day factor: 0.5 (a factor of about 1.6)
+    lets a busy series (tens a bucket: se 0.1-0.2) use its first day's shape almost fully on day
+    two, while a sparse one (a few a bucket, many zeros) keeps the slow maturity. Day-2 mornings
+    of busy series with a strong rhythm paged without it (expected at 0.35-0.5 of the volume)."""
     weekly_prior_weeks: float = 0.5
     """Same shrinkage for the weekly profile, in weeks (80 % applied after one week, 94 % after
     two). Smaller than the daily prior because each weekday slot sees 288 buckets a week, and

@@ -42,9 +42,14 @@ day 2-3 mornings and later, are unchanged since the rule changes paging only, no
 Pages late in the month came from a noise model biased low by the tail it did not learn (seed
 6262, day 27: alpha 0.232 against a true 0.268); with the tail-aware fit, seeds 6262, 5151, 2028,
 7373, 8484 (150 months each) paged 1, 0, 0, 0, 1 months, against 2, 0, 0, 0, 1 before. Both
-remaining pages are day-2 mornings on series with the full demo rhythm: each morning hour has
-been seen once or twice, its factor is shrunk toward flat (weight 0.15-0.5), and the level,
-averaging the last 1-2 hours of a 4-5x rise, expects 0.35-0.5 of the true volume.
+of those were day-2 mornings on busy series with the full demo rhythm: each morning hour had
+been seen once, its factor was shrunk toward flat (weight 0.2), the first day's factors were
+biased toward 1 (a slot was compared with a baseline still learning from the hours just before
+it), and the level, averaging the last hour of a 4-5x rise, expected 0.35-0.5 of the true
+volume. The daily profile is now *settled* after one full day (:meth:`SeasonalProfile.settle`:
+slots compared with the day's mean, the weekly profile restarted, the level re-expressed) and
+a precisely known slot is applied in full from then on (``daily_spread``, an empirical-Bayes
+weight); both months are quiet, and so are all 750 (see the README for the figures).
 Outside the bounds (alpha well above 0.3, sharper rhythms, trends) ordinary noise pages more.
 
 Everything the detector knows is in :meth:`SeriesDetector.to_state` (compact, JSON-serialisable);
@@ -147,6 +152,8 @@ class SeriesDetector:
             memory_periods=cfg.daily_memory_days,
             prior_periods=cfg.daily_prior_days,
             clip=cfg.seasonal_clip,
+            noise_alpha=cfg.alpha_prior,
+            spread=cfg.daily_spread,
         )
         # Weekly profile keyed to the Unix epoch: day 0 (1970-01-01) was a Thursday; the phase
         # does not matter, only that the same weekday always maps to the same slot.
@@ -284,6 +291,7 @@ class SeriesDetector:
         self.unit = int(state["lv"][5])
         self.recent = [float(v) for v in state["rl"]]
         self.lvar = float(state.get("lq", 0.0))  # states written before it existed: no extra width
+        self._daily.configure(unit=self.unit, settled=self._daily_settled)
         self._daily.load(state["d"])
         self._weekly.load(state["w"])
         self._disp.load(state["x"])
@@ -307,6 +315,11 @@ class SeriesDetector:
         self.episode_start = None if episode_start is None else float(episode_start)
         r = state.get("r")
         self._last = None if r is None else _reading_from_list(r)
+
+    @property
+    def _daily_settled(self) -> bool:
+        """The daily profile was settled when the first full day had been learned (see _step)."""
+        return self._use_daily and self.n >= self._first_day
 
     def _level_rate(self) -> float:
         """EWMA weight of the level: fast while the daily profile is young, slower once mature."""
@@ -457,6 +470,10 @@ class SeriesDetector:
             self.n_reach += 1
         self.n += 1
         self.last_epoch = t
+        if self._use_daily:
+            if self.n == self._first_day:
+                self._settle_daily(t_mid, f_week)
+            self._daily.configure(unit=self.unit, settled=self._daily_settled)
 
         episode = self.episode_start
         reading = Reading(
@@ -477,6 +494,36 @@ class SeriesDetector:
         )
         self._last = reading
         return reading
+
+    def _settle_daily(self, t_mid: float, f_week: float) -> None:
+        """One full day learned: settle the daily profile and re-express the level against it.
+
+        The level is ``seen / weight``, ``weight`` being the recent seasonal factor; after the
+        profile jumps from its shrunk first-day shape to the settled one, the recent factor is
+        the new one, so ``weight`` takes it and the past hour's levels (the growth cap) are
+        rescaled by the same ratio: the expected volume of the next bucket is unchanged by the
+        switch itself and follows the settled shape from there. The weekly profile starts
+        again: its first day was deseasonalised by the unsettled daily profile, so a night read
+        as a quiet weekday (a series starting on a Friday expected Saturday at ~0.65 of Friday
+        because Saturday had only been seen at night).
+        """
+        self._daily.settle()
+        if self._use_weekly:
+            self._weekly.reset()
+            f_week = 1.0
+        # ``seen`` is an EWMA of the past volumes, so its partner is the same EWMA of the *new*
+        # factors at those buckets (the current factor alone overstates it on a rising morning).
+        a = self._level_rate()
+        step = self.config.bucket_seconds
+        weight, kept = 0.0, 1.0
+        for j in range(self._first_day):
+            weight += a * kept * self._daily.factor_at(t_mid - j * step)
+            kept *= 1.0 - a
+        weight = (weight + kept * self._daily.factor_at(t_mid - self._first_day * step)) * f_week
+        if self.weight > 0.0 and weight > 0.0:
+            ratio = self.weight / weight
+            self.recent = [v * ratio for v in self.recent]
+            self.weight = weight
 
     def _advance_alert(self, t: float, hot: bool, p_value: float) -> str | None:
         cfg = self.config

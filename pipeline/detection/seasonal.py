@@ -15,6 +15,17 @@ slot's factor. Factors are
   prior, 99 % after three) because ``d`` saturates at the memory length: the earlier
   ``d / (d + prior)`` kept a strong daily rhythm about 10 % flattened forever, so the expected
   volume ran 20-35 % low through every morning rise, which is how quiet months paged;
+* optionally (the daily profile) *settled* once a full period has been seen: the slots' reference
+  is then rebuilt from the period's own mean (:meth:`SeasonalProfile.settle`), because the slow
+  baseline a first-day slot was compared with was itself still learning (a slot visited an hour
+  after the series began was compared with its own level, so its factor read about 1 whatever the
+  hour), and from then on a slot whose factor is precisely known is applied in full whatever its
+  age: the weight becomes the larger of the maturity above and an empirical-Bayes weight
+  ``spread**2 / (spread**2 + se**2)``, ``se**2 = (unit / mean + alpha) / visits`` being the
+  sampling variance of the slot's log factor under negative-binomial counts. A busy series shows
+  its daily shape in one day (a 45-a-bucket series: se ~0.15 against a night-to-afternoon range
+  of ~2.8 in log), a sparse one does not, and keeps the slow maturity. Without it, day-2 mornings
+  of busy series with a strong rhythm were expected at 0.35-0.5 of their volume and paged;
 * normalised to mean 1, so the profile and the level cannot drift together.
 
 The state is three lists of floats, kept by the caller (the detector serialises it).
@@ -35,9 +46,13 @@ class SeasonalProfile:
         "_mean",
         "_prior",
         "_raw",
+        "_settled",
         "_slot_seconds",
+        "_spread2",
+        "_unit",
         "_visits_per_period",
         "n",
+        "noise_alpha",
         "period",
         "sb",
         "slots",
@@ -54,6 +69,8 @@ class SeasonalProfile:
         prior_periods: float,
         clip: float,
         blend: float = 1.0,
+        noise_alpha: float | None = None,
+        spread: float = 0.0,
     ) -> None:
         self.slots = slots
         self._blend = blend
@@ -64,6 +81,11 @@ class SeasonalProfile:
         self._gamma = 1.0 / max(memory_periods * self._visits_per_period, 1.0)
         self._prior = prior_periods
         self._clip = math.log(clip)
+        # Empirical-Bayes weighting (None: maturity only); set per series by :meth:`configure`.
+        self.noise_alpha = noise_alpha
+        self._spread2 = spread * spread
+        self._unit = 1.0
+        self._settled = False
         self.sx = [0.0] * slots
         self.sb = [0.0] * slots
         self.n = [0.0] * slots
@@ -91,7 +113,49 @@ class SeasonalProfile:
         raw = math.log(sx / sb) if sx > 0.0 else -self._clip
         raw = max(-self._clip, min(self._clip, raw))
         d = n / self._visits_per_period
-        return math.exp(raw * d * d / (d * d + self._prior * self._prior))
+        weight = d * d / (d * d + self._prior * self._prior)
+        if self._settled and self.noise_alpha is not None and sx > 0.0:
+            # Sampling variance of log(mean count) over n visits: (phi / mean + alpha) / n.
+            se2 = (self._unit * n / sx + self.noise_alpha) / n
+            weight = max(weight, self._spread2 / (self._spread2 + se2))
+        return math.exp(raw * weight)
+
+    def configure(self, *, unit: float, settled: bool) -> None:
+        """The series' count unit (phi floor) and whether :meth:`settle` has run; cheap if unchanged.
+
+        Both come from the detector's own state (``unit``, buckets seen), so a profile restored
+        from a dump is configured the same way and gives the same factors.
+        """
+        unit = max(float(unit), 1.0)
+        if unit == self._unit and settled == self._settled:
+            return
+        self._unit = unit
+        self._settled = settled
+        self._refresh(tuple(range(self.slots)))
+
+    def settle(self) -> None:
+        """Compare every slot seen so far with the mean of the slots' means, not the young baseline.
+
+        Called once, when the first full period has been learned. What each slot saw (``sx``,
+        ``n``) stays; only its reference ``sb`` is rebuilt as if the baseline had been that mean
+        all along. Later visits keep comparing with the slow baseline, which by then has settled.
+        """
+        means = [sx / n for sx, n in zip(self.sx, self.n, strict=True) if n > 0.0]
+        if not means:
+            return
+        ref = sum(means) / len(means)
+        if ref <= 0.0:
+            return
+        self.sb = [n * ref for n in self.n]
+        self._settled = True
+        self._refresh(tuple(range(self.slots)))
+
+    def reset(self) -> None:
+        """Forget everything learned (the slots go back to flat)."""
+        self.sx = [0.0] * self.slots
+        self.sb = [0.0] * self.slots
+        self.n = [0.0] * self.slots
+        self._refresh(tuple(range(self.slots)))
 
     def _refresh(self, slots: tuple[int, ...]) -> None:
         for k in slots:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.detection import DetectorConfig, Reading, SeriesDetector
+from pipeline.detection.quiet import pages, quiet_spec
 from pipeline.detection.synthetic import SeriesSpec, Surge, generate
 
 T0 = datetime(2024, 3, 4, tzinfo=UTC)
@@ -350,3 +351,19 @@ def test_one_minute_buckets_three_calm_hours_then_a_surge_pages_on_day_one() -> 
 def test_first_day_min_ratio_below_min_ratio_is_refused() -> None:
     with pytest.raises(ValueError, match="first_day_min_ratio"):
         DetectorConfig(first_day_min_ratio=1.0)
+
+
+def test_busy_day_two_morning_does_not_page_but_would_without_the_settled_profile() -> None:
+    # A quiet month drawn by `python -m pipeline.detection.quiet 150 8484` (month 7) that paged
+    # at 07:30 on its second morning: 45 a bucket, the full demo rhythm, starting Friday 07:00.
+    spec = quiet_spec(
+        level=45.16,
+        alpha=0.2495,
+        daily_amplitude=0.967,
+        weekend_factor=0.692,
+        zero_inflation=0.0,
+        start_hours=4 * 24 + 7,
+        days=3,
+    )
+    assert pages(spec, 566303867) == []
+    assert pages(spec, 566303867, DetectorConfig(daily_spread=0.0)) != []

@@ -61,3 +61,68 @@ def test_shrinkage_toward_flat_fades_with_history(weeks: int) -> None:
     assert math.log(ratio) == pytest.approx(math.log(0.5) * applied, rel=0.06)
     if weeks >= 3:
         assert ratio < 0.5**0.8  # at least 80 % of the true weekend dip after three weeks
+
+
+def daily(spread: float) -> SeasonalProfile:
+    return SeasonalProfile(
+        slots=24,
+        period_seconds=int(DAY),
+        bucket_seconds=300,
+        memory_periods=21.0,
+        prior_periods=2.0,
+        clip=20.0,
+        noise_alpha=0.3,
+        spread=spread,
+    )
+
+
+def one_day(profile: SeasonalProfile, scale: float, baseline: float) -> None:
+    """One day of buckets: night at ``scale`` / 10, day at ``scale``, a young baseline."""
+    for i in range(288):
+        t_mid = i * 300 + 150.0
+        value = scale if 8 <= t_mid // 3600 < 20 else scale / 10
+        profile.learn(t_mid, value, baseline)
+
+
+def test_settle_compares_first_day_slots_with_the_days_mean_not_the_young_baseline() -> None:
+    p = daily(spread=0.5)
+    one_day(p, 40.0, baseline=40.0)  # a baseline that took each hour's own level
+    night, noon = p.factor_at(3 * 3600.0), p.factor_at(14 * 3600.0)
+    p.settle()
+    p.configure(unit=1, settled=True)
+    assert p.factor_at(14 * 3600.0) / p.factor_at(3 * 3600.0) > 2.0 * noon / night
+
+
+@pytest.mark.parametrize(("scale", "applied"), [(40.0, 0.8), (0.5, 0.45)])
+def test_a_precisely_known_slot_is_applied_beyond_its_age(scale: float, applied: float) -> None:
+    """Busy series: one day shows the rhythm (se of a log factor ~0.17); sparse: it stays shrunk."""
+    p = daily(spread=0.5)
+    one_day(p, scale, baseline=scale)
+    p.settle()
+    p.configure(unit=1, settled=True)
+    busy_ratio = math.log(p.factor_at(14 * 3600.0) / p.factor_at(3 * 3600.0))
+    flat = daily(spread=0.0)
+    one_day(flat, scale, baseline=scale)
+    flat.settle()
+    flat.configure(unit=1, settled=True)
+    aged_ratio = math.log(flat.factor_at(14 * 3600.0) / flat.factor_at(3 * 3600.0))
+    true_ratio = math.log(10.0)
+    assert aged_ratio == pytest.approx(true_ratio * 0.2, rel=0.1)  # 1 day: 1 / (1 + 2**2)
+    if scale > 1:
+        assert busy_ratio > applied * true_ratio
+    else:
+        assert busy_ratio < applied * true_ratio
+
+
+def test_configure_is_part_of_the_state_contract() -> None:
+    """A profile restored from a dump and configured the same way gives the same factors."""
+    p = daily(spread=0.5)
+    one_day(p, 20.0, baseline=20.0)
+    p.settle()
+    p.configure(unit=1, settled=True)
+    q = daily(spread=0.5)
+    q.configure(unit=1, settled=True)
+    q.load(p.dump())
+    assert q.factors() == p.factors()
+    q.configure(unit=10, settled=True)  # counts in tens: noisier per count, shrunk more
+    assert q.factors() != p.factors()
