@@ -8,7 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.head import Head, balanced_weights, best_threshold, fit_binary, kfold, train_head
+from models.head import (
+    Head,
+    balanced_weights,
+    best_threshold,
+    fit_binary,
+    head_features,
+    kfold,
+    train_head,
+)
 
 TOPICS = ("pricing", "adverse_event", "other")
 STANCES = ("supportive", "neutral", "critical")
@@ -202,3 +210,22 @@ def test_a_constant_dense_column_keeps_unit_scale() -> None:
         np.hstack([x, np.zeros((200, 1))]), t, s, topics=TOPICS, stances=STANCES, l2_grid=(1.0,)
     )
     assert head.scale[-1] == 1.0  # a cue that never matched in training is not blown up 1e6x
+
+
+def test_serving_computes_the_cue_block_the_head_was_trained_on() -> None:
+    from models.classifier import OnnxMentionClassifier
+
+    x, t, s = synthetic(300, seed=6)
+    texts = ["the price went up" if "pricing" in lbl else "hello there" for lbl in t]
+    cues = (("pricing", ("price*",)),)
+    feats = head_features(x, texts, cues=cues)
+    head, _ = train_head(feats, t, s, topics=TOPICS, stances=STANCES, l2_grid=(1.0,), cues=cues)
+
+    class FakeEncoder:  # serving hands the encoder's embeddings and the texts to the head
+        def encode(self, batch: list[str]) -> np.ndarray:
+            return x[: len(batch)]
+
+    clf = OnnxMentionClassifier(FakeEncoder(), head, "test")  # type: ignore[arg-type]
+    got = clf.classify(texts[:50])
+    expected = head.topic_proba(feats[:50])
+    np.testing.assert_allclose([[p.scores[tp] for tp in head.topics] for p in got], expected)
