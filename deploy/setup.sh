@@ -28,15 +28,40 @@ if [ ! -f "$venv/.complete" ]; then
     "pip>=24" "setuptools>=77" wheel "$here[build,dev,plot]"
   rm -f "$wheels"/tocsin-*.whl
   "$venv/bin/python" -m pip install --quiet --no-index --find-links "$wheels" --upgrade "pip>=24" "setuptools>=77" wheel
-  # Dependencies only; the project itself is added editable below, outside the keyed venv.
-  "$venv/bin/python" -m pip install --quiet --no-index --find-links "$wheels" \
-    -c "$here/constraints.txt" "$here[build,dev,plot]"
-  "$venv/bin/python" -m pip uninstall --quiet -y tocsin
+  # Dependencies (and the project, editable: never a copy in site-packages, which would shadow
+  # the clone's code for the `tocsin` entry point). pip runs from / because `python -m pip` puts
+  # the working directory on sys.path, where a clone's tocsin.egg-info would be taken for the
+  # installed distribution.
+  (cd / && "$venv/bin/python" -m pip install --quiet --no-index --find-links "$wheels" \
+    -c "$here/constraints.txt" -e "$here[build,dev,plot]")
   touch "$venv/.complete"
 else
   echo "setup: reusing $venv"
 fi
 
-"$venv/bin/python" -m pip install --quiet --no-index --no-deps --no-build-isolation -e "$here"
+# Venvs made by earlier versions of this script could keep a stale copy of the project's packages
+# in site-packages (installed, then "uninstalled" from a directory holding tocsin.egg-info), which
+# the `tocsin` entry point imported instead of the clone. Remove such copies: a top-level
+# pipeline/, agents/ or models/ folder that no other installed distribution lists in its RECORD.
+"$venv/bin/python" - <<'PY'
+import importlib.metadata as md
+import shutil
+import sysconfig
+from pathlib import Path
+
+site = Path(sysconfig.get_paths()["purelib"])
+owned = {
+    str(f).split("/")[0]
+    for d in md.distributions()
+    if (d.metadata["Name"] or "").lower() != "tocsin"
+    for f in (d.files or ())
+}
+for name in ("pipeline", "agents", "models"):
+    stray = site / name
+    if stray.is_dir() and not stray.is_symlink() and name not in owned:
+        shutil.rmtree(stray)
+        print(f"setup: removed a stale copy of the project's {name}/ from {site}")
+PY
+(cd / && "$venv/bin/python" -m pip install --quiet --no-index --no-deps --no-build-isolation -e "$here")
 ln -sfn "$venv" "$here/.venv"
 echo "setup: ready (.venv -> $venv)"
