@@ -36,13 +36,21 @@ _STAR, _SPACE, _END = r"\w*", r"\s+", r"(?!\w)"
 Trie = dict[str, "Trie"]
 
 
+def check_cue(cue: str) -> str:
+    """``cue`` if its syntax is valid (the taxonomy validates with this too), else ValueError."""
+    for word in cue.split():
+        if not re.search(r"\w", word) or "*" in word[:-1]:
+            raise ValueError(
+                f"cue word {word!r}: needs a letter or digit, and '*' (prefix) only at its end"
+            )
+    return cue
+
+
 def _units(cue: str) -> list[str]:
     """A cue as regex pieces: escaped characters, ``\\w*`` for a star, ``\\s+`` between words."""
     out: list[str] = []
-    for k, word in enumerate(cue.split()):
+    for k, word in enumerate(check_cue(cue).split()):
         stem = word[:-1] if word.endswith("*") else word
-        if "*" in stem or not re.search(r"\w", stem):
-            raise ValueError(f"cue {cue!r}: each word needs a letter, '*' only at its end")
         out += ([_SPACE] if k else []) + [re.escape(ch) for ch in stem]
         out += [_STAR] if word.endswith("*") else []
     return [*out, _END]

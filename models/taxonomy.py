@@ -18,7 +18,6 @@ Exceptions::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -33,7 +32,7 @@ from pydantic import (
     ValidationError,
 )
 
-from models.cues import normalise
+from models.cues import check_cue, normalise
 
 DEFAULT_TAXONOMY = Path(__file__).parent / "taxonomy.yaml"
 
@@ -42,20 +41,11 @@ NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)
 LangCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 
 
-def _check_cue(cue: str) -> str:
-    for word in cue.split():
-        if not re.search(r"\w", word) or "*" in word[:-1]:
-            raise ValueError(
-                f"cue word {word!r}: needs a letter or digit, and '*' (prefix) only at its end"
-            )
-    return cue
-
-
 #: A cue (models/cues.py): a word stem or short phrase; ``*`` ending a word makes it a prefix.
 Cue = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=60),
-    AfterValidator(_check_cue),
+    AfterValidator(check_cue),
 ]
 
 Loc = tuple[str | int, ...]
