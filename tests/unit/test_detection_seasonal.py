@@ -76,36 +76,38 @@ def daily(spread: float) -> SeasonalProfile:
     )
 
 
-def one_day(profile: SeasonalProfile, scale: float, baseline: float) -> None:
-    """One day of buckets: night at ``scale`` / 10, day at ``scale``, a young baseline."""
+def one_day(profile: SeasonalProfile, scale: float) -> None:
+    """One day of buckets, night at ``scale`` / 10 and day at ``scale``, each compared with a
+    baseline that sits at the hour's own level: the worst case of a young baseline."""
     for i in range(288):
         t_mid = i * 300 + 150.0
         value = scale if 8 <= t_mid // 3600 < 20 else scale / 10
-        profile.learn(t_mid, value, baseline)
+        profile.learn(t_mid, value, value)
+
+
+def settled_day(spread: float, scale: float) -> SeasonalProfile:
+    """A daily profile taught :func:`one_day` against its own level, then settled."""
+    p = daily(spread)
+    one_day(p, scale)
+    p.settle()
+    return p
+
+
+def log_day_over_night(p: SeasonalProfile) -> float:
+    return math.log(p.factor_at(14 * 3600.0) / p.factor_at(3 * 3600.0))
 
 
 def test_settle_compares_first_day_slots_with_the_days_mean_not_the_young_baseline() -> None:
-    p = daily(spread=0.5)
-    one_day(p, 40.0, baseline=40.0)  # a baseline that took each hour's own level
-    night, noon = p.factor_at(3 * 3600.0), p.factor_at(14 * 3600.0)
-    p.settle()
-    p.configure(unit=1, settled=True)
-    assert p.factor_at(14 * 3600.0) / p.factor_at(3 * 3600.0) > 2.0 * noon / night
+    young = daily(spread=0.5)
+    one_day(young, 40.0)
+    assert log_day_over_night(settled_day(0.5, 40.0)) > math.log(2.0) + log_day_over_night(young)
 
 
 @pytest.mark.parametrize(("scale", "applied"), [(40.0, 0.8), (0.5, 0.45)])
 def test_a_precisely_known_slot_is_applied_beyond_its_age(scale: float, applied: float) -> None:
     """Busy series: one day shows the rhythm (se of a log factor ~0.17); sparse: it stays shrunk."""
-    p = daily(spread=0.5)
-    one_day(p, scale, baseline=scale)
-    p.settle()
-    p.configure(unit=1, settled=True)
-    busy_ratio = math.log(p.factor_at(14 * 3600.0) / p.factor_at(3 * 3600.0))
-    flat = daily(spread=0.0)
-    one_day(flat, scale, baseline=scale)
-    flat.settle()
-    flat.configure(unit=1, settled=True)
-    aged_ratio = math.log(flat.factor_at(14 * 3600.0) / flat.factor_at(3 * 3600.0))
+    busy_ratio = log_day_over_night(settled_day(0.5, scale))
+    aged_ratio = log_day_over_night(settled_day(0.0, scale))
     true_ratio = math.log(10.0)
     assert aged_ratio == pytest.approx(true_ratio * 0.2, rel=0.1)  # 1 day: 1 / (1 + 2**2)
     if scale > 1:
@@ -116,10 +118,7 @@ def test_a_precisely_known_slot_is_applied_beyond_its_age(scale: float, applied:
 
 def test_configure_is_part_of_the_state_contract() -> None:
     """A profile restored from a dump and configured the same way gives the same factors."""
-    p = daily(spread=0.5)
-    one_day(p, 20.0, baseline=20.0)
-    p.settle()
-    p.configure(unit=1, settled=True)
+    p = settled_day(0.5, 20.0)
     q = daily(spread=0.5)
     q.configure(unit=1, settled=True)
     q.load(p.dump())
