@@ -51,8 +51,9 @@ def test_fires_within_a_few_buckets_of_a_building_surge_on_day_two(seed: int) ->
     assert len(fires) == 1, fires
     delay = fires[0] - start
     assert 0 < delay <= 4, delay  # two hot buckets are needed, so never at the first
-    assert readings[fires[0]].episode_start is not None
-    assert readings[fires[0]].episode_start >= T0 + start * STEP
+    episode_start = readings[fires[0]].episode_start
+    assert episode_start is not None
+    assert episode_start >= T0 + start * STEP
 
 
 @pytest.mark.parametrize("seed", range(6))
