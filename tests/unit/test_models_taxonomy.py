@@ -54,8 +54,10 @@ def test_bundled_taxonomy_has_the_ten_topics() -> None:
         "other",
     )
     assert tax.fallback == "other" and "other" not in tax.trained
-    assert tax.betas == {"adverse_event": 2.0}
-    assert tax.min_recalls == {"adverse_event": 0.95}
+    # a miss of a side-effect report costs most: recall-leaning beta and a recall floor above
+    # the 0.90 held-out target (models/data/README.md, "Adverse-event threshold rule")
+    assert tax.betas == {"adverse_event": 1.5}
+    assert tax.min_recalls == {"adverse_event": 0.93}
     assert all(t.description and t.examples for t in tax.topics)
 
 
