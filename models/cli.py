@@ -134,6 +134,25 @@ def eval_cmd(as_json: bool, artefacts: Path | None, corpus: Path | None) -> None
     type=click.FloatRange(0.0, 0.95),
     help="Share of reposts in the repost stream.",
 )
+@click.option(
+    "--broker",
+    is_flag=True,
+    help="Add the broker pass: a real broker and `tocsin worker` on a pre-loaded backlog "
+    "(bench/classify_pass.py; run from the repository, ~3 min).",
+)
+@click.option(
+    "--broker-texts",
+    default=1600,
+    show_default=True,
+    type=click.IntRange(20, 100_000),
+    help="Distinct corpus texts for the broker pass (half plain, half with reposts).",
+)
+@click.option(
+    "--profile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Broker pass: py-spy raw profile of the worker to this file (py-spy installed by hand).",
+)
 def bench_cmd(
     seconds: float,
     threads: int | None,
@@ -141,6 +160,9 @@ def bench_cmd(
     n_texts: int,
     repost_share: float,
     rounds: int,
+    broker: bool,
+    broker_texts: int,
+    profile: Path | None,
 ) -> None:
     """Raw model vs the classify_mentions agent path, in one run (JSON on stdout).
 
@@ -148,7 +170,10 @@ def bench_cmd(
     2. on N distinct corpus texts: raw model texts/s at the agent's batch size, the agent path
        (Faust take batching, record decoding, repost cache, model thread, record serialisation)
        on a plain stream and on a stream with --repost-share reposts, and their ratios to raw.
-    Kafka sockets are not part of it (see models/pipeline_bench.py); `tocsin demo` measures them.
+    Kafka sockets are not part of it (see models/pipeline_bench.py).
+    3. with --broker: the same comparison through a real broker and a real `tocsin worker`
+       (raw model before and after in its own process, worker CPU per mention; see
+       bench/classify_pass.py).
     """
     from models.bench import bench_raw, rss_mb
     from models.classifier import ArtefactsMissingError, load_classifier
@@ -177,7 +202,54 @@ def bench_cmd(
             f"{med['reposts_over_raw']:.2f}x raw (CPU-time ratios {med['cpu_raw_over_plain']:.2f}"
             f" / {med['cpu_raw_over_reposts']:.2f})"
         )
+    if broker:
+        report["broker"] = _broker_pass(
+            clf, artefacts, threads, broker_texts, repost_share, profile
+        )
     click.echo(json.dumps(report, indent=2))
+
+
+def _broker_pass(
+    clf: object,
+    artefacts: Path | None,
+    threads: int | None,
+    n_texts: int,
+    repost_share: float,
+    profile: Path | None,
+) -> dict[str, object]:
+    """The broker pass; the worker and the raw-model process get the same thread setting."""
+    import os
+
+    from models.classifier import THREADS_ENV, default_artefact_dir
+    from models.corpus import load_corpus
+
+    try:
+        from bench.classify_pass import run_broker_pass
+    except ImportError as exc:  # bench/ ships with the repository, not the installed package
+        raise click.ClickException(
+            f"--broker runs from the repository (PYTHONPATH): {exc}"
+        ) from exc
+    del clf  # the worker and the raw process load their own
+    if threads is not None:
+        os.environ[THREADS_ENV] = str(threads)
+    folder = (artefacts or default_artefact_dir()).resolve()
+    texts = list(dict.fromkeys(e.text for e in load_corpus()))[:n_texts]
+    _echo_progress(f"broker pass on {len(texts)} distinct corpus texts...")
+    result = run_broker_pass(
+        texts,
+        artefacts=folder,
+        repost_share=repost_share,
+        profile=profile,
+        progress=_echo_progress,
+    )
+    for name, ratio in result["ratios"].items():
+        seg = result["segments"][name]
+        _echo_progress(
+            f"broker {name}: {seg['mentions_per_s']}/s vs raw {ratio['raw_texts_per_s']} texts/s"
+            f" = {ratio['wall']}x wall; worker CPU {seg['worker_cpu_ms_per_mention']} ms/mention vs"
+            f" raw {ratio['raw_cpu_ms_per_text']} ms/text = {ratio['cpu']}x"
+        )
+    return result
 
 
 @click.command("classify")

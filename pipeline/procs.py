@@ -49,11 +49,17 @@ class Broker:
             "PYTHON": sys.executable,
         }
 
-    def start(self) -> None:
-        subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], env=self._env(), check=True)
+    def start(self, stdout: int | None = None) -> None:
+        """``stdout=subprocess.DEVNULL`` keeps the script's "ready" line off a caller's own
+        stdout (``tocsin model bench`` prints JSON there); its errors go to stderr either way."""
+        subprocess.run(
+            ["bash", str(KAFKA_SCRIPT), "start"], env=self._env(), check=True, stdout=stdout
+        )
 
-    def stop(self) -> None:
-        subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], env=self._env(), check=False)
+    def stop(self, stdout: int | None = None) -> None:
+        subprocess.run(
+            ["bash", str(KAFKA_SCRIPT), "stop"], env=self._env(), check=False, stdout=stdout
+        )
 
 
 @dataclass

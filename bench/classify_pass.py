@@ -1,0 +1,544 @@
+"""Broker pass of ``tocsin model bench --broker``: ``classify_mentions`` in a real worker process on a
+real broker against the raw model, measured in one run on the same texts.
+
+The in-process passes (``models/pipeline_bench.py``) leave out the Kafka sockets and every other
+agent of a worker; this pass leaves out nothing but ingest. What it does, all on 127.0.0.1 in a
+fresh folder under ``$TOCSIN_CACHE/run``, everything stopped by the PID it started:
+
+1. **raw, before**: the bare model in its own process (``bench/rawmodel.py``, same thread settings
+   as the worker: both read ``TOCSIN_MODEL_THREADS``), on the distinct texts of each segment, in
+   batches of the worker's ``TOCSIN_BATCH_SIZE``, at least one full pass over each set;
+2. a broker from ``deploy/kafka/kafka.sh`` with Tocsin's topics (``pipeline.admin.ensure_topics``);
+3. the ``mentions`` topic pre-loaded with two segments, encoded exactly as ``ingest_mentions``
+   writes them (Faust's own serialiser for the ``mentions`` topic, key = the brand, no headers,
+   ``raw_partition``/``raw_offset`` stamped as if read in order from ``mentions.raw`` partition 0):
+   **plain** (one mention per distinct text) then **reposts** (other distinct texts plus
+   ``RT @handle: <earlier text>`` copies making up ``repost_share`` of the segment, from
+   ``models.pipeline_bench.make_stream``). The two segments share no text, so the reposts segment
+   does not start with a cache the plain one filled; event time runs on across both;
+4. one ``tocsin worker`` (``pipeline.procs.Worker``) started on that backlog, its process CPU
+   sampled every 0.2 s, until its ``classify_mentions`` output counter reaches the total;
+5. **raw, after**, as in 1, once the worker and broker are stopped.
+
+Rates come from the ``mentions.classified`` records themselves: each carries the time the worker's
+producer stamped it (Kafka ``CreateTime``), so the harness samples nothing while the worker runs
+but its CPU. A segment's **steady rate** is the number of its records between its 10th and 90th
+percentile stamps divided by the time between them: the first 10 % of the plain segment absorb
+start-up (model load, group join, first fetch) and the last 10 % of each the drain at its end.
+Worker CPU per mention is the process CPU time (every thread, ONNX Runtime's included) between the
+same two instants, interpolated from the samples, over those records. Ratios are against the mean
+of the raw rates before and after; both are reported to show how far the machine moved.
+
+Reading the classified topic back also checks delivery: every pre-loaded mention must come out
+exactly once (``missing`` and ``duplicates`` are reported; the integration test requires zero).
+
+With ``profile`` set, ``py-spy record`` (installed by hand: ``.venv/bin/pip install py-spy``; not a
+project dependency) samples the worker's Python threads during the backlog and
+:func:`summarise_profile` reports where its samples went (``--profile``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from pipeline.procs import REPO, Broker, Worker, free_port
+from pipeline.settings import default_cache_dir, make_settings
+
+#: ``make_stream`` writes every mention for this brand, so the whole backlog is on one partition.
+BRAND = "brenmoor"
+EVENT_T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+STEADY = (0.1, 0.9)  # share of a segment's records before the window opens / when it closes
+#: Counters read from the worker's /metrics once the backlog is through.
+WORKER_COUNTERS = {
+    "classified": ("tocsin_agent_messages_out_total", {"agent": "classify_mentions"}),
+    "counted": ("tocsin_agent_messages_in_total", {"agent": "count_mentions"}),
+    "model_calls": ("tocsin_model_batch_size_count", {}),
+    "model_texts": ("tocsin_model_batch_size_sum", {}),
+    "model_busy_s": ("tocsin_model_batch_latency_seconds_sum", {}),
+    "cache_hits": ("tocsin_model_dedup_hits_total", {}),
+}
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One part of the pre-loaded backlog: its distinct texts and the mentions as Kafka values."""
+
+    name: str
+    texts: list[str]
+    ids: list[str]
+    values: list[bytes]
+    reposts: int
+
+
+def build_segments(
+    plain_texts: Sequence[str], repost_texts: Sequence[str], repost_share: float
+) -> list[Segment]:
+    """The plain and repost segments, ids ``<segment>:<i>``, raw offsets and event time running on."""
+    from models.pipeline_bench import make_stream
+    from pipeline.records import Mention
+    from pipeline.topics import mentions
+
+    segments: list[Segment] = []
+    offset = 0
+    for name, texts, share in (
+        ("plain", plain_texts, 0.0),
+        ("reposts", repost_texts, repost_share),
+    ):
+        ids: list[str] = []
+        values: list[bytes] = []
+        reposts = 0
+        for i, (kind, payload) in enumerate(make_stream(texts, share)):
+            mention = Mention.loads(payload)
+            mention.id = f"{name}:{i}"
+            mention.created_at = EVENT_T0 + timedelta(seconds=offset)
+            # what ingest_mentions stamps: where it read the mention on mentions.raw
+            mention.raw_partition = 0
+            mention.raw_offset = offset
+            value, _headers = mentions.prepare_value(mention, None)
+            ids.append(mention.id)
+            values.append(value)
+            reposts += kind == "repost"
+            offset += 1
+        segments.append(Segment(name, list(texts), ids, values, reposts))
+    return segments
+
+
+def brand_key() -> bytes:
+    """The key ``ingest_mentions`` sends with (``mentions.send(key=mention.brand)``), serialised."""
+    from pipeline.topics import mentions
+
+    key, _headers = mentions.prepare_key(BRAND, None)
+    return bytes(key)
+
+
+def preload(bootstrap: str, segments: Sequence[Segment]) -> int:
+    """Write every segment to ``mentions`` in order (one key, so one partition, in order)."""
+    from kafka import KafkaProducer
+
+    from pipeline.topology import MENTIONS
+
+    key = brand_key()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    sent = 0
+    try:
+        for segment in segments:
+            for value in segment.values:
+                producer.send(MENTIONS.name, key=key, value=value)
+                sent += 1
+        producer.flush(timeout=60)
+    finally:
+        producer.close(timeout=10)
+    return sent
+
+
+@dataclass
+class CpuSampler:
+    """Background thread: ``(wall time, process CPU seconds)`` of one PID every ``interval_s``."""
+
+    pid: int
+    interval_s: float = 0.2
+    samples: list[tuple[float, float]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        proc = psutil.Process(self.pid)
+
+        def run() -> None:
+            while not self._stop.is_set():
+                try:
+                    times = proc.cpu_times()
+                except psutil.Error:
+                    return
+                self.samples.append((time.time(), times.user + times.system))
+                self._stop.wait(self.interval_s)
+
+        self._thread = threading.Thread(target=run, name="bench-cpu", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+def interpolate(samples: Sequence[tuple[float, float]], t: float) -> float | None:
+    """Value of a sampled monotonic series at time ``t`` (linear between samples; None outside)."""
+    for (t0, v0), (t1, v1) in itertools.pairwise(samples):
+        if t0 <= t <= t1:
+            return v0 if t1 == t0 else v0 + (v1 - v0) * (t - t0) / (t1 - t0)
+    return None
+
+
+def steady_window(stamps: Sequence[float], lo: float, hi: float) -> tuple[float, float, int]:
+    """``(start, end, records)`` between the ``lo`` and ``hi`` quantiles of sorted ``stamps``.
+
+    ``records`` counts the records produced after ``start`` up to ``end`` (the one at ``start``
+    is the reference point, not part of the interval).
+    """
+    if len(stamps) < 3:
+        raise ValueError("need at least 3 records for a steady window")
+    first = math.floor(lo * (len(stamps) - 1))
+    last = math.ceil(hi * (len(stamps) - 1))
+    return stamps[first], stamps[last], last - first
+
+
+def read_classified(bootstrap: str, want: int, timeout_s: float) -> list[tuple[str, float]]:
+    """``(mention id, producer timestamp in s)`` of every record on ``mentions.classified``."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from pipeline.topology import CLASSIFIED
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        consumer_timeout_ms=1000,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
+    out: list[tuple[str, float]] = []
+    try:
+        parts = [
+            TopicPartition(CLASSIFIED.name, p)
+            for p in sorted(consumer.partitions_for_topic(CLASSIFIED.name) or ())
+        ]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        ends = consumer.end_offsets(parts)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for message in consumer:
+                record = json.loads(message.value)
+                out.append((str(record["mention"]["id"]), message.timestamp / 1000))
+            if len(out) >= want and all(consumer.position(tp) >= ends[tp] for tp in parts):
+                break
+    finally:
+        consumer.close()
+    return out
+
+
+def segment_figures(
+    segment: Segment,
+    stamps: Sequence[float],
+    cpu: Sequence[tuple[float, float]],
+) -> dict[str, Any]:
+    """Steady rate and worker CPU per mention of one segment (see the module docstring)."""
+    start, end, records = steady_window(sorted(stamps), *STEADY)
+    seconds = end - start
+    cpu0, cpu1 = interpolate(cpu, start), interpolate(cpu, end)
+    cpu_ms = None
+    if cpu0 is not None and cpu1 is not None and records:
+        cpu_ms = round((cpu1 - cpu0) * 1000 / records, 2)
+    return {
+        "mentions": len(segment.ids),
+        "distinct_texts": len(segment.texts),
+        "reposts": segment.reposts,
+        "steady_mentions": records,
+        "steady_seconds": round(seconds, 2),
+        "mentions_per_s": round(records / seconds, 1) if seconds > 0 else None,
+        "worker_cpu_ms_per_mention": cpu_ms,
+    }
+
+
+def delivery_check(
+    segments: Sequence[Segment], seen: Sequence[tuple[str, float]]
+) -> dict[str, int]:
+    """How many pre-loaded mentions came out not at all, more than once, or were never sent."""
+    expected = {i for s in segments for i in s.ids}
+    counts = Counter(mention_id for mention_id, _ in seen)
+    return {
+        "expected": len(expected),
+        "classified_records": len(seen),
+        "missing": len(expected - counts.keys()),
+        "duplicates": sum(n - 1 for n in counts.values() if n > 1),
+        "unexpected": len(counts.keys() - expected),
+    }
+
+
+def raw_pass(
+    artefacts: Path, sets: dict[str, list[str]], seconds: float, batch: int, folder: Path
+) -> dict[str, dict[str, float]]:
+    """``bench/rawmodel.py`` on each set of texts, in its own process (see its docstring)."""
+    texts_file = folder / "raw-texts.json"
+    texts_file.write_text(json.dumps(sets, ensure_ascii=False), encoding="utf-8")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.rawmodel",
+            "--texts",
+            str(texts_file),
+            str(artefacts),
+            str(seconds),
+            str(batch),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+        cwd=REPO,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        },
+    )
+    figures: dict[str, dict[str, float]] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def wait_classified(worker: Worker, total: int, timeout_s: float) -> float:
+    """Poll the worker's classify output counter (every second) until it reaches ``total``."""
+    from pipeline.demo import metric_value
+
+    name, labels = WORKER_COUNTERS["classified"]
+    deadline = time.monotonic() + timeout_s
+    done = 0.0
+    while time.monotonic() < deadline:
+        if worker.proc is not None and worker.proc.poll() is not None:
+            raise RuntimeError(
+                f"worker exited with {worker.proc.returncode}; see {worker.log_path}"
+            )
+        with contextlib.suppress(httpx.HTTPError):  # a missed scrape is retried until the deadline
+            done = metric_value(worker.metrics_text(), name, **labels)
+        if done >= total:
+            return done
+        time.sleep(1.0)
+    raise TimeoutError(f"worker classified {done:.0f} of {total} in {timeout_s:.0f}s")
+
+
+def worker_counters(worker: Worker) -> dict[str, float]:
+    from pipeline.demo import metric_value
+
+    text = worker.metrics_text()
+    return {
+        key: metric_value(text, name, **labels) for key, (name, labels) in WORKER_COUNTERS.items()
+    }
+
+
+def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
+    """``py-spy record`` on ``pid`` (raw collapsed stacks), or None when py-spy is not installed."""
+    exe = shutil.which(
+        "py-spy",
+        path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    )
+    if exe is None:
+        return None
+    return subprocess.Popen(
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def stop_profiler(proc: subprocess.Popen[bytes]) -> str:
+    """SIGINT makes py-spy write its file; returns what it said on stderr (attach errors)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+    return (err or b"").decode("utf-8", "replace")[-2000:]
+
+
+def summarise_profile(path: Path, top: int = 25) -> dict[str, Any]:
+    """Where py-spy's samples went: share by thread, by leaf frame (self) and by frame (inclusive).
+
+    py-spy's raw format is one line per distinct stack, ``frame;frame;...;leaf count``, each frame
+    ``function (file:line)``; line numbers are dropped here so a function's samples add up.
+    Threads are told apart by their three outermost frames (the raw format has no thread ids):
+    the event loop starts in ``runpy``, the model thread and Faust's consumer thread in
+    ``threading``.
+    """
+
+    def frame_name(frame: str) -> str:
+        name, _, where = frame.partition(" (")
+        file = where.rsplit(":", 1)[0].rstrip(")")
+        for marker in ("site-packages/", "/work/main/", "python3.11/"):
+            if marker in file:
+                file = file.split(marker, 1)[1]
+        return f"{name} ({file})"
+
+    total = 0
+    threads: Counter[str] = Counter()
+    leaf: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        total += count
+        names = [frame_name(f) for f in frames]
+        threads[" > ".join(n.split(" (")[0] for n in names[:3])] += count
+        leaf[names[-1]] += count
+        for name in set(names):
+            inclusive[name] += count
+
+    def shares(counter: Counter[str], n: int) -> list[list[Any]]:
+        return [[name, round(c / max(total, 1), 3)] for name, c in counter.most_common(n)]
+
+    return {
+        "samples": total,
+        "threads": shares(threads, 10),
+        "self": shares(leaf, top),
+        "inclusive": shares(inclusive, top),
+    }
+
+
+def run_broker_pass(
+    texts: Sequence[str],
+    *,
+    artefacts: Path,
+    repost_share: float = 0.4,
+    raw_seconds: float = 5.0,
+    profile: Path | None = None,
+    keep_state: bool = False,
+    progress: Progress = lambda _msg: None,
+    timeout_s: float = 900.0,
+) -> dict[str, Any]:
+    """The broker pass on ``texts`` (the first half plain, the second half reposts); JSON-ready."""
+    texts = list(dict.fromkeys(texts))
+    if len(texts) < 20:
+        raise ValueError("the broker pass needs at least 20 distinct texts")
+    half = len(texts) // 2
+    segments = build_segments(texts[:half], texts[half:], repost_share)
+    sets = {s.name: s.texts for s in segments}
+    batch = make_settings().batch_size
+    run_root = default_cache_dir() / "run"
+    run_root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="model-bench-", dir=run_root))
+    load_start = os.getloadavg()
+    report: dict[str, Any] = {
+        "batch_size": batch,
+        "repost_share": repost_share,
+        "steady_window": list(STEADY),
+    }
+    ok = False
+    try:
+        progress(f"broker pass: raw model before ({sum(map(len, sets.values()))} texts)")
+        report["raw_before"] = raw_pass(artefacts, sets, raw_seconds, batch, folder)
+        broker = Broker(port=free_port(), data_dir=folder / "kafka")
+        worker: Worker | None = None
+        sampler: CpuSampler | None = None
+        profiler: subprocess.Popen[bytes] | None = None
+        try:
+            progress("broker pass: starting the broker")
+            broker.start(stdout=subprocess.DEVNULL)
+            from pipeline.admin import ensure_topics
+
+            ensure_topics(broker.bootstrap)
+            total = preload(broker.bootstrap, segments)
+            progress(f"broker pass: {total} mentions on `mentions`; starting a worker")
+            worker = Worker(
+                bootstrap=broker.bootstrap,
+                data_dir=folder / "worker",
+                env={"TOCSIN_MODEL_DIR": str(artefacts), "TOCSIN_CONSOLE_ALERTS": "false"},
+            )
+            worker.start(loglevel="warn")
+            assert worker.proc is not None
+            sampler = CpuSampler(worker.proc.pid)
+            sampler.start()
+            started = time.monotonic()
+            if profile is not None:
+                # from the steady part on: start-up (imports, model load) is not what is asked
+                wait_classified(worker, math.ceil(STEADY[0] * len(segments[0].ids)), timeout_s)
+                profiler = start_profiler(worker.proc.pid, profile)
+                if profiler is None:
+                    report["profile_error"] = "py-spy not found (.venv/bin/pip install py-spy)"
+            wait_classified(worker, total, timeout_s)
+            report["worker_seconds_to_done"] = round(time.monotonic() - started, 1)
+            if profiler is not None:
+                err = stop_profiler(profiler)
+                if profile is not None and profile.is_file():
+                    report["profile"] = {"file": str(profile), **summarise_profile(profile)}
+                else:
+                    report["profile_error"] = err or "py-spy wrote no file"
+                profiler = None
+            sampler.stop()
+            report["worker_counters"] = worker_counters(worker)
+            seen = read_classified(broker.bootstrap, total, timeout_s=120)
+        finally:
+            if profiler is not None:
+                stop_profiler(profiler)
+            if sampler is not None:
+                sampler.stop()
+            if worker is not None:
+                worker.stop()
+            broker.stop(stdout=subprocess.DEVNULL)
+        report["delivery"] = delivery_check(segments, seen)
+        stamps: dict[str, list[float]] = {s.name: [] for s in segments}
+        for mention_id, stamp in seen:
+            name = mention_id.split(":", 1)[0]
+            if name in stamps:
+                stamps[name].append(stamp)
+        report["segments"] = {
+            s.name: segment_figures(s, stamps[s.name], sampler.samples) for s in segments
+        }
+        progress("broker pass: raw model after")
+        report["raw_after"] = raw_pass(artefacts, sets, raw_seconds, batch, folder)
+        report["ratios"] = ratios(report)
+        ok = True
+    finally:
+        report["loadavg"] = {
+            "start": [round(x, 2) for x in load_start],
+            "end": [round(x, 2) for x in os.getloadavg()],
+        }
+        if keep_state or not ok:
+            report["state_dir"] = str(folder)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return report
+
+
+def ratios(report: dict[str, Any]) -> dict[str, Any]:
+    """Per segment: pipeline over raw (wall, against the mean raw rate) and raw over worker CPU."""
+    out: dict[str, Any] = {}
+    for name, seg in report["segments"].items():
+        before, after = report["raw_before"][name], report["raw_after"][name]
+        raw_rate = (before["texts_per_s"] + after["texts_per_s"]) / 2
+        raw_cpu = (before["cpu_ms_per_text"] + after["cpu_ms_per_text"]) / 2
+        rate, cpu = seg["mentions_per_s"], seg["worker_cpu_ms_per_mention"]
+        out[name] = {
+            "raw_texts_per_s": round(raw_rate, 1),
+            "wall": round(rate / raw_rate, 3) if rate else None,
+            "wall_vs_before": round(rate / before["texts_per_s"], 3) if rate else None,
+            "wall_vs_after": round(rate / after["texts_per_s"], 3) if rate else None,
+            "raw_cpu_ms_per_text": round(raw_cpu, 2),
+            "cpu": round(raw_cpu / cpu, 3) if cpu else None,
+        }
+    return out

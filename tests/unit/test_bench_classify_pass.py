@@ -1,0 +1,96 @@
+"""The broker pass's pure parts: the backlog is what ingest would write, and the figures' arithmetic.
+
+The pass itself (broker, worker, raw process) is exercised by
+``tests/integration/test_model_bench_broker.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.classify_pass import (
+    BRAND,
+    Segment,
+    brand_key,
+    build_segments,
+    delivery_check,
+    interpolate,
+    segment_figures,
+    steady_window,
+    summarise_profile,
+)
+from pipeline.records import Mention
+
+PLAIN = [f"Brenmoor price hike number {i}" for i in range(30)]
+REPOSTED = [f"Glytera shortage report {i}" for i in range(30)]
+
+
+def test_segments_are_mentions_as_ingest_writes_them() -> None:
+    plain, reposts = build_segments(PLAIN, REPOSTED, 0.4)
+    assert brand_key() == BRAND.encode()
+    assert (len(plain.ids), plain.reposts) == (30, 0)
+    assert (len(reposts.ids), reposts.reposts) == (50, 20)
+    decoded = [Mention.loads(v) for v in plain.values + reposts.values]
+    # one raw partition read in order: offsets and event time run on across both segments
+    assert [m.raw_offset for m in decoded] == list(range(80))
+    assert {m.raw_partition for m in decoded} == {0}
+    times = [m.created_at for m in decoded]
+    assert times == sorted(times) and len(set(times)) == 80
+    assert [m.id for m in decoded] == plain.ids + reposts.ids
+    assert {m.brand for m in decoded} == {BRAND}
+    # the repost segment repeats only its own texts, so the plain one cannot warm its cache
+    originals = {m.text for m in decoded[30:] if m.kind == "post"}
+    assert originals == set(REPOSTED)
+    assert all(m.text.split(": ", 1)[1] in originals for m in decoded[30:] if m.kind == "repost")
+    assert not originals & {m.text for m in decoded[:30]}
+
+
+def test_steady_window_drops_the_first_and_last_tenth() -> None:
+    stamps = [float(i) for i in range(101)]
+    assert steady_window(stamps, 0.1, 0.9) == (10.0, 90.0, 80)
+    with pytest.raises(ValueError):
+        steady_window([1.0, 2.0], 0.1, 0.9)
+
+
+def test_interpolate_between_samples_and_none_outside() -> None:
+    samples = [(0.0, 0.0), (1.0, 2.0), (3.0, 3.0)]
+    assert interpolate(samples, 0.5) == 1.0
+    assert interpolate(samples, 2.0) == 2.5
+    assert interpolate(samples, 4.0) is None
+
+
+def test_segment_figures_rate_and_cpu_per_mention() -> None:
+    segment = Segment("plain", ["a"] * 11, [f"plain:{i}" for i in range(11)], [b""] * 11, 0)
+    stamps = [100.0 + i for i in range(11)]  # one record a second
+    cpu = [(99.0, 0.0), (111.0, 1.2)]  # 0.1 CPU s per wall s
+    figures = segment_figures(segment, stamps, cpu)
+    assert figures["steady_mentions"] == 8  # records 1..9, after the one at the 10 % stamp
+    assert figures["mentions_per_s"] == 1.0
+    assert figures["worker_cpu_ms_per_mention"] == 100.0
+
+
+def test_delivery_check_counts_missing_duplicates_and_strangers() -> None:
+    segment = Segment("plain", [], ["plain:0", "plain:1", "plain:2"], [], 0)
+    seen = [("plain:0", 1.0), ("plain:0", 2.0), ("plain:2", 3.0), ("other:9", 4.0)]
+    assert delivery_check([segment], seen) == {
+        "expected": 3,
+        "classified_records": 4,
+        "missing": 1,
+        "duplicates": 1,
+        "unexpected": 1,
+    }
+
+
+def test_summarise_profile_shares(tmp_path: Path) -> None:
+    raw = tmp_path / "profile.txt"
+    raw.write_text(
+        "main (pipeline/cli.py:10);dumps (faust/models/record.py:5) 3\n"
+        "run (threading.py:1);loads (json/__init__.py:7) 1\n"
+    )
+    summary = summarise_profile(raw)
+    assert summary["samples"] == 4
+    assert summary["threads"] == [["main > dumps", 0.75], ["run > loads", 0.25]]
+    assert summary["self"][0] == ["dumps (faust/models/record.py)", 0.75]
+    assert ["main (pipeline/cli.py)", 0.75] in summary["inclusive"]
