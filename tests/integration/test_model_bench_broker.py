@@ -1,0 +1,82 @@
+"""``tocsin model bench --broker`` end to end: real broker, real worker, real model, small backlog.
+
+Figures are not asserted (they move with the machine); what is: every pre-loaded mention came out
+of ``classify_mentions`` exactly once, the repost segment was answered from the cache for its
+reposts only, the steady windows and CPU figures exist, and the ratios are computed from the raw
+passes of the same run. The run is bounded: 120 texts, a worker deadline of 5 minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from models.cli import model
+from models.corpus import load_corpus
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+
+def test_broker_pass_classifies_every_mention_once_and_reports_ratios(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    profile = tmp_path / "worker.pyspy"
+    result = CliRunner().invoke(
+        model,
+        [
+            "bench",
+            "--artefacts",
+            str(model_dir),
+            "--seconds",
+            "0.2",
+            "--texts",
+            "0",
+            "--broker",
+            "--broker-texts",
+            "120",
+            "--profile",
+            str(profile),
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["broker"]
+
+    texts = list(dict.fromkeys(e.text for e in load_corpus()))[:120]
+    plain, reposts = report["segments"]["plain"], report["segments"]["reposts"]
+    assert (plain["mentions"], plain["reposts"]) == (60, 0)
+    assert reposts["mentions"] == 100 and reposts["reposts"] == 40
+    assert report["delivery"] == {
+        "expected": 160,
+        "classified_records": 160,
+        "missing": 0,
+        "duplicates": 0,
+        "unexpected": 0,
+    }
+    counters = report["worker_counters"]
+    assert counters["classified"] == 160
+    # every distinct text went to the model once; each repost was a cache hit
+    assert counters["model_texts"] == len(texts) == 120
+    assert counters["cache_hits"] == 40
+    for name, seg in report["segments"].items():
+        assert seg["steady_mentions"] > 0 and seg["steady_seconds"] > 0
+        assert seg["mentions_per_s"] > 0 and seg["worker_cpu_ms_per_mention"] > 0
+        ratio = report["ratios"][name]
+        raw = report["raw_before"][name]["texts_per_s"] + report["raw_after"][name]["texts_per_s"]
+        assert ratio["raw_texts_per_s"] == pytest.approx(raw / 2, abs=0.1)
+        assert ratio["wall"] == pytest.approx(
+            seg["mentions_per_s"] / ratio["raw_texts_per_s"], rel=0.01
+        )
+        assert ratio["cpu"] > 0
+        assert report["raw_before"][name]["distinct_texts"] == 60
+    assert "state_dir" not in report  # the broker and worker folder is removed after a good run
+    # py-spy is optional (not a project dependency); when it is installed the profile must be read
+    if shutil.which("py-spy", path=str(Path(sys.executable).parent)):
+        assert report["profile"]["samples"] > 0 and profile.is_file()
+    else:
+        assert "py-spy" in report["profile_error"]
