@@ -50,9 +50,11 @@ def test_demo_pages_for_the_crisis_and_only_for_it(tmp_path: Path) -> None:
     firing = [a for a in summary["alerts"] if a["state"] == "firing"]
     start = datetime.fromisoformat(crisis["start"].replace("Z", "+00:00"))
     end = datetime.fromisoformat(crisis["end"].replace("Z", "+00:00"))
-    assert any(a["brand"] == crisis["brand"] and a["topic"] == crisis["topic"] for a in firing), (
-        firing
-    )
+    paged = {a["topic"] for a in firing if a["brand"] == crisis["brand"]}
+    # the price hike pages, and so do the boycott calls it sets off: the second alert needs every
+    # mention in its bucket (with the production lateness at demo speed, a third came late)
+    assert {crisis["topic"], crisis["secondary_topic"]} <= paged, firing
+    assert summary["late_mentions"] == 0, summary["late_mentions"]
     for alert in firing:  # silence during the calm: every page belongs to the crisis
         began = datetime.fromisoformat(alert["started_at"])
         assert alert["brand"] == crisis["brand"], alert
