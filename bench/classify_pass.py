@@ -27,8 +27,10 @@ but its CPU. A segment's **steady rate** is the number of its records between it
 percentile stamps divided by the time between them: the first 10 % of the plain segment absorb
 start-up (model load, group join, first fetch) and the last 10 % of each the drain at its end.
 Worker CPU per mention is the process CPU time (every thread, ONNX Runtime's included) between the
-same two instants, interpolated from the samples, over those records. Ratios are against the mean
-of the raw rates before and after; both are reported to show how far the machine moved.
+same two instants, interpolated from the samples, over those records; the event loop's share (the
+main thread: agents, serialisation, producer) is given apart, as it is the non-model work. Ratios
+are against the mean of the raw rates before and after; both are reported to show how far the
+machine moved.
 
 Reading the classified topic back also checks delivery: every pre-loaded mention must come out
 exactly once (``missing`` and ``duplicates`` are reported; the integration test requires zero).
@@ -154,11 +156,17 @@ def preload(bootstrap: str, segments: Sequence[Segment]) -> int:
 
 @dataclass
 class CpuSampler:
-    """Background thread: ``(wall time, process CPU seconds)`` of one PID every ``interval_s``."""
+    """Background thread: CPU seconds of one PID every ``interval_s``, as ``(wall time, value)``.
+
+    ``samples`` is the whole process (every thread); ``main_samples`` its main thread alone, which
+    in a worker is the event loop: every agent's own code, (de)serialisation and the producer,
+    but not the model (its own thread and ONNX Runtime's) nor the consumer's fetch thread.
+    """
 
     pid: int
     interval_s: float = 0.2
     samples: list[tuple[float, float]] = field(default_factory=list)
+    main_samples: list[tuple[float, float]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -169,9 +177,13 @@ class CpuSampler:
             while not self._stop.is_set():
                 try:
                     times = proc.cpu_times()
+                    main = next((t for t in proc.threads() if t.id == self.pid), None)
                 except psutil.Error:
                     return
-                self.samples.append((time.time(), times.user + times.system))
+                now = time.time()
+                self.samples.append((now, times.user + times.system))
+                if main is not None:
+                    self.main_samples.append((now, main.user_time + main.system_time))
                 self._stop.wait(self.interval_s)
 
         self._thread = threading.Thread(target=run, name="bench-cpu", daemon=True)
@@ -237,18 +249,25 @@ def read_classified(bootstrap: str, want: int, timeout_s: float) -> list[tuple[s
     return out
 
 
+def per_mention_ms(
+    samples: Sequence[tuple[float, float]], start: float, end: float, records: int
+) -> float | None:
+    """CPU ms per record of a sampled CPU series between ``start`` and ``end``."""
+    cpu0, cpu1 = interpolate(samples, start), interpolate(samples, end)
+    if cpu0 is None or cpu1 is None or not records:
+        return None
+    return round((cpu1 - cpu0) * 1000 / records, 2)
+
+
 def segment_figures(
     segment: Segment,
     stamps: Sequence[float],
     cpu: Sequence[tuple[float, float]],
+    main_cpu: Sequence[tuple[float, float]] = (),
 ) -> dict[str, Any]:
     """Steady rate and worker CPU per mention of one segment (see the module docstring)."""
     start, end, records = steady_window(sorted(stamps), *STEADY)
     seconds = end - start
-    cpu0, cpu1 = interpolate(cpu, start), interpolate(cpu, end)
-    cpu_ms = None
-    if cpu0 is not None and cpu1 is not None and records:
-        cpu_ms = round((cpu1 - cpu0) * 1000 / records, 2)
     return {
         "mentions": len(segment.ids),
         "distinct_texts": len(segment.texts),
@@ -256,7 +275,8 @@ def segment_figures(
         "steady_mentions": records,
         "steady_seconds": round(seconds, 2),
         "mentions_per_s": round(records / seconds, 1) if seconds > 0 else None,
-        "worker_cpu_ms_per_mention": cpu_ms,
+        "worker_cpu_ms_per_mention": per_mention_ms(cpu, start, end, records),
+        "event_loop_cpu_ms_per_mention": per_mention_ms(main_cpu, start, end, records),
     }
 
 
@@ -521,7 +541,8 @@ def run_broker_pass(
             if name in stamps:
                 stamps[name].append(stamp)
         report["segments"] = {
-            s.name: segment_figures(s, stamps[s.name], sampler.samples) for s in segments
+            s.name: segment_figures(s, stamps[s.name], sampler.samples, sampler.main_samples)
+            for s in segments
         }
         progress("broker pass: raw model after")
         report["raw_after"] = raw_pass(artefacts, sets, raw_seconds, batch, folder)

@@ -65,10 +65,13 @@ def test_segment_figures_rate_and_cpu_per_mention() -> None:
     segment = Segment("plain", ["a"] * 11, [f"plain:{i}" for i in range(11)], [b""] * 11, 0)
     stamps = [100.0 + i for i in range(11)]  # one record a second
     cpu = [(99.0, 0.0), (111.0, 1.2)]  # 0.1 CPU s per wall s
-    figures = segment_figures(segment, stamps, cpu)
+    main = [(99.0, 0.0), (111.0, 0.6)]
+    figures = segment_figures(segment, stamps, cpu, main)
     assert figures["steady_mentions"] == 8  # records 1..9, after the one at the 10 % stamp
     assert figures["mentions_per_s"] == 1.0
     assert figures["worker_cpu_ms_per_mention"] == 100.0
+    assert figures["event_loop_cpu_ms_per_mention"] == 50.0
+    assert segment_figures(segment, stamps, cpu)["event_loop_cpu_ms_per_mention"] is None
 
 
 def test_delivery_check_counts_missing_duplicates_and_strangers() -> None:
