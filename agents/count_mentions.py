@@ -12,10 +12,17 @@ re-sends what it had already passed on (ingest re-sends mentions, classify re-cl
 a count that doubled a burst's tail paged a topic that had no surge. Each brand's state therefore
 also keeps, per ``mentions.raw`` partition, the highest position it has counted (see
 :func:`already_counted`), in the same table record as the counts, so the two can never disagree.
+
+A brand that goes quiet (no mention for ``quiet_close_after_s`` of wall-clock time) still has its
+buckets closed: the other brands on its partition carry event time forward (see
+:func:`sweep_quiet_brands`). Without that, a crisis that died down stayed
+"firing" until the brand was mentioned again, hours later at night.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -177,12 +184,104 @@ def close_due(
     return out
 
 
+@dataclass
+class PartitionClock:
+    """Event time on one ``mentions.classified`` partition of this worker, and its brands.
+
+    In memory only: the brands are re-read from the table (each brand's state records its
+    partition) the first time the partition is seen after a start, and the watermark catches up
+    with the next mention.
+    """
+
+    #: brand -> when (monotonic clock) its last mention reached this worker
+    last_seen: dict[str, float] = field(default_factory=dict)
+    watermark: int = 0
+    swept: int | None = None  # the closable bucket index the last sweep ran for
+
+
+_clocks: dict[int, PartitionClock] = {}
+
+
+def partition_clock(partition: int) -> PartitionClock:
+    clock = _clocks.get(partition)
+    if clock is None:
+        clock = _clocks[partition] = PartitionClock()
+        now = time.monotonic()  # unknown after a start: count the quiet time from now
+        for key, value in open_buckets.items():
+            if value.get("p") == partition:
+                clock.last_seen[str(key)] = now
+    return clock
+
+
+def quiet_mark(partition_wm: int, width: int) -> int:
+    """The watermark a quiet brand is advanced to: its partition's, less one bucket of grace.
+
+    The grace keeps a brand whose mentions merely trail the others' (they share ingest, so by
+    seconds) from being swept when it goes wall-clock quiet just after a burst of mentions.
+    """
+    return partition_wm - width
+
+
+async def close_and_send(state: dict[str, Any], brand: str, topics: tuple[str, ...]) -> int:
+    """Close the brand's due buckets, send them, then store the state; the number closed."""
+    cfg = services.settings()
+    due = close_due(state, brand, topics, cfg.bucket_seconds, cfg.allowed_lateness_s)
+    # Closed buckets go out before the state that marks them closed: if the worker dies in
+    # between, a bucket comes out twice (the detector ignores a replayed bucket), never zero times.
+    for bucket in due:
+        await buckets.send(key=bucket.series_key, value=bucket)
+    open_buckets[brand] = state
+    if due:
+        metrics = services.metrics()
+        metrics.buckets_closed.inc(len(due))
+        metrics.messages_out.labels(AGENT).inc(len(due))
+    return len(due)
+
+
+async def sweep_quiet_brands(partition: int, topics: tuple[str, ...]) -> int:
+    """Advance the partition's quiet brands to its event time and close their due buckets.
+
+    A bucket used to close only on the brand's own next mention, so a brand whose crisis died
+    down kept its last buckets open and its alert firing until someone mentioned it again. A
+    brand is *quiet* when no mention of it reached this worker for ``quiet_close_after_s`` of
+    wall-clock time while the brands sharing its partition carried event time on: in live
+    traffic event time follows the wall clock, so its empty buckets are then as final as
+    anyone's. The wall-clock condition is what keeps a replay or backfill safe: there one
+    brand's mentions can trail another's by hours of event time while both arrive every second,
+    and sweeping on event time alone would count the trailing brand's mentions as late.
+    Runs once per closable bucket of partition event time, and writes only brands of the
+    current partition (their changelog partition is the current event's). A partition where no
+    brand speaks still waits.
+    """
+    clock = _clocks[partition]
+    cfg = services.settings()
+    width = cfg.bucket_seconds
+    mark = quiet_mark(clock.watermark, width)
+    closable = (mark - cfg.allowed_lateness_s) // width  # what a sweep at ``mark`` can close
+    if clock.swept is not None and closable <= clock.swept:
+        return 0
+    clock.swept = closable
+    closed = 0
+    now = time.monotonic()
+    for brand, seen in sorted(clock.last_seen.items()):
+        if now - seen < cfg.quiet_close_after_s:
+            continue
+        state = dict(open_buckets[brand])
+        if "wm" not in state or int(state["wm"]) >= mark:
+            continue
+        state["wm"] = mark
+        closed += await close_and_send(state, brand, topics)
+    return closed
+
+
 @app.agent(classified, name=AGENT)
 async def count_mentions(stream: StreamT[ClassifiedMention]) -> None:
     metrics = services.metrics()
     cfg = services.settings()
     topics = tuple(cfg.topics_track)
-    async for item in stream:
+    async for event in stream.events():
+        item: ClassifiedMention = event.value
+        partition = event.message.partition
         metrics.messages_in.labels(AGENT).inc()
         brand = item.mention.brand
         state = dict(open_buckets[brand])
@@ -192,12 +291,9 @@ async def count_mentions(stream: StreamT[ClassifiedMention]) -> None:
         mark_counted(state, item.mention)
         if not add_mention(state, item, topics, cfg.bucket_seconds):
             metrics.late_mentions.inc()
-        due = close_due(state, brand, topics, cfg.bucket_seconds, cfg.allowed_lateness_s)
-        # Closed buckets go out before the state that marks them closed: if the worker dies in
-        # between, a bucket comes out twice (the detector ignores a replayed bucket), never zero times.
-        for bucket in due:
-            await buckets.send(key=bucket.series_key, value=bucket)
-        open_buckets[brand] = state
-        if due:
-            metrics.buckets_closed.inc(len(due))
-            metrics.messages_out.labels(AGENT).inc(len(due))
+        state["p"] = partition
+        clock = partition_clock(partition)
+        clock.last_seen[brand] = time.monotonic()
+        clock.watermark = max(clock.watermark, int(state.get("wm", 0)))
+        await close_and_send(state, brand, topics)
+        await sweep_quiet_brands(partition, topics)

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     allowed_lateness_s: int = Field(
         default=120, ge=0, description="a bucket closes this long after its end (event time)"
     )
+    quiet_close_after_s: int = Field(
+        default=600,
+        ge=0,
+        description="a brand not mentioned for this long (wall clock) has its buckets closed as "
+        "the other brands on its partition move event time on, so its alert can resolve",
+    )
     topics_track: tuple[str, ...] = Field(
         default=("pricing", "scandal", "advocacy", "boycott", "adverse_event"),
         description='topics with a spike detector per brand ("other" is not watched)',

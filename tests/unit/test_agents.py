@@ -23,6 +23,7 @@ from pipeline.metrics import TocsinMetrics
 from pipeline.receivers.base import Receiver
 from pipeline.records import Alert, Author, Bucket, ClassifiedMention, Mention
 from pipeline.settings import make_settings
+from pipeline.tables import open_buckets
 from tests.fakes import KeywordClassifier, RecordingTopic
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -39,6 +40,9 @@ def metrics() -> TocsinMetrics:
 def _test_app() -> Iterator[None]:
     app.finalize()
     app.flow_control.resume()
+    # counting state is the app's (module-level tables and partition clocks): start each test empty
+    open_buckets.data.clear()
+    count_mentions._clocks.clear()
     yield
 
 
@@ -196,6 +200,74 @@ async def test_count_closes_buckets_by_event_time_with_zeros(
     ]
     assert out.values[0].authors == 2 and out.values[0].stance == {"critical": 2}
     assert metrics.registry.get_sample_value("tocsin_late_mentions_total") == 1
+
+
+def for_brand(item: ClassifiedMention, brand: str) -> ClassifiedMention:
+    item.mention.brand = item.mention.brands[0] = brand
+    return item
+
+
+async def test_count_closes_a_quiet_brands_buckets_as_its_partition_moves_on(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
+    """A brand nobody mentions any more still gets its buckets closed (and its alert resolved)."""
+    out = topic(monkeypatch, count_mentions, "buckets")
+    services.override(  # quiet at once: the test does not wait ten minutes of wall clock
+        settings=make_settings(
+            bucket_seconds=300,
+            allowed_lateness_s=60,
+            topics_track=("pricing",),
+            quiet_close_after_s=0,
+        )
+    )
+
+    def chatter(minutes: range) -> list[ClassifiedMention]:
+        return [
+            for_brand(
+                classified(f"b{m}", T0 + timedelta(minutes=m, seconds=30), ["pricing"], f"b{m}"),
+                "brenmoor",
+            )
+            for m in minutes
+        ]
+
+    def closed(brand: str) -> list[tuple[str, int]]:
+        return [(b.start.strftime("%H:%M"), b.count) for b in out.values if b.brand == brand]
+
+    async with count_mentions.count_mentions.test_context() as agent:
+        for i in (10, 20):  # valmoreau's only mentions, then silence
+            item = classified(f"v{i}", T0 + timedelta(seconds=i), ["pricing"], f"v{i}")
+            await agent.put(for_brand(item, "valmoreau"), key="valmoreau")
+        for item in chatter(range(25)):  # brenmoor keeps talking on the same partition
+            await agent.put(item, key="brenmoor")
+        # partition event time 08:24:30; a quiet brand is held one bucket behind it (08:19:30),
+        # and closes what that watermark closes: buckets ending by 08:18:30, i.e. up to 08:10
+        assert closed("valmoreau") == [("08:00", 2), ("08:05", 0), ("08:10", 0)]
+        assert closed("brenmoor")[-1] == ("08:15", 5)
+        # a restarted worker has no partition clock: it finds valmoreau through the table
+        count_mentions._clocks.clear()
+        for item in chatter(range(25, 40)):
+            await agent.put(item, key="brenmoor")
+    assert closed("valmoreau")[3:] == [("08:15", 0), ("08:20", 0), ("08:25", 0)]
+    assert metrics.registry.get_sample_value("tocsin_late_mentions_total") == 0
+
+
+async def test_count_does_not_sweep_a_brand_that_trails_in_a_replay(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
+    """A backfill: one brand's mentions an hour behind another's, both arriving every second."""
+    out = topic(monkeypatch, count_mentions, "buckets")
+    services.override(
+        settings=make_settings(bucket_seconds=300, allowed_lateness_s=60, topics_track=("pricing",))
+    )
+    async with count_mentions.count_mentions.test_context() as agent:
+        for m in range(60):
+            ahead = classified(f"b{m}", T0 + timedelta(minutes=60 + m), ["pricing"], f"b{m}")
+            await agent.put(for_brand(ahead, "brenmoor"), key="brenmoor")
+            behind = classified(f"v{m}", T0 + timedelta(minutes=m), ["pricing"], f"v{m}")
+            await agent.put(for_brand(behind, "valmoreau"), key="valmoreau")
+    counts = [b.count for b in out.values if b.brand == "valmoreau"]
+    assert counts == [5] * 11  # every trailing mention counted: 08:00 .. 08:50 closed on its own
+    assert metrics.registry.get_sample_value("tocsin_late_mentions_total") == 0
 
 
 def at_raw(item: ClassifiedMention, partition: int, offset: int) -> ClassifiedMention:
