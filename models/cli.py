@@ -246,8 +246,9 @@ def _broker_pass(
         seg = result["segments"][name]
         _echo_progress(
             f"broker {name}: {seg['mentions_per_s']}/s vs raw {ratio['raw_texts_per_s']} texts/s"
-            f" = {ratio['wall']}x wall; worker CPU {seg['worker_cpu_ms_per_mention']} ms/mention vs"
-            f" raw {ratio['raw_cpu_ms_per_text']} ms/text = {ratio['cpu']}x"
+            f" = {ratio['wall']}x wall; worker CPU {seg['worker_cpu_ms_per_mention']} ms/mention"
+            f" (event loop {seg['event_loop_cpu_ms_per_mention']}) vs raw"
+            f" {ratio['raw_cpu_ms_per_text']} ms/text = {ratio['cpu']}x"
         )
     return result
 
