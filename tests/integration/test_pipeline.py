@@ -197,3 +197,56 @@ def test_restarted_worker_resumes_from_committed_offsets(
         second.metrics_text(), "tocsin_agent_messages_in_total", agent="ingest_mentions"
     )
     assert resumed < total, f"the restarted worker read {resumed} messages: it started over"
+
+
+QUILLON_CALM = [
+    "Quillon presents new Epidra data at the dermatology congress in Paris",
+    "Quillon is hiring clinical research associates in Cambridge",
+    "Picked up my Artivane refill today, the Quillon nurse line was helpful",
+]
+
+
+def test_a_brand_gone_quiet_resolves_as_its_partition_moves_on(
+    broker: Broker, start_worker: Callable[..., Worker]
+) -> None:
+    """brenmoor surges, pages, and then nobody mentions it again; quillon (same ``mentions``
+    partition: both keys hash to 0 of 4) keeps being mentioned. brenmoor's buckets must close
+    from quillon's event time so its alert resolves; before, they waited for brenmoor's next
+    mention and the alert stayed firing."""
+    start_worker(
+        TOCSIN_BUCKET_SECONDS="60",
+        TOCSIN_ALLOWED_LATENESS_S="30",
+        TOCSIN_QUIET_CLOSE_AFTER_S="5",
+        TOCSIN_API_TOKEN=TOKEN,
+    )
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+    def quillon(minutes: range) -> list[tuple[datetime, bytes]]:
+        out = []
+        for minute in minutes:
+            at = t0 + timedelta(minutes=minute, seconds=35)
+            out.append((at, mention(5000 + minute, at, QUILLON_CALM[minute % 3])))
+        return out
+
+    first: list[tuple[datetime, bytes]] = quillon(range(183))
+    for minute in range(180):
+        at = t0 + timedelta(minutes=minute, seconds=5)
+        text = PRICING[minute % 4] if minute % 4 == 0 else CALM[minute % 3]
+        first.append((at, mention(minute, at, text)))
+    for k in range(120):  # the surge, brenmoor's last mentions (to 12:02:58)
+        at = t0 + timedelta(minutes=180, seconds=k * 1.5)
+        first.append((at, mention(1000 + k, at, PRICING[k % 4])))
+    first.sort(key=lambda pair: pair[0])  # one raw partition, in event order, as a live source
+    produce(broker.bootstrap, "mentions.raw", [p for _, p in first], keys=[b"live"] * len(first))
+    wait_drained(broker.bootstrap, timeout_s=180)
+    # brenmoor's own mentions closed the surge's first buckets: it pages, and stays firing
+    alerts = consume(broker.bootstrap, "alerts", want=1, timeout_s=60, settle_s=2)
+    assert [(a["brand"], a["topic"], a["state"]) for a in alerts] == [
+        ("brenmoor", "pricing", "firing")
+    ]
+    time.sleep(8)  # brenmoor is now quiet for longer than TOCSIN_QUIET_CLOSE_AFTER_S
+    later = quillon(range(183, 330))
+    produce(broker.bootstrap, "mentions.raw", [p for _, p in later], keys=[b"live"] * len(later))
+    alerts = consume(broker.bootstrap, "alerts", want=2, timeout_s=180)
+    states = [(a["brand"], a["topic"], a["state"]) for a in alerts]
+    assert states == [("brenmoor", "pricing", "firing"), ("brenmoor", "pricing", "resolved")]
