@@ -241,7 +241,11 @@ def run_demo(
             f"  model calls              {batches:.0f} ({model_texts / max(batches, 1):.1f} texts each, "
             f"{model_busy:.1f}s busy = {model_busy / pipeline_s:.0%} of the drain time)"
         )
-        click.echo(f"  pipeline / raw model     {classified / pipeline_s / raw_rate:.2f}")
+        click.echo(
+            f"  pipeline / raw model     {classified / pipeline_s / raw_rate:.2f} (the replay sent "
+            f"{stats.rate:.0f}/s, so this is the pace of the replay, not the worker's capacity: "
+            "`make bench` and `tocsin model bench` measure that)"
+        )
         click.echo(f"  alerts fired             {len(firing)}")
         for alert in firing:
             click.echo(
