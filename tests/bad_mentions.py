@@ -21,7 +21,7 @@ from pipeline.records import AUTHOR_KINDS, PLATFORMS
 
 MAX_PAYLOAD_BYTES = 4096
 MAX_TEXT_CHARS = 280
-LIMITS = {"max_bytes": MAX_PAYLOAD_BYTES, "max_text_chars": MAX_TEXT_CHARS}
+LIMITS: dict[str, Any] = {"max_bytes": MAX_PAYLOAD_BYTES, "max_text_chars": MAX_TEXT_CHARS}
 REQUIRED = ("id", "platform", "text", "created_at", "author")
 
 
@@ -133,6 +133,7 @@ def wrong_type(draw: st.DrawFn) -> bytes:
             ]
         )
     )
+    value: Any
     if field in ("id", "text", "url", "lang", "author.id"):
         value = draw(_not_str.filter(lambda v: v is not None))
     elif field in ("author.followers", "engagement.likes"):

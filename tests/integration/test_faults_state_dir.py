@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -168,7 +169,7 @@ def test_state_folder_nearly_full_is_not_ready_with_the_reason(
 
 def wait_for_readyz(
     worker: Worker, *, want_ok: bool, need_model: bool = False, timeout_s: float = 120
-) -> dict[str, object]:
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     last: dict[str, object] = {}
     while time.monotonic() < deadline:

@@ -24,6 +24,7 @@ from pipeline.receivers.base import Receiver
 from pipeline.records import Alert, Author, Bucket, ClassifiedMention, Mention
 from pipeline.settings import make_settings
 from pipeline.tables import open_buckets
+from pipeline.textcache import LRUCache
 from tests.fakes import KeywordClassifier, RecordingTopic
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -124,7 +125,7 @@ async def test_classify_batches_and_reuses_reposts(
     monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
 ) -> None:
     out = topic(monkeypatch, classify_mentions, "classified")
-    monkeypatch.setattr(classify_mentions, "_cache", classify_mentions.LRUCache(maxsize=100))
+    monkeypatch.setattr(classify_mentions, "_cache", LRUCache(maxsize=100))
     fake = KeywordClassifier()
     services.override(classifier=fake, settings=make_settings(batch_size=4, batch_within_s=0.05))
     async with classify_mentions.classify_mentions.test_context() as agent:
@@ -423,7 +424,7 @@ def test_routing_picks_receivers_and_keeps_the_console() -> None:
         "      receivers: [pagerduty, slack]\n",
         known_receivers={"slack", "pagerduty", "console"},
     )
-    receivers = [Named("console"), Named("slack"), Named("pagerduty")]
+    receivers: list[Receiver] = [Named("console"), Named("slack"), Named("pagerduty")]
     critical = alert("firing")
     names = [r.name for r in dispatch_alerts.select_receivers(critical, receivers, tree)]
     assert names == ["console", "slack", "pagerduty"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 
 from pipeline.approvals import slack_verify
 from pipeline.approvals.audit import Origin, refusal_entry
@@ -17,7 +17,7 @@ BODY = b"payload=%7B%22type%22%3A%22block_actions%22%2C%22user%22%3A%7B%22id%22%
 TS = str(int(NOW.timestamp()))
 
 
-class _Clock:
+class _Clock(Clock):
     def now(self) -> float:
         return NOW.timestamp()
 

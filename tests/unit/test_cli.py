@@ -99,10 +99,10 @@ def test_replay_limit(tmp_path: Path) -> None:
     stream = tmp_path / "s.jsonl"
     write_stream(stream)
     made: list[FakeProducer] = []
-    stats = replay(
-        stream,
-        bootstrap="x",
-        limit=2,
-        producer_factory=lambda **c: made.append(FakeProducer(**c)) or made[-1],
-    )
+
+    def factory(**config: Any) -> FakeProducer:
+        made.append(FakeProducer(**config))
+        return made[-1]
+
+    stats = replay(stream, bootstrap="x", limit=2, producer_factory=factory)
     assert stats.sent == 2 and len(made[0].sent) == 2

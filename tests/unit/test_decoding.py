@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from pipeline.decoding import REASONS, decode_raw, normalise_text, to_mention
 from pipeline.errors import InvalidMention
 
 BRANDS = load_brands(Path("pipeline/config/brands.yaml"))
-LIMITS = {"max_bytes": 64 * 1024, "max_text_chars": 2000}
+LIMITS: dict[str, Any] = {"max_bytes": 64 * 1024, "max_text_chars": 2000}
 
 
 def good(**changes: object) -> dict[str, object]:

@@ -91,7 +91,8 @@ def test_defaults_never_exceed_the_documented_minute(name: str) -> None:
 
 
 async def test_limiter_spaces_sequential_sends_on_the_injected_clock() -> None:
-    clock, waits = FakeClock(), []
+    clock = FakeClock()
+    waits: list[float] = []
     limiter = Limiter(RateLimit(60, 1), clock=clock, sleep=clock.sleep, on_wait=waits.append)
     for _ in range(4):
         await limiter.acquire()

@@ -64,7 +64,7 @@ def main() -> None:
             t += STEP
         (OUT / f"{brand}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     crisis = json.loads((ROOT / "deploy/demo/crisis.json").read_text(encoding="utf-8"))
-    windows = {b: [] for b in terms}
+    windows: dict[str, list[dict[str, str]]] = {b: [] for b in terms}
     windows[crisis["brand"]] = [{"start": crisis["start"], "end": crisis["end"]}]
     (OUT / "windows.json").write_text(json.dumps(windows, indent=1) + "\n", encoding="utf-8")
 
