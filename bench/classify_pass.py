@@ -28,7 +28,9 @@ percentile stamps divided by the time between them: the first 10 % of the plain 
 start-up (model load, group join, first fetch) and the last 10 % of each the drain at its end.
 Worker CPU per mention is the process CPU time (every thread, ONNX Runtime's included) between the
 same two instants, interpolated from the samples, over those records; the event loop's share (the
-main thread: agents, serialisation, producer) is given apart, as it is the non-model work. Ratios
+main thread: agents, serialisation, producer) is given apart, as it is the non-model work, and so
+are the broker's JVM and the whole machine (all cores, every process: with the raw rate, it shows
+whether the pass left cores idle). Ratios
 are against the mean of the raw rates before and after; both are reported to show how far the
 machine moved.
 
@@ -163,27 +165,36 @@ class CpuSampler:
     but not the model (its own thread and ONNX Runtime's) nor the consumer's fetch thread.
     """
 
-    pid: int
+    pid: int | None  # None: the whole machine (busy CPU seconds over every core)
     interval_s: float = 0.2
     samples: list[tuple[float, float]] = field(default_factory=list)
     main_samples: list[tuple[float, float]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
+    def _read(self, proc: psutil.Process | None) -> tuple[float, float | None]:
+        if proc is None:
+            t = psutil.cpu_times()
+            return sum(t) - t.idle - getattr(t, "iowait", 0.0), None
+        times = proc.cpu_times()
+        main = next((t for t in proc.threads() if t.id == self.pid), None)
+        return times.user + times.system, (
+            None if main is None else main.user_time + main.system_time
+        )
+
     def start(self) -> None:
-        proc = psutil.Process(self.pid)
+        proc = None if self.pid is None else psutil.Process(self.pid)
 
         def run() -> None:
             while not self._stop.is_set():
                 try:
-                    times = proc.cpu_times()
-                    main = next((t for t in proc.threads() if t.id == self.pid), None)
+                    total, main = self._read(proc)
                 except psutil.Error:
                     return
                 now = time.time()
-                self.samples.append((now, times.user + times.system))
+                self.samples.append((now, total))
                 if main is not None:
-                    self.main_samples.append((now, main.user_time + main.system_time))
+                    self.main_samples.append((now, main))
                 self._stop.wait(self.interval_s)
 
         self._thread = threading.Thread(target=run, name="bench-cpu", daemon=True)
@@ -264,10 +275,18 @@ def segment_figures(
     stamps: Sequence[float],
     cpu: Sequence[tuple[float, float]],
     main_cpu: Sequence[tuple[float, float]] = (),
+    others: dict[str, Sequence[tuple[float, float]]] | None = None,
 ) -> dict[str, Any]:
-    """Steady rate and worker CPU per mention of one segment (see the module docstring)."""
+    """Steady rate and worker CPU per mention of one segment (see the module docstring).
+
+    ``others`` are more CPU series (the broker, the whole machine) reported per mention too.
+    """
     start, end, records = steady_window(sorted(stamps), *STEADY)
     seconds = end - start
+    extra = {
+        f"{name}_cpu_ms_per_mention": per_mention_ms(series, start, end, records)
+        for name, series in (others or {}).items()
+    }
     return {
         "mentions": len(segment.ids),
         "distinct_texts": len(segment.texts),
@@ -277,6 +296,7 @@ def segment_figures(
         "mentions_per_s": round(records / seconds, 1) if seconds > 0 else None,
         "worker_cpu_ms_per_mention": per_mention_ms(cpu, start, end, records),
         "event_loop_cpu_ms_per_mention": per_mention_ms(main_cpu, start, end, records),
+        **extra,
     }
 
 
@@ -487,6 +507,7 @@ def run_broker_pass(
         broker = Broker(port=free_port(), data_dir=folder / "kafka")
         worker: Worker | None = None
         sampler: CpuSampler | None = None
+        context = [CpuSampler(None)]  # the whole machine; the broker's JVM joins it below
         profiler: subprocess.Popen[bytes] | None = None
         try:
             progress("broker pass: starting the broker")
@@ -494,6 +515,8 @@ def run_broker_pass(
             from pipeline.admin import ensure_topics
 
             ensure_topics(broker.bootstrap)
+            broker_pid = int((broker.data_dir / "kafka.pid").read_text().strip())
+            context.append(CpuSampler(broker_pid))
             total = preload(broker.bootstrap, segments)
             progress(f"broker pass: {total} mentions on `mentions`; starting a worker")
             worker = Worker(
@@ -504,7 +527,8 @@ def run_broker_pass(
             worker.start(loglevel="warn")
             assert worker.proc is not None
             sampler = CpuSampler(worker.proc.pid)
-            sampler.start()
+            for each in (sampler, *context):
+                each.start()
             started = time.monotonic()
             if profile is not None:
                 # from the steady part on: start-up (imports, model load) is not what is asked
@@ -523,14 +547,16 @@ def run_broker_pass(
                 else:
                     report["profile_error"] = err or "py-spy wrote no file"
                 profiler = None
-            sampler.stop()
+            for each in (sampler, *context):
+                each.stop()
             report["worker_counters"] = worker_counters(worker)
             seen = read_classified(broker.bootstrap, total, timeout_s=120)
         finally:
             if profiler is not None:
                 stop_profiler(profiler)
-            if sampler is not None:
-                sampler.stop()
+            for running in (sampler, *context):
+                if running is not None:
+                    running.stop()
             if worker is not None:
                 worker.stop()
             broker.stop(stdout=subprocess.DEVNULL)
@@ -541,7 +567,13 @@ def run_broker_pass(
             if name in stamps:
                 stamps[name].append(stamp)
         report["segments"] = {
-            s.name: segment_figures(s, stamps[s.name], sampler.samples, sampler.main_samples)
+            s.name: segment_figures(
+                s,
+                stamps[s.name],
+                sampler.samples,
+                sampler.main_samples,
+                others={"machine": context[0].samples, "broker": context[-1].samples},
+            )
             for s in segments
         }
         progress("broker pass: raw model after")

@@ -72,6 +72,9 @@ def test_segment_figures_rate_and_cpu_per_mention() -> None:
     assert figures["worker_cpu_ms_per_mention"] == 100.0
     assert figures["event_loop_cpu_ms_per_mention"] == 50.0
     assert segment_figures(segment, stamps, cpu)["event_loop_cpu_ms_per_mention"] is None
+    machine = [(99.0, 0.0), (111.0, 2.4)]
+    more = segment_figures(segment, stamps, cpu, main, others={"machine": machine})
+    assert more["machine_cpu_ms_per_mention"] == 200.0
 
 
 def test_delivery_check_counts_missing_duplicates_and_strangers() -> None:
