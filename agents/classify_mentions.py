@@ -77,7 +77,11 @@ async def predictions(texts: Sequence[str], chunk: int = MODEL_CHUNK) -> AsyncIt
     if todo:
         model = await loaded_classifier()
         loop = asyncio.get_running_loop()
-        fresh = list(todo)
+        # Length order, as the encoder sorts a whole call: chunks of similar lengths pad less
+        # (arrival-order chunks of 8 padded 14 % more tokens than the raw model's sorted runs of
+        # 32). Records still go out in arrival order; the loop below awaits whichever chunk holds
+        # the next one.
+        fresh = sorted(todo, key=lambda k: len(todo[k]))
         for start in range(0, len(fresh), chunk):
             part = fresh[start : start + chunk]
             texts_part = [todo[k] for k in part]
