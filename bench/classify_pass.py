@@ -44,6 +44,7 @@ project dependency) samples the worker's Python threads during the backlog and
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -166,44 +167,61 @@ class CpuSampler:
     """
 
     pid: int | None  # None: the whole machine (busy CPU seconds over every core)
+    main_thread: bool = False  # also sample the main thread (the worker's event loop)
     interval_s: float = 0.2
     samples: list[tuple[float, float]] = field(default_factory=list)
     main_samples: list[tuple[float, float]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _proc: psutil.Process | None = None
 
     def _read(self, proc: psutil.Process | None) -> tuple[float, float | None]:
         if proc is None:
             t = psutil.cpu_times()
             return sum(t) - t.idle - getattr(t, "iowait", 0.0), None
         times = proc.cpu_times()
+        if not self.main_thread:
+            return times.user + times.system, None
         main = next((t for t in proc.threads() if t.id == self.pid), None)
         return times.user + times.system, (
             None if main is None else main.user_time + main.system_time
         )
 
+    def _sample(self, proc: psutil.Process | None) -> None:
+        total, main = self._read(proc)
+        now = time.time()
+        self.samples.append((now, total))
+        if main is not None:
+            self.main_samples.append((now, main))
+
     def start(self) -> None:
-        proc = None if self.pid is None else psutil.Process(self.pid)
+        self._proc = None if self.pid is None else psutil.Process(self.pid)
 
         def run() -> None:
             while not self._stop.is_set():
                 try:
-                    total, main = self._read(proc)
-                except psutil.Error:
+                    self._sample(self._proc)
+                except psutil.NoSuchProcess:
                     return
-                now = time.time()
-                self.samples.append((now, total))
-                if main is not None:
-                    self.main_samples.append((now, main))
+                except psutil.Error:
+                    pass  # transient: one sample lost, not the rest of the run
                 self._stop.wait(self.interval_s)
 
         self._thread = threading.Thread(target=run, name="bench-cpu", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop sampling, with one last sample taken now.
+
+        The caller stops once the last record is out; the thread's last sample can be up to
+        ``interval_s`` older than that record, and a steady window ending after it had no CPU
+        figure (None in short runs: the integration test's 0.3 s windows failed 3 runs in 4).
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        with contextlib.suppress(psutil.Error):
+            self._sample(self._proc)
 
 
 def interpolate(samples: Sequence[tuple[float, float]], t: float) -> float | None:
@@ -526,7 +544,7 @@ def run_broker_pass(
             )
             worker.start(loglevel="warn")
             assert worker.proc is not None
-            sampler = CpuSampler(worker.proc.pid)
+            sampler = CpuSampler(worker.proc.pid, main_thread=True)
             for each in (sampler, *context):
                 each.start()
             started = time.monotonic()
@@ -575,6 +593,20 @@ def run_broker_pass(
                 others={"machine": context[0].samples, "broker": context[-1].samples},
             )
             for s in segments
+        }
+        # what each CPU series covered: a figure is None when its samples do not bracket the
+        # steady window (one CI run had the broker's None; this says why if it recurs)
+        report["cpu_samples"] = {
+            name: {
+                "n": len(series),
+                "from": series[0][0] if series else None,
+                "to": series[-1][0] if series else None,
+            }
+            for name, series in (
+                ("worker", sampler.samples),
+                ("machine", context[0].samples),
+                ("broker", context[-1].samples),
+            )
         }
         progress("broker pass: raw model after")
         report["raw_after"] = raw_pass(artefacts, sets, raw_seconds, batch, folder)
