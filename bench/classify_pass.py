@@ -164,6 +164,10 @@ class CpuSampler:
     ``samples`` is the whole process (every thread); ``main_samples`` its main thread alone, which
     in a worker is the event loop: every agent's own code, (de)serialisation and the producer,
     but not the model (its own thread and ONNX Runtime's) nor the consumer's fetch thread.
+    For the whole machine (``pid`` None) ``samples`` is busy time on every core and
+    ``main_samples`` the *steal* time: what a virtual machine's cores spent waiting while the
+    hypervisor ran other guests. It is not work of this machine (it used to be counted in the
+    machine's busy time), but it is time the pass could not have, so it is reported apart.
     """
 
     pid: int | None  # None: the whole machine (busy CPU seconds over every core)
@@ -178,7 +182,11 @@ class CpuSampler:
     def _read(self, proc: psutil.Process | None) -> tuple[float, float | None]:
         if proc is None:
             t = psutil.cpu_times()
-            return sum(t) - t.idle - getattr(t, "iowait", 0.0), None
+            # Linux counts guest time inside user time already; steal is no work of ours
+            steal = float(getattr(t, "steal", 0.0))
+            idle = t.idle + getattr(t, "iowait", 0.0) + steal
+            guest = getattr(t, "guest", 0.0) + getattr(t, "guest_nice", 0.0)
+            return sum(t) - idle - guest, steal
         times = proc.cpu_times()
         if not self.main_thread:
             return times.user + times.system, None
@@ -590,7 +598,11 @@ def run_broker_pass(
                 stamps[s.name],
                 sampler.samples,
                 sampler.main_samples,
-                others={"machine": context[0].samples, "broker": context[-1].samples},
+                others={
+                    "machine": context[0].samples,
+                    "steal": context[0].main_samples,
+                    "broker": context[-1].samples,
+                },
             )
             for s in segments
         }

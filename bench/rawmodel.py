@@ -23,6 +23,13 @@ from pathlib import Path
 from models.classifier import MentionClassifier, load_classifier
 
 
+def machine_steal_s() -> float:
+    """Seconds of CPU the hypervisor gave to other guests, summed over this machine's cores."""
+    import psutil
+
+    return float(getattr(psutil.cpu_times(), "steal", 0.0))
+
+
 def measure_texts(
     model: MentionClassifier,
     texts: Sequence[str],
@@ -41,6 +48,7 @@ def measure_texts(
     model.classify(texts[:batch])  # warm-up: the first call allocates ONNX Runtime's buffers
     done = 0
     cpu0 = sum(os.times()[:2])
+    steal0 = machine_steal_s()
     started = time.perf_counter()
     i = 0
     while (full_pass and done < len(texts)) or time.perf_counter() - started < seconds:
@@ -50,6 +58,7 @@ def measure_texts(
         i = i + batch if i + batch < len(texts) else 0
     wall = time.perf_counter() - started
     cpu = sum(os.times()[:2]) - cpu0
+    steal = machine_steal_s() - steal0
     return {
         "texts_per_s": round(done / wall, 1),
         "texts": done,
@@ -57,6 +66,9 @@ def measure_texts(
         "batch": batch,
         "cpu_ms_per_text": round(cpu * 1000 / done, 2),
         "distinct_texts": len(texts),
+        # cores' worth of time the hypervisor gave to other guests while this ran (0 on an
+        # unshared machine): a raw rate measured under steal is not comparable across runs
+        "steal_cores": round(steal / wall, 2),
     }
 
 

@@ -248,7 +248,9 @@ def _broker_pass(
             f"broker {name}: {seg['mentions_per_s']}/s vs raw {ratio['raw_texts_per_s']} texts/s"
             f" = {ratio['wall']}x wall; worker CPU {seg['worker_cpu_ms_per_mention']} ms/mention"
             f" (event loop {seg['event_loop_cpu_ms_per_mention']}) vs raw"
-            f" {ratio['raw_cpu_ms_per_text']} ms/text = {ratio['cpu']}x"
+            f" {ratio['raw_cpu_ms_per_text']} ms/text = {ratio['cpu']}x; broker"
+            f" {seg['broker_cpu_ms_per_mention']}, machine {seg['machine_cpu_ms_per_mention']},"
+            f" steal {seg['steal_cpu_ms_per_mention']} ms/mention"
         )
     return result
 

@@ -100,6 +100,16 @@ class Settings(BaseSettings):
         "(invalid_value): a source with a broken clock must not push a brand's watermark ahead",
     )
     bucket_seconds: int = Field(default=300, ge=60, description="event-time bucket width")
+    count_batch_size: int = Field(
+        default=256,
+        ge=1,
+        le=10_000,
+        description="classified mentions counted per state write: each touched brand's bucket "
+        "state goes to the changelog once per batch instead of once per mention",
+    )
+    count_within_s: float = Field(
+        default=0.2, gt=0, le=30, description="longest wait to fill a counting batch (seconds)"
+    )
     allowed_lateness_s: int = Field(
         default=120, ge=0, description="a bucket closes this long after its end (event time)"
     )

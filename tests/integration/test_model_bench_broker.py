@@ -69,6 +69,7 @@ def test_broker_pass_classifies_every_mention_once_and_reports_ratios(
         assert 0 < seg["event_loop_cpu_ms_per_mention"] < seg["worker_cpu_ms_per_mention"]
         assert seg["broker_cpu_ms_per_mention"] is not None, (seg, report["cpu_samples"])
         assert 0 < seg["broker_cpu_ms_per_mention"] < seg["machine_cpu_ms_per_mention"]
+        assert seg["steal_cpu_ms_per_mention"] >= 0  # reported apart, not as the machine's work
         ratio = report["ratios"][name]
         raw = report["raw_before"][name]["texts_per_s"] + report["raw_after"][name]["texts_per_s"]
         assert ratio["raw_texts_per_s"] == pytest.approx(raw / 2, abs=0.1)

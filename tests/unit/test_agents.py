@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -219,6 +220,7 @@ async def test_count_closes_a_quiet_brands_buckets_as_its_partition_moves_on(
             allowed_lateness_s=60,
             topics_track=("pricing",),
             quiet_close_after_s=0,
+            count_batch_size=1,  # the test reads what was closed between puts
         )
     )
 
@@ -269,6 +271,41 @@ async def test_count_does_not_sweep_a_brand_that_trails_in_a_replay(
     counts = [b.count for b in out.values if b.brand == "valmoreau"]
     assert counts == [5] * 11  # every trailing mention counted: 08:00 .. 08:50 closed on its own
     assert metrics.registry.get_sample_value("tocsin_late_mentions_total") == 0
+
+
+async def test_count_writes_each_brands_state_once_per_batch_to_its_own_partition(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
+    """Counting a batch re-writes a brand's whole state once, not once per mention, and a batch
+    mixing partitions writes each state to its own partition (not the last event's)."""
+    out = topic(monkeypatch, count_mentions, "buckets")
+    writes: list[tuple[int | None, str, int]] = []
+
+    def record(partition: int | None, key: Any, value: Any, *args: Any, **kwargs: Any) -> None:
+        writes.append((partition, key, value["open"][str(int(T0.timestamp()))]["pricing"]["n"]))
+
+    monkeypatch.setattr(open_buckets, "send_changelog", record)
+    services.override(
+        settings=make_settings(
+            bucket_seconds=300,
+            allowed_lateness_s=60,
+            topics_track=("pricing",),
+            count_batch_size=100,
+            count_within_s=0.2,
+        )
+    )
+    async with count_mentions.count_mentions.test_context() as agent:
+        for i in range(6):  # interleaved: brenmoor on partition 1, valmoreau on partition 3
+            brand, partition = ("brenmoor", 1) if i % 2 == 0 else ("valmoreau", 3)
+            item = classified(f"t{i}", T0 + timedelta(seconds=i), ["pricing"], f"w{i}")
+            await agent.put(for_brand(item, brand), key=brand, partition=partition)
+        for _ in range(50):  # the batch closes after count_within_s
+            if writes:
+                break
+            await asyncio.sleep(0.05)
+    assert sorted(writes) == [(1, "brenmoor", 3), (3, "valmoreau", 3)]
+    assert open_buckets.data["valmoreau"]["p"] == 3
+    assert out.values == []  # nothing closed yet: the state, not a bucket, holds the counts
 
 
 def at_raw(item: ClassifiedMention, partition: int, offset: int) -> ClassifiedMention:

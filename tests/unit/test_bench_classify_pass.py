@@ -6,12 +6,15 @@ The pass itself (broker, worker, raw process) is exercised by
 
 from __future__ import annotations
 
+from collections import namedtuple
 from pathlib import Path
 
+import psutil
 import pytest
 
 from bench.classify_pass import (
     BRAND,
+    CpuSampler,
     Segment,
     brand_key,
     build_segments,
@@ -75,6 +78,23 @@ def test_segment_figures_rate_and_cpu_per_mention() -> None:
     machine = [(99.0, 0.0), (111.0, 2.4)]
     more = segment_figures(segment, stamps, cpu, main, others={"machine": machine})
     assert more["machine_cpu_ms_per_mention"] == 200.0
+
+
+def test_machine_busy_time_leaves_out_steal_and_reports_it_apart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Steal (the hypervisor running other guests) is not this machine's work: a contended host
+    made the machine look 12 ms/mention busier than the worker and broker together."""
+    scputimes = namedtuple(  # psutil's own shape on Linux
+        "scputimes",
+        "user nice system idle iowait irq softirq steal guest guest_nice",
+    )
+    monkeypatch.setattr(
+        psutil, "cpu_times", lambda: scputimes(10.0, 1.0, 2.0, 50.0, 3.0, 0.5, 0.5, 7.0, 0.0, 0.0)
+    )
+    busy, steal = CpuSampler(None)._read(None)
+    assert busy == pytest.approx(14.0)  # user + nice + system + irq + softirq
+    assert steal == 7.0
 
 
 def test_delivery_check_counts_missing_duplicates_and_strangers() -> None:
