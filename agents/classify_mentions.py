@@ -2,8 +2,10 @@
 
 Batches come from ``stream.take(n, within=t)`` (without ``within`` a quiet stream would stall a
 half-full batch forever). Texts already seen (reposts) are answered from a bounded cache; the
-rest go to the model in small chunks on a dedicated thread, so the event loop keeps heartbeating
-to the broker while the CPU works and sends a chunk's records while the model runs the next one.
+rest go to the model in small chunks on the model threads (``TOCSIN_MODEL_WORKERS`` of them, each
+chunk one single-threaded ONNX call, two side by side by default: see models/serving.py), so the
+event loop keeps heartbeating to the broker while the CPU works and sends a chunk's records while
+the model runs the next ones.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ _cache: LRUCache[Prediction] = LRUCache(maxsize=50_000)
 
 
 async def loaded_classifier() -> MentionClassifier:
-    """The classifier, loaded on the model thread if it is not yet: never on the event loop.
+    """The classifier, loaded on a model thread if it is not yet: never on the event loop.
 
     A restarted worker finds its input waiting and reaches its first batch before the start-up
     load is done; loading here on the loop would freeze it for seconds on a busy machine (the
     consumer thread's keep-alive fails, the group evicts the worker and rebalances). The model
-    thread is a queue of one, so this waits behind the start-up load instead of repeating it.
+    threads share one model, loaded under a lock (``services.classifier``), so this waits for
+    the start-up load instead of repeating it.
     """
     if services.classifier_loaded():
         return services.classifier()
@@ -46,7 +49,7 @@ MODEL_CHUNK = 8
 
 
 def _timed_classify(model: MentionClassifier, texts: list[str]) -> tuple[list[Prediction], float]:
-    """Runs on the model thread; times the model alone, not the wait in the thread's queue."""
+    """Runs on a model thread; times the model alone, not the wait in the threads' queue."""
     started = time.perf_counter()
     out = model.classify(texts)
     return out, time.perf_counter() - started
@@ -55,12 +58,13 @@ def _timed_classify(model: MentionClassifier, texts: list[str]) -> tuple[list[Pr
 async def predictions(texts: Sequence[str], chunk: int = MODEL_CHUNK) -> AsyncIterator[Prediction]:
     """Predictions for ``texts`` in order, each yielded as soon as it is known.
 
-    Cached texts (reposts) are answered at once. The fresh ones go to the model thread in chunks
-    of ``chunk``, all submitted up front: the thread works through them back to back while the
+    Cached texts (reposts) are answered at once. The fresh ones go to the model threads in chunks
+    of ``chunk``, all submitted up front: the threads work through them back to back while the
     event loop builds and sends the records of the chunks already done, so the model is not idle
     during the per-mention work (it was 15 % of the time with one call per batch). Everything
     happens inside one ``take`` batch, so offsets are still acknowledged only after every record
-    of the batch is sent.
+    of the batch is sent. Chunks run side by side on several model threads; records still go out
+    in arrival order.
     """
     metrics = services.metrics()
     keys = [text_key(t) for t in texts]

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from models.classifier import MentionClassifier, load_classifier
+from models.serving import drive, model_workers
 
 
 def machine_steal_s() -> float:
@@ -46,16 +47,22 @@ def measure_texts(
     """
     texts = list(texts)
     model.classify(texts[:batch])  # warm-up: the first call allocates ONNX Runtime's buffers
-    done = 0
+    cursor = 0
     cpu0 = sum(os.times()[:2])
     steal0 = machine_steal_s()
     started = time.perf_counter()
-    i = 0
-    while (full_pass and done < len(texts)) or time.perf_counter() - started < seconds:
-        chunk = texts[i : i + batch] or texts[:batch]
-        model.classify(chunk)
-        done += len(chunk)
-        i = i + batch if i + batch < len(texts) else 0
+
+    def next_batch() -> list[str] | None:
+        # at least ``seconds``; with ``full_pass`` also until every text was handed out once
+        nonlocal cursor
+        if time.perf_counter() - started >= seconds and not (full_pass and cursor < len(texts)):
+            return None
+        i = cursor % len(texts)
+        cursor += batch
+        return texts[i : i + batch] or texts[:batch]
+
+    calls = drive(model, next_batch)
+    done = sum(n for n, _ in calls)
     wall = time.perf_counter() - started
     cpu = sum(os.times()[:2]) - cpu0
     steal = machine_steal_s() - steal0
@@ -64,6 +71,7 @@ def measure_texts(
         "texts": done,
         "seconds": round(wall, 1),
         "batch": batch,
+        "workers": model_workers(),
         "cpu_ms_per_text": round(cpu * 1000 / done, 2),
         "distinct_texts": len(texts),
         # cores' worth of time the hypervisor gave to other guests while this ran (0 on an

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,23 @@ def _cpu_seconds() -> float:
     return t.user + t.system
 
 
+def _repeat_for(
+    batch: list[str], seconds: float, *, at_least: int
+) -> Callable[[], list[str] | None]:
+    """``batch`` again and again for ``seconds`` (and at least ``at_least`` times), then None."""
+    started = time.perf_counter()
+    handed = 0
+
+    def next_batch() -> list[str] | None:
+        nonlocal handed
+        if time.perf_counter() - started >= seconds and handed >= at_least:
+            return None
+        handed += 1
+        return batch
+
+    return next_batch
+
+
 def bench_raw(
     classifier: MentionClassifier,
     *,
@@ -52,27 +69,35 @@ def bench_raw(
     seconds: float = 5.0,
     texts: Sequence[str] = SAMPLE_TEXTS,
 ) -> dict[str, Any]:
-    """Texts/s and batch latency percentiles for each batch size, ~``seconds`` of work each."""
+    """Texts/s and call latency percentiles for each batch size, ~``seconds`` of work each.
+
+    Calls run as the worker runs them: ``TOCSIN_MODEL_WORKERS`` side by side (models/serving.py),
+    so texts/s is texts over wall time and a latency is one call's, under that concurrency.
+    """
+    from models.serving import drive, model_workers
+
     classifier.classify(list(texts))  # warm-up: first run allocates ORT buffers
-    results: dict[str, Any] = {"version": classifier.version, "batches": {}}
+    results: dict[str, Any] = {
+        "version": classifier.version,
+        "workers": model_workers(),
+        "batches": {},
+    }
     for size in batch_sizes:
         batch = [texts[i % len(texts)] for i in range(size)]
-        latencies: list[float] = []
         cpu0 = _cpu_seconds()
-        t_end = time.perf_counter() + seconds
-        while time.perf_counter() < t_end or len(latencies) < 3:
-            t0 = time.perf_counter()
-            classifier.classify(batch)
-            latencies.append(time.perf_counter() - t0)
+        started = time.perf_counter()
+        calls = drive(classifier, _repeat_for(batch, seconds, at_least=3))
+        wall = time.perf_counter() - started
         cpu = _cpu_seconds() - cpu0
-        lat = np.array(latencies)
+        lat = np.array([s for _, s in calls])
+        done = size * len(lat)
         results["batches"][str(size)] = {
-            "texts_per_s": round(size * len(lat) / float(lat.sum()), 1),
+            "texts_per_s": round(done / wall, 1),
             "p50_ms": round(float(np.percentile(lat, 50)) * 1000, 1),
             "p99_ms": round(float(np.percentile(lat, 99)) * 1000, 1),
             "runs": len(lat),
             # wall-clock rates on a shared machine mislead; CPU time per text does not
-            "cpu_ms_per_text": round(cpu * 1000 / (size * len(lat)), 2),
+            "cpu_ms_per_text": round(cpu * 1000 / done, 2),
         }
     results["rss_mb"] = round(rss_mb(), 1)
     return results

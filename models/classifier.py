@@ -28,12 +28,14 @@ from models.artefacts import (
     inputs_sha256,
 )
 from models.corpus import DEFAULT_CORPUS
-from models.encoder import DEFAULT_THREADS, OnnxEncoder
+from models.encoder import OnnxEncoder
 from models.head import OTHER, Head
 from models.lang import detect_lang
 from models.taxonomy import DEFAULT_TAXONOMY
 
 THREADS_ENV = "TOCSIN_MODEL_THREADS"
+#: Intra-op threads per model call: one, with calls run side by side (see models/serving.py).
+DEFAULT_THREADS = 1
 #: "1" lets ONNX Runtime's threads busy-wait between ops (faster only on an otherwise idle machine).
 SPIN_ENV = "TOCSIN_MODEL_SPIN"
 
@@ -121,7 +123,8 @@ def load_classifier(
 ) -> MentionClassifier:
     """Load built artefacts (``None`` = the default cache location, which must be built).
 
-    ``threads`` sets ONNX Runtime's intra-op threads; default ``$TOCSIN_MODEL_THREADS`` or 2.
+    ``threads`` sets ONNX Runtime's intra-op threads per call; default ``$TOCSIN_MODEL_THREADS``
+    or 1 (the worker runs ``$TOCSIN_MODEL_WORKERS`` calls at once instead; models/serving.py).
     ``$TOCSIN_MODEL_SPIN=1`` lets them busy-wait between ops (see ``OnnxEncoder``).
     """
     folder = default_artefact_dir() if artefact_dir is None else artefact_dir

@@ -104,7 +104,14 @@ def eval_cmd(as_json: bool, artefacts: Path | None, corpus: Path | None) -> None
     "--threads",
     type=int,
     default=None,
-    help="ONNX Runtime intra-op threads. [env: TOCSIN_MODEL_THREADS; default 2]",
+    help="ONNX Runtime intra-op threads per model call. [env: TOCSIN_MODEL_THREADS; default 1]",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Model calls run side by side, as in the worker (models/serving.py). "
+    "[env: TOCSIN_MODEL_WORKERS; default 2]",
 )
 @click.option(
     "--artefacts",
@@ -156,6 +163,7 @@ def eval_cmd(as_json: bool, artefacts: Path | None, corpus: Path | None) -> None
 def bench_cmd(
     seconds: float,
     threads: int | None,
+    workers: int | None,
     artefacts: Path | None,
     n_texts: int,
     repost_share: float,
@@ -175,10 +183,15 @@ def bench_cmd(
        (raw model before and after in its own process, worker CPU per mention; see
        bench/classify_pass.py).
     """
+    import os
+
     from models.bench import bench_raw, rss_mb
     from models.classifier import ArtefactsMissingError, load_classifier
     from models.corpus import load_corpus
+    from models.serving import WORKERS_ENV
 
+    if workers is not None:  # read by every raw pass and by the broker pass's worker
+        os.environ[WORKERS_ENV] = str(workers)
     t0 = time.perf_counter()
     try:
         clf = load_classifier(artefacts, threads=threads)
@@ -217,7 +230,7 @@ def _broker_pass(
     repost_share: float,
     profile: Path | None,
 ) -> dict[str, object]:
-    """The broker pass; the worker and the raw-model process get the same thread setting."""
+    """The broker pass; the worker and the raw-model process get the same thread settings."""
     import os
 
     from models.classifier import THREADS_ENV, default_artefact_dir
@@ -283,7 +296,8 @@ def _broker_pass(
     "--threads",
     type=int,
     default=None,
-    help="ONNX Runtime intra-op threads. [env: TOCSIN_MODEL_THREADS; default 2]",
+    help="ONNX Runtime intra-op threads (this command makes one call at a time). "
+    "[env: TOCSIN_MODEL_THREADS; default 2]",
 )
 @click.option(
     "--artefacts",
@@ -305,9 +319,13 @@ def classify_cmd(
     stderr with their line number, skipped and counted; they never stop the run. A JSON summary
     is printed on stdout at the end.
     """
-    from models.classifier import ArtefactsMissingError, load_classifier
+    import os
+
+    from models.classifier import THREADS_ENV, ArtefactsMissingError, load_classifier
     from models.classify_file import InputFormatError, classify_file, count_lines, describe
 
+    if threads is None:  # one call at a time here, unlike the worker (models/serving.py)
+        threads = int(os.environ.get(THREADS_ENV, 2))
     try:
         clf = load_classifier(artefacts, threads=threads)
     except ArtefactsMissingError as exc:

@@ -101,10 +101,18 @@ def _cpu() -> float:
 def raw_rate(
     classifier: MentionClassifier, texts: Sequence[str], batch_size: int
 ) -> dict[str, float]:
-    """Texts/s (and CPU ms per text) of ``classify`` on ``texts`` in consecutive batches."""
+    """Texts/s (and CPU ms per text) of ``classify`` on ``texts`` in batches, run as the worker
+    runs the model (``TOCSIN_MODEL_WORKERS`` calls side by side, models/serving.py)."""
+    from models.serving import drive
+
+    starts = iter(range(0, len(texts), batch_size))
+
+    def next_batch() -> list[str] | None:
+        i = next(starts, None)
+        return None if i is None else list(texts[i : i + batch_size])
+
     started, cpu0 = time.perf_counter(), _cpu()
-    for i in range(0, len(texts), batch_size):
-        classifier.classify(list(texts[i : i + batch_size]))
+    drive(classifier, next_batch)
     seconds = time.perf_counter() - started
     return {
         "texts_per_s": round(len(texts) / seconds, 1),

@@ -7,6 +7,7 @@ agent module must not load a 500 MB model or open sockets. Tests install fakes w
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -37,6 +38,9 @@ class _Registry:
 
 
 _registry = _Registry()
+#: The model loads on a model thread; with several, the start-up load and a first batch could
+#: both find it absent and load it twice (seconds of CPU, twice the memory for a moment).
+_classifier_lock = threading.Lock()
 
 
 def settings() -> Settings:
@@ -53,11 +57,12 @@ def matcher() -> BrandMatcher:
 
 def classifier() -> MentionClassifier:
     """The mention classifier; loading takes seconds, so the worker calls this at start-up."""
-    if _registry.classifier is None:
-        from models.classifier import load_classifier
+    with _classifier_lock:
+        if _registry.classifier is None:
+            from models.classifier import load_classifier
 
-        _registry.classifier = load_classifier(settings().model_dir)
-    return _registry.classifier
+            _registry.classifier = load_classifier(settings().model_dir)
+        return _registry.classifier
 
 
 def classifier_loaded() -> bool:
@@ -72,9 +77,13 @@ def metrics() -> TocsinMetrics:
 
 
 def executor() -> ThreadPoolExecutor:
-    """One thread for the model: ONNX Runtime parallelises inside a batch, not across batches."""
+    """The model threads: ``TOCSIN_MODEL_WORKERS`` calls side by side (see models/serving.py)."""
     if _registry.executor is None:
-        _registry.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tocsin-model")
+        from models.serving import model_workers
+
+        _registry.executor = ThreadPoolExecutor(
+            max_workers=model_workers(), thread_name_prefix="tocsin-model"
+        )
     return _registry.executor
 
 

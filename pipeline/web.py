@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 async def load_model_at_start() -> None:
     """Load the classifier off the event loop before the first batch needs it.
 
-    On the model thread (a queue of one), so a batch that arrives during the load waits for it
-    instead of loading a second copy.
+    On a model thread, under ``services.classifier``'s lock, so a batch that arrives during the
+    load waits for it instead of loading a second copy.
     """
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(services.executor(), services.classifier)
