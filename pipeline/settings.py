@@ -84,6 +84,13 @@ class Settings(BaseSettings):
         default=None, description="built classifier artefacts (default: in the cache folder)"
     )
     batch_size: int = Field(default=32, ge=1, le=512, description="mentions per model batch")
+    batches_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="model batches taken from the stream at once: the records of one are sent "
+        "while the model runs the next (agents/classify_mentions.py)",
+    )
     batch_within_s: float = Field(
         default=0.5, gt=0, le=30, description="longest wait to fill a model batch (seconds)"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from agents import (
     dispatch_alerts,
     ingest_mentions,
 )
+from models.classifier import Prediction
 from pipeline import services
 from pipeline.app import app
 from pipeline.metrics import TocsinMetrics
@@ -489,3 +490,34 @@ async def test_predictions_chunk_fresh_texts_and_keep_order(
     assert [p.topics for p in again] == [("scandal",), ("pricing",)]
     assert len(fake.calls) == 3  # both answered from the cache
     assert metrics.registry.get_sample_value("tocsin_model_batch_size_count") == 3
+
+
+async def test_predictions_send_a_group_while_the_model_runs_the_next(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
+    """With ``group``, the first group's predictions come out while a later group is still in
+    the model: the event loop sends records instead of waiting for the whole take batch."""
+    import threading
+
+    monkeypatch.setattr(classify_mentions, "_cache", LRUCache(maxsize=100))
+    release = threading.Event()
+
+    class Gated(KeywordClassifier):
+        def classify(self, texts: Sequence[str]) -> list[Prediction]:
+            if any("fraud" in t for t in texts):  # the second group's texts wait for the test
+                assert release.wait(10)
+            return super().classify(texts)
+
+    fake = Gated()
+    services.override(classifier=fake)
+    first = [f"Brenmoor price hike {'x' * (4 - i)}" for i in range(4)]  # longest first
+    second = [f"Brenmoor fraud {i}" for i in range(4)]
+    stream = classify_mentions.predictions(first + second, chunk=2, group=4)
+    early = [await anext(stream) for _ in first]
+    assert [p.topics for p in early] == [("pricing",)] * 4 and not release.is_set()
+    release.set()
+    late = [p async for p in stream]
+    assert [p.topics for p in late] == [("scandal",)] * 4
+    # each group length-sorted on its own and cut into chunks of 2, the shortest two together
+    pairs = sorted(tuple(c) for c in fake.calls[:2])
+    assert pairs == sorted([(first[3], first[2]), (first[1], first[0])])
