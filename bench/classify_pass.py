@@ -576,6 +576,10 @@ def run_broker_pass(
             for each in (sampler, *context):
                 each.stop()
             report["worker_counters"] = worker_counters(worker)
+            # the memory figure: the real worker, model loaded, after the whole backlog
+            report["worker_rss_mb"] = round(
+                psutil.Process(worker.proc.pid).memory_info().rss / 2**20, 1
+            )
             seen = read_classified(broker.bootstrap, total, timeout_s=120)
         finally:
             if profiler is not None:

@@ -265,6 +265,7 @@ def _broker_pass(
             f" {seg['broker_cpu_ms_per_mention']}, machine {seg['machine_cpu_ms_per_mention']},"
             f" steal {seg['steal_cpu_ms_per_mention']} ms/mention"
         )
+    _echo_progress(f"broker pass: worker RSS {result['worker_rss_mb']} MB after the backlog")
     return result
 
 

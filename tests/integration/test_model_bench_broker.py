@@ -58,6 +58,7 @@ def test_broker_pass_classifies_every_mention_once_and_reports_ratios(
         "duplicates": 0,
         "unexpected": 0,
     }
+    assert 300 < report["worker_rss_mb"] < 1024  # the model is loaded; the 1 GB bound
     counters = report["worker_counters"]
     assert counters["classified"] == 160
     # every distinct text went to the model once; each repost was a cache hit
