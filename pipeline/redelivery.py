@@ -31,6 +31,12 @@ never acked, the commit sat below it and nothing fetched it again until the next
   range still being processed, has a hole no stream will ever fill; it is fetched again from
   the committed offset. Streams ack a partition in order, so this never fires in normal flow;
   when it does it logs the range and counts it (``tocsin_consumer_refetches_total``).
+  The same watch covers a hole at a partition's *tail*, where nothing later was acked to show
+  it: the consumer's position (the next offset its fetcher returns) has sat above the commit
+  with nothing of that partition acked or in flight. CI lost 16 of 600 mentions so after a
+  SIGKILL and restart (``mentions.raw`` p3 committed 123, log end 139, its other partitions
+  repaired by the first rule): the restarted worker fetched that partition's last messages
+  during start-up and never handed them to a stream.
 
 Fault injection, for tests only: ``TOCSIN_FAULT_SKIP_FETCHED=topic:partition:first-last`` makes
 the consumer drop the first delivery of those offsets, which is exactly the failure above, so a
@@ -152,12 +158,15 @@ class HoleWatch:
         committed: Mapping[TP, int | None],
         in_flight: Iterable[tuple[TP, int]],
         now: float,
+        positions: Mapping[TP, int | None] | None = None,
     ) -> list[Hole]:
+        """Holes seen for ``grace_s`` with the same commit: below acked offsets, or (with
+        ``positions``, the consumer's next offset per partition) fetched past with nothing of
+        the partition acked or in flight."""
         busy: dict[TP, int] = {}
         for tp, offset in in_flight:
             busy[tp] = min(offset, busy.get(tp, offset))
-        due: list[Hole] = []
-        seen: set[TP] = set()
+        candidates: dict[TP, tuple[int, int]] = {}
         for tp, offsets in acked.items():
             start = committed.get(tp)
             if not offsets or start is None:
@@ -165,16 +174,34 @@ class HoleWatch:
             end = min(offsets)
             if end <= start or busy.get(tp, end) < end:
                 continue  # no hole, or the missing offsets are still being processed
-            seen.add(tp)
+            candidates[tp] = (start, end)
+        for tp, position in (positions or {}).items():
+            start = committed.get(tp)
+            if tp in candidates or acked.get(tp) or tp in busy:
+                continue  # acked or in-flight offsets: the rule above, or work in progress
+            if start is None or position is None or position <= start:
+                continue  # nothing fetched past the commit
+            candidates[tp] = (start, position)
+        due: list[Hole] = []
+        for tp, (start, end) in candidates.items():
             first = self._since.get(tp)
             if first is None or first[0] != start:
                 self._since[tp] = (start, now)
             elif now - first[1] >= self.grace_s:
                 due.append(Hole(tp, start, end))
                 del self._since[tp]
-        for tp in [tp for tp in self._since if tp not in seen]:
+        for tp in [tp for tp in self._since if tp not in candidates]:
             del self._since[tp]
         return due
+
+
+async def _position(consumer: ConsumerT, tp: TP) -> int | None:
+    """The consumer's next offset for ``tp``, or None while it has none (e.g. mid-rebalance)."""
+    try:
+        return await consumer.position(tp)
+    except Exception:  # a watch must never take the worker down; asked again in 5 s
+        log.debug("no position for %s yet", tp, exc_info=True)
+        return None
 
 
 async def refetch_holes(consumer: ConsumerT, watch: HoleWatch) -> list[Hole]:
@@ -183,15 +210,18 @@ async def refetch_holes(consumer: ConsumerT, watch: HoleWatch) -> list[Hole]:
     assigned = consumer.assignment()
     in_flight = [(m.tp, m.offset) for m in list(state._unacked_messages)]
     acked = {tp: list(offsets) for tp, offsets in state._acked.items() if tp in assigned}
-    committed = {tp: state._committed_offset.get(tp) for tp in acked}
-    holes = watch.check(acked, committed, in_flight, time.monotonic())
+    # partitions this consumer commits (stream input; table changelogs have no commit here)
+    watched = [tp for tp in assigned if state._committed_offset.get(tp) is not None]
+    committed = {tp: state._committed_offset.get(tp) for tp in {*acked, *watched}}
+    # (``_acked`` keeps an empty list for a partition whose acks were all committed)
+    positions = {tp: await _position(consumer, tp) for tp in watched if not acked.get(tp)}
+    holes = watch.check(acked, committed, in_flight, time.monotonic(), positions)
     refetches = services.metrics().consumer_refetches
     for topic in {tp.topic for tp in acked}:
         refetches.labels(topic)  # every watched topic is exported, at 0 until a refetch
     for hole in holes:
         log.warning(
-            "%s[%d]: offsets %d..%d were fetched but never processed while later ones were; "
-            "fetching again from %d",
+            "%s[%d]: offsets %d..%d were fetched but never processed; fetching again from %d",
             hole.tp.topic,
             hole.tp.partition,
             hole.start,

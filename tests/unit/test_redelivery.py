@@ -101,6 +101,61 @@ def test_no_hole_while_the_missing_offsets_are_being_processed_or_the_commit_mov
     assert watch.check({P1: [7, 8]}, {P1: 7}, [], now=200) == []
 
 
+def test_tail_hole_fetched_past_with_nothing_acked_or_in_flight() -> None:
+    """The partition's last messages were fetched (position 139) but never reached a stream:
+    no later ack shows the hole, the position does."""
+    watch = HoleWatch(grace_s=15)
+    committed = {P0: 123, P1: 40}
+    positions = {P0: 139, P1: 40}  # P1 is caught up: position == commit
+    assert watch.check({}, committed, [], now=0, positions=positions) == []
+    assert watch.check({}, committed, [], now=15, positions=positions) == [Hole(P0, 123, 139)]
+    # being processed (in flight) or acked but not yet committed: normal flow, never a hole
+    watch = HoleWatch(grace_s=0)
+    for _ in range(2):
+        assert watch.check({}, committed, [(P0, 130)], now=0, positions=positions) == []
+        assert watch.check({P0: [123, 124]}, committed, [], now=0, positions=positions) == []
+    # no commit known or no position yet: nothing to compare
+    assert watch.check({}, {P0: None}, [], now=1, positions={P0: 139}) == []
+    assert watch.check({}, {P0: 123}, [], now=2, positions={P0: None}) == []
+
+
+async def test_refetch_asks_positions_of_idle_partitions_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from pipeline import services
+    from pipeline.metrics import TocsinMetrics
+
+    services.override(metrics=TocsinMetrics(CollectorRegistry()))
+    seeks: list[tuple[TP, int]] = []
+    asked: list[TP] = []
+    changelog = TP("tocsin-open_buckets-changelog", 3)
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    async def position(tp: TP) -> int:
+        asked.append(tp)
+        if tp == M0:
+            raise RuntimeError("no position while the partition is being reassigned")
+        return {P0: 139, P1: 58}[tp]
+
+    consumer: Any = SimpleNamespace(
+        assignment=lambda: {P0, P1, M0, changelog},
+        _unacked_messages=[],
+        _acked={P0: [], P1: [58]},  # Faust keeps an empty list once a partition's acks commit
+        _committed_offset={P0: 123, P1: 58, M0: 7},  # no commit for the changelog
+        seek=seek,
+        position=position,
+    )
+    watch = HoleWatch(grace_s=0)
+    await refetch_holes(consumer, watch)
+    holes = await refetch_holes(consumer, watch)
+    assert holes == [Hole(P0, 123, 139)] and seeks == [(P0, 123)]
+    assert set(asked) == {P0, M0}  # P1 has acks (the first rule's), the changelog no commit
+
+
 async def test_refetch_seeks_the_partition_back_to_its_commit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
