@@ -69,11 +69,36 @@ def locate(bootstrap: str, topic: str, ids: set[str]) -> list[tuple[int, int, st
     return sorted(found)
 
 
+def classified_duplicates(bootstrap: str, topic: str) -> dict[str, int]:
+    """Mention ids that ``topic`` (classified records) holds more than once, with their counts."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=4000,
+    )
+    counts: dict[str, int] = {}
+    try:
+        for message in consumer:
+            try:
+                mid = json.loads(message.value)["mention"]["id"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            counts[mid] = counts.get(mid, 0) + 1
+    finally:
+        consumer.close()
+    return {mid: n for mid, n in counts.items() if n > 1}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", type=Path, help="a test's kafka folder (left untouched)")
     parser.add_argument("--ids", default="", help="comma-separated mention ids to locate")
     parser.add_argument("--group", default="tocsin")
+    parser.add_argument(
+        "--duplicates", action="store_true", help="list ids classified more than once"
+    )
     args = parser.parse_args()
     if not (args.data_dir / "data" / "meta.properties").exists():
         print(f"{args.data_dir} has no formatted KRaft storage (data/meta.properties)")
@@ -90,6 +115,10 @@ def main() -> int:
                 for topic in (RAW.name, MENTIONS.name):
                     hits = locate(broker.bootstrap, topic, ids)
                     print(f"{topic}: " + (", ".join(f"p{p}@{o} {m}" for p, o, m in hits) or "-"))
+            if args.duplicates:
+                dup = classified_duplicates(broker.bootstrap, CLASSIFIED.name)
+                ordered = sorted(dup, key=lambda m: (len(m), m))
+                print(f"{CLASSIFIED.name}: {len(dup)} ids more than once: " + ", ".join(ordered))
         finally:
             broker.stop()
     return 0
