@@ -255,19 +255,14 @@ class BatchStates:
         self._states[brand] = state
         self._partitions[brand] = partition
 
-    def __len__(self) -> int:
-        return len(self._partitions)
-
-    def store(self) -> int:
-        """Write every state put since the last store; the number written."""
+    def store(self) -> None:
+        """Write every state put since the last store, then start the next batch empty."""
         for brand, partition in self._partitions.items():
             state = self._states[brand]
             open_buckets.send_changelog(partition, brand, state)
             open_buckets.data[brand] = state
-        written = len(self._partitions)
         self._states.clear()
         self._partitions.clear()
-        return written
 
 
 async def close_and_send(state: dict[str, Any], brand: str, topics: tuple[str, ...]) -> int:

@@ -18,7 +18,10 @@ import json
 import shutil
 import sys
 import tempfile
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
@@ -47,7 +50,8 @@ def commits_vs_ends(bootstrap: str, group: str) -> None:
         admin.close()
 
 
-def locate(bootstrap: str, topic: str, ids: set[str]) -> list[tuple[int, int, str]]:
+def json_values(bootstrap: str, topic: str) -> Iterator[tuple[int, int, Any]]:
+    """``(partition, offset, decoded JSON)`` of every record of ``topic``; None if not JSON."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -55,39 +59,34 @@ def locate(bootstrap: str, topic: str, ids: set[str]) -> list[tuple[int, int, st
         enable_auto_commit=False,
         consumer_timeout_ms=4000,
     )
-    found: list[tuple[int, int, str]] = []
     try:
         for message in consumer:
             try:
-                mid = json.loads(message.value).get("id")
-            except (ValueError, AttributeError):
-                continue  # a dead letter's bytes or another shape: not a mention
-            if mid in ids:
-                found.append((message.partition, message.offset, mid))
+                value = json.loads(message.value)
+            except ValueError:
+                value = None  # a dead letter's bytes: not a record of ours
+            yield message.partition, message.offset, value
     finally:
         consumer.close()
+
+
+def locate(bootstrap: str, topic: str, ids: set[str]) -> list[tuple[int, int, str]]:
+    found: list[tuple[int, int, str]] = []
+    for partition, offset, value in json_values(bootstrap, topic):
+        mid = value.get("id") if isinstance(value, dict) else None  # a mention, by its shape
+        if mid in ids:
+            found.append((partition, offset, mid))
     return sorted(found)
 
 
 def classified_duplicates(bootstrap: str, topic: str) -> dict[str, int]:
     """Mention ids that ``topic`` (classified records) holds more than once, with their counts."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=4000,
-    )
-    counts: dict[str, int] = {}
-    try:
-        for message in consumer:
-            try:
-                mid = json.loads(message.value)["mention"]["id"]
-            except (ValueError, KeyError, TypeError):
-                continue
-            counts[mid] = counts.get(mid, 0) + 1
-    finally:
-        consumer.close()
+    counts: Counter[str] = Counter()
+    for _, _, value in json_values(bootstrap, topic):
+        try:
+            counts[value["mention"]["id"]] += 1
+        except (KeyError, TypeError):
+            continue
     return {mid: n for mid, n in counts.items() if n > 1}
 
 
