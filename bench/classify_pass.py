@@ -71,6 +71,8 @@ from pipeline.settings import default_cache_dir, make_settings
 #: ``make_stream`` writes every mention for this brand, so the whole backlog is on one partition.
 BRAND = "brenmoor"
 EVENT_T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+#: Segments with a raw model pass of their own (``cached`` has none: it never reaches the model).
+RAW_SEGMENTS = ("plain", "reposts")
 STEADY = (0.1, 0.9)  # share of a segment's records before the window opens / when it closes
 #: Counters read from the worker's /metrics once the backlog is through.
 WORKER_COUNTERS = {
@@ -97,23 +99,43 @@ class Segment:
 
 
 def build_segments(
-    plain_texts: Sequence[str], repost_texts: Sequence[str], repost_share: float
+    plain_texts: Sequence[str],
+    repost_texts: Sequence[str],
+    repost_share: float,
+    cached_copies: int = 0,
 ) -> list[Segment]:
-    """The plain and repost segments, ids ``<segment>:<i>``, raw offsets and event time running on."""
+    """The plain and repost segments, ids ``<segment>:<i>``, raw offsets and event time running on.
+
+    With ``cached_copies``, a third segment **cached**: ``cached_copies`` reposts of every plain
+    text, after the other two, so every one of its mentions is answered from the cache. It is
+    the pipeline with the model taken out (consume, decode, cache lookup, record, produce,
+    count): its CPU per mention is the plumbing's own cost, measured on the same worker in the
+    same run, and with the raw model's cost it bounds the ratios the other two could reach
+    (:func:`ceilings`).
+    """
     from models.pipeline_bench import make_stream
     from pipeline.records import Mention
     from pipeline.topics import mentions
 
     segments: list[Segment] = []
     offset = 0
-    for name, texts, share in (
-        ("plain", plain_texts, 0.0),
-        ("reposts", repost_texts, repost_share),
+    copies: list[tuple[str, bytes]] = []
+    for n in range(cached_copies):
+        for _kind, payload in make_stream(plain_texts, 0.0):
+            copy = Mention.loads(payload)
+            copy.text, copy.kind = f"RT @copy{n}: {copy.text}", "repost"
+            copies.append(("repost", copy.dumps()))
+    for name, texts, stream in (
+        ("plain", plain_texts, make_stream(plain_texts, 0.0)),
+        ("reposts", repost_texts, make_stream(repost_texts, repost_share)),
+        ("cached", plain_texts, copies),
     ):
+        if not stream:
+            continue
         ids: list[str] = []
         values: list[bytes] = []
         reposts = 0
-        for i, (kind, payload) in enumerate(make_stream(texts, share)):
+        for i, (kind, payload) in enumerate(stream):
             mention = Mention.loads(payload)
             mention.id = f"{name}:{i}"
             mention.created_at = EVENT_T0 + timedelta(seconds=offset)
@@ -503,6 +525,7 @@ def run_broker_pass(
     *,
     artefacts: Path,
     repost_share: float = 0.4,
+    cached_copies: int = 2,
     raw_seconds: float = 5.0,
     profile: Path | None = None,
     keep_state: bool = False,
@@ -514,8 +537,9 @@ def run_broker_pass(
     if len(texts) < 20:
         raise ValueError("the broker pass needs at least 20 distinct texts")
     half = len(texts) // 2
-    segments = build_segments(texts[:half], texts[half:], repost_share)
-    sets = {s.name: s.texts for s in segments}
+    segments = build_segments(texts[:half], texts[half:], repost_share, cached_copies)
+    # the cached segment's texts are the plain ones, and it never reaches the model
+    sets = {s.name: s.texts for s in segments if s.name in RAW_SEGMENTS}
     batch = make_settings().batch_size
     run_root = default_cache_dir() / "run"
     run_root.mkdir(parents=True, exist_ok=True)
@@ -627,6 +651,8 @@ def run_broker_pass(
         progress("broker pass: raw model after")
         report["raw_after"] = raw_pass(artefacts, sets, raw_seconds, batch, folder)
         report["ratios"] = ratios(report)
+        if "cached" in report["segments"]:
+            report["ceilings"] = ceilings(report)
         ok = True
     finally:
         report["loadavg"] = {
@@ -643,7 +669,8 @@ def run_broker_pass(
 def ratios(report: dict[str, Any]) -> dict[str, Any]:
     """Per segment: pipeline over raw (wall, against the mean raw rate) and raw over worker CPU."""
     out: dict[str, Any] = {}
-    for name, seg in report["segments"].items():
+    for name in RAW_SEGMENTS:
+        seg = report["segments"][name]
         before, after = report["raw_before"][name], report["raw_after"][name]
         raw_rate = (before["texts_per_s"] + after["texts_per_s"]) / 2
         raw_cpu = (before["cpu_ms_per_text"] + after["cpu_ms_per_text"]) / 2
@@ -656,4 +683,32 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
             "raw_cpu_ms_per_text": round(raw_cpu, 2),
             "cpu": round(raw_cpu / cpu, 3) if cpu else None,
         }
+    return out
+
+
+def ceilings(report: dict[str, Any]) -> dict[str, Any]:
+    """The best wall ratio each segment could reach with the plumbing the cached segment measured.
+
+    The cached segment costs the machine ``floor`` CPU ms per mention with no model call: the
+    worker's event loop and consumer thread, the broker, the harness's sampling. A segment whose
+    mentions are a share ``fresh`` of new texts needs at least ``fresh * raw + floor`` ms per
+    mention, where ``raw`` is the raw model's CPU per text; the raw model keeps every core busy
+    on ``raw`` ms per text. So even with every core busy and the model running in the worker
+    exactly as fast as on its own, the ratio to raw is at most ``raw / (fresh * raw + floor)``.
+    A measured ratio below its ceiling is scheduling (idle cores, slower model calls); the
+    ceiling below a target is plumbing.
+    """
+    cached = report["segments"]["cached"]
+    floor = cached["machine_cpu_ms_per_mention"]
+    out: dict[str, Any] = {
+        "floor_machine_cpu_ms_per_mention": floor,
+        "floor_worker_cpu_ms_per_mention": cached["worker_cpu_ms_per_mention"],
+        "floor_event_loop_cpu_ms_per_mention": cached["event_loop_cpu_ms_per_mention"],
+        "floor_broker_cpu_ms_per_mention": cached["broker_cpu_ms_per_mention"],
+        "floor_mentions_per_s": cached["mentions_per_s"],
+    }
+    for name in RAW_SEGMENTS:
+        seg, raw = report["segments"][name], report["ratios"][name]["raw_cpu_ms_per_text"]
+        fresh = seg["distinct_texts"] / seg["mentions"]
+        out[name] = round(raw / (fresh * raw + floor), 3) if floor is not None else None
     return out

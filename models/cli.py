@@ -265,6 +265,16 @@ def _broker_pass(
             f" {seg['broker_cpu_ms_per_mention']}, machine {seg['machine_cpu_ms_per_mention']},"
             f" steal {seg['steal_cpu_ms_per_mention']} ms/mention"
         )
+    if "ceilings" in result:
+        ceil = result["ceilings"]
+        _echo_progress(
+            f"broker cached (no model): {ceil['floor_mentions_per_s']}/s, plumbing"
+            f" {ceil['floor_machine_cpu_ms_per_mention']} machine CPU ms/mention (worker"
+            f" {ceil['floor_worker_cpu_ms_per_mention']}, event loop"
+            f" {ceil['floor_event_loop_cpu_ms_per_mention']}, broker"
+            f" {ceil['floor_broker_cpu_ms_per_mention']}); ceilings plain {ceil['plain']}x,"
+            f" reposts {ceil['reposts']}x"
+        )
     _echo_progress(f"broker pass: worker RSS {result['worker_rss_mb']} MB after the backlog")
     return result
 

@@ -51,19 +51,21 @@ def test_broker_pass_classifies_every_mention_once_and_reports_ratios(
     plain, reposts = report["segments"]["plain"], report["segments"]["reposts"]
     assert (plain["mentions"], plain["reposts"]) == (60, 0)
     assert reposts["mentions"] == 100 and reposts["reposts"] == 40
+    cached = report["segments"]["cached"]  # two copies of each plain text, all from the cache
+    assert (cached["mentions"], cached["reposts"]) == (120, 120)
     assert report["delivery"] == {
-        "expected": 160,
-        "classified_records": 160,
+        "expected": 280,
+        "classified_records": 280,
         "missing": 0,
         "duplicates": 0,
         "unexpected": 0,
     }
     assert 300 < report["worker_rss_mb"] < 1024  # the model is loaded; the 1 GB bound
     counters = report["worker_counters"]
-    assert counters["classified"] == 160
-    # every distinct text went to the model once; each repost was a cache hit
+    assert counters["classified"] == 280
+    # every distinct text went to the model once; each repost and cached copy was a cache hit
     assert counters["model_texts"] == len(texts) == 120
-    assert counters["cache_hits"] == 40
+    assert counters["cache_hits"] == 40 + 120
     for name, seg in report["segments"].items():
         assert seg["steady_mentions"] > 0 and seg["steady_seconds"] > 0
         assert seg["mentions_per_s"] > 0 and seg["worker_cpu_ms_per_mention"] > 0
@@ -71,6 +73,8 @@ def test_broker_pass_classifies_every_mention_once_and_reports_ratios(
         assert seg["broker_cpu_ms_per_mention"] is not None, (seg, report["cpu_samples"])
         assert 0 < seg["broker_cpu_ms_per_mention"] < seg["machine_cpu_ms_per_mention"]
         assert seg["steal_cpu_ms_per_mention"] >= 0  # reported apart, not as the machine's work
+        if name == "cached":
+            continue  # no raw pass: it never reaches the model
         ratio = report["ratios"][name]
         raw = report["raw_before"][name]["texts_per_s"] + report["raw_after"][name]["texts_per_s"]
         assert ratio["raw_texts_per_s"] == pytest.approx(raw / 2, abs=0.1)
@@ -79,6 +83,10 @@ def test_broker_pass_classifies_every_mention_once_and_reports_ratios(
         )
         assert ratio["cpu"] > 0
         assert report["raw_before"][name]["distinct_texts"] == 60
+    assert set(report["ratios"]) == {"plain", "reposts"}
+    ceil = report["ceilings"]
+    assert ceil["floor_machine_cpu_ms_per_mention"] == cached["machine_cpu_ms_per_mention"] > 0
+    assert 0 < ceil["plain"] <= 1.0 and ceil["plain"] < ceil["reposts"] <= 1 / 0.6
     assert "state_dir" not in report  # the broker and worker folder is removed after a good run
     # py-spy is optional (not a project dependency); when it is installed the profile must be read
     if shutil.which("py-spy", path=str(Path(sys.executable).parent)):

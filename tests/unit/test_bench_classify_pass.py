@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -18,6 +19,7 @@ from bench.classify_pass import (
     Segment,
     brand_key,
     build_segments,
+    ceilings,
     delivery_check,
     interpolate,
     segment_figures,
@@ -25,6 +27,7 @@ from bench.classify_pass import (
     summarise_profile,
 )
 from pipeline.records import Mention
+from pipeline.textcache import text_key
 
 PLAIN = [f"Brenmoor price hike number {i}" for i in range(30)]
 REPOSTED = [f"Glytera shortage report {i}" for i in range(30)]
@@ -48,6 +51,49 @@ def test_segments_are_mentions_as_ingest_writes_them() -> None:
     assert originals == set(REPOSTED)
     assert all(m.text.split(": ", 1)[1] in originals for m in decoded[30:] if m.kind == "repost")
     assert not originals & {m.text for m in decoded[:30]}
+
+
+def test_cached_segment_repeats_the_plain_texts_after_the_others() -> None:
+    plain, reposts, cached = build_segments(PLAIN, REPOSTED, 0.4, cached_copies=2)
+    assert (len(cached.ids), cached.reposts, cached.texts) == (60, 60, PLAIN)
+    decoded = [Mention.loads(v) for v in plain.values + reposts.values + cached.values]
+    assert [m.raw_offset for m in decoded] == list(range(140))
+    assert [m.id for m in decoded[80:]] == [f"cached:{i}" for i in range(60)]
+    # every one is a cache hit once the plain segment is through: same key as a plain text
+    plain_keys = {text_key(t) for t in PLAIN}
+    assert [text_key(m.text) in plain_keys for m in decoded[80:]] == [True] * 60
+    assert len({m.text for m in decoded[80:]}) == 60  # copies, not the same payload twice
+    assert build_segments(PLAIN, REPOSTED, 0.4)[-1].name == "reposts"  # none unless asked
+
+
+def test_ceilings_bound_the_ratios_by_the_measured_plumbing() -> None:
+    def seg(mentions: int, distinct: int, machine: float | None = 1.0) -> dict[str, Any]:
+        return {
+            "mentions": mentions,
+            "distinct_texts": distinct,
+            "machine_cpu_ms_per_mention": machine,
+            "worker_cpu_ms_per_mention": 0.8,
+            "event_loop_cpu_ms_per_mention": 0.6,
+            "broker_cpu_ms_per_mention": 0.2,
+            "mentions_per_s": 1500.0,
+        }
+
+    report: dict[str, Any] = {
+        "segments": {"plain": seg(100, 100), "reposts": seg(100, 60), "cached": seg(200, 100)},
+        "ratios": {"plain": {"raw_cpu_ms_per_text": 9.0}, "reposts": {"raw_cpu_ms_per_text": 9.0}},
+    }
+    out = ceilings(report)
+    assert out["plain"] == pytest.approx(9.0 / (9.0 + 1.0), abs=1e-3)  # 0.9
+    assert out["reposts"] == pytest.approx(9.0 / (0.6 * 9.0 + 1.0), abs=1e-3)  # 1.406
+    assert out["floor_machine_cpu_ms_per_mention"] == 1.0
+    # free plumbing would leave the model alone: 1x plain, 1 / fresh share with reposts
+    report["segments"]["cached"]["machine_cpu_ms_per_mention"] = 0.0
+    assert (ceilings(report)["plain"], ceilings(report)["reposts"]) == (
+        1.0,
+        pytest.approx(1.667, abs=1e-3),
+    )
+    report["segments"]["cached"]["machine_cpu_ms_per_mention"] = None  # samples missed the window
+    assert ceilings(report)["plain"] is None
 
 
 def test_steady_window_drops_the_first_and_last_tenth() -> None:
