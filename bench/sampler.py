@@ -73,7 +73,14 @@ def read_counters(url: str) -> dict[str, float] | None:
         text = httpx.get(f"{url}/metrics", timeout=3.0).text
     except httpx.HTTPError:
         return None
-    return {key: metric_value(text, name, **labels) for key, (name, labels) in COUNTERS.items()}
+    return counter_values(text)
+
+
+def counter_values(exposition: str) -> dict[str, float]:
+    """The :data:`COUNTERS` read from one /metrics exposition."""
+    return {
+        key: metric_value(exposition, name, **labels) for key, (name, labels) in COUNTERS.items()
+    }
 
 
 @dataclass

@@ -65,7 +65,7 @@ def test_broker_pass_classifies_every_mention_once_and_reports_ratios(
     assert counters["classified"] == 280
     # every distinct text went to the model once; each repost and cached copy was a cache hit
     assert counters["model_texts"] == len(texts) == 120
-    assert counters["cache_hits"] == 40 + 120
+    assert counters["dedup_hits"] == 40 + 120
     for name, seg in report["segments"].items():
         assert seg["steady_mentions"] > 0 and seg["steady_seconds"] > 0
         assert seg["mentions_per_s"] > 0 and seg["worker_cpu_ms_per_mention"] > 0

@@ -184,3 +184,21 @@ def test_laps_shift_event_time_and_make_texts_unique(tmp_path: Path) -> None:
     assert lap1["text"] == "Neviora price x3 ·1"
     assert laps.event_time(4) == laps.event_time(1) + 2 * 86400  # type: ignore[operator]
     assert laps.payload(5)[1] == b"not json"  # malformed lines repeat unchanged
+
+
+def test_counter_values_read_every_counter_from_one_exposition() -> None:
+    from bench.sampler import COUNTERS, counter_values
+
+    exposition = "\n".join(
+        [
+            'tocsin_agent_messages_out_total{agent="classify_mentions"} 280.0',
+            'tocsin_agent_messages_out_total{agent="count_mentions"} 7.0',
+            'tocsin_agent_messages_in_total{agent="count_mentions"} 280.0',
+            "tocsin_model_dedup_hits_total 160.0",
+            "tocsin_model_batch_size_sum 120.0",
+        ]
+    )
+    values = counter_values(exposition)
+    assert set(values) == set(COUNTERS)
+    assert values["classified"] == 280.0 and values["counted"] == 280.0  # by label, not name
+    assert (values["dedup_hits"], values["model_texts"], values["late"]) == (160.0, 120.0, 0.0)
