@@ -86,8 +86,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=32, ge=1, le=512, description="mentions per model batch")
     #: 8, not 4: the model threads wait while the last batch of a take goes out and the next take
     #: comes in, so the longer the take, the less of that. Through the broker
-    #: (``tocsin model bench --broker``, 5 alternated pairs) the plain stream went from 0.75-0.93
-    #: of the raw model (busy 1.66-1.88 cores of 2) to 0.90-0.99 (1.87-1.91).
+    #: (``tocsin model bench --broker``, runs with the host stealing < 0.2 ms per mention) the
+    #: plain stream's median went from 0.886 of the raw model (9 runs, busy 1.81-1.88 cores of
+    #: 2) to 0.904 (7 runs, busy 1.84-1.91); README, "Classifier throughput".
     batches_in_flight: int = Field(
         default=8,
         ge=1,
