@@ -105,8 +105,8 @@ def build_segments(
     text, after the other two, so every one of its mentions is answered from the cache. It is
     the pipeline with the model taken out (consume, decode, cache lookup, record, produce,
     count): its CPU per mention is the plumbing's own cost, measured on the same worker in the
-    same run, and with the raw model's cost it bounds the ratios the other two could reach
-    (:func:`ceilings`).
+    same run, and with the raw model's cost it estimates the best ratios the other two could
+    reach (:func:`ceilings`).
     """
     from models.pipeline_bench import make_stream
     from pipeline.records import Mention

@@ -152,7 +152,8 @@ def eval_cmd(as_json: bool, artefacts: Path | None, corpus: Path | None) -> None
     default=1600,
     show_default=True,
     type=click.IntRange(20, 100_000),
-    help="Distinct corpus texts for the broker pass (half plain, half with reposts).",
+    help="Distinct corpus texts for the broker pass (half plain, half with reposts; then two "
+    "cached copies of the plain half, which measure the pipeline without the model).",
 )
 @click.option(
     "--profile",
