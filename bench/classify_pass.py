@@ -114,14 +114,15 @@ def build_segments(
 
     segments: list[Segment] = []
     offset = 0
+    plain = make_stream(plain_texts, 0.0)
     copies: list[tuple[str, bytes]] = []
     for n in range(cached_copies):
-        for _kind, payload in make_stream(plain_texts, 0.0):
+        for _kind, payload in plain:
             copy = Mention.loads(payload)
             copy.text, copy.kind = f"RT @copy{n}: {copy.text}", "repost"
             copies.append(("repost", copy.dumps()))
     for name, texts, stream in (
-        ("plain", plain_texts, make_stream(plain_texts, 0.0)),
+        ("plain", plain_texts, plain),
         ("reposts", repost_texts, make_stream(repost_texts, repost_share)),
         ("cached", plain_texts, copies),
     ):
