@@ -1,215 +1,142 @@
-"""The detector's settings: the product's defaults, explained one field at a time.
+"""The detector's settings: the product's defaults, a named sensitivity, and per-series overrides.
 
-Every default below was chosen for 5-minute buckets of mentions per brand x topic, where a quiet
-topic sees 0-10 mentions a bucket, the day has a strong rhythm (quiet at night, rising through the
-morning) and a crisis builds from normal to 10-20x normal within tens of minutes. Durations are
-given in seconds and converted to buckets, so the same settings work for ``tocsin backtest`` on
-series with another bucket size.
+The defaults were chosen for real social series: Twitter mention counts of five large companies
+per 5 minutes (NAB realTweets), by leave-one-series-out cross-validation (``bench/nab_cv.py``,
+figures in ``docs/detection.md``). Durations are in seconds and converted to buckets, so the same
+settings serve ``tocsin backtest`` on series with another bucket size.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SENSITIVITY_LEVELS: dict[str, float] = {"low": 1e-4, "standard": 3e-4, "high": 1e-3}
+"""Named sensitivities: the tail probability a closed bucket must reach to page. ``standard`` is
+the default chosen on real series; ``low`` pages on about half as many episodes and ``high`` on
+about twice as many (the designed and measured rates are in ``docs/detection.md``)."""
+DEFAULT_SENSITIVITY = "standard"
+
+
+class DetectorConfigError(ValueError):
+    """A detector setting or configuration file that cannot be used; the message says where."""
 
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Settings of the :class:`SeriesDetector`; the defaults are the product's."""
+    """Settings of the :class:`~pipeline.detection.detector.SeriesDetector`."""
 
     bucket_seconds: int = 300
     """Width of one bucket. Buckets are known by their start time; missing buckets are zeros."""
 
-    # -- warm-up ---------------------------------------------------------------------------------
-    warmup_seconds: int = 2 * 3600
-    """No alert fires before the series has this much history: the first readings only teach the
-    baseline. Two hours lets the level tracker settle without needing a day of history."""
+    # -- warm-up -----------------------------------------------------------------------------------
+    warmup_seconds: int = 86400
+    """No page before the series has this much history: a day shows the daily rhythm once."""
     min_warmup_buckets: int = 6
     """Floor on the warm-up, in buckets, for series with coarse buckets (hourly, daily)."""
 
-    # -- baseline: level ---------------------------------------------------------------------------
-    level_half_life_seconds: int = 1800
-    """Half-life of the fast level tracker (deseasonalised volume). 30 minutes follows the normal
-    morning rise within the hour while the seasonal profile is still immature, yet lags a surge
-    that builds over 20 minutes enough to see it."""
-    mature_level_half_life_seconds: int = 3 * 3600
-    """Half-life of the level once the daily profile is mature. The fast 30 minutes is needed
-    only while the profile cannot yet explain the morning rise; later it mostly adds noise: an
-    average of ~17 bursty buckets is routinely 15-20 % off, and a level that happens to sit low
-    makes a few ordinary high buckets in a row look like a surge (how quiet months paged). The
-    half-life moves from the fast to this value with the daily profile's maturity
-    ``d**2 / (d**2 + daily_prior_days**2)`` (``d`` = days of history)."""
-    max_level_growth_per_hour: float = 2.0
-    """The level may not exceed twice its value an hour earlier (after warm-up). The demo's morning
-    rise is ~1.6x an hour, a crisis 10x in 20 minutes: the cap tells them apart on the first day,
-    before any seasonality is known."""
-    base_half_life_seconds: int = 3 * 86400
-    """Half-life of the slow baseline against which the daily and weekly profiles are learned."""
+    # -- baseline (log space: y = log(1 + count)) --------------------------------------------------
+    level_half_life_seconds: float = 6 * 3600
+    """Half-life of the deseasonalised level. Six hours follows drifts and level shifts within a
+    day, yet a surge of an hour or two stays far above it."""
+    scale_half_life_seconds: float = 3 * 86400
+    """Half-life of the robust scale (the typical size of a residual)."""
+    daily_gain: float = 0.05
+    """How much of a residual the hour-of-day profile takes on each visit (24 slots,
+    interpolated between hour centres)."""
+    weekly_gain: float = 0.01
+    """Same for the day-of-week profile (7 slots), which sees 288 buckets a day."""
+    clip: float = 3.0
+    """A residual teaches the baseline at most ``clip`` scales: past spikes do not inflate it."""
+    scale_floor: float = 0.05
+    """Floor on the scale (log units), so a perfectly regular series is not infinitely surprised."""
+    scale_prior: float = 0.5
+    """Scale before any residual has been seen (wide: a young series is uncertain)."""
 
-    # -- baseline: seasonality ---------------------------------------------------------------------
-    seasonal_daily: bool = True
-    """Learn an hour-of-day profile (24 slots, interpolated between hour centres)."""
-    seasonal_weekly: bool = True
-    """Learn a day-of-week profile (7 slots, interpolated between day centres)."""
-    daily_memory_days: float = 21.0
-    """Each hour slot forgets old days with this time constant, so a changing rhythm is followed."""
-    weekly_memory_weeks: float = 8.0
-    """Each day slot forgets old weeks with this time constant."""
-    daily_prior_days: float = 2.0
-    """Shrinkage of the daily profile toward flat: after ``d`` days the profile is applied with
-    weight ``d**2 / (d**2 + daily_prior_days**2)`` (in log space). With one day of history it counts
-    a fifth, so the level tracker and wide intervals carry the first crisis day; after a week 92 %.
-    (The earlier ``d / (d + prior)`` never passed ~90 % because ``d`` saturates at the memory, which
-    kept strong rhythms flattened and the morning expectation 20-35 % low.)"""
-    daily_spread: float = 0.5
-    """Once a full day has been seen, an hour slot whose factor is precisely known is applied
-    beyond the maturity weight above: with weight ``spread**2 / (spread**2 + se**2)``, ``se`` the
-    standard error of the slot's log factor under the count model (``alpha_prior`` burstiness).
-    ``spread`` is the typical size of a real log hour-of-day factor: 0.5 (a factor of about 1.6)
-    lets a busy series (tens a bucket: se 0.1-0.2) use its first day's shape almost fully on day
-    two, while a sparse one (a few a bucket, many zeros) keeps the slow maturity. Day-2 mornings
-    of busy series with a strong rhythm paged without it (expected at 0.35-0.5 of the volume)."""
-    weekly_prior_weeks: float = 0.5
-    """Same shrinkage for the weekly profile, in weeks (80 % applied after one week, 94 % after
-    two). Smaller than the daily prior because each weekday slot sees 288 buckets a week, and
-    because a flattened weekend dip leaves Monday mornings expected low while the level is slow."""
-    weekly_blend_hours: float = 4.0
-    """The day-of-week factor changes over this many hours around midnight (UTC) and is flat
-    within the day. Weekday and weekend habits switch around midnight (spread by time zones and
-    night owls), not gradually from noon to noon: interpolating between day centres left Monday's
-    early hours expected ~30 % low after a quiet weekend, and once the level is slow (mature
-    profiles) nothing corrected it, so ordinary Monday 02:00 buckets could page."""
-    seasonal_clip: float = 20.0
-    """A seasonal factor is kept within [1/clip, clip] of the average, so an empty night cannot
-    make the expected volume exactly zero."""
+    # -- time scales and tails ---------------------------------------------------------------------
+    scales_seconds: tuple[int, ...] = (300, 1800, 10800)
+    """Windows over which residuals are summed: a spike shows in one bucket, a surge building
+    over half an hour or three hours in the longer sums. The bucket's p is the smallest of the
+    scales' tail probabilities times their number (Bonferroni), so it stays a tail probability."""
+    tail_rate: float = 0.02
+    """Share of values above each scale's tracked threshold: the GPD is fitted above the 98th
+    percentile of the series' own statistic (peaks over threshold)."""
+    tail_step: float = 0.02
+    """Step of the threshold's stochastic quantile tracking, in standardised units."""
+    tail_memory: int = 50
+    """Excesses kept per scale for the GPD fit (with the rate above, about nine days)."""
+    tail_prior_scale: float = 0.7
+    tail_prior_shape: float = 0.1
+    tail_prior_weight: float = 20.0
+    """The GPD a new series starts with, and how many excesses it weighs: a young series' tail is
+    a moderately heavy one, not a Gaussian that would page on its first burst."""
+    tail_initial: float = 2.0
+    """Starting threshold of each scale (standardised units)."""
+    tail_learn_after_seconds: int = 6 * 3600
+    """The tails learn only once the baseline has had this long to settle."""
 
-    # -- count model -------------------------------------------------------------------------------
-    dispersion_half_life_seconds: int = 3 * 86400
-    """Memory of the online variance model ``var = phi * mu + alpha * mu**2`` (quasi-Poisson
-    times negative binomial: ``phi`` captures duplicated/lumpy counts, ``alpha`` burstiness)."""
-    alpha_prior: float = 0.3
-    """Prior burstiness, wide on purpose: until a series has shown its noise, intervals are wide."""
-    phi_prior: float = 1.0
-    """Prior count granularity (1 = plain counts)."""
-    dispersion_prior_buckets: float = 72.0
-    """Weight of the priors in buckets of evidence (six hours at 5-minute buckets)."""
-    alpha_min: float = 0.01
-    """Floor on burstiness: real mention counts are never Poisson; this also keeps huge series from
-    paging on a few percent of deviation."""
-    alpha_max: float = 5.0
-    """Ceiling on burstiness, so one wild day cannot make the detector blind for weeks."""
-    phi_min: float = 1.0
-    """Floor on granularity: counts are at least as noisy as Poisson."""
-    young_alpha: float = 0.5
-    """Extra burstiness while the baseline is young (uncertainty of the level itself), fading as
-    ``young_buckets / (young_buckets + n)``."""
-    young_buckets: float = 144.0
-    """How fast the young-series inflation fades, in buckets."""
-    min_expected: float = 0.05
-    """Floor on the expected count, so a long-silent series is not infinitely surprised by one
-    mention (the minimum volume below is what actually stops such pages)."""
-
-    # -- scoring and alerting ----------------------------------------------------------------------
-    interval_coverage: float = 0.99
-    """Two-sided coverage of the expected band (``lower``/``upper``) shown to users and used to
-    clip what the baseline learns from an unusual bucket."""
-    hot_p: float = 0.01
-    """A bucket is *hot* (counts toward an alert) when its upper-tail probability
-    ``P(X >= observed)`` is at most this and it passes the volume rules below. Hot buckets also
-    barely teach the baseline and the noise model, so a building surge cannot widen its own band."""
-    fire_evidence: float = 8.0
-    """An alert fires when a run of consecutive hot buckets has gathered this much evidence,
-    counted as the sum of ``-log10(p)`` over the run (8 = two 1-in-10^4 buckets, or four
-    1-in-100 buckets). Under a perfect model with independent buckets the rule still fires about
-    once in 2x10^6 buckets (0.4 % of 30-day months at 5 minutes; measured by simulating uniform
-    p-values), before the volume rules remove most of those; see :mod:`.quiet` for the rate
-    measured on quiet synthetic months.
-    Summing lets a surge whose buckets are each only moderately unusual fire early, while a single
-    extreme bucket still cannot (see ``confirm_buckets``). Chosen on the dev set: 6-8 give the same
-    delays, 8 the fewest false alarms; 9 and above start to delay detection."""
-    critical_p: float = 1e-6
-    """A hot bucket is *critical* when its tail probability is at most this ..."""
-    critical_ratio: float = 5.0
-    """... and it is at least this many times the expected volume."""
+    # -- paging ------------------------------------------------------------------------------------
+    alert_p: float = SENSITIVITY_LEVELS[DEFAULT_SENSITIVITY]
+    """A closed bucket pages when its tail probability is at most this (see the sensitivities)."""
+    hot_p: float = 1e-3
+    """A bucket this unusual, or any bucket while an alert fires, teaches the baseline only
+    ``anomalous_learn_weight`` as much: a crisis does not become the new normal."""
+    anomalous_learn_weight: float = 0.1
     min_observed: float = 10.0
-    """Minimum volume: a bucket with fewer mentions is never hot, so 0 -> 3 mentions never pages."""
-    min_ratio: float = 1.5
-    """A hot bucket must also be at least this many times the expected volume, so a large series
-    does not page on a statistically significant but practically small rise."""
-    first_day_min_ratio: float = 6.0
-    """``min_ratio`` while the series has less than one day of history (``first_day_seconds``).
-    Before a daily cycle has been seen, the level tracker is all the baseline there is, and it
-    lags a steep morning rise on purpose (growth cap, clipped learning): a quiet first morning can
-    reach 4-5x the expected volume for several buckets and look like a slowly building surge.
-    Asking a first-day hot bucket to be further above the expected volume removes those pages
-    without silencing a new series: a crisis from a quiet start is tens of times its expected
-    volume. Only paging changes: such a bucket is still kept out of the baseline as before, so
-    what the detector learns, and everything after the first day, is unchanged. Measured on the
-    first day of 400 quiet series (before the rule), hot buckets stood a median 4.0x above the
-    expected volume, 99th percentile 6.5x, largest 11.7x, and two in a row are needed to page.
-    Set equal to ``min_ratio`` to turn the first-day rule off."""
-    first_day_seconds: int = 86400
-    """How long the first-day rule lasts: one full daily cycle of buckets."""
-    confirm_buckets: int = 2
-    """Minimum length of the run of hot buckets. Two means a one-bucket blip never pages, however
-    extreme, at the cost of one bucket of delay."""
+    """A bucket with fewer mentions never pages, so 0 -> 3 mentions is not a crisis."""
+    min_ratio: float = 3.0
+    """A paging bucket is also at least this many times its expected volume: a big brand's
+    statistically significant but small rise is not a crisis either."""
     resolve_p: float = 0.05
-    """While firing, a bucket is *calm* when its tail probability is above this (hysteresis: this is
-    looser than ``hot_p``, so a series hovering near the threshold stays firing)."""
+    """While firing, a bucket is calm when its one-bucket tail probability is above this."""
     resolve_buckets: int = 3
-    """Consecutive calm buckets needed to resolve."""
+    """Consecutive calm buckets that resolve an alert."""
     cooldown_seconds: int = 3600
-    """After a resolution no new alert fires for this long, so a dying surge does not page twice."""
-    anomalous_learn_weight: float = 0.05
-    """How much the baseline learns from hot or firing buckets (already clipped to the band): a
-    crisis does not become the new normal, but a permanent level shift is absorbed in hours."""
-
-    # -- reach weighting ---------------------------------------------------------------------------
-    reach_weight: float = 0.0
-    """0 (default) scores plain counts. Between 0 and 1, each bucket's count is multiplied by
-    ``(reach per mention / usual reach per mention) ** reach_weight`` (clipped to
-    [1/reach_clip, reach_clip]), so mentions from unusually large audiences count more. Off by
-    default because follower counts are heavy-tailed and easy to inflate."""
-    reach_clip: float = 10.0
-    """Bound on the reach multiplier."""
-    reach_half_life_seconds: int = 7 * 86400
-    """Memory of the usual reach per mention."""
-
-    # -- gaps --------------------------------------------------------------------------------------
+    """After a resolution no new alert pages for this long, so a dying surge does not page twice."""
     max_gap_buckets: int = 2016
-    """At most this many missing buckets (one week at 5 minutes) are replayed as zeros; a longer
-    silence is treated as a restart of the clock on the existing baseline."""
+    """At most this many missing buckets (a week at 5 minutes) are replayed as zeros."""
+
+    # -- early firing on the filling bucket --------------------------------------------------------
+    early_window_seconds: float = 90.0
+    """The filling bucket is judged on the mentions of the last this-many seconds (event time)."""
+    early_p: float = 1e-6
+    """Their count must have at most this tail probability under the expected rate (negative
+    binomial, with the series' own dispersion). Strict, because it is looked at on every
+    mention."""
+    early_min_count: int = 6
+    """... be at least this many mentions ..."""
+    early_ratio: float = 5.0
+    """... and at least this many times the expected count for the window."""
+    early_blip_seconds: float = 60.0
+    """A burst no longer than this is a blip, not a surge: beyond the densest such stretch of the
+    window, the rest of it must also be unusual (``early_rest_p``) and hold two mentions or more."""
+    early_rest_p: float = 1e-2
 
     def __post_init__(self) -> None:
         if self.bucket_seconds <= 0:
-            raise ValueError("bucket_seconds must be positive")
-        if not 0.0 < self.hot_p < 1.0 or not 0.0 < self.critical_p <= self.hot_p:
-            raise ValueError("need 0 < critical_p <= hot_p < 1")
-        if not self.hot_p <= self.resolve_p < 1.0:
-            raise ValueError("resolve_p must lie between hot_p and 1 (hysteresis)")
-        if self.fire_evidence <= 0.0:
-            raise ValueError("fire_evidence must be positive")
-        if not 0.0 < self.interval_coverage < 1.0:
-            raise ValueError("interval_coverage must lie in (0, 1)")
-        if self.mature_level_half_life_seconds < self.level_half_life_seconds:
-            raise ValueError("mature_level_half_life_seconds must be >= level_half_life_seconds")
-        if not 0.0 < self.weekly_blend_hours <= 24.0:
-            raise ValueError("weekly_blend_hours must lie in (0, 24]")
-        if self.max_level_growth_per_hour <= 1.0:
-            raise ValueError("max_level_growth_per_hour must be > 1")
-        if self.first_day_min_ratio < self.min_ratio:
-            raise ValueError("first_day_min_ratio must be >= min_ratio")
-        if self.first_day_seconds < 0:
-            raise ValueError("first_day_seconds must be >= 0")
-        if self.confirm_buckets < 1 or self.resolve_buckets < 1:
-            raise ValueError("confirm_buckets and resolve_buckets must be >= 1")
-        if not 0.0 <= self.reach_weight <= 1.0:
-            raise ValueError("reach_weight must lie in [0, 1]")
+            raise DetectorConfigError("bucket_seconds must be positive")
+        if not 0.0 < self.alert_p < 1.0 or not 0.0 < self.hot_p < 1.0:
+            raise DetectorConfigError("alert_p and hot_p must lie in (0, 1)")
+        if not 0.0 < self.resolve_p < 1.0:
+            raise DetectorConfigError("resolve_p must lie in (0, 1)")
+        if self.resolve_buckets < 1:
+            raise DetectorConfigError("resolve_buckets must be >= 1")
+        if not self.scales_seconds or min(self.scales_seconds) <= 0:
+            raise DetectorConfigError("scales_seconds must be positive durations")
+        if not 0.0 < self.tail_rate < 0.5 or self.tail_memory < 3:
+            raise DetectorConfigError("tail_rate must lie in (0, 0.5), tail_memory >= 3")
         if not 0.0 <= self.anomalous_learn_weight <= 1.0:
-            raise ValueError("anomalous_learn_weight must lie in [0, 1]")
-
-    # Derived per-bucket constants. Kept as methods (not cached) so the dataclass stays frozen
-    # and trivially comparable; the detector computes them once at construction.
+            raise DetectorConfigError("anomalous_learn_weight must lie in [0, 1]")
+        if self.early_window_seconds <= self.early_blip_seconds:
+            raise DetectorConfigError("early_window_seconds must exceed early_blip_seconds")
+        if not 0.0 < self.early_p < 1.0 or not 0.0 < self.early_rest_p < 1.0:
+            raise DetectorConfigError("early_p and early_rest_p must lie in (0, 1)")
 
     def per_bucket(self, half_life_seconds: float) -> float:
         """EWMA weight per bucket for a half-life in seconds."""
@@ -221,3 +148,128 @@ class DetectorConfig:
 
     def warmup_buckets(self) -> int:
         return max(self.min_warmup_buckets, self.buckets(self.warmup_seconds))
+
+    @classmethod
+    def for_sensitivity(cls, level: str = DEFAULT_SENSITIVITY, **settings: Any) -> DetectorConfig:
+        """The defaults at a named sensitivity, with any other settings given."""
+        if level not in SENSITIVITY_LEVELS:
+            known = ", ".join(SENSITIVITY_LEVELS)
+            raise DetectorConfigError(f"unknown sensitivity {level!r} (known: {known})")
+        return cls(**{"alert_p": SENSITIVITY_LEVELS[level], **settings})
+
+
+SETTABLE = frozenset(f.name for f in fields(DetectorConfig)) - {"bucket_seconds"}
+
+
+@dataclass(frozen=True)
+class Override:
+    """Settings for the series whose brand, topic (shell patterns) or name match."""
+
+    brand: str = "*"
+    topic: str = "*"
+    series: str = "*"
+    sensitivity: str | None = None
+    settings: Mapping[str, Any] | None = None
+
+    def matches(self, brand: str, topic: str, series: str) -> bool:
+        return (
+            fnmatch.fnmatchcase(brand, self.brand)
+            and fnmatch.fnmatchcase(topic, self.topic)
+            and fnmatch.fnmatchcase(series, self.series)
+        )
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    """A sensitivity and settings for every series, and overrides per brand / topic / series.
+
+    Read from YAML (``TOCSIN_DETECTION_FILE`` in the worker, ``--config`` in ``tocsin
+    backtest``)::
+
+        sensitivity: standard
+        settings: {min_observed: 10}
+        overrides:
+          - {brand: valmoreau, topic: adverse_event, sensitivity: high}
+          - {series: "Twitter_volume_*", settings: {min_ratio: 2.0}}
+
+    Later overrides win over earlier ones; each names only what it changes.
+    """
+
+    sensitivity: str = DEFAULT_SENSITIVITY
+    settings: Mapping[str, Any] | None = None
+    overrides: tuple[Override, ...] = ()
+
+    def config_for(
+        self, bucket_seconds: int, brand: str = "", topic: str = "", series: str = ""
+    ) -> DetectorConfig:
+        level, merged = self.sensitivity, dict(self.settings or {})
+        for o in self.overrides:
+            if o.matches(brand, topic, series):
+                level = o.sensitivity or level
+                merged.update(o.settings or {})
+        return DetectorConfig.for_sensitivity(level, bucket_seconds=bucket_seconds, **merged)
+
+
+def _settings(where: str, raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise DetectorConfigError(f"{where}: settings must be a mapping")
+    unknown = sorted(set(raw) - SETTABLE)
+    if unknown:
+        raise DetectorConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+    out = dict(raw)
+    if "scales_seconds" in out:
+        out["scales_seconds"] = tuple(int(v) for v in out["scales_seconds"])
+    return out
+
+
+def _level(where: str, raw: Any) -> str | None:
+    if raw is not None and raw not in SENSITIVITY_LEVELS:
+        known = ", ".join(SENSITIVITY_LEVELS)
+        raise DetectorConfigError(f"{where}: unknown sensitivity {raw!r} (known: {known})")
+    return None if raw is None else str(raw)
+
+
+def load_detection_settings(path: Path) -> DetectionSettings:
+    """Read and validate a detection settings file; errors name the file and the entry."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise DetectorConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise DetectorConfigError(f"{path}: not YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise DetectorConfigError(f"{path}: expected a mapping at the top")
+    unknown = sorted(set(raw) - {"sensitivity", "settings", "overrides"})
+    if unknown:
+        raise DetectorConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
+    overrides = []
+    for i, entry in enumerate(raw.get("overrides") or []):
+        where = f"{path}: overrides[{i}]"
+        if not isinstance(entry, dict):
+            raise DetectorConfigError(f"{where}: expected a mapping")
+        bad = sorted(set(entry) - {"brand", "topic", "series", "sensitivity", "settings"})
+        if bad:
+            raise DetectorConfigError(f"{where}: unknown key(s) {', '.join(bad)}")
+        overrides.append(
+            Override(
+                brand=str(entry.get("brand", "*")),
+                topic=str(entry.get("topic", "*")),
+                series=str(entry.get("series", "*")),
+                sensitivity=_level(where, entry.get("sensitivity")),
+                settings=_settings(where, entry.get("settings")),
+            )
+        )
+    result = DetectionSettings(
+        sensitivity=_level(str(path), raw.get("sensitivity")) or DEFAULT_SENSITIVITY,
+        settings=_settings(str(path), raw.get("settings")),
+        overrides=tuple(overrides),
+    )
+    try:  # every combination must build: check the defaults and each override once
+        result.config_for(300)
+        for o in result.overrides:
+            replace(result, overrides=(o,)).config_for(300, o.brand, o.topic, o.series)
+    except (TypeError, ValueError) as exc:
+        raise DetectorConfigError(f"{path}: {exc}") from exc
+    return result

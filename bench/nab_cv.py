@@ -1,0 +1,128 @@
+"""Choose detector settings by leave-one-series-out cross-validation on NAB realTweets dev series.
+
+    python -m bench.nab_cv [--grid JSON] [--nab-dir DIR] [--scorer nab_score.py]
+
+For every candidate setting in the grid, every series is backtested once (in process, the stream's
+detector); then, for each series left out, the setting with the best NAB score (standard profile,
+the ``alert`` column at threshold 0.5) on the other four is picked and scored on the one left out.
+Prints the per-fold choice and held-out score, and the setting chosen most often across folds.
+NAB's scorer is the shared tool (not part of the product), loaded from its path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import itertools
+import json
+import sys
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pipeline.detection.config import DetectorConfig
+from pipeline.detection.detector import SeriesDetector
+from pipeline.detection.scoring import parse_time
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_NAB = ROOT.parent / "shared" / "data" / "nab-realtweets-dev"
+DEFAULT_SCORER = ROOT.parent / "shared" / "tools" / "nab_score.py"
+
+
+def load_scorer(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("nab_score", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load NAB scorer {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["nab_score"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def read(path: Path) -> tuple[list[Any], list[float]]:
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    return [parse_time(r["timestamp"]) for r in rows], [float(r["value"]) for r in rows]
+
+
+def run(
+    cfg: DetectorConfig, times: list[Any], values: list[float]
+) -> tuple[list[float], list[float]]:
+    det = SeriesDetector(cfg)
+    alerts, scores = [], []
+    for t, v in zip(times, values, strict=True):
+        r = det.update(t, v)
+        alerts.append(1.0 if r.transition == "fired" else 0.0)
+        scores.append(r.score)
+    return alerts, scores
+
+
+def grid(spec: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    keys = list(spec)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*spec.values())]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--nab-dir", type=Path, default=DEFAULT_NAB)
+    ap.add_argument("--scorer", type=Path, default=DEFAULT_SCORER)
+    ap.add_argument("--grid", type=str, default="{}", help="JSON: field -> list of values")
+    ap.add_argument("--profile", default="standard")
+    args = ap.parse_args(argv)
+    nab = load_scorer(args.scorer)
+    import numpy as np
+
+    files = nab.load_corpus(args.nab_dir)
+    data = {f.name: read(args.nab_dir / "realTweets" / f.name) for f in files}
+    candidates = grid(json.loads(args.grid)) or [{}]
+    # raw[c][file] = (raw score, fp count) per profile
+    raw: list[dict[str, dict[str, tuple[float, int, int]]]] = []
+    for cand in candidates:
+        cfg = replace(DetectorConfig(), **cand)
+        per: dict[str, dict[str, tuple[float, int, int]]] = {}
+        for f in files:
+            alerts, _ = run(cfg, *data[f.name])
+            arr = np.asarray(alerts)
+            per[f.name] = {}
+            for prof in nab.PROFILES:
+                fs = nab.score_file(f, arr, prof, 0.5)
+                per[f.name][prof] = (fs.score, fs.fp, fs.windows_hit)
+        raw.append(per)
+
+    def norm(c: int, names: list[str], prof: str) -> float:
+        w = nab.PROFILES[prof]
+        n_win = sum(len(f.scored_windows) for f in files if f.name in names)
+        s = sum(raw[c][n][prof][0] for n in names)
+        null, perfect = -w["fn"] * n_win, w["tp"] * n_win
+        return float(100.0 * (s - null) / (perfect - null))
+
+    names = [f.name for f in files]
+    for c, cand in enumerate(candidates):
+        fps = sum(raw[c][n]["standard"][1] for n in names)
+        hits = sum(raw[c][n]["standard"][2] for n in names)
+        print(
+            f"{json.dumps(cand)}  standard={norm(c, names, 'standard'):.1f} "
+            f"lowFP={norm(c, names, 'reward_low_FP_rate'):.1f} "
+            f"lowFN={norm(c, names, 'reward_low_FN_rate'):.1f} hits={hits} fp={fps}  "
+            + " ".join(f"{n[15:-4]}={norm(c, [n], 'standard'):.0f}" for n in names)
+        )
+    if len(candidates) > 1:
+        chosen = []
+        for out in names:
+            train = [n for n in names if n != out]
+            best = max(range(len(candidates)), key=lambda c: norm(c, train, args.profile))
+            chosen.append(best)
+            print(
+                f"fold {out}: chose {json.dumps(candidates[best])} "
+                f"train={norm(best, train, args.profile):.1f} held-out={norm(best, [out], args.profile):.1f}"
+            )
+        top = Counter(chosen).most_common(1)[0][0]
+        print(f"chosen most often: {json.dumps(candidates[top])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
