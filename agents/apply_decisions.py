@@ -21,9 +21,10 @@ from typing import Any
 
 from faust.types import StreamT
 
-from pipeline import services
 from pipeline.app import app
-from pipeline.approval_flow import (
+from pipeline.approvals.audit import AuditEntry
+from pipeline.approvals.errors import DecisionRefused
+from pipeline.approvals.flow import (
     approved_record,
     audit_record,
     headline,
@@ -31,11 +32,9 @@ from pipeline.approval_flow import (
     outcome_line,
     role_label,
 )
-from pipeline.approval_records import DecisionRecord
-from pipeline.approval_runtime import runtime
-from pipeline.approval_slack import request_blocks
-from pipeline.approvals.audit import AuditEntry
-from pipeline.approvals.errors import DecisionRefused
+from pipeline.approvals.records import DecisionRecord
+from pipeline.approvals.runtime import runtime
+from pipeline.approvals.slack import request_blocks
 from pipeline.approvals.state import (
     Actor,
     DraftCreated,
@@ -47,6 +46,7 @@ from pipeline.approvals.state import (
 from pipeline.errors import DeliveryError
 from pipeline.tables import approvals
 from pipeline.topics import response_approved, response_audit, response_decisions
+from pipeline.worker import services
 
 AGENT = "apply_decisions"
 log = logging.getLogger(__name__)

@@ -17,11 +17,11 @@ from collections.abc import AsyncIterator, Sequence
 from faust.types import StreamT
 
 from models.classifier import MentionClassifier, Prediction
-from pipeline import services
+from models.textcache import LRUCache, text_key
 from pipeline.app import app
 from pipeline.records import ClassifiedMention, Mention
-from pipeline.textcache import LRUCache, text_key
 from pipeline.topics import classified, mentions
+from pipeline.worker import services
 
 AGENT = "classify_mentions"
 

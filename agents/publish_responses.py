@@ -19,20 +19,19 @@ from datetime import UTC, datetime
 
 from faust.types import StreamT
 
-from pipeline import services
 from pipeline.app import app
-from pipeline.approval_flow import audit_record, decision
-from pipeline.approval_publish import (
+from pipeline.approvals.audit import Origin, make_entry
+from pipeline.approvals.flow import audit_record, decision
+from pipeline.approvals.publish import (
     PublishWebhook,
     SlackThreadPoster,
     TextMismatch,
     check_text,
 )
-from pipeline.approval_records import ApprovedRecord, PublishReceipt
-from pipeline.approval_runtime import runtime
-from pipeline.approvals.audit import Origin, make_entry
+from pipeline.approvals.records import ApprovedRecord, PublishReceipt
+from pipeline.approvals.runtime import runtime
 from pipeline.approvals.state import Actor, DraftState, Published
-from pipeline.delivery import RetryPolicy, retry_call
+from pipeline.delivery.retry import RetryPolicy, retry_call
 from pipeline.tables import approvals, publications
 from pipeline.topics import (
     response_approved,
@@ -40,6 +39,7 @@ from pipeline.topics import (
     response_decisions,
     response_published,
 )
+from pipeline.worker import services
 
 AGENT = "publish_responses"
 log = logging.getLogger(__name__)

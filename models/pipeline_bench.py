@@ -128,11 +128,11 @@ def _agent_harness(classifier: MentionClassifier, batch_size: int, within: float
     from agents import classify_mentions
 
     mod: Any = classify_mentions  # its topic and cache are swapped for the run, then restored
-    from pipeline import services
+    from models.textcache import LRUCache
     from pipeline.app import app
     from pipeline.metrics import TocsinMetrics
     from pipeline.settings import make_settings
-    from pipeline.textcache import LRUCache
+    from pipeline.worker import services
 
     saved = (mod.classified, mod._cache)
     sink = _Sink()
@@ -174,7 +174,7 @@ def pipeline_rate(
 ) -> dict[str, float]:
     """Mentions/s of the agent path over ``stream``, plus the model calls it made."""
     with _agent_harness(classifier, batch_size, within) as (mod, sink):
-        from pipeline import services
+        from pipeline.worker import services
 
         cpu0 = _cpu()
         seconds = asyncio.run(_run_agent(mod, sink, [p for _, p in stream]))

@@ -3,7 +3,7 @@
 These are wire formats, kept apart from the ML model in ``models/`` so that "model" means one thing
 per folder. Records are serialised as JSON with ISO-8601 dates (``isodates=True``) so any consumer,
 Faust or not, can read the topics. Raw input is *not* decoded straight into these records: the
-ingest decoder (``pipeline/decoding.py``) validates untrusted JSON first and only then builds a
+ingest decoder (``pipeline/ingest/decoding.py``) validates untrusted JSON first and only then builds a
 ``Mention``, so a record on ``mentions`` is always well-formed.
 """
 

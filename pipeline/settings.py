@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from pipeline.ratelimit import RateLimit, parse_rate_limits
+from pipeline.delivery.ratelimit import RateLimit, parse_rate_limits
 
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "xxx", "todo", "test"})
 _CLIENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -213,7 +213,7 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Tocsin's own per-receiver rate limits over the documented defaults, as "
         '"receiver=per_min[/burst],..." (e.g. "pagerduty=60,slack=30/2"; 0 = no limit); '
-        "see pipeline/ratelimit.py",
+        "see pipeline/delivery/ratelimit.py",
     )
     console_alerts: bool = Field(default=True, description="print alerts on the worker's stdout")
     routing_file: Path | None = Field(

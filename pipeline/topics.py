@@ -1,4 +1,4 @@
-"""Faust topic declarations, built from the plain specs in ``pipeline/topology.py``."""
+"""Faust topic declarations, built from the plain specs in ``pipeline/worker/topology.py``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from typing import Any
 
 from faust.types import TopicT
 
-from pipeline import approval_records, records, topology
+from pipeline import records
 from pipeline.app import app
+from pipeline.approvals import records as approval_records
+from pipeline.worker import topology
 
 
 def _topic(spec: topology.TopicSpec, **kwargs: Any) -> TopicT:

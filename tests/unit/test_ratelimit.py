@@ -11,10 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr, ValidationError
 
-from pipeline import services
-from pipeline.delivery import RetryPolicy, deliver
-from pipeline.metrics import TocsinMetrics
-from pipeline.ratelimit import (
+from pipeline.delivery.ratelimit import (
     DEFAULT_LIMITS,
     Limiter,
     RateLimit,
@@ -22,10 +19,13 @@ from pipeline.ratelimit import (
     limit_for,
     parse_rate_limits,
 )
-from pipeline.receivers import SlackWebhookReceiver, build_receivers, make_http_client
-from pipeline.receivers.base import GroupNotice, Receiver, send_group
+from pipeline.delivery.receivers import SlackWebhookReceiver, build_receivers, make_http_client
+from pipeline.delivery.receivers.base import GroupNotice, Receiver, send_group
+from pipeline.delivery.retry import RetryPolicy, deliver
+from pipeline.metrics import TocsinMetrics
 from pipeline.records import Alert
 from pipeline.settings import make_settings
+from pipeline.worker import services
 from tests.fakes_http import SlackWebhookFake
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
