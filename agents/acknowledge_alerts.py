@@ -17,6 +17,7 @@ from typing import Any
 
 from faust.types import StreamT
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.oncall import api  # noqa: F401 - registers the on-call HTTP endpoints (autodiscover)
 from pipeline.oncall.acks import ack_to_dict
@@ -24,7 +25,6 @@ from pipeline.oncall.escalation import Ack
 from pipeline.records import AckCommand, Alert
 from pipeline.tables import acks, alert_book
 from pipeline.topics import ack_commands, alerts
-from pipeline.worker import services
 
 AGENT = "acknowledge_alerts"
 MAX_KEPT = 50

@@ -21,6 +21,7 @@ from typing import Any
 
 from faust.types import StreamT
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.approvals.audit import AuditEntry
 from pipeline.approvals.errors import DecisionRefused
@@ -32,7 +33,6 @@ from pipeline.approvals.flow import (
     outcome_line,
     role_label,
 )
-from pipeline.approvals.records import DecisionRecord
 from pipeline.approvals.runtime import runtime
 from pipeline.approvals.slack import request_blocks
 from pipeline.approvals.state import (
@@ -44,9 +44,9 @@ from pipeline.approvals.state import (
     event_from_dict,
 )
 from pipeline.errors import DeliveryError
+from pipeline.records import DecisionRecord
 from pipeline.tables import approvals
 from pipeline.topics import response_approved, response_audit, response_decisions
-from pipeline.worker import services
 
 AGENT = "apply_decisions"
 log = logging.getLogger(__name__)

@@ -18,10 +18,10 @@ from faust.types import StreamT
 
 from models.classifier import MentionClassifier, Prediction
 from models.textcache import LRUCache, text_key
+from pipeline import services
 from pipeline.app import app
 from pipeline.records import ClassifiedMention, Mention
 from pipeline.topics import classified, mentions
-from pipeline.worker import services
 
 AGENT = "classify_mentions"
 

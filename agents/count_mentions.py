@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from faust.types import StreamT
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.counting.buckets import AGENT, BatchStates, count_event, take_events
 from pipeline.records import ClassifiedMention
 from pipeline.topics import classified
-from pipeline.worker import services
 
 
 @app.agent(classified, name=AGENT)

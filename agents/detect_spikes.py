@@ -14,12 +14,12 @@ from typing import Any
 
 from faust.types import StreamT
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.detection import DetectorConfig, Reading, SeriesDetector
 from pipeline.records import Alert, Bucket, Signal
 from pipeline.tables import detectors
 from pipeline.topics import alerts, buckets, signals
-from pipeline.worker import services
 
 AGENT = "detect_spikes"
 

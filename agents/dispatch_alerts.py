@@ -6,12 +6,12 @@ from typing import Any
 
 from faust.types import StreamT
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.oncall.dispatch import dispatch, retry_policy, routing_tree, select_receivers
 from pipeline.records import Alert
 from pipeline.tables import alert_book
 from pipeline.topics import alerts
-from pipeline.worker import services
 
 AGENT = "dispatch_alerts"
 

@@ -14,15 +14,14 @@ import logging
 
 from faust.types import StreamT
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.approvals.drafts import propose
 from pipeline.approvals.flow import alert_context, decision, utcnow
-from pipeline.approvals.records import DraftRecord
 from pipeline.approvals.runtime import runtime
 from pipeline.approvals.state import Actor, DraftCreated
-from pipeline.records import Alert
+from pipeline.records import Alert, DraftRecord
 from pipeline.topics import alerts, response_decisions, response_drafts
-from pipeline.worker import services
 
 AGENT = "draft_responses"
 log = logging.getLogger(__name__)

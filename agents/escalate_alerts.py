@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.oncall.escalation import due_steps, step_name
 from pipeline.oncall.routing import RoutingTree, alert_labels
@@ -24,7 +25,6 @@ from pipeline.oncall.silences import Silence, silenced_by
 from pipeline.records import Alert
 from pipeline.tables import acks, alert_book
 from pipeline.topics import alerts
-from pipeline.worker import services
 
 log = logging.getLogger(__name__)
 OPEN_STATES = frozenset({"firing", "escalated", "acknowledged"})

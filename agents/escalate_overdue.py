@@ -16,15 +16,15 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.approvals import sla
 from pipeline.approvals.flow import decision, utcnow
-from pipeline.approvals.records import DecisionRecord
 from pipeline.approvals.runtime import runtime
 from pipeline.approvals.state import Actor, DraftState
+from pipeline.records import DecisionRecord
 from pipeline.tables import approvals
 from pipeline.topics import response_decisions
-from pipeline.worker import services
 
 log = logging.getLogger(__name__)
 

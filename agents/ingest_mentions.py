@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 from faust.types import StreamT
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.errors import InvalidMention
 from pipeline.ingest.dead_letters import dead_letter
 from pipeline.ingest.decoding import decode_raw, to_mention
 from pipeline.records import Mention
 from pipeline.topics import dead_letters, mentions, raw_mentions
-from pipeline.worker import services
 
 AGENT = "ingest_mentions"
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from faust.types import StreamT
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.oncall.silences import silence_from_dict
 from pipeline.records import SilenceCommand
 from pipeline.tables import silences
 from pipeline.topics import silence_commands
-from pipeline.worker import services
 
 AGENT = "manage_silences"
 

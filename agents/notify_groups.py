@@ -55,6 +55,7 @@ from typing import Any
 
 from faust.types import StreamT
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.delivery.dead_letters import DeadLetterSink, dead_lettering
 from pipeline.delivery.receivers.base import GroupNotice, Receiver, send_group
@@ -73,7 +74,6 @@ from pipeline.oncall.routing import RoutingTree
 from pipeline.records import Alert, GroupCommand
 from pipeline.tables import alert_groups
 from pipeline.topics import alert_groups_topic
-from pipeline.worker import services
 
 log = logging.getLogger(__name__)
 AGENT = "notify_groups"

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from faust.types import StreamT
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.approvals.audit import Origin, make_entry
 from pipeline.approvals.flow import audit_record, decision
@@ -28,10 +29,10 @@ from pipeline.approvals.publish import (
     TextMismatch,
     check_text,
 )
-from pipeline.approvals.records import ApprovedRecord, PublishReceipt
 from pipeline.approvals.runtime import runtime
 from pipeline.approvals.state import Actor, DraftState, Published
 from pipeline.delivery.retry import RetryPolicy, retry_call
+from pipeline.records import ApprovedRecord, PublishReceipt
 from pipeline.tables import approvals, publications
 from pipeline.topics import (
     response_approved,
@@ -39,7 +40,6 @@ from pipeline.topics import (
     response_decisions,
     response_published,
 )
-from pipeline.worker import services
 
 AGENT = "publish_responses"
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from faust.types import StreamT
 
+from pipeline import services
 from pipeline.app import app
-from pipeline.approvals.records import AuditRecord
+from pipeline.records import AuditRecord
 from pipeline.tables import audit_trail
 from pipeline.topics import response_audit
-from pipeline.worker import services
 
 AGENT = "record_audit"
 KEEP = 500

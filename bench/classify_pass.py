@@ -159,7 +159,7 @@ def preload(bootstrap: str, segments: Sequence[Segment]) -> int:
     """Write every segment to ``mentions`` in order (one key, so one partition, in order)."""
     from kafka import KafkaProducer
 
-    from pipeline.worker.topology import MENTIONS
+    from pipeline.topology import MENTIONS
 
     key = brand_key()
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
@@ -275,7 +275,7 @@ def read_classified(bootstrap: str, want: int, timeout_s: float) -> list[tuple[s
     """``(mention id, producer timestamp in s)`` of every record on ``mentions.classified``."""
     from kafka import KafkaConsumer, TopicPartition
 
-    from pipeline.worker.topology import CLASSIFIED
+    from pipeline.topology import CLASSIFIED
 
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -399,7 +399,7 @@ def wait_classified(bootstrap: str, worker: Worker, total: int, timeout_s: float
     """
     from kafka import KafkaConsumer, TopicPartition
 
-    from pipeline.worker.topology import CLASSIFIED
+    from pipeline.topology import CLASSIFIED
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     deadline = time.monotonic() + timeout_s

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from kafka import KafkaProducer
 
 from bench.stream import LapStream
-from pipeline.worker.topology import MAX_MESSAGE_BYTES, RAW
+from pipeline.topology import MAX_MESSAGE_BYTES, RAW
 
 
 class Driver:

@@ -84,7 +84,7 @@ def measure(
     artefacts: Path, stream: Path, crisis: Path, seconds: float, batch: int
 ) -> dict[str, float]:
     from bench.stream import LapStream
-    from pipeline.ingest.brands import load_brands
+    from pipeline.brands import load_brands
     from pipeline.settings import make_settings
 
     model = load_classifier(artefacts)

@@ -45,7 +45,7 @@ from bench.report import analyse, render_markdown
 from bench.sampler import LagReader, Sampler
 from bench.stream import LapStream
 from models.classifier import default_artefact_dir
-from pipeline.ingest.brands import load_brands
+from pipeline.brands import load_brands
 from pipeline.ops.demo import PIPELINE_TOPICS
 from pipeline.ops.procs import REPO, Broker, Worker, free_port
 from pipeline.settings import default_cache_dir, make_settings
@@ -115,7 +115,7 @@ def brand_partitions(stream: LapStream) -> dict[str, Any]:
     """
     from kafka.partitioner.default import murmur2
 
-    from pipeline.worker.topology import MENTIONS
+    from pipeline.topology import MENTIONS
 
     counts: dict[str, int] = {}
     for line in stream.lines:

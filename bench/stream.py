@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline.ingest.brands import BrandMatcher
+from pipeline.brands import BrandMatcher
 
 DAY = 86_400.0
 

@@ -129,10 +129,10 @@ def _agent_harness(classifier: MentionClassifier, batch_size: int, within: float
 
     mod: Any = classify_mentions  # its topic and cache are swapped for the run, then restored
     from models.textcache import LRUCache
+    from pipeline import services
     from pipeline.app import app
     from pipeline.metrics import TocsinMetrics
     from pipeline.settings import make_settings
-    from pipeline.worker import services
 
     saved = (mod.classified, mod._cache)
     sink = _Sink()
@@ -174,7 +174,7 @@ def pipeline_rate(
 ) -> dict[str, float]:
     """Mentions/s of the agent path over ``stream``, plus the model calls it made."""
     with _agent_harness(classifier, batch_size, within) as (mod, sink):
-        from pipeline.worker import services
+        from pipeline import services
 
         cpu0 = _cpu()
         seconds = asyncio.run(_run_agent(mod, sink, [p for _, p in stream]))

@@ -17,13 +17,13 @@ import faust
 from faust.types import ConsumerT
 from mode import Service
 
-from pipeline.worker.redelivery import (
+from pipeline.redelivery import (
     HOLE_CHECK_INTERVAL_S,
     HoleWatch,
     redeliver_after_rebalance,
     refetch_holes,
 )
-from pipeline.worker.topology import DEFAULT_PARTITIONS, MAX_MESSAGE_BYTES
+from pipeline.topology import DEFAULT_PARTITIONS, MAX_MESSAGE_BYTES
 
 FAUST_DEFAULTS: dict[str, str] = {
     "BROKER_URL": "kafka://127.0.0.1:9092",
@@ -64,7 +64,7 @@ class TocsinWorker(faust.Worker):
 class TocsinApp(faust.App):
     """``faust.App`` whose consumer redelivers rather than skips after a rebalance.
 
-    See :mod:`pipeline.worker.redelivery`: without this, a rebalance can make Faust drop fetched
+    See :mod:`pipeline.redelivery`: without this, a rebalance can make Faust drop fetched
     messages nobody processed, and at-least-once becomes at-most-once for them. The same module's
     hole watch runs here, every few seconds, for whatever else skips a fetched message.
     """

@@ -13,7 +13,7 @@ from pipeline.cli_options import bootstrap_option
 from pipeline.detection.backtest import backtest
 from pipeline.ops.notify import notify
 from pipeline.ops.silences import silences
-from pipeline.worker.topology import ALL_TOPICS, CHANGELOG_TOPICS, RAW
+from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, RAW
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -268,5 +268,5 @@ class TocsinMetrics:
 
 
 def get_metrics(receivers: Iterable[str] = ("console",)) -> TocsinMetrics:
-    """A worker's metrics against a registry of its own (``pipeline.worker.services`` keeps the one)."""
+    """A worker's metrics against a registry of its own (``pipeline.services`` keeps the one)."""
     return TocsinMetrics(CollectorRegistry(auto_describe=True), receivers=receivers)

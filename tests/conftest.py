@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline.worker import services
+from pipeline import services
 
 pytest_plugins = ["tests.kafka_fixture"]
 

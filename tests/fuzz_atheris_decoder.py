@@ -22,8 +22,8 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
+    from pipeline.brands import load_brands
     from pipeline.errors import InvalidMention
-    from pipeline.ingest.brands import load_brands
     from pipeline.ingest.decoding import REASONS, decode_raw, to_mention
 
 BRANDS = load_brands(Path(__file__).resolve().parent.parent / "pipeline" / "config" / "brands.yaml")

@@ -26,7 +26,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from pipeline.ops.procs import Broker, free_port
-from pipeline.worker.topology import CLASSIFIED, MENTIONS, RAW
+from pipeline.topology import CLASSIFIED, MENTIONS, RAW
 
 TOPICS = (RAW.name, MENTIONS.name, CLASSIFIED.name)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.ops.topics import wait_for_broker
-from pipeline.worker.topology import TopicSpec
+from pipeline.topology import TopicSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SH = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"

@@ -9,7 +9,7 @@ a starved worker), SIGKILL the worker after ``--kill-after`` seconds, start a se
 churn the group (``--churn``: workers that join and are SIGKILLed), then report every mention id that
 never reached ``mentions.classified``, where it sits on ``mentions``, and the group's committed
 offsets against the log ends. Run with ``DEVLOG=1`` to get Faust's "DROPPED MESSAGE" lines in the
-workers' logs under RUN_DIR. This is how the rebalance loss fixed by ``pipeline/worker/redelivery.py`` was
+workers' logs under RUN_DIR. This is how the rebalance loss fixed by ``pipeline/redelivery.py`` was
 found (4 of 600 mentions lost with ``--burn 3 --kill-after 2`` at load ~20 before the fix).
 Everything it starts is stopped by PID; exit status 1 when a mention is missing.
 """

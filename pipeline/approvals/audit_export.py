@@ -20,7 +20,7 @@ import click
 
 from pipeline.approvals.audit import export
 from pipeline.cli_options import bootstrap_option
-from pipeline.worker.topology import AUDIT
+from pipeline.topology import AUDIT
 
 
 def _entry_of(raw: bytes) -> dict[str, Any]:

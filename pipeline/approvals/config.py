@@ -15,7 +15,7 @@ from pipeline.approvals.library import Library, load_library
 from pipeline.approvals.policy import Policy, load_policy
 from pipeline.approvals.tokens import LinkSigner
 from pipeline.approvals.users import UserDirectory, load_users
-from pipeline.ingest.brands import BrandSpec, load_brands
+from pipeline.brands import BrandSpec, load_brands
 from pipeline.settings import Settings
 
 

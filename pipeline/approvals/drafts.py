@@ -25,7 +25,7 @@ from typing import Any
 from pipeline.approvals.audit import text_hash
 from pipeline.approvals.errors import RenderError
 from pipeline.approvals.library import Library, Template
-from pipeline.ingest.brands import BrandSpec, fold
+from pipeline.brands import BrandSpec, fold
 from pipeline.records import Alert
 
 FALLBACK_LANGUAGE = "en"

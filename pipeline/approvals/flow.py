@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.approvals.audit import AuditEntry
-from pipeline.approvals.records import ApprovedRecord, AuditRecord, DecisionRecord
 from pipeline.approvals.state import Actor, DraftState, Event, event_to_dict
-from pipeline.records import Alert
+from pipeline.records import Alert, ApprovedRecord, AuditRecord, DecisionRecord
 
 ROLE_LABELS = {
     "responder": "Responder",

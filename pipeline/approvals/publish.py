@@ -20,11 +20,11 @@ import httpx
 from pydantic import SecretStr
 
 from pipeline.approvals.audit import text_hash
-from pipeline.approvals.records import ApprovedRecord
 from pipeline.delivery.receivers.base import protect_secrets, raise_for_delivery, request
 from pipeline.delivery.receivers.slack_api import check_slack_body
 from pipeline.delivery.receivers.webhook import signed_headers
 from pipeline.errors import PermanentDelivery, TocsinError
+from pipeline.records import ApprovedRecord
 
 TARGET_WEBHOOK = "publish_webhook"
 TARGET_SLACK = "slack_thread"

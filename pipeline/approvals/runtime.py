@@ -21,12 +21,12 @@ from typing import Any
 import httpx
 import jinja2
 
+from pipeline import services
 from pipeline.approvals.config import ApprovalConfig, load_approvals
 from pipeline.approvals.slack import SlackApprovals
 from pipeline.approvals.tokens import LinkSigner
 from pipeline.delivery.receivers.slack_api import SlackApiReceiver
 from pipeline.errors import ConfigError
-from pipeline.worker import services
 
 TEMPLATES = Path(__file__).parent / "templates"
 _KEY = "approvals"

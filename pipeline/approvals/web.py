@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 from faust.web import Request, Response, View
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.approvals import session as approval_session
 from pipeline.approvals import slack_verify
@@ -60,7 +61,6 @@ from pipeline.approvals.tokens import LinkClaims
 from pipeline.approvals.users import User
 from pipeline.tables import approvals, audit_trail
 from pipeline.topics import response_audit, response_decisions
-from pipeline.worker import services
 
 log = logging.getLogger(__name__)
 

@@ -38,10 +38,10 @@ from typing import Any, cast
 import faust
 from faust.types import EventT, StreamT
 
+from pipeline import services
 from pipeline.records import Bucket, ClassifiedMention, Mention
 from pipeline.tables import open_buckets
 from pipeline.topics import buckets
-from pipeline.worker import services
 
 AGENT = "count_mentions"  # the agent whose metrics these counts feed
 MAX_GAP_BUCKETS = 7 * 24 * 12  # never fill more than a week of empty buckets in one go

@@ -31,8 +31,10 @@ webhook         600        50     self-hosted: same
 console         (none)            the worker's own stdout
 ==============  =========  =====  =========================================================
 
-``TOCSIN_DELIVERY_RATE_LIMITS`` overrides them: ``pagerduty=60,slack=30/2`` (per minute, then an
-optional burst); ``0`` turns a receiver's client-side limit off.
+The defaults and the parser of ``TOCSIN_DELIVERY_RATE_LIMITS`` live in ``pipeline/settings.py``
+(:data:`~pipeline.settings.DEFAULT_LIMITS`), which validates the setting at start-up. The setting
+overrides them: ``pagerduty=60,slack=30/2`` (per minute, then an optional burst); ``0`` turns a
+receiver's client-side limit off.
 """
 
 from __future__ import annotations
@@ -42,57 +44,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from pipeline.settings import DEFAULT_LIMITS, RateLimit
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """``per_min`` requests per minute on average, ``burst`` of them at once (0 per min: no limit)."""
-
-    per_min: float
-    burst: int = 1
-
-
-DEFAULT_LIMITS: Mapping[str, RateLimit] = {
-    "pagerduty": RateLimit(110, 10),
-    "slack": RateLimit(60, 1),
-    "slack_api": RateLimit(60, 1),
-    "opsgenie": RateLimit(50, 10),
-    "teams": RateLimit(60, 4),
-    "email": RateLimit(30, 5),
-    "alertmanager": RateLimit(600, 50),
-    "webhook": RateLimit(600, 50),
-}
-#: Receivers that may be named in ``TOCSIN_DELIVERY_RATE_LIMITS``.
-KNOWN_RECEIVERS = (*DEFAULT_LIMITS, "console")
-
-
-def parse_rate_limits(raw: str) -> dict[str, RateLimit]:
-    """``"pagerduty=60,slack=30/2"`` -> limits; a missing burst keeps the receiver's default."""
-    out: dict[str, RateLimit] = {}
-    for part in (p.strip() for p in raw.split(",")):
-        if not part:
-            continue
-        name, sep, value = (s.strip() for s in part.partition("="))
-        if not sep or name not in KNOWN_RECEIVERS:
-            raise ValueError(
-                f"{part!r}: expected receiver=per_min[/burst] with a receiver among "
-                f"{', '.join(KNOWN_RECEIVERS)}"
-            )
-        if name in out:
-            raise ValueError(f"receiver {name!r} is listed twice")
-        rate, _, burst = value.partition("/")
-        try:
-            per_min = float(rate)
-            default = DEFAULT_LIMITS.get(name, RateLimit(0, 1)).burst
-            size = int(burst) if burst else default
-        except ValueError:
-            raise ValueError(f"{part!r}: per_min must be a number and burst an integer") from None
-        if per_min < 0 or size < 1:
-            raise ValueError(f"{part!r}: per_min must be >= 0 and burst >= 1")
-        out[name] = RateLimit(per_min, size)
-    return out
 
 
 def limit_for(name: str, overrides: Mapping[str, RateLimit]) -> RateLimit | None:

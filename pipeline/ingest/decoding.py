@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
+from pipeline.brands import BrandMatcher
 from pipeline.errors import INVALID_MENTION_REASONS, InvalidMention
-from pipeline.ingest.brands import BrandMatcher
 from pipeline.records import Author, Engagement, Mention
 
 REASONS = INVALID_MENTION_REASONS

@@ -39,8 +39,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pipeline.brands import BrandMatcher
 from pipeline.errors import InvalidMention
-from pipeline.ingest.brands import BrandMatcher
 from pipeline.ingest.decoding import decode_raw, to_mention
 from pipeline.metrics import TocsinMetrics
 from pipeline.settings import Settings, parse_client_tokens

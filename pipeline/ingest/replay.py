@@ -18,7 +18,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from pipeline.worker.topology import MAX_MESSAGE_BYTES, RAW
+from pipeline.topology import MAX_MESSAGE_BYTES, RAW
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from typing import Any
 
 from faust.web import Request, Response, View
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.errors import InvalidMention
 from pipeline.ingest.dead_letters import dead_letter
 from pipeline.ingest.http import PATH, IngestGate, handle
 from pipeline.topics import dead_letters, raw_mentions
-from pipeline.worker import services
 
 CHUNK_BYTES = 64 * 1024
 SOURCE = f"http:{PATH}"

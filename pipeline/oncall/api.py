@@ -21,6 +21,7 @@ from typing import Any
 
 from faust.web import Request, Response, View
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.approvals.web import is_approval_action, slack_approval_action
 from pipeline.oncall.acks import (
@@ -35,7 +36,6 @@ from pipeline.oncall.silences import SilenceError, parse_silence, silence_from_d
 from pipeline.records import AckCommand, SilenceCommand
 from pipeline.tables import silences
 from pipeline.topics import ack_commands, silence_commands
-from pipeline.worker import services
 from pipeline.worker.web import authorised
 
 MAX_BODY = 64 * 1024

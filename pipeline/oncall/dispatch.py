@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline import services
 from pipeline.delivery.dead_letters import DeadLetterSink, dead_lettering
 from pipeline.delivery.receivers.base import Receiver
 from pipeline.delivery.redaction import secrets_of
@@ -40,7 +41,6 @@ from pipeline.oncall.silences import Silence, silence_from_dict, silenced_by
 from pipeline.records import Alert, DeliveryDeadLetter, DeliveryReceipt, GroupCommand
 from pipeline.tables import alert_book, silences
 from pipeline.topics import alert_groups_topic, deliveries, delivery_dead_letters
-from pipeline.worker import services
 
 PAGED_BY_ESCALATION = "escalated."
 

@@ -24,8 +24,8 @@ from kafka import KafkaConsumer
 from pipeline.ingest.replay import count_lines, read_lines, replay
 from pipeline.ops.procs import REPO, Broker, Worker, free_port
 from pipeline.settings import default_cache_dir
+from pipeline.topology import ALERTS, CLASSIFIED, DLQ, MENTIONS, RAW
 from pipeline.worker.lag import group_lag, topic_size
-from pipeline.worker.topology import ALERTS, CLASSIFIED, DLQ, MENTIONS, RAW
 
 STREAM = REPO / "deploy" / "demo" / "stream.jsonl"
 #: Wall-clock reordering the demo's buckets tolerate. A brand's mentions reach ``mentions`` from

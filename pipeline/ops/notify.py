@@ -137,10 +137,10 @@ async def send_test(
     Raises :class:`ConfigProblem` before sending anything when ``name`` does not check out;
     ``on_ready`` runs once the receiver checked out, ``on_step`` after each step.
     """
+    from pipeline import services
     from pipeline.delivery.receivers import build_receivers, make_http_client
     from pipeline.delivery.retry import deliver
     from pipeline.oncall.dispatch import idempotency_key, retry_policy
-    from pipeline.worker import services
 
     with services.overridden(settings=settings):
         policy = retry_policy()

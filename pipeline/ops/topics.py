@@ -1,4 +1,4 @@
-"""Create Tocsin's Kafka topics up front, with the partition counts that ``pipeline.worker.topology`` sets.
+"""Create Tocsin's Kafka topics up front, with the partition counts that ``pipeline.topology`` sets.
 
 Why up front, instead of letting the broker or Faust create topics on first use:
 
@@ -36,7 +36,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.errors import for_code as kafka_error_for_code
 
-from pipeline.worker.topology import ALL_TOPICS, CHANGELOG_TOPICS, TopicSpec
+from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, TopicSpec
 
 _CLIENT_ID = "tocsin-admin"
 # Pause between two attempts to reach a broker that is not up yet.
@@ -69,7 +69,7 @@ class PartitionCountMismatch(TopicAdminError):
             for name, (expected, actual) in sorted(self.mismatches.items())
         )
         super().__init__(
-            f"existing Kafka topics do not match pipeline/worker/topology.py: {details}. "
+            f"existing Kafka topics do not match pipeline/topology.py: {details}. "
             "Delete and recreate them (losing their data) or change the topology on purpose."
         )
 

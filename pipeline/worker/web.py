@@ -20,11 +20,11 @@ from faust.types import TP
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.tables import alert_book
-from pipeline.worker import services
+from pipeline.topology import ALL_TOPICS
 from pipeline.worker.statedir import StateDirWatch
-from pipeline.worker.topology import ALL_TOPICS
 
 OWN_TOPICS = frozenset(spec.name for spec in ALL_TOPICS)
 

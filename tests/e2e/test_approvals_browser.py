@@ -62,7 +62,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     broker = Broker(port=free_port(), data_dir=tmp / "kafka")
     broker.start()
     try:
-        ensure_topics(broker.bootstrap)  # table changelogs included (see pipeline/worker/topology.py)
+        ensure_topics(broker.bootstrap)  # table changelogs included (see pipeline/topology.py)
         with (
             SlackApiFake(BOT_TOKEN, channels=(CHANNEL,)) as slack,
             PublishWebhookFake(PUBLISH_SECRET) as publisher,

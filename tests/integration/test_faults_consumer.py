@@ -3,7 +3,7 @@
 CI once lost 8 of 600 mentions after a restart: ``mentions.raw`` partition 2, offsets 95-102 (the
 first ones the restarted worker fetched there), never reached ``mentions``, while 103 onwards did;
 the group's commit stayed at 95 and nothing fetched them again. The broker's data kept the
-evidence. ``TOCSIN_FAULT_SKIP_FETCHED`` (pipeline/worker/redelivery.py) drops such a run in a real worker
+evidence. ``TOCSIN_FAULT_SKIP_FETCHED`` (pipeline/redelivery.py) drops such a run in a real worker
 on purpose; the hole watch must notice the stuck commit and fetch the run again. CI later lost
 16 of 600 at a partition's *tail* (nothing acked after them): the ``tail`` case.
 """
@@ -19,7 +19,7 @@ from kafka import KafkaProducer
 
 from pipeline.ops.demo import metric_value, wait_drained
 from pipeline.ops.procs import Broker, Worker
-from pipeline.worker.redelivery import FAULT_SKIP_ENV, HOLE_CHECK_INTERVAL_S, HOLE_GRACE_S
+from pipeline.redelivery import FAULT_SKIP_ENV, HOLE_CHECK_INTERVAL_S, HOLE_GRACE_S
 from tests.integration.conftest import consume
 from tests.integration.test_pipeline import CALM, mention
 

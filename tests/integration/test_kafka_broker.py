@@ -13,7 +13,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from pipeline.ops.topics import PartitionCountMismatch, ensure_topics, wait_for_broker
-from pipeline.worker.topology import ALL_TOPICS, TopicSpec
+from pipeline.topology import ALL_TOPICS, TopicSpec
 from tests.kafka_fixture import KAFKA_SH, FreshNames, KafkaBroker
 
 pytestmark = pytest.mark.integration

@@ -177,7 +177,7 @@ def test_restarted_worker_resumes_from_committed_offsets(
     first.kill()  # no clean shutdown, no final commit
     second = start_worker()
     # every mention comes out (the property), and then the group's commits reach the log end: both
-    # failed before pipeline/worker/redelivery.py (Faust dropped refetched messages after a rebalance,
+    # failed before pipeline/redelivery.py (Faust dropped refetched messages after a rebalance,
     # which lost them and left the commit stuck below them for good)
     deadline = time.monotonic() + 300
     while True:  # duplicates can fill the count before the last mentions are through: poll by id

@@ -14,7 +14,7 @@ from pipeline.approvals.library import Library, load_library
 from pipeline.approvals.policy import Policy, load_policy
 from pipeline.approvals.state import Actor, DraftCreated, DraftState, decide
 from pipeline.approvals.users import UserDirectory, load_users
-from pipeline.ingest.brands import BrandSpec, load_brands
+from pipeline.brands import BrandSpec, load_brands
 from pipeline.records import Alert
 
 CONFIG = Path(__file__).resolve().parents[2] / "pipeline" / "config"

@@ -16,7 +16,7 @@ from pipeline.ops.topics import (
     ensure_topics,
     wait_for_broker,
 )
-from pipeline.worker.topology import TopicSpec
+from pipeline.topology import TopicSpec
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from agents import (
 )
 from models.classifier import Prediction
 from models.textcache import LRUCache
+from pipeline import services
 from pipeline.app import app
 from pipeline.counting import buckets as counting
 from pipeline.delivery.receivers.base import Receiver
@@ -28,7 +29,6 @@ from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.records import Alert, Author, Bucket, ClassifiedMention, Mention
 from pipeline.settings import make_settings
 from pipeline.tables import open_buckets
-from pipeline.worker import services
 from tests.fakes import KeywordClassifier, RecordingTopic
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

@@ -11,15 +11,15 @@ import pytest
 from pydantic import SecretStr
 from slack_sdk.models.blocks import Block
 
+from pipeline import services
 from pipeline.approvals import session as approval_session
 from pipeline.approvals.audit import text_hash
 from pipeline.approvals.errors import ApprovalRefused, AuthRefused
 from pipeline.approvals.publish import PublishWebhook, TextMismatch, publish_body
-from pipeline.approvals.records import ApprovedRecord
 from pipeline.approvals.slack import parse_interaction, request_blocks
 from pipeline.delivery.receivers.webhook import verify_signature
+from pipeline.records import ApprovedRecord
 from pipeline.settings import make_settings
-from pipeline.worker import services
 
 SECRET = SecretStr("unit-session-secret-42")
 

@@ -30,7 +30,7 @@ from bench.stats import (
     smooth_rate,
 )
 from bench.stream import LapStream
-from pipeline.ingest.brands import load_brands
+from pipeline.brands import load_brands
 from pipeline.settings import make_settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.brands import fold, load_brands
 from pipeline.errors import ConfigError
-from pipeline.ingest.brands import fold, load_brands
 
 BRANDS = load_brands(Path("pipeline/config/brands.yaml"))
 
@@ -103,7 +103,7 @@ def test_no_corpus_word_is_mistaken_for_a_brand() -> None:
     """Every 6+ letter word of the seed corpus that is not a catalogue term stays unmatched."""
     import json
 
-    from pipeline.ingest.brands import fold
+    from pipeline.brands import fold
 
     words: set[str] = set()
     for line in Path("models/data/seed_corpus.jsonl").read_text(encoding="utf-8").splitlines():
@@ -114,7 +114,7 @@ def test_no_corpus_word_is_mistaken_for_a_brand() -> None:
 
 
 def test_edit_distance_rule() -> None:
-    from pipeline.ingest.brands import within_one_edit
+    from pipeline.brands import within_one_edit
 
     assert within_one_edit("glytera", "glytera")
     assert within_one_edit("glytera", "glyetra")  # neighbours swapped

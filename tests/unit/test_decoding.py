@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.brands import load_brands
 from pipeline.errors import InvalidMention
-from pipeline.ingest.brands import load_brands
 from pipeline.ingest.decoding import REASONS, decode_raw, normalise_text, to_mention
 
 BRANDS = load_brands(Path("pipeline/config/brands.yaml"))

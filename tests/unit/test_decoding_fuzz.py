@@ -18,8 +18,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.brands import load_brands
 from pipeline.errors import InvalidMention
-from pipeline.ingest.brands import load_brands
 from pipeline.ingest.decoding import REASONS, decode_raw, to_mention
 from pipeline.ingest.http import split_lines
 from tests.bad_mentions import LIMITS, bad_payloads, dumps, good

@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from agents import dispatch_alerts
+from pipeline import services, topology
 from pipeline.app import app
 from pipeline.delivery.dead_letters import dead_lettering
 from pipeline.delivery.receivers.base import Receiver
@@ -19,7 +20,6 @@ from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.records import Alert, DeliveryDeadLetter
 from pipeline.settings import make_settings
-from pipeline.worker import services, topology
 from tests.fakes import RecordingTopic
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

@@ -18,13 +18,13 @@ from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
 from agents import detect_spikes
+from pipeline import services
 from pipeline.app import app
 from pipeline.detection.backtest import backtest
 from pipeline.detection.synthetic import SeriesSpec, Surge, generate
 from pipeline.metrics import TocsinMetrics
 from pipeline.records import Alert, Bucket, Signal
 from pipeline.settings import make_settings
-from pipeline.worker import services
 from tests.fakes import RecordingTopic
 
 

@@ -17,7 +17,7 @@ import kubernetes_validate as kv
 import pytest
 import yaml
 
-from pipeline.ingest.brands import load_brands
+from pipeline.brands import load_brands
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "tocsin"

@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from agents import acknowledge_alerts, dispatch_alerts, escalate_alerts
+from pipeline import services
 from pipeline.app import app
 from pipeline.delivery.receivers import SlackWebhookReceiver
 from pipeline.delivery.receivers.base import Receiver
@@ -20,7 +21,6 @@ from pipeline.oncall.routing import parse_routing
 from pipeline.oncall.silences import parse_silence
 from pipeline.records import Alert
 from pipeline.settings import make_settings
-from pipeline.worker import services
 from tests.fakes import RecordingTopic
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

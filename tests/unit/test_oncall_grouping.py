@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from agents import dispatch_alerts, notify_groups
+from pipeline import services
 from pipeline.app import app
 from pipeline.delivery.receivers.base import GroupNotice, Receiver
 from pipeline.delivery.receivers.console import format_group
@@ -25,7 +26,6 @@ from pipeline.oncall.grouping import Grouper, group_id
 from pipeline.oncall.routing import Grouping, parse_routing
 from pipeline.records import Alert, DeliveryDeadLetter, GroupCommand
 from pipeline.settings import make_settings
-from pipeline.worker import services
 from tests.fakes import RecordingTopic
 from tests.fakes_http import slack_blocks_problem
 

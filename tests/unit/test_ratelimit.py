@@ -11,21 +11,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr, ValidationError
 
-from pipeline.delivery.ratelimit import (
-    DEFAULT_LIMITS,
-    Limiter,
-    RateLimit,
-    TokenBucket,
-    limit_for,
-    parse_rate_limits,
-)
+from pipeline import services
+from pipeline.delivery.ratelimit import Limiter, TokenBucket, limit_for
 from pipeline.delivery.receivers import SlackWebhookReceiver, build_receivers, make_http_client
 from pipeline.delivery.receivers.base import GroupNotice, Receiver, send_group
 from pipeline.delivery.retry import RetryPolicy, deliver
 from pipeline.metrics import TocsinMetrics
 from pipeline.records import Alert
-from pipeline.settings import make_settings
-from pipeline.worker import services
+from pipeline.settings import DEFAULT_LIMITS, RateLimit, make_settings, parse_rate_limits
 from tests.fakes_http import SlackWebhookFake
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""The consumer patch that keeps at-least-once across rebalances (see pipeline/worker/redelivery.py)."""
+"""The consumer patch that keeps at-least-once across rebalances (see pipeline/redelivery.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from faust.types import TP
 
-from pipeline.worker.redelivery import (
+from pipeline.redelivery import (
     DeliveredOffsets,
     Hole,
     HoleWatch,
@@ -124,8 +124,8 @@ async def test_refetch_asks_positions_of_idle_partitions_only(
 ) -> None:
     from prometheus_client import CollectorRegistry
 
+    from pipeline import services
     from pipeline.metrics import TocsinMetrics
-    from pipeline.worker import services
 
     services.override(metrics=TocsinMetrics(CollectorRegistry()))
     seeks: list[tuple[TP, int]] = []
@@ -161,8 +161,8 @@ async def test_refetch_seeks_the_partition_back_to_its_commit(
 ) -> None:
     from prometheus_client import CollectorRegistry
 
+    from pipeline import services
     from pipeline.metrics import TocsinMetrics
-    from pipeline.worker import services
 
     metrics = TocsinMetrics(CollectorRegistry())
     services.override(metrics=metrics)

@@ -22,6 +22,7 @@ from click.testing import CliRunner, Result
 from prometheus_client import CollectorRegistry
 
 from agents import manage_silences
+from pipeline import services
 from pipeline.app import app
 from pipeline.cli import cli
 from pipeline.metrics import TocsinMetrics
@@ -30,7 +31,6 @@ from pipeline.oncall.silences import silence_from_dict
 from pipeline.ops.silences import parse_matcher, silence_body
 from pipeline.settings import make_settings
 from pipeline.tables import silences as silences_table
-from pipeline.worker import services
 
 TOKEN = "cli-test-token-0123456789abcdef"
 

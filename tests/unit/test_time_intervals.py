@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from agents import dispatch_alerts, notify_groups
+from pipeline import services
 from pipeline.app import app
 from pipeline.delivery.receivers.base import GroupNotice, Receiver
 from pipeline.delivery.retry import RetryPolicy
@@ -31,7 +32,6 @@ from pipeline.oncall.time_intervals import (
 )
 from pipeline.records import Alert, GroupCommand
 from pipeline.settings import make_settings
-from pipeline.worker import services
 from tests.fakes import RecordingTopic
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline import tables
+from pipeline import tables, topology
 from pipeline.app import app
-from pipeline.worker import topology
 
 
 def test_every_table_has_a_changelog_spec_with_its_partitions() -> None:

@@ -54,7 +54,7 @@ from typing import Any
 
 from faust.types import TP, ConsumerT, Message
 
-from pipeline.worker import services
+from pipeline import services
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pipeline.ingest.brands import BrandMatcher, load_brands
+from pipeline.brands import BrandMatcher, load_brands
 from pipeline.metrics import TocsinMetrics, get_metrics
 from pipeline.settings import Settings, get_settings
 
