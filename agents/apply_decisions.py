@@ -23,7 +23,9 @@ from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
-from pipeline.approval_flow import (
+from pipeline.approvals.audit import AuditEntry
+from pipeline.approvals.errors import DecisionRefused
+from pipeline.approvals.flow import (
     approved_record,
     audit_record,
     headline,
@@ -31,11 +33,8 @@ from pipeline.approval_flow import (
     outcome_line,
     role_label,
 )
-from pipeline.approval_records import DecisionRecord
-from pipeline.approval_runtime import runtime
-from pipeline.approval_slack import request_blocks
-from pipeline.approvals.audit import AuditEntry
-from pipeline.approvals.errors import DecisionRefused
+from pipeline.approvals.runtime import runtime
+from pipeline.approvals.slack import request_blocks
 from pipeline.approvals.state import (
     Actor,
     DraftCreated,
@@ -45,6 +44,7 @@ from pipeline.approvals.state import (
     event_from_dict,
 )
 from pipeline.errors import DeliveryError
+from pipeline.records import DecisionRecord
 from pipeline.tables import approvals
 from pipeline.topics import response_approved, response_audit, response_decisions
 

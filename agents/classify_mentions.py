@@ -17,10 +17,10 @@ from collections.abc import AsyncIterator, Sequence
 from faust.types import StreamT
 
 from models.classifier import MentionClassifier, Prediction
+from models.textcache import LRUCache, text_key
 from pipeline import services
 from pipeline.app import app
 from pipeline.records import ClassifiedMention, Mention
-from pipeline.textcache import LRUCache, text_key
 from pipeline.topics import classified, mentions
 
 AGENT = "classify_mentions"

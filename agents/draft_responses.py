@@ -16,12 +16,11 @@ from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
-from pipeline.approval_flow import alert_context, decision, utcnow
-from pipeline.approval_records import DraftRecord
-from pipeline.approval_runtime import runtime
 from pipeline.approvals.drafts import propose
+from pipeline.approvals.flow import alert_context, decision, utcnow
+from pipeline.approvals.runtime import runtime
 from pipeline.approvals.state import Actor, DraftCreated
-from pipeline.records import Alert
+from pipeline.records import Alert, DraftRecord
 from pipeline.topics import alerts, response_decisions, response_drafts
 
 AGENT = "draft_responses"

@@ -20,9 +20,9 @@ from typing import Any
 from pipeline import services
 from pipeline.app import app
 from pipeline.oncall.escalation import due_steps, step_name
+from pipeline.oncall.routing import RoutingTree, alert_labels
 from pipeline.oncall.silences import Silence, silenced_by
 from pipeline.records import Alert
-from pipeline.routing import RoutingTree, alert_labels
 from pipeline.tables import acks, alert_book
 from pipeline.topics import alerts
 
@@ -72,7 +72,7 @@ def due_escalations(
 
 async def escalate_once(tree: RoutingTree, now: datetime, emitted: set[str]) -> int:
     """Emit every due escalation step of this worker's alerts; returns how many were emitted."""
-    from agents.dispatch_alerts import current_silences, step_of
+    from pipeline.oncall.dispatch import current_silences, step_of
 
     active = current_silences()
     count = 0
@@ -87,7 +87,7 @@ async def escalate_once(tree: RoutingTree, now: datetime, emitted: set[str]) -> 
 
 @app.task  # type: ignore[untyped-decorator]  # faust.App.task is not typed
 async def escalate_alerts() -> None:
-    from agents.dispatch_alerts import routing_tree
+    from pipeline.oncall.dispatch import routing_tree
 
     tree = routing_tree(services.receivers())
     if tree is None or not tree.escalation_policies:

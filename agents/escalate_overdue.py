@@ -18,11 +18,11 @@ from typing import Any
 
 from pipeline import services
 from pipeline.app import app
-from pipeline.approval_flow import decision, utcnow
-from pipeline.approval_records import DecisionRecord
-from pipeline.approval_runtime import runtime
 from pipeline.approvals import sla
+from pipeline.approvals.flow import decision, utcnow
+from pipeline.approvals.runtime import runtime
 from pipeline.approvals.state import Actor, DraftState
+from pipeline.records import DecisionRecord
 from pipeline.tables import approvals
 from pipeline.topics import response_decisions
 

@@ -7,39 +7,19 @@ tracked brand are filtered (counted, not dead-lettered): they are noise, not err
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime, timedelta
 
 from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
-from pipeline.decoding import decode_raw, to_mention
 from pipeline.errors import InvalidMention
-from pipeline.records import DeadLetter, Mention
+from pipeline.ingest.dead_letters import dead_letter
+from pipeline.ingest.decoding import decode_raw, to_mention
+from pipeline.records import Mention
 from pipeline.topics import dead_letters, mentions, raw_mentions
 
 AGENT = "ingest_mentions"
-
-
-def dead_letter(
-    payload: bytes, error: InvalidMention, *, topic: str, partition: int, offset: int
-) -> DeadLetter:
-    """Wrap a rejected payload with its reason; bytes that are not UTF-8 are kept as base64."""
-    try:
-        text, encoding = payload.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        text, encoding = base64.b64encode(payload).decode("ascii"), "base64"
-    return DeadLetter(
-        reason=error.reason,
-        detail=error.detail[:500],
-        source_topic=topic,
-        partition=partition,
-        offset=offset,
-        received_at=datetime.now(UTC),
-        payload=text,
-        payload_encoding=encoding,
-    )
 
 
 def decode(payload: bytes) -> Mention | None:

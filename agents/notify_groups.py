@@ -32,7 +32,7 @@ partition, where this agent keeps the group in the changelog-backed ``alert_grou
 * Receipts: every attempt leaves one receipt per alert of the notification on
   ``alerts.deliveries`` (the alert's dedup key and state, the receiver, the outcome). A
   notification a receiver never accepted also leaves one dead letter per alert on
-  ``alerts.deliveries.dlq`` (``pipeline/delivery_dlq.py``), with the group and the key each
+  ``alerts.deliveries.dlq`` (``pipeline/delivery/dead_letters.py``), with the group and the key each
   alert carried (``<notification key>/<dedup key>``, as ``Receiver.send_group`` gives it).
 * Silences are checked again at flush (a silence created during ``group_wait`` mutes): muted
   alerts are left out of the message and get a ``silenced``/``inhibited`` receipt. So is the
@@ -55,7 +55,12 @@ from typing import Any
 
 from faust.types import StreamT
 
-from agents.dispatch_alerts import (
+from pipeline import services
+from pipeline.app import app
+from pipeline.delivery.dead_letters import DeadLetterSink, dead_lettering
+from pipeline.delivery.receivers.base import GroupNotice, Receiver, send_group
+from pipeline.delivery.retry import RetryPolicy, retry_call
+from pipeline.oncall.dispatch import (
     dead_letter_sink,
     muted_by,
     retry_policy,
@@ -64,14 +69,9 @@ from agents.dispatch_alerts import (
     send_receipt,
     step_of,
 )
-from pipeline import services
-from pipeline.app import app
-from pipeline.delivery import RetryPolicy, retry_call
-from pipeline.delivery_dlq import DeadLetterSink, dead_lettering
 from pipeline.oncall.grouping import Grouper, GroupKey, grouping_from_dict
-from pipeline.receivers.base import GroupNotice, Receiver, send_group
+from pipeline.oncall.routing import RoutingTree
 from pipeline.records import Alert, GroupCommand
-from pipeline.routing import RoutingTree
 from pipeline.tables import alert_groups
 from pipeline.topics import alert_groups_topic
 

@@ -21,18 +21,18 @@ from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
-from pipeline.approval_flow import audit_record, decision
-from pipeline.approval_publish import (
+from pipeline.approvals.audit import Origin, make_entry
+from pipeline.approvals.flow import audit_record, decision
+from pipeline.approvals.publish import (
     PublishWebhook,
     SlackThreadPoster,
     TextMismatch,
     check_text,
 )
-from pipeline.approval_records import ApprovedRecord, PublishReceipt
-from pipeline.approval_runtime import runtime
-from pipeline.approvals.audit import Origin, make_entry
+from pipeline.approvals.runtime import runtime
 from pipeline.approvals.state import Actor, DraftState, Published
-from pipeline.delivery import RetryPolicy, retry_call
+from pipeline.delivery.retry import RetryPolicy, retry_call
+from pipeline.records import ApprovedRecord, PublishReceipt
 from pipeline.tables import approvals, publications
 from pipeline.topics import (
     response_approved,

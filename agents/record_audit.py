@@ -13,7 +13,7 @@ from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
-from pipeline.approval_records import AuditRecord
+from pipeline.records import AuditRecord
 from pipeline.tables import audit_trail
 from pipeline.topics import response_audit
 

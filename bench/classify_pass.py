@@ -9,7 +9,7 @@ fresh folder under ``$TOCSIN_CACHE/run``, everything stopped by the PID it start
    as the worker: both read ``TOCSIN_MODEL_THREADS``), on the distinct texts of the plain and the
    reposts segment, in batches of the worker's ``TOCSIN_BATCH_SIZE``, at least one full pass over
    each set;
-2. a broker from ``deploy/kafka/kafka.sh`` with Tocsin's topics (``pipeline.admin.ensure_topics``);
+2. a broker from ``deploy/kafka/kafka.sh`` with Tocsin's topics (``pipeline.ops.topics.ensure_topics``);
 3. the ``mentions`` topic pre-loaded with three segments, encoded exactly as ``ingest_mentions``
    writes them (Faust's own serialiser for the ``mentions`` topic, key = the brand, no headers,
    ``raw_partition``/``raw_offset`` stamped as if read in order from ``mentions.raw`` partition 0):
@@ -20,7 +20,7 @@ fresh folder under ``$TOCSIN_CACHE/run``, everything stopped by the PID it start
    **cached**: two reposts of every plain text, all answered from the cache, so the worker does
    everything but call the model: its CPU per mention is the plumbing's own cost, and with the
    raw model's it gives each segment's **ceiling** (:func:`ceilings`);
-4. one ``tocsin worker`` (``pipeline.procs.Worker``) started on that backlog, its process CPU
+4. one ``tocsin worker`` (``pipeline.ops.procs.Worker``) started on that backlog, its process CPU
    sampled every 0.2 s, until ``mentions.classified`` holds as many records as were pre-loaded
    (its counters are read from /metrics once, at the end);
 5. **raw, after**, as in 1, once the worker and broker are stopped.
@@ -69,7 +69,7 @@ from typing import Any
 
 import psutil
 
-from pipeline.procs import REPO, Broker, Worker, free_port
+from pipeline.ops.procs import REPO, Broker, Worker, free_port
 from pipeline.settings import default_cache_dir, make_settings
 
 #: ``make_stream`` writes every mention for this brand, so the whole backlog is on one partition.
@@ -556,7 +556,7 @@ def run_broker_pass(
         try:
             progress("broker pass: starting the broker")
             broker.start(stdout=subprocess.DEVNULL)
-            from pipeline.admin import ensure_topics
+            from pipeline.ops.topics import ensure_topics
 
             ensure_topics(broker.bootstrap)
             broker_pid = int((broker.data_dir / "kafka.pid").read_text().strip())

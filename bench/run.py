@@ -46,8 +46,8 @@ from bench.sampler import LagReader, Sampler
 from bench.stream import LapStream
 from models.classifier import default_artefact_dir
 from pipeline.brands import load_brands
-from pipeline.demo import PIPELINE_TOPICS
-from pipeline.procs import REPO, Broker, Worker, free_port
+from pipeline.ops.demo import PIPELINE_TOPICS
+from pipeline.ops.procs import REPO, Broker, Worker, free_port
 from pipeline.settings import default_cache_dir, make_settings
 
 RESULTS = REPO / "bench" / "results"
@@ -302,7 +302,7 @@ class Run:
         lag: LagReader | None = None
         try:
             self.broker.start()
-            from pipeline.admin import ensure_topics
+            from pipeline.ops.topics import ensure_topics
 
             ensure_topics(self.broker.bootstrap)
             lag = LagReader(self.broker.bootstrap, "tocsin", PIPELINE_TOPICS)

@@ -19,7 +19,7 @@ import httpx
 import psutil
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from pipeline.demo import metric_value
+from pipeline.ops.demo import metric_value
 
 #: Counters read from each worker's /metrics, by the name they get in the samples.
 COUNTERS = {

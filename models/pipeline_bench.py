@@ -128,11 +128,11 @@ def _agent_harness(classifier: MentionClassifier, batch_size: int, within: float
     from agents import classify_mentions
 
     mod: Any = classify_mentions  # its topic and cache are swapped for the run, then restored
+    from models.textcache import LRUCache
     from pipeline import services
     from pipeline.app import app
     from pipeline.metrics import TocsinMetrics
     from pipeline.settings import make_settings
-    from pipeline.textcache import LRUCache
 
     saved = (mod.classified, mod._cache)
     sink = _Sink()

@@ -90,9 +90,9 @@ def create_app() -> faust.App:
         env={**FAUST_DEFAULTS, **os.environ},
         autodiscover=[
             "agents",
-            "pipeline.web",
-            "pipeline.ingest_web",
-            "pipeline.approval_web",
+            "pipeline.worker.web",
+            "pipeline.ingest.web",
+            "pipeline.approvals.web",
             "pipeline.oncall.api",
         ],
         origin="pipeline",

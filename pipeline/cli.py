@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from models.cli import classify_cmd, model
-from pipeline.audit_export import audit
+from pipeline.approvals.audit_export import audit
 from pipeline.cli_options import bootstrap_option
 from pipeline.detection.backtest import backtest
-from pipeline.notify import notify
-from pipeline.silences_cli import silences
+from pipeline.ops.notify import notify
+from pipeline.ops.silences import silences
 from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, RAW
 
 
@@ -30,7 +30,7 @@ def worker(faust_args: tuple[str, ...]) -> None:
     """
     from pipeline.app import app
     from pipeline.errors import StateDirUnusable
-    from pipeline.statedir import EXIT_STATE_DIR, require_usable
+    from pipeline.worker.statedir import EXIT_STATE_DIR, require_usable
 
     try:
         # Before Faust joins the group: a worker that cannot start has consumed nothing.
@@ -56,7 +56,7 @@ def worker(faust_args: tuple[str, ...]) -> None:
 @click.option("--limit", type=int, default=None, help="send at most this many lines")
 def replay_cmd(file: Path, bootstrap: str, topic: str, speed: float, limit: int | None) -> None:
     """Produce a JSONL file of raw mentions into Kafka, paced by their event times."""
-    from pipeline.replay import count_lines, replay
+    from pipeline.ingest.replay import count_lines, replay
 
     total = count_lines(file) if limit is None else min(limit, count_lines(file))
     with click.progressbar(length=total, label="replay", show_eta=True) as bar:
@@ -77,7 +77,7 @@ def topics() -> None:
 @bootstrap_option
 def topics_create(bootstrap: str) -> None:
     """Create every topic with its explicit partition count (existing ones are checked)."""
-    from pipeline.admin import ensure_topics
+    from pipeline.ops.topics import ensure_topics
 
     ensure_topics(bootstrap)
     for spec in ALL_TOPICS + CHANGELOG_TOPICS:
@@ -117,7 +117,7 @@ def demo(
     summary_json: Path | None,
 ) -> None:
     """Start a broker and a worker, replay a two-day stream with a crisis, print the alerts."""
-    from pipeline.demo import STREAM, run_demo
+    from pipeline.ops.demo import STREAM, run_demo
 
     code = run_demo(
         speed=speed,

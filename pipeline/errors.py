@@ -21,6 +21,20 @@ class ConfigError(TocsinError):
     """A configuration file or setting is invalid; the message names the file, line and field."""
 
 
+#: The reason codes of :class:`InvalidMention` (a metrics label and the dead letter's ``reason``).
+INVALID_MENTION_REASONS = (
+    "oversized",
+    "invalid_utf8",
+    "invalid_json",
+    "not_an_object",
+    "missing_field",
+    "wrong_type",
+    "invalid_value",
+    "text_too_long",
+    "empty_text",
+)
+
+
 class InvalidMention(TocsinError):
     """An input payload cannot become a Mention; ``reason`` is a low-cardinality code for metrics."""
 

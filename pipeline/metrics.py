@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from pipeline.decoding import REASONS
+from pipeline.errors import INVALID_MENTION_REASONS as REASONS
 from pipeline.records import ALERT_STATES, SEVERITIES
 
 AGENTS = (

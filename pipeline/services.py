@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import httpx
 
     from models.classifier import MentionClassifier
-    from pipeline.receivers.base import Receiver
+    from pipeline.delivery.receivers.base import Receiver
 
 
 @dataclass
@@ -90,7 +90,7 @@ def executor() -> ThreadPoolExecutor:
 def receivers() -> list[Receiver]:
     """The configured receivers, sharing one outbound client that :func:`aclose` closes."""
     if _registry.receivers is None:
-        from pipeline.receivers import build_receivers, make_http_client
+        from pipeline.delivery.receivers import build_receivers, make_http_client
 
         if _registry.http is None:
             _registry.http = make_http_client(settings())

@@ -9,6 +9,8 @@ reprs, and obvious placeholders are refused at start-up rather than discovered i
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
@@ -17,10 +19,58 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from pipeline.ratelimit import RateLimit, parse_rate_limits
-
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "xxx", "todo", "test"})
 _CLIENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+# Client-side rate limits per receiver (the token buckets are in pipeline/delivery/ratelimit.py).
+@dataclass(frozen=True)
+class RateLimit:
+    """``per_min`` requests per minute on average, ``burst`` of them at once (0 per min: no limit)."""
+
+    per_min: float
+    burst: int = 1
+
+
+DEFAULT_LIMITS: Mapping[str, RateLimit] = {
+    "pagerduty": RateLimit(110, 10),
+    "slack": RateLimit(60, 1),
+    "slack_api": RateLimit(60, 1),
+    "opsgenie": RateLimit(50, 10),
+    "teams": RateLimit(60, 4),
+    "email": RateLimit(30, 5),
+    "alertmanager": RateLimit(600, 50),
+    "webhook": RateLimit(600, 50),
+}
+#: Receivers that may be named in ``TOCSIN_DELIVERY_RATE_LIMITS``.
+KNOWN_RECEIVERS = (*DEFAULT_LIMITS, "console")
+
+
+def parse_rate_limits(raw: str) -> dict[str, RateLimit]:
+    """``"pagerduty=60,slack=30/2"`` -> limits; a missing burst keeps the receiver's default."""
+    out: dict[str, RateLimit] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        name, sep, value = (s.strip() for s in part.partition("="))
+        if not sep or name not in KNOWN_RECEIVERS:
+            raise ValueError(
+                f"{part!r}: expected receiver=per_min[/burst] with a receiver among "
+                f"{', '.join(KNOWN_RECEIVERS)}"
+            )
+        if name in out:
+            raise ValueError(f"receiver {name!r} is listed twice")
+        rate, _, burst = value.partition("/")
+        try:
+            per_min = float(rate)
+            default = DEFAULT_LIMITS.get(name, RateLimit(0, 1)).burst
+            size = int(burst) if burst else default
+        except ValueError:
+            raise ValueError(f"{part!r}: per_min must be a number and burst an integer") from None
+        if per_min < 0 or size < 1:
+            raise ValueError(f"{part!r}: per_min must be >= 0 and burst >= 1")
+        out[name] = RateLimit(per_min, size)
+    return out
 
 
 def default_cache_dir() -> Path:
@@ -213,7 +263,7 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Tocsin's own per-receiver rate limits over the documented defaults, as "
         '"receiver=per_min[/burst],..." (e.g. "pagerduty=60,slack=30/2"; 0 = no limit); '
-        "see pipeline/ratelimit.py",
+        "see pipeline/delivery/ratelimit.py",
     )
     console_alerts: bool = Field(default=True, description="print alerts on the worker's stdout")
     routing_file: Path | None = Field(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pipeline.receivers.webhook import verify_signature
+from pipeline.delivery.receivers.webhook import verify_signature
 from tests.fakes_http import FakeAPI, Invalid, Seen, json_response
 from tests.fakes_http import Response as FakeResponse
 

@@ -23,8 +23,8 @@ import atheris
 
 with atheris.instrument_imports():
     from pipeline.brands import load_brands
-    from pipeline.decoding import REASONS, decode_raw, to_mention
     from pipeline.errors import InvalidMention
+    from pipeline.ingest.decoding import REASONS, decode_raw, to_mention
 
 BRANDS = load_brands(Path(__file__).resolve().parent.parent / "pipeline" / "config" / "brands.yaml")
 SEED = (

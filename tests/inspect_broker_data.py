@@ -25,7 +25,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from pipeline.procs import Broker, free_port
+from pipeline.ops.procs import Broker, free_port
 from pipeline.topology import CLASSIFIED, MENTIONS, RAW
 
 TOPICS = (RAW.name, MENTIONS.name, CLASSIFIED.name)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.admin import wait_for_broker
+from pipeline.ops.topics import wait_for_broker
 from pipeline.topology import TopicSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -28,9 +28,9 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from models.build import build_artefacts
-from pipeline.admin import ensure_topics
-from pipeline.demo import wait_drained
-from pipeline.procs import Broker, Worker, free_port
+from pipeline.ops.demo import wait_drained
+from pipeline.ops.procs import Broker, Worker, free_port
+from pipeline.ops.topics import ensure_topics
 from tests.integration.conftest import consume, produce
 from tests.integration.test_pipeline import CALM, mention
 

@@ -194,7 +194,7 @@ share.coordinator.state.topic.min.isr=1
 # Tests and the demo want a consumer group to start at once, not after 3 s.
 group.initial.rebalance.delay.ms=0
 # Faust creates its own changelog and repartition topics; Tocsin's own topics are created up
-# front with explicit partition counts (pipeline/admin.py), this default only serves the rest.
+# front with explicit partition counts (pipeline/ops/topics.py), this default only serves the rest.
 auto.create.topics.enable=true
 num.partitions=4
 delete.topic.enable=true

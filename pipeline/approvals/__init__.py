@@ -1,4 +1,9 @@
-"""Rapid-response approvals: the pure domain core (no Kafka, no I/O at import).
+"""Rapid-response approvals.
+
+The domain core (``config``, ``drafts``, ``state``, ``policy``, ``users``, ``tokens``, ``audit``,
+``sla``, ``slack_verify``) is pure: no Kafka, no I/O at import. Its stream schemas are in
+``pipeline/records.py``; ``flow``, ``runtime``, ``session``, ``web``, ``slack``, ``publish`` and
+``audit_export`` wire it to Faust, the approval pages, Slack and the ``tocsin audit`` command.
 
 Interface summary (for the Faust wiring, web pages and Slack endpoint built on top):
 

@@ -33,9 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.approvals._yamlfile import YamlDoc, read_yaml, validate
 from pipeline.approvals.users import APPROVER_ROLES, UserDirectory
 from pipeline.brands import fold
+from pipeline.durations import parse_duration
 from pipeline.errors import ConfigError
 from pipeline.records import SEVERITIES
-from pipeline.routing import parse_duration
 
 
 class RuleSpec(BaseModel):

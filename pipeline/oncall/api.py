@@ -23,7 +23,7 @@ from faust.web import Request, Response, View
 
 from pipeline import services
 from pipeline.app import app
-from pipeline.approval_web import is_approval_action, slack_approval_action
+from pipeline.approvals.web import is_approval_action, slack_approval_action
 from pipeline.oncall.acks import (
     AckRejected,
     parse_pagerduty_event,
@@ -36,7 +36,7 @@ from pipeline.oncall.silences import SilenceError, parse_silence, silence_from_d
 from pipeline.records import AckCommand, SilenceCommand
 from pipeline.tables import silences
 from pipeline.topics import ack_commands, silence_commands
-from pipeline.web import authorised
+from pipeline.worker.web import authorised
 
 MAX_BODY = 64 * 1024
 ACTIONS = ("acknowledge", "resolve")

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.routing import Grouping
+from pipeline.oncall.routing import Grouping
 
 GroupKey = tuple[str, tuple[tuple[str, str], ...]]  # (route path, group label values)
 

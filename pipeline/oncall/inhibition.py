@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from pipeline.routing import Matcher
+from pipeline.oncall.matchers import Matcher
 
 FIRING_STATES = frozenset({"firing", "escalated", "acknowledged"})
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pipeline.routing import LABELS
+from pipeline.oncall.routing import LABELS
 
 MAX_DURATION = timedelta(days=30)
 MUTED_STATES = frozenset({"firing", "escalated"})

@@ -16,7 +16,7 @@ change. The field syntax is Alertmanager's, checked as strictly:
 * ``months``: ``january``..``december`` or ``1``..``12``, ranges like ``"june:august"``;
 * ``years``: ``"2026"`` or ``"2026:2027"``.
 
-Parsing raises :class:`ValueError` with a short reason; ``pipeline.routing`` adds the file, line
+Parsing raises :class:`ValueError` with a short reason; ``pipeline.oncall.routing`` adds the file, line
 and field. :meth:`TimeInterval.contains` is pure: the caller passes the moment (an aware datetime).
 """
 

@@ -25,7 +25,7 @@ import httpx
 import yaml
 from kafka import KafkaConsumer, KafkaProducer
 
-from pipeline.procs import REPO, Worker
+from pipeline.ops.procs import REPO, Worker
 from tests.fakes_http import SlackApiFake
 from tests.fakes_publish import PublishWebhookFake
 

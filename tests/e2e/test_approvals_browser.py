@@ -22,12 +22,12 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from pydantic import SecretStr
 
-from pipeline.admin import ensure_topics
-from pipeline.approval_session import bearer_session_id
 from pipeline.approvals.audit import text_hash
 from pipeline.approvals.drafts import draft_id as make_draft_id
+from pipeline.approvals.session import bearer_session_id
 from pipeline.approvals.tokens import LinkSigner
-from pipeline.procs import Broker, Worker, free_port
+from pipeline.ops.procs import Broker, Worker, free_port
+from pipeline.ops.topics import ensure_topics
 from tests.e2e.approvals_harness import (
     BOT_TOKEN,
     CHANNEL,

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from pipeline.admin import ensure_topics
-from pipeline.procs import Broker, Worker, free_port
+from pipeline.ops.procs import Broker, Worker, free_port
+from pipeline.ops.topics import ensure_topics
 
 # kafka-python (3.0) can drop a TCP connection to the broker without closing its socket when a
 # connect or metadata request times out on a busy machine; the ResourceWarning then surfaces at

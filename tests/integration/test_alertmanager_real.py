@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline.delivery import RetryPolicy, deliver
-from pipeline.procs import free_port
-from pipeline.receivers.alertmanager import ALERTNAME, AlertmanagerReceiver
+from pipeline.delivery.receivers.alertmanager import ALERTNAME, AlertmanagerReceiver
+from pipeline.delivery.retry import RetryPolicy, deliver
+from pipeline.ops.procs import free_port
 from pipeline.records import Alert
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from pipeline.approvals.audit import Origin, make_entry
 from pipeline.approvals.state import Approved, decide
 from pipeline.cli import cli
-from pipeline.procs import Broker
+from pipeline.ops.procs import Broker
 from pipeline.topology import AUDIT
 from tests.integration.conftest import produce
 from tests.unit.approvals_helpers import NOW, actor, created, policy

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from pipeline.demo import metric_value
-from pipeline.procs import Broker, Worker
+from pipeline.ops.demo import metric_value
+from pipeline.ops.procs import Broker, Worker
 from tests.fakes_http import Fault, PagerDutyFake, SlackWebhookFake
 from tests.integration.conftest import consume, produce
 from tests.integration.test_delivery_worker import alert_payload

@@ -27,8 +27,8 @@ from urllib.parse import quote, unquote, urlencode
 import httpx
 import pytest
 
-from pipeline.demo import metric_value
-from pipeline.procs import Broker, Worker
+from pipeline.ops.demo import metric_value
+from pipeline.ops.procs import Broker, Worker
 from tests.fakes_http import (
     AlertmanagerFake,
     Fault,

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from kafka import KafkaProducer
 
-from pipeline.demo import metric_value, wait_drained
-from pipeline.procs import Broker, Worker
+from pipeline.ops.demo import metric_value, wait_drained
+from pipeline.ops.procs import Broker, Worker
 from pipeline.redelivery import FAULT_SKIP_ENV, HOLE_CHECK_INTERVAL_S, HOLE_GRACE_S
 from tests.integration.conftest import consume
 from tests.integration.test_pipeline import CALM, mention

@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline.procs import Broker, Worker
+from pipeline.ops.procs import Broker, Worker
 from pipeline.records import Alert
 from tests.fakes_http import FakeAPI, Fault, PagerDutyFake, WebhookFake
 from tests.integration.conftest import consume, produce

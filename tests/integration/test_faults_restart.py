@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.lag import topic_size
-from pipeline.procs import Broker, Worker
+from pipeline.ops.procs import Broker, Worker
+from pipeline.worker.lag import topic_size
 from tests.fakes_http import PagerDutyFake, WebhookFake
 from tests.integration.conftest import consume, produce
 from tests.integration.test_pipeline import CALM, PRICING, mention

@@ -34,8 +34,8 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.errors import CoordinatorNotAvailableError
 
-from pipeline.procs import REPO, Broker, Worker
-from pipeline.statedir import EXIT_STATE_DIR
+from pipeline.ops.procs import REPO, Broker, Worker
+from pipeline.worker.statedir import EXIT_STATE_DIR
 from tests.integration.conftest import consume, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.procs import Broker, Worker
+from pipeline.ops.procs import Broker, Worker
 from tests.fakes_http import SlackWebhookFake
 from tests.integration.conftest import consume, produce
 from tests.integration.test_delivery_worker import alert_payload, wait_until

@@ -27,8 +27,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from pipeline.decoding import REASONS
-from pipeline.procs import Broker, Worker
+from pipeline.ingest.decoding import REASONS
+from pipeline.ops.procs import Broker, Worker
 from tests.bad_mentions import MAX_PAYLOAD_BYTES, MAX_TEXT_CHARS, bad_payloads, dumps, good
 from tests.integration.conftest import consume
 

@@ -1,4 +1,4 @@
-"""The local broker (deploy/kafka/kafka.sh) and pipeline.admin against it, for real."""
+"""The local broker (deploy/kafka/kafka.sh) and pipeline.ops.topics against it, for real."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from pipeline.admin import PartitionCountMismatch, ensure_topics, wait_for_broker
+from pipeline.ops.topics import PartitionCountMismatch, ensure_topics, wait_for_broker
 from pipeline.topology import ALL_TOPICS, TopicSpec
 from tests.kafka_fixture import KAFKA_SH, FreshNames, KafkaBroker
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from pipeline.demo import metric_value, wait_drained
-from pipeline.procs import Broker, Worker
+from pipeline.ops.demo import metric_value, wait_drained
+from pipeline.ops.procs import Broker, Worker
 from tests.integration.conftest import consume, produce
 
 pytestmark = pytest.mark.integration

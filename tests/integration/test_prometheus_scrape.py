@@ -29,9 +29,9 @@ import httpx
 import pytest
 import yaml
 
-from pipeline.demo import demo_lateness, metric_value
-from pipeline.procs import Broker, Worker, free_port
-from pipeline.replay import replay
+from pipeline.ingest.replay import replay
+from pipeline.ops.demo import demo_lateness, metric_value
+from pipeline.ops.procs import Broker, Worker, free_port
 from tests.promql_sources import REPO, RULES_DIR, Expr, dashboard_exprs, rule_exprs, selectors
 
 pytestmark = pytest.mark.integration

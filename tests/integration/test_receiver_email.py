@@ -31,10 +31,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from pydantic import SecretStr
 
-from pipeline.delivery import RetryPolicy, deliver, retry_call
-from pipeline.procs import free_port
-from pipeline.receivers.base import GroupNotice
-from pipeline.receivers.email import EmailReceiver
+from pipeline.delivery.receivers.base import GroupNotice
+from pipeline.delivery.receivers.email import EmailReceiver
+from pipeline.delivery.retry import RetryPolicy, deliver, retry_call
+from pipeline.ops.procs import free_port
 from pipeline.records import Alert
 
 pytestmark = pytest.mark.integration
@@ -388,13 +388,13 @@ async def test_a_deferred_recipient_is_retried_alone() -> None:
 async def test_one_recipient_refused_for_good_still_delivers_to_the_others(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="pipeline.receivers.email")
+    caplog.set_level(logging.WARNING, logger="pipeline.delivery.receivers.email")
     mailbox = Mailbox(rcpt_replies={TO[1]: ["550 5.1.1 No such user"]})
     with smtp_server(mailbox) as port:
         ok, receipts = await run(plain_receiver(port), alert())
     assert ok and receipts.outcomes == ["delivered"]
     assert [s.rcpt_tos for s in mailbox.accepted] == [[TO[0]]]
-    (warning,) = [r for r in caplog.records if r.name == "pipeline.receivers.email"]
+    (warning,) = [r for r in caplog.records if r.name == "pipeline.delivery.receivers.email"]
     assert "1 of 2 recipients refused for good (SMTP [550])" in warning.getMessage()
     assert TO[1] in warning.getMessage()
 

@@ -21,8 +21,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from pipeline.delivery import RetryPolicy, deliver
-from pipeline.receivers import (
+from pipeline.delivery.receivers import (
     AlertmanagerReceiver,
     OpsgenieReceiver,
     PagerDutyReceiver,
@@ -31,7 +30,8 @@ from pipeline.receivers import (
     TeamsReceiver,
     WebhookReceiver,
 )
-from pipeline.receivers.base import Receiver, SecretRedactor
+from pipeline.delivery.receivers.base import Receiver, SecretRedactor
+from pipeline.delivery.retry import RetryPolicy, deliver
 from pipeline.records import Alert
 from tests.fakes_http import (
     AlertmanagerFake,
@@ -79,7 +79,7 @@ def alert(state: str, *, summary: str = "40 pricing mentions in 5 min vs 3 expec
 
 
 def idempotency_key(a: Alert, receiver: Receiver) -> str:
-    """Same shape as ``agents.dispatch_alerts.idempotency_key`` (kept free of the Faust app)."""
+    """Same shape as ``pipeline.oncall.dispatch.idempotency_key`` (kept free of the Faust app)."""
     return f"{a.dedup_key}/{a.state}/{receiver.name}"
 
 

@@ -1,4 +1,4 @@
-"""pipeline.admin without a broker: argument checks, and failing fast when none answers."""
+"""pipeline.ops.topics without a broker: argument checks, and failing fast when none answers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.admin import (
+from pipeline.ops.topics import (
     BrokerUnavailable,
     PartitionCountMismatch,
     TopicAdminError,
@@ -88,7 +88,7 @@ def test_partition_mismatch_message_names_topic_and_counts() -> None:
 
 def test_failed_bootstrap_leaves_no_client_thread_behind() -> None:
     # A port that accepts TCP but never answers Kafka requests: kafka-python's constructor
-    # fails after starting its network thread, which pipeline.admin must stop.
+    # fails after starting its network thread, which pipeline.ops.topics must stop.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
         server.bind(("127.0.0.1", 0))
         server.listen()

@@ -19,14 +19,16 @@ from agents import (
     ingest_mentions,
 )
 from models.classifier import Prediction
+from models.textcache import LRUCache
 from pipeline import services
 from pipeline.app import app
+from pipeline.counting import buckets as counting
+from pipeline.delivery.receivers.base import Receiver
 from pipeline.metrics import TocsinMetrics
-from pipeline.receivers.base import Receiver
+from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.records import Alert, Author, Bucket, ClassifiedMention, Mention
 from pipeline.settings import make_settings
 from pipeline.tables import open_buckets
-from pipeline.textcache import LRUCache
 from tests.fakes import KeywordClassifier, RecordingTopic
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -45,7 +47,7 @@ def _test_app() -> Iterator[None]:
     app.flow_control.resume()
     # counting state is the app's (module-level tables and partition clocks): start each test empty
     open_buckets.data.clear()
-    count_mentions._clocks.clear()
+    counting._clocks.clear()
     yield
 
 
@@ -165,7 +167,7 @@ def classified(text: str, at: datetime, topics: list[str], mid: str) -> Classifi
 async def test_count_closes_buckets_by_event_time_with_zeros(
     monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
 ) -> None:
-    out = topic(monkeypatch, count_mentions, "buckets")
+    out = topic(monkeypatch, counting, "buckets")
     services.override(
         settings=make_settings(
             bucket_seconds=300, allowed_lateness_s=60, topics_track=("pricing", "scandal")
@@ -214,7 +216,7 @@ async def test_count_closes_a_quiet_brands_buckets_as_its_partition_moves_on(
     monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
 ) -> None:
     """A brand nobody mentions any more still gets its buckets closed (and its alert resolved)."""
-    out = topic(monkeypatch, count_mentions, "buckets")
+    out = topic(monkeypatch, counting, "buckets")
     services.override(  # quiet at once: the test does not wait ten minutes of wall clock
         settings=make_settings(
             bucket_seconds=300,
@@ -248,7 +250,7 @@ async def test_count_closes_a_quiet_brands_buckets_as_its_partition_moves_on(
         assert closed("valmoreau") == [("08:00", 2), ("08:05", 0), ("08:10", 0)]
         assert closed("brenmoor")[-1] == ("08:15", 5)
         # a restarted worker has no partition clock: it finds valmoreau through the table
-        count_mentions._clocks.clear()
+        counting._clocks.clear()
         for item in chatter(range(25, 40)):
             await agent.put(item, key="brenmoor")
     assert closed("valmoreau")[3:] == [("08:15", 0), ("08:20", 0), ("08:25", 0)]
@@ -259,7 +261,7 @@ async def test_count_does_not_sweep_a_brand_that_trails_in_a_replay(
     monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
 ) -> None:
     """A backfill: one brand's mentions an hour behind another's, both arriving every second."""
-    out = topic(monkeypatch, count_mentions, "buckets")
+    out = topic(monkeypatch, counting, "buckets")
     services.override(
         settings=make_settings(bucket_seconds=300, allowed_lateness_s=60, topics_track=("pricing",))
     )
@@ -279,7 +281,7 @@ async def test_count_writes_each_brands_state_once_per_batch_to_its_own_partitio
 ) -> None:
     """Counting a batch re-writes a brand's whole state once, not once per mention, and a batch
     mixing partitions writes each state to its own partition (not the last event's)."""
-    out = topic(monkeypatch, count_mentions, "buckets")
+    out = topic(monkeypatch, counting, "buckets")
     writes: list[tuple[int | None, str, int]] = []
 
     def record(partition: int | None, key: Any, value: Any, *args: Any, **kwargs: Any) -> None:
@@ -319,7 +321,7 @@ async def test_count_skips_copies_resent_after_a_crash(
     monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
 ) -> None:
     """A worker killed before committing re-sends mentions it had passed on: count them once."""
-    out = topic(monkeypatch, count_mentions, "buckets")
+    out = topic(monkeypatch, counting, "buckets")
     services.override(
         settings=make_settings(bucket_seconds=300, allowed_lateness_s=0, topics_track=("pricing",))
     )
@@ -417,7 +419,7 @@ def alert(state: str) -> Alert:
 async def test_dispatch_delivers_each_step_once(
     monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
 ) -> None:
-    receipts = topic(monkeypatch, dispatch_alerts, "deliveries")
+    receipts = topic(monkeypatch, dispatch_plan, "deliveries")
     receiver = Recording(fail_first=1)
     services.override(
         receivers=[receiver],
@@ -452,7 +454,7 @@ class Named(Recording):
 
 
 def test_routing_picks_receivers_and_keeps_the_console() -> None:
-    from pipeline.routing import parse_routing
+    from pipeline.oncall.routing import parse_routing
 
     tree = parse_routing(
         "route:\n"
@@ -464,12 +466,12 @@ def test_routing_picks_receivers_and_keeps_the_console() -> None:
     )
     receivers: list[Receiver] = [Named("console"), Named("slack"), Named("pagerduty")]
     critical = alert("firing")
-    names = [r.name for r in dispatch_alerts.select_receivers(critical, receivers, tree)]
+    names = [r.name for r in dispatch_plan.select_receivers(critical, receivers, tree)]
     assert names == ["console", "slack", "pagerduty"]
     info = critical.derive(severity="info")
-    names = [r.name for r in dispatch_alerts.select_receivers(info, receivers, tree)]
+    names = [r.name for r in dispatch_plan.select_receivers(info, receivers, tree)]
     assert names == ["console", "slack"]
-    assert dispatch_alerts.select_receivers(info, receivers, None) == receivers
+    assert dispatch_plan.select_receivers(info, receivers, None) == receivers
 
 
 async def test_predictions_chunk_fresh_texts_and_keep_order(
@@ -477,7 +479,7 @@ async def test_predictions_chunk_fresh_texts_and_keep_order(
 ) -> None:
     """Fresh texts reach the model in chunks; reposts and in-batch duplicates never do; the
     predictions come back in input order."""
-    from pipeline.textcache import LRUCache
+    from models.textcache import LRUCache
 
     monkeypatch.setattr(classify_mentions, "_cache", LRUCache(maxsize=100))
     fake = KeywordClassifier()

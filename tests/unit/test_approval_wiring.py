@@ -11,13 +11,14 @@ import pytest
 from pydantic import SecretStr
 from slack_sdk.models.blocks import Block
 
-from pipeline import approval_session, services
-from pipeline.approval_publish import PublishWebhook, TextMismatch, publish_body
-from pipeline.approval_records import ApprovedRecord
-from pipeline.approval_slack import parse_interaction, request_blocks
+from pipeline import services
+from pipeline.approvals import session as approval_session
 from pipeline.approvals.audit import text_hash
 from pipeline.approvals.errors import ApprovalRefused, AuthRefused
-from pipeline.receivers.webhook import verify_signature
+from pipeline.approvals.publish import PublishWebhook, TextMismatch, publish_body
+from pipeline.approvals.slack import parse_interaction, request_blocks
+from pipeline.delivery.receivers.webhook import verify_signature
+from pipeline.records import ApprovedRecord
 from pipeline.settings import make_settings
 
 SECRET = SecretStr("unit-session-secret-42")
@@ -162,8 +163,8 @@ async def test_publish_refuses_a_text_that_is_not_the_approved_one_before_any_re
 def test_sla_timer_sends_one_escalation_per_overdue_role() -> None:
     """The escalation timer with an injected clock: nothing before the deadline, one after."""
     from agents.escalate_overdue import due
-    from pipeline.approval_runtime import runtime
     from pipeline.approvals.drafts import Draft
+    from pipeline.approvals.runtime import runtime
     from pipeline.approvals.state import Actor, DraftCreated, decide, event_from_dict
 
     services.override(settings=make_settings(approval_link_secret="unit-link-secret-123"))
@@ -193,7 +194,7 @@ def test_sla_timer_sends_one_escalation_per_overdue_role() -> None:
 
 
 async def test_runtime_closes_its_client_and_the_feature_is_off_without_a_secret() -> None:
-    from pipeline.approval_runtime import runtime
+    from pipeline.approvals.runtime import runtime
 
     services.override(settings=make_settings())
     assert runtime().enabled is False
@@ -210,8 +211,8 @@ def test_publish_agent_refuses_anything_but_the_approved_text() -> None:
     from dataclasses import replace
 
     from agents.publish_responses import mismatch
-    from pipeline.approval_runtime import runtime
     from pipeline.approvals.drafts import Draft
+    from pipeline.approvals.runtime import runtime
     from pipeline.approvals.state import Actor, Approved, DraftCreated, decide
 
     services.override(settings=make_settings(approval_link_secret="unit-link-secret-123"))

@@ -26,8 +26,8 @@ from bench.classify_pass import (
     steady_window,
     summarise_profile,
 )
+from models.textcache import text_key
 from pipeline.records import Mention
-from pipeline.textcache import text_key
 
 PLAIN = [f"Brenmoor price hike number {i}" for i in range(30)]
 REPOSTED = [f"Glytera shortage report {i}" for i in range(30)]

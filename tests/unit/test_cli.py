@@ -7,7 +7,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from pipeline.cli import cli
-from pipeline.replay import read_lines, replay
+from pipeline.ingest.replay import read_lines, replay
 
 
 def test_help_lists_commands_and_env_vars() -> None:

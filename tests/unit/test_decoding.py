@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from pipeline.brands import load_brands
-from pipeline.decoding import REASONS, decode_raw, normalise_text, to_mention
 from pipeline.errors import InvalidMention
+from pipeline.ingest.decoding import REASONS, decode_raw, normalise_text, to_mention
 
 BRANDS = load_brands(Path("pipeline/config/brands.yaml"))
 LIMITS: dict[str, Any] = {"max_bytes": 64 * 1024, "max_text_chars": 2000}
@@ -104,7 +104,8 @@ def test_decoder_literals_match_the_records_enums() -> None:
     """The decoder's Literal types must list exactly the records' tuples (mypy needs literals)."""
     from typing import get_args
 
-    from pipeline import decoding, records
+    from pipeline import records
+    from pipeline.ingest import decoding
 
     assert get_args(decoding.Platform) == records.PLATFORMS
     assert get_args(decoding.AuthorKind) == records.AUTHOR_KINDS

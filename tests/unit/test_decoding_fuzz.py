@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.brands import load_brands
-from pipeline.decoding import REASONS, decode_raw, to_mention
 from pipeline.errors import InvalidMention
-from pipeline.ingest_http import split_lines
+from pipeline.ingest.decoding import REASONS, decode_raw, to_mention
+from pipeline.ingest.http import split_lines
 from tests.bad_mentions import LIMITS, bad_payloads, dumps, good
 
 BRANDS = load_brands(Path("pipeline/config/brands.yaml"))

@@ -7,10 +7,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from pipeline.delivery import RetryPolicy, deliver
+from pipeline.delivery.receivers.base import parse_retry_after
+from pipeline.delivery.receivers.slack import SlackWebhookReceiver, slack_payload
+from pipeline.delivery.retry import RetryPolicy, deliver
 from pipeline.errors import PermanentDelivery, RateLimited, RetryableDelivery
-from pipeline.receivers.base import parse_retry_after
-from pipeline.receivers.slack import SlackWebhookReceiver, slack_payload
 from pipeline.records import Alert
 
 AT = datetime(2026, 11, 21, 14, 20, tzinfo=UTC)

@@ -12,11 +12,12 @@ from prometheus_client import CollectorRegistry
 from agents import dispatch_alerts
 from pipeline import services, topology
 from pipeline.app import app
-from pipeline.delivery import RetryPolicy, retry_call
-from pipeline.delivery_dlq import dead_lettering
+from pipeline.delivery.dead_letters import dead_lettering
+from pipeline.delivery.receivers.base import Receiver
+from pipeline.delivery.retry import RetryPolicy, retry_call
 from pipeline.errors import PermanentDelivery, RetryableDelivery
 from pipeline.metrics import TocsinMetrics
-from pipeline.receivers.base import Receiver
+from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.records import Alert, DeliveryDeadLetter
 from pipeline.settings import make_settings
 from tests.fakes import RecordingTopic
@@ -115,7 +116,7 @@ async def test_last_failed_attempt_leaves_one_dead_letter(
         receipt,
         alerts=[a],
         receiver="pagerduty",
-        step=dispatch_alerts.step_of,
+        step=dispatch_plan.step_of,
         idempotency_key="k/firing/pagerduty",
         sink=sink,
     )
@@ -143,7 +144,7 @@ async def test_delivered_after_retries_leaves_no_dead_letter() -> None:
     sink = Sink()
     a = alert()
     hook = dead_lettering(
-        no_receipt, alerts=[a], receiver="slack", step=dispatch_alerts.step_of,
+        no_receipt, alerts=[a], receiver="slack", step=dispatch_plan.step_of,
         idempotency_key="k", sink=sink,
     )  # fmt: skip
 
@@ -157,7 +158,7 @@ async def test_delivered_after_retries_leaves_no_dead_letter() -> None:
 async def test_secrets_in_the_error_are_masked() -> None:
     sink = Sink()
     hook = dead_lettering(
-        no_receipt, alerts=[alert()], receiver="slack", step=dispatch_alerts.step_of,
+        no_receipt, alerts=[alert()], receiver="slack", step=dispatch_plan.step_of,
         idempotency_key="k", sink=sink, secrets=[TOKEN],
     )  # fmt: skip
     await hook(1, "failed", 403, f"slack: HTTP 403 (invalid_auth for {TOKEN})")
@@ -170,8 +171,8 @@ async def test_dispatch_dead_letters_the_failed_receiver_only(
     monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
 ) -> None:
     receipts, dlq = RecordingTopic(), RecordingTopic()
-    monkeypatch.setattr(dispatch_alerts, "deliveries", receipts)
-    monkeypatch.setattr(dispatch_alerts, "delivery_dead_letters", dlq)
+    monkeypatch.setattr(dispatch_plan, "deliveries", receipts)
+    monkeypatch.setattr(dispatch_plan, "delivery_dead_letters", dlq)
     refused = PermanentDelivery(f"slack: HTTP 404 (channel_not_found {TOKEN})", status_code=404)
     slack = Scripted("slack", [refused, refused])
     pagerduty = Scripted("pagerduty", [RetryableDelivery("pd: HTTP 502", status_code=502)])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agents.count_mentions import TOP_N, add_mention, close_due
 from agents.detect_spikes import WHY_TEXT_CHARS, WHY_TOP, alert_for
+from pipeline.counting.buckets import TOP_N, add_mention, close_due
 from pipeline.detection import SeriesDetector
 from pipeline.records import Author, Bucket, ClassifiedMention, Mention
 

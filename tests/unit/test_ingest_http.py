@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from pipeline.brands import load_brands
 from pipeline.errors import InvalidMention
-from pipeline.ingest_http import IngestGate, Reply, TokenBucket, handle
+from pipeline.ingest.http import IngestGate, Reply, TokenBucket, handle
 from pipeline.metrics import INGEST_OUTCOMES, TocsinMetrics, get_metrics
 from pipeline.settings import make_settings, parse_client_tokens
 

@@ -23,13 +23,13 @@ from pipeline.oncall.acks import (
 from pipeline.oncall.escalation import EscalationPolicy, Level, due_steps
 from pipeline.oncall.grouping import Grouper
 from pipeline.oncall.inhibition import DEFAULT_RULES, inhibited_by
+from pipeline.oncall.routing import Grouping, parse_routing
 from pipeline.oncall.silences import (
     SilenceError,
     parse_silence,
     silence_from_dict,
     silenced_by,
 )
-from pipeline.routing import Grouping, parse_routing
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 

@@ -12,13 +12,14 @@ from prometheus_client import CollectorRegistry
 from agents import acknowledge_alerts, dispatch_alerts, escalate_alerts
 from pipeline import services
 from pipeline.app import app
+from pipeline.delivery.receivers import SlackWebhookReceiver
+from pipeline.delivery.receivers.base import Receiver
 from pipeline.metrics import TocsinMetrics
+from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.oncall.escalation import Ack
+from pipeline.oncall.routing import parse_routing
 from pipeline.oncall.silences import parse_silence
-from pipeline.receivers import SlackWebhookReceiver
-from pipeline.receivers.base import Receiver
 from pipeline.records import Alert
-from pipeline.routing import parse_routing
 from pipeline.settings import make_settings
 from tests.fakes import RecordingTopic
 
@@ -82,7 +83,7 @@ async def test_silenced_and_inhibited_steps_leave_receipts_not_pages(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     receipts = RecordingTopic()
-    monkeypatch.setattr(dispatch_alerts, "deliveries", receipts)
+    monkeypatch.setattr(dispatch_plan, "deliveries", receipts)
     slack = Named("slack")
     services.override(receivers=[slack])
     silence = parse_silence(
@@ -95,7 +96,7 @@ async def test_silenced_and_inhibited_steps_leave_receipts_not_pages(
         silence_id="s-1",
         now=datetime.now(UTC),
     )
-    monkeypatch.setattr(dispatch_alerts, "current_silences", lambda: [silence])
+    monkeypatch.setattr(dispatch_plan, "current_silences", lambda: [silence])
     async with dispatch_alerts.dispatch_alerts.test_context() as agent:
         await agent.put(alert("q:boycott:1", topic="boycott"), key="q:boycott:1")
         await agent.put(alert("q:scandal:crit", severity="critical"), key="q:scandal:crit")
@@ -157,12 +158,12 @@ def test_silenced_alerts_do_not_escalate() -> None:
 def test_escalated_steps_go_to_their_level_and_resolves_reach_everyone_paged() -> None:
     receivers: list[Receiver] = [Named(n) for n in ("console", "slack", "pagerduty", "webhook")]
     (step,) = escalate_alerts.due_escalations(entry(T0), {}, TREE, [], T0 + timedelta(minutes=10))
-    chosen = dispatch_alerts.select_receivers(step, receivers, TREE)
+    chosen = dispatch_plan.select_receivers(step, receivers, TREE)
     assert [r.name for r in chosen] == ["console", "pagerduty"]
-    assert dispatch_alerts.step_of(step) == "escalated.0.1"
+    assert dispatch_plan.step_of(step) == "escalated.0.1"
     resolved = alert("q:scandal:e", "resolved")
     delivered = {"firing/slack": "t", "escalated.0.1/pagerduty": "t"}
-    chosen = dispatch_alerts.select_receivers(resolved, receivers, TREE, delivered)
+    chosen = dispatch_plan.select_receivers(resolved, receivers, TREE, delivered)
     assert [r.name for r in chosen] == ["console", "slack", "pagerduty"]
 
 

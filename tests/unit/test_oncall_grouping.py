@@ -16,14 +16,15 @@ from prometheus_client import CollectorRegistry
 from agents import dispatch_alerts, notify_groups
 from pipeline import services
 from pipeline.app import app
-from pipeline.delivery import RetryPolicy
+from pipeline.delivery.receivers.base import GroupNotice, Receiver
+from pipeline.delivery.receivers.console import format_group
+from pipeline.delivery.receivers.slack import GROUP_MAX_SHOWN, slack_group_payload
+from pipeline.delivery.retry import RetryPolicy
 from pipeline.metrics import TocsinMetrics
+from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.oncall.grouping import Grouper, group_id
-from pipeline.receivers.base import GroupNotice, Receiver
-from pipeline.receivers.console import format_group
-from pipeline.receivers.slack import GROUP_MAX_SHOWN, slack_group_payload
+from pipeline.oncall.routing import Grouping, parse_routing
 from pipeline.records import Alert, DeliveryDeadLetter, GroupCommand
-from pipeline.routing import Grouping, parse_routing
 from pipeline.settings import make_settings
 from tests.fakes import RecordingTopic
 from tests.fakes_http import slack_blocks_problem
@@ -109,13 +110,13 @@ def changelog(state: dict[str, Any]) -> dict[str, Any]:
 def add(a: Alert, receiver: str, at: float) -> GroupCommand:
     """The add command dispatch_alerts sends for ``a`` on the example tree's only route."""
     route = TREE.root
-    key = dispatch_alerts.group_key(route, receiver, a)
+    key = dispatch_plan.group_key(route, receiver, a)
     return GroupCommand(
         group=group_id(key),
         action="add",
         at=datetime.fromtimestamp(at, UTC),
         key=[key[0], [list(p) for p in key[1]]],
-        alert=dispatch_alerts.plain(a),
+        alert=dispatch_plan.plain(a),
         receivers=[receiver],
         grouping={
             "group_by": list(route.grouping.group_by),
@@ -286,8 +287,8 @@ async def test_dispatch_hands_firing_to_groups_and_sends_resolved_at_once(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     receipts, commands = RecordingTopic(), RecordingTopic()
-    monkeypatch.setattr(dispatch_alerts, "deliveries", receipts)
-    monkeypatch.setattr(dispatch_alerts, "alert_groups_topic", commands)
+    monkeypatch.setattr(dispatch_plan, "deliveries", receipts)
+    monkeypatch.setattr(dispatch_plan, "alert_groups_topic", commands)
     console, slack, pagerduty = (
         GroupRecorder("console"),
         GroupRecorder(),
@@ -325,8 +326,8 @@ async def test_group_wait_zero_is_exactly_no_grouping(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     commands = RecordingTopic()
-    monkeypatch.setattr(dispatch_alerts, "deliveries", RecordingTopic())
-    monkeypatch.setattr(dispatch_alerts, "alert_groups_topic", commands)
+    monkeypatch.setattr(dispatch_plan, "deliveries", RecordingTopic())
+    monkeypatch.setattr(dispatch_plan, "alert_groups_topic", commands)
     slack, pagerduty = GroupRecorder(), GroupRecorder("pagerduty")
     services.override(
         receivers=[slack, pagerduty],
@@ -362,16 +363,16 @@ def test_group_plan_follows_the_first_route_naming_a_receiver() -> None:
         GroupRecorder(n) for n in ("console", "slack", "pagerduty", "teams")
     ]
     critical = alert("scandal", severity="critical")
-    plan = dispatch_alerts.group_plan(critical, receivers, tree)
+    plan = dispatch_plan.group_plan(critical, receivers, tree)
     assert [(r.path, n) for r, n in plan] == [("route.routes[1]", "teams")]  # slack: at once
     warning = alert("scandal")
-    plan = dispatch_alerts.group_plan(warning, receivers, tree)
+    plan = dispatch_plan.group_plan(warning, receivers, tree)
     assert [(r.path, n) for r, n in plan] == [
         ("route.routes[1]", "slack"),
         ("route.routes[1]", "teams"),
     ]
     escalated = warning.derive(state="escalated")
-    assert dispatch_alerts.group_plan(escalated, receivers, tree) == []
+    assert dispatch_plan.group_plan(escalated, receivers, tree) == []
 
 
 # -- the timer ---------------------------------------------------------------------------------
@@ -449,7 +450,7 @@ async def test_a_silence_made_during_group_wait_mutes_at_flush(
     for i, a in enumerate(BURST):
         await worker.run(add(a, "slack", START + i), START + i)
     (group,) = worker.table
-    monkeypatch.setattr(dispatch_alerts, "current_silences", lambda: [silence])
+    monkeypatch.setattr(dispatch_plan, "current_silences", lambda: [silence])
     await worker.flush(group, START + 30)
     ((_, keys, _),) = slack.groups
     assert sorted(keys) == sorted(a.dedup_key for a in BURST if a.topic != "pricing")

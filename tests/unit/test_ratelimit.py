@@ -12,20 +12,13 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr, ValidationError
 
 from pipeline import services
-from pipeline.delivery import RetryPolicy, deliver
+from pipeline.delivery.ratelimit import Limiter, TokenBucket, limit_for
+from pipeline.delivery.receivers import SlackWebhookReceiver, build_receivers, make_http_client
+from pipeline.delivery.receivers.base import GroupNotice, Receiver, send_group
+from pipeline.delivery.retry import RetryPolicy, deliver
 from pipeline.metrics import TocsinMetrics
-from pipeline.ratelimit import (
-    DEFAULT_LIMITS,
-    Limiter,
-    RateLimit,
-    TokenBucket,
-    limit_for,
-    parse_rate_limits,
-)
-from pipeline.receivers import SlackWebhookReceiver, build_receivers, make_http_client
-from pipeline.receivers.base import GroupNotice, Receiver, send_group
 from pipeline.records import Alert
-from pipeline.settings import make_settings
+from pipeline.settings import DEFAULT_LIMITS, RateLimit, make_settings, parse_rate_limits
 from tests.fakes_http import SlackWebhookFake
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

@@ -16,10 +16,9 @@ import aiosmtplib
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from pipeline.errors import DeliveryError, PermanentDelivery, RetryableDelivery
-from pipeline.receivers import build_receivers
-from pipeline.receivers.base import GroupNotice
-from pipeline.receivers.email import (
+from pipeline.delivery.receivers import build_receivers
+from pipeline.delivery.receivers.base import GroupNotice
+from pipeline.delivery.receivers.email import (
     DEDUP_HEADER,
     EmailReceiver,
     build_group_message,
@@ -28,6 +27,7 @@ from pipeline.receivers.email import (
     email_subject,
     message_id,
 )
+from pipeline.errors import DeliveryError, PermanentDelivery, RetryableDelivery
 from pipeline.records import Alert
 from pipeline.settings import make_settings
 

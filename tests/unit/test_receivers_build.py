@@ -8,9 +8,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from pipeline.receivers import build_receivers
-from pipeline.receivers.base import SecretRedactor, protect_secrets
-from pipeline.receivers.webhook import sign, verify_signature
+from pipeline.delivery.receivers import build_receivers
+from pipeline.delivery.receivers.base import SecretRedactor, protect_secrets
+from pipeline.delivery.receivers.webhook import sign, verify_signature
 from pipeline.settings import make_settings
 
 

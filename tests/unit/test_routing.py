@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from pipeline.durations import parse_duration
 from pipeline.errors import ConfigError
+from pipeline.oncall.routing import load_routing, parse_routing
 from pipeline.records import Alert
-from pipeline.routing import load_routing, parse_duration, parse_routing
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "pipeline" / "config" / "routing.yaml"
 AT = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

@@ -28,8 +28,8 @@ from pipeline.cli import cli
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import api
 from pipeline.oncall.silences import silence_from_dict
+from pipeline.ops.silences import parse_matcher, silence_body
 from pipeline.settings import make_settings
-from pipeline.silences_cli import parse_matcher, silence_body
 from pipeline.tables import silences as silences_table
 
 TOKEN = "cli-test-token-0123456789abcdef"

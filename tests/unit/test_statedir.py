@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import StateDirUnusable
-from pipeline.statedir import EXIT_STATE_DIR, PROBE_NAME, StateDirWatch, problem, require_usable
+from pipeline.worker.statedir import (
+    EXIT_STATE_DIR,
+    PROBE_NAME,
+    StateDirWatch,
+    problem,
+    require_usable,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,7 +77,7 @@ async def test_watch_caches_the_probe_and_logs_each_change_once(
     folder.write_text("now a file")
     assert await watch.current() is None  # cached for 5 s
     now[0] = 5.0
-    with caplog.at_level(logging.WARNING, logger="pipeline.statedir"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.worker.statedir"):
         assert "not a directory" in str(await watch.current())
         now[0] = 10.0
         assert "not a directory" in str(await watch.current())

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from models.textcache import LRUCache, text_key
 from pipeline.metrics import TocsinMetrics
-from pipeline.textcache import LRUCache, text_key
 
 
 def test_reposts_share_a_key() -> None:

@@ -16,10 +16,13 @@ from prometheus_client import CollectorRegistry
 from agents import dispatch_alerts, notify_groups
 from pipeline import services
 from pipeline.app import app
-from pipeline.delivery import RetryPolicy
+from pipeline.delivery.receivers.base import GroupNotice, Receiver
+from pipeline.delivery.retry import RetryPolicy
 from pipeline.errors import ConfigError
 from pipeline.metrics import TocsinMetrics
+from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.oncall.grouping import group_id, grouping_to_dict
+from pipeline.oncall.routing import load_routing, parse_routing
 from pipeline.oncall.time_intervals import (
     TimeInterval,
     parse_days_of_month,
@@ -27,9 +30,7 @@ from pipeline.oncall.time_intervals import (
     parse_times,
     parse_weekdays,
 )
-from pipeline.receivers.base import GroupNotice, Receiver
 from pipeline.records import Alert, GroupCommand
-from pipeline.routing import load_routing, parse_routing
 from pipeline.settings import make_settings
 from tests.fakes import RecordingTopic
 
@@ -363,10 +364,10 @@ async def test_dispatch_leaves_muted_receipts_and_always_sends_resolved(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     receipts = RecordingTopic()
-    monkeypatch.setattr(dispatch_alerts, "deliveries", receipts)
-    monkeypatch.setattr(dispatch_alerts, "current_silences", list)
+    monkeypatch.setattr(dispatch_plan, "deliveries", receipts)
+    monkeypatch.setattr(dispatch_plan, "current_silences", list)
     clock = [MONDAY_10]
-    real_dispatch = dispatch_alerts.dispatch
+    real_dispatch = dispatch_plan.dispatch
 
     async def dispatch_at(*args: Any, **kwargs: Any) -> dict[str, bool]:
         return await real_dispatch(*args, **kwargs, now=clock[0])  # the injected clock
@@ -439,14 +440,14 @@ async def test_a_group_flushed_inside_a_mute_interval_sends_nothing() -> None:
     route = tree.root.routes[0]
     for start, key in ((utc(2026, 11, 23, 16, 59, 45), "q:late"), (MONDAY_10, "q:morning")):
         a = alert(key)
-        group_key = dispatch_alerts.group_key(route, "slack", a)
+        group_key = dispatch_plan.group_key(route, "slack", a)
         gid = group_id(group_key)
         add = GroupCommand(
             group=gid,
             action="add",
             at=start,
             key=[group_key[0], [list(p) for p in group_key[1]]],
-            alert=dispatch_alerts.plain(a),
+            alert=dispatch_plan.plain(a),
             receivers=["slack"],
             grouping=grouping_to_dict(route.grouping),
         )

@@ -1,0 +1,184 @@
+"""Decoder for untrusted mention payloads: bytes in, a valid ``Mention`` or a reasoned rejection out.
+
+Everything on ``mentions.raw`` comes from outside (replay files, the HTTP endpoint, connectors) and is
+treated as hostile: size is checked before parsing, UTF-8 and JSON errors are caught, and the
+structure is validated strictly (a number where a string belongs is an error, not a coercion).
+Each rejection carries one of a small, fixed set of reason codes (:data:`REASONS`), which become a
+metrics label and the dead letter's ``reason``, and a human-readable detail.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+
+from pipeline.brands import BrandMatcher
+from pipeline.errors import INVALID_MENTION_REASONS, InvalidMention
+from pipeline.records import Author, Engagement, Mention
+
+REASONS = INVALID_MENTION_REASONS
+
+Platform = Literal[
+    "x",
+    "facebook",
+    "instagram",
+    "linkedin",
+    "tiktok",
+    "youtube",
+    "reddit",
+    "forum",
+    "news",
+    "other",
+]
+AuthorKind = Literal["hcp", "journalist", "patient", "ngo", "influencer", "unknown"]
+MentionKind = Literal["post", "reply", "repost", "quote"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class RawAuthor(_Strict):
+    id: StrictStr = Field(min_length=1, max_length=200)
+    handle: StrictStr | None = Field(default=None, max_length=200)
+    followers: StrictInt = Field(default=0, ge=0, le=10_000_000_000)
+    verified: StrictBool = False
+    kind: AuthorKind = "unknown"
+
+
+class RawEngagement(_Strict):
+    likes: StrictInt = Field(default=0, ge=0)
+    shares: StrictInt = Field(default=0, ge=0)
+    replies: StrictInt = Field(default=0, ge=0)
+
+
+class RawMention(_Strict):
+    """The input contract for one mention (documented in the README)."""
+
+    id: StrictStr = Field(min_length=1, max_length=200)
+    platform: Platform
+    text: StrictStr
+    created_at: datetime
+    author: RawAuthor
+    url: StrictStr | None = Field(default=None, max_length=2048)
+    lang: StrictStr | None = Field(default=None, max_length=16)
+    engagement: RawEngagement | None = None
+    kind: MentionKind = "post"
+    repost_of: StrictStr | None = Field(default=None, max_length=200)
+
+
+def _reason_for(exc: ValidationError) -> tuple[str, str]:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(root)"
+    kind = first["type"]
+    if kind == "missing":
+        reason = "missing_field"
+    elif kind.endswith("_type") or kind in {"datetime_from_date_parsing", "datetime_parsing"}:
+        reason = "wrong_type"
+    else:
+        reason = "invalid_value"
+    return reason, f"{where}: {first['msg']}"
+
+
+def normalise_text(text: str) -> str:
+    """NFC-normalise, drop control characters and collapse whitespace: one text, one form."""
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    return " ".join(text.split())
+
+
+def decode_raw(
+    payload: bytes, *, max_bytes: int, max_text_chars: int, not_after: datetime | None = None
+) -> RawMention:
+    """Parse and validate one payload; raise :class:`InvalidMention` with a reason code.
+
+    ``not_after`` refuses mentions dated later than it: counting is by event time, so one mention
+    from a source with a broken clock (dated next year) would push its brand's watermark ahead and
+    make every real mention after it "late". The ingest agent passes its clock plus a tolerance.
+    """
+    if len(payload) > max_bytes:
+        raise InvalidMention("oversized", f"payload is {len(payload)} bytes, limit {max_bytes}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidMention("invalid_utf8", f"byte {exc.start}: {exc.reason}") from exc
+    try:
+        obj: Any = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidMention("invalid_json", str(exc)[:200]) from exc
+    if not isinstance(obj, dict):
+        raise InvalidMention("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+    # created_at is a string on the wire; strict mode would refuse it, so parse it here first.
+    created = obj.get("created_at")
+    if isinstance(created, str):
+        try:
+            parsed = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidMention("wrong_type", f"created_at: not an ISO-8601 time: {exc}") from exc
+        if parsed.tzinfo is None:
+            raise InvalidMention("invalid_value", "created_at: a time zone is required")
+        try:
+            in_utc = parsed.astimezone(UTC)
+        except OverflowError as exc:  # e.g. 9999-12-31T23:59-23:59 is past the year 9999 in UTC
+            raise InvalidMention("invalid_value", "created_at: out of range in UTC") from exc
+        if not_after is not None and in_utc > not_after:
+            ahead = (in_utc - not_after).total_seconds()
+            raise InvalidMention(
+                "invalid_value",
+                f"created_at: {in_utc:%Y-%m-%dT%H:%M:%SZ} is {ahead:.0f} s past the latest "
+                f"accepted time {not_after:%Y-%m-%dT%H:%M:%SZ} (clock + TOCSIN_MAX_FUTURE_S)",
+            )
+        obj = {**obj, "created_at": in_utc}
+    elif "created_at" in obj:
+        raise InvalidMention("wrong_type", "created_at: expected an ISO-8601 string")
+    try:
+        raw = RawMention.model_validate(obj)
+    except ValidationError as exc:
+        raise InvalidMention(*_reason_for(exc)) from exc
+    clean = normalise_text(raw.text)
+    if not clean:
+        raise InvalidMention("empty_text", "text is empty after normalisation")
+    if len(clean) > max_text_chars:
+        raise InvalidMention("text_too_long", f"text is {len(clean)} chars, limit {max_text_chars}")
+    return raw.model_copy(update={"text": clean})
+
+
+def to_mention(raw: RawMention, matcher: BrandMatcher) -> Mention | None:
+    """Build the stream record, or ``None`` when no tracked brand is mentioned (filtered, not bad)."""
+    brands = matcher.match(raw.text)
+    if not brands:
+        return None
+    author = Author(
+        id=raw.author.id,
+        followers=raw.author.followers,
+        verified=raw.author.verified,
+        kind=raw.author.kind,
+        handle=raw.author.handle,
+    )
+    engagement = (
+        Engagement(
+            likes=raw.engagement.likes,
+            shares=raw.engagement.shares,
+            replies=raw.engagement.replies,
+        )
+        if raw.engagement
+        else None
+    )
+    return Mention(
+        id=raw.id,
+        platform=raw.platform,
+        text=raw.text,
+        created_at=raw.created_at,
+        brand=brands[0],
+        brands=brands,
+        author=author,
+        url=raw.url,
+        lang=raw.lang,
+        kind=raw.kind,
+        engagement=engagement,
+        repost_of=raw.repost_of,
+    )

@@ -1,0 +1,366 @@
+"""``POST /api/mentions``: HTTP ingest for sources that push (connectors, partners, scripts).
+
+The endpoint is a second front door to ``mentions.raw`` and sees the same hostile input as the
+topic, so it reuses :mod:`pipeline.ingest.decoding` and adds what only HTTP needs, in the order a request
+meets it (cheapest refusal first, nothing read that need not be)::
+
+    bearer token (401) -> media type (415) -> Content-Length (400/413) -> bucket not empty (429)
+    -> body read with a running size check and a timeout (413/408) -> line count (400/413)
+    -> bucket holds one token per line (429 + Retry-After) -> decode each line -> produce
+
+Contract:
+
+* ``Content-Type: application/json`` carries one mention; ``application/x-ndjson`` (or
+  ``application/jsonl``) carries one mention per line, blank lines ignored.
+* Each client has its own token (``TOCSIN_INGEST_TOKENS="client:token,..."``), compared in
+  constant time against every configured token, and its own token bucket counted in *mentions*
+  (a batch of 500 costs 500), so one noisy client cannot starve the others.
+* A request refused as a whole (auth, size, rate, media type) is answered with
+  ``{"error": {"code", "message"}}`` and nothing from it is kept: the caller still holds the data.
+* A request that was read gets one result per line. Valid lines go to ``mentions.raw`` unchanged
+  (the ingest agent re-validates them like any other source), keyed by the first tracked brand
+  they mention, else by mention id, so one brand's mentions keep their order on one partition.
+  Invalid lines are answered with their reason code *and* written to ``mentions.dlq`` with the
+  client and line number: partial batches are accepted, so the dead-letter topic is the one place
+  that holds every rejected line, whatever the client does with the answer.
+  Status: 202 all accepted, 207 some accepted, 422 none accepted.
+* 202/207 are sent only after the broker acknowledged every record; if it does not within the
+  timeout, 503 with ``Retry-After`` (some records may have been written: resending is at-least-once,
+  like every other source of ``mentions.raw``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pipeline.brands import BrandMatcher
+from pipeline.errors import InvalidMention
+from pipeline.ingest.decoding import decode_raw, to_mention
+from pipeline.metrics import TocsinMetrics
+from pipeline.settings import Settings, parse_client_tokens
+
+PATH = "/api/mentions"
+SINGLE_TYPES = frozenset({"application/json"})
+BATCH_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/ndjson"})
+Clock = Callable[[], float]
+
+
+class IngestRefused(Exception):
+    """The request as a whole is refused; ``code`` is its stable reason, ``status`` the HTTP status."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+@dataclass
+class TokenBucket:
+    """``capacity`` tokens refilled at ``rate`` per second; one token per mention."""
+
+    capacity: float
+    rate: float
+    tokens: float
+    updated: float
+
+    def _refill(self, now: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.updated) * self.rate)
+        self.updated = now
+
+    def wait_for(self, n: float, now: float) -> float:
+        """Seconds until ``n`` tokens are available (0 when they are), without taking any."""
+        self._refill(now)
+        return max(0.0, (n - self.tokens) / self.rate)
+
+    def take(self, n: float, now: float) -> float:
+        """Take ``n`` tokens and return 0, or take nothing and return the seconds to wait."""
+        wait = self.wait_for(n, now)
+        if wait == 0.0:
+            self.tokens -= n
+        return wait
+
+
+@dataclass
+class IngestGate:
+    """Who may send (tokens), how much (limits) and how fast (one bucket per client)."""
+
+    tokens: dict[str, bytes]
+    max_body_bytes: int
+    max_lines: int
+    rate_per_s: float
+    burst: int
+    read_timeout_s: float
+    max_payload_bytes: int
+    max_text_chars: int
+    clock: Clock = time.monotonic
+    buckets: dict[str, TokenBucket] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, cfg: Settings, clock: Clock = time.monotonic) -> IngestGate:
+        clients = (
+            parse_client_tokens(cfg.ingest_tokens.get_secret_value()) if cfg.ingest_tokens else {}
+        )
+        return cls(
+            tokens={name: tok.get_secret_value().encode() for name, tok in clients.items()},
+            max_body_bytes=cfg.ingest_max_body_bytes,
+            max_lines=cfg.ingest_max_lines,
+            rate_per_s=cfg.ingest_rate_per_s,
+            burst=cfg.ingest_burst,
+            read_timeout_s=cfg.ingest_read_timeout_s,
+            max_payload_bytes=cfg.max_payload_bytes,
+            max_text_chars=cfg.max_text_chars,
+            clock=clock,
+        )
+
+    def identify(self, authorization: str) -> str:
+        """The client a bearer header belongs to; every token is compared, in constant time."""
+        if not self.tokens:
+            raise IngestRefused(
+                503, "ingest_disabled", "HTTP ingest is off: set TOCSIN_INGEST_TOKENS"
+            )
+        scheme, _, given = authorization.partition(" ")
+        given_bytes = given.strip().encode()
+        found: str | None = None
+        for client, token in self.tokens.items():
+            # No early exit: the time taken does not reveal which client, if any, matched.
+            if hmac.compare_digest(given_bytes, token) and scheme.lower() == "bearer":
+                found = client
+        if found is None:
+            raise IngestRefused(
+                401,
+                "unauthorized",
+                "missing or invalid bearer token",
+                {"WWW-Authenticate": 'Bearer realm="tocsin-ingest"'},
+            )
+        return found
+
+    def bucket(self, client: str) -> TokenBucket:
+        if client not in self.buckets:
+            now = self.clock()
+            self.buckets[client] = TokenBucket(self.burst, self.rate_per_s, self.burst, now)
+        return self.buckets[client]
+
+    def refuse_if_empty(self, client: str) -> None:
+        """Before reading a body: a client with not even one token left is refused cheaply."""
+        self._limit(self.bucket(client).wait_for(1, self.clock()))
+
+    def charge(self, client: str, mentions: int) -> None:
+        """Take one token per mention, or refuse the whole request with the time to wait."""
+        self._limit(self.bucket(client).take(mentions, self.clock()))
+
+    @staticmethod
+    def _limit(wait: float) -> None:
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise IngestRefused(
+                429,
+                "rate_limited",
+                f"client rate limit exceeded; retry in {seconds} s",
+                {"Retry-After": str(seconds)},
+            )
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """What became of one line: accepted (with the key it was produced under) or rejected."""
+
+    line: int
+    accepted: bool
+    id: str | None = None
+    brand: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "line": self.line,
+            "status": "accepted" if self.accepted else "rejected",
+        }
+        for name in ("id", "brand", "reason", "detail"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+class Sink(Protocol):
+    """Where read lines go; the worker's sink produces to Kafka, unit tests keep them in lists."""
+
+    async def accept(self, key: bytes, payload: bytes) -> Awaitable[Any]: ...
+
+    async def reject(
+        self, payload: bytes, error: InvalidMention, *, client: str, line: int
+    ) -> Awaitable[Any]: ...
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def declared_length(headers: Mapping[str, str], limit: int) -> int | None:
+    """The Content-Length, refused before reading when malformed or over ``limit``."""
+    raw = headers.get("Content-Length")
+    if raw is None:
+        return None  # chunked: the running count in read_body still applies
+    if not raw.strip().isdigit():
+        raise IngestRefused(400, "bad_content_length", "Content-Length is not a number")
+    length = int(raw)
+    if length > limit:
+        raise IngestRefused(
+            413, "body_too_large", f"body is {length} bytes, limit {limit}", {"Connection": "close"}
+        )
+    return length
+
+
+async def read_body(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """Read at most ``limit`` bytes, whatever the headers claimed (a client may lie or chunk)."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise IngestRefused(
+                413, "body_too_large", f"body exceeds {limit} bytes", {"Connection": "close"}
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def split_lines(body: bytes, kind: str) -> list[tuple[int, bytes]]:
+    """(1-based line number, bytes) for each mention in the body; blank NDJSON lines are skipped."""
+    if kind in SINGLE_TYPES:
+        return [(1, body)] if body.strip() else []
+    out = []
+    for n, line in enumerate(body.split(b"\n"), start=1):
+        line = line.rstrip(b"\r")
+        if line.strip():
+            out.append((n, line))
+    return out
+
+
+def route_key(payload: bytes, gate: IngestGate, matcher: BrandMatcher) -> tuple[bytes, LineResult]:
+    """Validate one line; the key is the first tracked brand, else the mention id."""
+    raw = decode_raw(payload, max_bytes=gate.max_payload_bytes, max_text_chars=gate.max_text_chars)
+    mention = to_mention(raw, matcher)
+    brand = mention.brand if mention is not None else None
+    key = (brand or raw.id).encode()
+    return key, LineResult(line=0, accepted=True, id=raw.id, brand=brand)
+
+
+async def handle(
+    *,
+    gate: IngestGate,
+    headers: Mapping[str, str],
+    chunks: AsyncIterator[bytes],
+    sink: Sink,
+    matcher: BrandMatcher,
+    metrics: TocsinMetrics,
+    ack_timeout_s: float = 30.0,
+) -> Reply:
+    """Answer one ``POST /api/mentions``; every outcome is counted by ``tocsin_ingest_*``."""
+    try:
+        reply = await _handle(gate, headers, chunks, sink, matcher, metrics, ack_timeout_s)
+    except IngestRefused as exc:
+        metrics.ingest_requests.labels(exc.code).inc()
+        return Reply(exc.status, {"error": {"code": exc.code, "message": exc.message}}, exc.headers)
+    outcome = {202: "accepted", 207: "partial", 422: "rejected"}[reply.status]
+    metrics.ingest_requests.labels(outcome).inc()
+    return reply
+
+
+async def _handle(
+    gate: IngestGate,
+    headers: Mapping[str, str],
+    chunks: AsyncIterator[bytes],
+    sink: Sink,
+    matcher: BrandMatcher,
+    metrics: TocsinMetrics,
+    ack_timeout_s: float,
+) -> Reply:
+    client = gate.identify(headers.get("Authorization", ""))
+    kind = media_type(headers.get("Content-Type", ""))
+    if kind not in SINGLE_TYPES | BATCH_TYPES:
+        raise IngestRefused(
+            415,
+            "unsupported_media_type",
+            "send application/json (one mention) or application/x-ndjson (one per line)",
+        )
+    declared_length(headers, gate.max_body_bytes)
+    gate.refuse_if_empty(client)
+    try:
+        body = await asyncio.wait_for(read_body(chunks, gate.max_body_bytes), gate.read_timeout_s)
+    except TimeoutError as exc:
+        raise IngestRefused(
+            408, "read_timeout", f"body not received within {gate.read_timeout_s:g} s"
+        ) from exc
+    lines = split_lines(body, kind)
+    if not lines:
+        raise IngestRefused(400, "empty_body", "no mention in the body")
+    if len(lines) > gate.max_lines:
+        raise IngestRefused(
+            413, "too_many_lines", f"{len(lines)} mentions in one batch, limit {gate.max_lines}"
+        )
+    gate.charge(client, len(lines))
+
+    # Decode everything first (pure, cannot fail except with InvalidMention), then produce.
+    results: list[LineResult] = []
+    outgoing: list[tuple[bytes, bytes | InvalidMention]] = []
+    for n, payload in lines:
+        try:
+            key, ok = route_key(payload, gate, matcher)
+        except InvalidMention as exc:
+            results.append(LineResult(n, False, reason=exc.reason, detail=exc.detail[:300]))
+            outgoing.append((payload, exc))
+            continue
+        results.append(LineResult(n, True, id=ok.id, brand=ok.brand))
+        outgoing.append((payload, key))
+    try:
+        pending: list[Awaitable[Any]] = []
+        for result, (payload, target) in zip(results, outgoing, strict=True):
+            if isinstance(target, InvalidMention):
+                pending.append(await sink.reject(payload, target, client=client, line=result.line))
+            else:
+                pending.append(await sink.accept(target, payload))
+        await asyncio.wait_for(asyncio.gather(*pending), ack_timeout_s)
+    except Exception as exc:
+        # Any producer failure means "not known to be stored": the client must resend.
+        raise IngestRefused(
+            503,
+            "unavailable",
+            f"the broker did not acknowledge the batch ({type(exc).__name__}); resend it",
+            {"Retry-After": "5"},
+        ) from exc
+    for result in results:
+        if result.reason is not None:
+            metrics.dead_letters.labels(result.reason).inc()
+    accepted = sum(r.accepted for r in results)
+    rejected = len(results) - accepted
+    metrics.ingest_mentions.labels("accepted").inc(accepted)
+    metrics.ingest_mentions.labels("rejected").inc(rejected)
+    status = 202 if rejected == 0 else 422 if accepted == 0 else 207
+    return Reply(
+        status,
+        {
+            "client": client,
+            "accepted": accepted,
+            "rejected": rejected,
+            "results": [r.to_json() for r in results],
+        },
+    )

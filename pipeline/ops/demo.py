@@ -1,0 +1,298 @@
+"""``tocsin demo``: broker, worker and a replayed two-day stream with a crisis in it, alerts printed.
+
+Everything the demo starts (a broker in a fresh data folder, one worker) is stopped by PID when it
+ends, on success, error or Ctrl-C. It measures as it goes: raw model throughput before the worker
+starts (so the two do not share the CPU), pipeline throughput while draining, and wall time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from kafka import KafkaConsumer
+
+from pipeline.ingest.replay import count_lines, read_lines, replay
+from pipeline.ops.procs import REPO, Broker, Worker, free_port
+from pipeline.settings import default_cache_dir
+from pipeline.topology import ALERTS, CLASSIFIED, DLQ, MENTIONS, RAW
+from pipeline.worker.lag import group_lag, topic_size
+
+STREAM = REPO / "deploy" / "demo" / "stream.jsonl"
+#: Wall-clock reordering the demo's buckets tolerate. A brand's mentions reach ``mentions`` from
+#: four ``mentions.raw`` partitions, read in fetch-sized chunks, so they arrive up to a second or
+#: two out of event order. At 1x that is nothing next to the 120 s allowed lateness; at 2000x it
+#: is up to an hour of event time, and with 120 s a 2026-11-23 run counted 1,921 of 6,558
+#: mentions as late (left out of their bucket). The demo therefore scales the lateness with speed.
+DEMO_SKEW_S = 3.0
+#: Lateness when replaying as fast as possible (speed 0), where event time per wall second is unknown.
+UNPACED_LATENESS_S = 6 * 3600
+
+
+def demo_lateness(speed: float, default_s: int = 120) -> int:
+    """Allowed lateness (event-time seconds) that covers ``DEMO_SKEW_S`` of wall-clock skew."""
+    if speed <= 0:
+        return UNPACED_LATENESS_S
+    return max(default_s, int(speed * DEMO_SKEW_S))
+
+
+PIPELINE_TOPICS = (RAW.name, MENTIONS.name, CLASSIFIED.name, "mentions.buckets", ALERTS.name)
+
+
+@dataclass
+class AlertWatcher:
+    """Prints alert steps from the ``alerts`` topic as they arrive, in a background thread."""
+
+    bootstrap: str
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="alert-watcher", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        consumer = KafkaConsumer(
+            ALERTS.name,
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            consumer_timeout_ms=500,
+        )
+        try:
+            while not self._stop.is_set():
+                for message in consumer:
+                    alert = json.loads(message.value)
+                    alert.pop("__faust", None)
+                    self.seen.append(alert)
+                    colour = "red" if alert["state"] == "firing" else "green"
+                    click.echo()
+                    click.secho(
+                        f"  ALERT {alert['state'].upper()} [{alert['severity']}] "
+                        f"{alert['brand']} / {alert['topic']}  (bucket ending "
+                        f"{alert['updated_at'][:16]}Z)",
+                        fg=colour,
+                        bold=True,
+                    )
+                    click.echo(f"    {alert['summary']}")
+                    for top in (alert.get("top_mentions") or [])[:2]:
+                        click.echo(f"    > {top.get('text', '')[:110]}")
+                    if self._stop.is_set():
+                        break
+        finally:
+            consumer.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+def demo_texts(stream: Path, limit: int) -> list[str]:
+    """Distinct texts of the stream's valid-looking lines (what the model will really see)."""
+    texts: dict[str, None] = {}
+    for line in read_lines(stream):
+        try:
+            text = json.loads(line.payload).get("text")
+        except ValueError:
+            continue
+        if isinstance(text, str) and text.strip():
+            texts[text] = None
+        if len(texts) >= limit:
+            break
+    return list(texts)
+
+
+def measure_raw_model(model: Any, texts: list[str], batch: int = 32) -> float:
+    """Texts/s of the bare model on distinct demo texts, batch ``batch``, after one warm-up batch."""
+    model.classify(texts[:batch])
+    started = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        model.classify(texts[i : i + batch])
+    return len(texts) / (time.perf_counter() - started)
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels`` in a Prometheus exposition."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def wait_drained(bootstrap: str, timeout_s: float, settle_s: float = 3.0) -> float:
+    """Block until the worker's group has no lag on the pipeline topics twice in a row."""
+    deadline = time.monotonic() + timeout_s
+    zero_since: float | None = None
+    while time.monotonic() < deadline:
+        lag = group_lag(bootstrap, "tocsin", PIPELINE_TOPICS)
+        if sum(lag.values()) == 0:
+            zero_since = zero_since or time.monotonic()
+            if time.monotonic() - zero_since >= settle_s:
+                return time.monotonic()
+        else:
+            zero_since = None
+        time.sleep(1.0)
+    raise TimeoutError(f"pipeline not drained after {timeout_s:.0f}s: lag {lag}")
+
+
+def run_demo(
+    *,
+    speed: float,
+    stream: Path,
+    keep_state: bool,
+    kafka_port: int | None,
+    summary_json: Path | None = None,
+) -> int:
+    started = time.monotonic()
+    run_dir = default_cache_dir() / "run" / f"demo-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}"
+    broker = Broker(port=kafka_port or free_port(), data_dir=run_dir / "kafka")
+    worker: Worker | None = None
+    watcher: AlertWatcher | None = None
+    try:
+        click.secho("1/5 model artefacts", bold=True)
+        from models.build import build_artefacts
+        from models.classifier import load_classifier
+
+        artefacts = build_artefacts(progress=lambda msg: click.echo(f"    {msg}"))
+        model = load_classifier(artefacts)
+        sample = demo_texts(stream, limit=512)
+        raw_rate = measure_raw_model(model, sample)
+        click.echo(
+            f"    raw model: {raw_rate:.0f} texts/s (batch 32, {len(sample)} distinct demo texts)"
+        )
+        del model
+
+        click.secho(f"2/5 Kafka broker on {broker.bootstrap}", bold=True)
+        broker.start()
+        from pipeline.ops.topics import ensure_topics
+
+        ensure_topics(broker.bootstrap)
+
+        lateness = demo_lateness(speed)
+        click.secho(
+            f"3/5 worker (buckets close {lateness} s of event time after their end)", bold=True
+        )
+        worker = Worker(
+            bootstrap=broker.bootstrap,
+            data_dir=run_dir / "worker",
+            env={
+                "TOCSIN_MODEL_DIR": str(artefacts),
+                "TOCSIN_ALLOWED_LATENESS_S": str(lateness),
+            },
+        )
+        worker.start()
+        worker.wait_ready()
+        click.echo(f"    ready: {worker.url}/metrics  (log: {worker.log_path})")
+        watcher = AlertWatcher(broker.bootstrap)
+        watcher.start()
+
+        total = count_lines(stream)
+        click.secho(f"4/5 replaying {total} mentions ({stream.name}) at {speed:g}x", bold=True)
+        replay_started = time.monotonic()
+        with click.progressbar(length=total, label="    replay", show_eta=True) as bar:
+            stats = replay(stream, bootstrap=broker.bootstrap, speed=speed, on_sent=bar.update)
+        click.echo(f"    sent {stats.sent} in {stats.seconds:.1f}s ({stats.rate:.0f}/s)")
+
+        click.secho("5/5 waiting for the pipeline to drain", bold=True)
+        drained_at = wait_drained(broker.bootstrap, timeout_s=900)
+        time.sleep(1.0)
+        watcher.stop()
+        metrics = worker.metrics_text()
+        classified = metric_value(
+            metrics, "tocsin_agent_messages_out_total", agent="classify_mentions"
+        )
+        dlq = topic_size(broker.bootstrap, DLQ.name)
+        pipeline_s = drained_at - replay_started
+        firing = [a for a in watcher.seen if a["state"] == "firing"]
+        click.echo()
+        click.secho("Summary", bold=True)
+        click.echo(f"  mentions replayed        {stats.sent}")
+        click.echo(f"  dead-lettered (mentions.dlq) {dlq:.0f}")
+        click.echo(f"  classified               {classified:.0f}")
+        click.echo(
+            f"  pipeline throughput      {classified / pipeline_s:.1f} mentions/s "
+            f"(replay start to drained, {pipeline_s:.1f}s)"
+        )
+        click.echo(f"  raw model throughput     {raw_rate:.1f} texts/s")
+        click.echo(
+            f"  repost cache hits        {metric_value(metrics, 'tocsin_model_dedup_hits_total'):.0f}"
+        )
+        late = metric_value(metrics, "tocsin_late_mentions_total")
+        # a mention arriving after its bucket closed is left out of it (see DEMO_SKEW_S)
+        click.echo(f"  late (bucket closed)     {late:.0f}")
+        batches = metric_value(metrics, "tocsin_model_batch_size_count")
+        model_texts = metric_value(metrics, "tocsin_model_batch_size_sum")
+        model_busy = metric_value(metrics, "tocsin_model_batch_latency_seconds_sum")
+        click.echo(
+            f"  model calls              {batches:.0f} ({model_texts / max(batches, 1):.1f} texts each, "
+            f"{model_busy:.1f}s busy = {model_busy / pipeline_s:.0%} of the drain time)"
+        )
+        click.echo(
+            f"  pipeline / raw model     {classified / pipeline_s / raw_rate:.2f} (the replay sent "
+            f"{stats.rate:.0f}/s, so this is the pace of the replay, not the worker's capacity: "
+            "`make bench` and `tocsin model bench` measure that)"
+        )
+        click.echo(f"  alerts fired             {len(firing)}")
+        for alert in firing:
+            click.echo(
+                f"    - {alert['brand']}/{alert['topic']} from {alert['started_at'][:16]}Z "
+                f"severity={alert['severity']} key={alert['dedup_key']}"
+            )
+        wall = time.monotonic() - started
+        click.echo(f"  wall time                {wall:.1f}s")
+        if summary_json is not None:
+            summary_json.write_text(
+                json.dumps(
+                    {
+                        "replayed": stats.sent,
+                        "dead_lettered": dlq,
+                        "classified": classified,
+                        "pipeline_mentions_per_s": classified / pipeline_s,
+                        "pipeline_seconds": pipeline_s,
+                        "raw_model_texts_per_s": raw_rate,
+                        "replay_seconds": stats.seconds,
+                        "dedup_hits": metric_value(metrics, "tocsin_model_dedup_hits_total"),
+                        "late_mentions": late,
+                        "model_calls": batches,
+                        "model_texts": model_texts,
+                        "model_busy_seconds": model_busy,
+                        "pipeline_over_raw": classified / pipeline_s / raw_rate,
+                        "alerts": watcher.seen,
+                        "wall_seconds": wall,
+                        "speed": speed,
+                    },
+                    indent=2,
+                    default=str,
+                )
+            )
+        return 0 if firing else 1
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: stopping what the demo started")
+        return 130
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        if worker is not None:
+            worker.stop()
+        broker.stop()
+        if not keep_state:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def parse_alert_lines(text: str) -> list[str]:
+    """Alert lines the console receiver printed (used by tests on the worker log)."""
+    return re.findall(r"^\[tocsin\] .*$", text, flags=re.MULTILINE)

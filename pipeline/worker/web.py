@@ -1,0 +1,137 @@
+"""HTTP endpoints on the worker's one web port (Faust's web server).
+
+``/metrics`` serves this worker's own registry in the Prometheus text format. ``/healthz`` says
+the process is alive; ``/readyz`` says it can do its job (model loaded, consumer not rebalancing),
+which is what a Kubernetes readiness probe and the demo wait on; it also turns false while the
+state folder is unusable or nearly full (``pipeline/worker/statedir.py``). ``/api/alerts`` requires a bearer
+token (``TOCSIN_API_TOKEN``); with no token configured the API is closed, never open by default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from faust.types import TP
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from pipeline import services
+from pipeline.app import app
+from pipeline.tables import alert_book
+from pipeline.topology import ALL_TOPICS
+from pipeline.worker.statedir import StateDirWatch
+
+OWN_TOPICS = frozenset(spec.name for spec in ALL_TOPICS)
+
+log = logging.getLogger(__name__)
+
+
+@app.task  # type: ignore[untyped-decorator]  # faust.App.task is not typed
+async def load_model_at_start() -> None:
+    """Load the classifier off the event loop before the first batch needs it.
+
+    On a model thread, under ``services.classifier``'s lock, so a batch that arrives during the
+    load waits for it instead of loading a second copy.
+    """
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(services.executor(), services.classifier)
+    log.info("classifier loaded: %s", services.classifier().version)
+
+
+def authorised(request: Request) -> bool | None:
+    """True/False for a valid/invalid bearer token, None when the API has no token configured."""
+    token = services.settings().api_token
+    if token is None:
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        return False
+    return hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+
+
+def consumer_lag() -> dict[tuple[str, int], int]:
+    """Log end minus committed offset for each assigned partition of Tocsin's own topics.
+
+    Read from the Faust consumer's in-memory view (no broker round trip per scrape): the highwater
+    the last fetch saw and the offset Faust last committed (next offset to read, Kafka's convention).
+    """
+    consumer = app.consumer
+    # Faust keeps no public accessor for what it committed; default to "nothing committed".
+    committed: Mapping[TP, int | None] = getattr(consumer, "_committed_offset", {})
+    out: dict[tuple[str, int], int] = {}
+    for tp in consumer.assignment():
+        if tp.topic not in OWN_TOPICS:
+            continue
+        high = consumer.highwater(tp)
+        if high is None:
+            continue
+        done = committed.get(tp)
+        out[(tp.topic, tp.partition)] = max(0, int(high) - int(done or 0))
+    return out
+
+
+@app.page("/metrics")
+class MetricsView(View):
+    async def get(self, request: Request) -> Response:
+        metrics = services.metrics()
+        if not app.rebalancing:
+            for (topic, partition), lag in consumer_lag().items():
+                metrics.consumer_lag.labels(topic, str(partition)).set(lag)
+        body = generate_latest(metrics.registry)
+        return self.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+@app.page("/healthz")
+class HealthView(View):
+    async def get(self, request: Request) -> Response:
+        return self.json({"status": "ok"})
+
+
+def state_dir_watch() -> StateDirWatch:
+    """The state-folder probe, made on first use (the datadir is known once Faust is configured)."""
+    watch = services.extra().get("state_dir_watch")
+    if not isinstance(watch, StateDirWatch):
+        watch = StateDirWatch(Path(app.conf.datadir), services.settings().state_min_free_bytes)
+        services.extra()["state_dir_watch"] = watch
+    return watch
+
+
+@app.page("/readyz")
+class ReadyView(View):
+    async def get(self, request: Request) -> Response:
+        state_problem = await state_dir_watch().current()
+        checks = {
+            "model_loaded": services.classifier_loaded(),
+            "not_rebalancing": not app.rebalancing,
+            "state_dir": state_problem is None,
+        }
+        ready = all(checks.values())
+        body: dict[str, Any] = {"ready": ready, "checks": checks}
+        if state_problem is not None:
+            body["state_dir"] = state_problem
+        return self.json(body, status=200 if ready else 503)
+
+
+@app.page("/api/alerts")
+class AlertsView(View):
+    async def get(self, request: Request) -> Response:
+        verdict = authorised(request)
+        if verdict is None:
+            return self.error(503, "API disabled: set TOCSIN_API_TOKEN")
+        if not verdict:
+            return self.error(
+                401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        items: list[dict[str, Any]] = [
+            {**entry.get("alert", {}), "delivered": entry.get("delivered", {})}
+            for entry in alert_book.values()
+            if entry.get("alert")
+        ]
+        items.sort(key=lambda a: str(a.get("updated_at", "")), reverse=True)
+        return self.json({"alerts": items[:500]})
