@@ -20,7 +20,6 @@ AGENTS = (
     "ingest_mentions",
     "classify_mentions",
     "count_mentions",
-    "detect_spikes",
     "dispatch_alerts",
     "notify_groups",
     "acknowledge_alerts",
@@ -162,6 +161,17 @@ class TocsinMetrics:
         self.alerts_firing = Gauge(
             "tocsin_alerts_firing",
             "Alerts currently firing on this worker's partitions.",
+            registry=registry,
+        )
+        self.early_pages = Counter(
+            "tocsin_early_pages_total",
+            "Alerts paged while their bucket was still filling (before it closed).",
+            registry=registry,
+        )
+        self.detector_resets = Counter(
+            "tocsin_detector_resets_total",
+            "Series whose stored detector state could not be read (another version or bucket "
+            "width) and started again.",
             registry=registry,
         )
         self.deliveries = Counter(

@@ -107,6 +107,10 @@ class Bucket(faust.Record, serializer="json", isodates=True):
     top_mentions: list[dict[str, Any]] | None = None
     top_authors: list[dict[str, Any]] | None = None
     """The bucket's largest-audience authors (id, handle if allowed, kind, followers, mentions)."""
+    languages: dict[str, int] | None = None
+    """Mentions per language (the classifier's ``lang``)."""
+    author_kinds: dict[str, int] | None = None
+    """Mentions per author kind (person, journalist, organisation, ...)."""
 
     @property
     def series_key(self) -> str:
@@ -145,6 +149,13 @@ class Alert(faust.Record, serializer="json", isodates=True):
     summary: str
     why: dict[str, Any] | None = None
     top_mentions: list[dict[str, Any]] | None = None
+    fired_at: datetime | None = None
+    """Event time at which the page went out: the tipping mention's for an early page, the
+    bucket's end for a page at its close (``started_at`` is the episode's bucket)."""
+    early: bool = False
+    """The page went out while the bucket was still filling."""
+    tipping_mention: dict[str, Any] | None = None
+    """The mention whose arrival made the page go out (id, url, platform, at)."""
 
 
 class DeadLetter(faust.Record, serializer="json", isodates=True):

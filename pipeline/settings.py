@@ -181,6 +181,16 @@ class Settings(BaseSettings):
         description="a brand not mentioned for this long (wall clock) has its buckets closed as "
         "the other brands on its partition move event time on, so its alert can resolve",
     )
+    detection_file: Path | None = Field(
+        default=None,
+        description="detection settings YAML: sensitivity, detector settings and overrides per "
+        "brand / topic (docs/detection.md); unset: the defaults at detection_sensitivity",
+    )
+    detection_sensitivity: str | None = Field(
+        default=None,
+        description="named sensitivity (low, standard, high) for every series; overrides the "
+        "detection file's top-level sensitivity",
+    )
     topics_track: tuple[str, ...] = Field(
         default=("pricing", "scandal", "advocacy", "boycott", "adverse_event"),
         description='topics with a spike detector per brand ("other" is not watched)',

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from pipeline.app import app
 
-#: brand -> open event-time buckets, watermark and the last closed bucket (count_mentions).
-open_buckets = app.Table("open_buckets", default=dict, help="open buckets per brand")
-#: "brand|topic" -> detector state (detect_spikes).
-detectors = app.Table("detectors", default=dict, help="spike detector state per series")
+#: brand -> open event-time buckets, watermark, the last closed bucket and each watched topic's
+#: detector (count_mentions: counting and detection share the record, see pipeline.counting.judge).
+open_buckets = app.Table("open_buckets", default=dict, help="open buckets and detectors per brand")
 #: dedup key -> {"alert": latest alert step, "delivered": {"<state>/<receiver>": iso time}}.
 alert_book = app.Table("alert_book", default=dict, help="alerts and what was delivered")
 #: dedup key -> {"acks": [{"at", "by", "via", "action"}, ...]} (acknowledge_alerts).

@@ -106,7 +106,6 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
 APP_ID = "tocsin"
 TABLE_PARTITIONS: dict[str, int] = {
     "open_buckets": DEFAULT_PARTITIONS,
-    "detectors": DEFAULT_PARTITIONS,
     "alert_book": DEFAULT_PARTITIONS,
     "acks": DEFAULT_PARTITIONS,
     "silences": 1,

@@ -39,6 +39,8 @@ import faust
 from faust.types import EventT, StreamT
 
 from pipeline import services
+from pipeline.counting.cells import bucket_of
+from pipeline.counting.judge import Detectors, judge_closed, judge_filling
 from pipeline.records import Bucket, ClassifiedMention, Mention
 from pipeline.tables import open_buckets
 from pipeline.topics import buckets
@@ -98,6 +100,10 @@ def add_mention(
         if mention.author.id not in cell["authors"] and len(cell["authors"]) < MAX_AUTHORS:
             cell["authors"].append(mention.author.id)
         cell["stance"][item.stance] = cell["stance"].get(item.stance, 0) + 1
+        langs = cell.setdefault("lang", {})
+        langs[item.lang] = langs.get(item.lang, 0) + 1
+        kinds = cell.setdefault("ak", {})
+        kinds[mention.author.kind] = kinds.get(mention.author.kind, 0) + 1
         summary = {
             "id": mention.id,
             "text": mention.text[:280],
@@ -143,15 +149,6 @@ def _count_author(top: list[dict[str, Any]], mention: Any) -> None:
     del top[TOP_N:]
 
 
-def _with_first(cell: dict[str, Any]) -> list[dict[str, Any]]:
-    """Top mentions by reach, then the bucket's first mention (the likely source) if not among them."""
-    top = list(cell["top"])
-    first = cell["first"]
-    if first and all(t["id"] != first["id"] for t in top):
-        top.append({**first, "first": True})
-    return top
-
-
 def close_due(
     state: dict[str, Any], brand: str, topics: tuple[str, ...], width: int, lateness: int
 ) -> list[Bucket]:
@@ -170,21 +167,7 @@ def close_due(
         begin = datetime.fromtimestamp(start, UTC)
         end = datetime.fromtimestamp(start + width, UTC)
         for topic in topics:
-            cell = slot.get(topic)
-            out.append(
-                Bucket(
-                    brand=brand,
-                    topic=topic,
-                    start=begin,
-                    end=end,
-                    count=cell["n"] if cell else 0,
-                    reach=cell["reach"] if cell else 0,
-                    authors=len(cell["authors"]) if cell else 0,
-                    stance=cell["stance"] if cell else {},
-                    top_mentions=_with_first(cell) if cell else [],
-                    top_authors=list(cell.get("ta", [])) if cell else [],
-                )
-            )
+            out.append(bucket_of(brand, topic, begin, end, slot.get(topic)))
         state["closed"] = start
         start += width
     # Slots older than the closed mark can only be leftovers of a capped gap: drop them.
@@ -243,6 +226,7 @@ class BatchStates:
     def __init__(self) -> None:
         self._states: dict[str, dict[str, Any]] = {}
         self._partitions: dict[str, int] = {}
+        self.detectors = Detectors()
 
     def get(self, brand: str) -> dict[str, Any]:
         state = self._states.get(brand)
@@ -258,23 +242,29 @@ class BatchStates:
         """Write every state put since the last store, then start the next batch empty."""
         for brand, partition in self._partitions.items():
             state = self._states[brand]
+            self.detectors.save_into(brand, state)
             open_buckets.send_changelog(partition, brand, state)
             open_buckets.data[brand] = state
         self._states.clear()
         self._partitions.clear()
+        self.detectors.clear()
 
 
-async def close_and_send(state: dict[str, Any], brand: str, topics: tuple[str, ...]) -> int:
-    """Close the brand's due buckets and send them; the number closed.
+async def close_and_send(
+    state: dict[str, Any], brand: str, topics: tuple[str, ...], detectors: Detectors
+) -> int:
+    """Close the brand's due buckets, send them and judge each; the number closed.
 
-    The caller stores the state afterwards (:meth:`BatchStates.store`): closed buckets go out
-    before the state that marks them closed, so if the worker dies in between a bucket comes out
-    twice (the detector ignores a replayed bucket), never zero times.
+    The caller stores the state afterwards (:meth:`BatchStates.store`): closed buckets, signals
+    and alert steps go out before the state that marks them closed, so if the worker dies in
+    between a bucket comes out twice (its detector, stored with it, replays the same decision),
+    never zero times.
     """
     cfg = services.settings()
     due = close_due(state, brand, topics, cfg.bucket_seconds, cfg.allowed_lateness_s)
     for bucket in due:
         await buckets.send(key=bucket.series_key, value=bucket)
+        await judge_closed(state, bucket, detectors)
     if due:
         metrics = services.metrics()
         metrics.buckets_closed.inc(len(due))
@@ -314,7 +304,7 @@ async def sweep_quiet_brands(partition: int, topics: tuple[str, ...], states: Ba
         if "wm" not in state or int(state["wm"]) >= mark:
             continue
         state["wm"] = mark
-        closed += await close_and_send(state, brand, topics)
+        closed += await close_and_send(state, brand, topics, states.detectors)
         states.put(brand, partition, state)
     return closed
 
@@ -333,13 +323,16 @@ async def count_event(
         metrics.recounts_skipped.inc()
         return
     mark_counted(state, item.mention)
-    if not add_mention(state, item, topics, cfg.bucket_seconds):
+    counted = add_mention(state, item, topics, cfg.bucket_seconds)
+    if not counted:
         metrics.late_mentions.inc()
     state["p"] = partition
     clock = partition_clock(partition)
     clock.last_seen[brand] = time.monotonic()
     clock.watermark = max(clock.watermark, int(state.get("wm", 0)))
-    await close_and_send(state, brand, topics)
+    await close_and_send(state, brand, topics, states.detectors)
+    if counted:
+        await judge_filling(state, item, topics, cfg.bucket_seconds, states.detectors)
     states.put(brand, partition, state)
     await sweep_quiet_brands(partition, topics, states)
 

@@ -1,7 +1,8 @@
 """Spike detection for brand x topic mention series: a pure, serialisable online detector.
 
-Used unchanged by the ``detect_spikes`` Faust agent (one :class:`SeriesDetector` per series, its
-:meth:`~SeriesDetector.to_state` kept in a changelog-backed table) and by ``tocsin backtest``.
+Used unchanged by the counting stage (one :class:`SeriesDetector` per brand x topic, its
+:meth:`~SeriesDetector.to_state` kept with the brand's counts in a changelog-backed table, see
+:mod:`pipeline.counting.judge`) and by ``tocsin backtest``.
 """
 
 from pipeline.detection.config import DetectorConfig

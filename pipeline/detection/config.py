@@ -88,6 +88,9 @@ class DetectorConfig:
     """A bucket this unusual, or any bucket while an alert fires, teaches the baseline only
     ``anomalous_learn_weight`` as much: a crisis does not become the new normal."""
     anomalous_learn_weight: float = 0.1
+    accept_shift_seconds: float = 3 * 3600
+    """An episode still firing after this long is a level shift: the baseline learns it in full,
+    so a lasting change resolves within a day instead of firing for days."""
     min_observed: float = 10.0
     """A bucket with fewer mentions never pages, so 0 -> 3 mentions is not a crisis."""
     min_ratio: float = 3.0

@@ -256,7 +256,8 @@ class SeriesDetector:
         t = _epoch(start)
         if self.last_epoch is not None and t <= self.last_epoch:
             return 0.0
-        e = (math.log1p(count) - self._predict(t)) / self._scale()
+        yhat = self._predict(t)
+        e = self._standardise(count, yhat, math.log1p(count) - yhat)
         ps = []
         for k, tail in zip(self._ks, self.tails, strict=True):
             window = self.resid[-(k - 1) :] if k > 1 else []
@@ -326,6 +327,10 @@ class SeriesDetector:
     def _scale(self) -> float:
         return max(self.scale, self.config.scale_floor)
 
+    def _standardise(self, observed: float, yhat: float, e: float) -> float:
+        """The bucket's log residual in standard units."""
+        return e / self._scale()
+
     def _band(self, yhat: float) -> tuple[float, float]:
         half = Z_BAND * self._scale()
         return max(0.0, math.expm1(yhat - half)), math.expm1(yhat + half)
@@ -338,7 +343,7 @@ class SeriesDetector:
         yhat = self._predict(t)
         e = y - yhat
         scale = self._scale()
-        self.resid.append(e / scale)
+        self.resid.append(self._standardise(observed, yhat, e))
         if len(self.resid) > self._kmax:
             del self.resid[0]
         stats = [sum(self.resid[-k:]) / math.sqrt(len(self.resid[-k:])) for k in self._ks]
@@ -359,7 +364,14 @@ class SeriesDetector:
         else:
             severity = "info"
         transition = self._advance(t, hot, ps[0])
-        self._learn(t, e, scale, self.firing or p <= cfg.hot_p, stats)
+        # A surge is kept out of the baseline, but one that lasts past ``accept_shift_seconds``
+        # is a new level: from then on the baseline follows it and the alert can resolve.
+        settled = (
+            self.firing
+            and self.episode_start is not None
+            and t - self.episode_start >= cfg.accept_shift_seconds
+        )
+        self._learn(t, e, scale, (self.firing or p <= cfg.hot_p) and not settled, stats)
         lower, upper = self._band(yhat)
         reading = Reading(
             start=_dt(t),

@@ -4,18 +4,17 @@
 one place, so that ``tocsin backtest`` on a mention file pages on exactly the mention the stream
 would page on:
 
-1. the watermark (latest event time seen) moves to the mention's time;
-2. every open bucket whose end plus the allowed lateness the watermark has passed closes, in
-   order, and the detector judges it (a page at close goes out on this mention);
-3. a mention older than a closed bucket is late: counted as late, not in a bucket;
-4. otherwise it is counted in its bucket, and the detector judges that bucket while it fills
-   (an early page goes out on this mention).
+1. a mention whose bucket has closed is late: counted as late, not in a bucket;
+2. otherwise it is counted in its bucket and the watermark (latest event time seen, whole
+   seconds) moves to its time;
+3. every bucket whose end plus the allowed lateness the watermark has passed closes, in order,
+   empty ones included, and the detector judges it (a page at close goes out on this mention);
+4. the detector judges the mention's bucket while it fills (an early page goes out on this
+   mention).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -41,28 +40,30 @@ class SeriesCounter:
     def __init__(self, detector: SeriesDetector, lateness_seconds: float) -> None:
         self.detector = detector
         self.width = detector.config.bucket_seconds
-        self.lateness = lateness_seconds
+        self.lateness = int(lateness_seconds)
         self.window = detector.config.early_window_seconds
         self.open: dict[int, int] = {}
         self.arrivals: list[float] = []
-        self.watermark = -math.inf
-        self.closed_until = -math.inf  # end of the last closed bucket
+        self.watermark = 0  # whole seconds, as the stream keeps it
+        self.closed: int | None = None  # start of the last closed bucket
         self.late = 0
 
     def add(self, ts: float) -> MentionOutcome:
         """Count a mention posted at ``ts`` (epoch seconds)."""
         out = MentionOutcome()
-        self.watermark = max(self.watermark, ts)
-        out.readings.extend(self.close_due())
-        start = int(ts - ts % self.width)
-        if start < self.closed_until:
+        start = int(ts) - int(ts) % self.width
+        if self.closed is not None and start <= self.closed:
             self.late += 1
             out.late = True
             return out
+        if self.closed is None:
+            self.closed = start - self.width
+        self.watermark = max(self.watermark, int(ts))
         self.open[start] = self.open.get(start, 0) + 1
+        out.readings.extend(self.close_due())
         self.arrivals.append(ts)
         self.arrivals.sort()
-        cut = self.watermark - self.window
+        cut = ts - self.window
         while self.arrivals and self.arrivals[0] <= cut:
             del self.arrivals[0]
         bucket = datetime.fromtimestamp(start, UTC)
@@ -72,23 +73,27 @@ class SeriesCounter:
         out.score = self.detector.score_filling(bucket, self.open[start])
         return out
 
-    def close_due(self) -> list[Reading]:
-        """Close the open buckets the watermark has passed (end + lateness), oldest first."""
+    def close_due(self, final: bool = False) -> list[Reading]:
+        """Close every bucket whose end + lateness the watermark has passed (all of them when
+        ``final``), oldest first, empty ones included, as the stream closes them."""
+        if self.closed is None:
+            return []
+        last = (
+            max(self.open, default=self.closed)
+            if final
+            else ((self.watermark - self.lateness) // self.width * self.width - self.width)
+        )
         readings: list[Reading] = []
-        for start in sorted(self.open):
-            if start + self.width + self.lateness > self.watermark:
-                break
-            readings.extend(self._close(start))
+        start = self.closed + self.width
+        while start <= last:
+            count = self.open.pop(start, 0)
+            readings.extend(
+                self.detector.update_all(datetime.fromtimestamp(start, UTC), float(count))
+            )
+            self.closed = start
+            start += self.width
         return readings
 
     def flush(self) -> list[Reading]:
         """Close every open bucket (the end of a finite input)."""
-        readings: list[Reading] = []
-        for start in sorted(self.open):
-            readings.extend(self._close(start))
-        return readings
-
-    def _close(self, start: int) -> Iterable[Reading]:
-        count = self.open.pop(start)
-        self.closed_until = start + self.width
-        return self.detector.update_all(datetime.fromtimestamp(start, UTC), float(count))
+        return self.close_due(final=True)

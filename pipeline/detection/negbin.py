@@ -82,38 +82,6 @@ def upper_tail(y: float, mean: float, alpha: float) -> float:
     return betainc(y, r, q)
 
 
-def tail_residual_sq(mean: float, alpha: float, tail_p: float) -> float:
-    """``E[(Y - mean)**2 | Y in the upper tail]`` for ``Y ~ NB(mean, alpha)``, where the upper tail
-    is every integer count whose ``P(Y >= y)`` is at most ``tail_p``.
-
-    Why: the detector learns its noise model from clipped, down-weighted residuals, so the buckets
-    of the far tail (which carry 10-15 % of a negative binomial's variance above ``p = 0.01``) are
-    lost and ``alpha`` comes out low. Putting this conditional expectation in place of such a
-    bucket's residual is the EM step for a censored observation: the estimate is consistent when
-    the model is right, and a surge counts as an ordinary tail bucket, however large it is.
-
-    Exact, from two size-biasing identities of the negative binomial (``r = 1/alpha``):
-    ``E[Y; Y >= c] = mean * P(Y1 >= c - 1)`` with ``Y1 ~ NB(mean (1 + alpha), alpha / (1 + alpha))``
-    and ``E[Y (Y - 1); Y >= c] = mean**2 (1 + alpha) P(Y2 >= c - 2)`` with
-    ``Y2 ~ NB(mean (1 + 2 alpha), alpha / (1 + 2 alpha))``.
-    """
-    if mean <= 0.0:
-        return 0.0
-    c = float(quantile(1.0 - tail_p, mean, alpha) + 1)  # the smallest count in the tail
-    p_tail = upper_tail(c, mean, alpha)
-    if p_tail <= 0.0:
-        return 0.0
-    e1 = mean * upper_tail(c - 1.0, mean * (1.0 + alpha), alpha / (1.0 + alpha))
-    e2 = (
-        mean
-        * mean
-        * (1.0 + alpha)
-        * upper_tail(c - 2.0, mean * (1.0 + 2.0 * alpha), alpha / (1.0 + 2.0 * alpha))
-    )
-    # E[(Y - m)^2; tail] = E[Y(Y-1); tail] + E[Y; tail] - 2 m E[Y; tail] + m^2 P(tail)
-    return max(0.0, (e2 + e1 - 2.0 * mean * e1 + mean * mean * p_tail) / p_tail)
-
-
 def _log_pmf(k: int, r: float, log_p: float, log_q: float) -> float:
     return math.lgamma(k + r) - math.lgamma(r) - math.lgamma(k + 1) + r * log_p + k * log_q
 

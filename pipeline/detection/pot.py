@@ -109,7 +109,7 @@ class TailModel:
     # ------------------------------------------------------------------ state
 
     def dump(self) -> list[Any]:
-        return [self.u, self.n, [round(x, 6) for x in self.excesses]]
+        return [self.u, self.n, self.excesses[:]]
 
     def load(self, state: Sequence[Any]) -> None:
         self.u = float(state[0])

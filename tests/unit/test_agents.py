@@ -14,7 +14,6 @@ from prometheus_client import CollectorRegistry
 from agents import (
     classify_mentions,
     count_mentions,
-    detect_spikes,
     dispatch_alerts,
     ingest_mentions,
 )
@@ -23,10 +22,11 @@ from models.textcache import LRUCache
 from pipeline import services
 from pipeline.app import app
 from pipeline.counting import buckets as counting
+from pipeline.counting import judge
 from pipeline.delivery.receivers.base import Receiver
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
-from pipeline.records import Alert, Author, Bucket, ClassifiedMention, Mention
+from pipeline.records import Alert, Author, ClassifiedMention, Mention
 from pipeline.settings import make_settings
 from pipeline.tables import open_buckets
 from tests.fakes import KeywordClassifier, RecordingTopic
@@ -42,12 +42,15 @@ def metrics() -> TocsinMetrics:
 
 
 @pytest.fixture(autouse=True)
-def _test_app() -> Iterator[None]:
+def _test_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     app.finalize()
     app.flow_control.resume()
     # counting state is the app's (module-level tables and partition clocks): start each test empty
     open_buckets.data.clear()
     counting._clocks.clear()
+    # the counting stage also judges: its signals and alerts go to recording topics
+    monkeypatch.setattr(judge, "signals", RecordingTopic())
+    monkeypatch.setattr(judge, "alerts", RecordingTopic())
     yield
 
 
@@ -351,36 +354,32 @@ async def test_count_skips_copies_resent_after_a_crash(
     assert metrics.registry.get_sample_value("tocsin_recounts_skipped_total") == 3
 
 
-async def test_detect_spikes_fires_once_and_resolves(
+async def test_count_stage_pages_early_on_a_surge_and_resolves_once(
     monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
 ) -> None:
-    out_alerts = topic(monkeypatch, detect_spikes, "alerts")
-    topic(monkeypatch, detect_spikes, "signals")
+    """Detection runs in the counting stage: two quiet days, then 15 mentions a minute for ten
+    minutes pages while the bucket fills (early, with the tipping mention), once, and resolves."""
+    out_alerts = topic(monkeypatch, judge, "alerts")
+    topic(monkeypatch, counting, "buckets")
+    services.override(settings=make_settings(bucket_seconds=300, topics_track=("pricing",)))
     start = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
-
-    def bucket(i: int, count: int) -> Bucket:
-        s = start + timedelta(minutes=5 * i)
-        return Bucket(
-            brand="brenmoor",
-            topic="pricing",
-            start=s,
-            end=s + timedelta(minutes=5),
-            count=count,
-            top_mentions=[{"id": "x", "text": "t", "reach": 5}],
-        )
-
-    counts = [2, 1, 3, 2] * 72 + [2, 9, 30, 60, 60, 50, 40] + [2, 1, 3, 2] * 24
-    async with detect_spikes.detect_spikes.test_context() as agent:
-        for i, count in enumerate(counts):
-            await agent.put(bucket(i, count), key="brenmoor|pricing")
-        await agent.put(bucket(5, 2), key="brenmoor|pricing")  # an old bucket replayed: ignored
-    states = [(a.state, a.dedup_key) for a in out_alerts.values]
-    assert [s for s, _ in states] == ["firing", "resolved"]
-    assert states[0][1] == states[1][1]
-    assert states[0][1].startswith("brenmoor:pricing:20261121T")
+    times = [start + timedelta(minutes=5 * i, seconds=37) for i in range(2 * 288)]
+    surge_at = start + timedelta(days=2, hours=14, minutes=2)
+    times += [surge_at + timedelta(seconds=4 * k) for k in range(150)]
+    times += [surge_at + timedelta(minutes=30 + 5 * i) for i in range(40)]
+    async with count_mentions.count_mentions.test_context() as agent:
+        for i, at in enumerate(times):
+            item = classified(f"p{i}", at, ["pricing"], f"d{i}")
+            item.mention.brand = item.mention.brands[0] = "quillon"
+            await agent.put(item, key="quillon")
+    steps = [(a.state, a.dedup_key, a.early) for a in out_alerts.values if isinstance(a, Alert)]
+    assert [s for s, _, _ in steps] == ["firing", "resolved"], steps
+    assert steps[0][1] == steps[1][1] == "quillon:pricing:20261122T1400Z"
     firing: Alert = out_alerts.values[0]
-    assert firing.observed > firing.expected * 3
-    assert firing.why is not None and firing.why["interval"][1] < firing.observed
+    assert firing.early and firing.fired_at is not None and firing.tipping_mention is not None
+    assert firing.fired_at - surge_at <= timedelta(seconds=90)
+    assert firing.why is not None and firing.why["language"] == "en"
+    assert metrics.registry.get_sample_value("tocsin_early_pages_total") == 1
 
 
 class Recording(Receiver):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agents.detect_spikes import WHY_TEXT_CHARS, WHY_TOP, alert_for
 from pipeline.counting.buckets import TOP_N, add_mention, close_due
 from pipeline.detection import SeriesDetector
+from pipeline.detection.stream import WHY_TEXT_CHARS, WHY_TOP, alert_for
 from pipeline.records import Author, Bucket, ClassifiedMention, Mention
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -67,9 +67,9 @@ def test_alert_why_quotes_top_authors_and_mentions_bounded() -> None:
     items = [classified(f"m{i}", f"a{i}", 1000 * (i + 1), long_text) for i in range(8)]
     bucket = closed_bucket(items)
     det = SeriesDetector()
-    start = bucket.start - timedelta(days=1)
-    for i in range(288):
-        det.update(start + timedelta(minutes=5 * i), 2)
+    start = bucket.start - timedelta(days=2)
+    for i in range(2 * 288):
+        det.update(start + timedelta(minutes=5 * i), 2 + i % 3)
     readings = [det.update(bucket.start, 60)]
     readings.append(det.update(bucket.start + timedelta(minutes=5), 80))
     fired = next(r for r in readings if r.transition == "fired")
@@ -89,6 +89,8 @@ def test_alert_why_quotes_top_authors_and_mentions_bounded() -> None:
     assert why["top_mentions"][0]["id"] == "m7"
     assert all(len(m["text"]) <= WHY_TEXT_CHARS for m in why["top_mentions"])
     assert why["top_mentions"][0]["text"].endswith("\u2026")
+    # routing labels: the evidence's dominant language and author kind
+    assert (why["language"], why["author_kind"]) == ("en", "journalist")
 
 
 def test_bucket_without_authors_explains_with_empty_lists() -> None:

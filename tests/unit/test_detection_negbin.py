@@ -12,7 +12,6 @@ from pipeline.detection.negbin import (
     betainc,
     normal_ppf,
     quantile,
-    tail_residual_sq,
     upper_tail,
 )
 
@@ -52,29 +51,6 @@ def test_quantile_is_the_smallest_k_reaching_prob(mean: float, alpha: float, pro
     assert cdf_k >= prob - 1e-12
     if k > 0:
         assert cdf_k - pmf(k, mean, alpha) < prob + 1e-12
-
-
-@pytest.mark.parametrize("mean", [0.05, 0.7, 3.0, 12.0, 80.0])
-@pytest.mark.parametrize("alpha", [0.01, 0.3, 2.0])
-@pytest.mark.parametrize("tail_p", [0.01, 0.1])
-def test_tail_residual_sq_matches_brute_force(mean: float, alpha: float, tail_p: float) -> None:
-    probs = [pmf(k, mean, alpha) for k in range(20000)]
-    above = [0.0] * (len(probs) + 1)  # above[k] = P(Y >= k)
-    for k in range(len(probs) - 1, -1, -1):
-        above[k] = above[k + 1] + probs[k]
-    tail = [k for k in range(len(probs)) if above[k] <= tail_p]
-    mass = math.fsum(probs[k] for k in tail)
-    exact = math.fsum(probs[k] * (k - mean) ** 2 for k in tail) / mass
-    assert tail_residual_sq(mean, alpha, tail_p) == pytest.approx(exact, rel=1e-6)
-
-
-def test_tail_residual_sq_is_many_variances_in_the_one_percent_tail() -> None:
-    # The share of the variance the detector's noise model would lose without it (10-15 %).
-    mean, alpha = 35.0, 0.27
-    var = mean + alpha * mean * mean
-    ratio = tail_residual_sq(mean, alpha, 0.01) / var
-    assert 10.0 < ratio < 20.0, ratio
-    assert tail_residual_sq(0.0, 0.3, 0.01) == 0.0
 
 
 def test_edge_cases() -> None:

@@ -1,14 +1,14 @@
-"""The stream and ``tocsin backtest`` give identical scores and pages for the same series.
+"""The stream and ``tocsin backtest`` page on the same mentions, early pages included.
 
-``test_backtest_cli.py`` checks the pure path (state restored from JSON for every bucket); this
-drives the real ``detect_spikes`` agent in Faust's test context, with its changelog table and two
-series interleaved on one stream, and compares what it sends with the CSV the CLI writes.
+Drives the real ``count_mentions`` agent (counting and detection in one stage) in Faust's test
+context with one brand's mentions, and compares its alert steps with what ``tocsin backtest`` does
+with the same mentions as a mention-level CSV: same steps, same episodes, same firing times, and
+the CLI marks exactly the mentions at which the stream paged.
 """
 
 from __future__ import annotations
 
 import csv
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,92 +17,122 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
-from agents import detect_spikes
+from agents import count_mentions
 from pipeline import services
 from pipeline.app import app
-from pipeline.detection.backtest import backtest
+from pipeline.counting import buckets as counting
+from pipeline.counting import judge
+from pipeline.detection import SeriesDetector
+from pipeline.detection.backtest import Series, backtest, run_mentions
 from pipeline.detection.synthetic import SeriesSpec, Surge, generate
 from pipeline.metrics import TocsinMetrics
-from pipeline.records import Alert, Bucket, Signal
+from pipeline.records import Alert, Author, ClassifiedMention, Mention
 from pipeline.settings import make_settings
+from pipeline.tables import open_buckets
 from tests.fakes import RecordingTopic
+
+LATENESS = 120
 
 
 @pytest.fixture(autouse=True)
 def _app() -> Iterator[None]:
     services.override(
         metrics=TocsinMetrics(CollectorRegistry(), receivers=("console",)),
-        settings=make_settings(bucket_seconds=300),
+        settings=make_settings(
+            bucket_seconds=300, allowed_lateness_s=LATENESS, topics_track=("pricing",)
+        ),
     )
     app.finalize()
     app.flow_control.resume()
+    open_buckets.data.clear()
+    counting._clocks.clear()
     yield
     services.reset()
 
 
-def series(seed: int, level: float, surge_day: int) -> list[tuple[datetime, int]]:
+def mention_times(seed: int) -> list[datetime]:
+    """Three days of a synthetic series as mentions spread evenly in their buckets, with a
+    building surge on day 2 and a sudden one on day 3 (both page while their bucket fills)."""
     spec = SeriesSpec(
-        name=f"s{seed}",
-        days=4,
-        level=level,
-        alpha=0.2,
+        name="p",
+        days=3,
+        level=3.0,
+        alpha=0.1,
         surges=(
-            Surge(start=surge_day * 288 + 130, kind="build", multiplier=12, ramp=4, hold=12),
-            Surge(start=3 * 288 + 150, kind="sudden", multiplier=15, ramp=1, hold=10),
+            Surge(start=288 + 160, kind="build", multiplier=12, ramp=4, hold=8),
+            Surge(start=2 * 288 + 150, kind="sudden", multiplier=25, ramp=1, hold=6),
         ),
     )
-    return generate(spec, seed)
+    times = []
+    for start, count in generate(spec, seed):
+        for j in range(int(count)):
+            times.append(start + timedelta(seconds=(j + 0.5) * 300 / count))
+    return times
 
 
-def backtest_csv(
-    tmp_path: Path, name: str, rows: list[tuple[datetime, int]]
-) -> list[dict[str, str]]:
-    src, out = tmp_path / f"{name}.csv", tmp_path / f"{name}.out.csv"
-    src.write_text(
-        "timestamp,value\n" + "".join(f"{t.strftime('%Y-%m-%dT%H:%M:%SZ')},{x}\n" for t, x in rows),
-        encoding="utf-8",
+def item(i: int, at: datetime) -> ClassifiedMention:
+    return ClassifiedMention(
+        mention=Mention(
+            id=f"m{i}",
+            platform="x",
+            text="price hike",
+            created_at=at,
+            brand="parity",
+            brands=["parity"],
+            author=Author(id=f"a{i}", kind="person"),
+        ),
+        topics=["pricing"],
+        scores={"pricing": 0.9},
+        stance="critical",
+        lang="en",
+        model_version="t",
     )
-    result = CliRunner().invoke(backtest, ["--input", str(src), "--output", str(out)])
-    assert result.exit_code == 0, result.output
-    with out.open(encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
-async def test_agent_and_backtest_agree_bucket_for_bucket(
+async def test_stream_and_mention_backtest_page_on_the_same_mentions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    signals, alerts = RecordingTopic(), RecordingTopic()
-    monkeypatch.setattr(detect_spikes, "signals", signals)
-    monkeypatch.setattr(detect_spikes, "alerts", alerts)
-    # Fresh series keys: the detectors table lives as long as the app, so other tests' series
-    # (e.g. brenmoor|pricing in test_agents.py) would otherwise still be in it.
-    run = uuid.uuid4().hex[:8]
-    data = {f"a{run}|pricing": series(11, 4.0, 1), f"b{run}|safety": series(12, 20.0, 2)}
-    async with detect_spikes.detect_spikes.test_context() as agent:
-        for (t, x), (u, y) in zip(*data.values(), strict=True):
-            for key, (start, count) in zip(data, ((t, x), (u, y)), strict=True):
-                brand, topic = key.split("|")
-                bucket = Bucket(
-                    brand=brand,
-                    topic=topic,
-                    start=start,
-                    end=start + timedelta(minutes=5),
-                    count=count,
-                    reach=count * 100,
-                )
-                await agent.put(bucket, key=key)
-    for key, rows in data.items():
-        brand, topic = key.split("|")
-        sent: list[Signal] = [v for k, v in signals.sent if k == key]
-        csv_rows = backtest_csv(tmp_path, brand, rows)
-        assert [s.start for s in sent] == [t for t, _ in rows]
-        # Exact equality of floats: the same code, the same arithmetic, the same order.
-        assert [s.score for s in sent] == [float(r["anomaly_score"]) for r in csv_rows]
-        paged = [
-            a.updated_at - timedelta(minutes=5)
-            for a in alerts.values
-            if isinstance(a, Alert) and a.brand == brand and a.state == "firing"
-        ]
-        csv_paged = [t for (t, _), r in zip(rows, csv_rows, strict=True) if r["alert"] == "1"]
-        assert paged == csv_paged
-        assert len(paged) == 2, f"{key}: both surges should page, got {paged}"
+    alerts = RecordingTopic()
+    monkeypatch.setattr(judge, "alerts", alerts)
+    monkeypatch.setattr(judge, "signals", RecordingTopic())
+    monkeypatch.setattr(counting, "buckets", RecordingTopic())
+    times = mention_times(7)
+    async with count_mentions.count_mentions.test_context() as agent:
+        for i, at in enumerate(times):
+            await agent.put(item(i, at), key="parity")
+    stream = [
+        (a.state, a.started_at, a.fired_at, a.early) for a in alerts.values if isinstance(a, Alert)
+    ]
+
+    series = Series("p", ["timestamp"], [{} for _ in times], times, None)
+    run = run_mentions(
+        series, SeriesDetector(judge.configs().for_series("parity", "pricing")), LATENESS
+    )
+    offline = [
+        (
+            "firing" if r.transition == "fired" else "resolved",
+            r.episode_start,
+            r.fired_at if r.transition == "fired" else None,
+            r.early,
+        )
+        for r in run.readings
+        if r.transition in ("fired", "resolved")
+    ]
+    # The stream sends what closed before the input ended; the backtest closes the rest at the end.
+    assert stream == offline[: len(stream)]
+    assert any(early for _, _, _, early in stream), "the sudden surge should page early"
+    assert [s for s, _, _, _ in stream] == ["firing", "resolved"] * 2, stream
+
+    src, out = tmp_path / "p.csv", tmp_path / "out.csv"
+    src.write_text("timestamp\n" + "".join(f"{t.isoformat()}\n" for t in times), encoding="utf-8")
+    result = CliRunner().invoke(
+        backtest, ["--input", str(src), "--output", str(out), "--lateness-seconds", str(LATENESS)]
+    )
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["alert"] for r in rows] == [str(a) for a in run.alerts]
+    early_rows = {datetime.fromisoformat(r["timestamp"]) for r in rows if r["alert"] == "1"}
+    for state, _, fired_at, early in stream:
+        if state == "firing" and early:
+            assert fired_at in early_rows
