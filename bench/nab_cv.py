@@ -60,6 +60,26 @@ def run(
     return alerts, scores
 
 
+ALPHAS = (1e-2, 1e-3, 1e-4)
+
+
+def calibration(files: list[Any], data: dict[str, tuple[list[Any], list[float]]]) -> None:
+    """Observed share of p < alpha on the scored buckets outside the windows, per series."""
+    totals = [0] * len(ALPHAS)
+    n_all = 0
+    print("series                       buckets " + " ".join(f"p<{a:g}" for a in ALPHAS))
+    for f in files:
+        _, scores = run(DetectorConfig(), *data[f.name])
+        quiet = [
+            1.0 - s for s, w, ok in zip(scores, f.window, f.scorable, strict=True) if w < 0 and ok
+        ]
+        shares = [sum(p < a for p in quiet) for a in ALPHAS]
+        totals = [t + k for t, k in zip(totals, shares, strict=True)]
+        n_all += len(quiet)
+        print(f"{f.name:<28} {len(quiet):>7} " + " ".join(f"{k / len(quiet):.2e}" for k in shares))
+    print(f"{'all five':<28} {n_all:>7} " + " ".join(f"{k / n_all:.2e}" for k in totals))
+
+
 def grid(spec: dict[str, list[Any]]) -> list[dict[str, Any]]:
     keys = list(spec)
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*spec.values())]
@@ -71,12 +91,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scorer", type=Path, default=DEFAULT_SCORER)
     ap.add_argument("--grid", type=str, default="{}", help="JSON: field -> list of values")
     ap.add_argument("--profile", default="standard")
+    ap.add_argument(
+        "--calibration",
+        action="store_true",
+        help="print the share of buckets with p < alpha outside the labelled windows instead",
+    )
     args = ap.parse_args(argv)
     nab = load_scorer(args.scorer)
     import numpy as np
 
     files = nab.load_corpus(args.nab_dir)
     data = {f.name: read(args.nab_dir / "realTweets" / f.name) for f in files}
+    if args.calibration:
+        calibration(files, data)
+        return 0
     candidates = grid(json.loads(args.grid)) or [{}]
     # raw[c][file] = (raw score, fp count) per profile
     raw: list[dict[str, dict[str, tuple[float, int, int]]]] = []

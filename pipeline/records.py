@@ -111,6 +111,8 @@ class Bucket(faust.Record, serializer="json", isodates=True):
     """Mentions per language (the classifier's ``lang``)."""
     author_kinds: dict[str, int] | None = None
     """Mentions per author kind (person, journalist, organisation, ...)."""
+    peak: int | None = None
+    """Most mentions in any two adjacent minutes of the bucket (tells a blip from a surge)."""
 
     @property
     def series_key(self) -> str:

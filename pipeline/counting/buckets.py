@@ -96,6 +96,8 @@ def add_mention(
             topic, {"n": 0, "reach": 0, "authors": [], "stance": {}, "top": [], "first": None}
         )
         cell["n"] += 1
+        minutes = cell.setdefault("mn", [0] * max(1, width // 60))
+        minutes[min(len(minutes) - 1, (int(mention.created_at.timestamp()) - start) // 60)] += 1
         cell["reach"] += mention.reach
         if mention.author.id not in cell["authors"] and len(cell["authors"]) < MAX_AUTHORS:
             cell["authors"].append(mention.author.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pipeline.detection.mentions import peak_two_minutes
 from pipeline.records import Bucket
 
 
@@ -36,4 +37,5 @@ def bucket_of(
         top_authors=list(cell.get("ta", [])),
         languages=dict(cell.get("lang", {})),
         author_kinds=dict(cell.get("ak", {})),
+        peak=None if "mn" not in cell else int(peak_two_minutes(cell["mn"]) or 0),
     )

@@ -81,7 +81,8 @@ async def judge_closed(state: dict[str, Any], bucket: Bucket, detectors: Detecto
     metrics = services.metrics()
     detector = detectors.get(state, bucket.brand, bucket.topic)
     # update_all also returns readings for skipped buckets (zeros), so no transition is lost.
-    readings = detector.update_all(bucket.start, float(bucket.count))
+    peak = None if bucket.peak is None else float(bucket.peak)
+    readings = detector.update_all(bucket.start, float(bucket.count), peak)
     reading = readings[-1]
     metrics.observed.labels(bucket.brand, bucket.topic).set(bucket.count)
     metrics.expected.labels(bucket.brand, bucket.topic).set(reading.expected)

@@ -45,6 +45,8 @@ SEVERITIES = ("info", "warning", "critical")
 CRITICAL_P = 1e-6
 """A paging bucket this unusual and ``CRITICAL_RATIO`` times its expected volume is critical."""
 CRITICAL_RATIO = 10.0
+BLIP_SECONDS = 120.0
+"""The stretch of a bucket ``peak`` covers (two adjacent minutes: any one-minute blip fits)."""
 Z_BAND = 2.576
 """Half-width of the expected band shown to people, in scales (99 % for a normal residual)."""
 
@@ -159,12 +161,18 @@ class SeriesDetector:
 
     # ------------------------------------------------------------------ public API
 
-    def update(self, start: datetime, observed: float) -> Reading:
+    def update(self, start: datetime, observed: float, peak: float | None = None) -> Reading:
         """Feed one closed bucket and return its reading (see :meth:`update_all` for gaps)."""
-        return self.update_all(start, observed)[-1]
+        return self.update_all(start, observed, peak)[-1]
 
-    def update_all(self, start: datetime, observed: float) -> list[Reading]:
+    def update_all(
+        self, start: datetime, observed: float, peak: float | None = None
+    ) -> list[Reading]:
         """Feed one closed bucket; return readings for skipped buckets (zeros) and then this one.
+
+        ``peak``, when known (mention-level counting), is the most mentions the bucket holds in
+        any two adjacent minutes: a bucket whose excess all lies there is a blip (a minute or
+        two of noise), which pages only if the rest of the bucket would page on its own.
 
         A bucket whose start is not after the last one seen is a replay (the stream is
         at-least-once): it changes nothing and returns the previous reading with no transition.
@@ -187,7 +195,7 @@ class SeriesDetector:
                 missing = self.config.max_gap_buckets
             for i in range(1, missing + 1):
                 out.append(self._step(fill_from + i * step, 0.0))
-        out.append(self._step(t, float(observed)))
+        out.append(self._step(t, float(observed), peak))
         return out
 
     def judge_filling(
@@ -335,7 +343,7 @@ class SeriesDetector:
         half = Z_BAND * self._scale()
         return max(0.0, math.expm1(yhat - half)), math.expm1(yhat + half)
 
-    def _step(self, t: float, observed: float) -> Reading:
+    def _step(self, t: float, observed: float, peak: float | None = None) -> Reading:
         cfg = self.config
         y = math.log1p(observed)
         if self.n == 0:
@@ -363,6 +371,8 @@ class SeriesDetector:
             severity = "warning"
         else:
             severity = "info"
+        if hot and peak is not None and self._blip(observed, peak, yhat, mu):
+            hot = False
         transition = self._advance(t, hot, ps[0])
         # A surge is kept out of the baseline, but one that lasts past ``accept_shift_seconds``
         # is a new level: from then on the baseline follows it and the alert can resolve.
@@ -392,6 +402,22 @@ class SeriesDetector:
         )
         self._last = reading
         return reading
+
+    def _blip(self, observed: float, peak: float, yhat: float, mu: float) -> bool:
+        """True when the bucket would not page without its densest two minutes (scaled up to
+        the whole bucket): the surge is a blip, not a surge."""
+        cfg = self.config
+        span = cfg.bucket_seconds - BLIP_SECONDS
+        if span <= 0:
+            return False
+        rest = max(0.0, observed - peak) * cfg.bucket_seconds / span
+        e = self._standardise(rest, yhat, math.log1p(rest) - yhat)
+        ps = []
+        for k, tail in zip(self._ks, self.tails, strict=True):
+            window = self.resid[-k:-1] if k > 1 else []
+            ps.append(tail.tail((sum(window) + e) / math.sqrt(len(window) + 1)))
+        p = min(1.0, len(ps) * min(ps))
+        return not (p <= cfg.alert_p and rest >= cfg.min_observed and rest >= cfg.min_ratio * mu)
 
     def _learn(
         self, t: float, e: float, scale: float, anomalous: bool, stats: Sequence[float]

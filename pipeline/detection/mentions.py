@@ -21,6 +21,15 @@ from datetime import UTC, datetime
 from pipeline.detection.detector import Reading, SeriesDetector
 
 
+def peak_two_minutes(minutes: list[int]) -> float | None:
+    """Most mentions in any two adjacent minutes of a bucket (None without per-minute counts)."""
+    if not minutes:
+        return None
+    if len(minutes) == 1:
+        return float(minutes[0])
+    return float(max(a + b for a, b in zip(minutes, minutes[1:], strict=False)))
+
+
 @dataclass
 class MentionOutcome:
     """What one mention did: the readings it produced and its bucket's score so far."""
@@ -43,6 +52,7 @@ class SeriesCounter:
         self.lateness = int(lateness_seconds)
         self.window = detector.config.early_window_seconds
         self.open: dict[int, int] = {}
+        self.minutes: dict[int, list[int]] = {}  # per open bucket: mentions per minute
         self.arrivals: list[float] = []
         self.watermark = 0  # whole seconds, as the stream keeps it
         self.closed: int | None = None  # start of the last closed bucket
@@ -60,6 +70,8 @@ class SeriesCounter:
             self.closed = start - self.width
         self.watermark = max(self.watermark, int(ts))
         self.open[start] = self.open.get(start, 0) + 1
+        slots = self.minutes.setdefault(start, [0] * max(1, self.width // 60))
+        slots[min(len(slots) - 1, (int(ts) - start) // 60)] += 1
         out.readings.extend(self.close_due())
         self.arrivals.append(ts)
         self.arrivals.sort()
@@ -87,8 +99,9 @@ class SeriesCounter:
         start = self.closed + self.width
         while start <= last:
             count = self.open.pop(start, 0)
+            peak = peak_two_minutes(self.minutes.pop(start, []))
             readings.extend(
-                self.detector.update_all(datetime.fromtimestamp(start, UTC), float(count))
+                self.detector.update_all(datetime.fromtimestamp(start, UTC), float(count), peak)
             )
             self.closed = start
             start += self.width
