@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agents import acknowledge_alerts, dispatch_alerts, escalate_alerts
+from agents import acknowledge_alerts, dispatch_alerts
 from pipeline import services
 from pipeline.app import app
 from pipeline.delivery.receivers import SlackWebhookReceiver
 from pipeline.delivery.receivers.base import Receiver
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
+from pipeline.oncall import escalate
 from pipeline.oncall.escalation import Ack
 from pipeline.oncall.routing import parse_routing
 from pipeline.oncall.silences import parse_silence
@@ -122,7 +123,7 @@ def steps(alerts: list[Alert]) -> list[tuple[int, int]]:
 
 
 def test_escalation_steps_follow_the_clock_and_skip_what_was_delivered() -> None:
-    due = escalate_alerts.due_escalations
+    due = escalate.due_escalations
     assert due(entry(T0), {}, TREE, [], T0 + timedelta(minutes=9)) == []
     first = due(entry(T0), {}, TREE, [], T0 + timedelta(minutes=10))
     assert steps(first) == [(0, 1)] and first[0].state == "escalated"
@@ -152,12 +153,12 @@ def test_silenced_alerts_do_not_escalate() -> None:
         now=T0,
     )
     later = T0 + timedelta(minutes=31)
-    assert escalate_alerts.due_escalations(entry(T0), {}, TREE, [silence], later) == []
+    assert escalate.due_escalations(entry(T0), {}, TREE, [silence], later) == []
 
 
 def test_escalated_steps_go_to_their_level_and_resolves_reach_everyone_paged() -> None:
     receivers: list[Receiver] = [Named(n) for n in ("console", "slack", "pagerduty", "webhook")]
-    (step,) = escalate_alerts.due_escalations(entry(T0), {}, TREE, [], T0 + timedelta(minutes=10))
+    (step,) = escalate.due_escalations(entry(T0), {}, TREE, [], T0 + timedelta(minutes=10))
     chosen = dispatch_plan.select_receivers(step, receivers, TREE)
     assert [r.name for r in chosen] == ["console", "pagerduty"]
     assert dispatch_plan.step_of(step) == "escalated.0.1"

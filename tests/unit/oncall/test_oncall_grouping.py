@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agents import dispatch_alerts, notify_groups
+from agents import dispatch_alerts
 from pipeline import services
 from pipeline.app import app
 from pipeline.delivery.receivers.base import GroupNotice, Receiver
@@ -22,6 +22,7 @@ from pipeline.delivery.receivers.slack import GROUP_MAX_SHOWN, slack_group_paylo
 from pipeline.delivery.retry import RetryPolicy
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
+from pipeline.oncall import group_notices
 from pipeline.oncall.grouping import Grouper, group_id
 from pipeline.oncall.routing import Grouping, parse_routing
 from pipeline.records import Alert, DeliveryDeadLetter, GroupCommand
@@ -148,7 +149,7 @@ class Worker:
         def save(state: dict[str, Any]) -> None:
             self.table[command.group] = changelog(state)
 
-        await notify_groups.handle(
+        await group_notices.handle(
             command,
             dict(self.table.get(command.group, {})),
             self.receivers,
@@ -382,12 +383,12 @@ def test_timer_flushes_due_groups_once_while_in_flight() -> None:
     g.add(key, Grouping(("brand",), 30, 300, 3600), ("slack",), "a", {"state": "firing"}, 0.0)
     states = [("g", {"group": g.dump(key)})]
     emitted: dict[str, tuple[Any, float]] = {}
-    assert notify_groups.flushes_due(states, 29, emitted) == []
-    assert notify_groups.flushes_due(states, 30, emitted) == ["g"]
-    assert notify_groups.flushes_due(states, 31, emitted) == []  # its flush is in flight
-    assert notify_groups.flushes_due(states, 30 + notify_groups.RESEND_FLUSH_S, emitted) == ["g"]
-    assert notify_groups.flushes_due([("p", {"pending": {"sequence": 1}})], 0, {}) == ["p"]
-    assert notify_groups.flushes_due([("e", {})], 10**9, {}) == []
+    assert group_notices.flushes_due(states, 29, emitted) == []
+    assert group_notices.flushes_due(states, 30, emitted) == ["g"]
+    assert group_notices.flushes_due(states, 31, emitted) == []  # its flush is in flight
+    assert group_notices.flushes_due(states, 30 + group_notices.RESEND_FLUSH_S, emitted) == ["g"]
+    assert group_notices.flushes_due([("p", {"pending": {"sequence": 1}})], 0, {}) == ["p"]
+    assert group_notices.flushes_due([("e", {})], 10**9, {}) == []
 
 
 def test_group_state_round_trips_through_json() -> None:

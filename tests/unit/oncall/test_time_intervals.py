@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agents import dispatch_alerts, notify_groups
+from agents import dispatch_alerts
 from pipeline import services
 from pipeline.app import app
 from pipeline.delivery.receivers.base import GroupNotice, Receiver
@@ -21,6 +21,7 @@ from pipeline.delivery.retry import RetryPolicy
 from pipeline.errors import ConfigError
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
+from pipeline.oncall import group_notices
 from pipeline.oncall.grouping import group_id, grouping_to_dict
 from pipeline.oncall.routing import load_routing, parse_routing
 from pipeline.oncall.time_intervals import (
@@ -425,7 +426,7 @@ async def test_a_group_flushed_inside_a_mute_interval_sends_nothing() -> None:
         def save(state: dict[str, Any]) -> None:
             table[command.group] = state
 
-        await notify_groups.handle(
+        await group_notices.handle(
             command,
             dict(table.get(command.group, {})),
             [slack],
