@@ -26,9 +26,10 @@ kafka-stop:
 demo: setup model  ## broker + worker + replayed two-day stream with a crisis; prints the alerts
 	$(PY) -m pipeline.cli demo
 
-lint: setup
+lint: setup  ## ruff, mypy strict, and the import contracts in pyproject.toml (layers, no cycles)
 	$(PY) -m ruff check pipeline agents models tests bench
 	$(PY) -m mypy
+	$(CURDIR)/.venv/bin/lint-imports
 
 test-unit: setup
 	$(PY) -m pytest tests/unit -q

@@ -15,7 +15,7 @@ from pipeline.cli import cli
 from pipeline.ops.procs import Broker
 from pipeline.topology import AUDIT
 from tests.integration.conftest import produce
-from tests.unit.approvals_helpers import NOW, actor, created, policy
+from tests.unit.approvals.approvals_helpers import NOW, actor, created, policy
 
 
 def test_export_reads_the_whole_audit_topic_as_csv_and_json(broker: Broker) -> None:

@@ -13,7 +13,7 @@ no data. Simulated, without root and without touching anything outside the test'
   mentions produced meanwhile are still processed, and readiness returns afterwards.
 * **full**: ``TOCSIN_STATE_MIN_FREE_BYTES`` set above the free space the disk really has (the
   same comparison a nearly full volume fails); a write failing with ENOSPC is covered by the unit
-  tests (``tests/unit/test_statedir.py``), since filling a real disk here is not safe.
+  tests (``tests/unit/worker/test_statedir.py``), since filling a real disk here is not safe.
 """
 
 from __future__ import annotations

@@ -331,7 +331,7 @@ async def test_451_is_retried_and_delivered_once_as_the_same_message() -> None:
 
 
 async def test_a_group_is_one_mail_retried_as_the_same_message() -> None:
-    """As ``agents/notify_groups.py`` sends it: ``send_group`` inside ``retry_call``."""
+    """As ``pipeline/oncall/group_notices.py`` sends it: ``send_group`` inside ``retry_call``."""
     alerts = tuple(
         Alert(**{**alert().asdict(), "topic": t, "dedup_key": f"brenmoor:{t}:20261122T0900Z"})
         for t in ("pricing", "scandal")
