@@ -12,7 +12,10 @@ cache="${TOCSIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tocsin}"
 python="${PYTHON:-python3}"
 
 pyver="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-key="$(cat "$here/pyproject.toml" "$here/constraints.txt" | sha256sum | cut -c1-12)"
+# Keyed by what decides the installed set (dependencies, extras, Python range, constraints), not
+# by the whole pyproject.toml: editing a tool's settings there must not rebuild the venv.
+deps="$("$python" -c 'import json, sys, tomllib; p = tomllib.load(open(sys.argv[1], "rb"))["project"]; print(json.dumps([p.get("requires-python"), p.get("dependencies"), p.get("optional-dependencies")], sort_keys=True))' "$here/pyproject.toml")"
+key="$(printf '%s\n' "$deps" | cat - "$here/constraints.txt" | sha256sum | cut -c1-12)"
 venv="$cache/venv/py$pyver-$key"
 
 if [ ! -f "$venv/.complete" ]; then

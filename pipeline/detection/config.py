@@ -36,8 +36,9 @@ class DetectorConfig:
     """Width of one bucket. Buckets are known by their start time; missing buckets are zeros."""
 
     # -- warm-up -----------------------------------------------------------------------------------
-    warmup_seconds: int = 86400
-    """No page before the series has this much history: a day shows the daily rhythm once."""
+    warmup_seconds: int = 6 * 3600
+    """No page before the series has this much history (a new brand pages from its first
+    morning; leave-one-series-out on the real series chose 6 h over 12 h and a day)."""
     min_warmup_buckets: int = 6
     """Floor on the warm-up, in buckets, for series with coarse buckets (hourly, daily)."""
 
