@@ -205,6 +205,18 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(
         default=None, description="bearer token for /api/* (no token: the API answers 503)"
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token Prometheus sends to /metrics (authorization in the scrape "
+        "config); unset: /metrics is open, so keep the web port off untrusted networks",
+    )
+    broker_probe_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="/readyz turns false when the broker has not answered a metadata request "
+        "for this long (a frozen or unreachable broker)",
+    )
     http_timeout_s: float = Field(default=5.0, gt=0, le=60, description="outbound HTTP timeout")
     delivery_attempts: int = Field(default=5, ge=1, le=20, description="delivery tries per step")
     delivery_backoff_s: float = Field(default=0.5, gt=0, description="first retry delay")
@@ -301,6 +313,7 @@ class Settings(BaseSettings):
     @field_validator(
         "slack_webhook_url",
         "api_token",
+        "metrics_token",
         "slack_bot_token",
         "pagerduty_routing_key",
         "opsgenie_api_key",
