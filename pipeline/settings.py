@@ -210,6 +210,18 @@ class Settings(BaseSettings):
         description="bearer token Prometheus sends to /metrics (authorization in the scrape "
         "config); unset: /metrics is open, so keep the web port off untrusted networks",
     )
+    auth_slow_after: int = Field(
+        default=5,
+        ge=1,
+        description="authentication failures (401) per client and minute answered at once; "
+        "later ones wait 0.25 s, doubling up to 4 s",
+    )
+    refusals_audited_each: int = Field(
+        default=10,
+        ge=1,
+        description="approval refusals per client and minute audited one by one; the rest are "
+        "counted and audited as one summary when the minute ends",
+    )
     broker_probe_timeout_s: float = Field(
         default=10.0,
         gt=0,

@@ -46,7 +46,10 @@ def refusal_ledger() -> RefusalLedger:
     """The per-client ledger shared with the approvals audit (``services.extra``)."""
     found = services.extra().get("refusal_ledger")
     if not isinstance(found, RefusalLedger):
-        found = services.extra()["refusal_ledger"] = RefusalLedger()
+        cfg = services.settings()
+        found = services.extra()["refusal_ledger"] = RefusalLedger(
+            audit_each=cfg.refusals_audited_each, slow_after=cfg.auth_slow_after
+        )
     return found
 
 
