@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -39,6 +40,7 @@ LOG_WINDOW_S = 10.0
 LOG_BURST = 5
 
 log = logging.getLogger(__name__)
+_guarded: weakref.WeakSet[web.Application] = weakref.WeakSet()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -163,7 +165,14 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
 
 
 def install(aiohttp_app: web.Application, views: dict[str, Any]) -> None:
-    """Put the guard in front of every view of ``aiohttp_app`` (before the server starts)."""
+    """Put the guard in front of every view of ``aiohttp_app`` (before the server starts).
+
+    Idempotent: Faust calls ``on_webserver_init`` more than once on a worker, and a guard
+    installed three times counted each 401 three times and slept three times.
+    """
+    if aiohttp_app in _guarded:
+        return
+    _guarded.add(aiohttp_app)
     aiohttp_app.middlewares.insert(0, make_middleware(views))
     aiohttp_app.on_response_prepare.append(add_headers)
     current = web_protocol.RequestHandler.handle_error

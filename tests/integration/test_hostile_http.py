@@ -17,7 +17,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -354,7 +354,7 @@ def test_a_token_in_a_malformed_header_never_reaches_the_log_or_the_answer(
         f"GET /api/alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_TOKEN}\x01\r\n\r\n"
     ).encode()
     answer = raw_request(hostile, request)
-    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert answer.split(b" ", 2)[1] == b"400", answer[:200]
     assert API_TOKEN.encode() not in answer
     assert b"Server: tocsin" in answer
     for _ in range(40):  # a flood of malformed requests: a few lines, never a traceback each
@@ -380,7 +380,8 @@ def test_refusals_are_audited_per_client_and_minute_and_401s_slowed(hostile: Hos
             assert r.status_code == 401
     after = metric_value(hostile.worker.metrics_text(), "tocsin_approval_refusals_total")
     assert after - before == SLOW_AFTER + 6  # every refusal counted
-    assert max(took[:SLOW_AFTER]) < 0.25 <= min(took[SLOW_AFTER:])  # the later ones slowed
+    slow = [(i, round(t, 2)) for i, t in enumerate(took) if t >= 0.25]
+    assert [i for i, _t in slow] == list(range(SLOW_AFTER, SLOW_AFTER + 6)), slow  # later ones
     time.sleep(3)
     new = audit_entries(hostile.broker.bootstrap)[audited:]
     single = [e for e in new if e["reason"] == "bad_token"]
@@ -412,7 +413,7 @@ def test_headers_head_and_metrics_token(hostile: Hostile) -> None:
     assert httpx.get(f"{hostile.url}/metrics", timeout=10).status_code == 401
     wrong = {"Authorization": "Bearer wrong-metrics-token"}
     assert httpx.get(f"{hostile.url}/metrics", headers=wrong, timeout=10).status_code == 401
-    assert "tocsin_messages_in_total" in hostile.worker.metrics_text()
+    assert "tocsin_agent_messages_in_total" in hostile.worker.metrics_text()
     doc = httpx.get(f"{hostile.url}/openapi.json", timeout=10)
     assert doc.status_code == 200 and doc.json()["openapi"].startswith("3.1")
 
@@ -448,30 +449,32 @@ def test_api_fuzz_from_openapi_no_5xx_and_no_secret_leaks(hostile: Hostile) -> N
         for op in operations(doc):
             seen = statuses.setdefault(f"{op.method} {op.path}", {})
 
-            @settings(
+            def checker(seen: dict[int, int]) -> Callable[[Drawn], None]:
+                def check(drawn: Drawn) -> None:
+                    r = client.request(
+                        drawn.operation.method,
+                        drawn.url_path,
+                        params=drawn.query,
+                        headers=drawn.raw_headers(),
+                        content=drawn.body,
+                    )
+                    seen[r.status_code] = seen.get(r.status_code, 0) + 1
+                    if r.status_code >= 500 and drawn.operation.path != "/readyz":
+                        server_errors.append(
+                            f"{drawn.operation.method} {drawn.url_path} -> {r.status_code} "
+                            f"{r.text[:200]}"
+                        )
+
+                return check
+
+            one = settings(
                 max_examples=FUZZ_EXAMPLES,
                 deadline=None,
                 database=None,
                 derandomize=True,
                 suppress_health_check=list(HealthCheck),
-                phases=[Phase.generate],
-            )
-            @given(drawn=requests(doc, op, secrets))
-            def one(drawn: Drawn, seen: dict[int, int] = seen) -> None:
-                r = client.request(
-                    drawn.operation.method,
-                    drawn.url_path,
-                    params=drawn.query,
-                    headers=drawn.raw_headers(),
-                    content=drawn.body,
-                )
-                seen[r.status_code] = seen.get(r.status_code, 0) + 1
-                if r.status_code >= 500 and drawn.operation.path != "/readyz":
-                    server_errors.append(
-                        f"{drawn.operation.method} {drawn.url_path} -> {r.status_code} "
-                        f"{r.text[:200]}"
-                    )
-
+                phases=[Phase.generate],  # no shrinking against a live worker
+            )(given(drawn=requests(doc, op, secrets))(checker(seen)))
             one()
     finally:
         client.close()

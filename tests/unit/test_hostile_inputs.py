@@ -314,3 +314,15 @@ def test_malformed_request_log_lines_are_one_line_and_rate_limited() -> None:
         assert record.exc_info is None
         text = record.getMessage()
         assert "secret-token" not in text and "\n" not in text and "127.0.0.1" in text
+
+
+def test_the_web_guard_is_installed_once_however_often_faust_asks() -> None:
+    from aiohttp import web
+
+    from pipeline import web_guard
+
+    aiohttp_app = web.Application()
+    for _ in range(3):  # Faust calls on_webserver_init more than once on a worker
+        web_guard.install(aiohttp_app, {})
+    assert len(aiohttp_app.middlewares) == 1
+    assert list(aiohttp_app.on_response_prepare).count(web_guard.add_headers) == 1
