@@ -326,3 +326,19 @@ def test_the_web_guard_is_installed_once_however_often_faust_asks() -> None:
         web_guard.install(aiohttp_app, {})
     assert len(aiohttp_app.middlewares) == 1
     assert list(aiohttp_app.on_response_prepare).count(web_guard.add_headers) == 1
+
+
+def test_replay_source_passes_unreadable_lines_on_instead_of_crashing(tmp_path: Path) -> None:
+    from pipeline.replay import read_lines
+
+    lines = [
+        b"[" * 50_000,
+        b'{"id": "a", "n": ' + BIG.encode() + b"}",
+        b'{"id": "b", "created_at": "9999-12-31T23:59:59-23:59"}',
+        json.dumps(mention(1)).encode(),
+    ]
+    path = tmp_path / "replay.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    read = list(read_lines(path))
+    assert [r.payload for r in read] == lines
+    assert read[-1].key == b"h:1" and read[-1].at is not None
