@@ -42,7 +42,7 @@ from pipeline.oncall.acks import (
 )
 from pipeline.oncall.silences import SilenceError, parse_silence
 from pipeline.refusals import RefusalLedger
-from tests.unit.test_ingest_http import FakeSink, make_gate, mention, ndjson, post
+from tests.unit.test_ingest_http import FakeSink, chunks_of, make_gate, mention, ndjson, post
 
 BIG = "1" + "0" * 5000
 LIMITS: dict[str, Any] = {"max_bytes": 64 * 1024, "max_text_chars": 2000}
@@ -342,3 +342,35 @@ def test_replay_source_passes_unreadable_lines_on_instead_of_crashing(tmp_path: 
     read = list(read_lines(path))
     assert [r.payload for r in read] == lines
     assert read[-1].key == b"h:1" and read[-1].at is not None
+
+
+async def test_an_unexpected_ingest_failure_is_counted_and_answered_without_detail() -> None:
+    from pipeline.ingest_http import handle
+    from prometheus_client import CollectorRegistry
+
+    from pipeline.metrics import TocsinMetrics
+
+    class Broken:
+        def match(self, text: str) -> list[str]:
+            raise RuntimeError("secret detail")
+
+    metrics = TocsinMetrics(CollectorRegistry())
+    body = json.dumps(mention(1)).encode()
+    reply = await handle(
+        gate=make_gate(),
+        headers={
+            "Authorization": "Bearer acme-token-0123456789abcdef",
+            "Content-Type": "application/json",
+        },
+        chunks=chunks_of(body),
+        sink=FakeSink(),
+        matcher=Broken(),  # type: ignore[arg-type]
+        metrics=metrics,
+    )
+    assert reply.status == 500 and "secret" not in json.dumps(reply.body)
+    assert (
+        metrics.registry.get_sample_value(
+            "tocsin_ingest_requests_total", {"outcome": "internal_error"}
+        )
+        == 1.0
+    )
