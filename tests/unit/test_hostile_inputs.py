@@ -345,9 +345,9 @@ def test_replay_source_passes_unreadable_lines_on_instead_of_crashing(tmp_path: 
 
 
 async def test_an_unexpected_ingest_failure_is_counted_and_answered_without_detail() -> None:
-    from pipeline.ingest_http import handle
     from prometheus_client import CollectorRegistry
 
+    from pipeline.ingest_http import handle
     from pipeline.metrics import TocsinMetrics
 
     class Broken:
