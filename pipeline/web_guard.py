@@ -7,7 +7,8 @@ Installed once on Faust's aiohttp application (``TocsinApp.on_webserver_init``):
   authentication. The settings switch them off (``APP_WEB_TABLES_ENABLED``... in
   ``pipeline.app``), and, because an operator's environment overrides those, a request whose route
   does not belong to a view in ``pipeline``/``agents`` is answered 404 here whatever is mounted.
-* **HEAD** is answered as GET without a body (aiohttp strips it), where GET exists.
+* **HEAD** is answered as GET without a body (aiohttp strips it), where GET exists; elsewhere it
+  is 405 and, like every 405, ``Allow`` no longer lists HEAD for a view without GET.
 * **Headers on every response**: ``Server: tocsin`` (no Python or aiohttp version),
   ``X-Content-Type-Options: nosniff``, and ``Cache-Control: no-store`` on JSON and text answers.
 * **A failing view** answers a 500 JSON body without detail and logs one line (its exception
@@ -124,6 +125,14 @@ def _own_route(request: web.Request, views: dict[str, Any]) -> bool:
     return view is not None and type(view).__module__.startswith(OWN_MODULES)
 
 
+def _allowed(methods: Any) -> set[str]:
+    """The methods to list in ``Allow``: HEAD only where GET is served too."""
+    out = {str(m).upper() for m in methods}
+    if "GET" not in out:
+        out.discard("HEAD")
+    return out
+
+
 def make_middleware(views: dict[str, Any]) -> Any:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -132,6 +141,11 @@ def make_middleware(views: dict[str, Any]) -> Any:
         served = request.clone(method="GET") if request.method == "HEAD" else request
         try:
             response = await handler(served)
+        except web.HTTPMethodNotAllowed as exc:
+            # aiohttp lists HEAD for every Faust view; only one that has GET really answers it
+            raise web.HTTPMethodNotAllowed(
+                request.method, _allowed(exc.allowed_methods), text=exc.text
+            ) from None
         except HTTPException:
             raise
         except asyncio.CancelledError:
@@ -146,6 +160,10 @@ def make_middleware(views: dict[str, Any]) -> Any:
             return web.json_response(
                 {"error": {"code": "internal_error", "message": "internal error"}}, status=500
             )
+        if response.status == 405:
+            resource = request.match_info.route.resource
+            methods = {route.method for route in resource} if resource is not None else set()
+            response.headers["Allow"] = ",".join(sorted(_allowed(methods)))
         if response.status == 401:
             delay = refusal_ledger().failed_auth(client_of(request))
             if delay > 0:

@@ -226,7 +226,8 @@ def test_slack_timestamp_of_400_digits_is_refused_not_a_500(hostile: Hostile) ->
 def test_slack_body_of_50000_brackets_is_refused_and_audited(hostile: Hostile) -> None:
     before = metric_value(hostile.worker.metrics_text(), "tocsin_approval_refusals_total")
     audited = len(audit_entries(hostile.broker.bootstrap))
-    body = b"payload=tocsin_response_" + b"[" * 50_000
+    # the action prefix routes it to the approvals handler; the JSON is 50,000 levels deep
+    body = b"payload=" + b"[" * 50_000 + b"tocsin_response_"
     r = slack_post(hostile, body, {"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 401
     after = metric_value(hostile.worker.metrics_text(), "tocsin_approval_refusals_total")
@@ -398,7 +399,7 @@ def test_refusals_are_audited_per_client_and_minute_and_401s_slowed(hostile: Hos
 
 
 # -- 7. headers, HEAD, /metrics ------------------------------------------------------------------
-def test_headers_head_and_metrics_token(hostile: Hostile) -> None:
+def test_security_headers_on_every_answer(hostile: Hostile) -> None:
     r = httpx.get(f"{hostile.url}/api/alerts", headers=API, timeout=10)
     assert r.status_code == 200
     assert r.headers["Server"] == "tocsin"
@@ -407,9 +408,21 @@ def test_headers_head_and_metrics_token(hostile: Hostile) -> None:
     bad = httpx.post(f"{hostile.url}/api/mentions", content=b"x", timeout=10)
     assert bad.status_code == 401 and bad.headers["Server"] == "tocsin"
     assert bad.headers["Cache-Control"] == "no-store"
+    missing = httpx.get(f"{hostile.url}/no/such/page", timeout=10)
+    assert missing.status_code == 404 and missing.headers["Server"] == "tocsin"
+
+
+def test_head_is_answered_like_get_without_a_body(hostile: Hostile) -> None:
     for path, headers in (("/healthz", {}), ("/api/alerts", API), ("/readyz", {})):
         head = httpx.head(f"{hostile.url}{path}", headers=headers, timeout=10)
         assert head.status_code == 200 and head.content == b"", (path, head.status_code)
+    for method in ("GET", "HEAD"):  # a POST-only view: HEAD is not offered, and not answered
+        refused = httpx.request(method, f"{hostile.url}/api/mentions", timeout=10)
+        assert refused.status_code == 405
+        assert "HEAD" not in refused.headers["Allow"] and "POST" in refused.headers["Allow"]
+
+
+def test_metrics_need_the_token_and_openapi_is_served(hostile: Hostile) -> None:
     assert httpx.get(f"{hostile.url}/metrics", timeout=10).status_code == 401
     wrong = {"Authorization": "Bearer wrong-metrics-token"}
     assert httpx.get(f"{hostile.url}/metrics", headers=wrong, timeout=10).status_code == 401
