@@ -46,7 +46,7 @@ from tests.e2e.approvals_harness import (
     wait_for,
     worker_env,
 )
-from tests.fakes_http import SlackApiFake
+from tests.fakes_http import SlackApiFake, SlackWebhookFake, WebhookFake
 from tests.fakes_publish import PublishWebhookFake
 from tests.integration.conftest import produce
 from tests.openapi_fuzz import Drawn, Secrets, operations, requests
@@ -57,11 +57,15 @@ API_TOKEN = "hostile-api-token-5e4d3c2b1a"
 INGEST_TOKEN = "hostile-ingest-token-a1b2c3d4"
 METRICS_TOKEN = "hostile-metrics-token-77aa88bb"
 PAGERDUTY_SECRET = "hostile-pagerduty-secret-0f9e"
+SLACK_HOOK_TOKEN = "hostileSlackHookToken0a9b8c7d"  # the secret part of a Slack webhook URL
+WEBHOOK_SECRET = "hostile-webhook-hmac-secret-42"
 SECRETS = (
     API_TOKEN,
     INGEST_TOKEN,
     METRICS_TOKEN,
     PAGERDUTY_SECRET,
+    SLACK_HOOK_TOKEN,
+    WEBHOOK_SECRET,
     LINK_SECRET,
     SIGNING_SECRET,
     BOT_TOKEN,
@@ -79,6 +83,8 @@ class Hostile:
     worker: Worker
     slack: SlackApiFake
     publisher: PublishWebhookFake
+    slack_hook: SlackWebhookFake
+    webhook: WebhookFake
 
     @property
     def url(self) -> str:
@@ -99,6 +105,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterat
         with (
             SlackApiFake(BOT_TOKEN) as slack,
             PublishWebhookFake(PUBLISH_SECRET) as publisher,
+            SlackWebhookFake(SLACK_HOOK_TOKEN) as slack_hook,
+            WebhookFake(WEBHOOK_SECRET.encode()) as webhook,
         ):
             port = free_port()
             env = {
@@ -107,6 +115,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterat
                 "TOCSIN_INGEST_TOKENS": f"hostile:{INGEST_TOKEN}",
                 "TOCSIN_METRICS_TOKEN": METRICS_TOKEN,
                 "TOCSIN_PAGERDUTY_WEBHOOK_SECRET": PAGERDUTY_SECRET,
+                "TOCSIN_SLACK_WEBHOOK_URL": slack_hook.webhook_url,
+                "TOCSIN_WEBHOOK_URL": f"{webhook.base_url}{WebhookFake.PATH}",
+                "TOCSIN_WEBHOOK_SECRET": WEBHOOK_SECRET,
                 "TOCSIN_AUTH_SLOW_AFTER": str(SLOW_AFTER),
                 "TOCSIN_BROKER_PROBE_TIMEOUT_S": "8",
             }
@@ -116,7 +127,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterat
             worker.start(loglevel="info")
             try:
                 worker.wait_ready(timeout_s=180)
-                yield Hostile(broker, worker, slack, publisher)
+                yield Hostile(broker, worker, slack, publisher, slack_hook, webhook)
             finally:
                 worker.stop()
     finally:
@@ -504,15 +515,27 @@ def test_api_fuzz_from_openapi_no_5xx_and_no_secret_leaks(hostile: Hostile) -> N
     alive(hostile)
     assert httpx.get(f"{hostile.url}/readyz", timeout=10).status_code == 200
 
-    # nothing configured as a secret shows up in the worker's log or in any outbound request
-    time.sleep(2)
+    # nothing configured as a secret shows up in the worker's log or in any outbound request,
+    # except each destination's own credential where it belongs (the bot token in Slack's
+    # Authorization header, the webhook token in its own URL path)
+    wait_for(
+        lambda: hostile.slack_hook.requests and hostile.webhook.requests,
+        timeout_s=60,
+        what="the alert delivered to the Slack webhook and the generic webhook",
+    )
     log = hostile.log()
-    outbound = [*hostile.slack.requests, *hostile.publisher.requests]
+    own = {id(hostile.slack_hook): SLACK_HOOK_TOKEN}
+    outbound = [
+        (fake, seen_req)
+        for fake in (hostile.slack, hostile.publisher, hostile.slack_hook, hostile.webhook)
+        for seen_req in fake.requests
+    ]
     for secret in SECRETS:
         assert secret not in log, "a secret is in the worker's log"
-        for seen_req in outbound:
-            where = seen_req.path + json.dumps(seen_req.query) + seen_req.body.decode("latin-1")
-            assert secret not in where, f"a secret in an outbound request to {seen_req.path}"
+        for fake, seen_req in outbound:
+            path = "" if own.get(id(fake)) == secret else seen_req.path
+            where = path + json.dumps(seen_req.query) + seen_req.body.decode("latin-1")
+            assert secret not in where, f"a secret in an outbound request to {type(fake).__name__}"
             others = {k: v for k, v in seen_req.headers.items() if k != "authorization"}
             assert secret not in json.dumps(others)
     print(
