@@ -42,6 +42,11 @@ FAUST_DEFAULTS: dict[str, str] = {
     "PRODUCER_LINGER": "0.05",
     "APP_WEB_STATS_ENABLED": "false",
     "APP_WEB_GRAPH_ENABLED": "false",
+    # Faust's own views (/table/<name>/<key> with any table's values, /router/ with the host and
+    # partition layout) have no authentication: off, and refused by pipeline.web_guard anyway.
+    "APP_WEB_TABLES_ENABLED": "false",
+    "APP_WEB_ROUTER_ENABLED": "false",
+    "APP_WEB_METRICS_ENABLED": "false",
 }
 
 
@@ -72,6 +77,12 @@ class TocsinApp(faust.App):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._hole_watch = HoleWatch()
+
+    def on_webserver_init(self, web: Any) -> None:
+        """Put :mod:`pipeline.web_guard` in front of every view (allow-list, headers, logs)."""
+        from pipeline import web_guard
+
+        web_guard.install(web.web_app, web.views)
 
     def _new_consumer(self) -> ConsumerT:
         return redeliver_after_rebalance(super()._new_consumer())

@@ -52,6 +52,7 @@ INGEST_OUTCOMES = (
     "too_many_lines",
     "rate_limited",
     "unavailable",
+    "internal_error",
 )
 
 

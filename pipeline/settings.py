@@ -265,6 +265,30 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(
         default=None, description="bearer token for /api/* (no token: the API answers 503)"
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token Prometheus sends to /metrics (authorization in the scrape "
+        "config); unset: /metrics is open, so keep the web port off untrusted networks",
+    )
+    auth_slow_after: int = Field(
+        default=5,
+        ge=1,
+        description="authentication failures (401) per client and minute answered at once; "
+        "later ones wait 0.25 s, doubling up to 4 s",
+    )
+    refusals_audited_each: int = Field(
+        default=10,
+        ge=1,
+        description="approval refusals per client and minute audited one by one; the rest are "
+        "counted and audited as one summary when the minute ends",
+    )
+    broker_probe_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="/readyz turns false when the broker has not answered a metadata request "
+        "for this long (a frozen or unreachable broker)",
+    )
     http_timeout_s: float = Field(default=5.0, gt=0, le=60, description="outbound HTTP timeout")
     delivery_attempts: int = Field(default=5, ge=1, le=20, description="delivery tries per step")
     delivery_backoff_s: float = Field(default=0.5, gt=0, description="first retry delay")
@@ -361,6 +385,7 @@ class Settings(BaseSettings):
     @field_validator(
         "slack_webhook_url",
         "api_token",
+        "metrics_token",
         "slack_bot_token",
         "pagerduty_routing_key",
         "opsgenie_api_key",

@@ -10,7 +10,6 @@ decision already taken. All calls go through the shared ``httpx`` client with it
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,6 +17,7 @@ from urllib.parse import parse_qs
 import httpx
 from pydantic import SecretStr
 
+from pipeline import safejson
 from pipeline.approvals.errors import ApprovalRefused
 from pipeline.delivery.receivers.base import raise_for_delivery, request
 from pipeline.delivery.receivers.slack_api import check_slack_body
@@ -91,6 +91,11 @@ def outcome_blocks(*, text: str, status: str) -> list[dict[str, Any]]:
     ]
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (a signed body may still be odd)."""
+    return value if isinstance(value, dict) else {}
+
+
 @dataclass(frozen=True)
 class Interaction:
     """What a verified Slack block action asks: who clicked what, on which message."""
@@ -109,25 +114,23 @@ def parse_interaction(body: bytes) -> Interaction:
     """Read a ``block_actions`` payload; ApprovalRefused('bad_payload') for anything else."""
     try:
         form = parse_qs(body.decode("utf-8"), strict_parsing=True)
-        payload = json.loads(form["payload"][0])
+        payload = safejson.loads(form["payload"][0])
         user = str(payload["user"]["id"])
         action = payload["actions"][0]
         action_id = str(action["action_id"])
         draft_id, _, digest = str(action.get("value", "")).partition("|")
-    except (UnicodeDecodeError, ValueError, KeyError, IndexError, TypeError):
+    except (UnicodeDecodeError, ValueError, KeyError, IndexError, TypeError, AttributeError):
         raise ApprovalRefused("bad_payload", "not a Slack block action payload") from None
     if payload.get("type") != "block_actions" or not action_id.startswith(ACTION_PREFIX):
         raise ApprovalRefused("bad_payload", "not a Tocsin response action")
     verb = action_id.removeprefix(ACTION_PREFIX)
     if verb not in {b[0] for b in BUTTONS} or not draft_id:
-        raise ApprovalRefused("bad_payload", f"unknown action {verb!r}")
-    channel = (payload.get("channel") or payload.get("container") or {}).get("id") or (
-        payload.get("container") or {}
-    ).get("channel_id")
-    message = payload.get("message") or {}
-    ts = message.get("ts") or (payload.get("container") or {}).get("message_ts")
-    values = ((payload.get("state") or {}).get("values") or {}).get(COMMENT_BLOCK) or {}
-    comment = (values.get(COMMENT_ACTION) or {}).get("value") or ""
+        raise ApprovalRefused("bad_payload", f"unknown action {verb[:40]!r}")
+    container = _obj(payload.get("container"))
+    channel = _obj(payload.get("channel") or container).get("id") or container.get("channel_id")
+    ts = _obj(payload.get("message")).get("ts") or container.get("message_ts")
+    values = _obj(_obj(_obj(payload.get("state")).get("values")).get(COMMENT_BLOCK))
+    comment = _obj(values.get(COMMENT_ACTION)).get("value") or ""
     return Interaction(
         comment=str(comment)[:2000],
         slack_user_id=user,
@@ -136,16 +139,16 @@ def parse_interaction(body: bytes) -> Interaction:
         text_hash=digest,
         channel=str(channel) if channel else None,
         message_ts=str(ts) if ts else None,
-        response_url=payload.get("response_url"),
+        response_url=str(payload.get("response_url") or "") or None,
     )
 
 
 def claimed_user(body: bytes) -> str:
     """The Slack user id an *unverified* request claims, for the audit of a refused request."""
     try:
-        payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
+        payload = safejson.loads(parse_qs(body.decode("utf-8"))["payload"][0])
         return f"slack:{str(payload['user']['id'])[:32]}"
-    except (UnicodeDecodeError, ValueError, KeyError, IndexError, TypeError):
+    except (UnicodeDecodeError, ValueError, KeyError, IndexError, TypeError, AttributeError):
         return "anonymous"
 
 

@@ -44,10 +44,11 @@ def verify(
     """
     if not timestamp or not signature:
         raise SignatureRefused("signature_missing", "no Slack signature or timestamp header")
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        raise SignatureRefused("stale_timestamp", "the Slack timestamp is not a number") from None
+    # Seconds since 1970 in ASCII digits, at most 12 of them: a longer number is not a time, and
+    # turning one of hundreds of digits into a float would overflow (a 500, not a refusal).
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise SignatureRefused("stale_timestamp", "the Slack timestamp is not a number")
+    sent = int(timestamp)
     if abs(now - sent) > MAX_SKEW_S:
         raise SignatureRefused(
             "stale_timestamp", f"the Slack timestamp is {int(now - sent)} s from our clock"

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -59,8 +60,10 @@ from pipeline.approvals.state import (
 )
 from pipeline.approvals.tokens import LinkClaims
 from pipeline.approvals.users import User
+from pipeline.refusals import RefusalLedger
 from pipeline.tables import approvals, audit_trail
 from pipeline.topics import response_audit, response_decisions
+from pipeline.web_guard import refusal_ledger
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +129,11 @@ async def audit_refusal(
     channel: str,
     remote: str | None,
 ) -> dict[str, Any]:
-    """Write a refusal caught at the edge to the audit topic; returns the entry (dict)."""
+    """Write a refusal caught at the edge to the audit topic; returns the entry (dict).
+
+    Every refusal is counted; past the ledger's threshold for this client and minute it is not
+    written one by one but summarised once the minute is over (:mod:`pipeline.refusals`).
+    """
     entry = refusal_entry(
         error,
         at=utcnow(),
@@ -135,11 +142,40 @@ async def audit_refusal(
         draft_id=draft_id,
         origin=Origin(channel, remote),
     )
-    await response_audit.send(key=entry.draft_id or "-", value=audit_record(entry))
     metrics = services.metrics()
     metrics.approval_refusals.labels(error.reason).inc()
-    log.info("refused %s on %s: %s", action, draft_id or "-", error.reason)
+    ledger = refusal_ledger()
+    if ledger.refused(remote or "-", error.reason):
+        await response_audit.send(key=entry.draft_id or "-", value=audit_record(entry))
+        log.info("refused %s on %s: %s", action, draft_id or "-", error.reason)
+    await write_summaries(ledger)
     return entry.to_dict()
+
+
+async def write_summaries(ledger: RefusalLedger) -> None:
+    """Audit one summary per client and finished minute for the refusals not audited singly."""
+    for summary in ledger.take_summaries():
+        reasons = ", ".join(f"{k} x{v}" for k, v in sorted(summary.reasons.items()))
+        entry = refusal_entry(
+            ApprovalRefused(
+                "refusals_summarised",
+                f"{summary.count} more refusals from this client in the minute: {reasons}",
+            ),
+            at=datetime.fromtimestamp(summary.minute_start, UTC),
+            actor="anonymous",
+            action="refused_requests",
+            draft_id="",
+            origin=Origin("web", summary.client),
+        )
+        await response_audit.send(key="-", value=audit_record(entry))
+        log.info("refusals summarised for %s: %d (%s)", summary.client, summary.count, reasons)
+
+
+@app.timer(30.0)  # type: ignore[untyped-decorator]  # faust.App.timer is not typed
+async def flush_refusal_summaries() -> None:
+    """Summaries are written by the next refusal too; this writes them when none follows."""
+    if "refusal_ledger" in services.extra():
+        await write_summaries(refusal_ledger())
 
 
 def who(request: Request, rt: ApprovalRuntime) -> tuple[User, str]:

@@ -16,6 +16,7 @@ would page on:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from datetime import UTC, datetime
 
 from pipeline.detection.detector import Reading, SeriesDetector
@@ -27,7 +28,7 @@ def peak_two_minutes(minutes: list[int]) -> float | None:
         return None
     if len(minutes) == 1:
         return float(minutes[0])
-    return float(max(a + b for a, b in zip(minutes, minutes[1:], strict=False)))
+    return float(max(a + b for a, b in pairwise(minutes)))
 
 
 @dataclass

@@ -99,7 +99,25 @@ def decode_raw(
     ``not_after`` refuses mentions dated later than it: counting is by event time, so one mention
     from a source with a broken clock (dated next year) would push its brand's watermark ahead and
     make every real mention after it "late". The ingest agent passes its clock plus a tolerance.
+
+    This is total: whatever the bytes, the only exception that leaves it is ``InvalidMention``.
+    A failure the checks below did not foresee becomes ``invalid_value`` with the exception's
+    type, so a new way for hostile input to break a library costs one dead letter, never a lost
+    record or a restarted agent.
     """
+    try:
+        return _decode_raw(
+            payload, max_bytes=max_bytes, max_text_chars=max_text_chars, not_after=not_after
+        )
+    except InvalidMention:
+        raise
+    except Exception as exc:  # the decoder's contract: refuse with a reason, never crash
+        raise InvalidMention("invalid_value", f"undecodable ({type(exc).__name__})") from exc
+
+
+def _decode_raw(
+    payload: bytes, *, max_bytes: int, max_text_chars: int, not_after: datetime | None
+) -> RawMention:
     if len(payload) > max_bytes:
         raise InvalidMention("oversized", f"payload is {len(payload)} bytes, limit {max_bytes}")
     try:
@@ -108,7 +126,9 @@ def decode_raw(
         raise InvalidMention("invalid_utf8", f"byte {exc.start}: {exc.reason}") from exc
     try:
         obj: Any = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and Python's limit on digits in an int (4,300 by
+        # default, sys.set_int_max_str_digits): a 5,000-digit number is not valid input either.
         raise InvalidMention("invalid_json", str(exc)[:200]) from exc
     if not isinstance(obj, dict):
         raise InvalidMention("not_an_object", f"expected a JSON object, got {type(obj).__name__}")

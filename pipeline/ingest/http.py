@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.brands import BrandMatcher
@@ -49,6 +51,12 @@ PATH = "/api/mentions"
 SINGLE_TYPES = frozenset({"application/json"})
 BATCH_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/ndjson"})
 Clock = Callable[[], float]
+
+log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class IngestRefused(Exception):
@@ -103,6 +111,10 @@ class IngestGate:
     max_payload_bytes: int
     max_text_chars: int
     clock: Clock = time.monotonic
+    #: How far past the wall clock a mention may be dated; the ingest agent refuses later ones,
+    #: so this door must too (else 202 "accepted", then a dead letter).
+    max_future_s: float = 3600.0
+    wall_clock: Callable[[], datetime] = field(default_factory=lambda: _utcnow)
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
 
     @classmethod
@@ -120,6 +132,7 @@ class IngestGate:
             max_payload_bytes=cfg.max_payload_bytes,
             max_text_chars=cfg.max_text_chars,
             clock=clock,
+            max_future_s=cfg.max_future_s,
         )
 
     def identify(self, authorization: str) -> str:
@@ -257,7 +270,12 @@ def split_lines(body: bytes, kind: str) -> list[tuple[int, bytes]]:
 
 def route_key(payload: bytes, gate: IngestGate, matcher: BrandMatcher) -> tuple[bytes, LineResult]:
     """Validate one line; the key is the first tracked brand, else the mention id."""
-    raw = decode_raw(payload, max_bytes=gate.max_payload_bytes, max_text_chars=gate.max_text_chars)
+    raw = decode_raw(
+        payload,
+        max_bytes=gate.max_payload_bytes,
+        max_text_chars=gate.max_text_chars,
+        not_after=gate.wall_clock() + timedelta(seconds=gate.max_future_s),
+    )
     mention = to_mention(raw, matcher)
     brand = mention.brand if mention is not None else None
     key = (brand or raw.id).encode()
@@ -280,6 +298,12 @@ async def handle(
     except IngestRefused as exc:
         metrics.ingest_requests.labels(exc.code).inc()
         return Reply(exc.status, {"error": {"code": exc.code, "message": exc.message}}, exc.headers)
+    except Exception as exc:
+        # A bug, not the client's fault: counted like every other outcome, logged in one line
+        # without the body, and answered without detail.
+        metrics.ingest_requests.labels("internal_error").inc()
+        log.error("ingest request failed: %s", type(exc).__name__)
+        return Reply(500, {"error": {"code": "internal_error", "message": "internal error"}})
     outcome = {202: "accepted", 207: "partial", 422: "rejected"}[reply.status]
     metrics.ingest_requests.labels(outcome).inc()
     return reply

@@ -46,7 +46,9 @@ def read_lines(path: Path) -> Iterator[ReplayLine]:
                         at = datetime.fromisoformat(
                             obj["created_at"].replace("Z", "+00:00")
                         ).timestamp()
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError, OverflowError):
+                # Not readable here (deep nesting, a huge number, a date past year 9999): sent
+                # as it is, and the ingest agent dead-letters it with its reason.
                 pass
             yield ReplayLine(payload, key, at)
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from pydantic import SecretStr
 
+from pipeline import safejson
 from pipeline.approvals import slack_verify
 from pipeline.approvals.errors import SignatureRefused
 from pipeline.oncall.escalation import Ack
@@ -58,8 +58,9 @@ def pagerduty_signature(secret: SecretStr, body: bytes) -> str:
 def verify_pagerduty(secret: SecretStr, headers: dict[str, str], body: bytes) -> None:
     """Raise :class:`AckRejected` unless one of the ``v1=`` signatures matches ``body``."""
     given = [s.strip() for s in headers.get("x-pagerduty-signature", "").split(",") if s.strip()]
-    expected = pagerduty_signature(secret, body)
-    if not any(hmac.compare_digest(expected, s) for s in given):
+    expected = pagerduty_signature(secret, body).encode("ascii")
+    # Bytes on both sides: compare_digest refuses a str with non-ASCII characters (TypeError).
+    if not any(hmac.compare_digest(expected, s.encode("utf-8", "replace")) for s in given[:8]):
         raise AckRejected("PagerDuty signature missing or mismatched")
 
 
@@ -69,28 +70,34 @@ def _key(value: Any) -> str:
     return value
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (a signed body may still be odd)."""
+    return value if isinstance(value, dict) else {}
+
+
 def parse_slack_action(body: bytes, *, now: datetime) -> Ack | None:
     """The Tocsin button a user pressed (None for any other interaction)."""
     form = parse_qs(body.decode("utf-8", "replace"))
     try:
-        payload = json.loads(form["payload"][0])
+        payload = safejson.loads(form["payload"][0])
     except (KeyError, IndexError, ValueError):
         raise AckRejected("no JSON payload field") from None
     if not isinstance(payload, dict) or payload.get("type") != "block_actions":
         return None
-    for action in payload.get("actions") or []:
-        kind = SLACK_ACTIONS.get(str(action.get("action_id", "")))
+    actions = payload.get("actions")
+    for action in actions if isinstance(actions, list) else []:
+        kind = SLACK_ACTIONS.get(str(_obj(action).get("action_id", "")))
         if kind is not None:
-            user = payload.get("user") or {}
+            user = _obj(payload.get("user"))
             who = str(user.get("username") or user.get("name") or user.get("id") or "slack")
-            return Ack(_key(action.get("value")), now, who[:100], "slack", kind)
+            return Ack(_key(_obj(action).get("value")), now, who[:100], "slack", kind)
     return None
 
 
 def parse_pagerduty_event(body: bytes, *, now: datetime) -> Ack | None:
     """An acknowledged/resolved incident from a v3 webhook (None for other event types)."""
     try:
-        envelope = json.loads(body)
+        envelope = safejson.loads(body)
     except ValueError:
         raise AckRejected("body is not JSON") from None
     event = envelope.get("event") if isinstance(envelope, dict) else None
@@ -100,14 +107,14 @@ def parse_pagerduty_event(body: bytes, *, now: datetime) -> Ack | None:
     data = event.get("data")
     if kind is None or not isinstance(data, dict) or data.get("type") != "incident":
         return None
-    agent = event.get("agent") or {}
+    agent = _obj(event.get("agent"))
     who = str(agent.get("summary") or agent.get("id") or "pagerduty")
     at = now
     occurred = event.get("occurred_at")
     if isinstance(occurred, str):
         try:
             at = datetime.fromisoformat(occurred.replace("Z", "+00:00")).astimezone(UTC)
-        except ValueError:
+        except (ValueError, OverflowError):  # 9999-12-31T23:59:59-23:59 is past year 9999 in UTC
             at = now
     return Ack(_key(data.get("incident_key")), min(at, now), who[:100], "pagerduty", kind)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from faust.web import Request, Response, View
 
-from pipeline import services
+from pipeline import safejson, services
 from pipeline.app import app
 from pipeline.approvals.web import is_approval_action, slack_approval_action
 from pipeline.oncall.acks import (
@@ -55,10 +55,24 @@ def _refusal(view: View, request: Request) -> Response | None:
 
 async def _body(request: Request) -> bytes | None:
     """The raw body, or None when it is larger than any legitimate request here."""
-    if int(request.headers.get("Content-Length") or 0) > MAX_BODY:
+    declared = request.headers.get("Content-Length") or "0"
+    if not declared.isascii() or not declared.isdigit() or len(declared) > 12:
+        return None
+    if int(declared) > MAX_BODY:
         return None
     body: bytes = await request.read()
     return body if len(body) <= MAX_BODY else None
+
+
+async def _json_body(view: View, request: Request) -> tuple[Any, Response | None]:
+    """(the body as JSON, None), or (None, the 4xx to send): too large, not JSON, too deep."""
+    body = await _body(request)
+    if body is None:
+        return None, view.error(413, "body too large")
+    try:
+        return safejson.loads(body), None
+    except ValueError as exc:
+        return None, view.error(400, f"body is not JSON: {exc}")
 
 
 async def _send_ack(ack: Ack) -> None:
@@ -85,10 +99,9 @@ class SilencesView(View):
         refused = _refusal(self, request)
         if refused is not None:
             return refused
-        try:
-            body: Any = await request.json()
-        except ValueError:
-            return self.error(400, "body is not JSON")
+        body, bad = await _json_body(self, request)
+        if bad is not None:
+            return bad
         now = datetime.now(UTC)
         try:
             silence = parse_silence(body, silence_id=str(uuid.uuid4()), now=now)
@@ -122,10 +135,9 @@ class AckView(View):
         refused = _refusal(self, request)
         if refused is not None:
             return refused
-        try:
-            body: Any = await request.json()
-        except ValueError:
-            return self.error(400, "body is not JSON")
+        body, bad = await _json_body(self, request)
+        if bad is not None:
+            return bad
         if not isinstance(body, dict):
             return self.error(400, "body: expected a JSON object")
         key, action = body.get("dedup_key"), body.get("action", "acknowledge")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline.oncall import regex_guard
 from pipeline.oncall.routing import LABELS
 
 MAX_DURATION = timedelta(days=30)
@@ -127,9 +128,13 @@ def parse_silence(obj: Any, *, silence_id: str, now: datetime) -> Silence:
             raise SilenceError(f"{where}: isRegex and isEqual are true or false")
         if is_regex:
             try:
-                re.compile(value)
+                regex_guard.check(value)
             except re.error as exc:
                 raise SilenceError(f"{where}.value: bad regular expression ({exc})") from None
+            except regex_guard.UnsafeRegex as exc:
+                raise SilenceError(f"{where}.value: unsafe regular expression: {exc}") from None
+        elif len(value) > 1000:
+            raise SilenceError(f"{where}.value: longer than 1000 characters")
         matchers.append(SilenceMatcher(str(name), value, is_regex, is_equal))
     if all(m.matches({}) for m in matchers):  # Alertmanager's rule against muting everything
         raise SilenceError("matchers: at least one must not match an empty label value")

@@ -115,7 +115,9 @@ class Worker:
         raise TimeoutError(f"worker not ready after {timeout_s:.0f}s; see {self.log_path}")
 
     def metrics_text(self) -> str:
-        return httpx.get(f"{self.url}/metrics", timeout=5).text
+        token = self.env.get("TOCSIN_METRICS_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(f"{self.url}/metrics", headers=headers, timeout=5).text
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no clean shutdown, no final commit."""

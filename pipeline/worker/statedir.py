@@ -23,9 +23,11 @@ The probe writes, fsyncs and removes a small file, because free space and permis
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ PROBE_NAME = ".tocsin-write-probe"
 PROBE_BYTES = 4096
 
 log = logging.getLogger(__name__)
+_probe_ids = itertools.count()
 
 
 def problem(path: Path, min_free_bytes: int) -> str | None:
@@ -46,7 +49,9 @@ def problem(path: Path, min_free_bytes: int) -> str | None:
         return f"{path} does not exist"
     if not path.is_dir():
         return f"{path} is not a directory"
-    probe = path / PROBE_NAME
+    # One file per probe: two probes sharing a name (two threads, two workers on one volume)
+    # would truncate and delete it under each other and report a healthy folder as unwritable.
+    probe = path / f"{PROBE_NAME}.{os.getpid()}.{threading.get_ident()}.{next(_probe_ids)}"
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -94,16 +99,32 @@ class StateDirWatch:
     clock: Callable[[], float] = time.monotonic
     last: str | None = None
     checked_at: float | None = None
+    _inflight: asyncio.Future[str | None] | None = None
 
     async def current(self) -> str | None:
-        """The folder's problem (None: fine), probing again when the last answer is stale."""
+        """The folder's problem (None: fine), probing again when the last answer is stale.
+
+        Concurrent callers share one probe (single flight): eight ``/readyz`` at once make one
+        write, not eight racing ones.
+        """
         now = self.clock()
-        if self.checked_at is None or now - self.checked_at >= self.max_age_s:
-            found = await asyncio.to_thread(problem, self.path, self.min_free_bytes)
-            if found != self.last:
-                if found is None:
-                    log.warning("state folder usable again: %s", self.path)
-                else:
-                    log.error("state folder problem, readiness false: %s", found)
-            self.last, self.checked_at = found, now
-        return self.last
+        if self.checked_at is not None and now - self.checked_at < self.max_age_s:
+            return self.last
+        if self._inflight is None:
+            self._inflight = asyncio.ensure_future(self._probe(now))
+        inflight = self._inflight
+        try:
+            return await asyncio.shield(inflight)
+        finally:
+            if inflight.done() and self._inflight is inflight:
+                self._inflight = None
+
+    async def _probe(self, now: float) -> str | None:
+        found = await asyncio.to_thread(problem, self.path, self.min_free_bytes)
+        if found != self.last:
+            if found is None:
+                log.warning("state folder usable again: %s", self.path)
+            else:
+                log.error("state folder problem, readiness false: %s", found)
+        self.last, self.checked_at = found, now
+        return found

@@ -1,10 +1,12 @@
 """HTTP endpoints on the worker's one web port (Faust's web server).
 
-``/metrics`` serves this worker's own registry in the Prometheus text format. ``/healthz`` says
-the process is alive; ``/readyz`` says it can do its job (model loaded, consumer not rebalancing),
-which is what a Kubernetes readiness probe and the demo wait on; it also turns false while the
-state folder is unusable or nearly full (``pipeline/worker/statedir.py``). ``/api/alerts`` requires a bearer
-token (``TOCSIN_API_TOKEN``); with no token configured the API is closed, never open by default.
+``/metrics`` serves this worker's own registry in the Prometheus text format (bearer token
+``TOCSIN_METRICS_TOKEN`` when set). ``/healthz`` says the process is alive; ``/readyz`` says it
+can do its job (model loaded, consumer not rebalancing, broker answering), which is what a
+Kubernetes readiness probe and the demo wait on; it also turns false while the state folder is
+unusable or nearly full (``pipeline/worker/statedir.py``). ``/openapi.json`` describes the API.
+``/api/alerts`` requires a bearer token (``TOCSIN_API_TOKEN``); with no token configured the API
+is closed, never open by default.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pipeline import services
 from pipeline.app import app
 from pipeline.tables import alert_book
 from pipeline.topology import ALL_TOPICS
+from pipeline.worker import openapi
+from pipeline.worker.broker_probe import PROBE_INTERVAL_S, BrokerProbe
 from pipeline.worker.statedir import StateDirWatch
 
 OWN_TOPICS = frozenset(spec.name for spec in ALL_TOPICS)
@@ -76,9 +80,24 @@ def consumer_lag() -> dict[tuple[str, int], int]:
     return out
 
 
+def metrics_authorised(request: Request) -> bool:
+    """Whether a scrape may read /metrics: always without a token, else only with it."""
+    token = services.settings().metrics_token
+    if token is None:
+        return True
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "replace"), token.get_secret_value().encode()
+    )
+
+
 @app.page("/metrics")
 class MetricsView(View):
     async def get(self, request: Request) -> Response:
+        if not metrics_authorised(request):
+            return self.error(
+                401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
         metrics = services.metrics()
         if not app.rebalancing:
             for (topic, partition), lag in consumer_lag().items():
@@ -102,20 +121,61 @@ def state_dir_watch() -> StateDirWatch:
     return watch
 
 
+def broker_probe() -> BrokerProbe:
+    """The broker probe, made on first use (its timeout comes from the settings)."""
+    probe = services.extra().get("broker_probe")
+    if not isinstance(probe, BrokerProbe):
+        probe = BrokerProbe(services.settings().broker_probe_timeout_s)
+        services.extra()["broker_probe"] = probe
+    return probe
+
+
+async def _broker_metadata() -> bool:
+    """One metadata round trip through the producer's client (False before it is connected)."""
+    # Faust exposes no public handle on its aiokafka client; the producer's is the one that
+    # must work for anything to be written, so it is the one asked.
+    client = getattr(getattr(app.producer, "_producer", None), "client", None)
+    if client is None:
+        return False
+    # shield: a timed-out probe must not cancel aiokafka's shared metadata future
+    return bool(await asyncio.shield(client.force_metadata_update()))
+
+
+@app.timer(PROBE_INTERVAL_S)  # type: ignore[untyped-decorator]  # faust.App.timer is not typed
+async def probe_broker() -> None:
+    await broker_probe().probe(_broker_metadata)
+
+
 @app.page("/readyz")
 class ReadyView(View):
     async def get(self, request: Request) -> Response:
         state_problem = await state_dir_watch().current()
+        broker_problem = broker_probe().problem()
         checks = {
             "model_loaded": services.classifier_loaded(),
             "not_rebalancing": not app.rebalancing,
             "state_dir": state_problem is None,
+            "broker": broker_problem is None,
         }
         ready = all(checks.values())
         body: dict[str, Any] = {"ready": ready, "checks": checks}
         if state_problem is not None:
             body["state_dir"] = state_problem
+        if broker_problem is not None:
+            body["broker"] = broker_problem
         return self.json(body, status=200 if ready else 503)
+
+
+@app.page("/openapi.json")
+class OpenApiView(View):
+    """The HTTP API's OpenAPI 3.1 description: public, like the README that documents the same.
+
+    It lists paths, parameters and response shapes; no data, no secret, nothing an attacker
+    cannot learn by reading the open-source repository.
+    """
+
+    async def get(self, request: Request) -> Response:
+        return self.bytes(openapi.document_bytes(), content_type="application/json")
 
 
 @app.page("/api/alerts")

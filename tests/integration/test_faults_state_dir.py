@@ -125,6 +125,7 @@ def test_state_folder_lost_while_running_turns_readiness_false_and_loses_nothing
             "model_loaded": True,
             "not_rebalancing": True,
             "state_dir": False,
+            "broker": True,
         }
         assert ready["state_dir"] == f"{folder} is not a directory"
         assert httpx.get(f"{worker.url}/healthz", timeout=5).status_code == 200

@@ -203,3 +203,16 @@ def test_every_value_is_commented_and_in_the_schema() -> None:
             chart.validate_schema({"replicaCuont": 2})
         with pytest.raises(helm.HelmValuesError):
             chart.validate_schema({"securityContext": {"allowPrivilegeEscalation": True}})
+
+
+def test_service_monitor_sends_the_metrics_token_when_configured() -> None:
+    plain = by_kind(render({"serviceMonitor": {"enabled": True}}), "ServiceMonitor")
+    assert "authorization" not in plain["spec"]["endpoints"][0]
+    docs = render(
+        {"serviceMonitor": {"enabled": True, "metricsTokenSecret": {"name": "tocsin-secrets"}}}
+    )
+    (endpoint,) = by_kind(docs, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["authorization"] == {
+        "type": "Bearer",
+        "credentials": {"name": "tocsin-secrets", "key": "TOCSIN_METRICS_TOKEN"},
+    }

@@ -1,0 +1,201 @@
+"""The worker's HTTP edge, in front of every view: what is served, and how it answers.
+
+Installed once on Faust's aiohttp application (``TocsinApp.on_webserver_init``):
+
+* **Only Tocsin's own views are served.** Faust mounts views of its own (``/table/<name>/<key>``
+  returns any table's values, ``/router/`` the host and partition layout, ``/`` an index) with no
+  authentication. The settings switch them off (``APP_WEB_TABLES_ENABLED``... in
+  ``pipeline.app``), and, because an operator's environment overrides those, a request whose route
+  does not belong to a view in ``pipeline``/``agents`` is answered 404 here whatever is mounted.
+* **HEAD** is answered as GET without a body (aiohttp strips it), where GET exists; elsewhere it
+  is 405 and, like every 405, ``Allow`` no longer lists HEAD for a view without GET.
+* **Headers on every response**: ``Server: tocsin`` (no Python or aiohttp version),
+  ``X-Content-Type-Options: nosniff``, and ``Cache-Control: no-store`` on JSON and text answers.
+* **A failing view** answers a 500 JSON body without detail and logs one line (its exception
+  type), never a traceback with a request in it.
+* **Repeated 401s are slowed per client** (:class:`pipeline.refusals.RefusalLedger`).
+* **Malformed HTTP** (a control character in a header, a bad request line): aiohttp logs the
+  whole offending line with a traceback at ERROR and echoes it in the 400 body. Here the log
+  record becomes one line (client address and error type, no header value), rate-limited to
+  :data:`LOG_BURST` lines per :data:`LOG_WINDOW_S`, and the body is a plain "Bad Request".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web, web_protocol
+from aiohttp.web_exceptions import HTTPException
+
+from pipeline import services
+from pipeline.refusals import RefusalLedger
+
+SERVER = "tocsin"
+OWN_MODULES = ("pipeline.", "agents.")
+LOG_WINDOW_S = 10.0
+LOG_BURST = 5
+
+log = logging.getLogger(__name__)
+_guarded: weakref.WeakSet[web.Application] = weakref.WeakSet()
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def refusal_ledger() -> RefusalLedger:
+    """The per-client ledger shared with the approvals audit (``services.extra``)."""
+    found = services.extra().get("refusal_ledger")
+    if not isinstance(found, RefusalLedger):
+        cfg = services.settings()
+        found = services.extra()["refusal_ledger"] = RefusalLedger(
+            audit_each=cfg.refusals_audited_each, slow_after=cfg.auth_slow_after
+        )
+    return found
+
+
+def client_of(request: web.BaseRequest) -> str:
+    return str(request.remote or "-")
+
+
+class RateLimitedLines(logging.Filter):
+    """Turns each record into one line without traceback and lets a few through per window."""
+
+    def __init__(self, window_s: float = LOG_WINDOW_S, burst: int = LOG_BURST) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self.burst = burst
+        self.window_start = 0.0
+        self.passed = 0
+        self.suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now - self.window_start >= self.window_s:
+            self.window_start, self.passed = now, 0
+        if self.passed >= self.burst:
+            self.suppressed += 1
+            return False
+        self.passed += 1
+        exc = record.exc_info[1] if record.exc_info else None
+        remote = next((str(a) for a in (record.args or ()) if isinstance(a, str)), "-")
+        what = type(exc).__name__ if exc is not None else "error"
+        record.msg = "malformed or failed HTTP request from %s: %s%s"
+        record.args = (
+            remote,
+            what,
+            f" ({self.suppressed} similar lines suppressed)" if self.suppressed else "",
+        )
+        self.suppressed = 0
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+def _quiet_handle_error(original: Callable[..., web.StreamResponse]) -> Callable[..., Any]:
+    def handle_error(
+        self: web_protocol.RequestHandler,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        # aiohttp's message for a 400 quotes the offending bytes of the request (a header value
+        # with a token in it); the client already knows what it sent.
+        generic = "Bad Request" if status == 400 else message
+        response = original(self, request, status, exc, generic)
+        response.headers["Server"] = SERVER
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    handle_error.__wrapped__ = original  # type: ignore[attr-defined]
+    return handle_error
+
+
+def _own_route(request: web.Request, views: dict[str, Any]) -> bool:
+    """Whether the request matched a route of one of Tocsin's own views."""
+    resource = request.match_info.route.resource
+    if resource is None:
+        return True  # no route matched: aiohttp answers 404/405 itself
+    view = views.get(resource.canonical)
+    return view is not None and type(view).__module__.startswith(OWN_MODULES)
+
+
+def _allowed(methods: Any) -> set[str]:
+    """The methods to list in ``Allow``: HEAD only where GET is served too."""
+    out = {str(m).upper() for m in methods}
+    if "GET" not in out:
+        out.discard("HEAD")
+    return out
+
+
+def make_middleware(views: dict[str, Any]) -> Any:
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.match_info.http_exception is None and not _own_route(request, views):
+            return web.json_response({"error": "not found"}, status=404)
+        served = request.clone(method="GET") if request.method == "HEAD" else request
+        try:
+            response = await handler(served)
+        except web.HTTPMethodNotAllowed as exc:
+            # aiohttp lists HEAD for every Faust view; only one that has GET really answers it
+            raise web.HTTPMethodNotAllowed(
+                request.method, _allowed(exc.allowed_methods), text=exc.text
+            ) from None
+        except HTTPException:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error(
+                "%s %s failed: %s",
+                request.method,
+                request.match_info.route.resource and request.match_info.route.resource.canonical,
+                type(exc).__name__,
+            )
+            return web.json_response(
+                {"error": {"code": "internal_error", "message": "internal error"}}, status=500
+            )
+        if response.status == 405:
+            resource = request.match_info.route.resource
+            methods = {route.method for route in resource} if resource is not None else set()
+            response.headers["Allow"] = ",".join(sorted(_allowed(methods)))
+        if response.status == 401:
+            delay = refusal_ledger().failed_auth(client_of(request))
+            if delay > 0:
+                await asyncio.sleep(delay)
+        return response
+
+    return guard
+
+
+async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: the headers every answer carries."""
+    response.headers["Server"] = SERVER
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    kind = (response.content_type or "").lower()
+    if kind == "application/json" or kind.startswith("text/plain"):
+        response.headers.setdefault("Cache-Control", "no-store")
+
+
+def install(aiohttp_app: web.Application, views: dict[str, Any]) -> None:
+    """Put the guard in front of every view of ``aiohttp_app`` (before the server starts).
+
+    Idempotent: Faust calls ``on_webserver_init`` more than once on a worker, and a guard
+    installed three times counted each 401 three times and slept three times.
+    """
+    if aiohttp_app in _guarded:
+        return
+    _guarded.add(aiohttp_app)
+    aiohttp_app.middlewares.insert(0, make_middleware(views))
+    aiohttp_app.on_response_prepare.append(add_headers)
+    current = web_protocol.RequestHandler.handle_error
+    if not hasattr(current, "__wrapped__"):
+        web_protocol.RequestHandler.handle_error = _quiet_handle_error(current)  # type: ignore[method-assign]
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, RateLimitedLines) for f in server_log.filters):
+        server_log.addFilter(RateLimitedLines())
