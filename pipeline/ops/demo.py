@@ -31,8 +31,8 @@ STREAM = REPO / "deploy" / "demo" / "stream.jsonl"
 #: Wall-clock reordering the demo's buckets tolerate. A brand's mentions reach ``mentions`` from
 #: four ``mentions.raw`` partitions, read in fetch-sized chunks, so they arrive up to a second or
 #: two out of event order. At 1x that is nothing next to the 120 s allowed lateness; at 2000x it
-#: is up to an hour of event time, and with 120 s a 2026-11-23 run counted 1,921 of 6,558
-#: mentions as late (left out of their bucket). The demo therefore scales the lateness with speed.
+#: is up to an hour of event time, and with 120 s close to a third of the stream would arrive
+#: after its bucket closed (left out of it). The demo therefore scales the lateness with speed.
 DEMO_SKEW_S = 3.0
 #: Lateness when replaying as fast as possible (speed 0), where event time per wall second is unknown.
 UNPACED_LATENESS_S = 6 * 3600
