@@ -63,7 +63,7 @@ async def predictions(
     Cached texts (reposts) are answered at once. The fresh ones go to the model threads in chunks
     of ``chunk``, all submitted up front: the threads work through them back to back while the
     event loop builds and sends the records of the chunks already done, so the model is not idle
-    during the per-mention work (it was 15 % of the time with one call per batch). Everything
+    during the per-mention work (one call per batch would leave it idle for that time). Everything
     happens inside one ``take`` batch, so offsets are still acknowledged only after every record
     of the batch is sent. Chunks run side by side on several model threads; records still go out
     in arrival order.

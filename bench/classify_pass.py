@@ -184,7 +184,7 @@ class CpuSampler:
     but not the model (its own thread and ONNX Runtime's) nor the consumer's fetch thread.
     For the whole machine (``pid`` None) ``samples`` is busy time on every core and
     ``main_samples`` the *steal* time: what a virtual machine's cores spent waiting while the
-    hypervisor ran other guests. It is not work of this machine (it used to be counted in the
+    hypervisor ran other guests. It is not work of this machine (so it is not counted in the
     machine's busy time), but it is time the pass could not have, so it is reported apart.
     """
 
@@ -594,7 +594,7 @@ def run_broker_pass(
             for each in (sampler, *context):
                 each.stop()
             report["worker_counters"] = worker_counters(worker)
-            # the issue's memory figure: the real worker, model loaded, after the whole backlog
+            # the worker's memory figure: the real worker, model loaded, after the whole backlog
             report["worker_rss_mb"] = round(
                 psutil.Process(worker.proc.pid).memory_info().rss / 2**20, 1
             )
@@ -629,7 +629,7 @@ def run_broker_pass(
             for s in segments
         }
         # what each CPU series covered: a figure is None when its samples do not bracket the
-        # steady window (one CI run had the broker's None; this says why if it recurs)
+        # steady window, and this says why
         report["cpu_samples"] = {
             name: {
                 "n": len(series),

@@ -59,7 +59,7 @@ HISTORY_S = 6 * 3600  # event time the detector sees before the first crisis
 
 @dataclass(frozen=True)
 class Profile:
-    """Durations in seconds; ``quick`` is the README command, ``full`` the committed results."""
+    """Durations in seconds; ``quick`` is what ``make bench`` runs, ``full`` the committed results."""
 
     name: str
     raw_s: float
@@ -430,7 +430,7 @@ class Run:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    ap.add_argument("--quick", action="store_true", help="~6 minute profile (the README command)")
+    ap.add_argument("--quick", action="store_true", help="~6 minute profile (make bench)")
     ap.add_argument(
         "--phases", default=",".join(ALL_PHASES), help="comma list of " + ",".join(ALL_PHASES)
     )

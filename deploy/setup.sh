@@ -42,9 +42,9 @@ else
   echo "setup: reusing $venv"
 fi
 
-# Venvs made by earlier versions of this script could keep a stale copy of the project's packages
-# in site-packages (installed, then "uninstalled" from a directory holding tocsin.egg-info), which
-# the `tocsin` entry point imported instead of the clone. Remove such copies: a top-level
+# A venv can hold a stale copy of the project's packages in site-packages (installed, then
+# "uninstalled" from a directory holding tocsin.egg-info), which the `tocsin` entry point would
+# import instead of the clone. Remove such copies: a top-level
 # pipeline/, agents/ or models/ folder that no other installed distribution lists in its RECORD.
 "$venv/bin/python" - <<'PY'
 import importlib.metadata as md

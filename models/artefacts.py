@@ -31,9 +31,9 @@ ARTEFACT_VERSION = "v5"
 #: How the head is trained (models/build.py reads these). Part of every key, next to the corpus and
 #: taxonomy hashes, so changing one retrains the head instead of finding an old folder trained
 #: with the previous value. Sized by cross-validation on the train split (see models/ngrams.py);
-#: ``cue_features`` (the taxonomy's cue lexicon as one column per topic) was adopted and
-#: ``prototype_features`` (cosine to each topic's description + examples) was not, on
-#: models/cv_study.py's group-fold figures (models/data/README.md, 2026-11-22).
+#: ``cue_features`` (the taxonomy's cue lexicon as one column per topic) is on and
+#: ``prototype_features`` (cosine to each topic's description + examples) is off, on
+#: models/cv_study.py's group-fold figures (models/data/README.md).
 HEAD_CONFIG: Mapping[str, Any] = MappingProxyType(
     {
         "ngram_dim": 2048,

@@ -1,6 +1,6 @@
 """Cross-validation study of cheap head changes, on the *training split only*.
 
-Why this exists: issue 3 asks whether decision thresholds, L2 choice, ensembling or richer
+Why this exists: to find out whether decision thresholds, L2 choice, ensembling or richer
 features can close the held-out macro-F1 gap without fine-tuning. Each idea is scored here with
 5-fold out-of-fold (OOF) predictions on ``train``; the test split is never loaded, so using this
 script to choose a change leaves the held-out figures honest.
@@ -339,10 +339,10 @@ def ae_rule_study(
 ) -> None:
     """The v5 head's OOF probabilities thresholded under other adverse_event rules.
 
-    Why: the 0.95 recall floor with F2 (the rule until v6) was set before the cue lexicon and two
-    more corpus batches; it puts the adverse_event threshold low, and ``other`` posts predicted
-    ``adverse_event`` are the largest single error. The held-out target is recall >= 0.90,
-    so a lower floor may buy precision (and ``other``'s F1) at a recall the target still allows.
+    Why: the recall floor sets where the adverse_event threshold sits (a 0.95 floor with F2 puts
+    it low), and ``other`` posts predicted ``adverse_event`` are the largest single error. The
+    held-out target is recall >= 0.90, so a lower floor may buy precision (and ``other``'s F1) at
+    a recall the target still allows.
     """
     tax = load_taxonomy(taxonomy)
     x = np.hstack([emb, cue_features(list(texts), list(tax.cue_lexicon.values())), grams])

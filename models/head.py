@@ -323,9 +323,9 @@ class Head:
     @classmethod
     def load(cls, path: Path) -> Head:
         with np.load(path, allow_pickle=False) as z:
-            # heads saved before n-gram features existed have no "ngram" entry
+            # a head without n-gram features has no "ngram" entry
             ngram = z["ngram"] if "ngram" in z.files else np.zeros(2)
-            # and heads saved before the cue and prototype blocks have neither entry
+            # and one without the cue and prototype blocks has neither entry
             cues = json.loads(str(z["cues"])) if "cues" in z.files else []
             protos = z["prototypes"] if "prototypes" in z.files and z["prototypes"].size else None
             return cls(

@@ -210,7 +210,7 @@ def bench_pipeline(
     ``within`` is short because these streams end: the agent takes ``batch_size`` x
     ``TOCSIN_BATCHES_IN_FLIGHT`` mentions at a time, and a stream whose length is not a multiple
     of that leaves a last partial batch that waits ``within`` for mentions that never come (0.5 s,
-    the worker's default, was a third of a 192-text pass). A live stream only waits when it is
+    the worker's default, is about a third of a 192-text pass). A live stream only waits when it is
     quieter than a batch per ``within``, when waiting costs no throughput.
 
     The three passes run ``rounds`` times, their order rotated each round, and each round's

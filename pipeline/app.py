@@ -37,8 +37,8 @@ FAUST_DEFAULTS: dict[str, str] = {
     "CONSUMER_MAX_FETCH_SIZE": str(2 * MAX_MESSAGE_BYTES + 65536),
     # Producer batches wait up to 50 ms to fill: fewer, larger produce requests, and so fewer
     # fetch wake-ups for the agents reading them. Through a broker on the same two cores this
-    # halved the broker's CPU per mention and took a third off the event loop's (README,
-    # "Throughput"); 50 ms per hop is nothing against a detector that needs minutes of crisis.
+    # halves the broker's CPU per mention and takes a third off the event loop's
+    # (docs/benchmarks.md); 50 ms per hop is nothing against a detector that needs minutes of crisis.
     "PRODUCER_LINGER": "0.05",
     "APP_WEB_STATS_ENABLED": "false",
     "APP_WEB_GRAPH_ENABLED": "false",

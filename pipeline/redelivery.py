@@ -8,9 +8,8 @@ and fetches again, and a batch fetched before the seek can move the remembered o
 committed one. The refetched messages are then dropped although nobody processed them: they are
 never classified, never acknowledged, and the group's commit stays stuck below them for good.
 
-Seen here, with the worker's own debug log: a restarted worker evicted once under load (2
-cores, a busy model thread) dropped 1,651 refetched messages after its second assignment, and
-in another run four mentions never reached ``mentions.classified``.
+This happens to a restarted worker evicted under load (a busy model thread on few cores): its
+debug log shows the refetched messages dropped after its second assignment.
 
 The fix keeps Faust's bookkeeping but never answers with a remembered offset, so every fetched
 message goes to its stream. The price is the duplicate the at-least-once contract already
@@ -19,13 +18,13 @@ downstream is idempotent where it matters (alert dedup keys, per-receiver delive
 Faust's gap tracking reads the same mapping; it only matters for transactional or compacted
 input, and Tocsin's input topics are neither.
 
-Two more guards close what remains (CI lost 8 of 600 mentions after a restart with the above in
-place: a run of one raw partition's offsets was fetched but never reached the stream, so it was
-never acked, the commit sat below it and nothing fetched it again until the next rebalance):
+Two more guards close what remains: after a restart, a run of one raw partition's offsets can be
+fetched but never reach the stream, so it is never acked, the commit sits below it and nothing
+fetches it again until the next rebalance.
 
 * :func:`commit_only_what_was_acked`: Faust's commit step lets the commit move past a missing
   offset right at the committed position (its check is ``min(acked) - committed > 1``, one off):
-  a one-message hole there was committed over, i.e. lost silently. The guard refuses that.
+  a one-message hole there would be committed over, i.e. lost silently. The guard refuses that.
 * :class:`HoleWatch` with :func:`refetch_holes` (run by the app every few seconds): a partition
   whose commit has sat for a while below offsets that are already acked, with nothing in that
   range still being processed, has a hole no stream will ever fill; it is fetched again from
@@ -33,10 +32,9 @@ never acked, the commit sat below it and nothing fetched it again until the next
   when it does it logs the range and counts it (``tocsin_consumer_refetches_total``).
   The same watch covers a hole at a partition's *tail*, where nothing later was acked to show
   it: the consumer's position (the next offset its fetcher returns) has sat above the commit
-  with nothing of that partition acked or in flight. CI lost 16 of 600 mentions so after a
-  SIGKILL and restart (``mentions.raw`` p3 committed 123, log end 139, its other partitions
-  repaired by the first rule): the restarted worker fetched that partition's last messages
-  during start-up and never handed them to a stream.
+  with nothing of that partition acked or in flight. This is what a worker restarted after a
+  SIGKILL can leave: it fetches a partition's last messages during start-up and never hands them
+  to a stream.
 
 Fault injection, for tests only: ``TOCSIN_FAULT_SKIP_FETCHED=topic:partition:first-last`` makes
 the consumer drop the first delivery of those offsets, which is exactly the failure above, so a

@@ -50,7 +50,7 @@ DELIVERY_DLQ = TopicSpec(
     config={"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"},
     doc="alert steps a receiver never accepted, after the last attempt (for replay-dlq)",
 )
-# Rapid-response approvals (issue 5): every topic keyed by draft id, so the approval table, its
+# Rapid-response approvals: every topic keyed by draft id, so the approval table, its
 # changelog and the publish step see one draft on one partition.
 DRAFTS = TopicSpec("responses.drafts", doc="proposed public responses, one per firing alert")
 DECISIONS = TopicSpec(
@@ -65,14 +65,14 @@ AUDIT = TopicSpec(
     doc="append-only audit log of every decision, accepted or refused",
 )
 
-# On-call (issue 4): acknowledgements are keyed by dedup key like ``alerts`` (same partition count,
+# On-call: acknowledgements are keyed by dedup key like ``alerts`` (same partition count,
 # so the ack agent and the alert book of one alert live on one worker); silences are few and every
 # worker needs all of them, so one partition feeding a global table.
 ACKS = TopicSpec(
     "alerts.acks", doc="acknowledge/resolve requests from Slack, PagerDuty and the API"
 )
 SILENCES = TopicSpec("alerts.silences", partitions=1, doc="silence create/expire commands")
-# Alert grouping (issue 4): commands keyed by group id (route + grouped label values), so one
+# Alert grouping: commands keyed by group id (route + grouped label values), so one
 # group's state (the alert_groups table) lives on one partition whatever its alerts' dedup keys.
 GROUPS = TopicSpec("alerts.groups", doc="add/remove/flush commands per alert group")
 

@@ -1,9 +1,10 @@
 """Rapid-response approvals.
 
-The domain core (``config``, ``drafts``, ``state``, ``policy``, ``users``, ``tokens``, ``audit``,
-``sla``, ``slack_verify``) is pure: no Kafka, no I/O at import. Its stream schemas are in
-``pipeline/records.py``; ``flow``, ``runtime``, ``session``, ``web``, ``slack``, ``publish`` and
-``audit_export`` wire it to Faust, the approval pages, Slack and the ``tocsin audit`` command.
+The domain core (``config``, ``drafts``, ``events``, ``draft_state``, ``state``, ``policy``,
+``users``, ``tokens``, ``audit``, ``sla``, ``slack_verify``) is pure: no Kafka, no I/O at import.
+Its stream schemas are in ``pipeline/records.py``; ``flow``, ``runtime``, ``session``, ``web``,
+``slack``, ``publish`` and ``audit_export`` wire it to Faust, the approval pages (the ``web``
+package), Slack and the ``tocsin audit`` command.
 
 Interface summary (for the Faust wiring, web pages and Slack endpoint built on top):
 
@@ -14,7 +15,8 @@ Interface summary (for the Faust wiring, web pages and Slack endpoint built on t
   -> list[Draft]`` (best first; deterministic ``Draft.id`` from alert dedup key + template id).
   ``Draft.to_dict/from_dict``; ``draft.text_hash``; ``draft.needs_review`` (an edited reviewed
   template); ``draft.template_reference`` (the pre-approval's review reference, for the page).
-* ``state``: ``Actor.of(user, "web"|"slack"|"api", remote_addr)`` / ``Actor.system()``; events
+* ``state`` (defined in ``events``, ``draft_state`` and ``state``, all importable from ``state``):
+  ``Actor.of(user, "web"|"slack"|"api", remote_addr)`` / ``Actor.system()``; events
   ``DraftCreated(draft)``, ``Edited(text, version)``, ``Approved(version, text_hash, role=None,
   link=None)``, ``Rejected(version, comment, link=None)``, ``ChangesRequested(version, comment,
   link=None)``, ``Escalated(role, deputies)``, ``Published(text_hash, target)``;

@@ -229,16 +229,11 @@ def _roles(doc: YamlDoc, loc: tuple[str | int, ...], roles: list[str]) -> list[s
     return problems
 
 
-def build_policy(
-    doc: YamlDoc, *, topics: Iterable[str] | None = None, users: UserDirectory | None = None
-) -> Policy:
-    """Validate a parsed policy file; ``topics`` and ``users`` are cross-checked when given."""
-    spec = validate(doc, PolicyFile)
-    known = frozenset(topics) if topics is not None else None
+def _rules(
+    doc: YamlDoc, spec: PolicyFile, known: frozenset[str] | None
+) -> tuple[list[Rule], list[str]]:
+    """The policy's rules, and the problems with their roles, topics and severities."""
     problems: list[str] = []
-    problems += _roles(doc, ("default", "require"), spec.default.require)
-    problems += _roles(doc, ("medical_claim", "require"), spec.medical_claim.require)
-    problems += _roles(doc, ("edited_template", "require"), spec.edited_template.require)
     rules: list[Rule] = []
     for i, r in enumerate(spec.rules):
         problems += _roles(doc, ("rules", i, "require"), r.require)
@@ -262,6 +257,12 @@ def build_policy(
                 r.four_eyes,
             )
         )
+    return rules, problems
+
+
+def _sla(doc: YamlDoc, spec: PolicyFile) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Deadlines in seconds per severity and role, and the problems with them."""
+    problems: list[str] = []
     sla: dict[str, dict[str, float]] = {}
     for sev in SEVERITIES:
         if sev not in spec.sla:
@@ -289,6 +290,12 @@ def build_policy(
             if seconds <= 0:
                 problems.append(doc.problem(("sla", sev, role), "must be longer than zero"))
             sla[sev][role] = seconds
+    return sla, problems
+
+
+def _deputies(doc: YamlDoc, spec: PolicyFile, users: UserDirectory | None) -> list[str]:
+    """Problems with the deputies: unknown roles or users, someone their own deputy."""
+    problems: list[str] = []
     for role, names in spec.deputies.by_role.items():
         if role not in APPROVER_ROLES:
             problems.append(
@@ -307,6 +314,12 @@ def build_policy(
             problems.append(
                 doc.problem(("deputies", "by_user", name), "cannot be their own deputy")
             )
+    return problems
+
+
+def _claim_patterns(doc: YamlDoc, spec: PolicyFile) -> tuple[dict[str, re.Pattern[str]], list[str]]:
+    """One compiled medical-claim pattern per language, and the problems with the keywords."""
+    problems: list[str] = []
     patterns: dict[str, re.Pattern[str]] = {}
     for lang, words in spec.claim_keywords.items():
         clean = [w for w in words if w.strip().rstrip("*").strip()]
@@ -314,6 +327,29 @@ def build_policy(
             problems.append(doc.problem(("claim_keywords", lang), "empty keyword"))
             continue
         patterns[lang] = _keyword_pattern(clean)
+    return patterns, problems
+
+
+def build_policy(
+    doc: YamlDoc, *, topics: Iterable[str] | None = None, users: UserDirectory | None = None
+) -> Policy:
+    """Validate a parsed policy file; ``topics`` and ``users`` are cross-checked when given.
+
+    Every problem in the file is collected before raising, so one ConfigError lists them all.
+    """
+    spec = validate(doc, PolicyFile)
+    known = frozenset(topics) if topics is not None else None
+    problems: list[str] = []
+    problems += _roles(doc, ("default", "require"), spec.default.require)
+    problems += _roles(doc, ("medical_claim", "require"), spec.medical_claim.require)
+    problems += _roles(doc, ("edited_template", "require"), spec.edited_template.require)
+    rules, found = _rules(doc, spec, known)
+    problems += found
+    sla, found = _sla(doc, spec)
+    problems += found
+    problems += _deputies(doc, spec, users)
+    patterns, found = _claim_patterns(doc, spec)
+    problems += found
     if problems:
         raise ConfigError("\n".join(problems))
     return Policy(

@@ -23,376 +23,72 @@ publish_mismatch (publishing anything but the exact approved text).
 An approval is bound to the SHA-256 of the exact text and to the version; the draft is *approved*
 only when every required role has an approval of the current text hash by a person allowed to
 give it (:func:`is_satisfied` re-checks the whole policy, it does not trust a counter).
+
+The types it works on live beside it and are re-exported here, so callers import the state
+machine from one place: the actor and events in :mod:`pipeline.approvals.events`, the draft
+state and its queries in :mod:`pipeline.approvals.draft_state`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
-from pipeline.approvals.audit import AuditEntry, Origin, make_entry, text_hash
-from pipeline.approvals.drafts import Draft, edit
+from pipeline.approvals.audit import AuditEntry, make_entry, text_hash
+from pipeline.approvals.draft_state import (
+    STATUSES,
+    Approval,
+    Decision,
+    DraftState,
+    Escalation,
+    fillable_roles,
+    is_satisfied,
+)
+from pipeline.approvals.drafts import edit
 from pipeline.approvals.errors import DecisionRefused
-from pipeline.approvals.policy import Policy, Requirement
+from pipeline.approvals.events import (
+    Actor,
+    Approved,
+    ChangesRequested,
+    DraftCreated,
+    Edited,
+    Escalated,
+    Event,
+    Published,
+    Rejected,
+    event_from_dict,
+    event_to_dict,
+)
+from pipeline.approvals.policy import Policy
 from pipeline.approvals.tokens import LinkClaims
-from pipeline.approvals.users import SYSTEM_USER, User
 
-STATUSES = ("pending", "changes_requested", "approved", "rejected", "published")
+__all__ = [
+    "EDITOR_ROLE",
+    "MAX_COMMENT_CHARS",
+    "STATUSES",
+    "Actor",
+    "Approval",
+    "Approved",
+    "ChangesRequested",
+    "Decision",
+    "DraftCreated",
+    "DraftState",
+    "Edited",
+    "Escalated",
+    "Escalation",
+    "Event",
+    "Published",
+    "Rejected",
+    "decide",
+    "event_from_dict",
+    "event_to_dict",
+    "fillable_roles",
+    "is_satisfied",
+]
+
 EDITOR_ROLE = "responder"
 MAX_COMMENT_CHARS = 2000
-
-
-# -- who ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Actor:
-    """Who is acting, with the roles they held when the request was authenticated, and from where."""
-
-    user_id: str
-    roles: frozenset[str]
-    origin: Origin
-
-    @classmethod
-    def of(cls, user: User, channel: str, remote_addr: str | None = None) -> Actor:
-        return cls(user.id, user.roles, Origin(channel, remote_addr))
-
-    @classmethod
-    def system(cls) -> Actor:
-        return cls(SYSTEM_USER, frozenset(), Origin.system())
-
-    @property
-    def is_system(self) -> bool:
-        return self.user_id == SYSTEM_USER and self.origin.channel == "system"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "user_id": self.user_id,
-            "roles": sorted(self.roles),
-            "channel": self.origin.channel,
-            "remote_addr": self.origin.remote_addr,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Actor:
-        return cls(
-            str(data["user_id"]),
-            frozenset(data["roles"]),
-            Origin(str(data["channel"]), data.get("remote_addr")),
-        )
-
-
-# -- events ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DraftCreated:
-    """A draft proposed for an alert (by the system or a responder)."""
-
-    draft: Draft
-    type: ClassVar[str] = "draft_created"
-
-
-@dataclass(frozen=True)
-class Edited:
-    """New text for the draft; ``version`` is the version the editor started from."""
-
-    text: str
-    version: int
-    type: ClassVar[str] = "edited"
-
-
-@dataclass(frozen=True)
-class Approved:
-    """Approval of ``version`` whose text hashes to ``text_hash`` (what the approver saw).
-
-    ``role`` picks which required role the actor approves as (default: the first one they may
-    fill that is still missing). ``link`` is set when the request came through a signed link.
-    """
-
-    version: int
-    text_hash: str
-    role: str | None = None
-    link: LinkClaims | None = None
-    type: ClassVar[str] = "approved"
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """Rejection with a mandatory comment; the draft is dead, a new one is needed."""
-
-    version: int
-    comment: str
-    link: LinkClaims | None = None
-    type: ClassVar[str] = "rejected"
-
-
-@dataclass(frozen=True)
-class ChangesRequested:
-    """A reviewer asks for changes (comment mandatory); approvals of this round are void."""
-
-    version: int
-    comment: str
-    link: LinkClaims | None = None
-    type: ClassVar[str] = "changes_requested"
-
-
-@dataclass(frozen=True)
-class Escalated:
-    """The SLA for ``role`` passed: ``deputies`` may now act for that role on this draft."""
-
-    role: str
-    deputies: tuple[str, ...]
-    reason: str = "sla_breached"
-    type: ClassVar[str] = "escalated"
-
-
-@dataclass(frozen=True)
-class Published:
-    """The publish step handed out the text hashing to ``text_hash``."""
-
-    text_hash: str
-    target: str = ""
-    type: ClassVar[str] = "published"
-
-
-Event = DraftCreated | Edited | Approved | Rejected | ChangesRequested | Escalated | Published
-_EVENT_TYPES: dict[str, type[Any]] = {
-    cls.type: cls
-    for cls in (DraftCreated, Edited, Approved, Rejected, ChangesRequested, Escalated, Published)
-}
-
-
-def event_to_dict(event: Event) -> dict[str, Any]:
-    """JSON-able form of an event, with its ``type`` (for the decisions topic)."""
-    out: dict[str, Any] = {"type": event.type}
-    for f in fields(event):
-        value = getattr(event, f.name)
-        if isinstance(value, Draft | LinkClaims):
-            value = value.to_dict()
-        elif isinstance(value, tuple):
-            value = list(value)
-        out[f.name] = value
-    return out
-
-
-def event_from_dict(data: Mapping[str, Any]) -> Event:
-    """Inverse of :func:`event_to_dict`; ValueError on an unknown type."""
-    kind = data.get("type")
-    cls = _EVENT_TYPES.get(str(kind))
-    if cls is None:
-        raise ValueError(f"unknown approval event type {kind!r}")
-    values: dict[str, Any] = {f.name: data[f.name] for f in fields(cls) if f.name in data}
-    if "draft" in values:
-        values["draft"] = Draft.from_dict(values["draft"])
-    if values.get("link") is not None:
-        values["link"] = LinkClaims.from_dict(values["link"])
-    if "deputies" in values:
-        values["deputies"] = tuple(values["deputies"])
-    event: Event = cls(**values)
-    return event
-
-
-# -- state -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Approval:
-    user_id: str
-    role: str
-    text_hash: str
-    version: int
-    at: datetime
-    channel: str
-    acting: bool = False
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A comment-bearing decision kept for the draft page (reject / request changes)."""
-
-    user_id: str
-    action: str
-    comment: str
-    version: int
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Escalation:
-    role: str
-    deputies: tuple[str, ...]
-    version: int
-    at: datetime
-
-
-@dataclass(frozen=True)
-class DraftState:
-    """Everything known about one draft; ``to_dict``/``from_dict`` round-trip exactly."""
-
-    draft: Draft
-    version: int
-    status: str
-    requirement: Requirement
-    created_at: datetime
-    round_started_at: datetime
-    authors: tuple[str, ...] = ()
-    approvals: tuple[Approval, ...] = ()
-    decisions: tuple[Decision, ...] = ()
-    escalations: tuple[Escalation, ...] = ()
-    used_nonces: tuple[str, ...] = ()
-    approved_hash: str | None = None
-    published_hash: str | None = None
-    published_at: datetime | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def draft_id(self) -> str:
-        return self.draft.id
-
-    @property
-    def text_hash(self) -> str:
-        return self.draft.text_hash
-
-    def current_approvals(self) -> tuple[Approval, ...]:
-        """Approvals of the current version and text (earlier rounds are void)."""
-        return tuple(
-            a for a in self.approvals if a.version == self.version and a.text_hash == self.text_hash
-        )
-
-    def missing_roles(self) -> tuple[str, ...]:
-        done = {a.role for a in self.current_approvals()}
-        return tuple(r for r in self.requirement.roles if r not in done)
-
-    def deadline(self, role: str) -> datetime:
-        """When ``role`` must have decided in the current round."""
-        return self.round_started_at + timedelta(seconds=self.requirement.sla_s[role])
-
-    def acting_roles(self, user_id: str) -> frozenset[str]:
-        """Roles ``user_id`` may fill on this draft as an escalation deputy (current round)."""
-        return frozenset(
-            e.role for e in self.escalations if e.version == self.version and user_id in e.deputies
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        def when(value: datetime | None) -> str | None:
-            return value.isoformat() if value is not None else None
-
-        return {
-            "draft": self.draft.to_dict(),
-            "version": self.version,
-            "status": self.status,
-            "requirement": self.requirement.to_dict(),
-            "created_at": when(self.created_at),
-            "round_started_at": when(self.round_started_at),
-            "authors": list(self.authors),
-            "approvals": [
-                {
-                    "user_id": a.user_id,
-                    "role": a.role,
-                    "text_hash": a.text_hash,
-                    "version": a.version,
-                    "at": when(a.at),
-                    "channel": a.channel,
-                    "acting": a.acting,
-                }
-                for a in self.approvals
-            ],
-            "decisions": [
-                {
-                    "user_id": d.user_id,
-                    "action": d.action,
-                    "comment": d.comment,
-                    "version": d.version,
-                    "at": when(d.at),
-                }
-                for d in self.decisions
-            ],
-            "escalations": [
-                {
-                    "role": e.role,
-                    "deputies": list(e.deputies),
-                    "version": e.version,
-                    "at": when(e.at),
-                }
-                for e in self.escalations
-            ],
-            "used_nonces": list(self.used_nonces),
-            "approved_hash": self.approved_hash,
-            "published_hash": self.published_hash,
-            "published_at": when(self.published_at),
-            "extra": dict(self.extra),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DraftState:
-        def when(value: str | None) -> datetime | None:
-            return datetime.fromisoformat(value) if value is not None else None
-
-        def must(value: str) -> datetime:
-            return datetime.fromisoformat(value)
-
-        return cls(
-            draft=Draft.from_dict(data["draft"]),
-            version=int(data["version"]),
-            status=str(data["status"]),
-            requirement=Requirement.from_dict(data["requirement"]),
-            created_at=must(data["created_at"]),
-            round_started_at=must(data["round_started_at"]),
-            authors=tuple(data.get("authors", ())),
-            approvals=tuple(
-                Approval(
-                    a["user_id"],
-                    a["role"],
-                    a["text_hash"],
-                    int(a["version"]),
-                    must(a["at"]),
-                    a["channel"],
-                    bool(a.get("acting", False)),
-                )
-                for a in data.get("approvals", ())
-            ),
-            decisions=tuple(
-                Decision(d["user_id"], d["action"], d["comment"], int(d["version"]), must(d["at"]))
-                for d in data.get("decisions", ())
-            ),
-            escalations=tuple(
-                Escalation(e["role"], tuple(e["deputies"]), int(e["version"]), must(e["at"]))
-                for e in data.get("escalations", ())
-            ),
-            used_nonces=tuple(data.get("used_nonces", ())),
-            approved_hash=data.get("approved_hash"),
-            published_hash=data.get("published_hash"),
-            published_at=when(data.get("published_at")),
-            extra=dict(data.get("extra", {})),
-        )
-
-
-# -- queries -----------------------------------------------------------------------------------
-def is_satisfied(state: DraftState) -> bool:
-    """True when the policy is met for the *current* text: every required role approved by an
-    allowed person, distinct where required, none of them an author where four eyes apply."""
-    current = state.current_approvals()
-    by_role: dict[str, Approval] = {}
-    for approval in current:
-        by_role.setdefault(approval.role, approval)
-    if any(role not in by_role for role in state.requirement.roles):
-        return False
-    people = [by_role[role].user_id for role in state.requirement.roles]
-    if state.requirement.distinct_approvers and len(set(people)) != len(people):
-        return False
-    if state.requirement.four_eyes and set(people) & set(state.authors):
-        return False
-    return bool(state.requirement.roles)
-
-
-def fillable_roles(state: DraftState, actor: Actor) -> tuple[str, ...]:
-    """Required roles ``actor`` could approve as right now (for queues and buttons)."""
-    if state.status != "pending":
-        return ()
-    if state.requirement.four_eyes and actor.user_id in state.authors:
-        return ()
-    held = actor.roles | state.acting_roles(actor.user_id)
-    mine = {a.role for a in state.current_approvals() if a.user_id == actor.user_id}
-    if mine and state.requirement.distinct_approvers:
-        return ()
-    return tuple(r for r in state.missing_roles() if r in held)
 
 
 # -- the transition function -------------------------------------------------------------------

@@ -57,7 +57,7 @@ class RawEngagement(_Strict):
 
 
 class RawMention(_Strict):
-    """The input contract for one mention (documented in the README)."""
+    """The input contract for one mention (documented in docs/architecture.md)."""
 
     id: StrictStr = Field(min_length=1, max_length=200)
     platform: Platform

@@ -21,7 +21,7 @@ from typing import Any
 import click
 from kafka import KafkaConsumer
 
-from pipeline.ingest.replay import count_lines, read_lines, replay
+from pipeline.ingest.replay import ReplayStats, count_lines, read_lines, replay
 from pipeline.ops.procs import REPO, Broker, Worker, free_port
 from pipeline.settings import default_cache_dir
 from pipeline.topology import ALERTS, CLASSIFIED, DLQ, MENTIONS, RAW
@@ -31,8 +31,8 @@ STREAM = REPO / "deploy" / "demo" / "stream.jsonl"
 #: Wall-clock reordering the demo's buckets tolerate. A brand's mentions reach ``mentions`` from
 #: four ``mentions.raw`` partitions, read in fetch-sized chunks, so they arrive up to a second or
 #: two out of event order. At 1x that is nothing next to the 120 s allowed lateness; at 2000x it
-#: is up to an hour of event time, and with 120 s a 2026-11-23 run counted 1,921 of 6,558
-#: mentions as late (left out of their bucket). The demo therefore scales the lateness with speed.
+#: is up to an hour of event time, and with 120 s close to a third of the stream would arrive
+#: after its bucket closed (left out of it). The demo therefore scales the lateness with speed.
 DEMO_SKEW_S = 3.0
 #: Lateness when replaying as fast as possible (speed 0), where event time per wall second is unknown.
 UNPACED_LATENESS_S = 6 * 3600
@@ -157,24 +157,18 @@ def run_demo(
     kafka_port: int | None,
     summary_json: Path | None = None,
 ) -> int:
+    """Run the demo; 0 when at least one alert fired, 1 when none did, 130 on Ctrl-C.
+
+    Whatever happens, the worker and the broker it started are stopped, and its run folder is
+    deleted unless ``keep_state``.
+    """
     started = time.monotonic()
     run_dir = default_cache_dir() / "run" / f"demo-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}"
     broker = Broker(port=kafka_port or free_port(), data_dir=run_dir / "kafka")
     worker: Worker | None = None
     watcher: AlertWatcher | None = None
     try:
-        click.secho("1/5 model artefacts", bold=True)
-        from models.build import build_artefacts
-        from models.classifier import load_classifier
-
-        artefacts = build_artefacts(progress=lambda msg: click.echo(f"    {msg}"))
-        model = load_classifier(artefacts)
-        sample = demo_texts(stream, limit=512)
-        raw_rate = measure_raw_model(model, sample)
-        click.echo(
-            f"    raw model: {raw_rate:.0f} texts/s (batch 32, {len(sample)} distinct demo texts)"
-        )
-        del model
+        artefacts, raw_rate = _model_step(stream)
 
         click.secho(f"2/5 Kafka broker on {broker.bootstrap}", bold=True)
         broker.start()
@@ -211,74 +205,21 @@ def run_demo(
         drained_at = wait_drained(broker.bootstrap, timeout_s=900)
         time.sleep(1.0)
         watcher.stop()
-        metrics = worker.metrics_text()
-        classified = metric_value(
-            metrics, "tocsin_agent_messages_out_total", agent="classify_mentions"
+        summary = _summarise(
+            worker.metrics_text(),
+            stats,
+            dlq=topic_size(broker.bootstrap, DLQ.name),
+            pipeline_s=drained_at - replay_started,
+            raw_rate=raw_rate,
+            alerts=watcher.seen,
+            speed=speed,
         )
-        dlq = topic_size(broker.bootstrap, DLQ.name)
-        pipeline_s = drained_at - replay_started
         firing = [a for a in watcher.seen if a["state"] == "firing"]
-        click.echo()
-        click.secho("Summary", bold=True)
-        click.echo(f"  mentions replayed        {stats.sent}")
-        click.echo(f"  dead-lettered (mentions.dlq) {dlq:.0f}")
-        click.echo(f"  classified               {classified:.0f}")
-        click.echo(
-            f"  pipeline throughput      {classified / pipeline_s:.1f} mentions/s "
-            f"(replay start to drained, {pipeline_s:.1f}s)"
-        )
-        click.echo(f"  raw model throughput     {raw_rate:.1f} texts/s")
-        click.echo(
-            f"  repost cache hits        {metric_value(metrics, 'tocsin_model_dedup_hits_total'):.0f}"
-        )
-        late = metric_value(metrics, "tocsin_late_mentions_total")
-        # a mention arriving after its bucket closed is left out of it (see DEMO_SKEW_S)
-        click.echo(f"  late (bucket closed)     {late:.0f}")
-        batches = metric_value(metrics, "tocsin_model_batch_size_count")
-        model_texts = metric_value(metrics, "tocsin_model_batch_size_sum")
-        model_busy = metric_value(metrics, "tocsin_model_batch_latency_seconds_sum")
-        click.echo(
-            f"  model calls              {batches:.0f} ({model_texts / max(batches, 1):.1f} texts each, "
-            f"{model_busy:.1f}s busy = {model_busy / pipeline_s:.0%} of the drain time)"
-        )
-        click.echo(
-            f"  pipeline / raw model     {classified / pipeline_s / raw_rate:.2f} (the replay sent "
-            f"{stats.rate:.0f}/s, so this is the pace of the replay, not the worker's capacity: "
-            "`make bench` and `tocsin model bench` measure that)"
-        )
-        click.echo(f"  alerts fired             {len(firing)}")
-        for alert in firing:
-            click.echo(
-                f"    - {alert['brand']}/{alert['topic']} from {alert['started_at'][:16]}Z "
-                f"severity={alert['severity']} key={alert['dedup_key']}"
-            )
-        wall = time.monotonic() - started
+        _print_summary(summary, firing, replay_rate=stats.rate)
+        summary["wall_seconds"] = wall = time.monotonic() - started
         click.echo(f"  wall time                {wall:.1f}s")
         if summary_json is not None:
-            summary_json.write_text(
-                json.dumps(
-                    {
-                        "replayed": stats.sent,
-                        "dead_lettered": dlq,
-                        "classified": classified,
-                        "pipeline_mentions_per_s": classified / pipeline_s,
-                        "pipeline_seconds": pipeline_s,
-                        "raw_model_texts_per_s": raw_rate,
-                        "replay_seconds": stats.seconds,
-                        "dedup_hits": metric_value(metrics, "tocsin_model_dedup_hits_total"),
-                        "late_mentions": late,
-                        "model_calls": batches,
-                        "model_texts": model_texts,
-                        "model_busy_seconds": model_busy,
-                        "pipeline_over_raw": classified / pipeline_s / raw_rate,
-                        "alerts": watcher.seen,
-                        "wall_seconds": wall,
-                        "speed": speed,
-                    },
-                    indent=2,
-                    default=str,
-                )
-            )
+            summary_json.write_text(json.dumps(summary, indent=2, default=str))
         return 0 if firing else 1
     except KeyboardInterrupt:
         click.echo("\ninterrupted: stopping what the demo started")
@@ -291,6 +232,87 @@ def run_demo(
         broker.stop()
         if not keep_state:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _model_step(stream: Path) -> tuple[Path, float]:
+    """Step 1: build (or find) the artefacts and measure the bare model on the demo's texts."""
+    click.secho("1/5 model artefacts", bold=True)
+    from models.build import build_artefacts
+    from models.classifier import load_classifier
+
+    artefacts = build_artefacts(progress=lambda msg: click.echo(f"    {msg}"))
+    model = load_classifier(artefacts)
+    sample = demo_texts(stream, limit=512)
+    raw_rate = measure_raw_model(model, sample)
+    click.echo(
+        f"    raw model: {raw_rate:.0f} texts/s (batch 32, {len(sample)} distinct demo texts)"
+    )
+    return artefacts, raw_rate
+
+
+def _summarise(
+    metrics: str,
+    stats: ReplayStats,
+    *,
+    dlq: float,
+    pipeline_s: float,
+    raw_rate: float,
+    alerts: list[dict[str, Any]],
+    speed: float,
+) -> dict[str, Any]:
+    """The run's figures, from the worker's metrics (the ``--summary-json`` document)."""
+    classified = metric_value(metrics, "tocsin_agent_messages_out_total", agent="classify_mentions")
+    return {
+        "replayed": stats.sent,
+        "dead_lettered": dlq,
+        "classified": classified,
+        "pipeline_mentions_per_s": classified / pipeline_s,
+        "pipeline_seconds": pipeline_s,
+        "raw_model_texts_per_s": raw_rate,
+        "replay_seconds": stats.seconds,
+        "dedup_hits": metric_value(metrics, "tocsin_model_dedup_hits_total"),
+        # a mention arriving after its bucket closed is left out of it (see DEMO_SKEW_S)
+        "late_mentions": metric_value(metrics, "tocsin_late_mentions_total"),
+        "model_calls": metric_value(metrics, "tocsin_model_batch_size_count"),
+        "model_texts": metric_value(metrics, "tocsin_model_batch_size_sum"),
+        "model_busy_seconds": metric_value(metrics, "tocsin_model_batch_latency_seconds_sum"),
+        "pipeline_over_raw": classified / pipeline_s / raw_rate,
+        "alerts": alerts,
+        "wall_seconds": None,
+        "speed": speed,
+    }
+
+
+def _print_summary(s: dict[str, Any], firing: list[dict[str, Any]], *, replay_rate: float) -> None:
+    pipeline_s = s["pipeline_seconds"]
+    batches, busy = s["model_calls"], s["model_busy_seconds"]
+    click.echo()
+    click.secho("Summary", bold=True)
+    click.echo(f"  mentions replayed        {s['replayed']}")
+    click.echo(f"  dead-lettered (mentions.dlq) {s['dead_lettered']:.0f}")
+    click.echo(f"  classified               {s['classified']:.0f}")
+    click.echo(
+        f"  pipeline throughput      {s['pipeline_mentions_per_s']:.1f} mentions/s "
+        f"(replay start to drained, {pipeline_s:.1f}s)"
+    )
+    click.echo(f"  raw model throughput     {s['raw_model_texts_per_s']:.1f} texts/s")
+    click.echo(f"  repost cache hits        {s['dedup_hits']:.0f}")
+    click.echo(f"  late (bucket closed)     {s['late_mentions']:.0f}")
+    click.echo(
+        f"  model calls              {batches:.0f} ({s['model_texts'] / max(batches, 1):.1f} texts "
+        f"each, {busy:.1f}s busy = {busy / pipeline_s:.0%} of the drain time)"
+    )
+    click.echo(
+        f"  pipeline / raw model     {s['pipeline_over_raw']:.2f} (the replay sent "
+        f"{replay_rate:.0f}/s, so this is the pace of the replay, not the worker's capacity: "
+        "`make bench` and `tocsin model bench` measure that)"
+    )
+    click.echo(f"  alerts fired             {len(firing)}")
+    for alert in firing:
+        click.echo(
+            f"    - {alert['brand']}/{alert['topic']} from {alert['started_at'][:16]}Z "
+            f"severity={alert['severity']} key={alert['dedup_key']}"
+        )
 
 
 def parse_alert_lines(text: str) -> list[str]:

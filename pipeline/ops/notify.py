@@ -105,7 +105,7 @@ def check_receiver(name: str, configured: list[str], routing: Path | None) -> No
     if name not in configured:
         raise ConfigProblem(
             f"unknown receiver {name!r}; configured: {', '.join(configured)} "
-            "(receivers are configured with TOCSIN_* settings, see the README)"
+            "(receivers are configured with TOCSIN_* settings, see docs/delivery-and-oncall.md)"
         )
     if routing is None or name == "console":
         return
