@@ -27,7 +27,8 @@ HISTORY = 2 * 86400.0
 
 
 def poisson_times(rng: random.Random, rate_per_s: float, start: float, end: float) -> list[float]:
-    out, t = [], start
+    out: list[float] = []
+    t = start
     while True:
         t += rng.expovariate(rate_per_s)
         if t >= end:

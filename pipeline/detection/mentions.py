@@ -16,8 +16,8 @@ would page on:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import pairwise
 from datetime import UTC, datetime
+from itertools import pairwise
 
 from pipeline.detection.detector import Reading, SeriesDetector
 

@@ -26,10 +26,10 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
-from pipeline.demo import metric_value
-from pipeline.procs import Broker, Worker, free_port
 
 from pipeline.oncall.acks import pagerduty_signature
+from pipeline.ops.demo import metric_value
+from pipeline.ops.procs import Broker, Worker, free_port
 from pipeline.ops.topics import ensure_topics
 from pipeline.settings import make_settings
 from pipeline.worker import openapi

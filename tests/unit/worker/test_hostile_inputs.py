@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from pipeline import safejson, statedir
+from pipeline import safejson
 from pipeline.approvals import slack_verify
 from pipeline.approvals.errors import ApprovalRefused, SignatureRefused
 from pipeline.approvals.slack import claimed_user, parse_interaction
@@ -41,6 +41,7 @@ from pipeline.oncall.acks import (
 )
 from pipeline.oncall.silences import SilenceError, parse_silence
 from pipeline.refusals import RefusalLedger
+from pipeline.worker import statedir
 from pipeline.worker.broker_probe import BrokerProbe
 from tests.unit.test_ingest_http import FakeSink, chunks_of, make_gate, mention, ndjson, post
 
