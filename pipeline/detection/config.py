@@ -119,8 +119,10 @@ class DetectorConfig:
     """... and at least this many times the expected count for the window."""
     early_blip_seconds: float = 60.0
     """A burst no longer than this is a blip, not a surge: beyond the densest such stretch of the
-    window, the rest of it must also be unusual (``early_rest_p``) and hold two mentions or more."""
-    early_rest_p: float = 1e-2
+    window, the rest of it must also be unusual (``early_rest_p``) and hold ``early_rest_min``
+    mentions or more."""
+    early_rest_p: float = 1e-3
+    early_rest_min: int = 3
 
     def __post_init__(self) -> None:
         if self.bucket_seconds <= 0:

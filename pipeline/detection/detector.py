@@ -232,7 +232,7 @@ class SeriesDetector:
             return None
         rest = n - densest(window, cfg.early_blip_seconds)
         rest_expected = rate * (cfg.early_window_seconds - cfg.early_blip_seconds)
-        if rest < 2 or upper_tail(float(rest), rest_expected, alpha) > cfg.early_rest_p:
+        if rest < cfg.early_rest_min or upper_tail(float(rest), rest_expected, alpha) > cfg.early_rest_p:
             return None
         self.firing = True
         self.calm = 0

@@ -43,7 +43,7 @@ from pipeline.oncall.silences import SilenceError, parse_silence
 from pipeline.refusals import RefusalLedger
 from pipeline.worker import statedir
 from pipeline.worker.broker_probe import BrokerProbe
-from tests.unit.test_ingest_http import FakeSink, chunks_of, make_gate, mention, ndjson, post
+from tests.unit.ingest.test_ingest_http import FakeSink, chunks_of, make_gate, mention, ndjson, post
 
 BIG = "1" + "0" * 5000
 LIMITS: dict[str, Any] = {"max_bytes": 64 * 1024, "max_text_chars": 2000}
