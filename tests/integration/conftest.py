@@ -56,6 +56,10 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         b.stop()
 
 
+DETECTION_FILE = Path(__file__).parent / "data" / "detection.yaml"
+"""Detector settings of the workers these tests start (a 1-hour warm-up: see the file)."""
+
+
 @pytest.fixture()
 def start_worker(
     broker: Broker, tmp_path: Path, model_dir: Path
@@ -66,7 +70,11 @@ def start_worker(
         worker = Worker(
             bootstrap=broker.bootstrap,
             data_dir=tmp_path / f"worker{len(started)}",
-            env={"TOCSIN_MODEL_DIR": str(model_dir), **env},
+            env={
+                "TOCSIN_MODEL_DIR": str(model_dir),
+                "TOCSIN_DETECTION_FILE": str(DETECTION_FILE),
+                **env,
+            },
         )
         started.append(worker)
         worker.start(loglevel="info")

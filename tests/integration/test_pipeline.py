@@ -55,7 +55,8 @@ def mention(i: int, at: datetime, text: str) -> bytes:
 def test_mentions_on_raw_come_out_as_an_alert(
     broker: Broker, start_worker: Callable[..., Worker]
 ) -> None:
-    """Three quiet hours of one-minute buckets, then a pricing surge: one firing alert, right brand/topic."""
+    """Three quiet hours of one-minute buckets, then a pricing surge: one firing alert, right
+    brand/topic, paged early (while its bucket filled) within 90 s of event time."""
     worker = start_worker(
         TOCSIN_BUCKET_SECONDS="60", TOCSIN_ALLOWED_LATENESS_S="30", TOCSIN_API_TOKEN=TOKEN
     )
@@ -78,7 +79,11 @@ def test_mentions_on_raw_come_out_as_an_alert(
     assert [(a["brand"], a["topic"]) for a in firing] == [("brenmoor", "pricing")]
     alert = firing[0]
     assert alert["dedup_key"].startswith("brenmoor:pricing:20261120T12")
-    assert alert["observed"] >= 20 and alert["observed"] > 3 * alert["expected"]
+    assert alert["early"] and alert["tipping_mention"]["id"].startswith("it:1")
+    fired_at = datetime.fromisoformat(alert["fired_at"].replace("Z", "+00:00"))
+    assert timedelta(0) < fired_at - surge_start <= timedelta(seconds=90), alert["fired_at"]
+    assert alert["observed"] > 3 * alert["expected"]
+    assert alert["why"]["language"] in ("en", "fr") and alert["why"]["author_kind"] == "patient"
     assert alert["top_mentions"], "an alert carries its evidence"
     # the console receiver delivered it, and said so on the receipts topic
     receipts = consume(broker.bootstrap, "alerts.deliveries", want=1, timeout_s=30)
