@@ -6,6 +6,7 @@ Used unchanged by the counting stage (one :class:`SeriesDetector` per brand x to
 """
 
 from pipeline.detection.config import DetectorConfig
-from pipeline.detection.detector import Reading, SeriesDetector
+from pipeline.detection.detector import SeriesDetector
+from pipeline.detection.reading import Reading
 
 __all__ = ["DetectorConfig", "Reading", "SeriesDetector"]

@@ -43,9 +43,10 @@ from pipeline.detection.config import (
     DetectorConfigError,
     load_detection_settings,
 )
-from pipeline.detection.detector import Reading, SeriesDetector
+from pipeline.detection.detector import SeriesDetector
 from pipeline.detection.mentions import SeriesCounter
 from pipeline.detection.plot import plot
+from pipeline.detection.reading import Reading
 from pipeline.detection.scoring import (
     SeriesScore,
     Window,

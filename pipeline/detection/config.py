@@ -94,6 +94,11 @@ class DetectorConfig:
     so a lasting change resolves within a day instead of firing for days."""
     min_observed: float = 10.0
     """A bucket with fewer mentions never pages, so 0 -> 3 mentions is not a crisis."""
+    first_day_min_ratio: float = 10.0
+    """``min_ratio`` (and the early test's ratio) while the series has less than a day of history:
+    before a daily cycle has been seen, the baseline cannot tell a morning rise (4-5x in a few
+    hours on a quiet topic, single buckets up to 8x) from a surge, and a crisis from a quiet start
+    is tens of times its expected volume."""
     min_ratio: float = 3.0
     """A paging bucket is also at least this many times its expected volume: a big brand's
     statistically significant but small rise is not a crisis either."""

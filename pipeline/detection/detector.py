@@ -32,16 +32,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.detection.config import DetectorConfig
 from pipeline.detection.negbin import upper_tail
 from pipeline.detection.pot import TailModel
+from pipeline.detection.reading import (
+    Reading,
+    reading_from_list,
+    reading_to_list,
+)
 
 STATE_VERSION = 2
-SEVERITIES = ("info", "warning", "critical")
 CRITICAL_P = 1e-6
 """A paging bucket this unusual and ``CRITICAL_RATIO`` times its expected volume is critical."""
 CRITICAL_RATIO = 10.0
@@ -49,51 +53,6 @@ BLIP_SECONDS = 120.0
 """The stretch of a bucket ``peak`` covers (two adjacent minutes: any one-minute blip fits)."""
 Z_BAND = 2.576
 """Half-width of the expected band shown to people, in scales (99 % for a normal residual)."""
-
-
-@dataclass(frozen=True)
-class Reading:
-    """The detector's verdict on one bucket (and the alert state after it)."""
-
-    start: datetime
-    """Start of the bucket (timezone-aware, UTC)."""
-    observed: float
-    """Mentions counted in the bucket (so far, for an early page)."""
-    expected: float
-    """Expected volume of the whole bucket from the baseline."""
-    lower: float
-    """Lower edge of the expected band."""
-    upper: float
-    """Upper edge of the expected band."""
-    score: float
-    """``1 - p``: a calibrated tail probability, 0.999 means a 1-in-1000 bucket."""
-    severity: str
-    """``info`` (not unusual enough to act on), ``warning`` (pages) or ``critical``."""
-    firing: bool
-    """Alert state after this bucket."""
-    transition: str | None
-    """``"fired"`` where an alert starts (a page goes out), ``"resolved"`` where it ends."""
-    episode_start: datetime | None
-    """Start of the bucket where the current (or just-resolved) episode paged; stable across
-    replays, so it belongs in the alert's dedup key."""
-    warming_up: bool
-    """True while the series is too young to page."""
-    p_value: float = 1.0
-    """The tail probability itself (``1 - score``, kept for its precision)."""
-    volume: float = 0.0
-    """What was scored (the count)."""
-    hot: bool = False
-    """This bucket alone passed the paging test."""
-    fired_at: datetime | None = None
-    """Event time at which the page went out: the tipping mention's time for an early page, the
-    bucket's end for a page at close."""
-    early: bool = False
-    """The page went out while the bucket was still filling."""
-
-    @property
-    def surprise(self) -> float:
-        """``-log10(p_value)``: 3 means a 1-in-1000 bucket."""
-        return -math.log10(max(self.p_value, 1e-300))
 
 
 def _epoch(start: datetime) -> float:
@@ -132,6 +91,7 @@ class SeriesDetector:
         self._tail_after = cfg.buckets(cfg.tail_learn_after_seconds)
         self._cooldown_buckets = cfg.buckets(cfg.cooldown_seconds)
         self._season_after = min(12, self._warmup)
+        self._first_day = cfg.buckets(86400)
         self.tails = [
             TailModel(
                 rate=cfg.tail_rate,
@@ -225,14 +185,17 @@ class SeriesDetector:
         rate = max(mu, 0.05) / cfg.bucket_seconds
         alpha = min(max(math.expm1(self._scale() ** 2), 0.05), 3.0)
         expected = rate * cfg.early_window_seconds
-        if n < cfg.early_ratio * expected:
+        if n < max(cfg.early_ratio, self._min_ratio()) * expected:
             return None
         p = upper_tail(float(n), expected, alpha)
         if p > cfg.early_p:
             return None
         rest = n - densest(window, cfg.early_blip_seconds)
         rest_expected = rate * (cfg.early_window_seconds - cfg.early_blip_seconds)
-        if rest < cfg.early_rest_min or upper_tail(float(rest), rest_expected, alpha) > cfg.early_rest_p:
+        if (
+            rest < cfg.early_rest_min
+            or upper_tail(float(rest), rest_expected, alpha) > cfg.early_rest_p
+        ):
             return None
         self.firing = True
         self.calm = 0
@@ -285,7 +248,7 @@ class SeriesDetector:
             "rs": self.resid[:],
             "t": [tail.dump() for tail in self.tails],
             "al": [self.last_epoch, self.firing, self.calm, self.cooldown, self.episode_start],
-            "r": None if last is None else _reading_to_list(last),
+            "r": None if last is None else reading_to_list(last),
         }
 
     @property
@@ -319,7 +282,7 @@ class SeriesDetector:
         self.cooldown = int(cooldown)
         self.episode_start = None if episode_start is None else float(episode_start)
         r = state.get("r")
-        self._last = None if r is None else _reading_from_list(r)
+        self._last = None if r is None else reading_from_list(r)
 
     def _slots(self, t: float) -> tuple[int, int, float, int]:
         """Hour slots either side of the bucket's middle, the weight of the later, the weekday."""
@@ -331,6 +294,13 @@ class SeriesDetector:
     def _predict(self, t: float) -> float:
         s0, s1, frac, day = self._slots(t)
         return self.level + (1.0 - frac) * self.daily[s0] + frac * self.daily[s1] + self.weekly[day]
+
+    def _min_ratio(self) -> float:
+        """How far above its expected volume a bucket must be to page (higher on the first day)."""
+        cfg = self.config
+        if self.n < self._first_day:
+            return max(cfg.min_ratio, cfg.first_day_min_ratio)
+        return cfg.min_ratio
 
     def _scale(self) -> float:
         return max(self.scale, self.config.scale_floor)
@@ -363,7 +333,7 @@ class SeriesDetector:
             not warming
             and p <= cfg.alert_p
             and observed >= cfg.min_observed
-            and observed >= cfg.min_ratio * mu
+            and observed >= self._min_ratio() * mu
         )
         if hot and p <= CRITICAL_P and observed >= CRITICAL_RATIO * mu:
             severity = "critical"
@@ -467,45 +437,3 @@ class SeriesDetector:
             self.episode_start = t
             return "fired"
         return None
-
-
-def _reading_to_list(r: Reading) -> list[Any]:
-    return [
-        r.start.timestamp(),
-        r.observed,
-        r.expected,
-        r.lower,
-        r.upper,
-        r.score,
-        SEVERITIES.index(r.severity),
-        r.firing,
-        r.transition,
-        None if r.episode_start is None else r.episode_start.timestamp(),
-        r.warming_up,
-        r.p_value,
-        r.volume,
-        r.hot,
-        None if r.fired_at is None else r.fired_at.timestamp(),
-        r.early,
-    ]
-
-
-def _reading_from_list(v: list[Any]) -> Reading:
-    return Reading(
-        start=_dt(float(v[0])),
-        observed=float(v[1]),
-        expected=float(v[2]),
-        lower=float(v[3]),
-        upper=float(v[4]),
-        score=float(v[5]),
-        severity=SEVERITIES[int(v[6])],
-        firing=bool(v[7]),
-        transition=v[8],
-        episode_start=None if v[9] is None else _dt(float(v[9])),
-        warming_up=bool(v[10]),
-        p_value=float(v[11]),
-        volume=float(v[12]),
-        hot=bool(v[13]),
-        fired_at=None if v[14] is None else _dt(float(v[14])),
-        early=bool(v[15]),
-    )

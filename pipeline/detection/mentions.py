@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import pairwise
 
-from pipeline.detection.detector import Reading, SeriesDetector
+from pipeline.detection.detector import SeriesDetector
+from pipeline.detection.reading import Reading
 
 
 def peak_two_minutes(minutes: list[int]) -> float | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from pipeline.detection.detector import Reading
+from pipeline.detection.reading import Reading
 from pipeline.detection.scoring import Window
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from pipeline.detection.detector import Reading
+from pipeline.detection.reading import Reading
 
 
 class LabelsError(click.ClickException):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.detection.config import DetectionSettings, DetectorConfig, load_detection_settings
-from pipeline.detection.detector import Reading
+from pipeline.detection.reading import Reading
 from pipeline.records import Alert, Bucket, Signal
 
 WHY_TOP = 3
