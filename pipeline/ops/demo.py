@@ -45,7 +45,7 @@ def demo_lateness(speed: float, default_s: int = 120) -> int:
     return max(default_s, int(speed * DEMO_SKEW_S))
 
 
-PIPELINE_TOPICS = (RAW.name, MENTIONS.name, CLASSIFIED.name, "mentions.buckets", ALERTS.name)
+PIPELINE_TOPICS = (RAW.name, MENTIONS.name, CLASSIFIED.name, ALERTS.name)
 
 
 @dataclass
