@@ -30,9 +30,10 @@ from typing import Any
 
 from pipeline import services
 from pipeline.delivery.dead_letters import DeadLetterSink, dead_lettering
+from pipeline.delivery.once import deliver_once
 from pipeline.delivery.receivers.base import Receiver
 from pipeline.delivery.redaction import secrets_of
-from pipeline.delivery.retry import RetryPolicy, deliver
+from pipeline.delivery.retry import RetryPolicy, sender
 from pipeline.oncall.escalation import step_name
 from pipeline.oncall.grouping import GroupKey, group_id, grouping_to_dict
 from pipeline.oncall.inhibition import DEFAULT_RULES, inhibited_by
@@ -163,12 +164,7 @@ def routing_tree(receivers: list[Receiver]) -> RoutingTree | None:
 
 
 def retry_policy() -> RetryPolicy:
-    cfg = services.settings()
-    return RetryPolicy(
-        attempts=cfg.delivery_attempts,
-        backoff_s=cfg.delivery_backoff_s,
-        backoff_max_s=cfg.delivery_backoff_max_s,
-    )
+    return RetryPolicy.from_settings(services.settings())
 
 
 async def dead_letter_sink(record: DeliveryDeadLetter) -> None:
@@ -304,11 +300,6 @@ async def dispatch(
     for receiver in receivers:
         if receiver.name in handed:
             continue
-        mark = f"{step}/{receiver.name}"
-        if mark in delivered:
-            metrics.deliveries.labels(receiver.name, "skipped_duplicate").inc()
-            results[receiver.name] = True
-            continue
 
         async def on_attempt(
             attempt: int,
@@ -320,10 +311,12 @@ async def dispatch(
             await receipt(receiver, attempt, outcome, status, error)
 
         step_key = idempotency_key(alert, receiver)
-        ok = await deliver(
-            receiver,
-            alert,
-            idempotency_key=step_key,
+        mark = f"{step}/{receiver.name}"
+        fresh = mark not in delivered
+        ok = await deliver_once(
+            delivered,
+            mark,
+            sender(receiver, alert, step_key),
             policy=policy,
             on_attempt=dead_lettering(
                 on_attempt,
@@ -334,10 +327,10 @@ async def dispatch(
                 sink=dead_letters,
                 secrets=masked,
             ),
+            on_duplicate=metrics.deliveries.labels(receiver.name, "skipped_duplicate").inc,
         )
         results[receiver.name] = ok
-        if ok:
-            delivered[mark] = datetime.now(UTC).isoformat()
+        if ok and fresh:
             latency = (datetime.now(UTC) - alert.updated_at).total_seconds()
             metrics.delivery_latency.labels(receiver.name).observe(max(0.0, latency))
         book["delivered"] = delivered

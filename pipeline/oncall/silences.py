@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline.errors import TocsinError
 from pipeline.oncall.routing import LABELS
 
 MAX_DURATION = timedelta(days=30)
 MUTED_STATES = frozenset({"firing", "escalated"})
 
 
-class SilenceError(ValueError):
+class SilenceError(TocsinError, ValueError):
     """A silence request is invalid; the message names the field."""
 
 

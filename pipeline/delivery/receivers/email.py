@@ -41,6 +41,7 @@ import jinja2
 from pydantic import SecretStr
 
 from pipeline.delivery.receivers.base import GroupNotice, Receiver
+from pipeline.delivery.redaction import redact
 from pipeline.errors import DeliveryError, PermanentDelivery, RetryableDelivery
 from pipeline.records import Alert
 
@@ -365,6 +366,7 @@ def classify_smtp_error(exc: BaseException, receiver: str = "email") -> Delivery
 
 class EmailReceiver(Receiver):
     name = "email"
+    kind = "email"
 
     def __init__(
         self,
@@ -416,10 +418,10 @@ class EmailReceiver(Receiver):
     def _scrub(self, error: DeliveryError) -> DeliveryError:
         """A server that echoes the password back must not put it into a receipt."""
         if self._password is not None:
-            raw = self._password.get_secret_value()
             text = str(error)
-            if raw and raw in text:
-                return type(error)(text.replace(raw, "***"), status_code=error.status_code)
+            masked = redact(text, [self._password.get_secret_value()])
+            if masked != text:
+                return type(error)(masked, status_code=error.status_code)
         return error
 
     async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
