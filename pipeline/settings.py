@@ -83,6 +83,22 @@ def default_cache_dir() -> Path:
     return Path(root)
 
 
+def parse_token_list(raw: str) -> list[tuple[int, str, str]]:
+    """``"name:token, name:token"`` (commas or new lines) -> [(item number, name, token)].
+
+    The one parser of Tocsin's token lists (``TOCSIN_INGEST_TOKENS``, ``TOCSIN_USER_TOKENS``);
+    callers add their own rules. A ValueError names the item by number, never its token.
+    """
+    out: list[tuple[int, str, str]] = []
+    items = (p.strip() for p in raw.replace("\n", ",").split(","))
+    for n, item in enumerate(filter(None, items), start=1):
+        name, sep, token = item.partition(":")
+        if not sep or not name.strip() or not token.strip():
+            raise ValueError(f"item {n} is not name:token")
+        out.append((n, name.strip(), token.strip()))
+    return out
+
+
 def parse_client_tokens(raw: str) -> dict[str, SecretStr]:
     """``"client:token,client:token"`` -> {client: token}; errors name the client, never a token.
 
@@ -92,10 +108,8 @@ def parse_client_tokens(raw: str) -> dict[str, SecretStr]:
     """
     out: dict[str, SecretStr] = {}
     seen: set[str] = set()
-    for n, item in enumerate(filter(None, (p.strip() for p in raw.split(","))), start=1):
-        client, sep, token = item.partition(":")
-        client, token = client.strip(), token.strip()
-        if not sep or not _CLIENT_NAME.fullmatch(client):
+    for n, client, token in parse_token_list(raw):
+        if not _CLIENT_NAME.fullmatch(client):
             raise ValueError(
                 f"entry {n}: expected client:token with a client name of [A-Za-z0-9_.-]"
             )
