@@ -124,6 +124,13 @@ def parse_client_tokens(raw: str) -> dict[str, SecretStr]:
     return out
 
 
+def check_secret(raw: str) -> None:
+    """Refuse an empty, short (under 8 characters) or placeholder secret; never echoes it."""
+    raw = raw.strip()
+    if not raw or raw.lower() in _PLACEHOLDERS or len(raw) < 8:
+        raise ValueError("looks like a placeholder; set a real secret or leave it unset")
+
+
 def check_address(value: str) -> str:
     """A bare ``user@domain`` address (no display name, no spaces): it goes into SMTP envelopes."""
     name, address = parseaddr(value)
@@ -380,9 +387,7 @@ class Settings(BaseSettings):
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            raw = value.get_secret_value().strip()
-            if not raw or raw.lower() in _PLACEHOLDERS or len(raw) < 8:
-                raise ValueError("looks like a placeholder; set a real secret or leave it unset")
+            check_secret(value.get_secret_value())
         return value
 
     @field_validator("ingest_tokens")

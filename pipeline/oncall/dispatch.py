@@ -174,8 +174,9 @@ async def dead_letter_sink(record: DeliveryDeadLetter) -> None:
 
 
 def secrets() -> list[str]:
-    """Secret setting values, masked in dead letters' errors."""
-    return secrets_of(services.settings())
+    """Secret setting values and named receivers' secrets, masked in dead letters' errors."""
+    named = [secret for receiver in services.receivers() for secret in receiver.secrets]
+    return secrets_of(services.settings(), named)
 
 
 def labels_of(stored: Mapping[str, Any]) -> dict[str, str]:

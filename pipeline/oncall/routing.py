@@ -70,7 +70,8 @@ _ROUTE_KEYS = frozenset(
         "active_time_intervals",
     }
 )
-_TOP_KEYS = ("route", "inhibit_rules", "escalation_policies", "time_intervals")
+#: ``receivers`` (named receivers) is read and checked by ``pipeline/delivery/receivers/named.py``.
+_TOP_KEYS = ("route", "receivers", "inhibit_rules", "escalation_policies", "time_intervals")
 _INTERVAL_KEYS = ("times", "weekdays", "days_of_month", "months", "years", "location")
 _INHIBIT_KEYS = frozenset(
     {"source_match", "source_match_re", "target_match", "target_match_re", "equal"}

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from pipeline.delivery.ratelimit import Limiter
 from pipeline.delivery.redaction import SecretRedactor, protect_secrets
@@ -62,6 +63,8 @@ class Outbound(ABC):  # noqa: B024 - the two kinds below add the abstract ``send
     kind: str = "receiver"
     #: Tocsin's own rate limit for this receiver (set by ``build_receivers``); None: unlimited.
     limiter: Limiter | None = None
+    #: Secrets of a named receiver (read from the environment or files), masked in dead letters.
+    secrets: tuple[SecretStr, ...] = ()
 
     async def throttle(self) -> float:
         """Wait for this receiver's rate limit (asyncio, never blocking); seconds waited."""
