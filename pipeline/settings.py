@@ -1,5 +1,9 @@
 """One typed settings class for everything Tocsin reads from its environment.
 
+The fields are flat because the environment variables are (``TOCSIN_SLACK_WEBHOOK_URL`` ...);
+``settings.ingest``, ``.model``, ``.detection``, ``.delivery`` (with ``.delivery.receivers``) and
+``.approvals`` give them grouped by concern (``pipeline/settings_groups.py``).
+
 Faust's own settings (``BROKER_URL``, ``WEB_PORT``, ``APP_DATADIR`` ...) are *not* repeated here:
 Faust reads them itself. Everything Tocsin adds is prefixed ``TOCSIN_`` and documented in the README's
 configuration table. Secrets are ``SecretStr`` with no default, so they never appear in logs or
@@ -14,10 +18,19 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from pipeline.settings_groups import (
+        ApprovalSettings,
+        DeliverySettings,
+        DetectionSettings,
+        IngestSettings,
+        ModelSettings,
+    )
 
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "xxx", "todo", "test"})
 _CLIENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -468,6 +481,37 @@ class Settings(BaseSettings):
             if (getattr(self, first) is None) != (getattr(self, second) is None):
                 raise ValueError(f"TOCSIN_{first.upper()} and TOCSIN_{second.upper()} go together")
         return self
+
+    # -- the same values grouped by concern (pipeline/settings_groups.py) -----------------------
+    @property
+    def ingest(self) -> IngestSettings:
+        from pipeline import settings_groups
+
+        return settings_groups.ingest(self)
+
+    @property
+    def model(self) -> ModelSettings:
+        from pipeline import settings_groups
+
+        return settings_groups.model(self)
+
+    @property
+    def detection(self) -> DetectionSettings:
+        from pipeline import settings_groups
+
+        return settings_groups.detection(self)
+
+    @property
+    def delivery(self) -> DeliverySettings:
+        from pipeline import settings_groups
+
+        return settings_groups.delivery(self)
+
+    @property
+    def approvals(self) -> ApprovalSettings:
+        from pipeline import settings_groups
+
+        return settings_groups.approvals(self)
 
 
 def make_settings(**overrides: Any) -> Settings:

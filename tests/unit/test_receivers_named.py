@@ -210,3 +210,26 @@ async def test_the_slack_web_client_classifies_slack_errors(
     assert request.url == "https://s/api/chat.postMessage"
     assert request.headers["Authorization"] == "Bearer xoxb-0123456789"
     assert json.loads(request.content) == {"channel": "C01"}
+
+
+def test_settings_grouped_by_concern_read_the_same_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TOCSIN_SLACK_WEBHOOK_URL", EN_HOOK)
+    monkeypatch.setenv("TOCSIN_EMAIL_TO", "a@b.example, c@d.example")
+    monkeypatch.setenv("TOCSIN_SMTP_HOST", "smtp.example")
+    monkeypatch.setenv("TOCSIN_SMTP_FROM", "tocsin@alerts.example")
+    monkeypatch.setenv("TOCSIN_INGEST_BURST", "4000")
+    monkeypatch.setenv("TOCSIN_DELIVERY_ATTEMPTS", "7")
+    monkeypatch.setenv("TOCSIN_APPROVAL_LINK_TTL_S", "600")
+    settings = make_settings()
+    receivers = settings.delivery.receivers
+    assert isinstance(receivers.slack.webhook_url, SecretStr)
+    assert receivers.slack.webhook_url.get_secret_value() == EN_HOOK
+    assert EN_HOOK not in repr(settings.delivery)
+    assert receivers.email.to == ("a@b.example", "c@d.example")
+    assert settings.delivery.attempts == 7 and settings.ingest.burst == 4000
+    assert settings.approvals.link_ttl_s == 600
+    assert settings.model.batch_size == settings.batch_size
+    assert settings.detection.bucket_seconds == settings.bucket_seconds
+    assert RetryPolicy.from_settings(settings).attempts == 7
