@@ -485,33 +485,33 @@ class Settings(BaseSettings):
     # -- the same values grouped by concern (pipeline/settings_groups.py) -----------------------
     @property
     def ingest(self) -> IngestSettings:
-        from pipeline import settings_groups
+        from pipeline.settings_groups import IngestSettings
 
-        return settings_groups.ingest(self)
+        return IngestSettings.of(self)
 
     @property
     def model(self) -> ModelSettings:
-        from pipeline import settings_groups
+        from pipeline.settings_groups import ModelSettings
 
-        return settings_groups.model(self)
+        return ModelSettings.of(self)
 
     @property
     def detection(self) -> DetectionSettings:
-        from pipeline import settings_groups
+        from pipeline.settings_groups import DetectionSettings
 
-        return settings_groups.detection(self)
+        return DetectionSettings.of(self)
 
     @property
     def delivery(self) -> DeliverySettings:
-        from pipeline import settings_groups
+        from pipeline.settings_groups import DeliverySettings
 
-        return settings_groups.delivery(self)
+        return DeliverySettings.of(self)
 
     @property
     def approvals(self) -> ApprovalSettings:
-        from pipeline import settings_groups
+        from pipeline.settings_groups import ApprovalSettings
 
-        return settings_groups.approvals(self)
+        return ApprovalSettings.of(self)
 
 
 def make_settings(**overrides: Any) -> Settings:

@@ -10,7 +10,6 @@ server must see exactly its own alert, and the receipts must name the receivers 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from pipeline.ops.procs import Broker, Worker
 from tests.fakes_http import SlackWebhookFake
 from tests.integration.conftest import consume, produce
+from tests.integration.test_delivery_worker import wait_until
 from tests.integration.test_receiver_email import Mailbox, smtp_server
 
 pytestmark = pytest.mark.integration
@@ -86,15 +86,6 @@ receivers:
         encoding="utf-8",
     )
     return path
-
-
-def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
 
 def test_two_slack_and_two_email_receivers_each_get_only_their_alerts(
