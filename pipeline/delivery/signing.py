@@ -17,7 +17,7 @@ import hmac
 import httpx
 from pydantic import SecretStr
 
-from pipeline.delivery.receivers.base import raise_for_delivery, request
+from pipeline.delivery.http import raise_for_delivery, request
 
 TIMESTAMP_HEADER = "X-Tocsin-Timestamp"
 SIGNATURE_HEADER = "X-Tocsin-Signature"

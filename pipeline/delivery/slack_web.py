@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from pipeline.delivery.receivers.base import parse_retry_after, raise_for_delivery, request
+from pipeline.delivery.http import parse_retry_after, raise_for_delivery, request
 from pipeline.delivery.redaction import protect_secrets
 from pipeline.errors import PermanentDelivery, RateLimited, RetryableDelivery
 

@@ -25,8 +25,9 @@ paged by an escalation, so nobody paged is left with an open incident.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pipeline import services
 from pipeline.delivery.dead_letters import DeadLetterSink, dead_lettering
@@ -216,91 +217,128 @@ def muted_by(alert: Alert, tree: RoutingTree | None, now: datetime) -> tuple[str
     return ("inhibited", source) if source is not None else None
 
 
-async def dispatch(
-    alert: Alert,
-    receivers: list[Receiver],
-    policy: RetryPolicy,
-    *,
-    tree: RoutingTree | None = None,
-    dead_letters: DeadLetterSink = dead_letter_sink,
-    now: datetime | None = None,
-) -> dict[str, bool]:
-    """Deliver one alert step to every receiver not yet reached; returns receiver -> delivered.
+@dataclass
+class StepInFlight:
+    """One alert step on its way through the dispatch stages, and its alert book entry."""
 
-    ``now`` (default: the wall clock) decides silences and time intervals; tests inject it.
-    """
-    metrics = services.metrics()
-    now = now or datetime.now(UTC)
-    book = dict(alert_book[alert.dedup_key])
-    book["alert"] = alert.to_representation()
-    if alert.state == "firing":
-        book.setdefault("fired_at", now.isoformat())
-    delivered: dict[str, str] = dict(book.get("delivered", {}))
-    step = step_of(alert)
-    results: dict[str, bool] = {}
+    alert: Alert
+    now: datetime
+    book: dict[str, Any]
+    results: dict[str, bool] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, alert: Alert, now: datetime) -> StepInFlight:
+        book = dict(alert_book[alert.dedup_key])
+        book["alert"] = alert.to_representation()
+        if alert.state == "firing":
+            book.setdefault("fired_at", now.isoformat())
+        book["delivered"] = dict(book.get("delivered", {}))
+        book["grouped"] = dict(book.get("grouped", {}))  # "<step>/<receiver>" -> group id
+        return cls(alert, now, book)
+
+    @property
+    def step(self) -> str:
+        return step_of(self.alert)
+
+    @property
+    def delivered(self) -> dict[str, str]:
+        return cast(dict[str, str], self.book["delivered"])
+
+    @property
+    def grouped(self) -> dict[str, str]:
+        return cast(dict[str, str], self.book["grouped"])
+
+    def save(self) -> None:
+        book = {k: v for k, v in self.book.items() if k != "grouped" or v}
+        alert_book[self.alert.dedup_key] = book
 
     async def receipt(
-        receiver: Receiver, attempt: int, outcome: str, status: int | None, error: str | None
+        self, receiver: Receiver, attempt: int, outcome: str, status: int | None, error: str | None
     ) -> None:
-        await send_receipt(alert, receiver, attempt, outcome, status, error)
+        await send_receipt(self.alert, receiver, attempt, outcome, status, error)
 
-    muted = muted_by(alert, tree, now)
-    mutes = (
-        {r.name: muted for r in receivers} if muted is not None else time_muted(alert, tree, now)
-    )
+
+async def mute_stage(
+    flight: StepInFlight, receivers: list[Receiver], tree: RoutingTree | None
+) -> list[Receiver]:
+    """Silences and inhibition mute every receiver, time intervals some: receipts, then the rest."""
+    muted = muted_by(flight.alert, tree, flight.now)
+    if muted is not None:
+        mutes = {r.name: muted for r in receivers}
+    else:
+        mutes = time_muted(flight.alert, tree, flight.now)
     for receiver in [r for r in receivers if r.name in mutes]:
         outcome, by = mutes[receiver.name]
-        book["muted"] = {"step": step, "outcome": outcome, "by": by, "at": now.isoformat()}
-        await receipt(receiver, 0, outcome, None, f"{outcome} by {by}")
-        results[receiver.name] = False
+        at = flight.now.isoformat()
+        flight.book["muted"] = {"step": flight.step, "outcome": outcome, "by": by, "at": at}
+        await flight.receipt(receiver, 0, outcome, None, f"{outcome} by {by}")
+        flight.results[receiver.name] = False
     if mutes:
-        alert_book[alert.dedup_key] = book
-        receivers = [r for r in receivers if r.name not in mutes]
-        if not receivers:
-            return results
+        flight.save()
+    return [r for r in receivers if r.name not in mutes]
 
-    masked = secrets()
-    grouped: dict[str, str] = dict(book.get("grouped", {}))  # "<step>/<receiver>" -> group id
-    if alert.state in ("acknowledged", "resolved"):
-        for gid in sorted(set(grouped.values())):  # sent below at once; the group lets it go
-            await alert_groups_topic.send(
-                key=gid,
-                value=GroupCommand(
-                    group=gid, action="remove", at=now, alert={"dedup_key": alert.dedup_key}
-                ),
-            )
+
+async def release_stage(flight: StepInFlight) -> None:
+    """An acknowledged or resolved step goes out at once: its groups let the alert go."""
+    if flight.alert.state not in ("acknowledged", "resolved"):
+        return
+    for gid in sorted(set(flight.grouped.values())):
+        await alert_groups_topic.send(
+            key=gid,
+            value=GroupCommand(
+                group=gid,
+                action="remove",
+                at=flight.now,
+                alert={"dedup_key": flight.alert.dedup_key},
+            ),
+        )
+
+
+async def group_stage(
+    flight: StepInFlight, receivers: list[Receiver], tree: RoutingTree | None
+) -> set[str]:
+    """Hand a firing step to the groups of routes that group; the receivers handed over."""
+    metrics = services.metrics()
     handed: set[str] = set()
-    for route, name in group_plan(alert, receivers, tree, now):
+    for route, name in group_plan(flight.alert, receivers, tree, flight.now):
         handed.add(name)
-        mark = f"{step}/{name}"
-        if mark in delivered or mark in grouped:
+        mark = f"{flight.step}/{name}"
+        if mark in flight.delivered or mark in flight.grouped:
             metrics.deliveries.labels(name, "skipped_duplicate").inc()
-            results[name] = True
+            flight.results[name] = True
             continue
-        key = group_key(route, name, alert)
+        key = group_key(route, name, flight.alert)
         gid = group_id(key)
         await alert_groups_topic.send(
             key=gid,
             value=GroupCommand(
                 group=gid,
                 action="add",
-                at=now,
+                at=flight.now,
                 key=[key[0], [list(pair) for pair in key[1]]],
-                alert=plain(alert),
+                alert=plain(flight.alert),
                 receivers=[name],
                 grouping=grouping_to_dict(route.grouping),
             ),
         )
-        grouped[mark] = gid
-        book["grouped"] = grouped
-        alert_book[alert.dedup_key] = book
+        flight.grouped[mark] = gid
+        flight.save()
         receiver = next(r for r in receivers if r.name == name)
-        await receipt(receiver, 0, "grouped", None, None)
-        results[name] = True
+        await flight.receipt(receiver, 0, "grouped", None, None)
+        flight.results[name] = True
+    return handed
 
+
+async def deliver_stage(
+    flight: StepInFlight,
+    receivers: list[Receiver],
+    policy: RetryPolicy,
+    dead_letters: DeadLetterSink,
+) -> None:
+    """Each receiver not reached yet gets the step once (retries, receipts, dead letters)."""
+    metrics = services.metrics()
+    alert, masked = flight.alert, secrets()
     for receiver in receivers:
-        if receiver.name in handed:
-            continue
 
         async def on_attempt(
             attempt: int,
@@ -309,13 +347,13 @@ async def dispatch(
             error: str | None,
             receiver: Receiver = receiver,
         ) -> None:
-            await receipt(receiver, attempt, outcome, status, error)
+            await flight.receipt(receiver, attempt, outcome, status, error)
 
         step_key = idempotency_key(alert, receiver)
-        mark = f"{step}/{receiver.name}"
-        fresh = mark not in delivered
+        mark = f"{flight.step}/{receiver.name}"
+        fresh = mark not in flight.delivered
         ok = await deliver_once(
-            delivered,
+            flight.delivered,
             mark,
             sender(receiver, alert, step_key),
             policy=policy,
@@ -330,11 +368,35 @@ async def dispatch(
             ),
             on_duplicate=metrics.deliveries.labels(receiver.name, "skipped_duplicate").inc,
         )
-        results[receiver.name] = ok
+        flight.results[receiver.name] = ok
         if ok and fresh:
             latency = (datetime.now(UTC) - alert.updated_at).total_seconds()
             metrics.delivery_latency.labels(receiver.name).observe(max(0.0, latency))
-        book["delivered"] = delivered
-        alert_book[alert.dedup_key] = book
-    alert_book[alert.dedup_key] = book
-    return results
+        flight.save()
+
+
+async def dispatch(
+    alert: Alert,
+    receivers: list[Receiver],
+    policy: RetryPolicy,
+    *,
+    tree: RoutingTree | None = None,
+    dead_letters: DeadLetterSink = dead_letter_sink,
+    now: datetime | None = None,
+) -> dict[str, bool]:
+    """Deliver one alert step to every receiver not yet reached; returns receiver -> delivered.
+
+    The stages, in order: mute (silences, inhibition, time intervals), release (an acknowledged
+    or resolved step leaves its groups), group (a firing step joins its routes' groups),
+    deliver (the rest, once each). ``now`` (default: the wall clock) decides silences and time
+    intervals; tests inject it.
+    """
+    flight = StepInFlight.open(alert, now or datetime.now(UTC))
+    receivers = await mute_stage(flight, receivers, tree)
+    if receivers:
+        await release_stage(flight)
+        handed = await group_stage(flight, receivers, tree)
+        rest = [r for r in receivers if r.name not in handed]
+        await deliver_stage(flight, rest, policy, dead_letters)
+    flight.save()
+    return flight.results
