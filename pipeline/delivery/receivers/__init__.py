@@ -6,6 +6,8 @@ set (named after its type), then the named receivers of the routing file (``name
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 
 from pipeline.delivery.ratelimit import Limiter, limit_for
@@ -49,6 +51,27 @@ def build_receivers(settings: Settings, client: httpx.AsyncClient | None = None)
             http = make_http_client(settings)
         return http
 
+    receivers = default_receivers(settings, shared)
+    if settings.routing_file is not None:
+        for named in load_named_receivers(settings.routing_file):
+            if any(r.name == named.name for r in receivers):
+                raise ConfigError(
+                    f"{settings.routing_file}: receiver {named.name!r} is also configured by "
+                    "TOCSIN_* settings; give the named receiver another name"
+                )
+            receivers.append(build_named(named, settings, shared()))
+    if settings.console_alerts or not receivers:
+        receivers.append(ConsoleReceiver())
+    for receiver in receivers:
+        limit = limit_for(receiver.kind, settings.delivery_rate_limits)
+        receiver.limiter = None if limit is None else Limiter(limit)
+    return receivers
+
+
+def default_receivers(
+    settings: Settings, shared: Callable[[], httpx.AsyncClient]
+) -> list[Receiver]:
+    """The receivers the ``TOCSIN_*`` settings configure: one per type, named after it."""
     link = settings.public_url
     receivers: list[Receiver] = []
     if settings.slack_webhook_url is not None:
@@ -100,19 +123,6 @@ def build_receivers(settings: Settings, client: httpx.AsyncClient | None = None)
                 link=link,
             )
         )
-    if settings.routing_file is not None:
-        for named in load_named_receivers(settings.routing_file):
-            if any(r.name == named.name for r in receivers):
-                raise ConfigError(
-                    f"{settings.routing_file}: receiver {named.name!r} is also configured by "
-                    "TOCSIN_* settings; give the named receiver another name"
-                )
-            receivers.append(build_named(named, settings, shared()))
-    if settings.console_alerts or not receivers:
-        receivers.append(ConsoleReceiver())
-    for receiver in receivers:
-        limit = limit_for(receiver.kind, settings.delivery_rate_limits)
-        receiver.limiter = None if limit is None else Limiter(limit)
     return receivers
 
 
