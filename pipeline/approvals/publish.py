@@ -17,6 +17,7 @@ from pipeline.approvals.audit import text_hash
 from pipeline.delivery.receivers.base import ResponseReceiver, response_key
 from pipeline.delivery.receivers.publish_webhook import PublishWebhookReceiver, publish_body
 from pipeline.delivery.receivers.slack_thread import SlackThreadReceiver
+from pipeline.delivery.slack_web import SlackWebClient
 from pipeline.errors import TocsinError
 from pipeline.records import ApprovedRecord
 from pipeline.settings import Settings
@@ -51,10 +52,9 @@ def response_receivers(cfg: Settings, client: httpx.AsyncClient) -> list[Respons
     if cfg.slack_bot_token is not None and cfg.slack_channel is not None:
         out.append(
             SlackThreadReceiver(
-                cfg.slack_bot_token,
-                cfg.slack_channel,
-                client,
-                api_url=cfg.slack_api_url,
+                SlackWebClient(
+                    cfg.slack_bot_token, cfg.slack_channel, client, api_url=cfg.slack_api_url
+                ),
                 guard=check_text,
             )
         )

@@ -62,8 +62,8 @@ class SlackWebClient:
         api_url: str = DEFAULT_API_URL,
     ) -> None:
         self.channel = channel
+        self.client = client
         self._token = token
-        self._client = client
         self._base = api_url.rstrip("/")
         protect_secrets(token)
 
@@ -76,7 +76,7 @@ class SlackWebClient:
         ``slack_approvals``, ``slack_thread``).
         """
         response = await request(
-            self._client,
+            self.client,
             receiver,
             "POST",
             f"{self._base}/{method}",

@@ -22,6 +22,7 @@ from pipeline.delivery.receivers.slack import SlackWebhookReceiver
 from pipeline.delivery.receivers.slack_api import SlackApiReceiver
 from pipeline.delivery.receivers.teams import TeamsReceiver
 from pipeline.delivery.receivers.webhook import WebhookReceiver
+from pipeline.delivery.slack_web import SlackWebClient
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
@@ -79,10 +80,12 @@ def default_receivers(
     if settings.slack_bot_token is not None and settings.slack_channel is not None:
         receivers.append(
             SlackApiReceiver(
-                settings.slack_bot_token,
-                settings.slack_channel,
-                shared(),
-                api_url=settings.slack_api_url,
+                SlackWebClient(
+                    settings.slack_bot_token,
+                    settings.slack_channel,
+                    shared(),
+                    api_url=settings.slack_api_url,
+                )
             )
         )
     if settings.pagerduty_routing_key is not None:
@@ -134,7 +137,8 @@ def build_named(named: NamedReceiver, settings: Settings, client: httpx.AsyncCli
         receiver = SlackWebhookReceiver(v["api_url"], client)
     elif named.kind == "slack_api":
         api_url = v.get("api_url", settings.slack_api_url)
-        receiver = SlackApiReceiver(v["token"], v["channel"], client, api_url=api_url)
+        slack = SlackWebClient(v["token"], v["channel"], client, api_url=api_url)
+        receiver = SlackApiReceiver(slack)
     elif named.kind == "pagerduty":
         url = v.get("url", settings.pagerduty_events_url)
         receiver = PagerDutyReceiver(v["routing_key"], client, events_url=url, link=link)

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-from pydantic import SecretStr
-
 from pipeline.delivery.receivers.base import Receiver
 from pipeline.delivery.receivers.slack import slack_payload
 from pipeline.delivery.slack_web import (
-    DEFAULT_API_URL,
     RETRYABLE_ERRORS,
     SlackWebClient,
     check_slack_body,
@@ -60,17 +56,10 @@ class SlackApiReceiver(Receiver):
     name = "slack_api"
     kind = "slack_api"
 
-    def __init__(
-        self,
-        token: SecretStr,
-        channel: str,
-        client: httpx.AsyncClient,
-        *,
-        api_url: str = DEFAULT_API_URL,
-    ) -> None:
-        self._client = client
-        self._slack = SlackWebClient(token, channel, client, api_url=api_url)
-        self._channel = channel
+    def __init__(self, slack: SlackWebClient) -> None:
+        self._slack = slack
+        self._client = slack.client
+        self._channel = slack.channel
         self._posted: dict[str, tuple[str, str]] = {}  # dedup key -> (channel id, message ts)
 
     def thread_of(self, dedup_key: str) -> tuple[str, str] | None:

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-from pydantic import SecretStr
-
 from pipeline.delivery.receivers.base import ResponseGuard, ResponseReceiver
-from pipeline.delivery.slack_web import DEFAULT_API_URL, SlackWebClient
+from pipeline.delivery.slack_web import SlackWebClient
 from pipeline.records import ApprovedRecord
 
 
@@ -22,17 +19,9 @@ class SlackThreadReceiver(ResponseReceiver):
     name = "slack_thread"
     kind = "slack_thread"
 
-    def __init__(
-        self,
-        token: SecretStr,
-        channel: str,
-        client: httpx.AsyncClient,
-        *,
-        api_url: str = DEFAULT_API_URL,
-        guard: ResponseGuard | None = None,
-    ) -> None:
+    def __init__(self, slack: SlackWebClient, *, guard: ResponseGuard | None = None) -> None:
         super().__init__(guard)
-        self._slack = SlackWebClient(token, channel, client, api_url=api_url)
+        self._slack = slack
 
     async def send(self, approved: ApprovedRecord) -> int | None:
         self.check(approved)
