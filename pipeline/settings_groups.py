@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from pipeline.settings import RateLimit
+from pipeline.settings_values import RateLimit
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings

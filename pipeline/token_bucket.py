@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.settings import RateLimit
+from pipeline.settings_values import RateLimit
 
 
 @dataclass
@@ -29,7 +29,7 @@ class TokenBucket:
 
     @classmethod
     def full(cls, limit: RateLimit, now: float) -> TokenBucket:
-        """A full bucket for a per-minute :class:`~pipeline.settings.RateLimit`."""
+        """A full bucket for a per-minute :class:`~pipeline.settings_values.RateLimit`."""
         return cls(float(limit.burst), limit.per_min / 60.0, float(limit.burst), now)
 
     def _refill(self, now: float) -> None:

@@ -32,8 +32,8 @@ webhook         600        50     self-hosted: same
 console         (none)            the worker's own stdout
 ==============  =========  =====  =========================================================
 
-The defaults and the parser of ``TOCSIN_DELIVERY_RATE_LIMITS`` live in ``pipeline/settings.py``
-(:data:`~pipeline.settings.DEFAULT_LIMITS`), which validates the setting at start-up. The setting
+The defaults and the parser of ``TOCSIN_DELIVERY_RATE_LIMITS`` live in ``pipeline/settings_values.py``
+(:data:`~pipeline.settings_values.DEFAULT_LIMITS`); the settings validate it at start-up. The setting
 overrides them: ``pagerduty=60,slack=30/2`` (per minute, then an optional burst); ``0`` turns a
 receiver's client-side limit off.
 """
@@ -44,7 +44,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
-from pipeline.settings import DEFAULT_LIMITS, RateLimit
+from pipeline.settings_values import DEFAULT_LIMITS, RateLimit
 from pipeline.token_bucket import TokenBucket
 
 Clock = Callable[[], float]

@@ -39,7 +39,7 @@ import yaml
 from pydantic import SecretStr
 
 from pipeline.errors import ConfigError
-from pipeline.settings import check_address, check_secret
+from pipeline.settings_values import check_address, check_secret
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
