@@ -23,15 +23,12 @@ from pipeline import services
 from pipeline.app import app
 from pipeline.approvals.audit import Origin, make_entry
 from pipeline.approvals.flow import audit_record, decision
-from pipeline.approvals.publish import (
-    PublishWebhook,
-    SlackThreadPoster,
-    TextMismatch,
-    check_text,
-)
+from pipeline.approvals.publish import TextMismatch, check_text, response_receivers
 from pipeline.approvals.runtime import runtime
 from pipeline.approvals.state import Actor, DraftState, Published
-from pipeline.delivery.retry import RetryPolicy, retry_call
+from pipeline.delivery.once import deliver_once
+from pipeline.delivery.receivers.base import ResponseReceiver
+from pipeline.delivery.retry import RetryPolicy
 from pipeline.records import ApprovedRecord, PublishReceipt
 from pipeline.tables import approvals, publications
 from pipeline.topics import (
@@ -44,33 +41,16 @@ from pipeline.topics import (
 AGENT = "publish_responses"
 log = logging.getLogger(__name__)
 
-Target = PublishWebhook | SlackThreadPoster
+Target = ResponseReceiver
 
 
 def targets() -> list[Target]:
     """The configured publish targets: the webhook, and the Slack thread when a bot is set."""
-    cfg = services.settings()
-    out: list[Target] = []
-    if cfg.publish_webhook_url is not None and cfg.publish_webhook_secret is not None:
-        out.append(
-            PublishWebhook(cfg.publish_webhook_url, cfg.publish_webhook_secret, runtime().http)
-        )
-    if cfg.slack_bot_token is not None and cfg.slack_channel is not None:
-        out.append(
-            SlackThreadPoster(
-                cfg.slack_bot_token, cfg.slack_channel, runtime().http, api_url=cfg.slack_api_url
-            )
-        )
-    return out
+    return response_receivers(services.settings(), runtime().http)
 
 
 def retry_policy() -> RetryPolicy:
-    cfg = services.settings()
-    return RetryPolicy(
-        attempts=cfg.delivery_attempts,
-        backoff_s=cfg.delivery_backoff_s,
-        backoff_max_s=cfg.delivery_backoff_max_s,
-    )
+    return RetryPolicy.from_settings(services.settings())
 
 
 def mismatch(request: ApprovedRecord, state: DraftState | None) -> str | None:
@@ -121,9 +101,6 @@ async def publish(
     done: dict[str, str] = dict(book.get("targets", {}))
     results: dict[str, bool] = {}
     for target in to:
-        if target.name in done:
-            results[target.name] = True
-            continue
 
         async def receipt(
             attempt: int,
@@ -147,15 +124,28 @@ async def publish(
                 ),
             )
 
-        async def send(target: Target = target) -> int | None:
-            return await target.send(request)
-
-        ok = await retry_call(send, policy=policy, on_attempt=receipt, sleep=sleep or asyncio.sleep)
+        ok = await deliver_once(
+            done,
+            target.name,
+            sender(target, request),
+            policy=policy,
+            on_attempt=receipt,
+            sleep=sleep or asyncio.sleep,
+        )
         results[target.name] = ok
         if ok:
-            done[target.name] = datetime.now(UTC).isoformat()
             publications[request.draft_id] = {"hash": request.text_hash, "targets": done}
     return results
+
+
+def sender(target: Target, request: ApprovedRecord) -> Callable[[], Awaitable[int | None]]:
+    """One attempt at ``target``: a rate-limit token, then the request."""
+
+    async def send() -> int | None:
+        await target.throttle()
+        return await target.send(request)
+
+    return send
 
 
 @app.agent(response_approved, name=AGENT)

@@ -1,13 +1,27 @@
-"""Tocsin's exceptions, in one small tree so callers catch what they can act on.
+r"""Tocsin's exceptions, in one tree so callers catch what they can act on.
+
+The base classes are defined here; the feature packages add theirs under them (module in brackets).
+Every error Tocsin raises on purpose is a :class:`TocsinError`.
 
 TocsinError
 ├── ConfigError              a data file or setting is wrong; names the file and field
 ├── InvalidMention           untrusted input cannot become a Mention; carries a fixed reason code
 ├── StateDirUnusable         the worker's state folder (APP_DATADIR) is missing, not writable or full
-└── DeliveryError            an alert step could not be delivered
-    ├── RetryableDelivery    worth another try (5xx, timeout, connection error)
-    │   └── RateLimited      the receiver said 429; carries ``retry_after`` seconds
-    └── PermanentDelivery    retrying cannot help (4xx other than 408/429, bad config)
+├── DeliveryError            an alert step or an approved response could not be delivered
+│   ├── RetryableDelivery    worth another try (5xx, timeout, connection error)
+│   │   └── RateLimited      the receiver said 429; carries ``retry_after`` seconds
+│   └── PermanentDelivery    retrying cannot help (4xx other than 408/429, bad config)
+├── IngestRefused            [ingest.http] an ingest request refused whole; HTTP status + code
+├── AckRejected              [oncall.acks] an acknowledgement request failed verification
+├── SilenceError             [oncall.silences] a silence request is invalid
+├── TopicAdminError          [ops.topics] creating or checking the Kafka topics failed
+│   ├── BrokerUnavailable, TopicCreationFailed, PartitionCountMismatch
+├── TextMismatch             [approvals.publish] the text to publish is not the approved text
+├── RenderError              [approvals.errors] a response template cannot be filled
+└── ApprovalRefused          [approvals.errors] a request about a draft is refused; ``reason`` code
+    └── AuthRefused, SignatureRefused, LinkRefused, CsrfRefused, DecisionRefused
+
+``AckRejected`` and ``SilenceError`` are also ``ValueError``\s, which their callers catch.
 """
 
 from __future__ import annotations

@@ -10,11 +10,12 @@ ingest decoder (``pipeline/ingest/decoding.py``) validates untrusted JSON first 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 import faust
 
-PLATFORMS = (
+# The closed vocabularies of a mention, as types (the decoder validates against them) and tuples.
+Platform = Literal[
     "x",
     "facebook",
     "instagram",
@@ -25,9 +26,12 @@ PLATFORMS = (
     "forum",
     "news",
     "other",
-)
-AUTHOR_KINDS = ("hcp", "journalist", "patient", "ngo", "influencer", "unknown")
-MENTION_KINDS = ("post", "reply", "repost", "quote")
+]
+AuthorKind = Literal["hcp", "journalist", "patient", "ngo", "influencer", "unknown"]
+MentionKind = Literal["post", "reply", "repost", "quote"]
+PLATFORMS: tuple[str, ...] = get_args(Platform)
+AUTHOR_KINDS: tuple[str, ...] = get_args(AuthorKind)
+MENTION_KINDS: tuple[str, ...] = get_args(MentionKind)
 STANCES = ("supportive", "neutral", "critical")
 SEVERITIES = ("info", "warning", "critical")
 ALERT_STATES = ("firing", "acknowledged", "escalated", "resolved")

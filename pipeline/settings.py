@@ -1,5 +1,9 @@
 """One typed settings class for everything Tocsin reads from its environment.
 
+The fields are flat because the environment variables are (``TOCSIN_SLACK_WEBHOOK_URL`` ...);
+``settings.ingest``, ``.model``, ``.detection``, ``.delivery`` (with ``.delivery.receivers``) and
+``.approvals`` give them grouped by concern (``pipeline/settings_groups.py``).
+
 Faust's own settings (``BROKER_URL``, ``WEB_PORT``, ``APP_DATADIR`` ...) are *not* repeated here:
 Faust reads them itself. Everything Tocsin adds is prefixed ``TOCSIN_`` and documented in the README's
 configuration table. Secrets are ``SecretStr`` with no default, so they never appear in logs or
@@ -8,69 +12,32 @@ reprs, and obvious placeholders are refused at start-up rather than discovered i
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-_PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "xxx", "todo", "test"})
-_CLIENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+from pipeline.settings_values import (
+    DEFAULT_LIMITS,
+    KNOWN_RECEIVERS,
+    RateLimit,
+    check_address,
+    check_secret,
+    parse_client_tokens,
+    parse_rate_limits,
+    parse_token_list,
+)
 
-
-# Client-side rate limits per receiver (the token buckets are in pipeline/delivery/ratelimit.py).
-@dataclass(frozen=True)
-class RateLimit:
-    """``per_min`` requests per minute on average, ``burst`` of them at once (0 per min: no limit)."""
-
-    per_min: float
-    burst: int = 1
-
-
-DEFAULT_LIMITS: Mapping[str, RateLimit] = {
-    "pagerduty": RateLimit(110, 10),
-    "slack": RateLimit(60, 1),
-    "slack_api": RateLimit(60, 1),
-    "opsgenie": RateLimit(50, 10),
-    "teams": RateLimit(60, 4),
-    "email": RateLimit(30, 5),
-    "alertmanager": RateLimit(600, 50),
-    "webhook": RateLimit(600, 50),
-}
-#: Receivers that may be named in ``TOCSIN_DELIVERY_RATE_LIMITS``.
-KNOWN_RECEIVERS = (*DEFAULT_LIMITS, "console")
-
-
-def parse_rate_limits(raw: str) -> dict[str, RateLimit]:
-    """``"pagerduty=60,slack=30/2"`` -> limits; a missing burst keeps the receiver's default."""
-    out: dict[str, RateLimit] = {}
-    for part in (p.strip() for p in raw.split(",")):
-        if not part:
-            continue
-        name, sep, value = (s.strip() for s in part.partition("="))
-        if not sep or name not in KNOWN_RECEIVERS:
-            raise ValueError(
-                f"{part!r}: expected receiver=per_min[/burst] with a receiver among "
-                f"{', '.join(KNOWN_RECEIVERS)}"
-            )
-        if name in out:
-            raise ValueError(f"receiver {name!r} is listed twice")
-        rate, _, burst = value.partition("/")
-        try:
-            per_min = float(rate)
-            default = DEFAULT_LIMITS.get(name, RateLimit(0, 1)).burst
-            size = int(burst) if burst else default
-        except ValueError:
-            raise ValueError(f"{part!r}: per_min must be a number and burst an integer") from None
-        if per_min < 0 or size < 1:
-            raise ValueError(f"{part!r}: per_min must be >= 0 and burst >= 1")
-        out[name] = RateLimit(per_min, size)
-    return out
+if TYPE_CHECKING:
+    from pipeline.settings_groups import (
+        ApprovalSettings,
+        DeliverySettings,
+        DetectionSettings,
+        IngestSettings,
+        ModelSettings,
+    )
 
 
 def default_cache_dir() -> Path:
@@ -81,42 +48,6 @@ def default_cache_dir() -> Path:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tocsin"
     )
     return Path(root)
-
-
-def parse_client_tokens(raw: str) -> dict[str, SecretStr]:
-    """``"client:token,client:token"`` -> {client: token}; errors name the client, never a token.
-
-    Client names become log fields and rate-limit keys, so they are short and plain; tokens are
-    long (16+ characters), not placeholders, and unique, since a token shared by two clients would
-    make the rate limit and the audit trail ambiguous.
-    """
-    out: dict[str, SecretStr] = {}
-    seen: set[str] = set()
-    for n, item in enumerate(filter(None, (p.strip() for p in raw.split(","))), start=1):
-        client, sep, token = item.partition(":")
-        client, token = client.strip(), token.strip()
-        if not sep or not _CLIENT_NAME.fullmatch(client):
-            raise ValueError(
-                f"entry {n}: expected client:token with a client name of [A-Za-z0-9_.-]"
-            )
-        if len(token) < 16 or token.lower() in _PLACEHOLDERS:
-            raise ValueError(f"client {client}: token too short or a placeholder (16+ characters)")
-        if client in out or token in seen:
-            raise ValueError(f"client {client}: client name or token repeated")
-        out[client] = SecretStr(token)
-        seen.add(token)
-    if not out:
-        raise ValueError("no client:token entries")
-    return out
-
-
-def check_address(value: str) -> str:
-    """A bare ``user@domain`` address (no display name, no spaces): it goes into SMTP envelopes."""
-    name, address = parseaddr(value)
-    local, _, domain = address.rpartition("@")
-    if name or address != value or not local or "." not in domain or re.search(r"\s", value):
-        raise ValueError(f"not a plain e-mail address: {value!r}")
-    return value
 
 
 class Settings(BaseSettings):
@@ -401,9 +332,7 @@ class Settings(BaseSettings):
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            raw = value.get_secret_value().strip()
-            if not raw or raw.lower() in _PLACEHOLDERS or len(raw) < 8:
-                raise ValueError("looks like a placeholder; set a real secret or leave it unset")
+            check_secret(value.get_secret_value())
         return value
 
     @field_validator("ingest_tokens")
@@ -485,6 +414,37 @@ class Settings(BaseSettings):
                 raise ValueError(f"TOCSIN_{first.upper()} and TOCSIN_{second.upper()} go together")
         return self
 
+    # -- the same values grouped by concern (pipeline/settings_groups.py) -----------------------
+    @property
+    def ingest(self) -> IngestSettings:
+        from pipeline.settings_groups import IngestSettings
+
+        return IngestSettings.of(self)
+
+    @property
+    def model(self) -> ModelSettings:
+        from pipeline.settings_groups import ModelSettings
+
+        return ModelSettings.of(self)
+
+    @property
+    def detection(self) -> DetectionSettings:
+        from pipeline.settings_groups import DetectionSettings
+
+        return DetectionSettings.of(self)
+
+    @property
+    def delivery(self) -> DeliverySettings:
+        from pipeline.settings_groups import DeliverySettings
+
+        return DeliverySettings.of(self)
+
+    @property
+    def approvals(self) -> ApprovalSettings:
+        from pipeline.settings_groups import ApprovalSettings
+
+        return ApprovalSettings.of(self)
+
 
 def make_settings(**overrides: Any) -> Settings:
     """Build settings from the environment with explicit overrides (tests pass values here)."""
@@ -495,3 +455,19 @@ def make_settings(**overrides: Any) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment on first use."""
     return make_settings()
+
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "KNOWN_RECEIVERS",
+    "RateLimit",
+    "Settings",
+    "check_address",
+    "check_secret",
+    "default_cache_dir",
+    "get_settings",
+    "make_settings",
+    "parse_client_tokens",
+    "parse_rate_limits",
+    "parse_token_list",
+]

@@ -35,15 +35,9 @@ delivery_dead_letters = _topic(
 
 # Rapid-response approvals, all keyed by draft id.
 response_drafts = _topic(topology.DRAFTS, key_type=str, value_type=records.DraftRecord)
-response_decisions = _topic(
-    topology.DECISIONS, key_type=str, value_type=records.DecisionRecord
-)
-response_approved = _topic(
-    topology.APPROVED, key_type=str, value_type=records.ApprovedRecord
-)
-response_published = _topic(
-    topology.PUBLISHED, key_type=str, value_type=records.PublishReceipt
-)
+response_decisions = _topic(topology.DECISIONS, key_type=str, value_type=records.DecisionRecord)
+response_approved = _topic(topology.APPROVED, key_type=str, value_type=records.ApprovedRecord)
+response_published = _topic(topology.PUBLISHED, key_type=str, value_type=records.PublishReceipt)
 response_audit = _topic(topology.AUDIT, key_type=str, value_type=records.AuditRecord)
 ack_commands = _topic(topology.ACKS, key_type=str, value_type=records.AckCommand)
 silence_commands = _topic(topology.SILENCES, key_type=str, value_type=records.SilenceCommand)

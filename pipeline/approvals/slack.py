@@ -5,7 +5,8 @@ message's ``ts`` is known, with three buttons whose ``value`` is ``draft_id|text
 approves the exact text the message showed, and the state machine refuses it as stale if the text
 was edited since. After a decision the *same* message is rewritten (``chat.update`` with the
 channel and ``ts`` Slack sent in the interaction payload), so a channel never shows buttons for a
-decision already taken. All calls go through the shared ``httpx`` client with its timeout.
+decision already taken. All calls go through the one Slack Web API client
+(``pipeline/delivery/slack_web.py``) over the shared ``httpx`` client with its timeout.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from pydantic import SecretStr
 
 from pipeline import safejson
 from pipeline.approvals.errors import ApprovalRefused
-from pipeline.delivery.receivers.base import raise_for_delivery, request
-from pipeline.delivery.receivers.slack_api import check_slack_body
+from pipeline.delivery.slack_web import SlackWebClient
 
 ACTION_PREFIX = "tocsin_response_"
 BUTTONS = (
@@ -158,22 +158,12 @@ class SlackApprovals:
     def __init__(
         self, token: SecretStr, channel: str, client: httpx.AsyncClient, *, api_url: str
     ) -> None:
-        self._token = token
+        self._slack = SlackWebClient(token, channel, client, api_url=api_url)
         self._channel = channel
-        self._client = client
-        self._base = api_url.rstrip("/")
 
     async def _call(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = await request(
-            self._client,
-            RECEIVER,
-            "POST",
-            f"{self._base}/{method}",
-            json=body,
-            headers={"Authorization": f"Bearer {self._token.get_secret_value()}"},
-        )
-        raise_for_delivery(response, RECEIVER)
-        return check_slack_body(response, RECEIVER)
+        _, data = await self._slack.call(method, body, receiver=RECEIVER)
+        return data
 
     async def post_request(
         self, *, blocks: list[dict[str, Any]], text: str, thread_ts: str | None

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pipeline.approvals._yamlfile import Loc, YamlDoc, read_yaml, validate
 from pipeline.approvals.errors import AuthRefused
 from pipeline.errors import ConfigError
+from pipeline.settings import parse_token_list as settings_token_list
 
 ROLES = ("responder", "approver-exec", "reviewer-medical", "reviewer-legal", "viewer")
 Role = Literal["responder", "approver-exec", "reviewer-medical", "reviewer-legal", "viewer"]
@@ -112,18 +113,14 @@ class UserDirectory:
 
 def parse_token_list(value: SecretStr | None) -> dict[str, SecretStr]:
     """``"alice:tok1, bob:tok2"`` -> {"alice": SecretStr("tok1"), ...}; errors never echo a token."""
-    out: dict[str, SecretStr] = {}
     if value is None:
-        return out
-    for i, item in enumerate(value.get_secret_value().replace("\n", ",").split(",")):
-        item = item.strip()
-        if not item:
-            continue
-        user_id, sep, token = item.partition(":")
-        if not sep or not user_id.strip() or not token.strip():
-            raise ConfigError(f"TOCSIN_USER_TOKENS: item {i + 1} is not user_id:token")
-        out[user_id.strip()] = SecretStr(token.strip())
-    return out
+        return {}
+    try:
+        items = settings_token_list(value.get_secret_value())
+    except ValueError as exc:
+        problem = str(exc).replace("name:token", "user_id:token")
+        raise ConfigError(f"TOCSIN_USER_TOKENS: {problem}") from None
+    return {user_id: SecretStr(token) for _, user_id, token in items}
 
 
 def _fail(doc: YamlDoc | None, loc: Loc, why: str) -> ConfigError:

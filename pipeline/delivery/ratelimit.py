@@ -7,7 +7,8 @@ request (every attempt, every alert of a group sent alert by alert) takes a toke
 Tocsin receiver is one PagerDuty routing key, one Slack webhook, one Slack channel: a limit per
 receiver is the API's limit per key.
 
-The bucket reserves: :meth:`TokenBucket.reserve` always takes the token, letting the count go
+The bucket (``pipeline/token_bucket.py``, shared with HTTP ingest) reserves:
+:meth:`TokenBucket.reserve` always takes the token, letting the count go
 negative, and returns how long the caller must wait for it. Callers running at once (several
 partitions' agents share a receiver) therefore queue in arrival order without a lock, each
 sleeping for its own slot. Waiting is ``asyncio.sleep`` -- the event loop keeps serving the other
@@ -31,8 +32,8 @@ webhook         600        50     self-hosted: same
 console         (none)            the worker's own stdout
 ==============  =========  =====  =========================================================
 
-The defaults and the parser of ``TOCSIN_DELIVERY_RATE_LIMITS`` live in ``pipeline/settings.py``
-(:data:`~pipeline.settings.DEFAULT_LIMITS`), which validates the setting at start-up. The setting
+The defaults and the parser of ``TOCSIN_DELIVERY_RATE_LIMITS`` live in ``pipeline/settings_values.py``
+(:data:`~pipeline.settings_values.DEFAULT_LIMITS`); the settings validate it at start-up. The setting
 overrides them: ``pagerduty=60,slack=30/2`` (per minute, then an optional burst); ``0`` turns a
 receiver's client-side limit off.
 """
@@ -42,40 +43,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 
-from pipeline.settings import DEFAULT_LIMITS, RateLimit
+from pipeline.settings_values import DEFAULT_LIMITS, RateLimit
+from pipeline.token_bucket import TokenBucket
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+__all__ = ["Limiter", "TokenBucket", "limit_for"]
 
 
 def limit_for(name: str, overrides: Mapping[str, RateLimit]) -> RateLimit | None:
     """The limit a receiver gets (override, else default); None when it has no limit."""
     limit = overrides.get(name, DEFAULT_LIMITS.get(name))
     return limit if limit is not None and limit.per_min > 0 else None
-
-
-@dataclass
-class TokenBucket:
-    """``limit.burst`` tokens, refilled at ``limit.per_min / 60`` per second; pure (time passed in)."""
-
-    limit: RateLimit
-    tokens: float
-    updated: float
-
-    @classmethod
-    def full(cls, limit: RateLimit, now: float) -> TokenBucket:
-        return cls(limit, float(limit.burst), now)
-
-    def reserve(self, now: float) -> float:
-        """Take one token and return the seconds until it is really there (0: send now)."""
-        rate = self.limit.per_min / 60.0
-        elapsed = max(0.0, now - self.updated)
-        self.tokens = min(float(self.limit.burst), self.tokens + elapsed * rate)
-        self.updated = max(self.updated, now)
-        self.tokens -= 1.0
-        return 0.0 if self.tokens >= 0 else -self.tokens / rate
 
 
 class Limiter:

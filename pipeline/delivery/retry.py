@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pipeline.delivery.receivers.base import Receiver
 from pipeline.errors import DeliveryError, PermanentDelivery, RateLimited, RetryableDelivery
 from pipeline.records import Alert
+from pipeline.settings import Settings
 
 AttemptHook = Callable[[int, str, "int | None", "str | None"], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
@@ -37,6 +38,15 @@ class RetryPolicy:
             wait = max(wait, min(retry_after, self.retry_after_max_s))
         return wait
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        """The policy ``TOCSIN_DELIVERY_ATTEMPTS`` / ``_BACKOFF_S`` / ``_BACKOFF_MAX_S`` set."""
+        return cls(
+            attempts=settings.delivery_attempts,
+            backoff_s=settings.delivery_backoff_s,
+            backoff_max_s=settings.delivery_backoff_max_s,
+        )
+
 
 async def deliver(
     receiver: Receiver,
@@ -49,12 +59,20 @@ async def deliver(
     rng: random.Random | None = None,
 ) -> bool:
     """Try until delivered, a permanent failure, or the attempts run out; True if delivered."""
+    send = sender(receiver, alert, idempotency_key)
+    return await retry_call(send, policy=policy, on_attempt=on_attempt, sleep=sleep, rng=rng)
+
+
+def sender(
+    receiver: Receiver, alert: Alert, idempotency_key: str
+) -> Callable[[], Awaitable[int | None]]:
+    """One attempt at sending ``alert`` to ``receiver``: a rate-limit token, then the request."""
 
     async def send() -> int | None:
         await receiver.throttle()  # every attempt is a request: within Tocsin's own rate limit
         return await receiver.send(alert, idempotency_key=idempotency_key)
 
-    return await retry_call(send, policy=policy, on_attempt=on_attempt, sleep=sleep, rng=rng)
+    return send
 
 
 async def retry_call(
@@ -67,8 +85,8 @@ async def retry_call(
 ) -> bool:
     """The retry loop behind :func:`deliver`, for any call that raises the delivery error tree.
 
-    Kept separate so other outbound steps (the approvals publish webhook) get exactly the same
-    backoff, ``Retry-After`` and receipt semantics as alert delivery.
+    Kept separate so the response receivers (publish webhook, Slack thread) and group notices get
+    exactly the same backoff, ``Retry-After`` and receipt semantics as alert delivery.
     """
     rng = rng or random.Random()
     for attempt in range(1, policy.attempts + 1):

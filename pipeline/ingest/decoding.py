@@ -12,30 +12,15 @@ from __future__ import annotations
 import json
 import unicodedata
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from pipeline.brands import BrandMatcher
 from pipeline.errors import INVALID_MENTION_REASONS, InvalidMention
-from pipeline.records import Author, Engagement, Mention
+from pipeline.records import Author, AuthorKind, Engagement, Mention, MentionKind, Platform
 
 REASONS = INVALID_MENTION_REASONS
-
-Platform = Literal[
-    "x",
-    "facebook",
-    "instagram",
-    "linkedin",
-    "tiktok",
-    "youtube",
-    "reddit",
-    "forum",
-    "news",
-    "other",
-]
-AuthorKind = Literal["hcp", "journalist", "patient", "ngo", "influencer", "unknown"]
-MentionKind = Literal["post", "reply", "repost", "quote"]
 
 
 class _Strict(BaseModel):

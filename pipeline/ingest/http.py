@@ -42,10 +42,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.brands import BrandMatcher
-from pipeline.errors import InvalidMention
+from pipeline.errors import InvalidMention, TocsinError
 from pipeline.ingest.decoding import decode_raw, to_mention
 from pipeline.metrics import TocsinMetrics
 from pipeline.settings import Settings, parse_client_tokens
+from pipeline.token_bucket import TokenBucket
 
 PATH = "/api/mentions"
 SINGLE_TYPES = frozenset({"application/json"})
@@ -59,7 +60,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class IngestRefused(Exception):
+class IngestRefused(TocsinError):
     """The request as a whole is refused; ``code`` is its stable reason, ``status`` the HTTP status."""
 
     def __init__(
@@ -70,32 +71,6 @@ class IngestRefused(Exception):
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
-
-
-@dataclass
-class TokenBucket:
-    """``capacity`` tokens refilled at ``rate`` per second; one token per mention."""
-
-    capacity: float
-    rate: float
-    tokens: float
-    updated: float
-
-    def _refill(self, now: float) -> None:
-        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.updated) * self.rate)
-        self.updated = now
-
-    def wait_for(self, n: float, now: float) -> float:
-        """Seconds until ``n`` tokens are available (0 when they are), without taking any."""
-        self._refill(now)
-        return max(0.0, (n - self.tokens) / self.rate)
-
-    def take(self, n: float, now: float) -> float:
-        """Take ``n`` tokens and return 0, or take nothing and return the seconds to wait."""
-        wait = self.wait_for(n, now)
-        if wait == 0.0:
-            self.tokens -= n
-        return wait
 
 
 @dataclass

@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from pipeline import safejson
 from pipeline.approvals import slack_verify
 from pipeline.approvals.errors import SignatureRefused
+from pipeline.errors import TocsinError
 from pipeline.oncall.escalation import Ack
 
 SLACK_ACTIONS = {"tocsin_acknowledge": "acknowledge", "tocsin_resolve": "resolve"}
@@ -34,7 +35,7 @@ PAGERDUTY_EVENTS = {"incident.acknowledged": "acknowledge", "incident.resolved":
 MAX_DEDUP_KEY = 255
 
 
-class AckRejected(ValueError):
+class AckRejected(TocsinError, ValueError):
     """A request claiming to acknowledge an alert failed verification or is malformed."""
 
 

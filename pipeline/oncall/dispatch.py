@@ -25,14 +25,16 @@ paged by an escalation, so nobody paged is left with an open incident.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pipeline import services
 from pipeline.delivery.dead_letters import DeadLetterSink, dead_lettering
+from pipeline.delivery.once import deliver_once
 from pipeline.delivery.receivers.base import Receiver
 from pipeline.delivery.redaction import secrets_of
-from pipeline.delivery.retry import RetryPolicy, deliver
+from pipeline.delivery.retry import RetryPolicy, sender
 from pipeline.oncall.escalation import step_name
 from pipeline.oncall.grouping import GroupKey, group_id, grouping_to_dict
 from pipeline.oncall.inhibition import DEFAULT_RULES, inhibited_by
@@ -163,12 +165,7 @@ def routing_tree(receivers: list[Receiver]) -> RoutingTree | None:
 
 
 def retry_policy() -> RetryPolicy:
-    cfg = services.settings()
-    return RetryPolicy(
-        attempts=cfg.delivery_attempts,
-        backoff_s=cfg.delivery_backoff_s,
-        backoff_max_s=cfg.delivery_backoff_max_s,
-    )
+    return RetryPolicy.from_settings(services.settings())
 
 
 async def dead_letter_sink(record: DeliveryDeadLetter) -> None:
@@ -178,8 +175,9 @@ async def dead_letter_sink(record: DeliveryDeadLetter) -> None:
 
 
 def secrets() -> list[str]:
-    """Secret setting values, masked in dead letters' errors."""
-    return secrets_of(services.settings())
+    """Secret setting values and named receivers' secrets, masked in dead letters' errors."""
+    named = [secret for receiver in services.receivers() for secret in receiver.secrets]
+    return secrets_of(services.settings(), named)
 
 
 def labels_of(stored: Mapping[str, Any]) -> dict[str, str]:
@@ -219,6 +217,164 @@ def muted_by(alert: Alert, tree: RoutingTree | None, now: datetime) -> tuple[str
     return ("inhibited", source) if source is not None else None
 
 
+@dataclass
+class StepInFlight:
+    """One alert step on its way through the dispatch stages, and its alert book entry."""
+
+    alert: Alert
+    now: datetime
+    book: dict[str, Any]
+    results: dict[str, bool] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, alert: Alert, now: datetime) -> StepInFlight:
+        book = dict(alert_book[alert.dedup_key])
+        book["alert"] = alert.to_representation()
+        if alert.state == "firing":
+            book.setdefault("fired_at", now.isoformat())
+        book["delivered"] = dict(book.get("delivered", {}))
+        book["grouped"] = dict(book.get("grouped", {}))  # "<step>/<receiver>" -> group id
+        return cls(alert, now, book)
+
+    @property
+    def step(self) -> str:
+        return step_of(self.alert)
+
+    @property
+    def delivered(self) -> dict[str, str]:
+        return cast(dict[str, str], self.book["delivered"])
+
+    @property
+    def grouped(self) -> dict[str, str]:
+        return cast(dict[str, str], self.book["grouped"])
+
+    def save(self) -> None:
+        book = {k: v for k, v in self.book.items() if k != "grouped" or v}
+        alert_book[self.alert.dedup_key] = book
+
+    async def receipt(
+        self, receiver: Receiver, attempt: int, outcome: str, status: int | None, error: str | None
+    ) -> None:
+        await send_receipt(self.alert, receiver, attempt, outcome, status, error)
+
+
+async def mute_stage(
+    flight: StepInFlight, receivers: list[Receiver], tree: RoutingTree | None
+) -> list[Receiver]:
+    """Silences and inhibition mute every receiver, time intervals some: receipts, then the rest."""
+    muted = muted_by(flight.alert, tree, flight.now)
+    if muted is not None:
+        mutes = {r.name: muted for r in receivers}
+    else:
+        mutes = time_muted(flight.alert, tree, flight.now)
+    for receiver in [r for r in receivers if r.name in mutes]:
+        outcome, by = mutes[receiver.name]
+        at = flight.now.isoformat()
+        flight.book["muted"] = {"step": flight.step, "outcome": outcome, "by": by, "at": at}
+        await flight.receipt(receiver, 0, outcome, None, f"{outcome} by {by}")
+        flight.results[receiver.name] = False
+    if mutes:
+        flight.save()
+    return [r for r in receivers if r.name not in mutes]
+
+
+async def release_stage(flight: StepInFlight) -> None:
+    """An acknowledged or resolved step goes out at once: its groups let the alert go."""
+    if flight.alert.state not in ("acknowledged", "resolved"):
+        return
+    for gid in sorted(set(flight.grouped.values())):
+        await alert_groups_topic.send(
+            key=gid,
+            value=GroupCommand(
+                group=gid,
+                action="remove",
+                at=flight.now,
+                alert={"dedup_key": flight.alert.dedup_key},
+            ),
+        )
+
+
+async def group_stage(
+    flight: StepInFlight, receivers: list[Receiver], tree: RoutingTree | None
+) -> set[str]:
+    """Hand a firing step to the groups of routes that group; the receivers handed over."""
+    metrics = services.metrics()
+    handed: set[str] = set()
+    for route, name in group_plan(flight.alert, receivers, tree, flight.now):
+        handed.add(name)
+        mark = f"{flight.step}/{name}"
+        if mark in flight.delivered or mark in flight.grouped:
+            metrics.deliveries.labels(name, "skipped_duplicate").inc()
+            flight.results[name] = True
+            continue
+        key = group_key(route, name, flight.alert)
+        gid = group_id(key)
+        await alert_groups_topic.send(
+            key=gid,
+            value=GroupCommand(
+                group=gid,
+                action="add",
+                at=flight.now,
+                key=[key[0], [list(pair) for pair in key[1]]],
+                alert=plain(flight.alert),
+                receivers=[name],
+                grouping=grouping_to_dict(route.grouping),
+            ),
+        )
+        flight.grouped[mark] = gid
+        flight.save()
+        receiver = next(r for r in receivers if r.name == name)
+        await flight.receipt(receiver, 0, "grouped", None, None)
+        flight.results[name] = True
+    return handed
+
+
+async def deliver_stage(
+    flight: StepInFlight,
+    receivers: list[Receiver],
+    policy: RetryPolicy,
+    dead_letters: DeadLetterSink,
+) -> None:
+    """Each receiver not reached yet gets the step once (retries, receipts, dead letters)."""
+    metrics = services.metrics()
+    alert, masked = flight.alert, secrets()
+    for receiver in receivers:
+
+        async def on_attempt(
+            attempt: int,
+            outcome: str,
+            status: int | None,
+            error: str | None,
+            receiver: Receiver = receiver,
+        ) -> None:
+            await flight.receipt(receiver, attempt, outcome, status, error)
+
+        step_key = idempotency_key(alert, receiver)
+        mark = f"{flight.step}/{receiver.name}"
+        fresh = mark not in flight.delivered
+        ok = await deliver_once(
+            flight.delivered,
+            mark,
+            sender(receiver, alert, step_key),
+            policy=policy,
+            on_attempt=dead_lettering(
+                on_attempt,
+                alerts=[alert],
+                receiver=receiver.name,
+                step=step_of,
+                idempotency_key=step_key,
+                sink=dead_letters,
+                secrets=masked,
+            ),
+            on_duplicate=metrics.deliveries.labels(receiver.name, "skipped_duplicate").inc,
+        )
+        flight.results[receiver.name] = ok
+        if ok and fresh:
+            latency = (datetime.now(UTC) - alert.updated_at).total_seconds()
+            metrics.delivery_latency.labels(receiver.name).observe(max(0.0, latency))
+        flight.save()
+
+
 async def dispatch(
     alert: Alert,
     receivers: list[Receiver],
@@ -230,117 +386,17 @@ async def dispatch(
 ) -> dict[str, bool]:
     """Deliver one alert step to every receiver not yet reached; returns receiver -> delivered.
 
-    ``now`` (default: the wall clock) decides silences and time intervals; tests inject it.
+    The stages, in order: mute (silences, inhibition, time intervals), release (an acknowledged
+    or resolved step leaves its groups), group (a firing step joins its routes' groups),
+    deliver (the rest, once each). ``now`` (default: the wall clock) decides silences and time
+    intervals; tests inject it.
     """
-    metrics = services.metrics()
-    now = now or datetime.now(UTC)
-    book = dict(alert_book[alert.dedup_key])
-    book["alert"] = alert.to_representation()
-    if alert.state == "firing":
-        book.setdefault("fired_at", now.isoformat())
-    delivered: dict[str, str] = dict(book.get("delivered", {}))
-    step = step_of(alert)
-    results: dict[str, bool] = {}
-
-    async def receipt(
-        receiver: Receiver, attempt: int, outcome: str, status: int | None, error: str | None
-    ) -> None:
-        await send_receipt(alert, receiver, attempt, outcome, status, error)
-
-    muted = muted_by(alert, tree, now)
-    mutes = (
-        {r.name: muted for r in receivers} if muted is not None else time_muted(alert, tree, now)
-    )
-    for receiver in [r for r in receivers if r.name in mutes]:
-        outcome, by = mutes[receiver.name]
-        book["muted"] = {"step": step, "outcome": outcome, "by": by, "at": now.isoformat()}
-        await receipt(receiver, 0, outcome, None, f"{outcome} by {by}")
-        results[receiver.name] = False
-    if mutes:
-        alert_book[alert.dedup_key] = book
-        receivers = [r for r in receivers if r.name not in mutes]
-        if not receivers:
-            return results
-
-    masked = secrets()
-    grouped: dict[str, str] = dict(book.get("grouped", {}))  # "<step>/<receiver>" -> group id
-    if alert.state in ("acknowledged", "resolved"):
-        for gid in sorted(set(grouped.values())):  # sent below at once; the group lets it go
-            await alert_groups_topic.send(
-                key=gid,
-                value=GroupCommand(
-                    group=gid, action="remove", at=now, alert={"dedup_key": alert.dedup_key}
-                ),
-            )
-    handed: set[str] = set()
-    for route, name in group_plan(alert, receivers, tree, now):
-        handed.add(name)
-        mark = f"{step}/{name}"
-        if mark in delivered or mark in grouped:
-            metrics.deliveries.labels(name, "skipped_duplicate").inc()
-            results[name] = True
-            continue
-        key = group_key(route, name, alert)
-        gid = group_id(key)
-        await alert_groups_topic.send(
-            key=gid,
-            value=GroupCommand(
-                group=gid,
-                action="add",
-                at=now,
-                key=[key[0], [list(pair) for pair in key[1]]],
-                alert=plain(alert),
-                receivers=[name],
-                grouping=grouping_to_dict(route.grouping),
-            ),
-        )
-        grouped[mark] = gid
-        book["grouped"] = grouped
-        alert_book[alert.dedup_key] = book
-        receiver = next(r for r in receivers if r.name == name)
-        await receipt(receiver, 0, "grouped", None, None)
-        results[name] = True
-
-    for receiver in receivers:
-        if receiver.name in handed:
-            continue
-        mark = f"{step}/{receiver.name}"
-        if mark in delivered:
-            metrics.deliveries.labels(receiver.name, "skipped_duplicate").inc()
-            results[receiver.name] = True
-            continue
-
-        async def on_attempt(
-            attempt: int,
-            outcome: str,
-            status: int | None,
-            error: str | None,
-            receiver: Receiver = receiver,
-        ) -> None:
-            await receipt(receiver, attempt, outcome, status, error)
-
-        step_key = idempotency_key(alert, receiver)
-        ok = await deliver(
-            receiver,
-            alert,
-            idempotency_key=step_key,
-            policy=policy,
-            on_attempt=dead_lettering(
-                on_attempt,
-                alerts=[alert],
-                receiver=receiver.name,
-                step=step_of,
-                idempotency_key=step_key,
-                sink=dead_letters,
-                secrets=masked,
-            ),
-        )
-        results[receiver.name] = ok
-        if ok:
-            delivered[mark] = datetime.now(UTC).isoformat()
-            latency = (datetime.now(UTC) - alert.updated_at).total_seconds()
-            metrics.delivery_latency.labels(receiver.name).observe(max(0.0, latency))
-        book["delivered"] = delivered
-        alert_book[alert.dedup_key] = book
-    alert_book[alert.dedup_key] = book
-    return results
+    flight = StepInFlight.open(alert, now or datetime.now(UTC))
+    receivers = await mute_stage(flight, receivers, tree)
+    if receivers:
+        await release_stage(flight)
+        handed = await group_stage(flight, receivers, tree)
+        rest = [r for r in receivers if r.name not in handed]
+        await deliver_stage(flight, rest, policy, dead_letters)
+    flight.save()
+    return flight.results

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline.errors import TocsinError
 from pipeline.oncall import regex_guard
 from pipeline.oncall.routing import LABELS
 
@@ -22,7 +23,7 @@ MAX_DURATION = timedelta(days=30)
 MUTED_STATES = frozenset({"firing", "escalated"})
 
 
-class SilenceError(ValueError):
+class SilenceError(TocsinError, ValueError):
     """A silence request is invalid; the message names the field."""
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
+from pipeline.delivery.receivers.named import load_named_receivers
 from pipeline.delivery.redaction import redact, secrets_of
 from pipeline.errors import ConfigError
 from pipeline.oncall.routing import RoutingTree, load_routing
@@ -214,7 +215,8 @@ def notify() -> None:
     required=True,
     metavar="NAME",
     help="receiver to test: console, slack, slack_api, pagerduty, opsgenie, teams, "
-    "alertmanager, webhook or email (configured with TOCSIN_* settings)",
+    "alertmanager, webhook or email (configured with TOCSIN_* settings), or a named receiver "
+    "of TOCSIN_ROUTING_FILE",
 )
 @click.option(
     "--config",
@@ -223,7 +225,7 @@ def notify() -> None:
     default=None,
     help="routing YAML (e.g. the worker's TOCSIN_ROUTING_FILE) to check NAME against: the file "
     "must load as the worker loads it and a route or escalation level must send to NAME; "
-    "receivers themselves always come from the TOCSIN_* environment",
+    "receivers themselves come from the TOCSIN_* environment and TOCSIN_ROUTING_FILE",
 )
 @click.option(
     "--resolve/--no-resolve",
@@ -254,7 +256,11 @@ def notify_test(name: str, routing: Path | None, resolve: bool, severity: str) -
         raise ConfigProblem(f"invalid TOCSIN_* settings:\n{exc}") from None
     steps = ("firing", "resolved") if resolve else ("firing",)
     dedup_key = new_dedup_key()
-    secrets = secrets_of(settings)
+    try:
+        named = load_named_receivers(settings.routing_file) if settings.routing_file else []
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    secrets = secrets_of(settings, [secret for n in named for secret in n.secrets])
     results = asyncio.run(
         send_test(
             settings,

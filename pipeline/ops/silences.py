@@ -29,6 +29,7 @@ from urllib.parse import quote
 import click
 import httpx
 
+from pipeline.delivery.redaction import redact
 from pipeline.durations import parse_duration
 from pipeline.oncall.routing import LABELS
 from pipeline.oncall.silences import SilenceError, SilenceMatcher, parse_silence
@@ -179,7 +180,7 @@ class SilencesClient:
         return self._mask(text)
 
     def _mask(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        return redact(text, [self._token])
 
 
 def _client(url: str, timeout_s: float) -> SilencesClient:

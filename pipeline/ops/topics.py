@@ -36,6 +36,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.errors import for_code as kafka_error_for_code
 
+from pipeline.errors import TocsinError
 from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, TopicSpec
 
 _CLIENT_ID = "tocsin-admin"
@@ -43,7 +44,7 @@ _CLIENT_ID = "tocsin-admin"
 _RETRY_PAUSE_S = 0.25
 
 
-class TopicAdminError(Exception):
+class TopicAdminError(TocsinError):
     """Base class for the errors this module raises on purpose."""
 
 

@@ -32,6 +32,7 @@ from pipeline.delivery.receivers import (
 )
 from pipeline.delivery.receivers.base import Receiver, SecretRedactor
 from pipeline.delivery.retry import RetryPolicy, deliver
+from pipeline.delivery.slack_web import SlackWebClient
 from pipeline.records import Alert
 from tests.fakes_http import (
     AlertmanagerFake,
@@ -201,7 +202,7 @@ CASES = [
         "slack_api",
         lambda: SlackApiFake(SLACK_TOKEN),
         lambda f, c: SlackApiReceiver(
-            SecretStr(SLACK_TOKEN), "C0TOCSIN01", c, api_url=f"{f.base_url}/api"
+            SlackWebClient(SecretStr(SLACK_TOKEN), "C0TOCSIN01", c, api_url=f"{f.base_url}/api")
         ),
         False,
         _slack_api_lifecycle,
@@ -318,7 +319,9 @@ async def test_slack_api_ratelimited_in_a_200_body(client: httpx.AsyncClient) ->
             )
         )
         receiver = SlackApiReceiver(
-            SecretStr(SLACK_TOKEN), "C0TOCSIN01", client, api_url=f"{fake.base_url}/api"
+            SlackWebClient(
+                SecretStr(SLACK_TOKEN), "C0TOCSIN01", client, api_url=f"{fake.base_url}/api"
+            )
         )
         ok, receipts = await run(receiver, alert("firing"))
         assert ok and receipts.outcomes == ["retried", "delivered"]
@@ -417,10 +420,12 @@ async def test_wrong_credentials_are_permanent_and_not_echoed(client: httpx.Asyn
             PagerDutyReceiver(SecretStr(wrong_pd), client, events_url=f"{pd.base_url}/v2/enqueue"),
             OpsgenieReceiver(SecretStr("wrong-genie-key-value"), client, api_url=og.base_url),
             SlackApiReceiver(
-                SecretStr("xoxb-wrong-token-value"),
-                "C0TOCSIN01",
-                client,
-                api_url=f"{sl.base_url}/api",
+                SlackWebClient(
+                    SecretStr("xoxb-wrong-token-value"),
+                    "C0TOCSIN01",
+                    client,
+                    api_url=f"{sl.base_url}/api",
+                )
             ),
         ]
         for receiver in receivers:

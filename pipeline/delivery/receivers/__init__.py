@@ -1,6 +1,12 @@
-"""Alert destinations, one module each, behind :class:`pipeline.delivery.receivers.base.Receiver`."""
+"""Alert destinations, one module each, behind :class:`pipeline.delivery.receivers.base.Receiver`.
+
+:func:`build_receivers` builds the default receiver of each type whose ``TOCSIN_*`` settings are
+set (named after its type), then the named receivers of the routing file (``named.py``).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import httpx
 
@@ -9,12 +15,15 @@ from pipeline.delivery.receivers.alertmanager import AlertmanagerReceiver
 from pipeline.delivery.receivers.base import Receiver
 from pipeline.delivery.receivers.console import ConsoleReceiver
 from pipeline.delivery.receivers.email import EmailReceiver
+from pipeline.delivery.receivers.named import NamedReceiver, load_named_receivers
 from pipeline.delivery.receivers.opsgenie import OpsgenieReceiver
 from pipeline.delivery.receivers.pagerduty import PagerDutyReceiver
 from pipeline.delivery.receivers.slack import SlackWebhookReceiver
 from pipeline.delivery.receivers.slack_api import SlackApiReceiver
 from pipeline.delivery.receivers.teams import TeamsReceiver
 from pipeline.delivery.receivers.webhook import WebhookReceiver
+from pipeline.delivery.slack_web import SlackWebClient
+from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
 
@@ -43,6 +52,27 @@ def build_receivers(settings: Settings, client: httpx.AsyncClient | None = None)
             http = make_http_client(settings)
         return http
 
+    receivers = default_receivers(settings, shared)
+    if settings.routing_file is not None:
+        for named in load_named_receivers(settings.routing_file):
+            if any(r.name == named.name for r in receivers):
+                raise ConfigError(
+                    f"{settings.routing_file}: receiver {named.name!r} is also configured by "
+                    "TOCSIN_* settings; give the named receiver another name"
+                )
+            receivers.append(build_named(named, settings, shared()))
+    if settings.console_alerts or not receivers:
+        receivers.append(ConsoleReceiver())
+    for receiver in receivers:
+        limit = limit_for(receiver.kind, settings.delivery_rate_limits)
+        receiver.limiter = None if limit is None else Limiter(limit)
+    return receivers
+
+
+def default_receivers(
+    settings: Settings, shared: Callable[[], httpx.AsyncClient]
+) -> list[Receiver]:
+    """The receivers the ``TOCSIN_*`` settings configure: one per type, named after it."""
     link = settings.public_url
     receivers: list[Receiver] = []
     if settings.slack_webhook_url is not None:
@@ -50,10 +80,12 @@ def build_receivers(settings: Settings, client: httpx.AsyncClient | None = None)
     if settings.slack_bot_token is not None and settings.slack_channel is not None:
         receivers.append(
             SlackApiReceiver(
-                settings.slack_bot_token,
-                settings.slack_channel,
-                shared(),
-                api_url=settings.slack_api_url,
+                SlackWebClient(
+                    settings.slack_bot_token,
+                    settings.slack_channel,
+                    shared(),
+                    api_url=settings.slack_api_url,
+                )
             )
         )
     if settings.pagerduty_routing_key is not None:
@@ -94,12 +126,57 @@ def build_receivers(settings: Settings, client: httpx.AsyncClient | None = None)
                 link=link,
             )
         )
-    if settings.console_alerts or not receivers:
-        receivers.append(ConsoleReceiver())
-    for receiver in receivers:
-        limit = limit_for(receiver.name, settings.delivery_rate_limits)
-        receiver.limiter = None if limit is None else Limiter(limit)
     return receivers
+
+
+def build_named(named: NamedReceiver, settings: Settings, client: httpx.AsyncClient) -> Receiver:
+    """The receiver a routing file declares, named as declared; its secrets are remembered."""
+    v, link = named.values, settings.public_url
+    receiver: Receiver
+    if named.kind == "slack":
+        receiver = SlackWebhookReceiver(v["api_url"], client)
+    elif named.kind == "slack_api":
+        api_url = v.get("api_url", settings.slack_api_url)
+        slack = SlackWebClient(v["token"], v["channel"], client, api_url=api_url)
+        receiver = SlackApiReceiver(slack)
+    elif named.kind == "pagerduty":
+        url = v.get("url", settings.pagerduty_events_url)
+        receiver = PagerDutyReceiver(v["routing_key"], client, events_url=url, link=link)
+    elif named.kind == "opsgenie":
+        url = v.get("api_url", settings.opsgenie_api_url)
+        receiver = OpsgenieReceiver(v["api_key"], client, api_url=url, link=link)
+    elif named.kind == "teams":
+        receiver = TeamsReceiver(v["webhook_url"], client, link=link)
+    elif named.kind == "alertmanager":
+        receiver = AlertmanagerReceiver(v["url"], client, generator_url=link)
+    elif named.kind == "webhook":
+        receiver = WebhookReceiver(v["url"], v["secret"], client)
+    else:
+        receiver = named_email(named, settings)
+    receiver.named(named.name)
+    receiver.secrets = named.secrets
+    return receiver
+
+
+def named_email(named: NamedReceiver, settings: Settings) -> EmailReceiver:
+    """An e-mail receiver from ``email_configs``: ``smarthost`` is ``host[:port]``."""
+    v = named.values
+    host, _, port = str(v["smarthost"]).rpartition(":")
+    if not host or not port.isdigit():
+        host, port = str(v["smarthost"]), ""
+    tls = bool(v.get("tls", False))
+    return EmailReceiver(
+        host,
+        v["from"],
+        v["to"],
+        port=int(port) if port else None,
+        username=v.get("auth_username"),
+        password=v.get("auth_password"),
+        starttls=bool(v.get("starttls", True)) and not tls,
+        tls=tls,
+        timeout_s=float(v.get("timeout_s", settings.smtp_timeout_s)),
+        link=settings.public_url,
+    )
 
 
 __all__ = [
@@ -113,6 +190,7 @@ __all__ = [
     "SlackWebhookReceiver",
     "TeamsReceiver",
     "WebhookReceiver",
+    "build_named",
     "build_receivers",
     "make_http_client",
 ]

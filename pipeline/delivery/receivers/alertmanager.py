@@ -70,6 +70,7 @@ def alertmanager_alert(
 
 class AlertmanagerReceiver(Receiver):
     name = "alertmanager"
+    kind = "alertmanager"
 
     def __init__(
         self,

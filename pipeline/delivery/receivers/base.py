@@ -19,22 +19,16 @@ Client-side rate limits (``pipeline/delivery/ratelimit.py``): ``build_receivers`
 
 from __future__ import annotations
 
-import email.utils
-import logging
-import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-import httpx
 from pydantic import SecretStr
 
+from pipeline.delivery.http import parse_retry_after, raise_for_delivery, request
 from pipeline.delivery.ratelimit import Limiter
-from pipeline.errors import PermanentDelivery, RateLimited, RetryableDelivery
-from pipeline.records import Alert
-
-#: Loggers of the HTTP stack that may write a request URL (webhook URLs embed tokens).
-_HTTP_LOGGERS = ("httpx", "httpcore")
+from pipeline.delivery.redaction import SecretRedactor, protect_secrets
+from pipeline.records import Alert, ApprovedRecord
 
 
 @dataclass(frozen=True)
@@ -53,12 +47,20 @@ class GroupNotice:
     repeat: bool = False
 
 
-class Receiver(ABC):
-    """An alert destination. ``name`` is a fixed, low-cardinality metrics label."""
+class Outbound(ABC):  # noqa: B024 - the two kinds below add the abstract ``send``
+    """Anything Tocsin sends to: a name, a client-side rate limit, ``setup`` and ``close``.
+
+    ``name`` is the receiver's instance name (``slack``, or a named receiver's ``comms-fr``):
+    routes name it, and it is the ``receiver`` label of the delivery metrics. ``kind`` is its
+    integration (``slack``, ``email`` ...), which picks its default rate limit.
+    """
 
     name: str = "receiver"
+    kind: str = "receiver"
     #: Tocsin's own rate limit for this receiver (set by ``build_receivers``); None: unlimited.
     limiter: Limiter | None = None
+    #: Secrets of a named receiver (read from the environment or files), masked in dead letters.
+    secrets: tuple[SecretStr, ...] = ()
 
     async def throttle(self) -> float:
         """Wait for this receiver's rate limit (asyncio, never blocking); seconds waited."""
@@ -66,6 +68,17 @@ class Receiver(ABC):
 
     async def setup(self) -> None:  # noqa: B027 - optional hook
         """Prepare connections; called once before the first ``send``."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what ``setup`` acquired."""
+
+    def named(self, name: str) -> None:
+        """Give this instance its own name (a named receiver of the routing file)."""
+        self.name = name
+
+
+class Receiver(Outbound):
+    """An alert destination: one alert step (or one group notice) in, one outbound call out."""
 
     @abstractmethod
     async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
@@ -84,8 +97,33 @@ class Receiver(ABC):
             status = await self.send(alert, idempotency_key=f"{idempotency_key}/{alert.dedup_key}")
         return status
 
-    async def close(self) -> None:  # noqa: B027 - optional hook
-        """Release what ``setup`` acquired."""
+
+#: Checks an approved response just before it leaves (the approvals' hash check); raises to stop.
+ResponseGuard = Callable[[ApprovedRecord], None]
+
+
+class ResponseReceiver(Outbound):
+    """A destination of fully approved responses (the publish webhook, the incident's thread).
+
+    ``guard`` runs right before each request is built, on the exact record about to leave; the
+    approvals flow passes its approved-hash check, so a text that differs is never sent.
+    """
+
+    def __init__(self, guard: ResponseGuard | None = None) -> None:
+        self.guard = guard
+
+    def check(self, approved: ApprovedRecord) -> None:
+        if self.guard is not None:
+            self.guard(approved)
+
+    @abstractmethod
+    async def send(self, approved: ApprovedRecord) -> int | None:
+        """Deliver one approved response; return the HTTP status or raise."""
+
+
+def response_key(approved: ApprovedRecord) -> str:
+    """The idempotency key of an approved response: the same for every attempt and target."""
+    return f"{approved.draft_id}:{approved.text_hash}"
 
 
 async def send_group(
@@ -101,94 +139,17 @@ async def send_group(
     return await receiver.send_group(notice, idempotency_key=idempotency_key)
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def raise_for_delivery(response: httpx.Response, receiver: str) -> None:
-    """Map an HTTP response onto the delivery error tree (2xx returns quietly)."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    snippet = response.text[:200]
-    if status == 429:
-        raise RateLimited(
-            f"{receiver}: rate limited ({snippet})",
-            retry_after=parse_retry_after(response.headers.get("Retry-After")),
-        )
-    if status in (408, 409, 425) or status >= 500:
-        raise RetryableDelivery(f"{receiver}: HTTP {status} ({snippet})", status_code=status)
-    raise PermanentDelivery(f"{receiver}: HTTP {status} ({snippet})", status_code=status)
-
-
-async def request(
-    client: httpx.AsyncClient, receiver: str, method: str, url: str, **kwargs: Any
-) -> httpx.Response:
-    """Send one request, turning transport failures into ``RetryableDelivery``.
-
-    Only the exception's *type* goes into the message: httpx error texts can carry the URL, and
-    several receivers' URLs are secrets. The status is not checked here so receivers whose API
-    reports errors inside a 200 body (Slack's Web API) can look at it first.
-    """
-    try:
-        return await client.request(method, url, **kwargs)
-    except httpx.TimeoutException as exc:
-        raise RetryableDelivery(f"{receiver}: timeout ({type(exc).__name__})") from exc
-    except httpx.TransportError as exc:
-        raise RetryableDelivery(f"{receiver}: transport error ({type(exc).__name__})") from exc
-
-
-class SecretRedactor(logging.Filter):
-    """Replaces known secret values in log records with ``***`` before any handler sees them.
-
-    httpx logs every request's full URL at INFO; for Slack/Teams webhooks the URL *is* the secret.
-    Installed on the HTTP stack's loggers by receivers' ``setup`` rather than at import time.
-    """
-
-    def __init__(self) -> None:
-        super().__init__("tocsin-secrets")
-        self._secrets: set[str] = set()
-
-    def add(self, secret: str) -> None:
-        if len(secret) >= 4:
-            self._secrets.add(secret)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
-        message = record.getMessage()
-        redacted = message
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            redacted = redacted.replace(secret, "***")
-        if redacted != message:
-            # () rather than None: a handler that wraps non-tuple args as (args,) would try
-            # "msg % (None,)" and print a logging error instead of the line (seen in a worker log)
-            record.msg, record.args = redacted, ()
-        return True
-
-
-def protect_secrets(*secrets: SecretStr | str | None) -> None:
-    """Make sure the HTTP stack's loggers redact ``secrets`` (idempotent, one filter per logger)."""
-    raws = [s.get_secret_value() if isinstance(s, SecretStr) else s for s in secrets if s]
-    for name in _HTTP_LOGGERS:
-        log = logging.getLogger(name)
-        redactor = next((f for f in log.filters if isinstance(f, SecretRedactor)), None)
-        if redactor is None:
-            redactor = SecretRedactor()
-            log.addFilter(redactor)
-        for raw in raws:
-            redactor.add(raw)
-            if "?" in raw:  # the query string alone (e.g. a Teams ``sig=``) is also secret
-                redactor.add(raw.split("?", 1)[1])
+__all__ = [
+    "GroupNotice",
+    "Outbound",
+    "Receiver",
+    "ResponseGuard",
+    "ResponseReceiver",
+    "SecretRedactor",
+    "parse_retry_after",
+    "protect_secrets",
+    "raise_for_delivery",
+    "request",
+    "response_key",
+    "send_group",
+]

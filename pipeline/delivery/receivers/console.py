@@ -28,6 +28,7 @@ def format_group(notice: GroupNotice) -> str:
 
 class ConsoleReceiver(Receiver):
     name = "console"
+    kind = "console"
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream

@@ -55,6 +55,7 @@ def opsgenie_create(alert: Alert, *, link: str | None = None) -> dict[str, Any]:
 
 class OpsgenieReceiver(Receiver):
     name = "opsgenie"
+    kind = "opsgenie"
 
     def __init__(
         self,

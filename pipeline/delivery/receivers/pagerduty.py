@@ -65,6 +65,7 @@ def pagerduty_event(alert: Alert, routing_key: str, *, link: str | None = None) 
 
 class PagerDutyReceiver(Receiver):
     name = "pagerduty"
+    kind = "pagerduty"
 
     def __init__(
         self,

@@ -21,8 +21,8 @@ from pipeline.delivery.receivers.base import (
     Receiver,
     protect_secrets,
     raise_for_delivery,
+    request,
 )
-from pipeline.errors import RetryableDelivery
 from pipeline.records import Alert
 
 _EMOJI = {"firing": ":rotating_light:", "resolved": ":white_check_mark:"}
@@ -99,6 +99,7 @@ def slack_group_payload(notice: GroupNotice) -> dict[str, Any]:
 
 class SlackWebhookReceiver(Receiver):
     name = "slack"
+    kind = "slack"
 
     def __init__(self, webhook_url: SecretStr, client: httpx.AsyncClient) -> None:
         self._url = webhook_url
@@ -114,15 +115,13 @@ class SlackWebhookReceiver(Receiver):
         return await self._post(slack_group_payload(notice), idempotency_key)
 
     async def _post(self, payload: dict[str, Any], idempotency_key: str) -> int | None:
-        try:
-            response = await self._client.post(
-                self._url.get_secret_value(),
-                json=payload,
-                headers={"X-Tocsin-Idempotency-Key": idempotency_key},
-            )
-        except httpx.TimeoutException as exc:
-            raise RetryableDelivery(f"slack: timeout ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise RetryableDelivery(f"slack: transport error ({type(exc).__name__})") from exc
+        response = await request(
+            self._client,
+            self.name,
+            "POST",
+            self._url.get_secret_value(),
+            json=payload,
+            headers={"X-Tocsin-Idempotency-Key": idempotency_key},
+        )
         raise_for_delivery(response, self.name)
         return response.status_code

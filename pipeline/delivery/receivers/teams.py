@@ -69,6 +69,7 @@ def adaptive_card(alert: Alert, *, link: str | None = None) -> dict[str, Any]:
 
 class TeamsReceiver(Receiver):
     name = "teams"
+    kind = "teams"
 
     def __init__(
         self, workflow_url: SecretStr, client: httpx.AsyncClient, *, link: str | None = None

@@ -1,17 +1,11 @@
-"""Generic webhook receiver: the alert as JSON, signed with HMAC-SHA256 over ``timestamp.body``.
+"""Generic webhook receiver: the alert as canonical JSON, signed (``pipeline/delivery/signing.py``).
 
-The scheme follows Slack's and Stripe's: the sender puts the Unix time in ``X-Tocsin-Timestamp``
-and ``v1=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>`` in ``X-Tocsin-Signature``; the consumer
-recomputes it over the raw body, compares with ``hmac.compare_digest`` and refuses timestamps older
-than a few minutes, which stops replays. ``X-Tocsin-Idempotency-Key`` is the same on every retry so
-the consumer can drop duplicates. :func:`verify_signature` is the consumer side, for our tests and
-for anyone writing a receiver in Python.
+The signature scheme, its headers and the consumer-side :func:`verify_signature` live in
+``signing.py``, shared with the publish webhook; they are re-exported here for consumers.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable
@@ -21,55 +15,17 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from pipeline.delivery.receivers.base import Receiver, protect_secrets, raise_for_delivery, request
+from pipeline.delivery.receivers.base import Receiver, protect_secrets
+from pipeline.delivery.signing import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    post_signed,
+    sign,
+    signed_headers,
+    verify_signature,
+)
 from pipeline.records import Alert
-
-TIMESTAMP_HEADER = "X-Tocsin-Timestamp"
-SIGNATURE_HEADER = "X-Tocsin-Signature"
-IDEMPOTENCY_HEADER = "X-Tocsin-Idempotency-Key"
-SCHEME = "v1"
-
-
-def sign(secret: bytes, timestamp: int, body: bytes) -> str:
-    """The signature header value for ``body`` sent at ``timestamp``."""
-    digest = hmac.new(secret, str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"{SCHEME}={digest}"
-
-
-def signed_headers(
-    secret: SecretStr, body: bytes, idempotency_key: str, *, now: int, content_type: str
-) -> dict[str, str]:
-    """Headers of a signed POST: timestamp, signature over timestamp + body, idempotency key.
-
-    Signed afresh per attempt (``now``): a retry is a new request, not a replay.
-    """
-    return {
-        "Content-Type": content_type,
-        TIMESTAMP_HEADER: str(now),
-        SIGNATURE_HEADER: sign(secret.get_secret_value().encode(), now, body),
-        IDEMPOTENCY_HEADER: idempotency_key,
-    }
-
-
-def verify_signature(
-    secret: bytes,
-    timestamp: str | None,
-    body: bytes,
-    signature: str | None,
-    *,
-    now: float,
-    tolerance_s: float = 300.0,
-) -> bool:
-    """True if ``signature`` is ours for ``body`` and ``timestamp`` is within the replay window."""
-    if not timestamp or not signature:
-        return False
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        return False
-    if abs(now - sent) > tolerance_s:
-        return False
-    return hmac.compare_digest(sign(secret, sent, body), signature)
 
 
 def _json_default(value: Any) -> str:
@@ -106,6 +62,7 @@ def webhook_body(alert: Alert, idempotency_key: str) -> bytes:
 
 class WebhookReceiver(Receiver):
     name = "webhook"
+    kind = "webhook"
 
     def __init__(
         self,
@@ -124,21 +81,24 @@ class WebhookReceiver(Receiver):
         protect_secrets(self._url, self._secret)
 
     async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
-        body = webhook_body(alert, idempotency_key)
-        headers = signed_headers(
-            self._secret,
-            body,
-            idempotency_key,
-            now=int(self._clock()),
-            content_type="application/json",
-        )
-        response = await request(
+        return await post_signed(
             self._client,
             self.name,
-            "POST",
             self._url.get_secret_value(),
-            content=body,
-            headers=headers,
+            body=webhook_body(alert, idempotency_key),
+            secret=self._secret,
+            idempotency_key=idempotency_key,
+            now=int(self._clock()),
         )
-        raise_for_delivery(response, self.name)
-        return response.status_code
+
+
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "WebhookReceiver",
+    "sign",
+    "signed_headers",
+    "verify_signature",
+    "webhook_body",
+]

@@ -15,8 +15,9 @@ from pipeline import services
 from pipeline.approvals import session as approval_session
 from pipeline.approvals.audit import text_hash
 from pipeline.approvals.errors import ApprovalRefused, AuthRefused
-from pipeline.approvals.publish import PublishWebhook, TextMismatch, publish_body
+from pipeline.approvals.publish import TextMismatch, check_text, publish_body
 from pipeline.approvals.slack import parse_interaction, request_blocks
+from pipeline.delivery.receivers.publish_webhook import PublishWebhookReceiver
 from pipeline.delivery.receivers.webhook import verify_signature
 from pipeline.records import ApprovedRecord
 from pipeline.settings import make_settings
@@ -125,8 +126,12 @@ async def test_publish_webhook_signs_the_exact_text_with_an_idempotency_key() ->
         return httpx.Response(201)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler), timeout=5) as client:
-        hook = PublishWebhook(
-            "https://cms.example/publish", SecretStr("publish-key-1234"), client, clock=lambda: 5000
+        hook = PublishWebhookReceiver(
+            "https://cms.example/publish",
+            SecretStr("publish-key-1234"),
+            client,
+            clock=lambda: 5000,
+            guard=check_text,
         )
         assert await hook.send(_approved("Nous sommes au courant — « merci »")) == 201
     [request] = seen
@@ -154,7 +159,9 @@ async def test_publish_refuses_a_text_that_is_not_the_approved_one_before_any_re
         return httpx.Response(201)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler), timeout=5) as client:
-        hook = PublishWebhook("https://cms.example/publish", SecretStr("publish-key-1234"), client)
+        hook = PublishWebhookReceiver(
+            "https://cms.example/publish", SecretStr("publish-key-1234"), client, guard=check_text
+        )
         with pytest.raises(TextMismatch):
             await hook.send(_approved("We are aware.", digest=text_hash("We are aware!")))
     assert calls == 0

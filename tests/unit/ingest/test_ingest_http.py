@@ -18,9 +18,10 @@ from pydantic import ValidationError
 
 from pipeline.brands import load_brands
 from pipeline.errors import InvalidMention
-from pipeline.ingest.http import IngestGate, Reply, TokenBucket, handle
+from pipeline.ingest.http import IngestGate, Reply, handle
 from pipeline.metrics import INGEST_OUTCOMES, TocsinMetrics, get_metrics
 from pipeline.settings import make_settings, parse_client_tokens
+from pipeline.token_bucket import TokenBucket
 
 BRANDS = load_brands(Path("pipeline/config/brands.yaml"))
 ACME = "acme-token-0123456789abcdef"
