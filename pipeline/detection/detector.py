@@ -306,8 +306,12 @@ class SeriesDetector:
         return max(self.scale, self.config.scale_floor)
 
     def _standardise(self, observed: float, yhat: float, e: float) -> float:
-        """The bucket's log residual in standard units."""
-        return e / self._scale()
+        """The bucket's log residual in standard units: over the robust scale, or over the
+        counting noise of the expected volume when that is larger (``log(1 + X)`` of a Poisson
+        count of mean m varies by about sqrt(m) / (m + 1)), so a very regular series is not
+        infinitely surprised by one mention more."""
+        m = max(math.expm1(yhat), 0.05)
+        return e / max(self._scale(), math.sqrt(m) / (m + 1.0))
 
     def _band(self, yhat: float) -> tuple[float, float]:
         half = Z_BAND * self._scale()

@@ -181,7 +181,7 @@ def test_a_lasting_level_shift_is_absorbed_within_two_days() -> None:
 
 def test_severity_levels() -> None:
     values = [10.0] * (3 * DAY)
-    warning = run(flat([*values, 60.0]))[-1]
+    warning = run(flat([*values, 100.0]))[-1]
     critical = run(flat([*values, 2000.0]))[-1]
     assert (warning.transition, warning.severity) == ("fired", "warning")
     assert (critical.transition, critical.severity) == ("fired", "critical")
