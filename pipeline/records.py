@@ -3,18 +3,20 @@
 These are wire formats, kept apart from the ML model in ``models/`` so that "model" means one thing
 per folder. Records are serialised as JSON with ISO-8601 dates (``isodates=True``) so any consumer,
 Faust or not, can read the topics. Raw input is *not* decoded straight into these records: the
-ingest decoder (``pipeline/ingest/decoding.py``) validates untrusted JSON first and only then builds a
-``Mention``, so a record on ``mentions`` is always well-formed.
+ingest decoder (``pipeline/ingest/decoding.py``) validates untrusted JSON against the input contract
+(``RawMention``: the same fields with their limits) and builds a ``Mention`` from it in one step, so
+a record on ``mentions`` is always well-formed.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 import faust
 
-PLATFORMS = (
+#: The closed vocabularies of the mention input contract; the decoder validates against these types.
+Platform = Literal[
     "x",
     "facebook",
     "instagram",
@@ -25,9 +27,12 @@ PLATFORMS = (
     "forum",
     "news",
     "other",
-)
-AUTHOR_KINDS = ("hcp", "journalist", "patient", "ngo", "influencer", "unknown")
-MENTION_KINDS = ("post", "reply", "repost", "quote")
+]
+AuthorKind = Literal["hcp", "journalist", "patient", "ngo", "influencer", "unknown"]
+MentionKind = Literal["post", "reply", "repost", "quote"]
+PLATFORMS: tuple[str, ...] = get_args(Platform)
+AUTHOR_KINDS: tuple[str, ...] = get_args(AuthorKind)
+MENTION_KINDS: tuple[str, ...] = get_args(MentionKind)
 STANCES = ("supportive", "neutral", "critical")
 SEVERITIES = ("info", "warning", "critical")
 ALERT_STATES = ("firing", "acknowledged", "escalated", "resolved")
