@@ -20,7 +20,6 @@ from agents import (
 from models.classifier import Prediction
 from models.textcache import LRUCache
 from pipeline import services
-from pipeline.app import app
 from pipeline.counting import buckets as counting
 from pipeline.counting import judge
 from pipeline.delivery.receivers.base import Receiver
@@ -42,12 +41,7 @@ def metrics() -> TocsinMetrics:
 
 
 @pytest.fixture(autouse=True)
-def _test_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    app.finalize()
-    app.flow_control.resume()
-    # counting state is the app's (module-level tables and partition clocks): start each test empty
-    open_buckets.data.clear()
-    counting._clocks.clear()
+def _test_app(monkeypatch: pytest.MonkeyPatch, empty_counting: None) -> Iterator[None]:
     # the counting stage also judges: its signals and alerts go to recording topics
     monkeypatch.setattr(judge, "signals", RecordingTopic())
     monkeypatch.setattr(judge, "alerts", RecordingTopic())

@@ -58,6 +58,7 @@ BAD = {
 
 
 async def http_result(payload: bytes) -> tuple[dict[str, Any], FakeSink]:
+    """One NDJSON line through ``handle`` (the metrics it counts into are a fresh registry's)."""
     gate = IngestGate.from_settings(SETTINGS)
     gate.wall_clock = lambda: NOW
     sink = FakeSink()
