@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.brands import BrandMatcher
+from pipeline.ingest.keys import raw_key
 
 DAY = 86_400.0
 
@@ -132,7 +133,7 @@ class LapStream:
         """(key, value) to produce for global position ``n``."""
         lap, index = self.locate(n)
         line = self.lines[index]
-        key = line.id.encode() if line.id else None
+        key = raw_key(line.id) if line.id else None
         if lap == 0 or line.obj is None or line.at is None:
             return key, line.raw
         obj = dict(line.obj)
@@ -142,7 +143,7 @@ class LapStream:
             obj["text"] = f"{obj['text']} ·{lap}"
         if isinstance(obj.get("repost_of"), str):
             obj["repost_of"] = f"{obj['repost_of']}~{lap}"
-        return obj["id"].encode(), json.dumps(obj, ensure_ascii=False).encode()
+        return raw_key(obj["id"]), json.dumps(obj, ensure_ascii=False).encode()
 
     def distinct_texts(self, limit: int) -> list[str]:
         """Distinct texts of lap 0, what the model really sees, for the raw-model measurement."""

@@ -3,8 +3,9 @@
 These are wire formats, kept apart from the ML model in ``models/`` so that "model" means one thing
 per folder. Records are serialised as JSON with ISO-8601 dates (``isodates=True``) so any consumer,
 Faust or not, can read the topics. Raw input is *not* decoded straight into these records: the
-ingest decoder (``pipeline/ingest/decoding.py``) validates untrusted JSON first and only then builds a
-``Mention``, so a record on ``mentions`` is always well-formed.
+ingest decoder (``pipeline/ingest/decoding.py``) validates untrusted JSON against the input contract
+(``RawMention``: the same fields with their limits) and builds a ``Mention`` from it in one step, so
+a record on ``mentions`` is always well-formed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Literal, get_args
 
 import faust
 
-# The closed vocabularies of a mention, as types (the decoder validates against them) and tuples.
+#: The closed vocabularies of the mention input contract; the decoder validates against these types.
 Platform = Literal[
     "x",
     "facebook",

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from pipeline import services
+from pipeline.metrics import TocsinMetrics
 
 pytest_plugins = ["tests.kafka_fixture"]
 
@@ -17,3 +20,29 @@ def _fresh_services() -> Iterator[None]:
     services.reset()
     yield
     services.reset()
+
+
+@pytest.fixture()
+def faust_app() -> Iterator[Any]:
+    """The Tocsin Faust app, finalized and with flow control resumed: what ``test_context()`` needs."""
+    from pipeline.app import app
+
+    app.finalize()
+    app.flow_control.resume()
+    yield app
+
+
+@pytest.fixture()
+def empty_counting(faust_app: Any) -> None:
+    """Counting state is the app's (a module-level table and partition clocks): start it empty."""
+    from pipeline.counting import buckets
+    from pipeline.tables import open_buckets
+
+    open_buckets.data.clear()
+    buckets._clocks.clear()
+
+
+@pytest.fixture()
+def fresh_metrics() -> TocsinMetrics:
+    """Metrics on a registry of their own, with the console receiver's series pre-created."""
+    return TocsinMetrics(CollectorRegistry(), receivers=("console",))

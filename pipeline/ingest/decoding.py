@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from pipeline.brands import BrandMatcher
 from pipeline.errors import INVALID_MENTION_REASONS, InvalidMention
-from pipeline.records import Author, AuthorKind, Engagement, Mention, MentionKind, Platform
+from pipeline.records import AuthorKind, Mention, MentionKind, Platform
+from pipeline.settings import Settings
 
 REASONS = INVALID_MENTION_REASONS
 
@@ -42,7 +44,11 @@ class RawEngagement(_Strict):
 
 
 class RawMention(_Strict):
-    """The input contract for one mention (documented in docs/architecture.md)."""
+    """The input contract for one mention (documented in docs/architecture.md).
+
+    The fields are those of :class:`pipeline.records.Mention` that a source supplies, with the
+    limits untrusted input must meet; :func:`to_mention` turns it into the record in one step.
+    """
 
     id: StrictStr = Field(min_length=1, max_length=200)
     platform: Platform
@@ -54,6 +60,38 @@ class RawMention(_Strict):
     engagement: RawEngagement | None = None
     kind: MentionKind = "post"
     repost_of: StrictStr | None = Field(default=None, max_length=200)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What every front door of ``mentions.raw`` accepts: one set, read from the settings once."""
+
+    max_bytes: int
+    max_text_chars: int
+    #: How far past the clock a mention may be dated (``TOCSIN_MAX_FUTURE_S``).
+    max_future_s: float
+
+    @classmethod
+    def from_settings(cls, cfg: Settings) -> Limits:
+        return cls(
+            max_bytes=cfg.max_payload_bytes,
+            max_text_chars=cfg.max_text_chars,
+            max_future_s=cfg.max_future_s,
+        )
+
+
+def decode(payload: bytes, limits: Limits, now: datetime) -> RawMention:
+    """Validate one payload as HTTP ingest and the ingest agent both do: the one decoding rule.
+
+    ``now`` is the caller's clock; mentions dated more than ``limits.max_future_s`` past it are
+    refused. Raises :class:`InvalidMention` with a reason code and nothing else.
+    """
+    return decode_raw(
+        payload,
+        max_bytes=limits.max_bytes,
+        max_text_chars=limits.max_text_chars,
+        not_after=now + timedelta(seconds=limits.max_future_s),
+    )
 
 
 def _reason_for(exc: ValidationError) -> tuple[str, str]:
@@ -83,7 +121,8 @@ def decode_raw(
 
     ``not_after`` refuses mentions dated later than it: counting is by event time, so one mention
     from a source with a broken clock (dated next year) would push its brand's watermark ahead and
-    make every real mention after it "late". The ingest agent passes its clock plus a tolerance.
+    make every real mention after it "late". Front doors call :func:`decode`, which passes their
+    clock plus ``TOCSIN_MAX_FUTURE_S``.
 
     This is total: whatever the bytes, the only exception that leaves it is ``InvalidMention``.
     A failure the checks below did not foresee becomes ``invalid_value`` with the exception's
@@ -157,33 +196,4 @@ def to_mention(raw: RawMention, matcher: BrandMatcher) -> Mention | None:
     brands = matcher.match(raw.text)
     if not brands:
         return None
-    author = Author(
-        id=raw.author.id,
-        followers=raw.author.followers,
-        verified=raw.author.verified,
-        kind=raw.author.kind,
-        handle=raw.author.handle,
-    )
-    engagement = (
-        Engagement(
-            likes=raw.engagement.likes,
-            shares=raw.engagement.shares,
-            replies=raw.engagement.replies,
-        )
-        if raw.engagement
-        else None
-    )
-    return Mention(
-        id=raw.id,
-        platform=raw.platform,
-        text=raw.text,
-        created_at=raw.created_at,
-        brand=brands[0],
-        brands=brands,
-        author=author,
-        url=raw.url,
-        lang=raw.lang,
-        kind=raw.kind,
-        engagement=engagement,
-        repost_of=raw.repost_of,
-    )
+    return Mention(**raw.model_dump(), brand=brands[0], brands=brands)

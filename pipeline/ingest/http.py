@@ -17,9 +17,10 @@ Contract:
   (a batch of 500 costs 500), so one noisy client cannot starve the others.
 * A request refused as a whole (auth, size, rate, media type) is answered with
   ``{"error": {"code", "message"}}`` and nothing from it is kept: the caller still holds the data.
-* A request that was read gets one result per line. Valid lines go to ``mentions.raw`` unchanged
-  (the ingest agent re-validates them like any other source), keyed by the first tracked brand
-  they mention, else by mention id, so one brand's mentions keep their order on one partition.
+* A request that was read gets one result per line, decided by the decoder and limits the ingest
+  agent applies (:func:`pipeline.ingest.decoding.decode`), so a line answered "accepted" is never
+  dead-lettered later. Valid lines go to ``mentions.raw`` unchanged (the ingest agent re-validates
+  them like any other source), keyed by mention id like every front door (:mod:`pipeline.ingest.keys`).
   Invalid lines are answered with their reason code *and* written to ``mentions.dlq`` with the
   client and line number: partial batches are accepted, so the dead-letter topic is the one place
   that holds every rejected line, whatever the client does with the answer.
@@ -38,12 +39,13 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pipeline.brands import BrandMatcher
 from pipeline.errors import InvalidMention, TocsinError
-from pipeline.ingest.decoding import decode_raw, to_mention
+from pipeline.ingest.decoding import Limits, decode, to_mention
+from pipeline.ingest.keys import raw_key
 from pipeline.metrics import TocsinMetrics
 from pipeline.settings import Settings, parse_client_tokens
 from pipeline.token_bucket import TokenBucket
@@ -83,12 +85,9 @@ class IngestGate:
     rate_per_s: float
     burst: int
     read_timeout_s: float
-    max_payload_bytes: int
-    max_text_chars: int
+    #: What a line must meet: the ingest agent's own limits (else 202 "accepted", then a dead letter).
+    limits: Limits
     clock: Clock = time.monotonic
-    #: How far past the wall clock a mention may be dated; the ingest agent refuses later ones,
-    #: so this door must too (else 202 "accepted", then a dead letter).
-    max_future_s: float = 3600.0
     wall_clock: Callable[[], datetime] = field(default_factory=lambda: _utcnow)
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
 
@@ -104,10 +103,8 @@ class IngestGate:
             rate_per_s=cfg.ingest_rate_per_s,
             burst=cfg.ingest_burst,
             read_timeout_s=cfg.ingest_read_timeout_s,
-            max_payload_bytes=cfg.max_payload_bytes,
-            max_text_chars=cfg.max_text_chars,
+            limits=Limits.from_settings(cfg),
             clock=clock,
-            max_future_s=cfg.max_future_s,
         )
 
     def identify(self, authorization: str) -> str:
@@ -244,17 +241,11 @@ def split_lines(body: bytes, kind: str) -> list[tuple[int, bytes]]:
 
 
 def route_key(payload: bytes, gate: IngestGate, matcher: BrandMatcher) -> tuple[bytes, LineResult]:
-    """Validate one line; the key is the first tracked brand, else the mention id."""
-    raw = decode_raw(
-        payload,
-        max_bytes=gate.max_payload_bytes,
-        max_text_chars=gate.max_text_chars,
-        not_after=gate.wall_clock() + timedelta(seconds=gate.max_future_s),
-    )
+    """Validate one line; the key is the mention id (:func:`pipeline.ingest.keys.raw_key`)."""
+    raw = decode(payload, gate.limits, gate.wall_clock())
     mention = to_mention(raw, matcher)
     brand = mention.brand if mention is not None else None
-    key = (brand or raw.id).encode()
-    return key, LineResult(line=0, accepted=True, id=raw.id, brand=brand)
+    return raw_key(raw.id), LineResult(line=0, accepted=True, id=raw.id, brand=brand)
 
 
 async def handle(

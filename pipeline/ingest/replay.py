@@ -3,7 +3,8 @@
 Lines are sent as they are in the file, byte for byte (a malformed line is part of the test, so it
 is not "fixed" on the way in). Pacing follows ``created_at``: with ``speed=1440`` a day of mentions
 takes a minute; ``speed=0`` sends as fast as the broker takes them. Lines whose time cannot be read
-are sent at once, without pacing.
+are sent at once, without pacing. Lines are keyed by mention id, the rule of every front door
+(:mod:`pipeline.ingest.keys`); validation is the ingest agent's, the same as HTTP ingest's.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
+from pipeline.ingest.keys import raw_key
 from pipeline.topology import MAX_MESSAGE_BYTES, RAW
 
 
@@ -29,7 +31,7 @@ class ReplayLine:
 
 
 def read_lines(path: Path) -> Iterator[ReplayLine]:
-    """Raw lines of ``path`` with the id (as key) and event time when they can be read."""
+    """Raw lines of ``path`` with their key (:func:`raw_key` of the id) and event time when read."""
     with path.open("rb") as handle:
         for raw in handle:
             payload = raw.rstrip(b"\r\n")
@@ -41,7 +43,7 @@ def read_lines(path: Path) -> Iterator[ReplayLine]:
                 obj = json.loads(payload)
                 if isinstance(obj, dict):
                     if isinstance(obj.get("id"), str):
-                        key = obj["id"].encode("utf-8")
+                        key = raw_key(obj["id"])
                     if isinstance(obj.get("created_at"), str):
                         at = datetime.fromisoformat(
                             obj["created_at"].replace("Z", "+00:00")

@@ -20,7 +20,6 @@ from agents import (
 from models.classifier import Prediction
 from models.textcache import LRUCache
 from pipeline import services
-from pipeline.app import app
 from pipeline.counting import buckets as counting
 from pipeline.counting import judge
 from pipeline.delivery.receivers.base import Receiver
@@ -42,12 +41,7 @@ def metrics() -> TocsinMetrics:
 
 
 @pytest.fixture(autouse=True)
-def _test_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    app.finalize()
-    app.flow_control.resume()
-    # counting state is the app's (module-level tables and partition clocks): start each test empty
-    open_buckets.data.clear()
-    counting._clocks.clear()
+def _test_app(monkeypatch: pytest.MonkeyPatch, empty_counting: None) -> Iterator[None]:
     # the counting stage also judges: its signals and alerts go to recording topics
     monkeypatch.setattr(judge, "signals", RecordingTopic())
     monkeypatch.setattr(judge, "alerts", RecordingTopic())
@@ -484,10 +478,12 @@ async def test_predictions_chunk_fresh_texts_and_keep_order(
     fake = KeywordClassifier()
     services.override(classifier=fake)
     texts = [f"Brenmoor price {i}" for i in range(10)] + ["Brenmoor fraud", "brenmoor PRICE 3"]
-    got = [p.topics async for p in classify_mentions.predictions(texts, chunk=4)]
+    got = [p.topics async for p in classify_mentions.batch_classifier().predictions(texts, chunk=4)]
     assert got == [("pricing",)] * 10 + [("scandal",), ("pricing",)]
     assert [len(c) for c in fake.calls] == [4, 4, 3]  # 11 distinct texts, chunks of 4
-    again = await classify_mentions.predict(["RT @x: Brenmoor fraud", "Brenmoor price 0"])
+    again = await classify_mentions.batch_classifier().predict(
+        ["RT @x: Brenmoor fraud", "Brenmoor price 0"]
+    )
     assert [p.topics for p in again] == [("scandal",), ("pricing",)]
     assert len(fake.calls) == 3  # both answered from the cache
     assert metrics.registry.get_sample_value("tocsin_model_batch_size_count") == 3
@@ -513,7 +509,7 @@ async def test_predictions_send_a_group_while_the_model_runs_the_next(
     services.override(classifier=fake)
     first = [f"Brenmoor price hike {'x' * (4 - i)}" for i in range(4)]  # longest first
     second = [f"Brenmoor fraud {i}" for i in range(4)]
-    stream = classify_mentions.predictions(first + second, chunk=2, group=4)
+    stream = classify_mentions.batch_classifier().predictions(first + second, chunk=2, group=4)
     early = [await anext(stream) for _ in first]
     assert [p.topics for p in early] == [("pricing",)] * 4 and not release.is_set()
     release.set()

@@ -15,11 +15,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from prometheus_client import CollectorRegistry
 
 from agents import count_mentions
 from pipeline import services
-from pipeline.app import app
 from pipeline.counting import buckets as counting
 from pipeline.counting import judge
 from pipeline.detection import SeriesDetector
@@ -28,24 +26,19 @@ from pipeline.detection.synthetic import SeriesSpec, Surge, generate
 from pipeline.metrics import TocsinMetrics
 from pipeline.records import Alert, Author, ClassifiedMention, Mention
 from pipeline.settings import make_settings
-from pipeline.tables import open_buckets
 from tests.fakes import RecordingTopic
 
 LATENESS = 120
 
 
 @pytest.fixture(autouse=True)
-def _app() -> Iterator[None]:
+def _app(empty_counting: None, fresh_metrics: TocsinMetrics) -> Iterator[None]:
     services.override(
-        metrics=TocsinMetrics(CollectorRegistry(), receivers=("console",)),
+        metrics=fresh_metrics,
         settings=make_settings(
             bucket_seconds=300, allowed_lateness_s=LATENESS, topics_track=("pricing",)
         ),
     )
-    app.finalize()
-    app.flow_control.resume()
-    open_buckets.data.clear()
-    counting._clocks.clear()
     yield
     services.reset()
 

@@ -114,3 +114,17 @@ def test_decoder_literals_match_the_records_enums() -> None:
     assert get_args(records.Platform) == records.PLATFORMS
     assert get_args(records.AuthorKind) == records.AUTHOR_KINDS
     assert get_args(records.MentionKind) == records.MENTION_KINDS
+
+
+def test_decoder_accepts_exactly_the_records_vocabularies() -> None:
+    """One definition (pipeline.records): each listed value decodes, an unlisted one is refused."""
+    from pipeline.records import AUTHOR_KINDS, MENTION_KINDS, PLATFORMS
+
+    for platform in PLATFORMS:
+        assert decode_raw(encode(good(platform=platform)), **LIMITS).platform == platform
+    for kind in MENTION_KINDS:
+        assert decode_raw(encode(good(kind=kind)), **LIMITS).kind == kind
+    for author_kind in AUTHOR_KINDS:
+        author = {"id": "u_1", "kind": author_kind}
+        assert decode_raw(encode(good(author=author)), **LIMITS).author.kind == author_kind
+    assert reason_of(encode(good(platform="myspace"))) == "invalid_value"

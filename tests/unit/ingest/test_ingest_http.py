@@ -115,17 +115,18 @@ async def post(
     )
 
 
-async def test_single_json_mention_is_produced_keyed_by_brand() -> None:
+async def test_single_json_mention_is_produced_keyed_by_mention_id() -> None:
     sink = FakeSink()
     body = json.dumps(mention(1)).encode()
     reply = await post(make_gate(), body, ctype="application/json; charset=utf-8", sink=sink)
     assert reply.status == 202
     assert reply.body["accepted"] == 1 and reply.body["client"] == "acme"
-    assert sink.raw == [(b"brenmoor", body)]
+    assert sink.raw == [(b"h:1", body)]
+    assert reply.body["results"][0]["brand"] == "brenmoor"  # the answer still names the brand
     assert not sink.dead
 
 
-async def test_mention_without_a_tracked_brand_is_keyed_by_id() -> None:
+async def test_mention_without_a_tracked_brand_is_keyed_by_id_too() -> None:
     sink = FakeSink()
     await post(make_gate(), ndjson(mention(5, "the weather is lovely")), sink=sink)
     assert sink.raw[0][0] == b"h:5"

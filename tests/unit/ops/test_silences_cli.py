@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 from click.testing import CliRunner, Result
-from prometheus_client import CollectorRegistry
 
 from agents import manage_silences
 from pipeline import services
@@ -36,19 +35,16 @@ TOKEN = "cli-test-token-0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
-def _test_app() -> Iterator[None]:
-    app.finalize()
-    app.flow_control.resume()
+def _test_app(faust_app: Any) -> Iterator[None]:
     yield
     silences_table.data.clear()  # the app's table outlives a test
 
 
 @pytest.fixture()
-async def worker_url(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
-    services.override(
-        settings=make_settings(api_token=TOKEN),
-        metrics=TocsinMetrics(CollectorRegistry(), receivers=("console",)),
-    )
+async def worker_url(
+    monkeypatch: pytest.MonkeyPatch, fresh_metrics: TocsinMetrics
+) -> AsyncIterator[str]:
+    services.override(settings=make_settings(api_token=TOKEN), metrics=fresh_metrics)
     async with manage_silences.manage_silences.test_context() as agent:
 
         async def send(*, key: str, value: Any) -> None:
