@@ -152,7 +152,7 @@ class Triage:
 
 
 def _has_clause_turn(folded: str) -> bool:
-    """"No side effects except nausea": a turn after the denial lets reactions through."""
+    """ "No side effects except nausea": a turn after the denial lets reactions through."""
     return bool(re.search(r"\b(?:except|but|apart from|sauf|mais|a part)\b", folded))
 
 
