@@ -196,6 +196,27 @@ class ResultWriter(Protocol):
     def write(self, result: dict[str, Any]) -> None: ...
 
 
+def csv_header(result: dict[str, Any]) -> list[str]:
+    """The flat CSV columns of ``tocsin classify`` for results shaped like ``result``."""
+    return (
+        ["line", "id", "text", "labels", "stance", "lang"]
+        + [f"p_{t}" for t in result["scores"]]
+        + [f"stance_{s}" for s in result["stance_scores"]]
+    )
+
+
+def csv_values(result: dict[str, Any], header: Sequence[str]) -> list[Any]:
+    """One result as the values of :func:`csv_header`'s columns (topics fixed by ``header``)."""
+    topics = [h[2:] for h in header if h.startswith("p_")]
+    stances = [h[7:] for h in header if h.startswith("stance_")]
+    return (
+        [result["line"], result["id"] or "", result["text"], ";".join(result["topics"])]
+        + [result["stance"], result["lang"]]
+        + [result["scores"][t] for t in topics]
+        + [result["stance_scores"][s] for s in stances]
+    )
+
+
 class _Writer:
     """Writes results as CSV (flat columns, fixed once the first batch names the topics) or JSONL."""
 
@@ -203,28 +224,17 @@ class _Writer:
         self._f = f
         self._fmt = fmt
         self._csv: Any = None
-        self._topics: list[str] = []
-        self._stances: list[str] = []
+        self._header: list[str] = []
 
     def write(self, result: dict[str, Any]) -> None:
         if self._fmt == "jsonl":
             self._f.write(json.dumps(result, ensure_ascii=False) + "\n")
             return
         if self._csv is None:
-            self._topics = list(result["scores"])
-            self._stances = list(result["stance_scores"])
+            self._header = csv_header(result)
             self._csv = csv.writer(self._f)
-            self._csv.writerow(
-                ["line", "id", "text", "labels", "stance", "lang"]
-                + [f"p_{t}" for t in self._topics]
-                + [f"stance_{s}" for s in self._stances]
-            )
-        self._csv.writerow(
-            [result["line"], result["id"] or "", result["text"], ";".join(result["topics"])]
-            + [result["stance"], result["lang"]]
-            + [result["scores"][t] for t in self._topics]
-            + [result["stance_scores"][s] for s in self._stances]
-        )
+            self._csv.writerow(self._header)
+        self._csv.writerow(csv_values(result, self._header))
 
 
 def count_lines(path: Path) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 _CLAUSE_END = re.compile(
-    r"[.!?;\n]|\b(?:but|however|although|though|except|mais|pourtant|sauf|cependant|sinon)\b"
+    r"[.!?;:\n]|\b(?:but|however|although|though|except|mais|pourtant|sauf|cependant|sinon)\b"
 )
 #: Words before a reaction that deny it ("no nausea", "never had headaches", "pas de fièvre").
 NEGATION = re.compile(
@@ -53,7 +53,7 @@ RELATIVE = re.compile(
 )
 #: Age or sex of a described patient: "45 yo", "a 60-year-old woman", "une femme de 70 ans".
 AGE_SEX = re.compile(
-    r"\b\d{1,3} ?(?:yo|y/o|y\.o\.|years? old|year-old|yr old|ans|an)\b|"
+    r"\b\d{1,3}[ -]?(?:yo|y/o|y\.o\.|years?[ -]old|yr old|ans|an)\b|"
     r"\b(?:a|an|one|un|une) (?:\w+ )?(?:man|woman|boy|girl|male|female|lady|guy|homme|femme|"
     r"garcon|fille|dame|patient|patiente) (?:of|aged|de|d'environ|age de|agee de) \d{1,3}\b|"
     r"\b(?:age|aged|agee?) \d{1,3}\b"
@@ -66,22 +66,21 @@ FIRST_PERSON = re.compile(
 #: First person that is not about the author's body: "I read", "je pense", "my opinion".
 _NOT_SELF = re.compile(
     r"(?<![\w'])(?:i (?:read|heard|saw|think|wonder|guess|hope|know|believe|bet|love|hate|"
-    r"want to know|just read|just saw)|my (?:opinion|view|guess|thoughts|question)|"
-    r"j'ai (?:lu|entendu|vu)|je (?:pense|crois|me demande|trouve|sais|lis|vois))(?![\w])"
+    r"want to know|just read|just saw|wonder|am thinking|'m thinking)|my (?:opinion|view|guess|"
+    r"thoughts|question)|j'ai (?:lu|entendu|vu)|j'hesite|je ne sais pas|"
+    r"je (?:pense|crois|me demande|trouve|sais|lis|vois))(?![\w])"
 )
 SELF = re.compile(
+    r"^(?:started|starting|stopped|took|taking|been on|on day \d+|day \d+|week \d+|"
+    r"premiere|deuxieme|troisieme)\b|"
+    r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:refill|prescription|pills?|meds|medication|"
+    r"injection|pen|jab|treatment|traitement|boite|cachets|comprimes|ordonnance|piqure)\b|"
     r"(?<![\w'])(?:(?:i|i'm|i've|i'd|im|ive|me|myself|je|moi)(?![\w])|[jm]')|"
     r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:body|skin|head|stomach|heart|legs?|arms?|eyes?|"
     r"hair|liver|kidneys?|blood|sugar|bp|pressure|face|throat|joints|back|chest|period|"
     r"doctor|doc|gp|dose|peau|tete|ventre|coeur|jambes?|bras|yeux|cheveux|foie|reins|sang|"
     r"glycemie|tension|visage|gorge|dos|poitrine|regles|medecin|generaliste|dose)(?![\w])"
 )
-#: Plural or anonymous subjects that do not identify a patient.
-ANONYMOUS = re.compile(
-    r"(?<![\w'])(?:people|patients|users|someone|somebody|many|lots of|anyone|everyone|"
-    r"des gens|les gens|des patients|les patients|quelqu'un|certains|beaucoup)(?![\w])"
-)
-
 #: Seriousness cues per category (the "other_medically_important" cues come from the lexicon).
 SERIOUSNESS: dict[str, re.Pattern[str]] = {
     "death": re.compile(

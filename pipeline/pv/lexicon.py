@@ -71,7 +71,7 @@ class TermIndex:
             for t in terms:
                 label_of.setdefault(" ".join(normalise(t).split()), label)
         alt = _alternation(list(label_of))
-        return cls(re.compile(rf"(?<![\w'-])(?:{alt})(?:s|x|es)?(?![\w-])"), label_of)
+        return cls(re.compile(rf"(?<![\w-])(?:{alt})(?:s|x|es)?(?![\w-])"), label_of)
 
     def find(self, folded: str) -> list[TermHit]:
         """Every non-overlapping hit in ``folded`` (already :func:`normalise`-d), in order."""
