@@ -90,9 +90,7 @@ def triage_cmd(
     except ArtefactsMissingError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        summary = triage_file(
-            source, dest, clf, triage, in_format=in_format, batch_size=batch_size
-        )
+        summary = triage_file(source, dest, clf, triage, in_format=in_format, batch_size=batch_size)
     except InputFormatError as exc:
         raise click.ClickException(str(exc)) from exc
     for skip in summary.reported:
