@@ -18,6 +18,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+from handwritten import HANDWRITTEN  # type: ignore[import-not-found]
+
 OUT = Path(__file__).with_name("triage_labelled.jsonl")
 SPLIT_SEED = 20
 PRODUCTS = [
@@ -477,6 +479,32 @@ def main() -> None:
         for i, row in enumerate(rows):
             row = {"id": f"pv{i:04d}", "split": "dev" if i in dev else "test", **row}
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    # Hand-written rows came second: their own split (seed 21), so the rows above keep theirs.
+    hand = [
+        _row(
+            text,
+            lang,
+            "handwritten",
+            author,
+            dict(
+                zip(
+                    ("reporter", "patient", "product", "reaction"),
+                    (c == "1" for c in crit),
+                    strict=True,
+                )
+            ),
+            set(cats),
+        )
+        for lang, text, author, crit, cats in HANDWRITTEN
+    ]
+    order = list(range(len(hand)))
+    random.Random(SPLIT_SEED + 1).shuffle(order)
+    hdev = set(order[: len(hand) // 2])
+    with OUT.open("a", encoding="utf-8") as f:
+        for i, row in enumerate(hand):
+            row = {"id": f"pvh{i:03d}", "split": "dev" if i in hdev else "test", **row}
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    rows += hand
     fr = sum(r["lang"] == "fr" for r in rows)
     print(f"{len(rows)} rows ({fr / len(rows):.0%} FR) -> {OUT}")
 
