@@ -23,7 +23,7 @@ HYPOTHETICAL = re.compile(
     r"(?<![\w'])(?:may|might|could(?!n)|can cause|can give|can lead|would|if|in case|"
     r"risk|risks|warns?|warning|warned|worried|worry|afraid|scared|fear|fears|possible|"
     r"potential|potentially|rare|rarely|listed|leaflet|label|hope|hopefully|avoid|prevent|"
-    r"peut|peuvent|pourrait|pourraient|risque|risques|si|au cas|peur|crains|crainte|"
+    r"peut(?!-etre)|peuvent|pourrait|pourraient|risque|risques|si|au cas|peur|crains|crainte|"
     r"eventuel|eventuels|eventuelle|notice|j'espere|evitez|eviter)(?![\w'])"
 )
 #: "no side effects so far": the whole text denies any reaction, whatever else it lists.
@@ -38,7 +38,7 @@ _RELATIVES = (
     r"brother|grandma|grandmother|granny|grandfather|grandpa|aunt|uncle|friend|best friend|"
     r"colleague|coworker|boyfriend|girlfriend|fiance|fiancee|baby|kid|kids|child|children|"
     r"toddler|cousin|neighbour|neighbor|niece|nephew|patient|mother-in-law|father-in-law|"
-    r"stepdad|stepmom|twins?|newborn"
+    r"stepdad|stepmom|twins?|newborn|grandad|granddad|gran|nan|nana|grandson|granddaughter"
 )
 _PARENTS_FR = (
     r"mere|maman|pere|papa|fils|fille|femme|mari|compagnon|compagne|conjoint|conjointe|soeur|"
@@ -71,43 +71,47 @@ _NOT_SELF = re.compile(
     r"je (?:pense|crois|me demande|trouve|sais|lis|vois))(?![\w])"
 )
 SELF = re.compile(
-    r"^(?:started|starting|stopped|took|taking|been on|on day \d+|day \d+|week \d+|"
-    r"premiere|deuxieme|troisieme)\b|"
+    r"(?:^|[.!?]\s*)(?:started|starting|stopped|took|taking|been on|premiere|deuxieme|"
+    r"troisieme)\b|\b(?:day|jour|week|semaine) \d+\b|\bdown \d+ ?(?:kg|lbs?|pounds)\b|"
     r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:refill|prescription|pills?|meds|medication|"
     r"injection|pen|jab|treatment|traitement|boite|cachets|comprimes|ordonnance|piqure)\b|"
     r"(?<![\w'])(?:(?:i|i'm|i've|i'd|im|ive|me|myself|je|moi)(?![\w])|[jm]')|"
     r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:body|skin|head|stomach|heart|legs?|arms?|eyes?|"
     r"hair|liver|kidneys?|blood|sugar|bp|pressure|face|throat|joints|back|chest|period|"
     r"doctor|doc|gp|dose|peau|tete|ventre|coeur|jambes?|bras|yeux|cheveux|foie|reins|sang|"
-    r"glycemie|tension|visage|gorge|dos|poitrine|regles|medecin|generaliste|dose)(?![\w])"
+    r"glycemie|tension|visage|gorge|dos|poitrine|regles|medecin|generaliste|dose|voice|hip|"
+    r"fingers|hands|feet|knees?|jaw|gums|nose|mouth|teeth|mind|sleep|weight|periods|mood|"
+    r"voix|hanche|doigts|mains|pieds|genoux|machoire|gencives|nez|bouche|dents|sommeil|poids|"
+    r"humeur)(?![\w])"
 )
 #: Seriousness cues per category (the "other_medically_important" cues come from the lexicon).
 SERIOUSNESS: dict[str, re.Pattern[str]] = {
     "death": re.compile(
-        r"(?<![\w'])(?:died|dies|passed away|death of|her death|his death|killed (?:him|her|my"
+        r"(?<![\w])(?:died|dies|passed away|death of|her death|his death|killed (?:him|her|my"
         r"|our)|dead|fatal|lost (?:my|our) (?:mother|mom|mum|father|dad|son|daughter|wife|"
-        r"husband|brother|sister)|decede|decedee|deces|est mort|est morte|mort de|morte de|"
+        rf"husband|brother|sister|{_RELATIVES})|decede|decedee|deces|est mort|est morte|mort de|morte de|"
         r"nous a quittes?|a perdu la vie|perdu la vie|s'est eteinte?)(?![\w])"
     ),
     "life_threatening": re.compile(
-        r"(?<![\w'])(?:life[- ]threatening|almost died|nearly died|almost killed|nearly killed|"
+        r"(?<![\w])(?:life[- ]threatening|thought i was going to die|thought i would die|"
+        r"cru que j'allais mourir|cru mourir|almost died|nearly died|almost killed|nearly killed|"
         r"could have died|near death|nearly lost (?:her|him|my|me)|almost lost (?:her|him|my|me)"
         r"|pronostic vital|failli mourir|failli y passer|failli (?:la|le|me|nous) perdre|"
         r"entre la vie et la mort|vie en danger|danger de mort)(?![\w])"
     ),
     "hospitalisation": re.compile(
-        r"(?<![\w'])(?:hospitali[sz](?:ed|ation)|in (?:the )?hospital|to (?:the )?hospital|"
+        r"(?<![\w])(?:hospitali[sz](?:ed|ation)|in (?:the )?hospital|to (?:the )?hospital|"
         r"admitted|icu|intensive care|hospital stay|hopital|hospitalise|hospitalisee|"
         r"hospitalisation|reanimation|soins intensifs|en rea)(?![\w])"
     ),
     "disability": re.compile(
-        r"(?<![\w'])(?:disabled|disability|permanent|permanently|wheelchair|can't walk anymore|"
+        r"(?<![\w])(?:disabled|disability|permanent|permanently|wheelchair|can't walk anymore|"
         r"cannot walk anymore|can no longer walk|never walk again|can't work anymore|lost my job|"
         r"handicap|handicape|handicapee|invalidite|invalide|sequelles?|fauteuil roulant|"
         r"ne peut plus marcher|ne marche plus|a vie|definitive|definitif|irreversible)(?![\w])"
     ),
     "congenital_anomaly": re.compile(
-        r"(?<![\w'])(?:birth defects?|born with|congenital|malformations?|ne avec|nee avec|"
+        r"(?<![\w])(?:birth defects?|born with|congenital|malformations?|ne avec|nee avec|"
         r"congenitale?)(?![\w])"
     ),
 }
@@ -135,11 +139,33 @@ def in_scope(folded: str, start: int, pattern: re.Pattern[str], window: int) -> 
     return bool(pattern.search(" ".join(words[-window:])))
 
 
-def denied(folded: str, start: int) -> bool:
-    """The hit at ``start`` is negated ("no nausea") or hypothetical ("could cause nausea")."""
-    return in_scope(folded, start, NEGATION, NEGATION_WINDOW) or in_scope(
-        folded, start, HYPOTHETICAL, 12
-    )
+#: Hedges on the cause, not on the event: "Cardelio might be why I'm so tired".
+_CAUSAL_HEDGE = re.compile(
+    r"(?:may|might|could) be (?:why|the cause|causing|behind|related|the reason)|"
+    r"(?:peut-etre|pourrait etre) (?:la cause|a cause|pourquoi|la raison)"
+)
+#: Words after a hit that say it went away ("migraines gone", "headaches are way down").
+_IMPROVED_AFTER = re.compile(
+    r"^(?:[ ]+[\w']+){0,2}?[ ]+(?:gone|disappeared|went away|way down|much better|disparu|"
+    r"disparues?|envolees?)\b"
+)
+_IMPROVED_BEFORE = re.compile(
+    r"(?<![\w'])(?:no more|plus de|plus d'|moins de|fewer|less|stopped my|cured my|"
+    r"helped with|helps with|a soulage|soulage|for my|pour mes|pour ma|pour mon)(?![\w])"
+)
+
+
+def denied(folded: str, start: int, end: int | None = None) -> bool:
+    """The hit at ``start`` is negated ("no nausea"), hypothetical ("could cause nausea") or
+    gone ("no more migraines", "migraines gone")."""
+    if in_scope(folded, start, NEGATION, NEGATION_WINDOW):
+        return True
+    if in_scope(folded, start, _IMPROVED_BEFORE, 3):
+        return True
+    if end is not None and _IMPROVED_AFTER.search(folded[end : end + 40]):
+        return True
+    before = _CAUSAL_HEDGE.sub(" ", clause_before(folded, start))
+    return bool(HYPOTHETICAL.search(" ".join(before.split()[-12:])))
 
 
 def self_reference(folded: str) -> bool:

@@ -28,6 +28,8 @@ from pipeline.pv.lexicon import Lexicon, default_lexicon, normalise
 
 #: Input fields that identify the author of a mention (any non-empty one makes a reporter).
 AUTHOR_FIELDS = ("author", "author_id", "handle", "user", "username", "screen_name", "user_id")
+#: The lexicon's unspecified reaction ("a side effect"): reported only outside a question.
+GENERIC_REACTION = "Adverse drug reaction"
 DEFAULT_BRANDS = Path(__file__).resolve().parent.parent / "config" / "brands.yaml"
 
 
@@ -125,8 +127,11 @@ class Triage:
             return ()
         out: list[str] = []
         for hit in self.lexicon.reactions.find(folded):
-            if hit.label not in out and not cues.denied(folded, hit.start):
-                out.append(hit.label)
+            if hit.label in out or cues.denied(folded, hit.start, hit.end):
+                continue
+            if hit.label == GENERIC_REACTION and "?" in folded[hit.end :].split(".")[0]:
+                continue  # "what are the side effects like?" asks, does not report
+            out.append(hit.label)
         return tuple(out)
 
     def seriousness(self, folded: str, reactions: tuple[str, ...]) -> tuple[str, ...]:
