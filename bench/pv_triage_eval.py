@@ -104,12 +104,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=["dev", "test", "all"], default="dev")
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--errors", action="store_true", help="List misses (dev split only).")
+    ap.add_argument(
+        "--subset",
+        choices=["all", "frames", "handwritten"],
+        default="all",
+        help="Rows composed from sentence frames, the free-wording hand-written rows, or both.",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.errors and args.split != "dev":
         ap.error("--errors is for the dev split only (the test half is not for tuning)")
     rows = [json.loads(line) for line in args.data.open(encoding="utf-8") if line.strip()]
     rows = [r for r in rows if args.split == "all" or r["split"] == args.split]
+    if args.subset != "all":
+        hand = args.subset == "handwritten"
+        rows = [r for r in rows if (r["kind"] == "handwritten") == hand]
     triage = Triage.default()
     preds = [triage.assess(r["text"], r.get("author")) for r in rows]
     report = {"split": args.split, "all": score(rows, preds)}
@@ -121,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
     else:
         for part in ("all", "en", "fr"):
-            print(f"{args.split} / {part}: n={report[part]['n']}")
+            print(f"{args.split} / {args.subset} / {part}: n={report[part]['n']}")
             print("\n".join(verdict(report[part])))
     if args.errors:
         print("\n".join(errors(rows, preds)))
