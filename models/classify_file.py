@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from models.classifier import MentionClassifier, Prediction
 
@@ -43,6 +43,8 @@ class Row:
     line: int
     text: str
     id: str | None
+    #: every column or field of the input row, as read (kept by callers that echo them back)
+    fields: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ def read_jsonl(f: IO[bytes]) -> Iterator[Row | Skip]:
             yield Skip(line, "not_object", f"a JSON {type(obj).__name__}, not an object")
             continue
         text = _text_or_skip(obj.get(TEXT_FIELD), line)
-        yield text if isinstance(text, Skip) else Row(line, text, _id_of(obj.get("id")))
+        yield text if isinstance(text, Skip) else Row(line, text, _id_of(obj.get("id")), obj)
 
 
 def read_csv(f: IO[str], source: Path) -> Iterator[Row | Skip]:
@@ -168,10 +170,14 @@ def read_csv(f: IO[str], source: Path) -> Iterator[Row | Skip]:
             continue
         text = _text_or_skip(record[ti], start)
         ident = _id_of(record[ii]) if ii is not None else None
-        yield text if isinstance(text, Skip) else Row(start, text, ident)
+        yield (
+            text
+            if isinstance(text, Skip)
+            else Row(start, text, ident, dict(zip(names, record, strict=True)))
+        )
 
 
-def _result(row: Row, p: Prediction) -> dict[str, Any]:
+def result_row(row: Row, p: Prediction) -> dict[str, Any]:
     return {
         "line": row.line,
         "id": row.id,
@@ -184,6 +190,33 @@ def _result(row: Row, p: Prediction) -> dict[str, Any]:
     }
 
 
+class ResultWriter(Protocol):
+    """Writes one result dict per classified row."""
+
+    def write(self, result: dict[str, Any]) -> None: ...
+
+
+def csv_header(result: dict[str, Any]) -> list[str]:
+    """The flat CSV columns of ``tocsin classify`` for results shaped like ``result``."""
+    return (
+        ["line", "id", "text", "labels", "stance", "lang"]
+        + [f"p_{t}" for t in result["scores"]]
+        + [f"stance_{s}" for s in result["stance_scores"]]
+    )
+
+
+def csv_values(result: dict[str, Any], header: Sequence[str]) -> list[Any]:
+    """One result as the values of :func:`csv_header`'s columns (topics fixed by ``header``)."""
+    topics = [h[2:] for h in header if h.startswith("p_")]
+    stances = [h[7:] for h in header if h.startswith("stance_")]
+    return (
+        [result["line"], result["id"] or "", result["text"], ";".join(result["topics"])]
+        + [result["stance"], result["lang"]]
+        + [result["scores"][t] for t in topics]
+        + [result["stance_scores"][s] for s in stances]
+    )
+
+
 class _Writer:
     """Writes results as CSV (flat columns, fixed once the first batch names the topics) or JSONL."""
 
@@ -191,28 +224,17 @@ class _Writer:
         self._f = f
         self._fmt = fmt
         self._csv: Any = None
-        self._topics: list[str] = []
-        self._stances: list[str] = []
+        self._header: list[str] = []
 
     def write(self, result: dict[str, Any]) -> None:
         if self._fmt == "jsonl":
             self._f.write(json.dumps(result, ensure_ascii=False) + "\n")
             return
         if self._csv is None:
-            self._topics = list(result["scores"])
-            self._stances = list(result["stance_scores"])
+            self._header = csv_header(result)
             self._csv = csv.writer(self._f)
-            self._csv.writerow(
-                ["line", "id", "text", "labels", "stance", "lang"]
-                + [f"p_{t}" for t in self._topics]
-                + [f"stance_{s}" for s in self._stances]
-            )
-        self._csv.writerow(
-            [result["line"], result["id"] or "", result["text"], ";".join(result["topics"])]
-            + [result["stance"], result["lang"]]
-            + [result["scores"][t] for t in self._topics]
-            + [result["stance_scores"][s] for s in self._stances]
-        )
+            self._csv.writerow(self._header)
+        self._csv.writerow(csv_values(result, self._header))
 
 
 def count_lines(path: Path) -> int:
@@ -234,12 +256,18 @@ def classify_file(
     batch_size: int = 32,
     on_progress: Callable[[int], None] | None = None,
     on_skip: Callable[[Skip], None] | None = None,
+    result: Callable[[Row, Prediction], dict[str, Any]] | None = None,
+    writer: Callable[[IO[str], str], ResultWriter] | None = None,
 ) -> Summary:
     """Classify every usable row of ``source`` into ``dest``; return what was done and skipped.
 
     ``on_progress(line)`` is called after each batch with the last input line handled (for a
-    progress bar); ``on_skip`` for each skipped row (to report it as it happens).
+    progress bar); ``on_skip`` for each skipped row (to report it as it happens). ``result``
+    and ``writer`` replace the per-row result and the output writer (``tocsin pv triage`` adds
+    its case assessment to each row this way).
     """
+    make_result = result or result_row
+    make_writer = writer or _Writer
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     fin = file_format(source, in_format)
@@ -247,18 +275,18 @@ def classify_file(
     summary = Summary()
     batch: list[Row] = []
 
-    def flush(writer: _Writer) -> None:
+    def flush(out: ResultWriter) -> None:
         if not batch:
             return
         preds = classifier.classify([r.text for r in batch])
         for row, pred in zip(batch, preds, strict=True):
-            writer.write(_result(row, pred))
+            out.write(make_result(row, pred))
         summary.classified += len(batch)
         if on_progress is not None:
             on_progress(batch[-1].line)
         batch.clear()
 
-    def consume(rows: Iterator[Row | Skip], writer: _Writer) -> None:
+    def consume(rows: Iterator[Row | Skip], out: ResultWriter) -> None:
         for item in rows:
             if isinstance(item, Skip):
                 summary.skip(item)
@@ -267,21 +295,21 @@ def classify_file(
                 continue
             batch.append(item)
             if len(batch) >= batch_size:
-                flush(writer)
-        flush(writer)
+                flush(out)
+        flush(out)
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.partial")
     try:
-        with tmp.open("w", encoding="utf-8", newline="") as out:
-            writer = _Writer(out, fout)
+        with tmp.open("w", encoding="utf-8", newline="") as fo:
+            sink = make_writer(fo, fout)
             if fin == "jsonl":
                 with source.open("rb") as fb:
-                    consume(read_jsonl(fb), writer)
+                    consume(read_jsonl(fb), sink)
             else:
                 # errors="replace": an undecodable byte spoils one field, not the whole file
                 with source.open(encoding="utf-8", errors="replace", newline="") as ft:
-                    consume(read_csv(ft, source), writer)
+                    consume(read_csv(ft, source), sink)
         tmp.replace(dest)
     finally:
         tmp.unlink(missing_ok=True)

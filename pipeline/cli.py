@@ -13,6 +13,7 @@ from pipeline.cli_options import bootstrap_option
 from pipeline.detection.backtest import backtest
 from pipeline.ops.notify import notify
 from pipeline.ops.silences import silences
+from pipeline.pv.cli import pv
 from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, RAW
 
 
@@ -135,6 +136,7 @@ cli.add_command(backtest)
 cli.add_command(audit)
 cli.add_command(notify)
 cli.add_command(silences)
+cli.add_command(pv)
 
 
 def main() -> None:

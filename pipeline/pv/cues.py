@@ -1,0 +1,174 @@
+"""Cue patterns (EN and FR) on folded text: negation, hypotheticals, patient, reporter, seriousness.
+
+All patterns run on text folded by :func:`pipeline.pv.lexicon.normalise` (lower case, no accents).
+A cue is *in scope* of a reaction when it sits in the same clause, before it, within a few words:
+clauses end at ``. ! ? ;`` and at "but" / "mais" / "however" / "pourtant" / "except".
+"""
+
+from __future__ import annotations
+
+import re
+
+_CLAUSE_END = re.compile(
+    r"[.!?;:\n]|\b(?:but|however|although|though|except|mais|pourtant|sauf|cependant|sinon)\b"
+)
+#: Words before a reaction that deny it ("no nausea", "never had headaches", "pas de fièvre").
+NEGATION = re.compile(
+    r"(?<![\w'])(?:no|not|never|without|zero|none|nor|neither|free of|don't|didn't|doesn't|"
+    r"haven't|hasn't|hadn't|isn't|wasn't|aren't|weren't|won't|dont|didnt|doesnt|havent|hasnt|"
+    r"pas|aucun|aucune|sans|jamais|ni|rien|n'ai|n'a|n'avons|n'ont)(?![\w'])"
+)
+#: Words that make a reaction possible rather than reported ("could cause", "risque de").
+HYPOTHETICAL = re.compile(
+    r"(?<![\w'])(?:may|might|could(?!n)|can cause|can give|can lead|would|if|in case|"
+    r"risk|risks|warns?|warning|warned|worried|worry|afraid|scared|fear|fears|possible|"
+    r"potential|potentially|rare|rarely|listed|leaflet|label|hope|hopefully|avoid|prevent|"
+    r"peut(?!-etre)|peuvent|pourrait|pourraient|risque|risques|si|au cas|peur|crains|crainte|"
+    r"eventuel|eventuels|eventuelle|notice|j'espere|evitez|eviter)(?![\w'])"
+)
+#: "no side effects so far": the whole text denies any reaction, whatever else it lists.
+GLOBAL_DENIAL = re.compile(
+    r"(?<![\w'])(?:no|zero|without|never had any|not a single|pas d'|pas de|aucun|aucune|sans)"
+    r" (?:\w+ )?(?:side[- ]effects?|effets? (?:secondaires?|indesirables?))"
+)
+NEGATION_WINDOW = 6  # words before the reaction
+
+_RELATIVES = (
+    r"mother|mom|mum|mommy|mama|dad|father|daddy|son|daughter|wife|husband|partner|sister|"
+    r"brother|grandma|grandmother|granny|grandfather|grandpa|aunt|uncle|friend|best friend|"
+    r"colleague|coworker|boyfriend|girlfriend|fiance|fiancee|baby|kid|kids|child|children|"
+    r"toddler|cousin|neighbour|neighbor|niece|nephew|patient|mother-in-law|father-in-law|"
+    r"stepdad|stepmom|twins?|newborn|grandad|granddad|gran|nan|nana|grandson|granddaughter"
+)
+_PARENTS_FR = (
+    r"mere|maman|pere|papa|fils|fille|femme|mari|compagnon|compagne|conjoint|conjointe|soeur|"
+    r"frere|grand-mere|grand-pere|mamie|mamy|papi|papy|tante|oncle|ami|amie|copine|copain|"
+    r"collegue|bebe|enfant|enfants|cousin|cousine|voisin|voisine|patient|patiente|belle-mere|"
+    r"beau-pere|niece|neveu|petit-fils|petite-fille|nourrisson|jumeaux"
+)
+#: An identifiable other person: "my mother", "our son", "ma mère", "mon fils".
+RELATIVE = re.compile(
+    rf"(?<![\w'])(?:(?:my|our)(?: \w+)? (?:{_RELATIVES})|(?:mon|ma|mes|notre|nos)(?: \w+)?"
+    rf" (?:{_PARENTS_FR}))(?![\w])"
+)
+#: Age or sex of a described patient: "45 yo", "a 60-year-old woman", "une femme de 70 ans".
+AGE_SEX = re.compile(
+    r"\b\d{1,3}[ -]?(?:yo|y/o|y\.o\.|years?[ -]old|yr old|ans|an)\b|"
+    r"\b(?:a|an|one|un|une) (?:\w+ )?(?:man|woman|boy|girl|male|female|lady|guy|homme|femme|"
+    r"garcon|fille|dame|patient|patiente) (?:of|aged|de|d'environ|age de|agee de) \d{1,3}\b|"
+    r"\b(?:age|aged|agee?) \d{1,3}\b"
+)
+#: First person anywhere: the author speaks (reporter).
+FIRST_PERSON = re.compile(
+    r"(?<![\w'])(?:(?:i|i'm|i've|i'd|i'll|im|ive|me|my|myself|mine|je|moi|mon|ma|mes)(?![\w])"
+    r"|[jm]')"
+)
+#: First person that is not about the author's body: "I read", "je pense", "my opinion".
+_NOT_SELF = re.compile(
+    r"(?<![\w'])(?:i (?:read|heard|saw|think|wonder|guess|hope|know|believe|bet|love|hate|"
+    r"want to know|just read|just saw|wonder|am thinking|'m thinking)|my (?:opinion|view|guess|"
+    r"thoughts|question)|j'ai (?:lu|entendu|vu)|j'hesite|je ne sais pas|"
+    r"je (?:pense|crois|me demande|trouve|sais|lis|vois))(?![\w])"
+)
+SELF = re.compile(
+    r"(?:^|[.!?]\s*)(?:started|starting|stopped|took|taking|been on|premiere|deuxieme|"
+    r"troisieme)\b|\b(?:day|jour|week|semaine) \d+\b|\bdown \d+ ?(?:kg|lbs?|pounds)\b|"
+    r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:refill|prescription|pills?|meds|medication|"
+    r"injection|pen|jab|treatment|traitement|boite|cachets|comprimes|ordonnance|piqure)\b|"
+    r"(?<![\w'])(?:(?:i|i'm|i've|i'd|im|ive|me|myself|je|moi)(?![\w])|[jm]')|"
+    r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:body|skin|head|stomach|heart|legs?|arms?|eyes?|"
+    r"hair|liver|kidneys?|blood|sugar|bp|pressure|face|throat|joints|back|chest|period|"
+    r"doctor|doc|gp|dose|peau|tete|ventre|coeur|jambes?|bras|yeux|cheveux|foie|reins|sang|"
+    r"glycemie|tension|visage|gorge|dos|poitrine|regles|medecin|generaliste|dose|voice|hip|"
+    r"fingers|hands|feet|knees?|jaw|gums|nose|mouth|teeth|mind|sleep|weight|periods|mood|"
+    r"voix|hanche|doigts|mains|pieds|genoux|machoire|gencives|nez|bouche|dents|sommeil|poids|"
+    r"humeur)(?![\w])"
+)
+#: Seriousness cues per category (the "other_medically_important" cues come from the lexicon).
+SERIOUSNESS: dict[str, re.Pattern[str]] = {
+    "death": re.compile(
+        r"(?<![\w])(?:died|dies|passed away|death of|her death|his death|killed (?:him|her|my"
+        r"|our)|dead|fatal|lost (?:my|our) (?:mother|mom|mum|father|dad|son|daughter|wife|"
+        rf"husband|brother|sister|{_RELATIVES})|decede|decedee|deces|est mort|est morte|mort de|morte de|"
+        r"nous a quittes?|a perdu la vie|perdu la vie|s'est eteinte?)(?![\w])"
+    ),
+    "life_threatening": re.compile(
+        r"(?<![\w])(?:life[- ]threatening|thought i was going to die|thought i would die|"
+        r"cru que j'allais mourir|cru mourir|almost died|nearly died|almost killed|nearly killed|"
+        r"could have died|near death|nearly lost (?:her|him|my|me)|almost lost (?:her|him|my|me)"
+        r"|pronostic vital|failli mourir|failli y passer|failli (?:la|le|me|nous) perdre|"
+        r"entre la vie et la mort|vie en danger|danger de mort)(?![\w])"
+    ),
+    "hospitalisation": re.compile(
+        r"(?<![\w])(?:hospitali[sz](?:ed|ation)|in (?:the )?hospital|to (?:the )?hospital|"
+        r"admitted|icu|intensive care|hospital stay|hopital|hospitalise|hospitalisee|"
+        r"hospitalisation|reanimation|soins intensifs|en rea)(?![\w])"
+    ),
+    "disability": re.compile(
+        r"(?<![\w])(?:disabled|disability|permanent|permanently|wheelchair|can't walk anymore|"
+        r"cannot walk anymore|can no longer walk|never walk again|can't work anymore|lost my job|"
+        r"handicap|handicape|handicapee|invalidite|invalide|sequelles?|fauteuil roulant|"
+        r"ne peut plus marcher|ne marche plus|a vie|definitive|definitif|irreversible)(?![\w])"
+    ),
+    "congenital_anomaly": re.compile(
+        r"(?<![\w])(?:birth defects?|born with|congenital|malformations?|ne avec|nee avec|"
+        r"congenitale?)(?![\w])"
+    ),
+}
+ORDER = (
+    "death",
+    "life_threatening",
+    "hospitalisation",
+    "disability",
+    "congenital_anomaly",
+    "other_medically_important",
+)
+
+
+def clause_before(folded: str, start: int) -> str:
+    """The text of the clause that ends at ``start`` (the words before a hit)."""
+    cut = 0
+    for m in _CLAUSE_END.finditer(folded, 0, start):
+        cut = m.end()
+    return folded[cut:start]
+
+
+def in_scope(folded: str, start: int, pattern: re.Pattern[str], window: int) -> bool:
+    """True when ``pattern`` occurs in the last ``window`` words of the clause before ``start``."""
+    words = clause_before(folded, start).split()
+    return bool(pattern.search(" ".join(words[-window:])))
+
+
+#: Hedges on the cause, not on the event: "Cardelio might be why I'm so tired".
+_CAUSAL_HEDGE = re.compile(
+    r"(?:may|might|could) be (?:why|the cause|causing|behind|related|the reason)|"
+    r"(?:peut-etre|pourrait etre) (?:la cause|a cause|pourquoi|la raison)"
+)
+#: Words after a hit that say it went away ("migraines gone", "headaches are way down").
+_IMPROVED_AFTER = re.compile(
+    r"^(?:[ ]+[\w']+){0,2}?[ ]+(?:gone|disappeared|went away|way down|much better|disparu|"
+    r"disparues?|envolees?)\b"
+)
+_IMPROVED_BEFORE = re.compile(
+    r"(?<![\w'])(?:no more|plus de|plus d'|moins de|fewer|less|stopped my|cured my|"
+    r"helped with|helps with|a soulage|soulage|for my|pour mes|pour ma|pour mon)(?![\w])"
+)
+
+
+def denied(folded: str, start: int, end: int | None = None) -> bool:
+    """The hit at ``start`` is negated ("no nausea"), hypothetical ("could cause nausea") or
+    gone ("no more migraines", "migraines gone")."""
+    if in_scope(folded, start, NEGATION, NEGATION_WINDOW):
+        return True
+    if in_scope(folded, start, _IMPROVED_BEFORE, 3):
+        return True
+    if end is not None and _IMPROVED_AFTER.search(folded[end : end + 40]):
+        return True
+    before = _CAUSAL_HEDGE.sub(" ", clause_before(folded, start))
+    return bool(HYPOTHETICAL.search(" ".join(before.split()[-12:])))
+
+
+def self_reference(folded: str) -> bool:
+    """The author writes about their own body or experience (first person, not "I read")."""
+    stripped = _NOT_SELF.sub(" ", folded)
+    return bool(SELF.search(stripped))

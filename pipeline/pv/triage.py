@@ -1,0 +1,173 @@
+"""Per-mention case triage: the four minimum criteria of a valid case and seriousness.
+
+Rules, not a model (see ``cues`` and ``lexicon``):
+
+- **reporter**: an identifiable author -- an author handle or id came with the mention, or the
+  text is written in the first person;
+- **patient**: the author ("I had...", "j'ai eu...") or an identifiable other person ("my
+  mother", "mon fils", "a 45-year-old woman"); "people", "patients", "someone" are not;
+- **product**: a product of the tracked brands (trade name, alias or generic, matched by the
+  brand matcher of :mod:`pipeline.brands`) or a generic name from ``data/generics.yaml``;
+- **reaction**: a lexicon reaction that is neither negated ("no nausea", "pas de fièvre") nor
+  hypothetical ("could cause", "risque de"); "no side effects" denies them all;
+- **serious**: a seriousness cue not negated, or a medically important reaction.
+
+A case is valid iff all four criteria hold.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.brands import BrandMatcher, BrandSpec, load_brands
+from pipeline.pv import cues
+from pipeline.pv.lexicon import Lexicon, default_lexicon, normalise
+
+#: Input fields that identify the author of a mention (any non-empty one makes a reporter).
+AUTHOR_FIELDS = ("author", "author_id", "handle", "user", "username", "screen_name", "user_id")
+#: The lexicon's unspecified reaction ("a side effect"): reported only outside a question.
+GENERIC_REACTION = "Adverse drug reaction"
+DEFAULT_BRANDS = Path(__file__).resolve().parent.parent / "config" / "brands.yaml"
+
+
+@dataclass(frozen=True)
+class CaseAssessment:
+    """The triage of one mention; :meth:`as_dict` is the ``case`` object of ``tocsin pv triage``."""
+
+    reporter: bool
+    patient: bool
+    product: str | None
+    reactions: tuple[str, ...]
+    seriousness: tuple[str, ...]
+    patient_details: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def criteria(self) -> dict[str, bool]:
+        return {
+            "reporter": self.reporter,
+            "patient": self.patient,
+            "product": self.product is not None,
+            "reaction": bool(self.reactions),
+        }
+
+    @property
+    def valid(self) -> bool:
+        return all(self.criteria.values())
+
+    @property
+    def serious(self) -> bool:
+        return bool(self.seriousness)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "criteria": self.criteria,
+            "product": self.product,
+            "reactions": list(self.reactions),
+            "serious": self.serious,
+            "seriousness": list(self.seriousness),
+        }
+
+
+def _product_id(name: str) -> str:
+    return re.sub(r"[^a-z0-9_-]", "-", normalise(name))[:40].strip("-") or "product"
+
+
+def product_matcher(brands: BrandMatcher) -> tuple[BrandMatcher, dict[str, str]]:
+    """A matcher whose "brands" are the catalogue's products (so fuzzy and hashtag rules apply
+    to product names too), and the product name of each pseudo-brand id."""
+    specs: list[BrandSpec] = []
+    names: dict[str, str] = {}
+    for brand in brands.brands:
+        for product in brand.products:
+            pid = _product_id(product.name)
+            if pid in names or len(pid) < 2:
+                continue
+            names[pid] = product.name
+            aliases = [*product.aliases, *([product.generic] if product.generic else [])]
+            specs.append(BrandSpec(id=pid, name=product.name, aliases=aliases))
+    return BrandMatcher.from_specs(specs), names
+
+
+class Triage:
+    """Assesses mentions; build once (lexicon and matchers compiled) and call :meth:`assess`."""
+
+    def __init__(self, brands: BrandMatcher, lexicon: Lexicon | None = None) -> None:
+        self.lexicon = lexicon or default_lexicon()
+        self._products, self._product_names = product_matcher(brands)
+
+    @classmethod
+    def default(cls, brands_file: Path = DEFAULT_BRANDS) -> Triage:
+        return cls(load_brands(brands_file))
+
+    def assess(self, text: str, author: str | None = None) -> CaseAssessment:
+        folded = normalise(text)
+        reactions = self.reactions(folded)
+        return CaseAssessment(
+            reporter=bool(author and author.strip()) or bool(cues.FIRST_PERSON.search(folded)),
+            patient=self._patient(folded),
+            product=self.product(text, folded),
+            reactions=reactions,
+            seriousness=self.seriousness(folded, reactions),
+            patient_details=patient_details(folded),
+        )
+
+    def product(self, text: str, folded: str) -> str | None:
+        """The first product named: a tracked product (any rule) or a listed generic."""
+        found = [(m.start, self._product_names[m.brand]) for m in self._products.matches(text)]
+        found += [(h.start, h.label) for h in self.lexicon.generics.find(folded)]
+        return min(found)[1] if found else None
+
+    def reactions(self, folded: str) -> tuple[str, ...]:
+        """Preferred terms reported (not negated, not hypothetical), by first appearance."""
+        if cues.GLOBAL_DENIAL.search(folded) and not _has_clause_turn(folded):
+            return ()
+        out: list[str] = []
+        for hit in self.lexicon.reactions.find(folded):
+            if hit.label in out or cues.denied(folded, hit.start, hit.end):
+                continue
+            if hit.label == GENERIC_REACTION and "?" in folded[hit.end :].split(".")[0]:
+                continue  # "what are the side effects like?" asks, does not report
+            out.append(hit.label)
+        return tuple(out)
+
+    def seriousness(self, folded: str, reactions: tuple[str, ...]) -> tuple[str, ...]:
+        """Seriousness categories in :data:`cues.ORDER`; needs a reported reaction."""
+        if not reactions:
+            return ()
+        found = set()
+        for name, pattern in cues.SERIOUSNESS.items():
+            for m in pattern.finditer(folded):
+                if not cues.in_scope(folded, m.start(), cues.NEGATION, cues.NEGATION_WINDOW):
+                    found.add(name)
+                    break
+        if any(r in self.lexicon.congenital for r in reactions):
+            found.add("congenital_anomaly")
+        if any(r in self.lexicon.important for r in reactions):
+            found.add("other_medically_important")
+        return tuple(c for c in cues.ORDER if c in found)
+
+    def _patient(self, folded: str) -> bool:
+        if cues.RELATIVE.search(folded) or cues.AGE_SEX.search(folded):
+            return True
+        return cues.self_reference(folded)
+
+
+def _has_clause_turn(folded: str) -> bool:
+    """ "No side effects except nausea": a turn after the denial lets reactions through."""
+    return bool(re.search(r"\b(?:except|but|apart from|sauf|mais|a part)\b", folded))
+
+
+def patient_details(folded: str) -> dict[str, str]:
+    """Who the patient is, and age where given (for the case record; not a criterion)."""
+    out: dict[str, str] = {}
+    rel = cues.RELATIVE.search(folded)
+    if rel:
+        out["who"] = rel.group()
+    age = re.search(r"\b(\d{1,3}) ?(?:yo|y/o|years? old|year-old|ans)\b", folded)
+    if age:
+        out["age"] = age.group(1)
+    return out

@@ -1,0 +1,118 @@
+"""Case triage rules: the four criteria, negation, hypotheticals, seriousness, EN and FR."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.pv.lexicon import default_lexicon
+from pipeline.pv.triage import Triage
+
+
+@pytest.fixture(scope="module")
+def triage() -> Triage:
+    return Triage.default()
+
+
+def test_lexicon_is_a_few_hundred_terms_en_and_fr() -> None:
+    lex = default_lexicon()
+    assert lex.size >= 150
+    assert len(lex.reactions.label_of) >= 1000
+    assert "Nausea" in {lex.reactions.label_of["nausee"], lex.reactions.label_of["nausea"]}
+
+
+def test_valid_first_person_case(triage: Triage) -> None:
+    case = triage.assess("Glytera gave me terrible nausea and I ended up in hospital")
+    assert case.as_dict() == {
+        "valid": True,
+        "criteria": {"reporter": True, "patient": True, "product": True, "reaction": True},
+        "product": "Glytera",
+        "reactions": ["Nausea"],
+        "serious": True,
+        "seriousness": ["hospitalisation"],
+    }
+
+
+def test_third_person_french_death(triage: Triage) -> None:
+    case = triage.assess("Ma mère a fait une hémorragie sous Cardelio, elle est décédée")
+    assert case.valid
+    assert case.reactions == ("Haemorrhage",)
+    assert case.seriousness == ("death",)
+    assert case.patient_details == {"who": "ma mere"}
+
+
+def test_age_and_sex_identify_a_patient_but_not_a_reporter(triage: Triage) -> None:
+    case = triage.assess("A 67-year-old woman on Somnessa developed joint pain, case report says.")
+    assert case.criteria == {
+        "reporter": False,
+        "patient": True,
+        "product": True,
+        "reaction": True,
+    }
+    assert not case.valid
+    assert triage.assess("A 67-year-old woman on Somnessa had joint pain", "@doc").valid
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I've had no side effects at all on Neviora so far",
+        "Aucun effet secondaire pour moi avec Osteliq, top",
+        "Three months on Glytera and I feel great, no nausea, no headaches",
+        "Trois mois sous Glytera, pas de nausées, pas de vertiges",
+        "I'm worried Glytera might give me pancreatitis",
+        "Est-ce que Cardelio peut provoquer des saignements ? J'hésite",
+        "Glytera could cause pancreatitis apparently",
+    ],
+)
+def test_negated_and_hypothetical_reactions_are_not_reactions(triage: Triage, text: str) -> None:
+    case = triage.assess(text, "@someone")
+    assert case.reactions == ()
+    assert not case.valid and not case.serious
+
+
+def test_a_turn_after_a_denial_lets_the_reaction_through(triage: Triage) -> None:
+    case = triage.assess("No side effects on Epidra except an itchy rash, I'm fine otherwise")
+    assert case.reactions == ("Rash",) or "Pruritus" in case.reactions
+
+
+def test_anonymous_people_are_not_a_patient(triage: Triage) -> None:
+    case = triage.assess("Lots of patients on Glytera are reporting nausea lately", "@pharma")
+    assert case.criteria["reporter"] and not case.criteria["patient"]
+    assert case.reactions == ("Nausea",)
+
+
+def test_product_from_generic_and_catalogue_generic(triage: Triage) -> None:
+    assert triage.assess("metformin gave me diarrhea").product == "metformin"
+    assert triage.assess("orvaglutide gave me diarrhea").product == "Glytera"
+    assert triage.assess("#glytera gave me diarrhea").product == "Glytera"
+    assert triage.assess("my new pills gave me diarrhea").product is None
+
+
+def test_recall_news_has_no_reporter_or_patient(triage: Triage) -> None:
+    case = triage.assess("Brenmoor recalls a batch of Glytera pens over a packaging fault")
+    assert case.criteria == {
+        "reporter": False,
+        "patient": False,
+        "product": True,
+        "reaction": False,
+    }
+
+
+def test_medically_important_and_congenital(triage: Triage) -> None:
+    case = triage.assess("I took Neviora while pregnant and my baby was born with a heart defect.")
+    assert case.valid and "congenital_anomaly" in case.seriousness
+    case = triage.assess("Mon fils de 12 ans a fait une crise convulsive sous Somnessa")
+    assert case.valid and case.seriousness == ("other_medically_important",)
+
+
+def test_negated_seriousness_does_not_count(triage: Triage) -> None:
+    case = triage.assess("Cardelio gave me nosebleeds, I was not hospitalised thankfully")
+    assert case.valid and not case.serious
+
+
+def test_no_ae_mention(triage: Triage) -> None:
+    case = triage.assess("Brenmoor annonce un partenariat avec un hôpital parisien")
+    assert case.as_dict()["criteria"] == dict.fromkeys(
+        ("reporter", "patient", "product", "reaction"), False
+    )
+    assert not case.serious
