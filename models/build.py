@@ -174,9 +174,7 @@ def build_artefacts(
     extra_paths = DEFAULT_EXTRA_CORPORA if extra is None else tuple(extra)
     sha = file_sha256(corpus_path)
     config = training_key_config(build_config(finetune), extra_paths)
-    digest = inputs_sha256(
-        *training_inputs(corpus_path, extra_paths), taxonomy_path, config=config
-    )
+    digest = inputs_sha256(*training_inputs(corpus_path, extra_paths), taxonomy_path, config=config)
     key = artefact_key(key_backbone(name, finetune), digest)
     final = (cache / "models" if out_root is None else out_root) / key
     if (final / META_FILE).is_file() and not force:

@@ -61,10 +61,7 @@ def test_lower_case_hashtag_and_area() -> None:
 def test_french_elision() -> None:
     companies = real_pool()
     vowel = [
-        (i, c)
-        for i in range(200)
-        for c in [fill("{PRODUCT}", f"e{i}", "real")]
-        if c[0] in "AEIOUH"
+        (i, c) for i in range(200) for c in [fill("{PRODUCT}", f"e{i}", "real")] if c[0] in "AEIOUH"
     ]
     assert vowel and companies
     i, name = vowel[0]
@@ -109,7 +106,7 @@ def test_load_labelled_csv_and_errors(tmp_path: Path) -> None:
     assert row.topics == ("pricing", "boycott") and row.lang == "en" and row.stance is None
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"text": "x", "topics": ["other", "pricing"]}) + "\n")
-    with pytest.raises(CorpusError, match="bad.jsonl:1"):
+    with pytest.raises(CorpusError, match=r"bad\.jsonl:1"):
         load_labelled(bad)
 
 
