@@ -47,7 +47,14 @@ from models.artefacts import (
     key_backbone,
     slug,
 )
-from models.corpus import DEFAULT_CORPUS, STANCES, load_corpus
+from models.corpus import (
+    DEFAULT_CORPUS,
+    DEFAULT_EXTRA_CORPORA,
+    STANCES,
+    load_training_corpus,
+    training_inputs,
+    training_key_config,
+)
 from models.encoder import MAX_LENGTH, QUERY_PREFIX, OnnxEncoder
 from models.head import head_features, train_head
 from models.prototypes import topic_prototypes
@@ -145,6 +152,7 @@ def build_artefacts(
     backbone: str | None = None,
     taxonomy: Path | None = None,
     finetune: bool = False,
+    extra: tuple[Path, ...] | None = None,
 ) -> Path:
     """Build (or find) the artefact folder and return its path.
 
@@ -163,9 +171,10 @@ def build_artefacts(
     name = backbone_name() if backbone is None else backbone
     taxonomy_path = DEFAULT_TAXONOMY if taxonomy is None else taxonomy
     tax = load_taxonomy(taxonomy_path)
+    extra_paths = DEFAULT_EXTRA_CORPORA if extra is None else tuple(extra)
     sha = file_sha256(corpus_path)
-    config = build_config(finetune)
-    digest = inputs_sha256(corpus_path, taxonomy_path, config=config)
+    config = training_key_config(build_config(finetune), extra_paths)
+    digest = inputs_sha256(*training_inputs(corpus_path, extra_paths), taxonomy_path, config=config)
     key = artefact_key(key_backbone(name, finetune), digest)
     final = (cache / "models" if out_root is None else out_root) / key
     if (final / META_FILE).is_file() and not force:
@@ -173,10 +182,13 @@ def build_artefacts(
         return final
 
     t0 = time.perf_counter()
-    examples = load_corpus(corpus_path)
+    examples = load_training_corpus(corpus_path, extra_paths)
     check_labels(tax, [t for e in examples for t in e.topics], str(corpus_path))
     train = [e for e in examples if e.split == "train"]
-    progress(f"build {key}: {len(train)} training / {len(examples) - len(train)} test examples")
+    progress(
+        f"build {key}: {len(train)} training / {len(examples) - len(train)} test or validation "
+        f"examples ({len(extra_paths)} Corpus 2.0 files)"
+    )
     model_dir = (
         resolve_backbone(name, cache, progress)
         if not force
@@ -264,7 +276,11 @@ def build_artefacts(
             },
             "lang_method": "stopword/accent heuristic (models/lang.py), not a trained head",
             "training": {
-                "counts": {"train": len(train), "test": len(examples) - len(train)},
+                "counts": {
+                    "train": len(train),
+                    "test": sum(e.split == "test" for e in examples),
+                    "validation": sum(e.split == "validation" for e in examples),
+                },
                 "positives": report.positives,
                 "l2": report.l2,
                 "oof_f_beta": report.oof_f_beta,
@@ -272,7 +288,11 @@ def build_artefacts(
                 "stance_l2": report.stance_l2,
                 "stance_oof_accuracy": report.stance_oof_accuracy,
             },
-            "corpus": {"file": corpus_path.name, "sha256": sha},
+            "corpus": {
+                "file": corpus_path.name,
+                "sha256": sha,
+                "extra": [{"file": p.name, "sha256": file_sha256(p)} for p in extra_paths],
+            },
             "taxonomy": {
                 "file": taxonomy_path.name,
                 "sha256": file_sha256(taxonomy_path),

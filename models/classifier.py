@@ -27,7 +27,12 @@ from models.artefacts import (
     cache_root,
     inputs_sha256,
 )
-from models.corpus import DEFAULT_CORPUS
+from models.corpus import (
+    DEFAULT_CORPUS,
+    DEFAULT_EXTRA_CORPORA,
+    training_inputs,
+    training_key_config,
+)
 from models.encoder import OnnxEncoder
 from models.head import OTHER, Head
 from models.lang import detect_lang
@@ -104,11 +109,13 @@ class OnnxMentionClassifier:
 
 
 def default_artefact_dir() -> Path:
-    """``$TOCSIN_CACHE/models/<key>`` for the configured backbone, bundled corpus and taxonomy."""
-    for path in (DEFAULT_CORPUS, DEFAULT_TAXONOMY):
+    """``$TOCSIN_CACHE/models/<key>`` for the configured backbone, bundled corpora and taxonomy."""
+    inputs = (*training_inputs(DEFAULT_CORPUS, DEFAULT_EXTRA_CORPORA), DEFAULT_TAXONOMY)
+    for path in inputs:
         if not path.is_file():
             raise ArtefactsMissingError(f"training input not found: {path}")
-    digest = inputs_sha256(DEFAULT_CORPUS, DEFAULT_TAXONOMY, config=HEAD_CONFIG)
+    config = training_key_config(HEAD_CONFIG, DEFAULT_EXTRA_CORPORA)
+    digest = inputs_sha256(*inputs, config=config)
     return cache_root() / "models" / artefact_key(backbone_name(), digest)
 
 

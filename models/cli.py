@@ -45,16 +45,46 @@ def model() -> None:
     is_flag=True,
     help="Fine-tune the encoder on the training split before export (slower build, own key).",
 )
-def build_cmd(force: bool, out_root: Path | None, corpus: Path | None, finetune: bool) -> None:
+@click.option(
+    "--corpus2",
+    "corpus2",
+    flag_value="all",
+    default=None,
+    help="Also train on the Corpus 2.0 files (models/data/corpus2, placeholders filled).",
+)
+@click.option(
+    "--seed-only",
+    "corpus2",
+    flag_value="none",
+    help="Train on the seed corpus alone, whatever the default.",
+)
+def build_cmd(
+    force: bool,
+    out_root: Path | None,
+    corpus: Path | None,
+    finetune: bool,
+    corpus2: str | None,
+) -> None:
     """Rebuild the backbone, export int8 ONNX, train the head; print the artefact folder.
+
+    The default training data is the seed corpus plus ``DEFAULT_EXTRA_CORPORA``
+    (models/corpus.py); ``--corpus2`` / ``--seed-only`` override it. Corpus 2.0 rows are filled
+    (models/fill.py) and split train/validation by id hash; only train rows are trained on.
 
     The backbone is multilingual-e5-small unless [env: TOCSIN_MODEL] names a local checkpoint
     folder or a hub id. Needs the `build` extra (torch).
     """
     from models.build import build_artefacts
+    from models.corpus import CORPUS2_FILES
 
+    extra = {"all": CORPUS2_FILES, "none": (), None: None}[corpus2]
     path = build_artefacts(
-        out_root, force=force, progress=_echo_progress, corpus=corpus, finetune=finetune
+        out_root,
+        force=force,
+        progress=_echo_progress,
+        corpus=corpus,
+        finetune=finetune,
+        extra=extra,
     )
     click.echo(str(path))
 
@@ -73,8 +103,37 @@ def build_cmd(force: bool, out_root: Path | None, corpus: Path | None, finetune:
     default=None,
     help="Corpus whose split=test rows are scored. [default: the bundled corpus]",
 )
-def eval_cmd(as_json: bool, artefacts: Path | None, corpus: Path | None) -> None:
-    """Per-topic P/R/F1 and macro-F1, per language, on the held-out test split."""
+@click.option(
+    "--input",
+    "source",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Any labelled CSV/JSONL (`text`, `topics`, optional `lang`, `stance`, `id`, `area`); "
+    "GUIDELINES.md §9 placeholders are filled, once per --fill pool. Replaces --corpus.",
+)
+@click.option(
+    "--fill",
+    "fills",
+    type=click.Choice(["fictional", "real"]),
+    multiple=True,
+    help="With --input: name pool(s) for placeholders. [default: both, reported per fill]",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["all", "train", "validation"]),
+    default="all",
+    show_default=True,
+    help="With --input: only the rows of a Corpus 2.0 id-hash split (validation = not trained on).",
+)
+def eval_cmd(
+    as_json: bool,
+    artefacts: Path | None,
+    corpus: Path | None,
+    source: Path | None,
+    fills: tuple[str, ...],
+    split: str,
+) -> None:
+    """Per-topic P/R/F1 and macro-F1, per language, on the held-out test split (or --input)."""
     from models.classifier import (
         ArtefactsMissingError,
         default_artefact_dir,
@@ -90,6 +149,28 @@ def eval_cmd(as_json: bool, artefacts: Path | None, corpus: Path | None) -> None
     except ArtefactsMissingError as exc:
         raise click.ClickException(str(exc)) from exc
     topics = read_meta(folder)["topics"]
+    if source is not None:
+        from models.corpus import CorpusError, load_labelled, validation_split
+        from models.evaluate import evaluate_file_rows, format_file_report
+
+        try:
+            rows = load_labelled(source)
+        except CorpusError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if split != "all":
+            rows = [r for r in rows if validation_split(r.id) == split]
+        try:
+            rep = evaluate_file_rows(clf, rows, topics, fills or ("fictional", "real"))
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        rep["input"] = str(source)
+        rep["split"] = split
+        if as_json:
+            json.dump(rep, sys.stdout, indent=2, ensure_ascii=False)
+            click.echo()
+        else:
+            click.echo(format_file_report(rep))
+        return
     report = evaluate(clf, load_corpus(corpus or DEFAULT_CORPUS), topics)
     if as_json:
         json.dump(report, sys.stdout, indent=2, ensure_ascii=False)

@@ -96,3 +96,149 @@ def topics_of(examples: list[Example]) -> tuple[str, ...]:
     seen = {t for e in examples for t in e.topics}
     known = [t for t in TOPIC_ORDER if t in seen]
     return (*known, *sorted(seen - set(TOPIC_ORDER)))
+
+
+# --- Corpus 2.0 (models/data/GUIDELINES.md §10): rows without ``split``, with §9 placeholders ---
+
+CORPUS2_DIR = Path(__file__).parent / "data" / "corpus2"
+CORPUS2_FILES = (CORPUS2_DIR / "c2_short.jsonl", CORPUS2_DIR / "c2_long.jsonl")
+#: Extra corpora the default model trains on next to the seed corpus (part of the default key).
+#: Corpus 2.0 since 2026-12-07: better than the seed-only head on the independent held-out set in
+#: both languages and both fills (models/data/README.md, looks 1 and 2).
+DEFAULT_EXTRA_CORPORA: tuple[Path, ...] = CORPUS2_FILES
+#: Share of a Corpus 2.0 file's rows held out as ``validation`` (by sha256 of the row id).
+VALIDATION_PERCENT = 15
+
+
+def validation_split(row_id: str) -> str:
+    """``validation`` for about ``VALIDATION_PERCENT`` % of ids (fixed by hash), else ``train``."""
+    import hashlib
+
+    h = int.from_bytes(hashlib.sha256(f"split:{row_id}".encode()).digest()[:4], "big")
+    return "validation" if h % 100 < VALIDATION_PERCENT else "train"
+
+
+@dataclass(frozen=True)
+class LabelledRow:
+    """A labelled row of any §10 file (or a CSV with ``text``/``topics``), placeholders kept."""
+
+    id: str
+    text: str
+    topics: tuple[str, ...]
+    lang: str | None
+    stance: str | None
+    area: str | None
+
+
+def _row_from(obj: object, path: Path, line: int) -> LabelledRow:
+    if not isinstance(obj, dict):
+        raise CorpusError(f"{path}:{line}: expected a JSON object")
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise _field_error(path, line, "text", "must be a non-empty string")
+    topics = obj.get("topics")
+    if isinstance(topics, str):  # CSV: ids joined by ';'
+        topics = [t.strip() for t in topics.split(";") if t.strip()]
+    if (
+        not isinstance(topics, list)
+        or not topics
+        or not all(isinstance(t, str) and t for t in topics)
+    ):
+        raise _field_error(path, line, "topics", "must be a non-empty list of topic ids")
+    if "other" in topics and len(topics) > 1:
+        raise _field_error(path, line, "topics", "'other' cannot be combined with other topics")
+    lang = obj.get("lang") or None
+    if lang is not None and lang not in LANGS:
+        raise _field_error(path, line, "lang", f"{lang!r} is not one of {LANGS}")
+    stance = obj.get("stance") or None
+    if stance is not None and stance not in STANCES:
+        raise _field_error(path, line, "stance", f"{stance!r} is not one of {STANCES}")
+    row_id = str(obj.get("id") or f"{path.name}:{line}")
+    area = obj.get("area") or None
+    return LabelledRow(row_id, text, tuple(dict.fromkeys(topics)), lang, stance, area)
+
+
+def load_labelled(path: Path) -> list[LabelledRow]:
+    """Rows of a labelled JSONL or CSV file (§10), validated with file, line and field."""
+    import csv
+
+    if not path.is_file():
+        raise FileNotFoundError(f"labelled file not found: {path}")
+    out: list[LabelledRow] = []
+    if path.suffix.lower() == ".csv":
+        with path.open(encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames is None or not {"text", "topics"} <= set(reader.fieldnames):
+                raise CorpusError(f"{path}: a CSV needs `text` and `topics` columns")
+            for rec in reader:
+                out.append(_row_from(dict(rec), path, reader.line_num))
+    else:
+        with path.open(encoding="utf-8") as f:
+            for n, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    obj = json.loads(raw)
+                except json.JSONDecodeError as exc:
+                    raise CorpusError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+                out.append(_row_from(obj, path, n))
+    ids = [r.id for r in out]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise CorpusError(f"{path}: duplicate id {dup!r}")
+    if not out:
+        raise CorpusError(f"{path}: no examples")
+    return out
+
+
+def filled_text(row: LabelledRow, pool_name: str) -> str:
+    """The row's text with §9 placeholders filled from ``pool_name`` (models/fill.py)."""
+    from models.fill import fill
+
+    return fill(row.text, row.id, pool_name, row.area)
+
+
+def load_corpus2(path: Path) -> list[Example]:
+    """A Corpus 2.0 file as training examples: placeholders filled (pool by id hash, half
+    fictional, half real), split ``train``/``validation`` by id hash. Filled text stays in memory."""
+    from models.fill import training_pool
+
+    out = []
+    for r in load_labelled(path):
+        if r.lang is None or r.stance is None:
+            raise CorpusError(f"{path}: row {r.id!r} lacks `lang` or `stance`")
+        text = filled_text(r, training_pool(r.id))
+        out.append(Example(text, r.lang, r.topics, r.stance, validation_split(r.id)))
+    return out
+
+
+def load_training_corpus(
+    seed: Path = DEFAULT_CORPUS, extra: tuple[Path, ...] = DEFAULT_EXTRA_CORPORA
+) -> list[Example]:
+    """The seed corpus (its own train/test split) plus Corpus 2.0 files (train/validation)."""
+    out = load_corpus(seed)
+    for path in extra:
+        out.extend(load_corpus2(path))
+    return out
+
+
+def training_inputs(
+    seed: Path = DEFAULT_CORPUS, extra: tuple[Path, ...] = DEFAULT_EXTRA_CORPORA
+) -> tuple[Path, ...]:
+    """Files whose content the trained head depends on, for the artefact key. With no extra
+    corpus this is the seed corpus alone (so the seed-only key is the one it always was); with
+    Corpus 2.0 files, also the fill's code and name pools (models/fill.py, brands.yaml)."""
+    if not extra:
+        return (seed,)
+    from models.fill import BRANDS_FILE
+
+    return (seed, *extra, Path(__file__).parent / "fill.py", BRANDS_FILE)
+
+
+def training_key_config(config, extra: tuple[Path, ...]):  # type: ignore[no-untyped-def]
+    """The head config as keyed: unchanged without extra corpora, else with the split rule."""
+    if not extra:
+        return config
+    from types import MappingProxyType
+
+    return MappingProxyType({**config, "corpus2_validation_percent": VALIDATION_PERCENT})

@@ -124,3 +124,112 @@ def format_report(report: dict[str, Any]) -> str:
             )
             lines.append(f"  top misses: {worst}")
     return "\n".join(lines)
+
+
+# --- `tocsin model eval --input FILE`: any labelled CSV/JSONL (text, topics, optional lang) ---
+
+
+def _lang_section(
+    gold: Sequence[set[str]],
+    pred: Sequence[set[str]],
+    topics: Sequence[str],
+    gold_stance: Sequence[str | None],
+    pred_stance: Sequence[str],
+) -> dict[str, Any]:
+    t = topic_metrics(gold, pred, topics)
+    ae = t["per_topic"].get("adverse_event")
+    sec: dict[str, Any] = {
+        "n": len(gold),
+        "macro_f1": t["macro_f1"],
+        "exact_match": t["exact_match"],
+        "per_topic": t["per_topic"],
+        "adverse_event": (
+            {"precision": ae["precision"], "recall": ae["recall"], "support": ae["support"]}
+            if ae
+            else None
+        ),
+        "confusions": topic_confusions(gold, pred),
+    }
+    pairs = [(g, p) for g, p in zip(gold_stance, pred_stance, strict=True) if g is not None]
+    if pairs:
+        sec["stance"] = stance_metrics([g for g, _ in pairs], [p for _, p in pairs])
+    return sec
+
+
+def evaluate_rows(
+    classifier: MentionClassifier,
+    rows: Sequence[Any],
+    topics: Sequence[str],
+    pool: str | None,
+) -> dict[str, Any]:
+    """Score ``rows`` (models.corpus.LabelledRow) with placeholders filled from ``pool``
+    (``None``: texts as they are), overall and per language (gold ``lang``, else detected)."""
+    from models.corpus import filled_text
+
+    texts = [r.text if pool is None else filled_text(r, pool) for r in rows]
+    preds = classifier.classify(texts)
+    langs = [r.lang or p.lang for r, p in zip(rows, preds, strict=True)]
+    out: dict[str, Any] = {"fill": pool or "as_is", "n": len(rows)}
+    for lang in ("all", *sorted(set(langs))):
+        idx = [i for i, lg in enumerate(langs) if lang in ("all", lg)]
+        out[lang] = _lang_section(
+            [set(rows[i].topics) for i in idx],
+            [set(preds[i].topics) for i in idx],
+            topics,
+            [rows[i].stance for i in idx],
+            [preds[i].stance for i in idx],
+        )
+    return out
+
+
+def evaluate_file_rows(
+    classifier: MentionClassifier,
+    rows: Sequence[Any],
+    topics: Sequence[str],
+    fills: Sequence[str],
+) -> dict[str, Any]:
+    """One report per fill pool when any row has §9 placeholders, else one for the text as is."""
+    from models.fill import has_placeholders
+
+    unknown = sorted({t for r in rows for t in r.topics} - set(topics))
+    if unknown:
+        raise ValueError(f"labels not in the model's topics: {unknown}")
+    placeholders = any(has_placeholders(r.text) for r in rows)
+    pools: Sequence[str | None] = list(fills) if placeholders else [None]
+    return {
+        "model_version": classifier.version,
+        "n": len(rows),
+        "placeholders": placeholders,
+        "fills": {p or "as_is": evaluate_rows(classifier, rows, topics, p) for p in pools},
+    }
+
+
+def format_file_report(report: dict[str, Any]) -> str:
+    """Human-readable form of ``evaluate_file_rows``'s report."""
+    lines = [f"model {report['model_version']}  ({report['n']} labelled mentions)"]
+    for fill_name, rep in report["fills"].items():
+        for lang in [k for k in rep if isinstance(rep[k], dict)]:
+            sec = rep[lang]
+            ae = sec["adverse_event"]
+            ae_txt = (
+                f"  adverse_event P={ae['precision']:.3f} R={ae['recall']:.3f} (n={ae['support']})"
+                if ae
+                else ""
+            )
+            lines.append("")
+            lines.append(
+                f"[fill={fill_name} lang={lang}] n={sec['n']}  macro-F1={sec['macro_f1']:.4f}"
+                f"  exact={sec['exact_match']:.3f}{ae_txt}"
+            )
+            lines.append(f"  {'topic':<16}{'P':>7}{'R':>7}{'F1':>7}{'n':>6}")
+            for name, m in sec["per_topic"].items():
+                lines.append(
+                    f"  {name:<16}{m['precision']:>7.3f}{m['recall']:>7.3f}{m['f1']:>7.3f}"
+                    f"{m['support']:>6}"
+                )
+            if sec["confusions"]:
+                worst = ", ".join(
+                    f"{c['gold']}->{c['predicted']} x{c['count']}" for c in sec["confusions"][:4]
+                )
+                lines.append(f"  top misses: {worst}")
+    return "\n".join(lines)
