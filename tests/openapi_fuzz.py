@@ -185,8 +185,16 @@ def _slack_form(doc: dict[str, Any]) -> st.SearchStrategy[bytes]:
         NASTY,
     )
     return st.one_of(
-        payload.map(lambda p: urlencode({"payload": p}).encode("utf-8", "surrogatepass")),
-        NASTY.map(lambda p: ("payload=" + quote("tocsin_response_" + p[:5000], safe="")).encode()),
+        payload.map(
+            lambda p: urlencode({"payload": p}, errors="surrogatepass").encode(
+                "utf-8", "surrogatepass"
+            )
+        ),
+        NASTY.map(
+            lambda p: (
+                "payload=" + quote("tocsin_response_" + p[:5000], safe="", errors="surrogatepass")
+            ).encode()
+        ),
         st.binary(max_size=200),
     )
 
@@ -220,6 +228,11 @@ def _slack_sign(secret: str, body: bytes) -> dict[str, str | bytes]:
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
+def sendable(text: str) -> str:
+    """``text`` with lone surrogates replaced: an HTTP client cannot put them in a query string."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 @st.composite
 def requests(draw: st.DrawFn, doc: dict[str, Any], op: Operation, secrets: Secrets) -> Drawn:
     spec = op.spec
@@ -230,9 +243,11 @@ def requests(draw: st.DrawFn, doc: dict[str, Any], op: Operation, secrets: Secre
         where, name = param["in"], param["name"]
         value = draw(st.one_of(from_schema(doc, param["schema"]).map(str), st.text(max_size=40)))
         if where == "path":
-            url_path = url_path.replace("{" + name + "}", quote(value or "x", safe=""))
+            # a lone surrogate goes out as its (invalid UTF-8) bytes, percent-encoded
+            quoted = quote(value or "x", safe="", errors="surrogatepass")
+            url_path = url_path.replace("{" + name + "}", quoted)
         elif where == "query" and draw(st.booleans()):
-            query[name] = value
+            query[name] = sendable(value)
     # credentials: valid most of the time, so the handlers behind authentication get fuzzed
     schemes = [name for req in spec.get("security", []) for name in req]
     for scheme in schemes:
@@ -247,9 +262,8 @@ def requests(draw: st.DrawFn, doc: dict[str, Any], op: Operation, secrets: Secre
         break
     # parameters nobody declared, on every operation (and so more than one example for those
     # that declare none)
-    query.update(
-        draw(st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=30), max_size=2))
-    )
+    extra = draw(st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=30), max_size=2))
+    query.update({sendable(k): sendable(v) for k, v in extra.items()})
     if draw(st.booleans()):
         headers[draw(st.sampled_from(["X-Forwarded-For", "Accept", "Cookie", "Range"]))] = draw(
             HEADER_TEXT
@@ -284,5 +298,7 @@ def requests(draw: st.DrawFn, doc: dict[str, Any], op: Operation, secrets: Secre
             body = b"\n".join(line.replace(b"\n", b" ") for line in lines)
         else:
             form = draw(from_schema(doc, schema))
-            body = urlencode({k: str(v) for k, v in (form or {}).items()}).encode()
+            body = urlencode(
+                {k: str(v) for k, v in (form or {}).items()}, errors="surrogatepass"
+            ).encode()
     return Drawn(op, url_path, query, headers, body)
