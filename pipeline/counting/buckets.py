@@ -41,6 +41,7 @@ from faust.types import EventT, StreamT
 from pipeline import services
 from pipeline.counting.cells import bucket_of
 from pipeline.counting.judge import Detectors, judge_closed, judge_filling
+from pipeline.detection.mentions import count_minute
 from pipeline.records import Bucket, ClassifiedMention, Mention
 from pipeline.tables import open_buckets
 from pipeline.topics import buckets
@@ -96,8 +97,7 @@ def add_mention(
             topic, {"n": 0, "reach": 0, "authors": [], "stance": {}, "top": [], "first": None}
         )
         cell["n"] += 1
-        minutes = cell.setdefault("mn", [0] * max(1, width // 60))
-        minutes[min(len(minutes) - 1, (int(mention.created_at.timestamp()) - start) // 60)] += 1
+        cell["mn"] = count_minute(cell.get("mn"), width, mention.created_at.timestamp(), start)
         cell["reach"] += mention.reach
         if mention.author.id not in cell["authors"] and len(cell["authors"]) < MAX_AUTHORS:
             cell["authors"].append(mention.author.id)

@@ -17,6 +17,7 @@ from typing import Any
 from pipeline import services
 from pipeline.counting.cells import bucket_of
 from pipeline.detection.detector import SeriesDetector
+from pipeline.detection.mentions import recent_arrivals
 from pipeline.detection.stream import Configs, alert_for, signal_for, zero_bucket
 from pipeline.records import Alert, Bucket, ClassifiedMention
 from pipeline.topics import alerts, signals
@@ -96,10 +97,8 @@ async def judge_closed(state: dict[str, Any], bucket: Bucket, detectors: Detecto
 
 
 def _arrivals(state: dict[str, Any], topic: str, ts: float, window: float) -> list[float]:
-    """The topic's arrival times within ``window`` of ``ts``, with ``ts`` added (sorted)."""
-    kept = [a for a in state.setdefault("arr", {}).get(topic, []) if a > ts - window]
-    kept.append(ts)
-    kept.sort()
+    """The topic's arrival times within ``window`` of ``ts``, with ``ts`` added (kept in state)."""
+    kept = recent_arrivals(state.setdefault("arr", {}).get(topic, []), ts, window)
     state["arr"][topic] = kept
     return kept
 

@@ -41,6 +41,7 @@ from pipeline.detection.negbin import upper_tail
 from pipeline.detection.pot import TailModel
 from pipeline.detection.reading import (
     Reading,
+    epoch_datetime,
     reading_from_list,
     reading_to_list,
 )
@@ -59,10 +60,6 @@ def _epoch(start: datetime) -> float:
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
     return start.timestamp()
-
-
-def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
 
 
 def densest(times: Sequence[float], width: float) -> int:
@@ -203,7 +200,7 @@ class SeriesDetector:
         severity = "critical" if p <= CRITICAL_P and n >= CRITICAL_RATIO * expected else "warning"
         lower, upper = self._band(yhat)
         return Reading(
-            start=_dt(t),
+            start=epoch_datetime(t),
             observed=count,
             expected=mu,
             lower=lower,
@@ -212,12 +209,12 @@ class SeriesDetector:
             severity=severity,
             firing=True,
             transition="fired",
-            episode_start=_dt(t),
+            episode_start=epoch_datetime(t),
             warming_up=False,
             p_value=p,
             volume=count,
             hot=True,
-            fired_at=_dt(now),
+            fired_at=epoch_datetime(now),
             early=True,
         )
 
@@ -228,12 +225,7 @@ class SeriesDetector:
         if self.last_epoch is not None and t <= self.last_epoch:
             return 0.0
         yhat = self._predict(t)
-        e = self._standardise(count, yhat, math.log1p(count) - yhat)
-        ps = []
-        for k, tail in zip(self._ks, self.tails, strict=True):
-            window = self.resid[-(k - 1) :] if k > 1 else []
-            ps.append(tail.tail((sum(window) + e) / math.sqrt(len(window) + 1)))
-        return 1.0 - min(1.0, len(ps) * min(ps))
+        return 1.0 - self._p_after(self.resid, count, yhat)
 
     def to_state(self) -> dict[str, Any]:
         """Everything needed to continue exactly where this detector is (JSON-serialisable)."""
@@ -358,7 +350,7 @@ class SeriesDetector:
         self._learn(t, e, scale, (self.firing or p <= cfg.hot_p) and not settled, stats)
         lower, upper = self._band(yhat)
         reading = Reading(
-            start=_dt(t),
+            start=epoch_datetime(t),
             observed=observed,
             expected=mu,
             lower=lower,
@@ -367,15 +359,27 @@ class SeriesDetector:
             severity=severity,
             firing=self.firing,
             transition=transition,
-            episode_start=None if self.episode_start is None else _dt(self.episode_start),
+            episode_start=None
+            if self.episode_start is None
+            else epoch_datetime(self.episode_start),
             warming_up=warming,
             p_value=p,
             volume=observed,
             hot=hot,
-            fired_at=_dt(t + cfg.bucket_seconds) if transition == "fired" else None,
+            fired_at=epoch_datetime(t + cfg.bucket_seconds) if transition == "fired" else None,
         )
         self._last = reading
         return reading
+
+    def _p_after(self, prior: list[float], count: float, yhat: float) -> float:
+        """The combined tail probability of a bucket of ``count`` that follows the standardised
+        residuals ``prior``, without learning anything."""
+        e = self._standardise(count, yhat, math.log1p(count) - yhat)
+        ps = []
+        for k, tail in zip(self._ks, self.tails, strict=True):
+            window = prior[-(k - 1) :] if k > 1 else []
+            ps.append(tail.tail((sum(window) + e) / math.sqrt(len(window) + 1)))
+        return min(1.0, len(ps) * min(ps))
 
     def _blip(self, observed: float, peak: float, yhat: float, mu: float) -> bool:
         """True when the bucket would not page without its densest two minutes (scaled up to
@@ -385,12 +389,7 @@ class SeriesDetector:
         if span <= 0:
             return False
         rest = max(0.0, observed - peak) * cfg.bucket_seconds / span
-        e = self._standardise(rest, yhat, math.log1p(rest) - yhat)
-        ps = []
-        for k, tail in zip(self._ks, self.tails, strict=True):
-            window = self.resid[-k:-1] if k > 1 else []
-            ps.append(tail.tail((sum(window) + e) / math.sqrt(len(window) + 1)))
-        p = min(1.0, len(ps) * min(ps))
+        p = self._p_after(self.resid[:-1], rest, yhat)  # the bucket's own residual replaced
         return not (p <= cfg.alert_p and rest >= cfg.min_observed and rest >= cfg.min_ratio * mu)
 
     def _learn(

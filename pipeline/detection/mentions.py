@@ -32,6 +32,21 @@ def peak_two_minutes(minutes: list[int]) -> float | None:
     return float(max(a + b for a, b in pairwise(minutes)))
 
 
+def count_minute(minutes: list[int] | None, width: int, ts: float, start: int) -> list[int]:
+    """Per-minute counts of a bucket starting at ``start`` with the mention at ``ts`` added."""
+    slots = minutes if minutes is not None else [0] * max(1, width // 60)
+    slots[min(len(slots) - 1, (int(ts) - start) // 60)] += 1
+    return slots
+
+
+def recent_arrivals(arrivals: list[float], ts: float, window: float) -> list[float]:
+    """The arrival times within ``window`` seconds before ``ts``, with ``ts`` added, sorted."""
+    kept = [a for a in arrivals if a > ts - window]
+    kept.append(ts)
+    kept.sort()
+    return kept
+
+
 @dataclass
 class MentionOutcome:
     """What one mention did: the readings it produced and its bucket's score so far."""
@@ -72,14 +87,9 @@ class SeriesCounter:
             self.closed = start - self.width
         self.watermark = max(self.watermark, int(ts))
         self.open[start] = self.open.get(start, 0) + 1
-        slots = self.minutes.setdefault(start, [0] * max(1, self.width // 60))
-        slots[min(len(slots) - 1, (int(ts) - start) // 60)] += 1
+        self.minutes[start] = count_minute(self.minutes.get(start), self.width, ts, start)
         out.readings.extend(self.close_due())
-        self.arrivals.append(ts)
-        self.arrivals.sort()
-        cut = ts - self.window
-        while self.arrivals and self.arrivals[0] <= cut:
-            del self.arrivals[0]
+        self.arrivals = recent_arrivals(self.arrivals, ts, self.window)
         bucket = datetime.fromtimestamp(start, UTC)
         early = self.detector.judge_filling(bucket, self.open[start], self.arrivals, ts)
         if early is not None:

@@ -10,7 +10,8 @@ from typing import Any
 SEVERITIES = ("info", "warning", "critical")
 
 
-def _dt(epoch: float) -> datetime:
+def epoch_datetime(epoch: float) -> datetime:
+    """Unix seconds as an aware UTC datetime."""
     return datetime.fromtimestamp(epoch, UTC)
 
 
@@ -82,7 +83,7 @@ def reading_to_list(r: Reading) -> list[Any]:
 
 def reading_from_list(v: list[Any]) -> Reading:
     return Reading(
-        start=_dt(float(v[0])),
+        start=epoch_datetime(float(v[0])),
         observed=float(v[1]),
         expected=float(v[2]),
         lower=float(v[3]),
@@ -91,11 +92,11 @@ def reading_from_list(v: list[Any]) -> Reading:
         severity=SEVERITIES[int(v[6])],
         firing=bool(v[7]),
         transition=v[8],
-        episode_start=None if v[9] is None else _dt(float(v[9])),
+        episode_start=None if v[9] is None else epoch_datetime(float(v[9])),
         warming_up=bool(v[10]),
         p_value=float(v[11]),
         volume=float(v[12]),
         hot=bool(v[13]),
-        fired_at=None if v[14] is None else _dt(float(v[14])),
+        fired_at=None if v[14] is None else epoch_datetime(float(v[14])),
         early=bool(v[15]),
     )
