@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.approvals._yamlfile import Loc, YamlDoc, read_yaml, validate
+from pipeline.yamlfile import Loc, YamlDoc, read_yaml, validate
 from pipeline.approvals.errors import RenderError
 from pipeline.errors import ConfigError
 

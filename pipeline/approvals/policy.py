@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.approvals._yamlfile import YamlDoc, read_yaml, validate
+from pipeline.yamlfile import YamlDoc, read_yaml, validate
 from pipeline.approvals.users import APPROVER_ROLES, UserDirectory
 from pipeline.brands import fold
 from pipeline.durations import parse_duration

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.approvals._yamlfile import parse_yaml
+from pipeline.yamlfile import parse_yaml
 from pipeline.approvals.errors import RenderError
 from pipeline.approvals.library import build_library, render
 from pipeline.errors import ConfigError

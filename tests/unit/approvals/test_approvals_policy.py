@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.approvals._yamlfile import parse_yaml
+from pipeline.yamlfile import parse_yaml
 from pipeline.approvals.policy import build_policy
 from pipeline.errors import ConfigError
 from tests.unit.approvals.approvals_helpers import CONFIG, policy, users
