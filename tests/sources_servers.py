@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ class Recorded:
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -55,7 +57,7 @@ class LocalServer:
 
 
 @contextmanager
-def serve(routes: list[tuple[str, str, Handler]]) -> Iterator[LocalServer]:
+def serve(routes: Sequence[tuple[str, str, Handler]]) -> Iterator[LocalServer]:
     """Serve ``(method, path, handler)`` routes until the block ends; handlers get the request."""
     server = LocalServer()
     ready = threading.Event()

@@ -146,9 +146,11 @@ class MastodonSource(Source[MastodonEntry]):
             item = await self._queue.get()
             if isinstance(item, _Lost):
                 raise item.error
-            yield item.event
+            # Moved before the event is handed on: the runner handles it before asking for the
+            # next, so the checkpoint never lags one event behind what was sent.
             if item.status_id is not None:
                 self.since[item.stream] = max(self.since.get(item.stream, 0), item.status_id)
+            yield item.event
 
     async def _pump(self, stream: Stream) -> None:
         assert self._client is not None and self._queue is not None

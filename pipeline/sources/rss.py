@@ -204,8 +204,10 @@ class RssSource(Source[RssEntry]):
             for entry_id, event in _entries(root, host, self.entry.platform):
                 if entry_id in feed.seen:
                     continue
-                yield event
+                # Marked before it is handed on: the runner handles an event before asking for the
+                # next, and a run stopped right after this one must not send it again.
                 feed.seen.add(entry_id)
+                yield event
         # The validators move only once every entry of this answer was handed on.
         feed.etag, feed.last_modified = etag, modified
 
