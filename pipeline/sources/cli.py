@@ -241,13 +241,27 @@ def run_cmd(
         sys.exit(EXIT_CONFIG)
     registry = CollectorRegistry()
     metrics = SourceMetrics(registry)
+    served = None
     if metrics_port:
-        start_http_server(metrics_port, addr=metrics_bind, registry=registry)
-    code = asyncio.run(
-        _run(
-            entries, output, dead_letters_file, state_file, bootstrap, metrics, max_events, duration
+        served = start_http_server(metrics_port, addr=metrics_bind, registry=registry)
+    try:
+        code = asyncio.run(
+            _run(
+                entries,
+                output,
+                dead_letters_file,
+                state_file,
+                bootstrap,
+                metrics,
+                max_events,
+                duration,
+            )
         )
-    )
+    finally:
+        if served is not None:  # stop serving: the process (or a test's) goes on without it
+            server, _thread = served
+            server.shutdown()
+            server.server_close()
     sys.exit(code)
 
 
