@@ -47,7 +47,8 @@ config_option = click.option(
 
 @click.group("sources")
 def sources() -> None:
-    """Live sources: Bluesky Jetstream, Mastodon streaming, RSS/Atom feeds (docs/sources.md)."""
+    """Live sources: Bluesky Jetstream, Mastodon streaming, RSS/Atom feeds, Reddit search
+    (docs/sources.md)."""
 
 
 def _entries(config_file: Path | None, only: tuple[str, ...]) -> list[SourceEntry]:
@@ -77,7 +78,7 @@ def _runners(
     limits = Limits.from_settings(cfg)
     return [
         Runner(
-            source=build_source(entry),
+            source=build_source(entry, matcher),
             name=entry.name,
             sink=sink,
             store=store,
@@ -234,6 +235,8 @@ def run_cmd(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every request URL at INFO; a feed URL can carry a publisher's key.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         entries = _entries(config_file, only)
     except ConfigError as exc:

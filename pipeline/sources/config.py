@@ -37,7 +37,7 @@ from pipeline.yamlfile import YamlDoc, read_yaml
 
 HTTP_URL = r"^https?://[^\s/?#]+[^\s]*$"
 WS_URL = r"^wss?://[^\s/?#]+[^\s]*$"
-KINDS = ("rss", "bluesky_jetstream", "mastodon")
+KINDS = ("rss", "bluesky_jetstream", "mastodon", "reddit")
 
 
 class _Entry(BaseModel):
@@ -109,7 +109,35 @@ class MastodonEntry(_Entry):
     token: SecretStr | None = Field(default=None, exclude=True)
 
 
-SourceEntry = Annotated[RssEntry | JetstreamEntry | MastodonEntry, Field(discriminator="kind")]
+class RedditEntry(_Entry):
+    """Reddit's search API with an app-only OAuth token (client-credentials grant)."""
+
+    kind: Literal["reddit"]
+    #: The OAuth API base; ``/search`` is asked under it.
+    url: Annotated[str, Field(pattern=HTTP_URL)] | None = "https://oauth.reddit.com"
+    urls: list[Annotated[str, Field(pattern=HTTP_URL)]] = Field(default_factory=list, max_length=0)
+    auth_url: Annotated[str, Field(pattern=HTTP_URL)] = "https://www.reddit.com/api/v1/access_token"
+    #: Environment variables holding the app's client id and secret.
+    client_id_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,100}$")
+    client_secret_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,100}$")
+    #: Reddit requires a unique, descriptive one: ``<platform>:<app id>:<version> (by /u/<user>)``.
+    user_agent: str = Field(min_length=10, max_length=300)
+    #: Search query; unset: an OR of every brand term (names, aliases, products, generics).
+    query: str | None = Field(default=None, min_length=1, max_length=512)
+    interval_s: float = Field(default=60.0, ge=1, le=86_400)
+    remember: int = Field(default=5000, ge=100, le=100_000)
+    client_id: SecretStr | None = Field(default=None, exclude=True)
+    client_secret: SecretStr | None = Field(default=None, exclude=True)
+
+
+SourceEntry = Annotated[
+    RssEntry | JetstreamEntry | MastodonEntry | RedditEntry, Field(discriminator="kind")
+]
+#: Per kind, the ``*_env`` fields whose variables are read into secret fields at load.
+SECRETS: dict[type, tuple[tuple[str, str], ...]] = {
+    MastodonEntry: (("token_env", "token"),),
+    RedditEntry: (("client_id_env", "client_id"), ("client_secret_env", "client_secret")),
+}
 
 
 class SourcesFile(BaseModel):
@@ -122,19 +150,20 @@ def _resolve_secrets(doc: YamlDoc, parsed: SourcesFile, env: Mapping[str, str]) 
     problems: list[str] = []
     out: list[Any] = []
     for i, entry in enumerate(parsed.sources):
-        if isinstance(entry, MastodonEntry) and entry.token_env:
-            raw = env.get(entry.token_env)
-            where = ("sources", i, "token_env")
+        for env_field, secret_field in SECRETS.get(type(entry), ()):
+            name = getattr(entry, env_field)
+            if not name:
+                continue
+            raw = env.get(name)
+            where = ("sources", i, env_field)
             if raw is None:
-                problems.append(
-                    doc.problem(where, f"environment variable {entry.token_env} is unset")
-                )
-            else:
-                try:
-                    check_secret(raw)
-                except ValueError as exc:
-                    problems.append(doc.problem(where, f"{entry.token_env}: {exc}"))
-                entry = entry.model_copy(update={"token": SecretStr(raw.strip())})
+                problems.append(doc.problem(where, f"environment variable {name} is unset"))
+                continue
+            try:
+                check_secret(raw)
+            except ValueError as exc:
+                problems.append(doc.problem(where, f"{name}: {exc}"))
+            entry = entry.model_copy(update={secret_field: SecretStr(raw.strip())})
         out.append(entry)
     names = [e.name for e in parsed.sources]
     for i, name in enumerate(names):

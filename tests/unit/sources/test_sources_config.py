@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.sources.config import JetstreamEntry, MastodonEntry, RssEntry, load_sources
+from pipeline.sources.config import (
+    JetstreamEntry,
+    MastodonEntry,
+    RedditEntry,
+    RssEntry,
+    load_sources,
+)
 
 GOOD = """\
 sources:
@@ -78,7 +84,7 @@ def test_an_unknown_kind_a_bad_url_and_a_typo_are_each_reported(tmp_path: Path) 
     )
     lines = problem(tmp_path, text).splitlines()
     assert lines[0].startswith(f"{tmp_path / 'sources.yaml'}:2: field 'sources[0]'")
-    assert "'rss', 'bluesky_jetstream', 'mastodon'" in lines[0]
+    assert "'rss', 'bluesky_jetstream', 'mastodon', 'reddit'" in lines[0]
     assert lines[1].startswith(f"{tmp_path / 'sources.yaml'}:7: field 'sources[1].url'")
     assert lines[2].startswith(f"{tmp_path / 'sources.yaml'}:11: field 'sources[2].intervall_s'")
     assert len(lines) == 3
@@ -109,3 +115,23 @@ def test_a_missing_or_placeholder_token_is_refused_without_echoing_it(tmp_path: 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     assert ":3: not valid YAML" in problem(tmp_path, "sources:\n  - name: a\n   kind: [\n")
+
+
+def test_reddit_needs_its_app_credentials_from_the_environment(tmp_path: Path) -> None:
+    text = (
+        "sources:\n"
+        "  - name: reddit\n"
+        "    kind: reddit\n"
+        "    client_id_env: TOCSIN_REDDIT_ID\n"
+        "    client_secret_env: TOCSIN_REDDIT_SECRET\n"
+        "    user_agent: 'linux:tocsin:0.1 (by /u/someone)'\n"
+    )
+    assert ":5: field 'sources[0].client_secret_env': environment variable" in problem(
+        tmp_path, text, {"TOCSIN_REDDIT_ID": "id-0123456789"}
+    )
+    env = {"TOCSIN_REDDIT_ID": "id-0123456789", "TOCSIN_REDDIT_SECRET": "secret-0123456789"}
+    (entry,) = load_sources(write(tmp_path, text), env=env).sources
+    assert isinstance(entry, RedditEntry) and entry.endpoints == ["https://oauth.reddit.com"]
+    assert entry.client_secret is not None
+    assert entry.client_secret.get_secret_value() == "secret-0123456789"
+    assert "secret-0123456789" not in repr(entry)

@@ -1,6 +1,7 @@
 """10,000 garbage events per source kind: none crashes a source; each gets an outcome.
 
-Seeded mutation fuzzing (reproducible: the seed is in the test): valid protocol events are broken
+Seeded mutation fuzzing (reproducible: the seed is in the test): valid protocol events (Jetstream
+frames, Mastodon statuses, Reddit listing children, RSS documents) are broken
 at the JSON level (a field deleted, retyped, replaced by a huge, nested, empty or surrogate value;
 the object wrapped in a list) and at the byte level (truncated, bytes flipped, invalid UTF-8
 spliced in), then passed through the kind's own mapping and the runner, exactly as a frame from the
@@ -25,13 +26,15 @@ from pipeline.delivery.retry import RetryPolicy
 from pipeline.errors import INVALID_MENTION_REASONS
 from pipeline.ingest.decoding import Limits
 from pipeline.records import DeadLetter
+from pipeline.safejson import BadJson, loads
 from pipeline.settings import make_settings
 from pipeline.sources.base import Event
 from pipeline.sources.checkpoints import MemoryCheckpoints
-from pipeline.sources.config import JetstreamEntry, MastodonEntry, RssEntry
+from pipeline.sources.config import JetstreamEntry, MastodonEntry, RedditEntry, RssEntry
 from pipeline.sources.jetstream import JetstreamSource
 from pipeline.sources.mastodon import MastodonSource
 from pipeline.sources.metrics import SourceMetrics
+from pipeline.sources.reddit import RedditSource
 from pipeline.sources.rss import RssSource, _entries, _parse
 from pipeline.sources.runner import Runner, SourceStats
 
@@ -308,3 +311,30 @@ async def test_rss_survives_garbage_feeds() -> None:
             await run.handle(event)
             count += 1
     check(run.stats, sink, count)
+
+
+async def test_reddit_survives_garbage_listing_children() -> None:
+    entry = RedditEntry(
+        kind="reddit",
+        name="r",
+        client_id_env="X_ID",
+        client_secret_env="X_SECRET",
+        user_agent="test:tocsin:0.1 (by /u/t)",
+    )
+    source = RedditSource(entry, ["Glytera"])
+
+    def to_event(payload: bytes) -> Event:
+        # The listing is parsed by safejson (depth-limited) before its children are mapped.
+        try:
+            child = loads(payload)
+        except BadJson:
+            child = payload.decode("utf-8", "replace")  # any JSON value a listing could hold
+        return source.thing_event(child, payload)
+
+    def thing(key: str, title: str) -> dict[str, Any]:
+        data = {"name": f"t3_{key}", "title": title, "created_utc": NOW.timestamp() - 60}
+        data.update({"author": "a", "permalink": f"/r/x/{key}", "score": 1, "num_comments": 0})
+        return {"kind": "t3", "data": data}
+
+    seeds = [thing("a", "Glytera recall"), thing("b", "hiking"), {"kind": "t1", "data": {}}]
+    await fuzz(source, to_event, seeds, seed=22)
