@@ -47,7 +47,7 @@ config_option = click.option(
 
 @click.group("sources")
 def sources() -> None:
-    """Live sources: Bluesky Jetstream, Mastodon streaming, RSS/Atom feeds, Reddit search
+    """Live sources: Bluesky Jetstream, Mastodon streaming, RSS/Atom feeds, Reddit search, X stream
     (docs/sources.md)."""
 
 

@@ -37,7 +37,7 @@ from pipeline.yamlfile import YamlDoc, read_yaml
 
 HTTP_URL = r"^https?://[^\s/?#]+[^\s]*$"
 WS_URL = r"^wss?://[^\s/?#]+[^\s]*$"
-KINDS = ("rss", "bluesky_jetstream", "mastodon", "reddit")
+KINDS = ("rss", "bluesky_jetstream", "mastodon", "reddit", "x_filtered_stream")
 
 
 class _Entry(BaseModel):
@@ -130,13 +130,35 @@ class RedditEntry(_Entry):
     client_secret: SecretStr | None = Field(default=None, exclude=True)
 
 
+class XEntry(_Entry):
+    """The X API v2 filtered stream, rules built from the brand terms and kept in sync."""
+
+    kind: Literal["x_filtered_stream"]
+    #: The API base; the stream and its rules live under ``/tweets/search/stream``.
+    url: Annotated[str, Field(pattern=HTTP_URL)] | None = "https://api.x.com/2"
+    urls: list[Annotated[str, Field(pattern=HTTP_URL)]] = Field(default_factory=list, max_length=0)
+    #: Environment variable holding the app's bearer token.
+    token_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,100}$")
+    #: Rules this source owns carry ``<rule_tag>:<brand id>``; other rules are left alone.
+    rule_tag: str = Field(default="tocsin", pattern=r"^[a-z0-9_-]{1,30}$")
+    #: Longest rule the plan allows (512 on Pro, 1024 on Enterprise); longer brands are split.
+    rule_max_chars: int = Field(default=512, ge=64, le=4096)
+    #: Ask for the minutes missed after a reconnect (``backfill_minutes``, at most 5; Pro plans).
+    backfill: bool = True
+    #: X's documented back-off for HTTP errors: from 5 s, doubling, up to 320 s.
+    backoff_s: float = Field(default=5.0, gt=0, le=600)
+    backoff_max_s: float = Field(default=320.0, gt=0, le=3600)
+    token: SecretStr | None = Field(default=None, exclude=True)
+
+
 SourceEntry = Annotated[
-    RssEntry | JetstreamEntry | MastodonEntry | RedditEntry, Field(discriminator="kind")
+    RssEntry | JetstreamEntry | MastodonEntry | RedditEntry | XEntry, Field(discriminator="kind")
 ]
 #: Per kind, the ``*_env`` fields whose variables are read into secret fields at load.
 SECRETS: dict[type, tuple[tuple[str, str], ...]] = {
     MastodonEntry: (("token_env", "token"),),
     RedditEntry: (("client_id_env", "client_id"), ("client_secret_env", "client_secret")),
+    XEntry: (("token_env", "token"),),
 }
 
 

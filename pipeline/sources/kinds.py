@@ -12,11 +12,13 @@ from pipeline.sources.config import (
     RedditEntry,
     RssEntry,
     SourceEntry,
+    XEntry,
 )
 from pipeline.sources.jetstream import JetstreamSource
 from pipeline.sources.mastodon import MastodonSource
 from pipeline.sources.reddit import RedditSource
 from pipeline.sources.rss import RssSource
+from pipeline.sources.x_stream import XStreamSource
 
 
 def brand_terms(matcher: BrandMatcher) -> list[str]:
@@ -39,4 +41,6 @@ def build_source(entry: SourceEntry, matcher: BrandMatcher) -> Source[Any]:
         return MastodonSource(entry)
     if isinstance(entry, RedditEntry):
         return RedditSource(entry, brand_terms(matcher))
+    if isinstance(entry, XEntry):
+        return XStreamSource(entry, list(matcher.brands))
     raise TypeError(f"no source for {type(entry).__name__}")  # the config's union is closed

@@ -1,7 +1,7 @@
 """10,000 garbage events per source kind: none crashes a source; each gets an outcome.
 
 Seeded mutation fuzzing (reproducible: the seed is in the test): valid protocol events (Jetstream
-frames, Mastodon statuses, Reddit listing children, RSS documents) are broken
+frames, Mastodon statuses, Reddit listing children, X stream lines, RSS documents) are broken
 at the JSON level (a field deleted, retyped, replaced by a huge, nested, empty or surrogate value;
 the object wrapped in a list) and at the byte level (truncated, bytes flipped, invalid UTF-8
 spliced in), then passed through the kind's own mapping and the runner, exactly as a frame from the
@@ -30,13 +30,14 @@ from pipeline.safejson import BadJson, loads
 from pipeline.settings import make_settings
 from pipeline.sources.base import Event
 from pipeline.sources.checkpoints import MemoryCheckpoints
-from pipeline.sources.config import JetstreamEntry, MastodonEntry, RedditEntry, RssEntry
+from pipeline.sources.config import JetstreamEntry, MastodonEntry, RedditEntry, RssEntry, XEntry
 from pipeline.sources.jetstream import JetstreamSource
 from pipeline.sources.mastodon import MastodonSource
 from pipeline.sources.metrics import SourceMetrics
 from pipeline.sources.reddit import RedditSource
 from pipeline.sources.rss import RssSource, _entries, _parse
 from pipeline.sources.runner import Runner, SourceStats
+from pipeline.sources.x_stream import XStreamSource
 
 N = 10_000
 NOW = datetime.now(UTC)
@@ -338,3 +339,24 @@ async def test_reddit_survives_garbage_listing_children() -> None:
 
     seeds = [thing("a", "Glytera recall"), thing("b", "hiking"), {"kind": "t1", "data": {}}]
     await fuzz(source, to_event, seeds, seed=22)
+
+
+async def test_x_stream_survives_garbage_lines() -> None:
+    entry = XEntry(kind="x_filtered_stream", name="x", token_env="X_TOKEN")
+    source = XStreamSource(entry, [])
+
+    def line(n: int, text: str, ref: str | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": str(n), "text": text, "created_at": STAMP, "author_id": "7"}
+        data["public_metrics"] = {"like_count": 1, "retweet_count": 0, "reply_count": 0}
+        if ref:
+            data["referenced_tweets"] = [{"type": ref, "id": "1"}]
+        user = {"id": "7", "username": "u", "public_metrics": {"followers_count": 5}}
+        return {"data": data, "includes": {"users": [user]}}
+
+    seeds = [
+        line(1, "Glytera price"),
+        line(2, "cats"),
+        line(3, "RT Valmoreau", "retweeted"),
+        {"errors": [{"title": "operational-disconnect"}]},
+    ]
+    await fuzz(source, source.event, seeds, seed=23)
