@@ -141,7 +141,8 @@ class XEntry(_Entry):
     token_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,100}$")
     #: Rules this source owns carry ``<rule_tag>:<brand id>``; other rules are left alone.
     rule_tag: str = Field(default="tocsin", pattern=r"^[a-z0-9_-]{1,30}$")
-    #: Longest rule the plan allows (512 on Pro, 1024 on Enterprise); longer brands are split.
+    #: Longest rule the plan allows; longer brands are split. 512 is a conservative default (Pro
+    #: allowed 1,024 at the time of writing).
     rule_max_chars: int = Field(default=512, ge=64, le=4096)
     #: Ask for the minutes missed after a reconnect (``backfill_minutes``, at most 5; Pro plans).
     backfill: bool = True

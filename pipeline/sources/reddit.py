@@ -132,10 +132,16 @@ class RedditSource(Source[RedditEntry]):
             if wait > 0:
                 await asyncio.sleep(wait)
             self._next_at = self._clock() + self.entry.interval_s
-            for event in await self._poll():
+            for name, event in await self._poll():
+                if name is not None and name in self.seen:
+                    continue  # listed twice in one answer
+                # Marked just before it is handed on (never for the rest of a listing a stopped
+                # run did not hand on), so the checkpoint holds exactly what was handled.
+                if name is not None:
+                    self.seen.add(name)
                 yield event
 
-    async def _poll(self) -> list[Event]:
+    async def _poll(self) -> list[tuple[str | None, Event]]:
         assert self._client is not None
         token = await self._authorize()
         params = {"q": self.query, "sort": "new", "type": "link", "limit": "100", "raw_json": "1"}
@@ -160,31 +166,20 @@ class RedditSource(Source[RedditEntry]):
                 f"{self.entry.name}: {host} answered {response.status_code}", retry_after=retry
             )
         if len(response.content) > MAX_LISTING_BYTES:
-            return [Malformed("oversized", "listing too large", response.content[:4096])]
+            return [(None, Malformed("oversized", "listing too large", response.content[:4096]))]
         try:
             listing = loads(response.content)
         except BadJson as exc:
-            return [Malformed("invalid_json", str(exc), response.content[:4096])]
+            return [(None, Malformed("invalid_json", str(exc), response.content[:4096]))]
         try:
             children = need(need(listing, "data", dict, ""), "children", list, "data.")
         except Bad as exc:
-            return [Malformed(exc.reason, exc.detail, response.content[:4096])]
+            return [(None, Malformed(exc.reason, exc.detail, response.content[:4096]))]
         except Exception as exc:  # a listing that is not even an object
-            return [
-                Malformed(
-                    "not_an_object", f"listing: {type(exc).__name__}", response.content[:4096]
-                )
-            ]
-        events: list[Event] = []
-        for child in reversed(children):  # the listing is newest first; hand on oldest first
-            raw = _dumps(child)
-            name = _fullname(child)
-            if name is not None and name in self.seen:
-                continue
-            events.append(self.thing_event(child, raw))
-            if name is not None:
-                self.seen.add(name)
-        return events
+            why = f"listing: {type(exc).__name__}"
+            return [(None, Malformed("not_an_object", why, response.content[:4096]))]
+        # The listing is newest first; hand on oldest first.
+        return [(_fullname(c), self.thing_event(c, _dumps(c))) for c in reversed(children)]
 
     def _obey_rate_limit(self, headers: httpx.Headers) -> None:
         remaining = headers.get("X-Ratelimit-Remaining")

@@ -20,6 +20,7 @@ becomes a dead letter with reason ``invalid_value`` and the exception's type.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -109,6 +110,7 @@ class Runner:
     stats: SourceStats = field(default_factory=SourceStats)
     recent: Recent = field(default_factory=lambda: Recent(RECENT_IDS))
     _seq: int = 0
+    _events_at_connect: int = 0
     _uncommitted: int = 0
     _committed_at: float = field(default_factory=time.monotonic)
 
@@ -122,17 +124,14 @@ class Runner:
         state = await self.store.load(self.name)
         failures = 0
         try:
-            while self.max_events is None or self.stats.events < self.max_events:
+            while not self._done():
+                wait: float | None = None
                 try:
                     await self.source.connect(state)
-                    async for event in self.source.read():
-                        failures = 0
-                        await self.handle(event)
-                        await self._maybe_commit()
-                        if self.max_events is not None and self.stats.events >= self.max_events:
-                            break
-                    else:
-                        raise SourceDisconnected("the stream ended")
+                    await self._drain()
+                    if self._done():
+                        break
+                    raise SourceDisconnected("the stream ended")
                 except SinkFailed:
                     raise
                 except SourceRefused as exc:
@@ -140,26 +139,67 @@ class Runner:
                     self.stats.refused = str(exc)
                     return self.stats
                 except SourceDisconnected as exc:
+                    if self.stats.events > self._events_at_connect:
+                        failures = 0  # it worked for a while: the backoff starts over
                     self._connection_error(exc)
                     failures += 1
-                    if self.max_failures is not None and failures >= self.max_failures:
-                        return self.stats
-                    await self.sleep(
-                        self.policy.delay(min(failures, 30), self.rng, exc.retry_after)
-                    )
+                    wait = self.policy.delay(min(failures, 30), self.rng, exc.retry_after)
                 except Exception as exc:  # a protocol failure a kind did not foresee: reconnect
-                    lost = SourceDisconnected(f"unexpected {type(exc).__name__}")
-                    self._connection_error(lost)
+                    if self.stats.events > self._events_at_connect:
+                        failures = 0
+                    self._connection_error(SourceDisconnected(f"unexpected {type(exc).__name__}"))
                     failures += 1
-                    if self.max_failures is not None and failures >= self.max_failures:
-                        return self.stats
-                    await self.sleep(self.policy.delay(min(failures, 30), self.rng))
+                    wait = self.policy.delay(min(failures, 30), self.rng)
                 finally:
-                    await self.source.close()
+                    await self._close_source()
                 state = self.source.checkpoint()
+                if self.max_failures is not None and failures >= self.max_failures:
+                    return self.stats
+                if wait is not None:
+                    await self.sleep(wait)
         finally:
             await self.commit()
         return self.stats
+
+    def _done(self) -> bool:
+        return self.max_events is not None and self.stats.events >= self.max_events
+
+    async def _drain(self) -> None:
+        """Handle events until the source ends or ``max_events``; while the source is quiet,
+        commit what is pending every ``checkpoint_s`` (the ``--output`` file does not lag)."""
+        self._events_at_connect = self.stats.events
+        events = self.source.read().__aiter__()
+        try:
+            while not self._done():
+                pending = asyncio.ensure_future(events.__anext__())
+                try:
+                    while not pending.done():
+                        await asyncio.wait({pending}, timeout=self.checkpoint_s)
+                        # A source changes its position only just before it yields, so while it
+                        # waits on the network its checkpoint is exactly what was handled.
+                        if not pending.done() and self._uncommitted:
+                            await self.commit()
+                finally:
+                    if not pending.done():
+                        pending.cancel()
+                        await asyncio.gather(pending, return_exceptions=True)
+                try:
+                    event = pending.result()
+                except StopAsyncIteration:
+                    return
+                await self.handle(event)
+                await self._maybe_commit()
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+
+    async def _close_source(self) -> None:
+        try:
+            await self.source.close()
+        except Exception as exc:  # closing a broken connection can fail too; the run goes on
+            log.warning("source %s: close failed (%s)", self.name, type(exc).__name__)
 
     def _connection_error(self, exc: Exception) -> None:
         self.stats.connection_errors += 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -207,3 +209,40 @@ def test_a_stalled_source_shows_in_seconds_since_last_event() -> None:
     metrics.event("feed", "rss")
     assert get("tocsin_source_seconds_since_last_event", labels) == 0.0
     assert get("tocsin_source_last_event_timestamp_seconds", labels) == 1600.0
+
+
+class TimedStore(JournalStore):
+    def __init__(self, journal: Journal) -> None:
+        super().__init__(journal)
+        self.started = time.monotonic()
+        self.saved_at: list[float] = []
+
+    async def save(self, source: str, state: dict[str, Any]) -> None:
+        self.saved_at.append(time.monotonic())
+        await super().save(source, state)
+
+
+class Quiet(Scripted):
+    """One event, then a long silence on the network, then a refusal."""
+
+    async def read(self) -> AsyncIterator[Event]:
+        self.position += 1
+        yield Candidate(mention(1, "Glytera"))
+        await asyncio.sleep(0.4)
+        raise SourceRefused("done")
+
+
+async def test_a_quiet_source_has_what_it_handled_committed_while_it_waits() -> None:
+    source = Quiet([[]])
+    journal = Journal()
+    run = runner(source, journal, SourceMetrics(CollectorRegistry()))
+    run.checkpoint_s = 0.05
+    store = TimedStore(journal)
+    run.store = store
+    stats = await run.run()
+    assert stats.produced == 1 and stats.refused == "done"
+    # Saved during the silence (well before the source gave up at 0.4 s), after a flush.
+    assert store.saved_at[0] - store.started < 0.3, store.saved_at
+    first = journal.log.index(("save", {"position": 1}))
+    assert journal.log[first - 1] == ("flush", None)
+    assert ("mention", "t:1") in journal.log[:first]
