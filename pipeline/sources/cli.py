@@ -237,6 +237,8 @@ def run_cmd(
     )
     # httpx logs every request URL at INFO; a feed URL can carry a publisher's key.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if output is None and (state_file or dead_letters_file):
+        raise click.UsageError("--state and --dead-letters go with --output")
     try:
         entries = _entries(config_file, only)
     except ConfigError as exc:

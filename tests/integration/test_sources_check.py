@@ -168,3 +168,11 @@ def test_a_429_handshake_is_retried_after_retry_after_and_metrics_are_served(
     )
     assert 'tocsin_source_events_in_total{kind="bluesky_jetstream",source="bsky"} 4.0' in text
     assert "tocsin_source_seconds_since_last_event{" in text
+
+
+def test_state_without_output_is_a_usage_error(tmp_path: Path) -> None:
+    path = config(tmp_path, "sources:\n  - {name: n, kind: rss, url: 'https://x.example/f'}\n")
+    result = CliRunner().invoke(
+        cli, ["sources", "run", "--config", str(path), "--state", str(tmp_path / "s.json")]
+    )
+    assert result.exit_code == 2 and "--state and --dead-letters go with --output" in result.output
