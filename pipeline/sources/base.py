@@ -170,6 +170,7 @@ def need(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where:
     if key not in obj or obj[key] is None:
         raise Bad("missing_field", f"{where}{key}: required")
     value = obj[key]
+    # bool is a subclass of int in Python, but a JSON true is not a count.
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise Bad("wrong_type", f"{where}{key}: unexpected {type(value).__name__}")
     return value
