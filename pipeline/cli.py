@@ -14,6 +14,7 @@ from pipeline.detection.backtest import backtest
 from pipeline.ops.notify import notify
 from pipeline.ops.silences import silences
 from pipeline.pv.cli import pv
+from pipeline.sources.cli import sources
 from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, RAW
 
 
@@ -137,6 +138,7 @@ cli.add_command(audit)
 cli.add_command(notify)
 cli.add_command(silences)
 cli.add_command(pv)
+cli.add_command(sources)
 
 
 def main() -> None:

@@ -24,6 +24,8 @@ Platform = Literal[
     "tiktok",
     "youtube",
     "reddit",
+    "bluesky",
+    "mastodon",
     "forum",
     "news",
     "other",

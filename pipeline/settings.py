@@ -61,6 +61,10 @@ class Settings(BaseSettings):
         default=Path(__file__).parent / "config" / "brands.yaml",
         description="YAML file of tracked brands, products and aliases",
     )
+    sources_file: Path | None = Field(
+        default=None,
+        description="YAML file of live sources for `tocsin sources run` (docs/sources.md)",
+    )
     model_dir: Path | None = Field(
         default=None, description="built classifier artefacts (default: in the cache folder)"
     )

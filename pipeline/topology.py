@@ -75,6 +75,14 @@ SILENCES = TopicSpec("alerts.silences", partitions=1, doc="silence create/expire
 # Alert grouping: commands keyed by group id (route + grouped label values), so one
 # group's state (the alert_groups table) lives on one partition whatever its alerts' dedup keys.
 GROUPS = TopicSpec("alerts.groups", doc="add/remove/flush commands per alert group")
+# Live sources' positions (Jetstream cursor, Mastodon since_id, feed ETags), keyed by source name:
+# compacted, so the latest checkpoint of each source is kept and the rest cleaned up.
+SOURCE_CHECKPOINTS = TopicSpec(
+    "sources.checkpoints",
+    partitions=1,
+    config={"cleanup.policy": "compact"},
+    doc="latest checkpoint per live source (tocsin sources run)",
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     RAW,
@@ -94,6 +102,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     ACKS,
     SILENCES,
     GROUPS,
+    SOURCE_CHECKPOINTS,
 )
 
 

@@ -26,9 +26,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.approvals._yamlfile import Loc, YamlDoc, read_yaml, validate
 from pipeline.approvals.errors import RenderError
 from pipeline.errors import ConfigError
+from pipeline.yamlfile import Loc, YamlDoc, read_yaml, validate
 
 PLACEHOLDERS = ("brand", "product", "date", "link")
 LANGUAGES = ("en", "fr")

@@ -30,12 +30,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.approvals._yamlfile import YamlDoc, read_yaml, validate
 from pipeline.approvals.users import APPROVER_ROLES, UserDirectory
 from pipeline.brands import fold
 from pipeline.durations import parse_duration
 from pipeline.errors import ConfigError
 from pipeline.records import SEVERITIES
+from pipeline.yamlfile import YamlDoc, read_yaml, validate
 
 
 class RuleSpec(BaseModel):

@@ -20,10 +20,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from pipeline.approvals._yamlfile import Loc, YamlDoc, read_yaml, validate
 from pipeline.approvals.errors import AuthRefused
 from pipeline.errors import ConfigError
 from pipeline.settings import parse_token_list as settings_token_list
+from pipeline.yamlfile import Loc, YamlDoc, read_yaml, validate
 
 ROLES = ("responder", "approver-exec", "reviewer-medical", "reviewer-legal", "viewer")
 Role = Literal["responder", "approver-exec", "reviewer-medical", "reviewer-legal", "viewer"]

@@ -52,6 +52,12 @@ MAY_BE_EMPTY: dict[str, str] = {
     "tocsin_delivery_latency_seconds_bucket": (
         "same histogram as above, read by the recording rule that feeds the delivery panel"
     ),
+    "tocsin_source_": (
+        "live-source series are exported by `tocsin sources run` (its own process and /metrics), "
+        "not by the worker this test scrapes; the alert has promtool tests "
+        "(deploy/prometheus/tests/sources_test.yml) and the series are read from a running "
+        "sources process in tests/integration/test_sources_check.py"
+    ),
 }
 # Expressions that must show activity (a sample > 0) after the replay, not just exist: a zero here
 # would mean the pipeline or the query is broken while a pre-initialised series hides it.

@@ -45,3 +45,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "tocsin.image" -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
 {{- end -}}
+
+{{/* Live sources' pods: a name of their own, so the worker's selectors never match them. */}}
+{{- define "tocsin.sourcesSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "tocsin.name" . }}-sources
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}

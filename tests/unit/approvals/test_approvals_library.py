@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.approvals._yamlfile import parse_yaml
 from pipeline.approvals.errors import RenderError
 from pipeline.approvals.library import build_library, render
 from pipeline.errors import ConfigError
+from pipeline.yamlfile import parse_yaml
 from tests.unit.approvals.approvals_helpers import TODAY, library
 
 TOPICS = ("adverse_event", "scandal", "pricing", "other")

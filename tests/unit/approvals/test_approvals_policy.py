@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.approvals._yamlfile import parse_yaml
 from pipeline.approvals.policy import build_policy
 from pipeline.errors import ConfigError
+from pipeline.yamlfile import parse_yaml
 from tests.unit.approvals.approvals_helpers import CONFIG, policy, users
 
 NEUTRAL = "We are aware of the allegations and are reviewing the matter."

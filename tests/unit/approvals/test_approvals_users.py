@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from pipeline.approvals._yamlfile import parse_yaml, validate
 from pipeline.approvals.errors import AuthRefused
 from pipeline.approvals.users import UsersFile, build_directory, load_users
 from pipeline.errors import ConfigError
 from pipeline.settings import make_settings
+from pipeline.yamlfile import parse_yaml, validate
 from tests.unit.approvals.approvals_helpers import CONFIG, TOKENS, users
 
 

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from pipeline.brands import load_brands
+from pipeline.sources.config import load_sources
 
 REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "helm" / "tocsin"
@@ -73,8 +74,14 @@ def test_scenario_renders_and_every_manifest_validates(
         kv.validate(doc, KUBE_VERSION, strict=True)  # raises ValidationError
 
 
+def by_name(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    (doc,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return doc
+
+
 def workload(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    pod: dict[str, Any] = by_kind(docs, "Deployment")["spec"]["template"]
+    """The workers' pod template (the live sources' Deployment, when enabled, is another)."""
+    pod: dict[str, Any] = by_name(docs, "Deployment", "rel-tocsin")["spec"]["template"]
     return pod
 
 
@@ -117,7 +124,8 @@ def test_config_checksum_follows_the_brands_configmap() -> None:
     assert checksum(one) == checksum(one)
     assert checksum(one) != checksum(two) != checksum({})
     docs = render(two)
-    assert by_kind(docs, "ConfigMap")["data"]["brands.yaml"] == two["config"]["brands"]
+    config_map = by_name(docs, "ConfigMap", "rel-tocsin-config")
+    assert config_map["data"]["brands.yaml"] == two["config"]["brands"]
     (container,) = workload(docs)["spec"]["containers"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["TOCSIN_BRANDS_FILE"] == "/etc/tocsin/brands.yaml"
@@ -152,7 +160,7 @@ def test_monitoring_objects_behind_flags() -> None:
     ]
     shipped = yaml.safe_load((REPO / "deploy/prometheus/rules/tocsin.rules.yml").read_text())
     assert by_kind(docs, "PrometheusRule")["spec"]["groups"] == shipped["groups"]
-    assert "replicas" not in by_kind(docs, "Deployment")["spec"]  # the HPA owns it
+    assert "replicas" not in by_name(docs, "Deployment", "rel-tocsin")["spec"]  # the HPA owns it
 
 
 def test_chart_rules_are_a_verbatim_copy_of_deploy_rules() -> None:
@@ -216,3 +224,48 @@ def test_service_monitor_sends_the_metrics_token_when_configured() -> None:
         "type": "Bearer",
         "credentials": {"name": "tocsin-secrets", "key": "TOCSIN_METRICS_TOKEN"},
     }
+
+
+def test_live_sources_run_as_one_owner_with_their_file_and_secrets(tmp_path: Path) -> None:
+    values = yaml.safe_load((CHART / "ci" / "sources-values.yaml").read_text())
+    docs = render(values)
+    deployment = by_name(docs, "Deployment", "rel-tocsin-sources")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    assert container["args"] == ["sources", "run"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["TOCSIN_BOOTSTRAP"] == (
+        "kafka-0.kafka-headless.kafka:9092,kafka-1.kafka-headless.kafka:9092"
+    )
+    assert env["TOCSIN_SOURCES_FILE"] == "/etc/tocsin-sources/sources.yaml"
+    assert env["TOCSIN_BRANDS_FILE"] == "/etc/tocsin/brands.yaml"
+    assert [ref["secretRef"]["name"] for ref in container["envFrom"]] == [
+        "tocsin-secrets",
+        "tocsin-source-tokens",
+    ]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert container["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+    # The worker's Service must not send traffic to the sources pod.
+    selector = by_kind(docs, "Service")["spec"]["selector"]
+    labels = pod["metadata"]["labels"]
+    assert not all(labels.get(k) == v for k, v in selector.items())
+    # The file the chart mounts is a valid sources file for `tocsin sources run`.
+    text = by_name(docs, "ConfigMap", "rel-tocsin-sources")["data"]["sources.yaml"]
+    target = tmp_path / "sources.yaml"
+    target.write_text(text)
+    parsed = load_sources(target, env={"TOCSIN_MASTODON_TOKEN": "a-real-token-0123"})
+    assert [entry.name for entry in parsed.sources] == ["bsky", "fedi", "news"]
+    # A change of the file rolls the pod.
+    changed = {**values, "sources": {**values["sources"], "config": text.replace("900", "600")}}
+    again = by_name(render(changed), "Deployment", "rel-tocsin-sources")["spec"]["template"]
+    before = pod["metadata"]["annotations"]["checksum/config"]
+    assert again["metadata"]["annotations"]["checksum/config"] != before
+    assert not [d for d in render({}) if d["metadata"]["name"].endswith("-sources")]
+
+
+def test_sources_enabled_without_a_file_fails_to_render() -> None:
+    with pytest.raises(helm.HelmRenderError, match=r"sources\.config .* is required"):
+        render({"sources": {"enabled": True}})

@@ -1,8 +1,9 @@
 """Reading a YAML data file so every validation error can name the file, line and field.
 
-Shared by the responses library, the approval policy and the users file: PyYAML's composed node
-tree keeps each node's start mark, so a problem at ``templates[3].review.expires_on`` is reported
-at the line of that value (or of the enclosing mapping when the field is missing).
+Shared by the responses library, the approval policy, the users file and the sources file:
+PyYAML's composed node tree keeps each node's start mark, so a problem at
+``templates[3].review.expires_on`` is reported at the line of that value (or of the enclosing
+mapping when the field is missing).
 """
 
 from __future__ import annotations
