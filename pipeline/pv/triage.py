@@ -7,7 +7,9 @@ Rules, not a model (see ``cues`` and ``lexicon``):
 - **patient**: the author ("I had...", "j'ai eu...") or an identifiable other person ("my
   mother", "mon fils", "a 45-year-old woman"); "people", "patients", "someone" are not;
 - **product**: a product of the tracked brands (trade name, alias or generic, matched by the
-  brand matcher of :mod:`pipeline.brands`) or a generic name from ``data/generics.yaml``;
+  brand matcher of :mod:`pipeline.brands`; ``company_product`` says so), or any other medicine:
+  a trade name or generic of ``data/medicines.yaml`` (with the brand matcher's hashtag and
+  one-edit rules) or a generic name from ``data/generics.yaml``;
 - **reaction**: a lexicon reaction that is neither negated ("no nausea", "pas de fièvre") nor
   hypothetical ("could cause", "risque de"); "no side effects" denies them all;
 - **serious**: a seriousness cue not negated, or a medically important reaction.
@@ -43,6 +45,8 @@ class CaseAssessment:
     reactions: tuple[str, ...]
     seriousness: tuple[str, ...]
     patient_details: dict[str, str] = field(default_factory=dict, compare=False)
+    #: The product named first is one of the company's (``brands.yaml``), not another medicine.
+    company_product: bool = False
 
     @property
     def criteria(self) -> dict[str, bool]:
@@ -66,6 +70,7 @@ class CaseAssessment:
             "valid": self.valid,
             "criteria": self.criteria,
             "product": self.product,
+            "company_product": self.company_product,
             "reactions": list(self.reactions),
             "serious": self.serious,
             "seriousness": list(self.seriousness),
@@ -106,20 +111,33 @@ class Triage:
     def assess(self, text: str, author: str | None = None) -> CaseAssessment:
         folded = normalise(text)
         reactions = self.reactions(folded)
+        product, company = self.named_product(text, folded)
         return CaseAssessment(
             reporter=bool(author and author.strip()) or bool(cues.FIRST_PERSON.search(folded)),
             patient=self._patient(folded),
-            product=self.product(text, folded),
+            product=product,
             reactions=reactions,
             seriousness=self.seriousness(folded, reactions),
             patient_details=patient_details(folded),
+            company_product=company,
         )
 
     def product(self, text: str, folded: str) -> str | None:
-        """The first product named: a tracked product (any rule) or a listed generic."""
-        found = [(m.start, self._product_names[m.brand]) for m in self._products.matches(text)]
-        found += [(h.start, h.label) for h in self.lexicon.generics.find(folded)]
-        return min(found)[1] if found else None
+        """The first product named (see :meth:`named_product`)."""
+        return self.named_product(text, folded)[0]
+
+    def named_product(self, text: str, folded: str) -> tuple[str | None, bool]:
+        """The first product named and whether it is the company's: a tracked product (any
+        rule of the brand matcher), else a medicine name or a listed generic. At the same
+        position the company's product wins (its generic may also be a listed medicine)."""
+        found = [(m.start, 0, self._product_names[m.brand]) for m in self._products.matches(text)]
+        if self.lexicon.medicines is not None:
+            found += [(h.start, 1, h.label) for h in self.lexicon.medicines.find(text, folded)]
+        found += [(h.start, 1, h.label) for h in self.lexicon.generics.find(folded)]
+        if not found:
+            return None, False
+        _, other, name = min(found)
+        return name, other == 0
 
     def reactions(self, folded: str) -> tuple[str, ...]:
         """Preferred terms reported (not negated, not hypothetical), by first appearance."""

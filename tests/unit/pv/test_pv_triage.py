@@ -26,6 +26,7 @@ def test_valid_first_person_case(triage: Triage) -> None:
         "valid": True,
         "criteria": {"reporter": True, "patient": True, "product": True, "reaction": True},
         "product": "Glytera",
+        "company_product": True,
         "reactions": ["Nausea"],
         "serious": True,
         "seriousness": ["hospitalisation"],
@@ -116,3 +117,60 @@ def test_no_ae_mention(triage: Triage) -> None:
         ("reporter", "patient", "product", "reaction"), False
     )
     assert not case.serious
+
+
+@pytest.mark.parametrize(
+    ("text", "product"),
+    [
+        ("Lexapro has me yawning all day", "Lexapro"),
+        ("2 weeks on vyvanse and my appetite is gone", "Vyvanse"),
+        ("SEROQUEL hangover every morning", "Seroquel"),
+        ("j'ai des vertiges depuis la Dépakine", "Depakine"),
+        ("le Levothyrox nouvelle formule me donne des palpitations", "Levothyrox"),
+        ("Doliprane 1000 et toujours mal au crâne", "Doliprane"),
+        ("#ozempicface is real, my cheeks are hollow", "Ozempic"),
+        ("humira injection day again", "Humira"),
+        ("escitalopram 10mg day 3", "escitalopram"),
+        ("paracétamol et ibuprofène en alternance", "paracetamol"),
+        ("got my 2nd pfizer shot yesterday", "COVID-19 mRNA vaccine (Pfizer-BioNTech)"),
+    ],
+)
+def test_real_medicine_names_en_and_fr(triage: Triage, text: str, product: str) -> None:
+    case = triage.assess(text)
+    assert case.product == product
+    assert not case.company_product
+
+
+@pytest.mark.parametrize(
+    ("text", "product"),
+    [
+        ("Lexaprro has me yawning", "Lexapro"),  # one insertion
+        ("seroqeul knocks me out", "Seroquel"),  # neighbours swapped
+        ("started wellbutrn last week", "Wellbutrin"),  # one deletion
+        ("le levothyrix me fatigue", "Levothyrox"),  # one substitution
+    ],
+)
+def test_medicine_names_within_one_edit(triage: Triage, text: str, product: str) -> None:
+    assert triage.assess(text).product == product
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my ability to focus is great",  # Abilify
+        "these lyrics hit hard",  # Lyrica
+        "ambient music helps me sleep",  # Ambien
+        "a singular experience",  # Singulair
+        "mon voisin écoute du concerto",  # Concerta
+    ],
+)
+def test_ordinary_words_are_not_misspelt_medicines(triage: Triage, text: str) -> None:
+    assert triage.assess(text).product is None
+
+
+def test_company_product_is_told_apart_from_other_medicines(triage: Triage) -> None:
+    own = triage.assess("Glytera and metformin together gave me diarrhoea")
+    assert own.product == "Glytera" and own.company_product
+    other = triage.assess("metformin and Glytera together gave me diarrhoea")
+    assert other.product == "metformin" and not other.company_product
+    assert triage.assess("orvaglutide made me sick").company_product  # the company's generic
