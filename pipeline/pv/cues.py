@@ -24,7 +24,10 @@ HYPOTHETICAL = re.compile(
     r"risk|risks|warns?|warning|warned|worried|worry|afraid|scared|fear|fears|possible|"
     r"potential|potentially|rare|rarely|listed|leaflet|label|hope|hopefully|avoid|prevent|"
     r"peut(?!-etre)|peuvent|pourrait|pourraient|risque|risques|si|au cas|peur|crains|crainte|"
-    r"eventuel|eventuels|eventuelle|notice|j'espere|evitez|eviter)(?![\w'])"
+    r"eventuel|eventuels|eventuelle|notice|j'espere|evitez|eviter|est-ce que|est ce que|"
+    r"is it normal to|is it safe|is it true|c'est vrai que|can make|does (?:it|\w+) cause|"
+    r"can (?:it|\w+) (?:cause|make|give)|"
+    r"will (?:it|\w+) (?:cause|make|give))(?![\w'])"
 )
 #: "no side effects so far": the whole text denies any reaction, whatever else it lists.
 GLOBAL_DENIAL = re.compile(
@@ -38,18 +41,24 @@ _RELATIVES = (
     r"brother|grandma|grandmother|granny|grandfather|grandpa|aunt|uncle|friend|best friend|"
     r"colleague|coworker|boyfriend|girlfriend|fiance|fiancee|baby|kid|kids|child|children|"
     r"toddler|cousin|neighbour|neighbor|niece|nephew|patient|mother-in-law|father-in-law|"
-    r"stepdad|stepmom|twins?|newborn|grandad|granddad|gran|nan|nana|grandson|granddaughter"
+    r"stepdad|stepmom|twins?|newborn|grandad|granddad|gran|nan|nana|grandson|granddaughter|"
+    r"hubby|hubs|bf|gf|dh|dd|ds|mil|fil|bestie|roommate|flatmate|little one|lo|bub|babe|"
+    r"stepson|stepdaughter|sil|bil|sis|bro|fiancé|spouse|client|resident|\d{1,2} ?(?:yo|y/o|"
+    r"year old|month old|yr old|mo old)"
 )
 _PARENTS_FR = (
     r"mere|maman|pere|papa|fils|fille|femme|mari|compagnon|compagne|conjoint|conjointe|soeur|"
     r"frere|grand-mere|grand-pere|mamie|mamy|papi|papy|tante|oncle|ami|amie|copine|copain|"
     r"collegue|bebe|enfant|enfants|cousin|cousine|voisin|voisine|patient|patiente|belle-mere|"
-    r"beau-pere|niece|neveu|petit-fils|petite-fille|nourrisson|jumeaux"
+    r"beau-pere|niece|neveu|petit-fils|petite-fille|nourrisson|jumeaux|homme|mec|meuf|cheri|"
+    r"cherie|chere et tendre|loulou|puce|petit|petite|grand|grande|ado|gamin|gamine|pote|"
+    r"belle-soeur|beau-frere|residente?|\d{1,2} ?ans|\d{1,2} ?mois"
 )
 #: An identifiable other person: "my mother", "our son", "ma mère", "mon fils".
 RELATIVE = re.compile(
     rf"(?<![\w'])(?:(?:my|our)(?: \w+)? (?:{_RELATIVES})|(?:mon|ma|mes|notre|nos)(?: \w+)?"
-    rf" (?:{_PARENTS_FR}))(?![\w])"
+    rf" (?:{_PARENTS_FR})|one of my (?:patients|clients|residents|kids|children|sons|daughters)"
+    rf"|(?:un|une) de mes (?:patients|patientes|enfants|residents|residentes))(?![\w])"
 )
 #: Age or sex of a described patient: "45 yo", "a 60-year-old woman", "une femme de 70 ans".
 AGE_SEX = re.compile(
@@ -59,9 +68,15 @@ AGE_SEX = re.compile(
     r"\b(?:age|aged|agee?) \d{1,3}\b"
 )
 #: First person anywhere: the author speaks (reporter).
+#: French first person as people type it: "jsuis", "chui", "jai", "jprends", "g mal" (= j'ai).
+_FR_SMS = (
+    r"jsuis|jsui|jss|chui|chuis|shui|jai|jme|jmen|jpeux|jpense|jdois|jvais|jfais|jprends|jprend|"
+    r"jdors|jarrive|jen|jsens|jsais|jcrois|jvois|javais|jetais|jreste|jsors|jprenais|"
+    r"g (?:mal|eu|pris|des|du|une|un|trop|plus|vomi|fait|grossi|perdu)"
+)
 FIRST_PERSON = re.compile(
-    r"(?<![\w'])(?:(?:i|i'm|i've|i'd|i'll|im|ive|me|my|myself|mine|je|moi|mon|ma|mes)(?![\w])"
-    r"|[jm]')"
+    r"(?<![\w'])(?:(?:i|i'm|i've|i'd|i'll|im|ive|me|my|myself|mine|je|moi|mon|ma|mes|perso|"
+    rf"{_FR_SMS})(?![\w])|[jm]')"
 )
 #: First person that is not about the author's body: "I read", "je pense", "my opinion".
 _NOT_SELF = re.compile(
@@ -75,40 +90,70 @@ SELF = re.compile(
     r"troisieme)\b|\b(?:day|jour|week|semaine) \d+\b|\bdown \d+ ?(?:kg|lbs?|pounds)\b|"
     r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:refill|prescription|pills?|meds|medication|"
     r"injection|pen|jab|treatment|traitement|boite|cachets|comprimes|ordonnance|piqure)\b|"
-    r"(?<![\w'])(?:(?:i|i'm|i've|i'd|im|ive|me|myself|je|moi)(?![\w])|[jm]')|"
+    rf"(?<![\w'])(?:(?:i|i'm|i've|i'd|im|ive|me|myself|je|moi|{_FR_SMS})(?![\w])|[jm]')|"
     r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:body|skin|head|stomach|heart|legs?|arms?|eyes?|"
     r"hair|liver|kidneys?|blood|sugar|bp|pressure|face|throat|joints|back|chest|period|"
     r"doctor|doc|gp|dose|peau|tete|ventre|coeur|jambes?|bras|yeux|cheveux|foie|reins|sang|"
     r"glycemie|tension|visage|gorge|dos|poitrine|regles|medecin|generaliste|dose|voice|hip|"
     r"fingers|hands|feet|knees?|jaw|gums|nose|mouth|teeth|mind|sleep|weight|periods|mood|"
     r"voix|hanche|doigts|mains|pieds|genoux|machoire|gencives|nez|bouche|dents|sommeil|poids|"
-    r"humeur)(?![\w])"
+    r"humeur|achilles|tendons?|muscles|bones|ankles|wrists|shoulders?|neck|toes|lips|tongue|"
+    r"ears?|brain|memory|appetite|libido|sex drive|energy|nails|gut|bowels|bladder|belly|"
+    r"tummy|cheeks|thighs|breasts?|boobs|veins|arm|life|psych|psychiatrist|pdoc|neuro|"
+    r"neurologist|derm|dermatologist|endo|endocrinologist|cardiologist|rheumy|"
+    r"rheumatologist|pharmacist|therapist|nurse|obgyn|gyno|levres|langue|oreilles|cerveau|"
+    r"memoire|appetit|ongles|intestins|vessie|bide|joues|seins|veines|epaules?|cou|nuque|"
+    r"chevilles|poignets|orteils|articulations|os|vie|psy|psychiatre|neurologue|"
+    r"dermato|endocrino|cardiologue|rhumato|pharmacien|pharmacienne|gyneco|sage-femme)(?![\w])"
+)
+#: Someone other than the author is the subject: "people on X", "patients", "a study", news.
+#: A mention naming a product and a reaction with none of these is read as the author's own.
+THIRD_PARTY = re.compile(
+    r"(?<![\w'])(?:people|patients|users|folks|everyone|everybody|anyone who|someone|"
+    r"somebody|they|them|their|theirs|he|she|his|her|him|study|studies|trial|trials|fda|ema|"
+    r"ansm|mhra|regulator|regulators|reports?|reported|reporting|lawsuit|lawsuits|recall|"
+    r"recalls|recalled|warning|warns|label|according|article|news|says|said|saying|claims|"
+    r"les gens|des patients|mes patients|nos patients|ils|elles|leur|leurs|"
+    r"(?:il|elle) (?:a|est|avait|etait|prend|prenait|fait|faisait)|"
+    r"etude|etudes|essai|essais|rappel|alerte|agence|selon|plainte|proces|dit que|disent|"
+    r"paraitrait|parait-il|apparemment|scandale|victimes|celebrity|celeb|gens|monde|forums?|"
+    r"many|most|lots of|a lot of people|la plupart|beaucoup de)(?![\w'])"
 )
 #: Seriousness cues per category (the "other_medically_important" cues come from the lexicon).
 SERIOUSNESS: dict[str, re.Pattern[str]] = {
     "death": re.compile(
         r"(?<![\w])(?:died|dies|passed away|death of|her death|his death|killed (?:him|her|my"
         r"|our)|dead|fatal|lost (?:my|our) (?:mother|mom|mum|father|dad|son|daughter|wife|"
-        rf"husband|brother|sister|{_RELATIVES})|decede|decedee|deces|est mort|est morte|mort de|morte de|"
-        r"nous a quittes?|a perdu la vie|perdu la vie|s'est eteinte?)(?![\w])"
+        rf"husband|brother|sister|{_RELATIVES})|decede|decedee|deces|est mort|est morte|"
+        r"mort d'une?|morte d'une?|mort des suites|morte des suites|"
+        r"nous a quittes?|a perdu la vie|perdu la vie|s'est eteinte?|a tue (?:ma|mon|mes|notre)|"
+        r"l'a tuee?|passed away|killed (?:my|our) (?:mom|mum|dad|mother|father|son|daughter|"
+        r"wife|husband|brother|sister|friend))(?![\w])"
     ),
     "life_threatening": re.compile(
         r"(?<![\w])(?:life[- ]threatening|thought i was going to die|thought i would die|"
         r"cru que j'allais mourir|cru mourir|almost died|nearly died|almost killed|nearly killed|"
         r"could have died|near death|nearly lost (?:her|him|my|me)|almost lost (?:her|him|my|me)"
         r"|pronostic vital|failli mourir|failli y passer|failli (?:la|le|me|nous) perdre|"
-        r"entre la vie et la mort|vie en danger|danger de mort)(?![\w])"
+        r"entre la vie et la mort|vie en danger|danger de mort|ventilator|intubated|intubee?|"
+        r"resuscitated|reanimee?|could have killed me|failli y rester)(?![\w])"
     ),
     "hospitalisation": re.compile(
         r"(?<![\w])(?:hospitali[sz](?:ed|ation)|in (?:the )?hospital|to (?:the )?hospital|"
         r"admitted|icu|intensive care|hospital stay|hopital|hospitalise|hospitalisee|"
-        r"hospitalisation|reanimation|soins intensifs|en rea)(?![\w])"
+        r"hospitalisation|reanimation|soins intensifs|en rea|the er|an er|er visit|to er|in er|"
+        r"emergency room|a&e|a & e|urgences|ambulance|samu|surgery|operated on|operee?|"
+        r"chirurgie|hosp|hospitalized|hospitalised|hospital)(?![\w])"
     ),
     "disability": re.compile(
         r"(?<![\w])(?:disabled|disability|permanent|permanently|wheelchair|can't walk anymore|"
         r"cannot walk anymore|can no longer walk|never walk again|can't work anymore|lost my job|"
         r"handicap|handicape|handicapee|invalidite|invalide|sequelles?|fauteuil roulant|"
-        r"ne peut plus marcher|ne marche plus|a vie|definitive|definitif|irreversible)(?![\w])"
+        r"ne peut plus marcher|ne marche plus|a vie|definitive|definitif|irreversible|"
+        r"can barely walk|can't walk|cant walk|couldn't walk|unable to walk|bedridden|"
+        r"bed-bound|bedbound|housebound|for good|years later|on disability|"
+        r"ne peux plus marcher|n'arrive plus a marcher|alitee?|cloue au lit|clouee au lit|"
+        r"ans apres|toujours pas remise?|plus jamais (?:pu|ete))(?![\w])"
     ),
     "congenital_anomaly": re.compile(
         r"(?<![\w])(?:birth defects?|born with|congenital|malformations?|ne avec|nee avec|"

@@ -79,36 +79,63 @@ def normalise(text: str) -> str:
     return fold(text.replace("\u2019", "'").replace("\u02bc", "'"))
 
 
+#: A number in a term ("gained <n> lbs", "+<n>kg", "fievre a <n>"): digits, maybe a decimal part.
+NUMBER = "<n>"
+_NUMBER_RE = r"\d{1,3}(?:[.,]\d{1,2})?"
+
+
+def _key(term: str) -> str:
+    return " ".join(normalise(term).split())
+
+
 def _alternation(terms: list[str]) -> str:
-    folded = {" ".join(normalise(t).split()) for t in terms}
+    folded = {_key(t) for t in terms}
     folded.discard("")
     return "|".join(re.escape(t) for t in sorted(folded, key=len, reverse=True))
 
 
 @dataclass(frozen=True)
 class TermIndex:
-    """Whole-word matcher from many surface forms to their labels (longest form wins)."""
+    """Whole-word matcher from many surface forms to their labels (longest form wins); a form
+    may hold ``<n>`` for a number ("gained <n> lbs")."""
 
     pattern: re.Pattern[str]
     label_of: dict[str, str]
+    #: forms with a number, each compiled on its own (tried where no plain form matched)
+    numbered: tuple[tuple[re.Pattern[str], str], ...] = ()
 
     @classmethod
     def build(cls, forms: dict[str, list[str]]) -> TermIndex:
         label_of: dict[str, str] = {}
+        numbered: list[tuple[re.Pattern[str], str]] = []
         for label, terms in forms.items():
             for t in terms:
-                label_of.setdefault(" ".join(normalise(t).split()), label)
+                if NUMBER in t:
+                    parts = (re.sub(r"\s+", " ", normalise(p)) for p in t.strip().split(NUMBER))
+                    body = _NUMBER_RE.join(re.escape(p) for p in parts)
+                    numbered.append((re.compile(rf"(?<![\w-]){body}(?![\w-])"), label))
+                else:
+                    label_of.setdefault(_key(t), label)
         alt = _alternation(list(label_of))
-        return cls(re.compile(rf"(?<![\w-])(?:{alt})(?:s|x|es)?(?![\w-])"), label_of)
+        return cls(
+            re.compile(rf"(?<![\w-])(?:{alt})(?:s|x|es)?(?![\w-])"), label_of, tuple(numbered)
+        )
 
     def find(self, folded: str) -> list[TermHit]:
-        """Every non-overlapping hit in ``folded`` (already :func:`normalise`-d), in order."""
-        out = []
+        """Every non-overlapping hit in ``folded`` (already :func:`normalise`-d), in order; a
+        form with a number wins over a plain form it overlaps ("fievre a 39" over "fievre")."""
+        out: list[TermHit] = []
+        for pattern, with_number in self.numbered:
+            for m in pattern.finditer(folded):
+                if not any(h.start < m.end() and m.start() < h.end for h in out):
+                    out.append(TermHit(with_number, m.start(), m.end()))
+        numbered = list(out)
         for m in self.pattern.finditer(folded):
             label = self._label(m.group())
-            if label is not None:
+            overlaps = any(h.start < m.end() and m.start() < h.end for h in numbered)
+            if label is not None and not overlaps:
                 out.append(TermHit(label, m.start(), m.end()))
-        return out
+        return sorted(out, key=lambda h: h.start)
 
     def _label(self, surface: str) -> str | None:
         for cut in (0, 1, 2):

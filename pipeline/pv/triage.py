@@ -32,6 +32,8 @@ from pipeline.pv.lexicon import Lexicon, default_lexicon, normalise
 AUTHOR_FIELDS = ("author", "author_id", "handle", "user", "username", "screen_name", "user_id")
 #: The lexicon's unspecified reaction ("a side effect"): reported only outside a question.
 GENERIC_REACTION = "Adverse drug reaction"
+#: The lexicon's death: a reaction only when nothing else is reported ("X killed my gran").
+DEATH = "Death"
 DEFAULT_BRANDS = Path(__file__).resolve().parent.parent / "config" / "brands.yaml"
 
 
@@ -112,9 +114,11 @@ class Triage:
         folded = normalise(text)
         reactions = self.reactions(folded)
         product, company = self.named_product(text, folded)
+        reporter = bool(author and author.strip()) or bool(cues.FIRST_PERSON.search(folded))
         return CaseAssessment(
-            reporter=bool(author and author.strip()) or bool(cues.FIRST_PERSON.search(folded)),
-            patient=self._patient(folded),
+            reporter=reporter,
+            patient=self._patient(folded)
+            or (reporter and product is not None and self._own_experience(folded, reactions)),
             product=product,
             reactions=reactions,
             seriousness=self.seriousness(folded, reactions),
@@ -150,6 +154,8 @@ class Triage:
             if hit.label == GENERIC_REACTION and "?" in folded[hit.end :].split(".")[0]:
                 continue  # "what are the side effects like?" asks, does not report
             out.append(hit.label)
+        if DEATH in out and len(out) > 1:
+            out.remove(DEATH)  # death is then the outcome (seriousness) of the other reactions
         return tuple(out)
 
     def seriousness(self, folded: str, reactions: tuple[str, ...]) -> tuple[str, ...]:
@@ -172,6 +178,14 @@ class Triage:
         if cues.RELATIVE.search(folded) or cues.AGE_SEX.search(folded):
             return True
         return cues.self_reference(folded)
+
+    @staticmethod
+    def _own_experience(folded: str, reactions: tuple[str, ...]) -> bool:
+        """A reporter names a product and a reaction with nobody else as the subject
+        ("seroquel hangover is no joke", "Augmentin = diarrhée garantie"): people post their
+        own experience that way, so the author is the patient. Third persons, groups and news
+        words ("people on X", "patients", "study", "FDA") keep it from counting."""
+        return bool(reactions) and not cues.THIRD_PARTY.search(folded)
 
 
 def _has_clause_turn(folded: str) -> bool:

@@ -174,3 +174,99 @@ def test_company_product_is_told_apart_from_other_medicines(triage: Triage) -> N
     other = triage.assess("metformin and Glytera together gave me diarrhoea")
     assert other.product == "metformin" and not other.company_product
     assert triage.assess("orvaglutide made me sick").company_product  # the company's generic
+
+
+@pytest.mark.parametrize(
+    ("text", "reaction"),
+    [
+        ("Lexapro and I can't sleep, wired at 3am", "Insomnia"),
+        ("zoloft makes me feel like a zombie", "Emotional blunting"),
+        ("gained 20 lbs on depakote", "Weight increased"),
+        ("put on 8kg since starting seroquel", "Weight increased"),
+        ("my hair is falling out since accutane", "Alopecia"),
+        ("mounjaro sulfur burps are disgusting", "Eructation"),
+        ("ozempic has me throwing up every morning", "Vomiting"),
+        ("slept 14 hours on quetiapine", "Somnolence"),
+        ("j'ai des vertiges depuis le Lyrica", "Dizziness"),
+        ("le Seroplex ça me donne la nausée", "Nausea"),
+        ("prise de poids énorme avec le Laroxyl", "Weight increased"),
+        ("j'ai pris 10 kilos avec le Deroxat", "Weight increased"),
+        ("+8kg en 3 mois sous Xeroquel", "Weight increased"),
+        ("fièvre à 39,5 après le vaccin Pfizer", "Pyrexia"),
+        ("chui crevée depuis le Xeroquel", "Fatigue"),
+        ("le Levothyrox me fait perdre mes cheveux, ils tombent par poignées", "Alopecia"),
+    ],
+)
+def test_colloquial_reactions_en_and_fr(triage: Triage, text: str, reaction: str) -> None:
+    assert reaction in triage.assess(text, "@someone").reactions
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mort de rire avec le Doliprane",  # "mort de rire" is laughter, not a death
+        "ce Doliprane m'a tué la journée",  # "m'a tué" = exhausted me, no death reported
+        "my libido is dead honestly, Lexapro",  # a figure of speech, not a death
+    ],
+)
+def test_figures_of_speech_are_not_deaths(triage: Triage, text: str) -> None:
+    case = triage.assess(text, "@someone")
+    assert "Death" not in case.reactions
+    assert "death" not in case.seriousness
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jsuis sous seroplex et j'ai des nausées",
+        "j'suis sous Stilnox depuis 2 semaines, des cauchemars",
+        "chui sous Lyrica, vertiges",
+        "g mal à la tête depuis le Kardegic",
+        "jprends du Kardegic et j'ai des bleus partout",
+        "i started lexapro and the nausea is rough",
+        "im on prednisone and cant sleep",
+    ],
+)
+def test_social_media_first_person_is_reporter_and_patient(triage: Triage, text: str) -> None:
+    case = triage.assess(text)  # no author field: the first person alone makes the reporter
+    assert case.criteria["reporter"] and case.criteria["patient"]
+    assert case.valid
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my 6yo has nightmares since singulair",
+        "my hubby started metformin and has the runs",
+        "mon mari a fait une hémorragie sous Xarelto",
+        "ma fille de 8 ans fait des cauchemars depuis le Singulair",
+        "Nurse here: one of my patients on amiodarone turned grey-blue",
+    ],
+)
+def test_caregivers_and_relatives_identify_a_patient(triage: Triage, text: str) -> None:
+    case = triage.assess(text, "@carer")
+    assert case.criteria["patient"] and case.valid
+
+
+def test_a_reporter_naming_product_and_reaction_is_the_patient(triage: Triage) -> None:
+    # no "I": people write their own experience this way
+    assert triage.assess("seroquel hangover is no joke, slept 14 hours", "@a").valid
+    assert triage.assess("Augmentin = diarrhée garantie à chaque fois", "@b").valid
+    # without an author nor a first person, nobody is identifiable
+    assert not triage.assess("seroquel hangover is no joke, slept 14 hours").criteria["patient"]
+    # others or news as the subject are not the author's own experience
+    for text in (
+        "People on Mounjaro say the sulfur burps are awful",
+        "Beaucoup de gens sous Lyrica se plaignent de vertiges",
+        "FDA report links Singulair to nightmares in kids",
+    ):
+        assert not triage.assess(text, "@news").criteria["patient"], text
+
+
+def test_questions_about_a_reaction_are_not_reports(triage: Triage) -> None:
+    for text in (
+        "Is it normal to feel dizzy on Zoloft? starting next week",
+        "Est-ce que le Seroplex fait grossir ? je commence lundi",
+        "Is it true Eliquis can make you bleed more?",
+    ):
+        assert triage.assess(text, "@q").reactions == (), text
