@@ -87,9 +87,16 @@ _NOT_SELF = re.compile(
 )
 SELF = re.compile(
     r"(?:^|[.!?]\s*)(?:started|starting|stopped|took|taking|been on|premiere|deuxieme|"
-    r"troisieme)\b|\b(?:day|jour|week|semaine) \d+\b|\bdown \d+ ?(?:kg|lbs?|pounds)\b|"
+    r"troisieme|switching|switched|tapering|weaning|coming off|came off|upped|got my|"
+    r"just got|je commence|commence|arrete|passe)\b|"
+    r"\b(?:day|jour|week|semaine) \d+\b|\bdown \d+ ?(?:kg|lbs?|pounds)\b|"
     r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:refill|prescription|pills?|meds|medication|"
-    r"injection|pen|jab|treatment|traitement|boite|cachets|comprimes|ordonnance|piqure)\b|"
+    r"injection|pen|jab|treatment|traitement|boite|cachets|comprimes|ordonnance|piqure|shots?|"
+    r"vaccines?|vaccins?|doses?|boosters?|patch|implant|iud|inhaler|rappel|vaccination|"
+    r"insurance|copay|script|sterilet|pilule|migraines|"
+    r"headaches|pain|anxiety|depression|adhd|acne|eczema|diabetes|symptoms|symptomes|maux|"
+    r"douleurs|angoisses|crises|tdah|diabete|insomnie|insomnia|arthritis|psoriasis|"
+    r"asthma|asthme|thyroid|thyroide|cholesterol|bp|blood pressure)\b|"
     rf"(?<![\w'])(?:(?:i|i'm|i've|i'd|im|ive|me|myself|je|moi|{_FR_SMS})(?![\w])|[jm]')|"
     r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:body|skin|head|stomach|heart|legs?|arms?|eyes?|"
     r"hair|liver|kidneys?|blood|sugar|bp|pressure|face|throat|joints|back|chest|period|"
@@ -196,7 +203,9 @@ _IMPROVED_AFTER = re.compile(
 )
 _IMPROVED_BEFORE = re.compile(
     r"(?<![\w'])(?:no more|plus de|plus d'|moins de|fewer|less|stopped my|cured my|"
-    r"helped with|helps with|a soulage|soulage|for my|pour mes|pour ma|pour mon)(?![\w])"
+    r"helped with|helps with|a soulage|soulage|for my|pour mes|pour ma|pour mon|for this|"
+    r"for that|for the|pour ce|pour cette|pour cet|pour les|contre les|contre mes|contre ma|"
+    r"contre mon|contre la|contre le)(?![\w])"
 )
 
 
