@@ -226,3 +226,38 @@ def self_reference(folded: str) -> bool:
     """The author writes about their own body or experience (first person, not "I read")."""
     stripped = _NOT_SELF.sub(" ", folded)
     return bool(SELF.search(stripped))
+
+
+#: "X made me ...", "X has me ...", "X me donne ...", "X m'a fait ...": the medicine did something
+#: to someone. Read as an unspecified reaction when the lexicon names none, unless what follows
+#: is good news ("made me feel better", "me fait du bien") or nothing ("me fait rien").
+AE_FRAME = re.compile(
+    r"(?<![\w'])(?:(?:made|makes|making|make|gave|gives|giving|give|turned|turns) "
+    r"(?:me|him|her|us|my (?:\w+ )?\w+)|(?:got|gets|has|had|having|left|leaves|leaving|keeps|"
+    r"kept) (?:me|him|her|us)|"
+    r"(?:me|m'|lui|l'|nous) ?(?:donne|a donne|donnait|file|a file|fait|a fait|faisait|rend|"
+    r"a rendu|rendait|provoque|a provoque|cause|a cause|met|a mis|mettait|colle|a colle|"
+    r"declenche|a declenche|flingue|a flingue|detraque|a detraque))(?![\w'])"
+)
+_GOOD_AFTER = re.compile(
+    r"^[ ,]*(?:really |absolutely |just |actually |honestly |truly |vraiment |absolument |"
+    r"strictement |juste |tellement |trop |hyper |super |pas )?"
+    r"(?:feel |feeling |so |much |a lot |way |soo+ )?(?:better|good|great|fine|happy|"
+    r"happier|calm|calmer|normal|human|alive|myself|hopeful|productive|focused|smile|laugh|"
+    r"want|think|realize|realise|wonder|love|able|life back|my life back|sane|whole|less|"
+    r"stable|functional|energized|energetic|motivated|confident|"
+    r"du bien|bien|mieux|plaisir|rien|aucun|plus rien|effet|sourire|rire|revivre|penser|"
+    r"envie de vivre|la vie|du sport|confiance|plus calme|zen|sur ordonnance|a jeun|"
+    r"un test|une prise de sang|un bilan|ma piqure|mon injection|l'injection|la piqure|"
+    r"take|taking|prendre|try|essayer|a question|an appointment|wait|pay|a prescription)\b"
+)
+
+
+def reaction_frame(folded: str) -> re.Match[str] | None:
+    """The first "X made me ..." frame that is not denied, hypothetical, nor good news."""
+    for m in AE_FRAME.finditer(folded):
+        if _GOOD_AFTER.search(folded[m.end() : m.end() + 40]):
+            continue
+        if not denied(folded, m.start()):
+            return m
+    return None

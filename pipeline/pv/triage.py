@@ -114,6 +114,8 @@ class Triage:
         folded = normalise(text)
         reactions = self.reactions(folded)
         product, company = self.named_product(text, folded)
+        if not reactions and product is not None and self._unnamed_reaction(folded):
+            reactions = (GENERIC_REACTION,)
         reporter = bool(author and author.strip()) or bool(cues.FIRST_PERSON.search(folded))
         return CaseAssessment(
             reporter=reporter,
@@ -178,6 +180,16 @@ class Triage:
         if cues.RELATIVE.search(folded) or cues.AGE_SEX.search(folded):
             return True
         return cues.self_reference(folded)
+
+    @staticmethod
+    def _unnamed_reaction(folded: str) -> bool:
+        """A medicine "made me ..." / "m'a fait ..." something the lexicon does not name
+        ("Le Stilnox me fait faire des trucs bizarres"): an unspecified reaction, unless the
+        whole text denies side effects or the frame is in a question."""
+        if cues.GLOBAL_DENIAL.search(folded) and not _has_clause_turn(folded):
+            return False
+        m = cues.reaction_frame(folded)
+        return m is not None and "?" not in folded[m.end() :].split(".")[0]
 
     @staticmethod
     def _own_experience(folded: str, reactions: tuple[str, ...]) -> bool:

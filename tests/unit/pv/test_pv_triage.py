@@ -270,3 +270,21 @@ def test_questions_about_a_reaction_are_not_reports(triage: Triage) -> None:
         "Is it true Eliquis can make you bleed more?",
     ):
         assert triage.assess(text, "@q").reactions == (), text
+
+
+def test_a_medicine_that_made_me_something_is_an_unspecified_reaction(triage: Triage) -> None:
+    for text in (
+        "Le Stilnox me fait faire des trucs bizarres la nuit",
+        "ambien made me do the weirdest stuff last night",
+        "Le Mediator a tué ma grand-mère",
+    ):
+        assert triage.assess(text, "@a").valid, text
+    for text in (
+        "Lexapro made me feel better honestly",  # good news
+        "Le Tramadol me fait vraiment du bien pour mon dos",
+        "Le Spasfon ne me fait absolument rien",  # nothing at all: not a reaction
+        "Just got my Glytera pen, the packaging is gorgeous",
+        "Zoloft doesn't make me sleepy at all",  # denied
+        "Can Zoloft make me gain weight?",  # asked
+    ):
+        assert triage.assess(text, "@a").reactions == (), text
