@@ -80,7 +80,8 @@ FIRST_PERSON = re.compile(
 )
 #: First person that is not about the author's body: "I read", "je pense", "my opinion".
 _NOT_SELF = re.compile(
-    r"(?<![\w'])(?:i (?:read|heard|saw|think|wonder|guess|hope|know|believe|bet|love|hate|"
+    r"(?<![\w'])(?:(?:ask|asking|asked) my (?:doc|doctor|gp|dr)|demander (?:a|au) (?:mon )?"
+    r"(?:medecin|doc|generaliste)|i (?:read|heard|saw|think|wonder|guess|hope|know|believe|bet|love|hate|"
     r"want to know|just read|just saw|wonder|am thinking|'m thinking)|my (?:opinion|view|guess|"
     r"thoughts|question)|j'ai (?:lu|entendu|vu)|j'hesite|je ne sais pas|"
     r"je (?:pense|crois|me demande|trouve|sais|lis|vois))(?![\w])"
@@ -88,7 +89,8 @@ _NOT_SELF = re.compile(
 SELF = re.compile(
     r"(?:^|[.!?]\s*)(?:started|starting|stopped|took|taking|been on|premiere|deuxieme|"
     r"troisieme|switching|switched|tapering|weaning|coming off|came off|upped|got my|"
-    r"just got|je commence|commence|arrete|passe)\b|"
+    r"just got|je commence|commence|arrete|passe|sous|depuis (?:le|la|l'|que))\b|"
+    r"\b(?:in remission|en remission)\b|(?<![\w-])-\d+ ?(?:kg|kilos|lbs)\b|"
     r"\b(?:day|jour|week|semaine) \d+\b|\bdown \d+ ?(?:kg|lbs?|pounds)\b|"
     r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:refill|prescription|pills?|meds|medication|"
     r"injection|pen|jab|treatment|traitement|boite|cachets|comprimes|ordonnance|piqure|shots?|"
@@ -199,7 +201,8 @@ _CAUSAL_HEDGE = re.compile(
 #: Words after a hit that say it went away ("migraines gone", "headaches are way down").
 _IMPROVED_AFTER = re.compile(
     r"^(?:[ ]+[\w']+){0,2}?[ ]+(?:gone|disappeared|went away|way down|much better|disparu|"
-    r"disparues?|envolees?)\b"
+    r"disparues?|envolees?|est tombee?|est partie?|a baisse|a disparu|went down|came down|"
+    r"broke|is down|is better|va mieux)\b"
 )
 _IMPROVED_BEFORE = re.compile(
     r"(?<![\w'])(?:no more|plus de|plus d'|moins de|fewer|less|stopped my|cured my|"

@@ -44,7 +44,15 @@ class ReactionSpec(BaseModel):
 
 
 class _ReactionFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reactions: list[ReactionSpec] = Field(min_length=1)
+    #: figures of speech that contain a reaction term ("mort de rire", "sick and tired of")
+    not_reactions: list[str] = Field(default_factory=list)
+
+
+#: The label of a figure of speech: matched so that its words are not read as a reaction.
+IGNORED = ""
 
 
 class MedicineSpec(BaseModel):
@@ -135,7 +143,7 @@ class TermIndex:
             overlaps = any(h.start < m.end() and m.start() < h.end for h in numbered)
             if label is not None and not overlaps:
                 out.append(TermHit(label, m.start(), m.end()))
-        return sorted(out, key=lambda h: h.start)
+        return sorted((h for h in out if h.label != IGNORED), key=lambda h: h.start)
 
     def _label(self, surface: str) -> str | None:
         for cut in (0, 1, 2):
@@ -260,15 +268,17 @@ def load_lexicon(
 ) -> Lexicon:
     """Load and validate the files (a bad entry fails here, naming the file)."""
     try:
-        specs = _ReactionFile.model_validate(_read_yaml(reactions_file)).reactions
+        reaction_file = _ReactionFile.model_validate(_read_yaml(reactions_file))
     except ValidationError as exc:
         raise _invalid(reactions_file, exc) from exc
+    specs = reaction_file.reactions
+    forms = {IGNORED: reaction_file.not_reactions, **{s.pt: [*s.en, *s.fr] for s in specs}}
     raw_generics = _read_yaml(generics_file)
     if not isinstance(raw_generics, dict) or not isinstance(raw_generics.get("generics"), list):
         raise ValueError(f"{generics_file}: expected a 'generics' list")
     generics = [str(g) for g in raw_generics["generics"]]
     return Lexicon(
-        reactions=TermIndex.build({s.pt: [*s.en, *s.fr] for s in specs}),
+        reactions=TermIndex.build(forms),
         important=frozenset(s.pt for s in specs if s.ime and s.soc != "congenital"),
         congenital=frozenset(s.pt for s in specs if s.soc == "congenital"),
         generics=TermIndex.build({g: [g] for g in generics}),

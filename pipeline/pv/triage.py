@@ -155,6 +155,8 @@ class Triage:
                 continue
             if hit.label == GENERIC_REACTION and "?" in folded[hit.end :].split(".")[0]:
                 continue  # "what are the side effects like?" asks, does not report
+            if _asked(folded, hit.start, hit.end):
+                continue  # "Seroplex, ça fait grossir ?" asks about others' experience
             out.append(hit.label)
         if DEATH in out and len(out) > 1:
             out.remove(DEATH)  # death is then the outcome (seriousness) of the other reactions
@@ -198,6 +200,24 @@ class Triage:
         own experience that way, so the author is the patient. Third persons, groups and news
         words ("people on X", "patients", "study", "FDA") keep it from counting."""
         return bool(reactions) and not cues.THIRD_PARTY.search(folded)
+
+
+_SENTENCE_END = re.compile(r"[.!?\n]")
+_ELSE = re.compile(r"\b(?:else|d'autre|d'autres|aussi|too|also|normal|normale)\b")
+
+
+def _asked(folded: str, start: int, end: int) -> bool:
+    """The hit sits in a question with no first person ("ça fait grossir ?", "does it cause
+    hair loss?"); "anyone else get X?" and "why am I so tired?" still report."""
+    rest = folded[end:]
+    q = rest.find("?")
+    if q < 0 or re.search(r"[.!,;\n]", rest[:q]):
+        return False
+    cut = 0
+    for m in _SENTENCE_END.finditer(folded, 0, start):
+        cut = m.end()
+    sentence = folded[cut : end + q]
+    return not (cues.FIRST_PERSON.search(sentence) or _ELSE.search(sentence))
 
 
 def _has_clause_turn(folded: str) -> bool:

@@ -288,3 +288,39 @@ def test_a_medicine_that_made_me_something_is_an_unspecified_reaction(triage: Tr
         "Can Zoloft make me gain weight?",  # asked
     ):
         assert triage.assess(text, "@a").reactions == (), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Le Levothyrox est de nouveau en rupture, c'est l'angoisse",
+        "so tired of fighting my insurance over Ozempic",
+        "getting my Vyvanse refilled is a nightmare to sort out",
+        "Merci le Doliprane, ma fièvre est tombée",  # gone: the reason it was taken
+        "Quelqu'un prend du Seroplex ? ça fait grossir ?",  # asked, no first person
+    ],
+)
+def test_figures_of_speech_improvements_and_questions_report_nothing(
+    triage: Triage, text: str
+) -> None:
+    assert triage.assess(text, "@a").reactions == (), text
+
+
+def test_questions_in_the_first_person_or_to_others_like_me_still_report(triage: Triage) -> None:
+    assert triage.assess("anyone else get horrible heartburn from naproxen??", "@a").valid
+    assert triage.assess("why am I so dizzy on Zoloft?", "@a").valid
+
+
+@pytest.mark.parametrize(
+    ("text", "reaction"),
+    [
+        ("Prednisone moon face activated", "Cushingoid"),
+        ("cipralex makes me clench my jaw all night", "Bruxism"),
+        ("Botox left my eyelid drooping for 2 months", "Eyelid ptosis"),
+        ("Celebrex tore up my stomach, ended up with an ulcer", "Abdominal pain"),
+        ("Lexomil + alcool = trou noir complet", "Memory impairment"),
+        ("the new BP med (losartan) tanked my blood pressure", "Hypotension"),
+    ],
+)
+def test_more_lay_reactions(triage: Triage, text: str, reaction: str) -> None:
+    assert reaction in triage.assess(text, "@a").reactions
