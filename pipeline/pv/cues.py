@@ -264,3 +264,39 @@ def reaction_frame(folded: str) -> re.Match[str] | None:
         if not denied(folded, m.start()):
             return m
     return None
+
+
+_BODY = (
+    r"head|stomach|tummy|belly|gut|heart|chest|legs?|arms?|hands?|feet|foot|fingers|toes|eyes?|"
+    r"ears?|skin|face|lips|tongue|mouth|throat|jaw|teeth|gums|back|neck|shoulders?|knees?|"
+    r"hips?|joints|muscles|bones|ankles|wrists|nose|scalp|hair|nails|bladder|bowels|breasts?|"
+    r"boobs|nipples|kidneys?|liver|vision|period|tete|ventre|estomac|coeur|poitrine|jambes?|"
+    r"bras|mains?|pieds?|doigts|orteils|yeux|oeil|oreilles?|peau|visage|levres|langue|bouche|"
+    r"gorge|machoire|dents|gencives|dos|nuque|epaules?|genoux|hanches?|articulations|muscles|"
+    r"os|chevilles|poignets|nez|cuir chevelu|cheveux|ongles|vessie|seins|reins|foie|vue|regles"
+)
+#: A body part doing something bad: "my hands are purple", "my jaw aches", "les jambes qui
+#: brûlent", "mal au genou". Read as an unspecified reaction when the lexicon names none.
+BODY_COMPLAINT = re.compile(
+    rf"(?<![\w'])(?:my|his|her|their|the|mes|mon|ma|ses|son|sa|les|la|le|l') ?(?:\w+ )?"
+    rf"(?P<body>{_BODY}) (?:is |are |was |were |feels? |felt |keeps? |kept |went |goes |got |"
+    r"qui |me |lui |se |sont |est |etait |etaient )?(?:so |really |super |all |tout |toute |"
+    r"tres |hyper |completement )?(?:hurts?|hurting|hurt|aches?|aching|ached|burn(?:s|ing|ed)?|"
+    r"itch(?:es|ing|y)?|tingl(?:es|ing|y)|swollen|swelled|swelling|numb|throb(?:s|bing)?|sore|"
+    r"killing me|on fire|purple|blue|yellow|grey|gray|bleeding|bleeds|bled|twitch(?:es|ing|y)?|"
+    r"shaking|shakes|cramping|pounding|racing|weak|stiff|peeling|falling out|breaking out|"
+    r"puffy|brule|brulent|bruler|gratte|grattent|fait mal|font mal|faisait mal|tremble|"
+    r"tremblent|gonfle|gonflent|gonflee?s?|enfle|enflee?s?|saigne|saignent|picote|picotent|"
+    r"lance|lancent|engourdie?s?|violets?|violettes?|jaunes?|gris|grise|raide|raides|"
+    r"douloureux|douloureuses?|en feu|en compote|en vrac|qui pele|pelent)(?![\w'])"
+    r"|(?<![\w'])(?:j'ai |j ai |jai |g |il a |elle a |a )?mal (?:au|aux|a la|a l'|a) ?\w+"
+)
+
+
+def body_complaint(folded: str) -> re.Match[str] | None:
+    """The first body complaint that is not denied nor hypothetical."""
+    for m in BODY_COMPLAINT.finditer(folded):
+        at = m.start("body") if m.group("body") else m.start()
+        if not denied(folded, at, m.end()):
+            return m
+    return None

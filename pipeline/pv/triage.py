@@ -120,6 +120,7 @@ class Triage:
         return CaseAssessment(
             reporter=reporter,
             patient=self._patient(folded)
+            or _owned(folded, product)
             or (reporter and product is not None and self._own_experience(folded, reactions)),
             product=product,
             reactions=reactions,
@@ -185,13 +186,16 @@ class Triage:
 
     @staticmethod
     def _unnamed_reaction(folded: str) -> bool:
-        """A medicine "made me ..." / "m'a fait ..." something the lexicon does not name
-        ("Le Stilnox me fait faire des trucs bizarres"): an unspecified reaction, unless the
-        whole text denies side effects or the frame is in a question."""
+        """A medicine "made me ..." / "m'a fait ..." something, or a body part doing something
+        bad ("my hands are purple", "mal au genou"), that the lexicon does not name: an
+        unspecified reaction, unless the whole text denies side effects or it is asked."""
         if cues.GLOBAL_DENIAL.search(folded) and not _has_clause_turn(folded):
             return False
-        m = cues.reaction_frame(folded)
-        return m is not None and "?" not in folded[m.end() :].split(".")[0]
+        frame = cues.reaction_frame(folded)
+        if frame is not None and "?" not in folded[frame.end() :].split(".")[0]:
+            return True  # "can it make me ...?" asks
+        body = cues.body_complaint(folded)
+        return body is not None and not _asked(folded, body.start(), body.end())
 
     @staticmethod
     def _own_experience(folded: str, reactions: tuple[str, ...]) -> bool:
@@ -200,6 +204,14 @@ class Triage:
         own experience that way, so the author is the patient. Third persons, groups and news
         words ("people on X", "patients", "study", "FDA") keep it from counting."""
         return bool(reactions) and not cues.THIRD_PARTY.search(folded)
+
+
+def _owned(folded: str, product: str | None) -> bool:
+    """ "my Eliquis", "mon Levothyrox": the author (or someone they name) takes it."""
+    if product is None:
+        return False
+    name = re.escape(normalise(product))
+    return bool(re.search(rf"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?{name}(?![\w])", folded))
 
 
 _SENTENCE_END = re.compile(r"[.!?\n]")

@@ -324,3 +324,17 @@ def test_questions_in_the_first_person_or_to_others_like_me_still_report(triage:
 )
 def test_more_lay_reactions(triage: Triage, text: str, reaction: str) -> None:
     assert reaction in triage.assess(text, "@a").reactions
+
+
+def test_a_body_part_doing_something_bad_is_an_unspecified_reaction(triage: Triage) -> None:
+    for text in (
+        "Started metoprolol and now my hands are purple",
+        "depuis le Tahor j'ai mal au genou droit",
+        "Mirena and my boobs are so sore",
+    ):
+        assert triage.assess(text, "@a").valid, text
+    for text in (
+        "Le Spasfon c'est magique pour les règles douloureuses",  # what it is taken for
+        "Lexapro and my skin is not itchy at all",  # denied
+    ):
+        assert triage.assess(text, "@a").reactions == (), text
