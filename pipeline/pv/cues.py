@@ -89,7 +89,8 @@ _NOT_SELF = re.compile(
 SELF = re.compile(
     r"(?:^|[.!?]\s*)(?:started|starting|stopped|took|taking|been on|premiere|deuxieme|"
     r"troisieme|switching|switched|tapering|weaning|coming off|came off|upped|got my|"
-    r"just got|je commence|commence|arrete|passe|sous|depuis (?:le|la|l'|que))\b|"
+    r"just got|je commence|commence|arrete|passe|sous|depuis (?:le|la|l'|que)|got prescribed|"
+    r"was prescribed|on m'a prescrit)\b|\b(?:prescribed me|m'a prescrit)\b|"
     r"\b(?:in remission|en remission)\b|(?<![\w-])-\d+ ?(?:kg|kilos|lbs)\b|"
     r"\b(?:day|jour|week|semaine) \d+\b|\bdown \d+ ?(?:kg|lbs?|pounds)\b|"
     r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:refill|prescription|pills?|meds|medication|"
@@ -212,10 +213,18 @@ _IMPROVED_BEFORE = re.compile(
 )
 
 
+#: "won't stop shaking", "n'arrête pas de vomir": a negated "stop" affirms what follows.
+_NOT_STOPPING = re.compile(
+    r"(?<![\w'])(?:won't|wont|can't|cant|couldn't|couldnt|wouldn't|wouldnt|doesn't|doesnt|"
+    r"don't|dont|didn't|didnt|never) stop|n'arrete (?:pas|plus|jamais)|arrete pas|arrete jamais"
+)
+
+
 def denied(folded: str, start: int, end: int | None = None) -> bool:
     """The hit at ``start`` is negated ("no nausea"), hypothetical ("could cause nausea") or
     gone ("no more migraines", "migraines gone")."""
-    if in_scope(folded, start, NEGATION, NEGATION_WINDOW):
+    words = _NOT_STOPPING.sub(" ", clause_before(folded, start)).split()
+    if NEGATION.search(" ".join(words[-NEGATION_WINDOW:])):
         return True
     if in_scope(folded, start, _IMPROVED_BEFORE, 3):
         return True
@@ -250,7 +259,8 @@ _GOOD_AFTER = re.compile(
     r"want|think|realize|realise|wonder|love|able|life back|my life back|sane|whole|less|"
     r"stable|functional|energized|energetic|motivated|confident|"
     r"du bien|bien|mieux|plaisir|rien|aucun|plus rien|effet|sourire|rire|revivre|penser|"
-    r"envie de vivre|la vie|du sport|confiance|plus calme|zen|sur ordonnance|a jeun|"
+    r"envie de vivre|la vie|ma vie|my life|mon sourire|le sourire|ma joie|gout de vivre|"
+    r"espoir|du sport|confiance|plus calme|zen|sur ordonnance|a jeun|"
     r"un test|une prise de sang|un bilan|ma piqure|mon injection|l'injection|la piqure|"
     r"take|taking|prendre|try|essayer|a question|an appointment|wait|pay|a prescription)\b"
 )
@@ -285,6 +295,7 @@ BODY_COMPLAINT = re.compile(
     r"itch(?:es|ing|y)?|tingl(?:es|ing|y)|swollen|swelled|swelling|numb|throb(?:s|bing)?|sore|"
     r"killing me|on fire|purple|blue|yellow|grey|gray|bleeding|bleeds|bled|twitch(?:es|ing|y)?|"
     r"shaking|shakes|cramping|pounding|racing|weak|stiff|peeling|falling out|breaking out|"
+    r"raw|stinging|stings|cracked|inflamed|irritated|flaking|flaky|"
     r"puffy|brule|brulent|bruler|gratte|grattent|fait mal|font mal|faisait mal|tremble|"
     r"tremblent|gonfle|gonflent|gonflee?s?|enfle|enflee?s?|saigne|saignent|picote|picotent|"
     r"lance|lancent|engourdie?s?|violets?|violettes?|jaunes?|gris|grise|raide|raides|"

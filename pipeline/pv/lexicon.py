@@ -84,7 +84,9 @@ class TermHit:
 
 def normalise(text: str) -> str:
     """Fold like the brand matcher, with typographic apostrophes made plain."""
-    return fold(text.replace("\u2019", "'").replace("\u02bc", "'"))
+    text = text.replace("\u2019", "'").replace("\u02bc", "'")
+    # NFKD keeps the ligatures whole: "cœur" must fold to "coeur" like the lexicon spells it
+    return fold(text.replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE"))
 
 
 #: A number in a term ("gained <n> lbs", "+<n>kg", "fievre a <n>"): digits, maybe a decimal part.

@@ -338,3 +338,13 @@ def test_a_body_part_doing_something_bad_is_an_unspecified_reaction(triage: Tria
         "Lexapro and my skin is not itchy at all",  # denied
     ):
         assert triage.assess(text, "@a").reactions == (), text
+
+
+def test_ligatures_and_not_stopping(triage: Triage) -> None:
+    # "cœur" is written with the ligature, which accent folding alone keeps whole
+    case = triage.assess("Ma mère sous Levothyrox a le cœur qui s'emballe la nuit", "@a")
+    assert case.reactions == ("Palpitations",) and case.valid
+    # a negated "stop" affirms the reaction
+    case = triage.assess("my Lexapro dose went up and my hands won't stop shaking", "@a")
+    assert "Tremor" in case.reactions
+    assert triage.assess("Lexapro and my hands don't shake anymore", "@a").reactions == ()
