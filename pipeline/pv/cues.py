@@ -25,6 +25,7 @@ HYPOTHETICAL = re.compile(
     r"potential|potentially|rare|rarely|listed|leaflet|label|hope|hopefully|avoid|prevent|"
     r"peut(?!-etre)|peuvent|pourrait|pourraient|risque|risques|si|au cas|peur|crains|crainte|"
     r"eventuel|eventuels|eventuelle|notice|j'espere|evitez|eviter|est-ce que|est ce que|"
+    r"attention au|attention a|attention aux|beware of|watch out for|"
     r"is it normal to|is it safe|is it true|c'est vrai que|can make|does (?:it|\w+) cause|"
     r"can (?:it|\w+) (?:cause|make|give)|"
     r"will (?:it|\w+) (?:cause|make|give))(?![\w'])"
@@ -163,7 +164,9 @@ SERIOUSNESS: dict[str, re.Pattern[str]] = {
         r"can barely walk|can't walk|cant walk|couldn't walk|unable to walk|bedridden|"
         r"bed-bound|bedbound|housebound|for good|years later|on disability|"
         r"ne peux plus marcher|n'arrive plus a marcher|alitee?|cloue au lit|clouee au lit|"
-        r"ans apres|toujours pas remise?|plus jamais (?:pu|ete))(?![\w])"
+        r"ans apres|toujours pas remise?|plus jamais (?:pu|ete)|(?:it's|its|it has) been \d+ "
+        r"(?:months|years)|\d+ (?:months|years) later|toujours pas guerie?|"
+        r"depuis \d+ (?:mois|ans) et toujours)(?![\w])"
     ),
     "congenital_anomaly": re.compile(
         r"(?<![\w])(?:birth defects?|born with|congenital|malformations?|ne avec|nee avec|"
@@ -209,6 +212,7 @@ _IMPROVED_BEFORE = re.compile(
     r"(?<![\w'])(?:no more|plus de|plus d'|moins de|fewer|less|stopped my|cured my|"
     r"helped with|helps with|a soulage|soulage|for my|pour mes|pour ma|pour mon|for this|"
     r"for that|for the|pour ce|pour cette|pour cet|pour les|contre les|contre mes|contre ma|"
+    r"sauve de|sauvee de|saved me from|got rid of|debarrasse de|debarrassee de|fini les|"
     r"contre mon|contre la|contre le)(?![\w])"
 )
 
@@ -260,7 +264,7 @@ _GOOD_AFTER = re.compile(
     r"stable|functional|energized|energetic|motivated|confident|"
     r"du bien|bien|mieux|plaisir|rien|aucun|plus rien|effet|sourire|rire|revivre|penser|"
     r"envie de vivre|la vie|ma vie|my life|mon sourire|le sourire|ma joie|gout de vivre|"
-    r"espoir|du sport|confiance|plus calme|zen|sur ordonnance|a jeun|"
+    r"espoir|sous|on it|du sport|confiance|plus calme|zen|sur ordonnance|a jeun|"
     r"un test|une prise de sang|un bilan|ma piqure|mon injection|l'injection|la piqure|"
     r"take|taking|prendre|try|essayer|a question|an appointment|wait|pay|a prescription)\b"
 )
@@ -280,6 +284,7 @@ _BODY = (
     r"head|stomach|tummy|belly|gut|heart|chest|legs?|arms?|hands?|feet|foot|fingers|toes|eyes?|"
     r"ears?|skin|face|lips|tongue|mouth|throat|jaw|teeth|gums|back|neck|shoulders?|knees?|"
     r"hips?|joints|muscles|bones|ankles|wrists|nose|scalp|hair|nails|bladder|bowels|breasts?|"
+    r"injection site|point d'injection|"
     r"boobs|nipples|kidneys?|liver|vision|period|tete|ventre|estomac|coeur|poitrine|jambes?|"
     r"bras|mains?|pieds?|doigts|orteils|yeux|oeil|oreilles?|peau|visage|levres|langue|bouche|"
     r"gorge|machoire|dents|gencives|dos|nuque|epaules?|genoux|hanches?|articulations|muscles|"
@@ -290,7 +295,8 @@ _BODY = (
 BODY_COMPLAINT = re.compile(
     rf"(?<![\w'])(?:my|his|her|their|the|mes|mon|ma|ses|son|sa|les|la|le|l') ?(?:\w+ )?"
     rf"(?P<body>{_BODY}) (?:is |are |was |were |feels? |felt |keeps? |kept |went |goes |got |"
-    r"qui |me |lui |se |sont |est |etait |etaient )?(?:so |really |super |all |tout |toute |"
+    r"qui |me |lui |se |sont |est |etait |etaient )?(?:so |really |super |all |a little |"
+    r"a bit |kinda |slightly |tout |toute |un peu |"
     r"tres |hyper |completement )?(?:hurts?|hurting|hurt|aches?|aching|ached|burn(?:s|ing|ed)?|"
     r"itch(?:es|ing|y)?|tingl(?:es|ing|y)|swollen|swelled|swelling|numb|throb(?:s|bing)?|sore|"
     r"killing me|on fire|purple|blue|yellow|grey|gray|bleeding|bleeds|bled|twitch(?:es|ing|y)?|"
@@ -299,7 +305,8 @@ BODY_COMPLAINT = re.compile(
     r"puffy|brule|brulent|bruler|gratte|grattent|fait mal|font mal|faisait mal|tremble|"
     r"tremblent|gonfle|gonflent|gonflee?s?|enfle|enflee?s?|saigne|saignent|picote|picotent|"
     r"lance|lancent|engourdie?s?|violets?|violettes?|jaunes?|gris|grise|raide|raides|"
-    r"douloureux|douloureuses?|en feu|en compote|en vrac|qui pele|pelent)(?![\w'])"
+    r"douloureux|douloureuses?|en feu|en compote|en vrac|qui pele|pelent|red|rouges?|rougi)"
+    r"(?![\w'])"
     r"|(?<![\w'])(?:j'ai |j ai |jai |g |il a |elle a |a )?mal (?:au|aux|a la|a l'|a) ?\w+"
 )
 
