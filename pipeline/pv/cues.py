@@ -163,7 +163,7 @@ SERIOUSNESS: dict[str, re.Pattern[str]] = {
         r"ne peut plus marcher|ne marche plus|a vie|definitive|definitif|irreversible|"
         r"can barely walk|can't walk|cant walk|couldn't walk|unable to walk|bedridden|"
         r"bed-bound|bedbound|housebound|for good|years later|on disability|"
-        r"ne peux plus marcher|n'arrive plus a marcher|alitee?|cloue au lit|clouee au lit|"
+        r"ne peux plus marcher|n'arrive plus a marcher|"
         r"ans apres|toujours pas remise?|plus jamais (?:pu|ete)|(?:it's|its|it has) been \d+ "
         r"(?:months|years)|\d+ (?:months|years) later|toujours pas guerie?|"
         r"depuis \d+ (?:mois|ans) et toujours)(?![\w])"
@@ -213,6 +213,7 @@ _IMPROVED_BEFORE = re.compile(
     r"helped with|helps with|a soulage|soulage|for my|pour mes|pour ma|pour mon|for this|"
     r"for that|for the|pour ce|pour cette|pour cet|pour les|contre les|contre mes|contre ma|"
     r"sauve de|sauvee de|saved me from|got rid of|debarrasse de|debarrassee de|fini les|"
+    r"sortie de|sorti de|got me out of|pulled me out of|a aide|m'a aidee?|helped my|"
     r"contre mon|contre la|contre le)(?![\w])"
 )
 

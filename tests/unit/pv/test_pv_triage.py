@@ -348,3 +348,12 @@ def test_ligatures_and_not_stopping(triage: Triage) -> None:
     case = triage.assess("my Lexapro dose went up and my hands won't stop shaking", "@a")
     assert "Tremor" in case.reactions
     assert triage.assess("Lexapro and my hands don't shake anymore", "@a").reactions == ()
+
+
+def test_batch_seven_wording(triage: Triage) -> None:
+    case = triage.assess("finished my z pack and now I've got a yeast infection, classic", "@a")
+    assert case.product == "Z pack" and case.reactions == ("Fungal infection",) and case.valid
+    case = triage.assess("Le vaccin contre la grippe m'a cloué au lit 3 jours, 39 de fièvre", "@a")
+    assert case.valid and "disability" not in case.seriousness  # days in bed are not lasting
+    case = triage.assess("Merci au Seroplex de m'avoir sortie de la dépression", "@a")
+    assert case.reactions == ()  # what it treated
