@@ -4,14 +4,19 @@ Rules, not a model (see ``cues`` and ``lexicon``):
 
 - **reporter**: an identifiable author -- an author handle or id came with the mention, or the
   text is written in the first person;
-- **patient**: the author ("I had...", "j'ai eu...") or an identifiable other person ("my
-  mother", "mon fils", "a 45-year-old woman"); "people", "patients", "someone" are not;
+- **patient**: the author ("I had...", "j'ai eu...", "jsuis sous...") or an identifiable other
+  person ("my mother", "my 6yo", "mon fils", "a 45-year-old woman"); "people", "patients",
+  "someone" are not; a reporter who names a product and a reaction with no third party as the
+  subject is taken to speak of themselves;
 - **product**: a product of the tracked brands (trade name, alias or generic, matched by the
   brand matcher of :mod:`pipeline.brands`; ``company_product`` says so), or any other medicine:
   a trade name or generic of ``data/medicines.yaml`` (with the brand matcher's hashtag and
   one-edit rules) or a generic name from ``data/generics.yaml``;
-- **reaction**: a lexicon reaction that is neither negated ("no nausea", "pas de fièvre") nor
-  hypothetical ("could cause", "risque de"); "no side effects" denies them all;
+- **reaction**: a lexicon reaction that is neither negated ("no nausea", "pas de fièvre"),
+  hypothetical ("could cause", "risque de"), gone or the indication ("no more migraines"),
+  asked, nor a figure of speech; "no side effects" denies them all. With a product and no
+  lexicon reaction, "X made me ..." or a body part doing something bad ("my hands are purple")
+  is an unspecified reaction;
 - **serious**: a seriousness cue not negated, or a medically important reaction.
 
 A case is valid iff all four criteria hold.
