@@ -2,6 +2,11 @@
 
     PYTHONPATH=$PWD .venv/bin/python bench/pv_triage_eval.py --split dev [--errors]
     PYTHONPATH=$PWD .venv/bin/python bench/pv_triage_eval.py --split test
+    PYTHONPATH=$PWD .venv/bin/python bench/pv_triage_eval.py --input FILE.jsonl
+
+``--input`` scores every row of another labelled file of the same schema (``text``, ``author``,
+``lang``, ``labels``; ``id``, ``split`` and ``kind`` optional), such as an independent writer's
+blind set or tests/data/pv/triage_social_dev.jsonl (dev rows in social-media wording).
 
 Prints per-criterion precision/recall/F1, valid-case recall and precision, seriousness recall
 (the mention is flagged serious when its label is serious) and per-category recall, overall and
@@ -96,14 +101,26 @@ def errors(rows: list[dict[str, Any]], preds: list[CaseAssessment]) -> Iterable[
         if lab["serious"] != p.serious or set(lab["seriousness"]) - set(p.seriousness):
             wrong.append(f"seriousness {lab['seriousness']} vs {list(p.seriousness)}")
         if wrong:
-            yield f"{row['id']} [{row['kind']}] {wrong} reactions={list(p.reactions)}: {row['text']}"
+            yield (
+                f"{row.get('id', '?')} [{row.get('kind', '?')}] {wrong} product={p.product} "
+                f"reactions={list(p.reactions)}: {row['text']}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=["dev", "test", "all"], default="dev")
     ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--errors", action="store_true", help="List misses (dev split only).")
+    ap.add_argument(
+        "--input",
+        type=Path,
+        help="Score every row of this labelled JSONL file (no split; --split is ignored).",
+    )
+    ap.add_argument(
+        "--errors",
+        action="store_true",
+        help="List misses (dev split only; with --input only for files whose rows are all dev).",
+    )
     ap.add_argument(
         "--subset",
         choices=["all", "frames", "handwritten"],
@@ -112,13 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    if args.errors and args.split != "dev":
+    if args.errors and args.split != "dev" and args.input is None:
         ap.error("--errors is for the dev split only (the test half is not for tuning)")
-    rows = [json.loads(line) for line in args.data.open(encoding="utf-8") if line.strip()]
-    rows = [r for r in rows if args.split == "all" or r["split"] == args.split]
+    src = args.input or args.data
+    rows = [json.loads(line) for line in src.open(encoding="utf-8") if line.strip()]
+    if args.input is not None:
+        args.split = args.input.name
+        if args.errors and any(r.get("split") != "dev" for r in rows):
+            ap.error("--errors lists misses only for files whose rows are all split=dev")
+    else:
+        rows = [r for r in rows if args.split == "all" or r["split"] == args.split]
     if args.subset != "all":
         hand = args.subset == "handwritten"
-        rows = [r for r in rows if (r["kind"] == "handwritten") == hand]
+        rows = [r for r in rows if (r.get("kind") == "handwritten") == hand]
     triage = Triage.default()
     preds = [triage.assess(r["text"], r.get("author")) for r in rows]
     report = {"split": args.split, "all": score(rows, preds)}

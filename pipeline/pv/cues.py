@@ -24,7 +24,11 @@ HYPOTHETICAL = re.compile(
     r"risk|risks|warns?|warning|warned|worried|worry|afraid|scared|fear|fears|possible|"
     r"potential|potentially|rare|rarely|listed|leaflet|label|hope|hopefully|avoid|prevent|"
     r"peut(?!-etre)|peuvent|pourrait|pourraient|risque|risques|si|au cas|peur|crains|crainte|"
-    r"eventuel|eventuels|eventuelle|notice|j'espere|evitez|eviter)(?![\w'])"
+    r"eventuel|eventuels|eventuelle|notice|j'espere|evitez|eviter|est-ce que|est ce que|"
+    r"attention au|attention a|attention aux|beware of|watch out for|"
+    r"is it normal to|is it safe|is it true|c'est vrai que|can make|does (?:it|\w+) cause|"
+    r"can (?:it|\w+) (?:cause|make|give)|"
+    r"will (?:it|\w+) (?:cause|make|give))(?![\w'])"
 )
 #: "no side effects so far": the whole text denies any reaction, whatever else it lists.
 GLOBAL_DENIAL = re.compile(
@@ -38,18 +42,24 @@ _RELATIVES = (
     r"brother|grandma|grandmother|granny|grandfather|grandpa|aunt|uncle|friend|best friend|"
     r"colleague|coworker|boyfriend|girlfriend|fiance|fiancee|baby|kid|kids|child|children|"
     r"toddler|cousin|neighbour|neighbor|niece|nephew|patient|mother-in-law|father-in-law|"
-    r"stepdad|stepmom|twins?|newborn|grandad|granddad|gran|nan|nana|grandson|granddaughter"
+    r"stepdad|stepmom|twins?|newborn|grandad|granddad|gran|nan|nana|grandson|granddaughter|"
+    r"hubby|hubs|bf|gf|dh|dd|ds|mil|fil|bestie|roommate|flatmate|little one|lo|bub|babe|"
+    r"stepson|stepdaughter|sil|bil|sis|bro|fiancé|spouse|client|resident|\d{1,2} ?(?:yo|y/o|"
+    r"year old|month old|yr old|mo old)"
 )
 _PARENTS_FR = (
     r"mere|maman|pere|papa|fils|fille|femme|mari|compagnon|compagne|conjoint|conjointe|soeur|"
     r"frere|grand-mere|grand-pere|mamie|mamy|papi|papy|tante|oncle|ami|amie|copine|copain|"
     r"collegue|bebe|enfant|enfants|cousin|cousine|voisin|voisine|patient|patiente|belle-mere|"
-    r"beau-pere|niece|neveu|petit-fils|petite-fille|nourrisson|jumeaux"
+    r"beau-pere|niece|neveu|petit-fils|petite-fille|nourrisson|jumeaux|homme|mec|meuf|cheri|"
+    r"cherie|chere et tendre|loulou|puce|petit|petite|grand|grande|ado|gamin|gamine|pote|"
+    r"belle-soeur|beau-frere|residente?|\d{1,2} ?ans|\d{1,2} ?mois"
 )
 #: An identifiable other person: "my mother", "our son", "ma mère", "mon fils".
 RELATIVE = re.compile(
     rf"(?<![\w'])(?:(?:my|our)(?: \w+)? (?:{_RELATIVES})|(?:mon|ma|mes|notre|nos)(?: \w+)?"
-    rf" (?:{_PARENTS_FR}))(?![\w])"
+    rf" (?:{_PARENTS_FR})|one of my (?:patients|clients|residents|kids|children|sons|daughters)"
+    rf"|(?:un|une) de mes (?:patients|patientes|enfants|residents|residentes))(?![\w])"
 )
 #: Age or sex of a described patient: "45 yo", "a 60-year-old woman", "une femme de 70 ans".
 AGE_SEX = re.compile(
@@ -59,56 +69,104 @@ AGE_SEX = re.compile(
     r"\b(?:age|aged|agee?) \d{1,3}\b"
 )
 #: First person anywhere: the author speaks (reporter).
+#: French first person as people type it: "jsuis", "chui", "jai", "jprends", "g mal" (= j'ai).
+_FR_SMS = (
+    r"jsuis|jsui|jss|chui|chuis|shui|jai|jme|jmen|jpeux|jpense|jdois|jvais|jfais|jprends|jprend|"
+    r"jdors|jarrive|jen|jsens|jsais|jcrois|jvois|javais|jetais|jreste|jsors|jprenais|"
+    r"g (?:mal|eu|pris|des|du|une|un|trop|plus|vomi|fait|grossi|perdu)"
+)
 FIRST_PERSON = re.compile(
-    r"(?<![\w'])(?:(?:i|i'm|i've|i'd|i'll|im|ive|me|my|myself|mine|je|moi|mon|ma|mes)(?![\w])"
-    r"|[jm]')"
+    r"(?<![\w'])(?:(?:i|i'm|i've|i'd|i'll|im|ive|me|my|myself|mine|je|moi|mon|ma|mes|perso|"
+    rf"{_FR_SMS})(?![\w])|[jm]')"
 )
 #: First person that is not about the author's body: "I read", "je pense", "my opinion".
 _NOT_SELF = re.compile(
-    r"(?<![\w'])(?:i (?:read|heard|saw|think|wonder|guess|hope|know|believe|bet|love|hate|"
+    r"(?<![\w'])(?:(?:ask|asking|asked) my (?:doc|doctor|gp|dr)|demander (?:a|au) (?:mon )?"
+    r"(?:medecin|doc|generaliste)|i (?:read|heard|saw|think|wonder|guess|hope|know|believe|bet|love|hate|"
     r"want to know|just read|just saw|wonder|am thinking|'m thinking)|my (?:opinion|view|guess|"
     r"thoughts|question)|j'ai (?:lu|entendu|vu)|j'hesite|je ne sais pas|"
     r"je (?:pense|crois|me demande|trouve|sais|lis|vois))(?![\w])"
 )
 SELF = re.compile(
     r"(?:^|[.!?]\s*)(?:started|starting|stopped|took|taking|been on|premiere|deuxieme|"
-    r"troisieme)\b|\b(?:day|jour|week|semaine) \d+\b|\bdown \d+ ?(?:kg|lbs?|pounds)\b|"
+    r"troisieme|switching|switched|tapering|weaning|coming off|came off|upped|got my|"
+    r"just got|je commence|commence|arrete|passe|sous|depuis (?:le|la|l'|que)|got prescribed|"
+    r"was prescribed|on m'a prescrit)\b|\b(?:prescribed me|m'a prescrit)\b|"
+    r"\b(?:in remission|en remission)\b|(?<![\w-])-\d+ ?(?:kg|kilos|lbs)\b|"
+    r"\b(?:day|jour|week|semaine) \d+\b|\bdown \d+ ?(?:kg|lbs?|pounds)\b|"
     r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:refill|prescription|pills?|meds|medication|"
-    r"injection|pen|jab|treatment|traitement|boite|cachets|comprimes|ordonnance|piqure)\b|"
-    r"(?<![\w'])(?:(?:i|i'm|i've|i'd|im|ive|me|myself|je|moi)(?![\w])|[jm]')|"
+    r"injection|pen|jab|treatment|traitement|boite|cachets|comprimes|ordonnance|piqure|shots?|"
+    r"vaccines?|vaccins?|doses?|boosters?|patch|implant|iud|inhaler|rappel|vaccination|"
+    r"insurance|copay|script|sterilet|pilule|migraines|"
+    r"headaches|pain|anxiety|depression|adhd|acne|eczema|diabetes|symptoms|symptomes|maux|"
+    r"douleurs|angoisses|crises|tdah|diabete|insomnie|insomnia|arthritis|psoriasis|"
+    r"asthma|asthme|thyroid|thyroide|cholesterol|bp|blood pressure)\b|"
+    rf"(?<![\w'])(?:(?:i|i'm|i've|i'd|im|ive|me|myself|je|moi|{_FR_SMS})(?![\w])|[jm]')|"
     r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:body|skin|head|stomach|heart|legs?|arms?|eyes?|"
     r"hair|liver|kidneys?|blood|sugar|bp|pressure|face|throat|joints|back|chest|period|"
     r"doctor|doc|gp|dose|peau|tete|ventre|coeur|jambes?|bras|yeux|cheveux|foie|reins|sang|"
     r"glycemie|tension|visage|gorge|dos|poitrine|regles|medecin|generaliste|dose|voice|hip|"
     r"fingers|hands|feet|knees?|jaw|gums|nose|mouth|teeth|mind|sleep|weight|periods|mood|"
     r"voix|hanche|doigts|mains|pieds|genoux|machoire|gencives|nez|bouche|dents|sommeil|poids|"
-    r"humeur)(?![\w])"
+    r"humeur|achilles|tendons?|muscles|bones|ankles|wrists|shoulders?|neck|toes|lips|tongue|"
+    r"ears?|brain|memory|appetite|libido|sex drive|energy|nails|gut|bowels|bladder|belly|"
+    r"tummy|cheeks|thighs|breasts?|boobs|veins|arm|life|psych|psychiatrist|pdoc|neuro|"
+    r"neurologist|derm|dermatologist|endo|endocrinologist|cardiologist|rheumy|"
+    r"rheumatologist|pharmacist|therapist|nurse|obgyn|gyno|levres|langue|oreilles|cerveau|"
+    r"memoire|appetit|ongles|intestins|vessie|bide|joues|seins|veines|epaules?|cou|nuque|"
+    r"chevilles|poignets|orteils|articulations|os|vie|psy|psychiatre|neurologue|"
+    r"dermato|endocrino|cardiologue|rhumato|pharmacien|pharmacienne|gyneco|sage-femme)(?![\w])"
+)
+#: Someone other than the author is the subject: "people on X", "patients", "a study", news.
+#: A mention naming a product and a reaction with none of these is read as the author's own.
+THIRD_PARTY = re.compile(
+    r"(?<![\w'])(?:people|patients|users|folks|everyone|everybody|anyone who|someone|"
+    r"somebody|they|them|their|theirs|he|she|his|her|him|study|studies|trial|trials|fda|ema|"
+    r"ansm|mhra|regulator|regulators|reports?|reported|reporting|lawsuit|lawsuits|recall|"
+    r"recalls|recalled|warning|warns|label|according|article|news|says|said|saying|claims|"
+    r"les gens|des patients|mes patients|nos patients|ils|elles|leur|leurs|"
+    r"(?:il|elle) (?:a|est|avait|etait|prend|prenait|fait|faisait)|"
+    r"etude|etudes|essai|essais|rappel|alerte|agence|selon|plainte|proces|dit que|disent|"
+    r"paraitrait|parait-il|apparemment|scandale|victimes|celebrity|celeb|gens|monde|forums?|"
+    r"many|most|lots of|a lot of people|la plupart|beaucoup de)(?![\w'])"
 )
 #: Seriousness cues per category (the "other_medically_important" cues come from the lexicon).
 SERIOUSNESS: dict[str, re.Pattern[str]] = {
     "death": re.compile(
         r"(?<![\w])(?:died|dies|passed away|death of|her death|his death|killed (?:him|her|my"
         r"|our)|dead|fatal|lost (?:my|our) (?:mother|mom|mum|father|dad|son|daughter|wife|"
-        rf"husband|brother|sister|{_RELATIVES})|decede|decedee|deces|est mort|est morte|mort de|morte de|"
-        r"nous a quittes?|a perdu la vie|perdu la vie|s'est eteinte?)(?![\w])"
+        rf"husband|brother|sister|{_RELATIVES})|decede|decedee|deces|est mort|est morte|"
+        r"mort d'une?|morte d'une?|mort des suites|morte des suites|"
+        r"nous a quittes?|a perdu la vie|perdu la vie|s'est eteinte?|a tue (?:ma|mon|mes|notre)|"
+        r"l'a tuee?|passed away|killed (?:my|our) (?:mom|mum|dad|mother|father|son|daughter|"
+        r"wife|husband|brother|sister|friend))(?![\w])"
     ),
     "life_threatening": re.compile(
         r"(?<![\w])(?:life[- ]threatening|thought i was going to die|thought i would die|"
         r"cru que j'allais mourir|cru mourir|almost died|nearly died|almost killed|nearly killed|"
         r"could have died|near death|nearly lost (?:her|him|my|me)|almost lost (?:her|him|my|me)"
         r"|pronostic vital|failli mourir|failli y passer|failli (?:la|le|me|nous) perdre|"
-        r"entre la vie et la mort|vie en danger|danger de mort)(?![\w])"
+        r"entre la vie et la mort|vie en danger|danger de mort|ventilator|intubated|intubee?|"
+        r"resuscitated|reanimee?|could have killed me|failli y rester)(?![\w])"
     ),
     "hospitalisation": re.compile(
         r"(?<![\w])(?:hospitali[sz](?:ed|ation)|in (?:the )?hospital|to (?:the )?hospital|"
         r"admitted|icu|intensive care|hospital stay|hopital|hospitalise|hospitalisee|"
-        r"hospitalisation|reanimation|soins intensifs|en rea)(?![\w])"
+        r"hospitalisation|reanimation|soins intensifs|en rea|the er|an er|er visit|to er|in er|"
+        r"emergency room|a&e|a & e|urgences|ambulance|samu|surgery|operated on|operee?|"
+        r"chirurgie|hosp|hospitalized|hospitalised|hospital)(?![\w])"
     ),
     "disability": re.compile(
         r"(?<![\w])(?:disabled|disability|permanent|permanently|wheelchair|can't walk anymore|"
         r"cannot walk anymore|can no longer walk|never walk again|can't work anymore|lost my job|"
         r"handicap|handicape|handicapee|invalidite|invalide|sequelles?|fauteuil roulant|"
-        r"ne peut plus marcher|ne marche plus|a vie|definitive|definitif|irreversible)(?![\w])"
+        r"ne peut plus marcher|ne marche plus|a vie|definitive|definitif|irreversible|"
+        r"can barely walk|can't walk|cant walk|couldn't walk|unable to walk|bedridden|"
+        r"bed-bound|bedbound|housebound|for good|years later|on disability|"
+        r"ne peux plus marcher|n'arrive plus a marcher|"
+        r"ans apres|toujours pas remise?|plus jamais (?:pu|ete)|(?:it's|its|it has) been \d+ "
+        r"(?:months|years)|\d+ (?:months|years) later|toujours pas guerie?|"
+        r"depuis \d+ (?:mois|ans) et toujours)(?![\w])"
     ),
     "congenital_anomaly": re.compile(
         r"(?<![\w])(?:birth defects?|born with|congenital|malformations?|ne avec|nee avec|"
@@ -147,18 +205,31 @@ _CAUSAL_HEDGE = re.compile(
 #: Words after a hit that say it went away ("migraines gone", "headaches are way down").
 _IMPROVED_AFTER = re.compile(
     r"^(?:[ ]+[\w']+){0,2}?[ ]+(?:gone|disappeared|went away|way down|much better|disparu|"
-    r"disparues?|envolees?)\b"
+    r"disparues?|envolees?|est tombee?|est partie?|a baisse|a disparu|went down|came down|"
+    r"broke|is down|is better|va mieux)\b"
 )
 _IMPROVED_BEFORE = re.compile(
     r"(?<![\w'])(?:no more|plus de|plus d'|moins de|fewer|less|stopped my|cured my|"
-    r"helped with|helps with|a soulage|soulage|for my|pour mes|pour ma|pour mon)(?![\w])"
+    r"helped with|helps with|a soulage|soulage|for my|pour mes|pour ma|pour mon|for this|"
+    r"for that|for the|pour ce|pour cette|pour cet|pour les|contre les|contre mes|contre ma|"
+    r"sauve de|sauvee de|saved me from|got rid of|debarrasse de|debarrassee de|fini les|"
+    r"sortie de|sorti de|got me out of|pulled me out of|a aide|m'a aidee?|helped my|"
+    r"contre mon|contre la|contre le)(?![\w])"
+)
+
+
+#: "won't stop shaking", "n'arrête pas de vomir": a negated "stop" affirms what follows.
+_NOT_STOPPING = re.compile(
+    r"(?<![\w'])(?:won't|wont|can't|cant|couldn't|couldnt|wouldn't|wouldnt|doesn't|doesnt|"
+    r"don't|dont|didn't|didnt|never) stop|n'arrete (?:pas|plus|jamais)|arrete pas|arrete jamais"
 )
 
 
 def denied(folded: str, start: int, end: int | None = None) -> bool:
     """The hit at ``start`` is negated ("no nausea"), hypothetical ("could cause nausea") or
     gone ("no more migraines", "migraines gone")."""
-    if in_scope(folded, start, NEGATION, NEGATION_WINDOW):
+    words = _NOT_STOPPING.sub(" ", clause_before(folded, start)).split()
+    if NEGATION.search(" ".join(words[-NEGATION_WINDOW:])):
         return True
     if in_scope(folded, start, _IMPROVED_BEFORE, 3):
         return True
@@ -172,3 +243,79 @@ def self_reference(folded: str) -> bool:
     """The author writes about their own body or experience (first person, not "I read")."""
     stripped = _NOT_SELF.sub(" ", folded)
     return bool(SELF.search(stripped))
+
+
+#: "X made me ...", "X has me ...", "X me donne ...", "X m'a fait ...": the medicine did something
+#: to someone. Read as an unspecified reaction when the lexicon names none, unless what follows
+#: is good news ("made me feel better", "me fait du bien") or nothing ("me fait rien").
+AE_FRAME = re.compile(
+    r"(?<![\w'])(?:(?:made|makes|making|make|gave|gives|giving|give|turned|turns) "
+    r"(?:me|him|her|us|my (?:\w+ )?\w+)|(?:got|gets|has|had|having|left|leaves|leaving|keeps|"
+    r"kept) (?:me|him|her|us)|"
+    r"(?:me|m'|lui|l'|nous) ?(?:donne|a donne|donnait|file|a file|fait|a fait|faisait|rend|"
+    r"a rendu|rendait|provoque|a provoque|cause|a cause|met|a mis|mettait|colle|a colle|"
+    r"declenche|a declenche|flingue|a flingue|detraque|a detraque))(?![\w'])"
+)
+_GOOD_AFTER = re.compile(
+    r"^[ ,]*(?:really |absolutely |just |actually |honestly |truly |vraiment |absolument |"
+    r"strictement |juste |tellement |trop |hyper |super |pas )?"
+    r"(?:feel |feeling |so |much |a lot |way |soo+ )?(?:better|good|great|fine|happy|"
+    r"happier|calm|calmer|normal|human|alive|myself|hopeful|productive|focused|smile|laugh|"
+    r"want|think|realize|realise|wonder|love|able|life back|my life back|sane|whole|less|"
+    r"stable|functional|energized|energetic|motivated|confident|"
+    r"du bien|bien|mieux|plaisir|rien|aucun|plus rien|effet|sourire|rire|revivre|penser|"
+    r"envie de vivre|la vie|ma vie|my life|mon sourire|le sourire|ma joie|gout de vivre|"
+    r"espoir|sous|on it|du sport|confiance|plus calme|zen|sur ordonnance|a jeun|"
+    r"un test|une prise de sang|un bilan|ma piqure|mon injection|l'injection|la piqure|"
+    r"take|taking|prendre|try|essayer|a question|an appointment|wait|pay|a prescription)\b"
+)
+
+
+def reaction_frame(folded: str) -> re.Match[str] | None:
+    """The first "X made me ..." frame that is not denied, hypothetical, nor good news."""
+    for m in AE_FRAME.finditer(folded):
+        if _GOOD_AFTER.search(folded[m.end() : m.end() + 40]):
+            continue
+        if not denied(folded, m.start()):
+            return m
+    return None
+
+
+_BODY = (
+    r"head|stomach|tummy|belly|gut|heart|chest|legs?|arms?|hands?|feet|foot|fingers|toes|eyes?|"
+    r"ears?|skin|face|lips|tongue|mouth|throat|jaw|teeth|gums|back|neck|shoulders?|knees?|"
+    r"hips?|joints|muscles|bones|ankles|wrists|nose|scalp|hair|nails|bladder|bowels|breasts?|"
+    r"injection site|point d'injection|"
+    r"boobs|nipples|kidneys?|liver|vision|period|tete|ventre|estomac|coeur|poitrine|jambes?|"
+    r"bras|mains?|pieds?|doigts|orteils|yeux|oeil|oreilles?|peau|visage|levres|langue|bouche|"
+    r"gorge|machoire|dents|gencives|dos|nuque|epaules?|genoux|hanches?|articulations|muscles|"
+    r"os|chevilles|poignets|nez|cuir chevelu|cheveux|ongles|vessie|seins|reins|foie|vue|regles"
+)
+#: A body part doing something bad: "my hands are purple", "my jaw aches", "les jambes qui
+#: brûlent", "mal au genou". Read as an unspecified reaction when the lexicon names none.
+BODY_COMPLAINT = re.compile(
+    rf"(?<![\w'])(?:my|his|her|their|the|mes|mon|ma|ses|son|sa|les|la|le|l') ?(?:\w+ )?"
+    rf"(?P<body>{_BODY}) (?:is |are |was |were |feels? |felt |keeps? |kept |went |goes |got |"
+    r"qui |me |lui |se |sont |est |etait |etaient )?(?:so |really |super |all |a little |"
+    r"a bit |kinda |slightly |tout |toute |un peu |"
+    r"tres |hyper |completement )?(?:hurts?|hurting|hurt|aches?|aching|ached|burn(?:s|ing|ed)?|"
+    r"itch(?:es|ing|y)?|tingl(?:es|ing|y)|swollen|swelled|swelling|numb|throb(?:s|bing)?|sore|"
+    r"killing me|on fire|purple|blue|yellow|grey|gray|bleeding|bleeds|bled|twitch(?:es|ing|y)?|"
+    r"shaking|shakes|cramping|pounding|racing|weak|stiff|peeling|falling out|breaking out|"
+    r"raw|stinging|stings|cracked|inflamed|irritated|flaking|flaky|"
+    r"puffy|brule|brulent|bruler|gratte|grattent|fait mal|font mal|faisait mal|tremble|"
+    r"tremblent|gonfle|gonflent|gonflee?s?|enfle|enflee?s?|saigne|saignent|picote|picotent|"
+    r"lance|lancent|engourdie?s?|violets?|violettes?|jaunes?|gris|grise|raide|raides|"
+    r"douloureux|douloureuses?|en feu|en compote|en vrac|qui pele|pelent|red|rouges?|rougi)"
+    r"(?![\w'])"
+    r"|(?<![\w'])(?:j'ai |j ai |jai |g |il a |elle a |a )?mal (?:au|aux|a la|a l'|a) ?\w+"
+)
+
+
+def body_complaint(folded: str) -> re.Match[str] | None:
+    """The first body complaint that is not denied nor hypothetical."""
+    for m in BODY_COMPLAINT.finditer(folded):
+        at = m.start("body") if m.group("body") else m.start()
+        if not denied(folded, at, m.end()):
+            return m
+    return None

@@ -4,12 +4,19 @@ Rules, not a model (see ``cues`` and ``lexicon``):
 
 - **reporter**: an identifiable author -- an author handle or id came with the mention, or the
   text is written in the first person;
-- **patient**: the author ("I had...", "j'ai eu...") or an identifiable other person ("my
-  mother", "mon fils", "a 45-year-old woman"); "people", "patients", "someone" are not;
+- **patient**: the author ("I had...", "j'ai eu...", "jsuis sous...") or an identifiable other
+  person ("my mother", "my 6yo", "mon fils", "a 45-year-old woman"); "people", "patients",
+  "someone" are not; a reporter who names a product and a reaction with no third party as the
+  subject is taken to speak of themselves;
 - **product**: a product of the tracked brands (trade name, alias or generic, matched by the
-  brand matcher of :mod:`pipeline.brands`) or a generic name from ``data/generics.yaml``;
-- **reaction**: a lexicon reaction that is neither negated ("no nausea", "pas de fièvre") nor
-  hypothetical ("could cause", "risque de"); "no side effects" denies them all;
+  brand matcher of :mod:`pipeline.brands`; ``company_product`` says so), or any other medicine:
+  a trade name or generic of ``data/medicines.yaml`` (with the brand matcher's hashtag and
+  one-edit rules) or a generic name from ``data/generics.yaml``;
+- **reaction**: a lexicon reaction that is neither negated ("no nausea", "pas de fièvre"),
+  hypothetical ("could cause", "risque de"), gone or the indication ("no more migraines"),
+  asked, nor a figure of speech; "no side effects" denies them all. With a product and no
+  lexicon reaction, "X made me ..." or a body part doing something bad ("my hands are purple")
+  is an unspecified reaction;
 - **serious**: a seriousness cue not negated, or a medically important reaction.
 
 A case is valid iff all four criteria hold.
@@ -30,6 +37,8 @@ from pipeline.pv.lexicon import Lexicon, default_lexicon, normalise
 AUTHOR_FIELDS = ("author", "author_id", "handle", "user", "username", "screen_name", "user_id")
 #: The lexicon's unspecified reaction ("a side effect"): reported only outside a question.
 GENERIC_REACTION = "Adverse drug reaction"
+#: The lexicon's death: a reaction only when nothing else is reported ("X killed my gran").
+DEATH = "Death"
 DEFAULT_BRANDS = Path(__file__).resolve().parent.parent / "config" / "brands.yaml"
 
 
@@ -43,6 +52,8 @@ class CaseAssessment:
     reactions: tuple[str, ...]
     seriousness: tuple[str, ...]
     patient_details: dict[str, str] = field(default_factory=dict, compare=False)
+    #: The product named first is one of the company's (``brands.yaml``), not another medicine.
+    company_product: bool = False
 
     @property
     def criteria(self) -> dict[str, bool]:
@@ -66,6 +77,7 @@ class CaseAssessment:
             "valid": self.valid,
             "criteria": self.criteria,
             "product": self.product,
+            "company_product": self.company_product,
             "reactions": list(self.reactions),
             "serious": self.serious,
             "seriousness": list(self.seriousness),
@@ -106,20 +118,38 @@ class Triage:
     def assess(self, text: str, author: str | None = None) -> CaseAssessment:
         folded = normalise(text)
         reactions = self.reactions(folded)
+        product, company = self.named_product(text, folded)
+        if not reactions and product is not None and self._unnamed_reaction(folded):
+            reactions = (GENERIC_REACTION,)
+        reporter = bool(author and author.strip()) or bool(cues.FIRST_PERSON.search(folded))
         return CaseAssessment(
-            reporter=bool(author and author.strip()) or bool(cues.FIRST_PERSON.search(folded)),
-            patient=self._patient(folded),
-            product=self.product(text, folded),
+            reporter=reporter,
+            patient=self._patient(folded)
+            or _owned(folded, product)
+            or (reporter and product is not None and self._own_experience(folded, reactions)),
+            product=product,
             reactions=reactions,
             seriousness=self.seriousness(folded, reactions),
             patient_details=patient_details(folded),
+            company_product=company,
         )
 
     def product(self, text: str, folded: str) -> str | None:
-        """The first product named: a tracked product (any rule) or a listed generic."""
-        found = [(m.start, self._product_names[m.brand]) for m in self._products.matches(text)]
-        found += [(h.start, h.label) for h in self.lexicon.generics.find(folded)]
-        return min(found)[1] if found else None
+        """The first product named (see :meth:`named_product`)."""
+        return self.named_product(text, folded)[0]
+
+    def named_product(self, text: str, folded: str) -> tuple[str | None, bool]:
+        """The first product named and whether it is the company's: a tracked product (any
+        rule of the brand matcher), else a medicine name or a listed generic. At the same
+        position the company's product wins (its generic may also be a listed medicine)."""
+        found = [(m.start, 0, self._product_names[m.brand]) for m in self._products.matches(text)]
+        if self.lexicon.medicines is not None:
+            found += [(h.start, 1, h.label) for h in self.lexicon.medicines.find(text, folded)]
+        found += [(h.start, 1, h.label) for h in self.lexicon.generics.find(folded)]
+        if not found:
+            return None, False
+        _, other, name = min(found)
+        return name, other == 0
 
     def reactions(self, folded: str) -> tuple[str, ...]:
         """Preferred terms reported (not negated, not hypothetical), by first appearance."""
@@ -131,7 +161,11 @@ class Triage:
                 continue
             if hit.label == GENERIC_REACTION and "?" in folded[hit.end :].split(".")[0]:
                 continue  # "what are the side effects like?" asks, does not report
+            if _asked(folded, hit.start, hit.end):
+                continue  # "Seroplex, ça fait grossir ?" asks about others' experience
             out.append(hit.label)
+        if DEATH in out and len(out) > 1:
+            out.remove(DEATH)  # death is then the outcome (seriousness) of the other reactions
         return tuple(out)
 
     def seriousness(self, folded: str, reactions: tuple[str, ...]) -> tuple[str, ...]:
@@ -154,6 +188,53 @@ class Triage:
         if cues.RELATIVE.search(folded) or cues.AGE_SEX.search(folded):
             return True
         return cues.self_reference(folded)
+
+    @staticmethod
+    def _unnamed_reaction(folded: str) -> bool:
+        """A medicine "made me ..." / "m'a fait ..." something, or a body part doing something
+        bad ("my hands are purple", "mal au genou"), that the lexicon does not name: an
+        unspecified reaction, unless the whole text denies side effects or it is asked."""
+        if cues.GLOBAL_DENIAL.search(folded) and not _has_clause_turn(folded):
+            return False
+        frame = cues.reaction_frame(folded)
+        if frame is not None and "?" not in folded[frame.end() :].split(".")[0]:
+            return True  # "can it make me ...?" asks
+        body = cues.body_complaint(folded)
+        return body is not None and not _asked(folded, body.start(), body.end())
+
+    @staticmethod
+    def _own_experience(folded: str, reactions: tuple[str, ...]) -> bool:
+        """A reporter names a product and a reaction with nobody else as the subject
+        ("seroquel hangover is no joke", "Augmentin = diarrhée garantie"): people post their
+        own experience that way, so the author is the patient. Third persons, groups and news
+        words ("people on X", "patients", "study", "FDA") keep it from counting."""
+        return bool(reactions) and not cues.THIRD_PARTY.search(folded)
+
+
+def _owned(folded: str, product: str | None) -> bool:
+    """ "my Eliquis", "mon Levothyrox": the author (or someone they name) takes it."""
+    if product is None:
+        return False
+    name = re.escape(normalise(product))
+    return bool(re.search(rf"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?{name}(?![\w])", folded))
+
+
+_SENTENCE_END = re.compile(r"[.!?\n]")
+_ELSE = re.compile(r"\b(?:else|d'autre|d'autres|aussi|too|also|normal|normale)\b")
+
+
+def _asked(folded: str, start: int, end: int) -> bool:
+    """The hit sits in a question with no first person ("ça fait grossir ?", "does it cause
+    hair loss?"); "anyone else get X?" and "why am I so tired?" still report."""
+    rest = folded[end:]
+    q = rest.find("?")
+    if q < 0 or re.search(r"[.!,;\n]", rest[:q]):
+        return False
+    cut = 0
+    for m in _SENTENCE_END.finditer(folded, 0, start):
+        cut = m.end()
+    sentence = folded[cut : end + q]
+    return not (cues.FIRST_PERSON.search(sentence) or _ELSE.search(sentence))
 
 
 def _has_clause_turn(folded: str) -> bool:

@@ -44,6 +44,7 @@ def test_jsonl_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         "valid": True,
         "criteria": {"reporter": True, "patient": True, "product": True, "reaction": True},
         "product": "Glytera",
+        "company_product": True,
         "reactions": ["Malaise"],
         "serious": True,
         "seriousness": ["hospitalisation"],

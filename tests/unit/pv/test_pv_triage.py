@@ -26,6 +26,7 @@ def test_valid_first_person_case(triage: Triage) -> None:
         "valid": True,
         "criteria": {"reporter": True, "patient": True, "product": True, "reaction": True},
         "product": "Glytera",
+        "company_product": True,
         "reactions": ["Nausea"],
         "serious": True,
         "seriousness": ["hospitalisation"],
@@ -116,3 +117,243 @@ def test_no_ae_mention(triage: Triage) -> None:
         ("reporter", "patient", "product", "reaction"), False
     )
     assert not case.serious
+
+
+@pytest.mark.parametrize(
+    ("text", "product"),
+    [
+        ("Lexapro has me yawning all day", "Lexapro"),
+        ("2 weeks on vyvanse and my appetite is gone", "Vyvanse"),
+        ("SEROQUEL hangover every morning", "Seroquel"),
+        ("j'ai des vertiges depuis la Dépakine", "Depakine"),
+        ("le Levothyrox nouvelle formule me donne des palpitations", "Levothyrox"),
+        ("Doliprane 1000 et toujours mal au crâne", "Doliprane"),
+        ("#ozempicface is real, my cheeks are hollow", "Ozempic"),
+        ("humira injection day again", "Humira"),
+        ("escitalopram 10mg day 3", "escitalopram"),
+        ("paracétamol et ibuprofène en alternance", "paracetamol"),
+        ("got my 2nd pfizer shot yesterday", "COVID-19 mRNA vaccine (Pfizer-BioNTech)"),
+    ],
+)
+def test_real_medicine_names_en_and_fr(triage: Triage, text: str, product: str) -> None:
+    case = triage.assess(text)
+    assert case.product == product
+    assert not case.company_product
+
+
+@pytest.mark.parametrize(
+    ("text", "product"),
+    [
+        ("Lexaprro has me yawning", "Lexapro"),  # one insertion
+        ("seroqeul knocks me out", "Seroquel"),  # neighbours swapped
+        ("started wellbutrn last week", "Wellbutrin"),  # one deletion
+        ("le levothyrix me fatigue", "Levothyrox"),  # one substitution
+    ],
+)
+def test_medicine_names_within_one_edit(triage: Triage, text: str, product: str) -> None:
+    assert triage.assess(text).product == product
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my ability to focus is great",  # Abilify
+        "these lyrics hit hard",  # Lyrica
+        "ambient music helps me sleep",  # Ambien
+        "a singular experience",  # Singulair
+        "mon voisin écoute du concerto",  # Concerta
+    ],
+)
+def test_ordinary_words_are_not_misspelt_medicines(triage: Triage, text: str) -> None:
+    assert triage.assess(text).product is None
+
+
+def test_company_product_is_told_apart_from_other_medicines(triage: Triage) -> None:
+    own = triage.assess("Glytera and metformin together gave me diarrhoea")
+    assert own.product == "Glytera" and own.company_product
+    other = triage.assess("metformin and Glytera together gave me diarrhoea")
+    assert other.product == "metformin" and not other.company_product
+    assert triage.assess("orvaglutide made me sick").company_product  # the company's generic
+
+
+@pytest.mark.parametrize(
+    ("text", "reaction"),
+    [
+        ("Lexapro and I can't sleep, wired at 3am", "Insomnia"),
+        ("zoloft makes me feel like a zombie", "Emotional blunting"),
+        ("gained 20 lbs on depakote", "Weight increased"),
+        ("put on 8kg since starting seroquel", "Weight increased"),
+        ("my hair is falling out since accutane", "Alopecia"),
+        ("mounjaro sulfur burps are disgusting", "Eructation"),
+        ("ozempic has me throwing up every morning", "Vomiting"),
+        ("slept 14 hours on quetiapine", "Somnolence"),
+        ("j'ai des vertiges depuis le Lyrica", "Dizziness"),
+        ("le Seroplex ça me donne la nausée", "Nausea"),
+        ("prise de poids énorme avec le Laroxyl", "Weight increased"),
+        ("j'ai pris 10 kilos avec le Deroxat", "Weight increased"),
+        ("+8kg en 3 mois sous Xeroquel", "Weight increased"),
+        ("fièvre à 39,5 après le vaccin Pfizer", "Pyrexia"),
+        ("chui crevée depuis le Xeroquel", "Fatigue"),
+        ("le Levothyrox me fait perdre mes cheveux, ils tombent par poignées", "Alopecia"),
+    ],
+)
+def test_colloquial_reactions_en_and_fr(triage: Triage, text: str, reaction: str) -> None:
+    assert reaction in triage.assess(text, "@someone").reactions
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mort de rire avec le Doliprane",  # "mort de rire" is laughter, not a death
+        "ce Doliprane m'a tué la journée",  # "m'a tué" = exhausted me, no death reported
+        "my libido is dead honestly, Lexapro",  # a figure of speech, not a death
+    ],
+)
+def test_figures_of_speech_are_not_deaths(triage: Triage, text: str) -> None:
+    case = triage.assess(text, "@someone")
+    assert "Death" not in case.reactions
+    assert "death" not in case.seriousness
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jsuis sous seroplex et j'ai des nausées",
+        "j'suis sous Stilnox depuis 2 semaines, des cauchemars",
+        "chui sous Lyrica, vertiges",
+        "g mal à la tête depuis le Kardegic",
+        "jprends du Kardegic et j'ai des bleus partout",
+        "i started lexapro and the nausea is rough",
+        "im on prednisone and cant sleep",
+    ],
+)
+def test_social_media_first_person_is_reporter_and_patient(triage: Triage, text: str) -> None:
+    case = triage.assess(text)  # no author field: the first person alone makes the reporter
+    assert case.criteria["reporter"] and case.criteria["patient"]
+    assert case.valid
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my 6yo has nightmares since singulair",
+        "my hubby started metformin and has the runs",
+        "mon mari a fait une hémorragie sous Xarelto",
+        "ma fille de 8 ans fait des cauchemars depuis le Singulair",
+        "Nurse here: one of my patients on amiodarone turned grey-blue",
+    ],
+)
+def test_caregivers_and_relatives_identify_a_patient(triage: Triage, text: str) -> None:
+    case = triage.assess(text, "@carer")
+    assert case.criteria["patient"] and case.valid
+
+
+def test_a_reporter_naming_product_and_reaction_is_the_patient(triage: Triage) -> None:
+    # no "I": people write their own experience this way
+    assert triage.assess("seroquel hangover is no joke, slept 14 hours", "@a").valid
+    assert triage.assess("Augmentin = diarrhée garantie à chaque fois", "@b").valid
+    # without an author nor a first person, nobody is identifiable
+    assert not triage.assess("seroquel hangover is no joke, slept 14 hours").criteria["patient"]
+    # others or news as the subject are not the author's own experience
+    for text in (
+        "People on Mounjaro say the sulfur burps are awful",
+        "Beaucoup de gens sous Lyrica se plaignent de vertiges",
+        "FDA report links Singulair to nightmares in kids",
+    ):
+        assert not triage.assess(text, "@news").criteria["patient"], text
+
+
+def test_questions_about_a_reaction_are_not_reports(triage: Triage) -> None:
+    for text in (
+        "Is it normal to feel dizzy on Zoloft? starting next week",
+        "Est-ce que le Seroplex fait grossir ? je commence lundi",
+        "Is it true Eliquis can make you bleed more?",
+    ):
+        assert triage.assess(text, "@q").reactions == (), text
+
+
+def test_a_medicine_that_made_me_something_is_an_unspecified_reaction(triage: Triage) -> None:
+    for text in (
+        "Le Stilnox me fait faire des trucs bizarres la nuit",
+        "ambien made me do the weirdest stuff last night",
+        "Le Mediator a tué ma grand-mère",
+    ):
+        assert triage.assess(text, "@a").valid, text
+    for text in (
+        "Lexapro made me feel better honestly",  # good news
+        "Le Tramadol me fait vraiment du bien pour mon dos",
+        "Le Spasfon ne me fait absolument rien",  # nothing at all: not a reaction
+        "Just got my Glytera pen, the packaging is gorgeous",
+        "Zoloft doesn't make me sleepy at all",  # denied
+        "Can Zoloft make me gain weight?",  # asked
+    ):
+        assert triage.assess(text, "@a").reactions == (), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Le Levothyrox est de nouveau en rupture, c'est l'angoisse",
+        "so tired of fighting my insurance over Ozempic",
+        "getting my Vyvanse refilled is a nightmare to sort out",
+        "Merci le Doliprane, ma fièvre est tombée",  # gone: the reason it was taken
+        "Quelqu'un prend du Seroplex ? ça fait grossir ?",  # asked, no first person
+    ],
+)
+def test_figures_of_speech_improvements_and_questions_report_nothing(
+    triage: Triage, text: str
+) -> None:
+    assert triage.assess(text, "@a").reactions == (), text
+
+
+def test_questions_in_the_first_person_or_to_others_like_me_still_report(triage: Triage) -> None:
+    assert triage.assess("anyone else get horrible heartburn from naproxen??", "@a").valid
+    assert triage.assess("why am I so dizzy on Zoloft?", "@a").valid
+
+
+@pytest.mark.parametrize(
+    ("text", "reaction"),
+    [
+        ("Prednisone moon face activated", "Cushingoid"),
+        ("cipralex makes me clench my jaw all night", "Bruxism"),
+        ("Botox left my eyelid drooping for 2 months", "Eyelid ptosis"),
+        ("Celebrex tore up my stomach, ended up with an ulcer", "Abdominal pain"),
+        ("Lexomil + alcool = trou noir complet", "Memory impairment"),
+        ("the new BP med (losartan) tanked my blood pressure", "Hypotension"),
+    ],
+)
+def test_more_lay_reactions(triage: Triage, text: str, reaction: str) -> None:
+    assert reaction in triage.assess(text, "@a").reactions
+
+
+def test_a_body_part_doing_something_bad_is_an_unspecified_reaction(triage: Triage) -> None:
+    for text in (
+        "Started metoprolol and now my hands are purple",
+        "depuis le Tahor j'ai mal au genou droit",
+        "Mirena and my boobs are so sore",
+    ):
+        assert triage.assess(text, "@a").valid, text
+    for text in (
+        "Le Spasfon c'est magique pour les règles douloureuses",  # what it is taken for
+        "Lexapro and my skin is not itchy at all",  # denied
+    ):
+        assert triage.assess(text, "@a").reactions == (), text
+
+
+def test_ligatures_and_not_stopping(triage: Triage) -> None:
+    # "cœur" is written with the ligature, which accent folding alone keeps whole
+    case = triage.assess("Ma mère sous Levothyrox a le cœur qui s'emballe la nuit", "@a")
+    assert case.reactions == ("Palpitations",) and case.valid
+    # a negated "stop" affirms the reaction
+    case = triage.assess("my Lexapro dose went up and my hands won't stop shaking", "@a")
+    assert "Tremor" in case.reactions
+    assert triage.assess("Lexapro and my hands don't shake anymore", "@a").reactions == ()
+
+
+def test_batch_seven_wording(triage: Triage) -> None:
+    case = triage.assess("finished my z pack and now I've got a yeast infection, classic", "@a")
+    assert case.product == "Z pack" and case.reactions == ("Fungal infection",) and case.valid
+    case = triage.assess("Le vaccin contre la grippe m'a cloué au lit 3 jours, 39 de fièvre", "@a")
+    assert case.valid and "disability" not in case.seriousness  # days in bed are not lasting
+    case = triage.assess("Merci au Seroplex de m'avoir sortie de la dépression", "@a")
+    assert case.reactions == ()  # what it treated
