@@ -106,6 +106,35 @@ def topics_create(bootstrap: str) -> None:
         click.echo(f"{spec.name:<32} partitions={spec.partitions}  {spec.doc}")
 
 
+@topics.command("grow")
+@bootstrap_option
+@click.option(
+    "--to",
+    "to",
+    type=click.IntRange(2, 1024),
+    required=True,
+    help="new partition count of every keyed topic and table changelog",
+)
+def topics_grow(bootstrap: str, to: int) -> None:
+    """Grow the keyed topics from TOCSIN_KAFKA_PARTITIONS to --to, moving table state to match.
+
+    Every worker stopped and drained first; afterwards set TOCSIN_KAFKA_PARTITIONS to the new
+    count everywhere (docs/operations.md, Partitions).
+    """
+    from pipeline.ops.grow import grow_partitions
+
+    require_kafka_login("topics grow", bootstrap)
+    try:
+        result = grow_partitions(bootstrap, to)
+    except TocsinError as exc:
+        click.echo(f"tocsin topics grow: {exc}", err=True)
+        sys.exit(1)
+    for name in result.grown:
+        moved = result.moved.get(name)
+        click.echo(f"{name:<32} partitions={to}" + ("" if moved is None else f"  moved={moved}"))
+    click.echo(f"now set TOCSIN_KAFKA_PARTITIONS={to} for every worker and command")
+
+
 @cli.command()
 @click.option(
     "--speed",

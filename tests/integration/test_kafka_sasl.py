@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
 from pipeline.kafka_clients import EXIT_KAFKA_LOGIN, client_config
+from pipeline.ops.grow import home
 from pipeline.ops.procs import REPO, Broker, SaslSslListener, Worker, free_port
 from pipeline.ops.topics import BrokerUnavailable, wait_for_broker
 from pipeline.settings_kafka import KafkaSettings
@@ -163,6 +164,10 @@ def test_worker_and_commands_over_scram_and_tls(
         classified = read_all(sasl_broker.bootstrap, "mentions.classified", settings, want=2)
         assert sorted(m["mention"]["id"] for m in classified) == ["sasl:0", "sasl:1"]  # type: ignore[index]
         assert {m["mention"]["brand"] for m in classified} == {"brenmoor"}  # type: ignore[index]
+        # The counting state sits in the changelog partition Kafka's default partitioner gives
+        # its key: what `tocsin topics grow` relies on to move it (pipeline/ops/grow.py).
+        placed = changelog_placement(sasl_broker.bootstrap, settings, want_key=b"brenmoor")
+        assert placed and all(home(k, 4) == p for k, p in placed.items()), placed
         assert worker.log_path is not None
         assert PASSWORD not in worker.log_path.read_text(errors="replace")
     finally:
@@ -186,6 +191,28 @@ def read_all(
         while len(out) < want and time.monotonic() < deadline:
             out.extend(json.loads(message.value) for message in consumer)
         return out
+    finally:
+        consumer.close()
+
+
+def changelog_placement(
+    bootstrap: str, settings: KafkaSettings, *, want_key: bytes, timeout_s: float = 60
+) -> dict[bytes, int]:
+    """Partition of each key in the open_buckets changelog, once a key containing ``want_key``
+    has been written (the counting agent writes its state once per batch)."""
+    tps = [TopicPartition("tocsin-open_buckets-changelog", p) for p in range(4)]
+    consumer = KafkaConsumer(
+        enable_auto_commit=False, bootstrap_servers=bootstrap, **client_config(settings)
+    )
+    placed: dict[bytes, int] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        while time.monotonic() < deadline and not any(want_key in k for k in placed):
+            for tp, records in consumer.poll(timeout_ms=1000).items():
+                placed.update((r.key, tp.partition) for r in records if r.key is not None)
+        return placed
     finally:
         consumer.close()
 
