@@ -7,9 +7,9 @@ laptop: broker on 127.0.0.1, web server bound to 127.0.0.1, and consumer-group t
 that a restarted worker rejoins in seconds rather than the minute Faust's defaults take.
 
 Two things come from Tocsin's Kafka settings (``TOCSIN_KAFKA_*``, ``pipeline/settings_kafka.py``),
-read once when this module is imported: the broker credentials (TLS, SASL) and the partition count
+read once when this module is imported: the broker credentials (TLS, SASL), the partition count
 every table's changelog gets (``topic_partitions``, the same as the topics in
-``pipeline/topology.py``).
+``pipeline/topology.py``) and the replication factor of the topics Faust creates itself.
 """
 
 from __future__ import annotations
@@ -105,7 +105,13 @@ def create_app() -> faust.App:
     """Create the app; the module-level ``app`` below is the only call in production."""
     return TocsinApp(
         "tocsin",
-        env={**FAUST_DEFAULTS, **os.environ},
+        # Faust's own topics (the assignor's leader topic) get Tocsin's replication factor
+        # unless TOPIC_REPLICATION_FACTOR says otherwise: a managed cluster refuses 1.
+        env={
+            **FAUST_DEFAULTS,
+            "TOPIC_REPLICATION_FACTOR": str(kafka_settings().replication_factor),
+            **os.environ,
+        },
         autodiscover=[
             "agents",
             "pipeline.worker.web",

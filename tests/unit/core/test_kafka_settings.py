@@ -125,6 +125,7 @@ def test_partitions_setting_sizes_every_topic_and_changelog() -> None:
     """TOCSIN_KAFKA_PARTITIONS=12: every keyed topic Faust declares, every table's changelog and
     the specs `tocsin topics create` uses have 12 partitions; the dead letters and the silences
     (one global table) keep one. Read in a fresh interpreter: the count is fixed at import."""
+    # (And TOCSIN_KAFKA_REPLICATION_FACTOR reaches Faust's own topics.)
     probe = """
 import json
 from faust.types import TopicT
@@ -137,15 +138,22 @@ print(json.dumps({
     "tables": {t.changelog_topic.get_topic_name(): t.partitions or app.conf.topic_partitions
                for t in app.tables.values()},
     "app": app.conf.topic_partitions,
+    "replicas": app.conf.topic_replication_factor,
 }))
 """
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TOCSIN_KAFKA_PARTITIONS": "12"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TOCSIN_KAFKA_PARTITIONS": "12",
+        "TOCSIN_KAFKA_REPLICATION_FACTOR": "3",
+    }
     run = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stderr
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     assert seen["app"] == 12
+    assert seen["replicas"] == 3  # Faust's own topics follow TOCSIN_KAFKA_REPLICATION_FACTOR
     single = {"mentions.dlq", "alerts.silences", "tocsin-silences-changelog"}
     specs = seen["specs"]
     assert {name: n for name, n in specs.items() if n != 12} == dict.fromkeys(single, 1)
