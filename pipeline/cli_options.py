@@ -12,7 +12,7 @@ bootstrap_option = click.option(
     envvar="TOCSIN_BOOTSTRAP",
     default="127.0.0.1:9092",
     show_default=True,
-    help="Kafka bootstrap servers [env: TOCSIN_BOOTSTRAP]",
+    help="Kafka bootstrap servers [env: TOCSIN_BOOTSTRAP]; TLS and SASL from TOCSIN_KAFKA_*",
 )
 
 
