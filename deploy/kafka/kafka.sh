@@ -200,6 +200,7 @@ check_security() {
     [[ -r "${!var}" ]] || die "$var: cannot read ${!var}"
   done
   [[ -n "$KAFKA_SSL_KEYSTORE_PASSWORD" ]] || die "KAFKA_SECURITY=SASL_SSL needs KAFKA_SSL_KEYSTORE_PASSWORD"
+  scram_users >/dev/null # dies on a malformed line, here rather than in a subshell
   [[ -n "$(scram_users)" ]] || die "KAFKA_SCRAM_USERS_FILE lists no user"
 }
 
