@@ -5,6 +5,11 @@ Faust reads its own settings from the environment (``BROKER_URL``, ``WEB_PORT``,
 operator's environment always wins and nothing is configured twice. The defaults are safe for a
 laptop: broker on 127.0.0.1, web server bound to 127.0.0.1, and consumer-group timeouts short enough
 that a restarted worker rejoins in seconds rather than the minute Faust's defaults take.
+
+Two things come from Tocsin's Kafka settings (``TOCSIN_KAFKA_*``, ``pipeline/settings_kafka.py``),
+read once when this module is imported: the broker credentials (TLS, SASL), the partition count
+every table's changelog gets (``topic_partitions``, the same as the topics in
+``pipeline/topology.py``) and the replication factor of the topics Faust creates itself.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import faust
 from faust.types import ConsumerT
 from mode import Service
 
+from pipeline.kafka_clients import faust_credentials
 from pipeline.redelivery import (
     HOLE_CHECK_INTERVAL_S,
     HoleWatch,
     redeliver_after_rebalance,
     refetch_holes,
 )
+from pipeline.settings_kafka import kafka_settings
 from pipeline.topology import DEFAULT_PARTITIONS, MAX_MESSAGE_BYTES
 
 FAUST_DEFAULTS: dict[str, str] = {
@@ -98,7 +105,13 @@ def create_app() -> faust.App:
     """Create the app; the module-level ``app`` below is the only call in production."""
     return TocsinApp(
         "tocsin",
-        env={**FAUST_DEFAULTS, **os.environ},
+        # Faust's own topics (the assignor's leader topic) get Tocsin's replication factor
+        # unless TOPIC_REPLICATION_FACTOR says otherwise: a managed cluster refuses 1.
+        env={
+            **FAUST_DEFAULTS,
+            "TOPIC_REPLICATION_FACTOR": str(kafka_settings().replication_factor),
+            **os.environ,
+        },
         autodiscover=[
             "agents",
             "pipeline.worker.web",
@@ -108,6 +121,7 @@ def create_app() -> faust.App:
         ],
         origin="pipeline",
         topic_partitions=DEFAULT_PARTITIONS,
+        broker_credentials=faust_credentials(kafka_settings()),
         topic_allow_declare=True,
         topic_disable_leader=True,
         stream_wait_empty=False,

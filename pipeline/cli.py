@@ -1,5 +1,7 @@
 """The ``tocsin`` command line. Each option names the environment variable it reads."""
 
+# The Kafka settings are read before the modules below import them (topics are declared with their
+# partition count): a wrong TOCSIN_KAFKA_* value then stops every command with one line.
 from __future__ import annotations
 
 import sys
@@ -7,9 +9,17 @@ from pathlib import Path
 
 import click
 
+from pipeline.errors import ConfigError, TocsinError
+from pipeline.settings_kafka import kafka_settings
+
+try:
+    kafka_settings()
+except ConfigError as _exc:
+    sys.exit(f"tocsin: {_exc}")
+
 from models.cli import classify_cmd, model
 from pipeline.approvals.audit_export import audit
-from pipeline.cli_options import bootstrap_option
+from pipeline.cli_options import bootstrap_option, require_kafka_login
 from pipeline.detection.backtest import backtest
 from pipeline.ops.notify import notify
 from pipeline.ops.silences import silences
@@ -40,6 +50,10 @@ def worker(faust_args: tuple[str, ...]) -> None:
     except StateDirUnusable as exc:
         click.echo(f"tocsin worker: {exc}", err=True)
         sys.exit(EXIT_STATE_DIR)
+    # Before Faust too: it would keep reconnecting with refused credentials instead of saying so.
+    require_kafka_login(
+        "worker", ",".join(f"{url.host}:{url.port or 9092}" for url in app.conf.broker)
+    )
     sys.argv = ["tocsin", "worker", *faust_args]
     app.main()
 
@@ -60,6 +74,7 @@ def replay_cmd(file: Path, bootstrap: str, topic: str, speed: float, limit: int 
     """Produce a JSONL file of raw mentions into Kafka, paced by their event times."""
     from pipeline.ingest.replay import count_lines, replay
 
+    require_kafka_login("replay", bootstrap)
     total = count_lines(file) if limit is None else min(limit, count_lines(file))
     with click.progressbar(length=total, label="replay", show_eta=True) as bar:
         stats = replay(
@@ -81,9 +96,44 @@ def topics_create(bootstrap: str) -> None:
     """Create every topic with its explicit partition count (existing ones are checked)."""
     from pipeline.ops.topics import ensure_topics
 
-    ensure_topics(bootstrap)
+    require_kafka_login("topics create", bootstrap)
+    settings = kafka_settings()
+    try:
+        ensure_topics(bootstrap, replication_factor=settings.replication_factor)
+    except TocsinError as exc:
+        click.echo(f"tocsin topics create: {exc}", err=True)
+        sys.exit(1)
     for spec in ALL_TOPICS + CHANGELOG_TOPICS:
         click.echo(f"{spec.name:<32} partitions={spec.partitions}  {spec.doc}")
+
+
+@topics.command("grow")
+@bootstrap_option
+@click.option(
+    "--to",
+    "to",
+    type=click.IntRange(2, 1024),
+    required=True,
+    help="new partition count of every keyed topic and table changelog",
+)
+def topics_grow(bootstrap: str, to: int) -> None:
+    """Grow the keyed topics from TOCSIN_KAFKA_PARTITIONS to --to, moving table state to match.
+
+    Every worker stopped and drained first; afterwards set TOCSIN_KAFKA_PARTITIONS to the new
+    count everywhere (docs/operations.md, Partitions).
+    """
+    from pipeline.ops.grow import grow_partitions
+
+    require_kafka_login("topics grow", bootstrap)
+    try:
+        result = grow_partitions(bootstrap, to)
+    except TocsinError as exc:
+        click.echo(f"tocsin topics grow: {exc}", err=True)
+        sys.exit(1)
+    for name in result.grown:
+        moved = result.moved.get(name)
+        click.echo(f"{name:<32} partitions={to}" + ("" if moved is None else f"  moved={moved}"))
+    click.echo(f"now set TOCSIN_KAFKA_PARTITIONS={to} for every worker and command")
 
 
 @cli.command()

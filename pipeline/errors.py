@@ -7,6 +7,7 @@ TocsinError
 ├── ConfigError              a data file or setting is wrong; names the file and field
 ├── InvalidMention           untrusted input cannot become a Mention; carries a fixed reason code
 ├── StateDirUnusable         the worker's state folder (APP_DATADIR) is missing, not writable or full
+├── KafkaLoginFailed         the broker refused the TLS handshake or the SASL login (cause named)
 ├── DeliveryError            an alert step or an approved response could not be delivered
 │   ├── RetryableDelivery    worth another try (5xx, timeout, connection error)
 │   │   └── RateLimited      the receiver said 429; carries ``retry_after`` seconds
@@ -60,6 +61,14 @@ class InvalidMention(TocsinError):
 
 class StateDirUnusable(TocsinError):
     """The worker's state folder cannot be used; the message names the folder and the cause."""
+
+
+class KafkaLoginFailed(TocsinError):
+    """A Kafka broker refused the connection's TLS handshake or its SASL credentials.
+
+    Retrying cannot help: the settings (``TOCSIN_KAFKA_*``) or the broker's users and certificates
+    must change. The message names the broker, the protocol and user, and the broker's reason.
+    """
 
 
 class DeliveryError(TocsinError):

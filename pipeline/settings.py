@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pipeline.settings_kafka import KafkaSettings, make_kafka_settings
 from pipeline.settings_values import (
     DEFAULT_LIMITS,
     KNOWN_RECEIVERS,
@@ -57,6 +58,11 @@ class Settings(BaseSettings):
         env_prefix="TOCSIN_", extra="ignore", frozen=True, hide_input_in_errors=True
     )
 
+    kafka: KafkaSettings = Field(
+        default_factory=make_kafka_settings,
+        description="Kafka connection (TLS, SASL) and partitions: the TOCSIN_KAFKA_* variables, "
+        "read by their own class (pipeline/settings_kafka.py)",
+    )
     brands_file: Path = Field(
         default=Path(__file__).parent / "config" / "brands.yaml",
         description="YAML file of tracked brands, products and aliases",

@@ -4,13 +4,21 @@ One list serves three readers: the Faust topic declarations (``pipeline/topics.p
 command that creates topics up front (``tocsin topics create``), and the broker script's tests.
 Partition counts are explicit because a Faust table's changelog must have as many partitions as
 the stream that feeds it, and auto-created topics would get the broker's default instead.
+
+The count of every keyed topic and changelog is one setting, ``TOCSIN_KAFKA_PARTITIONS`` (default
+4), read once at import: Faust declares its topics when the app's modules are imported, and the
+worker, ``tocsin topics create`` and the admin checks must all see the same number. The
+dead-letter topic and the silences (one small global table) keep one partition whatever it is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DEFAULT_PARTITIONS = 4
+from pipeline.settings_kafka import kafka_settings
+
+#: Partitions of every keyed topic and table changelog (``TOCSIN_KAFKA_PARTITIONS``).
+DEFAULT_PARTITIONS = kafka_settings().partitions
 
 
 @dataclass(frozen=True)

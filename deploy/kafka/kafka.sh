@@ -20,6 +20,17 @@
 #   KAFKA_START_TIMEOUT    seconds to wait for readiness (default 60)
 #   KAFKA_STOP_TIMEOUT     seconds between SIGTERM and SIGKILL (default 20)
 #   PYTHON                 interpreter used for the metadata readiness probe (default python3)
+#   KAFKA_SECURITY         PLAINTEXT (default) or SASL_SSL: the client listener's protocol. SASL_SSL
+#                          takes SCRAM-SHA-512 logins over TLS (and serves the broker's own
+#                          inter-broker link), and needs the three settings below
+#   KAFKA_SSL_KEYSTORE     SASL_SSL: PKCS12 file with the broker's key and certificate (SAN
+#                          IP:127.0.0.1); its password in KAFKA_SSL_KEYSTORE_PASSWORD
+#   KAFKA_SSL_CAFILE       SASL_SSL: PEM file of the CA that signed it (the broker and the probe
+#                          trust it)
+#   KAFKA_SCRAM_USERS_FILE SASL_SSL: "name=password" lines, the SCRAM-SHA-512 users written into the
+#                          storage when the data dir is formatted (first start only); the first
+#                          one is the broker's own login and the readiness probe's. Names and
+#                          passwords: letters, digits and ._- only
 #   JAVA, MVN              executables (default java from JAVA_HOME or PATH, mvn)
 #
 # Exit codes: 0 ok; 1 error; `status` exits 3 when the broker is not running (LSB convention).
@@ -46,6 +57,11 @@ KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
 KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-20}"
 PYTHON="${PYTHON:-python3}"
+KAFKA_SECURITY="${KAFKA_SECURITY:-PLAINTEXT}"
+KAFKA_SSL_KEYSTORE="${KAFKA_SSL_KEYSTORE:-}"
+KAFKA_SSL_KEYSTORE_PASSWORD="${KAFKA_SSL_KEYSTORE_PASSWORD:-}"
+KAFKA_SSL_CAFILE="${KAFKA_SSL_CAFILE:-}"
+KAFKA_SCRAM_USERS_FILE="${KAFKA_SCRAM_USERS_FILE:-}"
 JAVA="${JAVA:-${JAVA_HOME:+$JAVA_HOME/bin/}java}"
 MVN="${MVN:-mvn}"
 
@@ -158,17 +174,78 @@ port_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# SCRAM users as "name password" lines (blank lines and # comments skipped), checked: the names
+# and passwords go into a JAAS line and a --add-scram argument, where quotes, commas or brackets
+# would end the value early.
+scram_users() {
+  local line name password
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    [[ -z "${line// /}" || "$line" == \#* ]] && continue
+    name="${line%%=*}" password="${line#*=}"
+    [[ "$line" == *=* && "$name" =~ ^[A-Za-z0-9._-]+$ && "$password" =~ ^[A-Za-z0-9._-]+$ ]] ||
+      die "KAFKA_SCRAM_USERS_FILE: expected name=password (letters, digits, ._-), got a malformed line"
+    printf '%s %s\n' "$name" "$password"
+  done <"$KAFKA_SCRAM_USERS_FILE"
+}
+
+check_security() {
+  case "$KAFKA_SECURITY" in
+    PLAINTEXT) return 0 ;;
+    SASL_SSL) ;;
+    *) die "KAFKA_SECURITY must be PLAINTEXT or SASL_SSL, got '$KAFKA_SECURITY'" ;;
+  esac
+  local var
+  for var in KAFKA_SSL_KEYSTORE KAFKA_SSL_CAFILE KAFKA_SCRAM_USERS_FILE; do
+    [[ -n "${!var}" ]] || die "KAFKA_SECURITY=SASL_SSL needs $var"
+    [[ -r "${!var}" ]] || die "$var: cannot read ${!var}"
+  done
+  [[ -n "$KAFKA_SSL_KEYSTORE_PASSWORD" ]] || die "KAFKA_SECURITY=SASL_SSL needs KAFKA_SSL_KEYSTORE_PASSWORD"
+  scram_users >/dev/null # dies on a malformed line, here rather than in a subshell
+  [[ -n "$(scram_users)" ]] || die "KAFKA_SCRAM_USERS_FILE lists no user"
+}
+
+# The listener lines of server.properties for KAFKA_SECURITY.
+listener_config() {
+  local cp="CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT"
+  if [[ "$KAFKA_SECURITY" == PLAINTEXT ]]; then
+    cat <<EOF
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,$cp
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+EOF
+    return 0
+  fi
+  local broker_user broker_password
+  read -r broker_user broker_password < <(scram_users)
+  # The controller listener stays PLAINTEXT on 127.0.0.1: it is the node talking to itself.
+  cat <<EOF
+listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,$cp
+advertised.listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$broker_user" password="$broker_password";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$KAFKA_SSL_KEYSTORE
+ssl.keystore.password=$KAFKA_SSL_KEYSTORE_PASSWORD
+ssl.truststore.type=PEM
+ssl.truststore.location=$KAFKA_SSL_CAFILE
+ssl.client.auth=none
+EOF
+}
+
 write_config() {
+  # In SASL_SSL mode the file holds the broker's SCRAM and keystore passwords: owner only.
+  (umask 077 && : >"$CONFIG_FILE")
   cat >"$CONFIG_FILE" <<EOF
 # Written by deploy/kafka/kafka.sh on every start; edits here are overwritten.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+$(listener_config)
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
 log.dirs=$STORAGE_DIR
 
 # Two cores shared with the Faust workers and the model.
@@ -218,27 +295,51 @@ format_storage() {
     cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
   done
   log "formatting KRaft storage in $STORAGE_DIR (cluster id $cluster_id)"
+  # SCRAM users live in the cluster metadata, so they are written at format time. The passwords
+  # are on the StorageTool's command line for the second it runs: a local test broker's only.
+  local scram=() name password
+  if [[ "$KAFKA_SECURITY" == SASL_SSL ]]; then
+    while read -r name password; do
+      scram+=(--add-scram "SCRAM-SHA-512=[name=$name,password=$password]")
+    done < <(scram_users)
+  fi
   # shellcheck disable=SC2086  # heap/JVM options are word lists
   "$JAVA" $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS -Dlog4j2.configurationFile="$LOG4J_CONFIG" \
     -Dkafka.logs.dir="$KAFKA_DATA_DIR" -cp "$LIBS_DIR/*" \
-    kafka.tools.StorageTool format -t "$cluster_id" -c "$CONFIG_FILE" >>"$STDOUT_FILE" 2>&1 ||
-    die "storage format failed; see $STDOUT_FILE"
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$CONFIG_FILE" "${scram[@]}" \
+    >>"$STDOUT_FILE" 2>&1 || die "storage format failed; see $STDOUT_FILE"
 }
 
 # One metadata request through kafka-python: the broker must list itself. Returns 2 when the
 # probe cannot run at all (no interpreter or no kafka-python), so the caller falls back to the log.
+# Under SASL_SSL it logs in as the first SCRAM user and trusts KAFKA_SSL_CAFILE (both read from
+# the environment, so no password is on a command line).
 metadata_probe() {
   command -v "$PYTHON" >/dev/null 2>&1 || return 2
-  "$PYTHON" - "127.0.0.1:$KAFKA_PORT" <<'EOF' 2>/dev/null
+  KAFKA_SECURITY="$KAFKA_SECURITY" KAFKA_SSL_CAFILE="$KAFKA_SSL_CAFILE" \
+    KAFKA_SCRAM_USERS_FILE="$KAFKA_SCRAM_USERS_FILE" \
+    "$PYTHON" - "127.0.0.1:$KAFKA_PORT" <<'EOF' 2>/dev/null
+import os
 import sys
 try:
     from kafka import KafkaAdminClient
 except ImportError:
     sys.exit(2)
+auth = {}
+if os.environ["KAFKA_SECURITY"] == "SASL_SSL":
+    import ssl
+    with open(os.environ["KAFKA_SCRAM_USERS_FILE"]) as users:
+        first = next(l.strip() for l in users if l.strip() and not l.startswith("#"))
+    user, _, password = first.partition("=")
+    auth = {
+        "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": user, "sasl_plain_password": password,
+        "ssl_context": ssl.create_default_context(cafile=os.environ["KAFKA_SSL_CAFILE"]),
+    }
 try:
     admin = KafkaAdminClient(
         bootstrap_servers=sys.argv[1], client_id="tocsin-kafka-sh",
-        request_timeout_ms=5000, bootstrap_timeout_ms=5000,
+        request_timeout_ms=5000, bootstrap_timeout_ms=5000, **auth,
     )
     try:
         brokers = admin.describe_cluster().get("brokers") or []
@@ -286,6 +387,7 @@ wait_ready() {
 start() {
   check_port_number KAFKA_PORT "$KAFKA_PORT"
   check_port_number KAFKA_CONTROLLER_PORT "$KAFKA_CONTROLLER_PORT"
+  check_security
   fetch
   mkdir -p "$KAFKA_DATA_DIR"
   lock_file "$KAFKA_DATA_DIR/.lock"

@@ -19,7 +19,9 @@ from typing import IO, Any
 import click
 
 from pipeline.approvals.audit import export
-from pipeline.cli_options import bootstrap_option
+from pipeline.cli_options import bootstrap_option, require_kafka_login
+from pipeline.kafka_clients import client_config
+from pipeline.settings_kafka import KafkaSettings, kafka_settings
 from pipeline.topology import AUDIT
 
 
@@ -39,17 +41,19 @@ def read_audit(
     *,
     timeout_s: float = 30.0,
     consumer_factory: Callable[..., Any] | None = None,
+    kafka: KafkaSettings | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every audit entry on ``topic`` up to its end offsets at call time, partition by partition.
 
     Raises TimeoutError if the snapshot cannot be read within ``timeout_s`` and LookupError if the
-    topic does not exist.
+    topic does not exist. ``kafka``: TLS and SASL (default: the ``TOCSIN_KAFKA_*`` settings).
     """
     from kafka import KafkaConsumer, TopicPartition
 
     factory = consumer_factory or KafkaConsumer
     consumer = factory(
         bootstrap_servers=bootstrap,
+        **client_config(kafka or kafka_settings()),
         group_id=None,
         enable_auto_commit=False,
         request_timeout_ms=int(min(timeout_s, 30.0) * 1000) + 1000,
@@ -131,6 +135,7 @@ def export_cmd(
     timeout_s: float,
 ) -> None:
     """Write the audit log (who, what, when, from where, the exact text approved)."""
+    require_kafka_login("audit export", bootstrap)
     try:
         count = export(
             read_audit(bootstrap, topic, timeout_s=timeout_s),

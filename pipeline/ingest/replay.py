@@ -20,6 +20,8 @@ from typing import Any
 from kafka import KafkaProducer
 
 from pipeline.ingest.keys import raw_key
+from pipeline.kafka_clients import client_config
+from pipeline.settings_kafka import KafkaSettings, kafka_settings
 from pipeline.topology import MAX_MESSAGE_BYTES, RAW
 
 
@@ -75,10 +77,15 @@ def replay(
     on_sent: Callable[[int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     producer_factory: Callable[..., Any] = KafkaProducer,
+    kafka: KafkaSettings | None = None,
 ) -> ReplayStats:
-    """Send the file's lines to ``topic``; returns how many were sent and how long it took."""
+    """Send the file's lines to ``topic``; returns how many were sent and how long it took.
+
+    ``kafka``: TLS and SASL of the connection (default: the ``TOCSIN_KAFKA_*`` settings).
+    """
     producer = producer_factory(
         bootstrap_servers=bootstrap,
+        **client_config(kafka or kafka_settings()),
         acks="all",
         linger_ms=20,
         max_request_size=MAX_MESSAGE_BYTES,

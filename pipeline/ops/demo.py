@@ -22,8 +22,10 @@ import click
 from kafka import KafkaConsumer
 
 from pipeline.ingest.replay import ReplayStats, count_lines, read_lines, replay
+from pipeline.kafka_clients import client_config
 from pipeline.ops.procs import REPO, Broker, Worker, free_port
 from pipeline.settings import default_cache_dir
+from pipeline.settings_kafka import kafka_settings
 from pipeline.topology import ALERTS, CLASSIFIED, DLQ, MENTIONS, RAW
 from pipeline.worker.lag import group_lag, topic_size
 
@@ -68,6 +70,7 @@ class AlertWatcher:
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             consumer_timeout_ms=500,
+            **client_config(kafka_settings()),
         )
         try:
             while not self._stop.is_set():

@@ -28,13 +28,41 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class SaslSslListener:
+    """What ``kafka.sh`` needs to serve SASL_SSL (SCRAM-SHA-512 over TLS) instead of PLAINTEXT.
+
+    ``users_file`` holds ``name=password`` lines: the SCRAM users made when the data folder is
+    formatted, the first being the broker's own login. The certificates are the caller's to make.
+    """
+
+    keystore: Path  # PKCS12: the broker's key and certificate (SAN IP:127.0.0.1)
+    keystore_password: str
+    cafile: Path  # PEM: the CA that signed it
+    users_file: Path
+
+    def env(self) -> dict[str, str]:
+        return {
+            "KAFKA_SECURITY": "SASL_SSL",
+            "KAFKA_SSL_KEYSTORE": str(self.keystore),
+            "KAFKA_SSL_KEYSTORE_PASSWORD": self.keystore_password,
+            "KAFKA_SSL_CAFILE": str(self.cafile),
+            "KAFKA_SCRAM_USERS_FILE": str(self.users_file),
+        }
+
+
 @dataclass
 class Broker:
-    """A Kafka broker started by ``deploy/kafka/kafka.sh`` in its own data folder."""
+    """A Kafka broker started by ``deploy/kafka/kafka.sh`` in its own data folder.
+
+    PLAINTEXT on 127.0.0.1 by default; with ``sasl_ssl`` its client listener takes SCRAM-SHA-512
+    logins over TLS only.
+    """
 
     port: int
     data_dir: Path
     controller_port: int = field(default_factory=free_port)
+    sasl_ssl: SaslSslListener | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -47,6 +75,7 @@ class Broker:
             "KAFKA_DATA_DIR": str(self.data_dir),
             "KAFKA_CONTROLLER_PORT": str(self.controller_port),
             "PYTHON": sys.executable,
+            **(self.sasl_ssl.env() if self.sasl_ssl is not None else {}),
         }
 
     def start(self, stdout: int | None = None) -> None:

@@ -18,6 +18,7 @@ Errors::
      +-- BrokerUnavailable          no broker answered a metadata request in time
      +-- PartitionCountMismatch     an existing topic has another partition count than its spec
      +-- TopicCreationFailed        the broker refused to create a topic (name, config, replicas)
+    KafkaLoginFailed                (pipeline.errors) the broker refused the TLS handshake or login
 
 The functions are synchronous (kafka-python's admin client); from async code call them through
 ``asyncio.to_thread``. Every call has an overall deadline, ``timeout_s``.
@@ -37,6 +38,8 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.errors import for_code as kafka_error_for_code
 
 from pipeline.errors import TocsinError
+from pipeline.kafka_clients import check_login, client_config
+from pipeline.settings_kafka import KafkaSettings, kafka_settings
 from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, TopicSpec
 
 _CLIENT_ID = "tocsin-admin"
@@ -71,7 +74,8 @@ class PartitionCountMismatch(TopicAdminError):
         )
         super().__init__(
             f"existing Kafka topics do not match pipeline/topology.py: {details}. "
-            "Delete and recreate them (losing their data) or change the topology on purpose."
+            "Set TOCSIN_KAFKA_PARTITIONS to the topics' count, or grow them on purpose "
+            "(docs/operations.md, Partitions)."
         )
 
 
@@ -137,12 +141,14 @@ def _open_admin(config: Mapping[str, Any]) -> KafkaAdminClient:
     return admin
 
 
-def _connect(bootstrap: str, deadline: float) -> KafkaAdminClient:
+def _connect(bootstrap: str, deadline: float, kafka: KafkaSettings | None) -> KafkaAdminClient:
     """Open an admin client, retrying until ``deadline`` while the broker is not up yet.
 
     A plain TCP probe runs first: kafka-python 3.0 leaks the socket of a refused connection, so
-    the client is only built once the port accepts connections.
+    the client is only built once the port accepts connections. ``kafka`` (default: the
+    ``TOCSIN_KAFKA_*`` settings) gives the connection's TLS and SASL.
     """
+    auth = client_config(kafka or kafka_settings())
     last_error: Exception | str = "nothing listening"
     while True:
         remaining_s = deadline - time.monotonic()
@@ -151,6 +157,9 @@ def _connect(bootstrap: str, deadline: float) -> KafkaAdminClient:
                 f"no Kafka broker answered at {bootstrap} in time (last error: {last_error})"
             )
         if _accepts_tcp(bootstrap, min(remaining_s, 2.0)):
+            # A refused TLS handshake or login raises KafkaLoginFailed here, at once: the
+            # admin client would retry it until the deadline and report only a timeout.
+            check_login(bootstrap, kafka or kafka_settings(), min(remaining_s, 10.0))
             remaining_ms = max(int((deadline - time.monotonic()) * 1000), 1)
             try:
                 return _open_admin(
@@ -159,6 +168,7 @@ def _connect(bootstrap: str, deadline: float) -> KafkaAdminClient:
                         "client_id": _CLIENT_ID,
                         "bootstrap_timeout_ms": remaining_ms,
                         "request_timeout_ms": min(remaining_ms, 30_000),
+                        **auth,
                     }
                 )
             except (KafkaError, OSError) as exc:
@@ -166,7 +176,9 @@ def _connect(bootstrap: str, deadline: float) -> KafkaAdminClient:
         time.sleep(min(_RETRY_PAUSE_S, max(deadline - time.monotonic(), 0)))
 
 
-def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
+def wait_for_broker(
+    bootstrap: str, timeout_s: float = 30.0, *, kafka: KafkaSettings | None = None
+) -> None:
     """Block until a broker at ``bootstrap`` lists at least one live broker in its metadata.
 
     Raises :class:`BrokerUnavailable` after ``timeout_s`` seconds.
@@ -176,7 +188,7 @@ def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     last_error: Exception | None = None
     while time.monotonic() < deadline:
-        admin = _connect(bootstrap, deadline)  # raises BrokerUnavailable at the deadline
+        admin = _connect(bootstrap, deadline, kafka)  # raises BrokerUnavailable at the deadline
         try:
             cluster: Mapping[str, Any] = admin.describe_cluster()
             if cluster.get("brokers"):
@@ -256,6 +268,7 @@ def ensure_topics(
     timeout_s: float = 30.0,
     *,
     replication_factor: int = 1,
+    kafka: KafkaSettings | None = None,
 ) -> EnsureResult:
     """Create every topic of ``specs`` that is missing, with its spec's partition count and config.
 
@@ -263,7 +276,9 @@ def ensure_topics(
     config is not touched). Raises :class:`PartitionCountMismatch` before creating anything if
     an existing topic has another count, :class:`TopicCreationFailed` if the broker refuses a
     topic, :class:`BrokerUnavailable` if no broker answers within ``timeout_s`` seconds.
-    ``replication_factor`` is 1 for the single local broker; a production cluster passes 3.
+    ``replication_factor`` is 1 for the single local broker; a production cluster passes 3
+    (``tocsin topics create`` passes ``TOCSIN_KAFKA_REPLICATION_FACTOR``). ``kafka`` gives the
+    connection's TLS and SASL (default: the ``TOCSIN_KAFKA_*`` settings).
     """
     spec_list = tuple(specs)
     _validate(spec_list, replication_factor, timeout_s)
@@ -272,7 +287,7 @@ def ensure_topics(
     deadline = time.monotonic() + timeout_s
     names = [spec.name for spec in spec_list]
 
-    admin = _connect(bootstrap, deadline)
+    admin = _connect(bootstrap, deadline, kafka)
     try:
         before = _partition_counts(admin, names)
         mismatched = _mismatches(spec_list, before)

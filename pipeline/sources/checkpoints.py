@@ -19,7 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
+from pipeline.kafka_clients import client_config
 from pipeline.safejson import BadJson, loads
+from pipeline.settings_kafka import kafka_settings
 from pipeline.topology import SOURCE_CHECKPOINTS
 
 
@@ -85,8 +87,9 @@ class KafkaCheckpoints:
     async def start(self) -> None:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+        security = client_config(kafka_settings())
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None, **security
         )
         await consumer.start()
         try:
@@ -103,7 +106,7 @@ class KafkaCheckpoints:
         finally:
             await consumer.stop()
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True
+            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, **security
         )
         await self._producer.start()
 

@@ -14,7 +14,7 @@ import click
 from prometheus_client import CollectorRegistry, start_http_server
 
 from pipeline.brands import load_brands
-from pipeline.cli_options import bootstrap_option
+from pipeline.cli_options import bootstrap_option, require_kafka_login
 from pipeline.delivery.retry import RetryPolicy
 from pipeline.errors import ConfigError
 from pipeline.ingest.decoding import Limits
@@ -249,6 +249,8 @@ def run_cmd(
     served = None
     if metrics_port:
         served = start_http_server(metrics_port, addr=metrics_bind, registry=registry)
+    if output is None:  # before the loop: the login check runs its own
+        require_kafka_login("sources run", bootstrap)
     try:
         code = asyncio.run(
             _run(

@@ -15,7 +15,9 @@ import os
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from pipeline.kafka_clients import client_config
 from pipeline.records import DeadLetter
+from pipeline.settings_kafka import kafka_settings
 from pipeline.topology import DLQ, MAX_MESSAGE_BYTES, RAW
 
 
@@ -86,6 +88,7 @@ class KafkaSink:
             linger_ms=20,
             max_request_size=MAX_MESSAGE_BYTES,
             request_timeout_ms=30_000,
+            **client_config(kafka_settings()),
         )
         await self._producer.start()
 

@@ -1,4 +1,7 @@
-"""Consumer lag of a group, per topic, read with kafka-python's admin and consumer APIs."""
+"""Consumer lag of a group, per topic, read with kafka-python's admin and consumer APIs.
+
+The clients connect with the ``TOCSIN_KAFKA_*`` TLS and SASL settings, like every other.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,16 @@ from collections.abc import Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from pipeline.kafka_clients import client_config
+from pipeline.settings_kafka import kafka_settings
+
 
 def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, int]:
     """Messages not yet committed by ``group`` on each topic (uncommitted partitions count whole)."""
     topics = list(topics)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    auth = client_config(kafka_settings())
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **auth)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **auth)
     try:
         committed = admin.list_group_offsets({group: None}).get(group, {})
         partitions = [
@@ -33,7 +40,9 @@ def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, in
 
 def topic_size(bootstrap: str, topic: str) -> int:
     """Messages ever written to ``topic`` (sum of end offsets; no retention deletes in tests)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **client_config(kafka_settings())
+    )
     try:
         parts = [
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())

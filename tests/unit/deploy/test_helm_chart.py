@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from pipeline.brands import load_brands
+from pipeline.settings_kafka import KafkaSettings
 from pipeline.sources.config import load_sources
 
 REPO = Path(__file__).resolve().parents[3]
@@ -269,3 +270,96 @@ def test_live_sources_run_as_one_owner_with_their_file_and_secrets(tmp_path: Pat
 def test_sources_enabled_without_a_file_fails_to_render() -> None:
     with pytest.raises(helm.HelmRenderError, match=r"sources\.config .* is required"):
         render({"sources": {"enabled": True}})
+
+
+def kafka_env(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (container,) = workload(docs)["spec"]["containers"]
+    return {
+        e["name"]: e.get("value", e.get("valueFrom"))
+        for e in container["env"]
+        if e["name"].startswith("TOCSIN_KAFKA_")
+    }
+
+
+def test_managed_kafka_settings_come_from_secret_references() -> None:
+    """SASL_SSL with SCRAM and mutual TLS: the password by secretKeyRef, the CA and client
+    certificate as read-only Secret files, every variable one the worker reads."""
+    values = yaml.safe_load((CHART / "ci" / "managed-kafka-values.yaml").read_text())
+    docs = render(values)
+    env = kafka_env(docs)
+    assert env == {
+        "TOCSIN_KAFKA_PARTITIONS": "12",
+        "TOCSIN_KAFKA_REPLICATION_FACTOR": "3",
+        "TOCSIN_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "TOCSIN_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "TOCSIN_KAFKA_SASL_USERNAME": "tocsin",
+        "TOCSIN_KAFKA_SASL_PASSWORD": {
+            "secretKeyRef": {"name": "tocsin-kafka-user", "key": "password"}
+        },
+        "TOCSIN_KAFKA_SSL_CAFILE": "/etc/tocsin-kafka/ca/ca.crt",
+        "TOCSIN_KAFKA_SSL_CERTFILE": "/etc/tocsin-kafka/client/tls.crt",
+        "TOCSIN_KAFKA_SSL_KEYFILE": "/etc/tocsin-kafka/client/tls.key",
+        "TOCSIN_KAFKA_SSL_CHECK_HOSTNAME": "true",
+    }
+    fields = set(KafkaSettings.model_fields)
+    assert {name.removeprefix("TOCSIN_KAFKA_").lower() for name in env} <= fields
+    pod = workload(docs)["spec"]
+    (container,) = pod["containers"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for name, folder in (
+        ("kafka-ca", "/etc/tocsin-kafka/ca"),
+        ("kafka-client", "/etc/tocsin-kafka/client"),
+    ):
+        assert mounts[name]["mountPath"] == folder and mounts[name]["readOnly"] is True
+    assert volumes["kafka-ca"]["secret"] == {
+        "secretName": "tocsin-cluster-ca-cert",
+        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+    }
+    client = volumes["kafka-client"]["secret"]
+    assert client["defaultMode"] == 0o440 and client["secretName"] == "tocsin-kafka-user-tls"
+    assert [i["path"] for i in client["items"]] == ["tls.crt", "tls.key"]
+    assert not [d for d in docs if d["kind"] == "Secret"]  # the chart never creates secrets
+
+
+def test_plaintext_by_default_with_no_certificate_volumes() -> None:
+    docs = render({})
+    assert kafka_env(docs) == {
+        "TOCSIN_KAFKA_PARTITIONS": "4",
+        "TOCSIN_KAFKA_REPLICATION_FACTOR": "3",
+        "TOCSIN_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
+    }
+    assert not {v["name"] for v in workload(docs)["spec"]["volumes"]} & {"kafka-ca", "kafka-client"}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"kafka": {"securityProtocol": "SASL_SSL"}}, "kafka.sasl.username is required"),
+        (
+            {"kafka": {"securityProtocol": "SASL_SSL", "sasl": {"username": "tocsin"}}},
+            "kafka.sasl.passwordSecret.name is required",
+        ),
+        ({"kafka": {"sasl": {"username": "tocsin"}}}, "PLAINTEXT sends no credentials"),
+        ({"kafka": {"tls": {"caSecret": {"name": "ca"}}}}, "PLAINTEXT uses no TLS"),
+        ({"replicaCount": 5}, "replicaCount 5 is more than kafka.partitions 4"),
+        (
+            {"kafka": {"partitions": 8}, "autoscaling": {"enabled": True, "maxReplicas": 9}},
+            "autoscaling.maxReplicas 9 is more than kafka.partitions 8",
+        ),
+    ],
+)
+def test_inconsistent_kafka_values_are_refused(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(helm.HelmRenderError, match=re.escape(message)):
+        render(values)
+
+
+def test_kafka_values_are_typed() -> None:
+    with helm.Chart.load(str(CHART)) as chart:
+        for bad in (
+            {"kafka": {"securityProtocol": "TLS"}},
+            {"kafka": {"sasl": {"mechanism": "GSSAPI"}}},
+            {"kafka": {"partitions": 0}},
+        ):
+            with pytest.raises(helm.HelmValuesError):
+                chart.validate_schema(bad)
