@@ -78,6 +78,12 @@ def filter_choices(store: ConsoleStore) -> dict[str, list[str]]:
     }
 
 
+def _shown_mention(m: Any) -> dict[str, str]:
+    """A mention as an alert carries it (any shape), with the fields the page shows."""
+    m = m if isinstance(m, dict) else {}
+    return {k: str(m.get(k) or "") for k in ("text", "url", "platform", "lang", "at", "id")}
+
+
 def _marks(alert: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The moments drawn on the chart: the page, acknowledgement(s), the resolution."""
     marks = []
@@ -121,7 +127,16 @@ def _authors(series: list[dict[str, Any]], start: float, end: float) -> list[dic
         for author in row["top_authors"]:
             if not isinstance(author, dict) or not isinstance(author.get("id"), str):
                 continue
-            seen = best.setdefault(author["id"], {**author, "mentions": 0})
+            seen = best.setdefault(
+                author["id"],
+                {
+                    "id": author["id"],
+                    "handle": str(author.get("handle") or ""),
+                    "kind": str(author.get("kind") or "unknown"),
+                    "followers": 0,
+                    "mentions": 0,
+                },
+            )
             seen["followers"] = max(
                 int(seen.get("followers") or 0), int(author.get("followers") or 0)
             )
@@ -193,7 +208,7 @@ def detail(store: ConsoleStore, key: str, *, now: float) -> dict[str, Any] | Non
             "fired": when(alert["fired_at"]),
             "early": alert["early"],
             "first_source": why.get("first_source", ""),
-            "tipping": alert["tipping_mention"],
+            "tipping": _shown_mention(alert["tipping_mention"]),
             "open": alert["state"] != "resolved",
         },
         "words": _words(alert, at_start),
@@ -213,7 +228,7 @@ def detail(store: ConsoleStore, key: str, *, now: float) -> dict[str, Any] | Non
         "steps": [{**s, "when": when(s["at"])} for s in alert["steps"]],
         "stance": _stance(series, alert["started_at"], episode_end),
         "authors": _authors(series, alert["started_at"], episode_end),
-        "top_mentions": alert["top_mentions"] or [],
+        "top_mentions": [_shown_mention(m) for m in alert["top_mentions"] or []],
         "mentions": [{**m, "when": when(m["created_at"])} for m in mentions],
         "receipts": _receipts(alert["receipts"]),
         "drafts": alert["drafts"],

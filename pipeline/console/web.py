@@ -43,7 +43,7 @@ from pipeline.oncall.silences import SilenceError
 ACT_ROLES = frozenset({"responder", "approver-exec"})
 ACK_ACTIONS = ("acknowledge", "resolve")
 MAX_FILTER = 100
-POLL_MS = 2000
+POLL_MS = 1000
 HEADERS = {
     **SECURITY_HEADERS,
     # The console's own script and uPlot, both served from here; no inline script.
