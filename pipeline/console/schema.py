@@ -83,7 +83,8 @@ _TABLES = (
         languages TEXT,
         PRIMARY KEY (brand, topic, start)
     ) WITHOUT ROWID""",
-    # Classified mentions; ``topics`` is the model's labels separated by spaces.
+    # Classified mentions; ``topics`` is the model's labels separated by spaces. The rowid is
+    # the event time (store.mention_rowid), so rowid order is time order: no time index needed.
     """CREATE TABLE mentions (
         rowid INTEGER PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
@@ -100,8 +101,7 @@ _TABLES = (
         followers INTEGER NOT NULL,
         stance TEXT NOT NULL
     )""",
-    "CREATE INDEX mentions_recent ON mentions (created_at DESC)",
-    "CREATE INDEX mentions_brand_recent ON mentions (brand, created_at DESC)",
+    "CREATE INDEX mentions_brand ON mentions (brand)",
     """CREATE TABLE receipts (
         dedup_key TEXT NOT NULL,
         state TEXT NOT NULL,
