@@ -234,3 +234,23 @@ def test_a_failing_migration_leaves_nothing_half_applied(tmp_path: Path) -> None
         assert "extra" not in tables
     finally:
         conn.close()
+
+
+def test_mentions_of_one_millisecond_are_all_kept_newest_first(store: ConsoleStore) -> None:
+    same = [mention(f"x:{i}", f"zentavo post {i}") for i in range(300)]
+    later = mention("x:late", "zentavo later", at=T0 + timedelta(milliseconds=1))
+    store.write(feed("mentions.classified", [*same, later]))
+    assert store.counts()["mentions"] == 301
+    found = store.search(MentionQuery(text="zentavo", limit=500))
+    assert found[0]["id"] == "x:late"
+    assert sorted(m["id"] for m in found[1:]) == sorted(m["mention"]["id"] for m in same)
+
+
+def test_a_reclassified_mention_is_found_by_its_new_topic_only(store: ConsoleStore) -> None:
+    store.write(feed("mentions.classified", [mention("x:1", "Zentavo price up")]))
+    store.write(
+        feed("mentions.classified", [mention("x:1", "Zentavo price up", topics=("boycott",))])
+    )
+    assert store.search(MentionQuery(topic="pricing")) == []
+    assert [m["id"] for m in store.search(MentionQuery(topic="boycott"))] == ["x:1"]
+    assert store.counts()["mentions"] == 1
