@@ -28,6 +28,7 @@ from urllib.parse import quote, urlencode
 import jinja2
 from faust.web import Request, Response
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.approvals.errors import ApprovalRefused, CsrfRefused
 from pipeline.approvals.runtime import ApprovalRuntime
@@ -148,6 +149,16 @@ class ConsoleView(ApprovalView):
             status=503,
             headers=HEADERS,
         )
+
+    async def visit(self, request: Request, *, action: str, draft_id: str) -> Visit | Response:
+        """The approval pages' preamble, after checking the console is on at all."""
+        if not services.settings().console.feed:
+            return self.html(
+                "The console is off on this worker (TOCSIN_CONSOLE_FEED=false).",
+                status=503,
+                headers=HEADERS,
+            )
+        return await super().visit(request, action=action, draft_id=draft_id)
 
     def missing(self, rt: ApprovalRuntime, user: User) -> Response:
         return self.page(
