@@ -309,6 +309,19 @@ class ConsoleStore:
             row["top_authors"] = _unjson(row["top_authors"]) or []
         return rows
 
+    def latest_signal(self) -> float | None:
+        """The start of the newest detector reading in the store (event time moves with it)."""
+        row = self._reader().execute("SELECT max(start) FROM signals").fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def readings_since(self, since: float) -> list[dict[str, Any]]:
+        """Every series' detector readings from ``since``, by brand, topic and time."""
+        return self._query(
+            "SELECT brand, topic, start, observed, expected, upper, score, firing FROM signals "
+            "WHERE start >= ? ORDER BY brand, topic, start",
+            (since,),
+        )
+
     def search(self, q: MentionQuery) -> list[dict[str, Any]]:
         """Mentions matching ``q``, newest first; text and topic go through the FTS5 index."""
         q = MentionQuery(

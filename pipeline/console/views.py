@@ -17,6 +17,7 @@ from pipeline.console.store import ConsoleStore, InboxFilter, MentionQuery, iso
 from pipeline.records import ALERT_STATES, PLATFORMS, SEVERITIES
 
 WINDOW_S = 48 * 3600
+DAY_S = 24 * 3600
 AFTER_S = 2 * 3600
 STATE_LABELS = {
     "firing": "Firing",
@@ -233,6 +234,52 @@ def detail(store: ConsoleStore, key: str, *, now: float) -> dict[str, Any] | Non
         "receipts": _receipts(alert["receipts"]),
         "drafts": alert["drafts"],
         "silence_hours": SILENCE_HOURS,
+    }
+
+
+def overview(store: ConsoleStore) -> dict[str, Any]:
+    """Every brand x topic over the last day of event time: its curve, now, and how unusual.
+
+    "Today" is the 24 hours up to the newest reading in the store (a replay's event time, not the
+    wall clock). Hottest first: the day's highest anomaly score, then the latest observed count.
+    """
+    newest = store.latest_signal()
+    if newest is None:
+        return {"series": [], "since": "", "until": ""}
+    since = newest - DAY_S + 300
+    series: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in store.readings_since(since):
+        series.setdefault((r["brand"], r["topic"]), []).append(r)
+    ranked: list[tuple[tuple[float, float], dict[str, Any]]] = []
+    for (brand, topic), rows in series.items():
+        peak = max(rows, key=lambda r: r["observed"])
+        last = rows[-1]
+        score = max(r["score"] for r in rows)
+        ranked.append(
+            (
+                (-score, -last["observed"]),
+                {
+                    "brand": brand,
+                    "topic": topic,
+                    "topic_label": topic.replace("_", " "),
+                    "x": [r["start"] for r in rows],
+                    "y": [r["observed"] for r in rows],
+                    "score": f"{score:.3f}",
+                    "hot": any(r["firing"] for r in rows),
+                    "text": (
+                        f"{len(rows)} buckets. Latest {_num(last['observed'])} at {when(last['start'])} "
+                        f"against {_num(last['expected'])} expected; peak {_num(peak['observed'])} at "
+                        f"{when(peak['start'])}; highest anomaly score {score:.3f}"
+                        + ("; above its band today." if any(r["firing"] for r in rows) else ".")
+                    ),
+                },
+            )
+        )
+    ranked.sort(key=lambda pair: pair[0])
+    return {
+        "series": [card for _, card in ranked],
+        "since": when(since),
+        "until": when(newest + 300),
     }
 
 

@@ -253,6 +253,25 @@ class InboxFeedView(ConsoleView):
         return self.json(data, headers={"Cache-Control": "no-store"})
 
 
+@app.page("/console/brands")
+class BrandsView(ConsoleView):
+    """Every brand x topic as a sparkline of the last day with its anomaly score."""
+
+    async def get(self, request: Request) -> Response:
+        visit = await self.visit(request, action="console_brands", draft_id="")
+        if not isinstance(visit, Visit):
+            return visit
+        data = await asyncio.to_thread(views.overview, runtime.store())
+        return self.page(
+            visit.rt,
+            "brands.html",
+            user=visit.user,
+            nav="brands",
+            data=data,
+            charts=assets.charts_available(),
+        )
+
+
 @app.page("/console/search")
 class SearchView(ConsoleView):
     async def get(self, request: Request) -> Response:

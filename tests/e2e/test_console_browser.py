@@ -273,6 +273,18 @@ def test_new_alert_appears_live_then_acknowledged_from_the_detail(
     assert timedelta(hours=3, minutes=58) < ends - datetime.now(UTC) <= timedelta(hours=4)
     shots(running.tmp, page, "alert-silenced", "desktop")
 
+    # The brands overview: a sparkline per brand x topic with its score and text alternative.
+    page.goto(f"{base}/console/brands")
+    page.wait_for_selector(".spark[data-drawn='true']", timeout=15_000)
+    assert "valmoreau · pricing" in page.locator("#sparks li").first.inner_text()
+    assert "above its band today" in page.locator("#sparks li").first.inner_text()
+    for label, (width, height) in VIEWPORTS.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(200)
+        no_horizontal_scroll(page)
+        shots(running.tmp, page, "brands", label)
+    assert axe_problems(page) == []
+
     # Search finds the seeded mention; the screenshot shows the results.
     page.goto(f"{base}/console/search?text=zentavo")
     assert "Zentavo price up 40%" in page.locator("#results").inner_text()
@@ -301,6 +313,7 @@ def _client(base: str, user: str | None = None, **headers: str) -> httpx.Client:
 
 PAGES = (
     "/console",
+    "/console/brands",
     "/console/inbox.json",
     "/console/search?text=zentavo",
     f"/console/alerts/{quote(FIRST['dedup_key'], safe='')}",

@@ -112,4 +112,26 @@
     holder.dataset.drawn = "true";
   };
   if (document.readyState === "complete") draw(); else window.addEventListener("load", draw);
+
+  // -- brands overview: one small line per brand x topic (its caption is the text alternative) --
+  var sparks = document.getElementById("sparks-data");
+  var drawSparks = function () {
+    if (!sparks || typeof window.uPlot !== "function") return;
+    var all = JSON.parse(sparks.textContent);
+    Array.prototype.forEach.call(document.querySelectorAll(".spark"), function (box) {
+      var s = all[parseInt(box.dataset.index, 10)];
+      if (!s || !s.x.length) return;
+      new window.uPlot({
+        width: Math.max(120, box.clientWidth),
+        height: 60,
+        legend: { show: false },
+        cursor: { show: false },
+        scales: { x: { time: true } },
+        axes: [{ show: false }, { show: false }],
+        series: [{}, { stroke: s.hot ? "#a11a1f" : "#0b4f8a", width: 1.5 }]
+      }, [s.x, s.y], box);
+      box.dataset.drawn = "true";
+    });
+  };
+  if (document.readyState === "complete") drawSparks(); else window.addEventListener("load", drawSparks);
 })();

@@ -154,3 +154,24 @@ def test_web_link_keeps_only_http() -> None:
     assert web_link("JAVASCRIPT:alert(1)") == ""
     assert web_link("data:text/html,x") == ""
     assert web_link(None) == ""
+
+
+def test_brands_overview_is_the_last_day_hottest_first(store: ConsoleStore) -> None:
+    quiet = [T0 - timedelta(minutes=5 * i) for i in range(12)]
+    store.write(
+        feed("signals", [signal(at, 1.0, topic="boycott", brand="brenmoor") for at in quiet])
+    )
+    data = views.overview(store)
+    assert [(s["brand"], s["topic"]) for s in data["series"]] == [
+        ("valmoreau", "pricing"),
+        ("brenmoor", "boycott"),
+    ]
+    hot, calm = data["series"]
+    assert len(hot["x"]) == 24 * 12 and hot["x"][-1] == T0.timestamp()  # the day up to T0
+    assert hot["hot"] and not calm["hot"]
+    assert "peak 42 at 2026-11-21 14:00 UTC" in hot["text"] and "above its band" in hot["text"]
+    page = _render("brands.html", data=data, charts=True, user=VIEWER)
+    assert 'href="/console?brand=brenmoor&amp;topic=boycott"' in page
+    assert 'aria-labelledby="spark-text-1"' in page and "score 0.500" in page
+    empty = ConsoleStore.open(store.path.with_name("empty.sqlite3"))
+    assert views.overview(empty)["series"] == []
