@@ -98,14 +98,27 @@ class ConsoleFeed:
         )
         await consumer.start()
         try:
-            consumer.subscribe(topics=sorted(self.topics))
             positions = self.store.offsets()
             known: set[TopicPartition] = set()
-            purged = 0.0
+            subscribed: list[str] = []
+            purged = checked = 0.0
             while True:
                 if time.monotonic() - purged >= PURGE_EVERY_S:
                     await self.purge()
                     purged = time.monotonic()
+                if time.monotonic() - checked >= REFRESH_EVERY_S:
+                    checked = time.monotonic()
+                    # Only topics that exist: a metadata request naming a missing topic would
+                    # have a broker with auto.create.topics.enable create it with its default
+                    # partition count, not Tocsin's (pipeline/topology.py).
+                    existing = await consumer.topics()
+                    wanted = sorted(t for t in self.topics if t in existing)
+                    if wanted != subscribed:
+                        consumer.subscribe(topics=wanted)
+                        subscribed, known = wanted, set()  # every partition is sought again
+                if not subscribed:
+                    await asyncio.sleep(1.0)
+                    continue
                 fetched = await consumer.getmany(timeout_ms=500, max_records=MAX_RECORDS)
                 fresh = consumer.assignment() - known
                 for tp in fresh:  # a partition seen for the first time starts where the store is
