@@ -268,10 +268,18 @@ class ConsoleStore:
         args.append(max(1, min(limit, MAX_LIMIT)))
         return [_alert_row(r) for r in self._query(sql, args)]
 
-    def changed_at(self) -> float:
-        """The latest step time in the store (the inbox polls this to know it must redraw)."""
-        row = self._reader().execute("SELECT max(updated_at) FROM alerts").fetchone()
-        return float(row[0] or 0.0)
+    def alerts_version(self) -> int:
+        """Grows with every alert record stored (the open inbox polls it to know it must redraw).
+
+        The feed's position on ``alerts``, not a step time: a step's time is event time for a
+        page and wall time for an acknowledgement, so a newer record can carry an older time.
+        """
+        row = (
+            self._reader()
+            .execute("SELECT sum(next_offset) FROM feed_offsets WHERE topic = ?", (ALERTS.name,))
+            .fetchone()
+        )
+        return int(row[0] or 0)
 
     def alert(self, dedup_key: str) -> dict[str, Any] | None:
         """One alert with its steps, delivery receipts and drafts; None if unknown."""

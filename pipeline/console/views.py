@@ -58,7 +58,7 @@ def inbox_row(a: Mapping[str, Any]) -> dict[str, Any]:
 def inbox(store: ConsoleStore, filters: InboxFilter, *, limit: int = 100) -> dict[str, Any]:
     return {
         "rows": [inbox_row(a) for a in store.inbox(filters, limit=limit)],
-        "changed_at": store.changed_at(),
+        "version": store.alerts_version(),
         "filters": {
             "brand": filters.brand or "",
             "topic": filters.topic or "",

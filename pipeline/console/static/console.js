@@ -47,8 +47,8 @@
           return r.json();
         })
         .then(function (data) {
-          if (String(data.changed_at) === String(changed)) return;
-          changed = data.changed_at;
+          if (String(data.version) === String(changed)) return;
+          changed = data.version;
           var fresh = data.rows.filter(function (a) { return !known[a.key]; }).length;
           var items = data.rows.map(row);
           inbox.replaceChildren.apply(inbox, items.length ? items : [el("li", "empty", "No alerts match these filters.")]);

@@ -254,3 +254,15 @@ def test_a_reclassified_mention_is_found_by_its_new_topic_only(store: ConsoleSto
     assert store.search(MentionQuery(topic="pricing")) == []
     assert [m["id"] for m in store.search(MentionQuery(topic="boycott"))] == ["x:1"]
     assert store.counts()["mentions"] == 1
+
+
+def test_the_inbox_version_moves_with_every_alert_record_whatever_its_time(
+    store: ConsoleStore,
+) -> None:
+    assert store.alerts_version() == 0
+    store.write(feed("alerts", [alert("a", state="acknowledged", updated=T0 + timedelta(days=9))]))
+    first = store.alerts_version()
+    store.write(feed("alerts", [alert("b", started=T0 - timedelta(days=1))], partition=1))
+    assert store.alerts_version() > first  # an older event time still shows as a change
+    store.write(feed("signals", [signal(T0, 1)]))
+    assert store.alerts_version() == first + 1
