@@ -339,7 +339,7 @@ class AlertView(ConsoleView):
 @app.page("/console/alerts/{key}/ack")
 class AckActionView(ConsoleView):
     async def post(self, request: Request, key: str) -> Response:
-        found = await self.act(request, key, "acknowledge")
+        found = await self.act(request, key, "ack")  # acknowledge or resolve
         if not isinstance(found, tuple):
             return found
         visit, form = found
