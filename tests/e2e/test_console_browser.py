@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from kafka import KafkaProducer
 from playwright.sync_api import Browser, Page, sync_playwright
 from pydantic import SecretStr
 
@@ -272,6 +273,26 @@ def test_new_alert_appears_live_then_acknowledged_from_the_detail(
     ends = datetime.fromisoformat(found[0]["endsAt"].replace("Z", "+00:00"))
     assert timedelta(hours=3, minutes=58) < ends - datetime.now(UTC) <= timedelta(hours=4)
     shots(running.tmp, page, "alert-silenced", "desktop")
+
+    # The silence mutes the next pricing page; a boycott page after it on the same partition
+    # still goes out, which shows the muted one was dispatched (and muted), not just late.
+    muted = alert("valmoreau:pricing:muted", started=SURGE_START + timedelta(minutes=30))
+    control = alert("valmoreau:boycott:control", topic="boycott", started=SURGE_START)
+    producer = KafkaProducer(bootstrap_servers=running.bootstrap, acks="all")
+    try:
+        for value in (muted, control):
+            raw = json.dumps(value).encode()
+            producer.send("alerts", key=value["dedup_key"].encode(), value=raw, partition=0)
+        producer.flush(timeout=30)
+    finally:
+        producer.close(timeout=10)
+    wait_for(
+        lambda: any(i["dedup_key"] == control["dedup_key"] for i in pagerduty.incidents),
+        timeout_s=60,
+        what="the control page at PagerDuty",
+    )
+    time.sleep(3)  # deliveries run side by side: give an unmuted page time to land too
+    assert not any(i["dedup_key"] == muted["dedup_key"] for i in pagerduty.incidents)
 
     # The brands overview: a sparkline per brand x topic with its score and text alternative.
     page.goto(f"{base}/console/brands")
