@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -61,7 +61,6 @@ class FeedStats:
     purged: int = 0
     partitions: int = 0
     last_batch_at: float = 0.0
-    errors: list[str] = field(default_factory=list)
 
 
 class ConsoleFeed:
@@ -75,7 +74,7 @@ class ConsoleFeed:
         topics: Mapping[str, str] | None = None,
         retention_days: float = 30.0,
         client_options: dict[str, Any] | None = None,
-        clock: Any = time.time,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.bootstrap = list(bootstrap)

@@ -1,11 +1,12 @@
 """The console pages on the worker's web port, signed in like the approval pages.
 
 Pages: ``/console`` (the inbox, filtered by brand/topic/severity/state, polling
-``/console/inbox.json`` every few seconds so new alerts appear without a reload),
-``/console/alerts/<dedup key>`` (the detail: chart, evidence, receipts, actions) and
-``/console/search`` (mentions). Actions, each a POST form with a CSRF token bound to the session
-and the alert: ``/console/alerts/<key>/ack`` (acknowledge or resolve) and
-``/console/alerts/<key>/silence`` (mute this brand x topic for a chosen time).
+``/console/inbox.json`` every second so new alerts appear without a reload),
+``/console/alerts/<dedup key>`` (the detail: chart, evidence, receipts, actions),
+``/console/brands`` (every brand x topic as a sparkline) and ``/console/search`` (mentions).
+Actions, each a POST form with a CSRF token bound to the session and the alert:
+``/console/alerts/<key>/ack`` (acknowledge or resolve) and ``/console/alerts/<key>/silence``
+(mute this brand x topic for a chosen time).
 
 Sign-in, roles and refusals are the approval pages' own (:class:`ApprovalView`): the same
 session cookie and login, the same audited refusals. Anyone signed in may look; only the
