@@ -67,4 +67,6 @@ for name in ("pipeline", "agents", "models"):
 PY
 (cd / && "$venv/bin/python" -m pip install --quiet --no-index --no-deps --no-build-isolation -e "$here")
 ln -sfn "$venv" "$here/.venv"
+# The console's browser assets (uPlot, axe-core) from npm, pinned by their lock file, into the cache.
+echo "setup: console assets in $(bash "$here/deploy/console/fetch-assets.sh")"
 echo "setup: ready (.venv -> $venv)"

@@ -117,6 +117,7 @@ def create_app() -> faust.App:
             "pipeline.worker.web",
             "pipeline.ingest.web",
             "pipeline.approvals.web",
+            "pipeline.console.web",
             "pipeline.oncall.api",
         ],
         origin="pipeline",

@@ -186,7 +186,7 @@ class AckCommand(faust.Record, serializer="json", isodates=True):
     dedup_key: str
     action: str  # "acknowledge" | "resolve"
     by: str
-    via: str  # "slack" | "pagerduty" | "api"
+    via: str  # "slack" | "pagerduty" | "api" | "console"
     at: datetime
 
 

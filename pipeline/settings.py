@@ -34,6 +34,7 @@ from pipeline.settings_values import (
 if TYPE_CHECKING:
     from pipeline.settings_groups import (
         ApprovalSettings,
+        ConsoleSettings,
         DeliverySettings,
         DetectionSettings,
         IngestSettings,
@@ -322,6 +323,23 @@ class Settings(BaseSettings):
     ingest_read_timeout_s: float = Field(
         default=30.0, gt=0, le=300, description="longest wait for an ingest request's body"
     )
+    console_feed: bool = Field(
+        default=True,
+        description="read the alert, bucket, mention and approval topics into the console store "
+        "and serve the /console pages (docs/console.md)",
+    )
+    console_store: Path | None = Field(
+        default=None,
+        description="SQLite file of the console store (default: console.sqlite3 in the "
+        "worker's state folder, APP_DATADIR)",
+    )
+    console_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        le=3650,
+        description="mentions (and closed buckets) older than this are deleted from the console "
+        "store; alerts are kept",
+    )
 
     @field_validator(
         "slack_webhook_url",
@@ -448,6 +466,12 @@ class Settings(BaseSettings):
         from pipeline.settings_groups import DeliverySettings
 
         return DeliverySettings.of(self)
+
+    @property
+    def console(self) -> ConsoleSettings:
+        from pipeline.settings_groups import ConsoleSettings
+
+        return ConsoleSettings.of(self)
 
     @property
     def approvals(self) -> ApprovalSettings:

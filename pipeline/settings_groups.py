@@ -194,3 +194,12 @@ class ApprovalSettings(Group):
     sla_check_s: float
     wait_s: float
     response_info_url: str | None
+
+
+class ConsoleSettings(Group):
+    """The comms console: whether the feed runs, where its store is, how long mentions stay."""
+
+    prefix = "console_"
+    feed: bool
+    store: Path | None
+    retention_days: float

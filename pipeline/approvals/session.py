@@ -77,8 +77,9 @@ def bearer_session_id(token: str) -> str:
 
 
 def cookie_header(value: str, *, secure: bool, max_age: int = SESSION_TTL_S) -> str:
-    """The ``Set-Cookie`` value: HttpOnly, SameSite=Strict, path-scoped to the approval pages."""
-    attrs = [f"{COOKIE}={value}", "Path=/approvals", f"Max-Age={max_age}", "HttpOnly"]
+    """The ``Set-Cookie`` value: HttpOnly, SameSite=Strict, for the whole site: the approval
+    pages and the console (``/console``) share one sign-in. The API never reads it (bearer only)."""
+    attrs = [f"{COOKIE}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly"]
     attrs.append("SameSite=Strict")
     if secure:
         attrs.append("Secure")

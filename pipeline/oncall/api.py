@@ -15,7 +15,6 @@ Refusals say why in a few words and never echo a secret or the request body.
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,11 +30,12 @@ from pipeline.oncall.acks import (
     verify_pagerduty,
     verify_slack,
 )
+from pipeline.oncall.commands import create_silence, send_ack
 from pipeline.oncall.escalation import Ack
-from pipeline.oncall.silences import SilenceError, parse_silence, silence_from_dict
-from pipeline.records import AckCommand, SilenceCommand
+from pipeline.oncall.silences import SilenceError, silence_from_dict
+from pipeline.records import SilenceCommand
 from pipeline.tables import silences
-from pipeline.topics import ack_commands, silence_commands
+from pipeline.topics import silence_commands
 from pipeline.worker.web import authorised
 
 MAX_BODY = 64 * 1024
@@ -75,15 +75,6 @@ async def _json_body(view: View, request: Request) -> tuple[Any, Response | None
         return None, view.error(400, f"body is not JSON: {exc}")
 
 
-async def _send_ack(ack: Ack) -> None:
-    await ack_commands.send(
-        key=ack.dedup_key,
-        value=AckCommand(
-            dedup_key=ack.dedup_key, action=ack.action, by=ack.by, via=ack.via, at=ack.at
-        ),
-    )
-
-
 @app.page("/api/silences")
 class SilencesView(View):
     async def get(self, request: Request) -> Response:
@@ -102,15 +93,10 @@ class SilencesView(View):
         body, bad = await _json_body(self, request)
         if bad is not None:
             return bad
-        now = datetime.now(UTC)
         try:
-            silence = parse_silence(body, silence_id=str(uuid.uuid4()), now=now)
+            silence = await create_silence(body, now=datetime.now(UTC))
         except SilenceError as exc:
             return self.error(400, str(exc))
-        await silence_commands.send(
-            key=silence.id,
-            value=SilenceCommand(id=silence.id, action="create", at=now, silence=silence.to_dict()),
-        )
         return self.json({"silenceID": silence.id}, status=202)
 
 
@@ -146,7 +132,7 @@ class AckView(View):
             return self.error(400, "dedup_key: required, 1-255 characters")
         if action not in ACTIONS or not isinstance(by, str) or not 0 < len(by) <= 100:
             return self.error(400, f"action: one of {', '.join(ACTIONS)}; by: 1-100 characters")
-        await _send_ack(Ack(key, datetime.now(UTC), by, "api", action))
+        await send_ack(Ack(key, datetime.now(UTC), by, "api", action))
         return self.json({"dedup_key": key, "action": action}, status=202)
 
 
@@ -168,7 +154,7 @@ class SlackActionsView(View):
         except AckRejected as exc:
             return self.error(401 if str(exc).startswith("Slack:") else 400, str(exc))
         if ack is not None:
-            await _send_ack(ack)
+            await send_ack(ack)
         return self.bytes(b"", status=200)
 
 
@@ -193,5 +179,5 @@ class PagerDutyWebhookView(View):
         except AckRejected as exc:
             return self.error(400, str(exc))
         if ack is not None:
-            await _send_ack(ack)
+            await send_ack(ack)
         return self.json({"accepted": ack is not None}, status=202)

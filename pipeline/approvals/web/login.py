@@ -22,6 +22,16 @@ from pipeline.approvals.web.base import (
 )
 from pipeline.approvals.web.render import render_draft
 
+#: Where a sign-in may return to: the pages sharing it (never another site, "//host" included).
+SIGNED_IN_PAGES = ("/approvals", "/console")
+
+
+def after_login(nxt: str | None) -> str:
+    """``nxt`` when it is one of our signed-in pages, else the approval queue."""
+    if nxt and any(nxt == p or nxt.startswith((p + "/", p + "?")) for p in SIGNED_IN_PAGES):
+        return nxt
+    return "/approvals"
+
 
 @app.page("/approvals/login")
 class LoginView(ApprovalView):
@@ -40,13 +50,12 @@ class LoginView(ApprovalView):
             f"{LOGIN_COOKIE}={pre}; Path=/approvals/login; Max-Age=900; HttpOnly; SameSite=Strict"
             + ("; Secure" if secure_cookies() else "")
         )
-        nxt = request.query.get("next", "/approvals")
         return self.page(
             rt,
             "login.html",
             cookie=cookie,
             csrf=rt.signer.csrf_token(session_id=sid, draft_id="login"),
-            next=nxt if nxt.startswith("/approvals") else "/approvals",
+            next=after_login(request.query.get("next")),
         )
 
     async def post(self, request: Request) -> Response:
@@ -78,8 +87,7 @@ class LoginView(ApprovalView):
         cookie = approval_session.cookie_header(
             approval_session.issue(secret, user.id, now=time.time()), secure=secure_cookies()
         )
-        nxt = str(form.get("next") or "/approvals")
-        return self.redirect(nxt if nxt.startswith("/approvals") else "/approvals", cookie=cookie)
+        return self.redirect(after_login(str(form.get("next") or "")), cookie=cookie)
 
 
 @app.page("/approvals/link/{token}")

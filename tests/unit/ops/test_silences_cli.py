@@ -25,7 +25,7 @@ from pipeline import services
 from pipeline.app import app
 from pipeline.cli import cli
 from pipeline.metrics import TocsinMetrics
-from pipeline.oncall import api
+from pipeline.oncall import api, commands
 from pipeline.oncall.silences import silence_from_dict
 from pipeline.ops.silences import parse_matcher, silence_body
 from pipeline.settings import make_settings
@@ -50,6 +50,8 @@ async def worker_url(
         async def send(*, key: str, value: Any) -> None:
             await agent.put(value, key=key)
 
+        # created through the one command path, expired by the API itself
+        monkeypatch.setattr(commands, "silence_commands", _Topic(send))
         monkeypatch.setattr(api, "silence_commands", _Topic(send))
         web_app = web.Application()
         for path, view_cls in (

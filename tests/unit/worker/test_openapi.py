@@ -14,6 +14,7 @@ VIEW_MODULES = (
     "pipeline.ingest.web",
     "pipeline.approvals.web",
     "pipeline.oncall.api",
+    "pipeline.console.web",
 )
 
 
