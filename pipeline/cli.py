@@ -161,14 +161,21 @@ def topics_grow(bootstrap: str, to: int) -> None:
     default=None,
     help="also write the summary (figures and alerts) to this JSON file",
 )
+@click.option(
+    "--serve/--no-serve",
+    default=True,
+    help="after the summary, keep the broker, worker and console up until Ctrl-C (default)",
+)
 def demo(
     speed: float,
     stream_file: Path | None,
     keep_state: bool,
     kafka_port: int | None,
     summary_json: Path | None,
+    serve: bool,
 ) -> None:
-    """Start a broker and a worker, replay a two-day stream with a crisis, print the alerts."""
+    """Start a broker and a worker, replay a two-day stream with a crisis, print the alerts;
+    then keep them up with the console until Ctrl-C (unless --no-serve)."""
     from pipeline.ops.demo import STREAM, run_demo
 
     code = run_demo(
@@ -177,6 +184,7 @@ def demo(
         keep_state=keep_state,
         kafka_port=kafka_port,
         summary_json=summary_json,
+        serve=serve,
     )
     sys.exit(code)
 

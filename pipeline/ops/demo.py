@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import threading
 import time
@@ -152,6 +153,10 @@ def wait_drained(bootstrap: str, timeout_s: float, settle_s: float = 3.0) -> flo
     raise TimeoutError(f"pipeline not drained after {timeout_s:.0f}s: lag {lag}")
 
 
+DEMO_USER = "c.moreau"
+"""The fictional responder of pipeline/config/users.yaml the demo's console signs in."""
+
+
 def run_demo(
     *,
     speed: float,
@@ -159,17 +164,27 @@ def run_demo(
     keep_state: bool,
     kafka_port: int | None,
     summary_json: Path | None = None,
+    serve: bool = False,
 ) -> int:
     """Run the demo; 0 when at least one alert fired, 1 when none did, 130 on Ctrl-C.
 
-    Whatever happens, the worker and the broker it started are stopped, and its run folder is
-    deleted unless ``keep_state``.
+    With ``serve``, the broker and worker stay up after the summary, with the console signed in
+    by a token made for this run, until Ctrl-C (then 0 or 1 as without). Whatever happens, the
+    worker and the broker it started are stopped, and its run folder is deleted unless
+    ``keep_state``.
     """
     started = time.monotonic()
     run_dir = default_cache_dir() / "run" / f"demo-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}"
     broker = Broker(port=kafka_port or free_port(), data_dir=run_dir / "kafka")
     worker: Worker | None = None
     watcher: AlertWatcher | None = None
+    # The console's sign-in for this run only: a fresh link secret and a token for the demo's
+    # fictional responder (pipeline/config/users.yaml), printed once at the end, never stored.
+    console_token = secrets.token_urlsafe(18)
+    console_env = {
+        "TOCSIN_APPROVAL_LINK_SECRET": secrets.token_urlsafe(32),
+        "TOCSIN_USER_TOKENS": f"{DEMO_USER}:{console_token}",
+    }
     try:
         artefacts, raw_rate = _model_step(stream)
 
@@ -189,6 +204,7 @@ def run_demo(
             env={
                 "TOCSIN_MODEL_DIR": str(artefacts),
                 "TOCSIN_ALLOWED_LATENESS_S": str(lateness),
+                **console_env,
             },
         )
         worker.start()
@@ -223,7 +239,20 @@ def run_demo(
         click.echo(f"  wall time                {wall:.1f}s")
         if summary_json is not None:
             summary_json.write_text(json.dumps(summary, indent=2, default=str))
-        return 0 if firing else 1
+        code = 0 if firing else 1
+        click.secho(f"console: {worker.url}/console", bold=True)
+        if serve:
+            click.echo(
+                f"    sign in as {DEMO_USER} (a responder) with the token {console_token}\n"
+                "    broker and worker stay up until Ctrl-C (`make demo` with --no-serve stops now)"
+            )
+            try:
+                while worker.proc is not None and worker.proc.poll() is None:
+                    time.sleep(1.0)
+                click.echo("the worker stopped; stopping the broker")
+            except KeyboardInterrupt:
+                click.echo("\nstopping the worker and the broker")
+        return code
     except KeyboardInterrupt:
         click.echo("\ninterrupted: stopping what the demo started")
         return 130
