@@ -36,6 +36,11 @@ MENTION_KINDS: tuple[str, ...] = get_args(MentionKind)
 STANCES = ("supportive", "neutral", "critical")
 SEVERITIES = ("info", "warning", "critical")
 ALERT_STATES = ("firing", "acknowledged", "escalated", "resolved")
+#: The topic whose mentions are health data (pharmacovigilance, ``pipeline/pv``); a top mention
+#: classified with it carries ``HEALTH_FLAG: true`` so delivery withholds its text
+#: (``pipeline/delivery/health_data.py``).
+HEALTH_TOPIC = "adverse_event"
+HEALTH_FLAG = "adverse_event"
 
 
 class Author(faust.Record, serializer="json"):
