@@ -3,7 +3,8 @@
 Bad input never stops the agent and is never dropped: it goes whole to ``mentions.dlq`` with a
 reason code, its source partition and offset, and is counted by reason. Valid mentions that name no
 tracked brand are filtered (counted, not dead-lettered): they are noise, not errors. The decoding
-is :func:`pipeline.ingest.intake.intake`, the same rule HTTP ingest applies.
+is :func:`pipeline.ingest.intake.intake`, the same rule HTTP ingest applies; authors leave it
+pseudonymised (:mod:`pipeline.ingest.pseudonyms`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
+from pipeline.ingest import pseudonyms
 from pipeline.ingest.decoding import Limits
 from pipeline.ingest.intake import intake
 from pipeline.records import DeadLetter
@@ -33,6 +35,7 @@ async def ingest_mentions(stream: StreamT[bytes]) -> None:
             offset=message.offset,
             limits=Limits.from_settings(services.settings()),
             matcher=services.matcher(),
+            pseudonyms=pseudonyms.configured(),
         )
         if isinstance(result, DeadLetter):
             await dead_letters.send(value=result)

@@ -44,13 +44,15 @@ HEALTH_FLAG = "adverse_event"
 
 
 class Author(faust.Record, serializer="json"):
-    """Who wrote a mention: a pseudonymous id, never a real name unless policy allows a handle."""
+    """Who wrote a mention: a keyed-hash pseudonym, never a real name unless policy allows a handle."""
 
     id: str
     followers: int = 0
     verified: bool = False
     kind: str = "unknown"
     handle: str | None = None
+    #: The pseudonym key that made ``id`` (``pipeline/ingest/pseudonyms.py``), so keys can rotate.
+    key_id: str | None = None
 
 
 class Engagement(faust.Record, serializer="json"):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pipeline.records import AuthorKind
 from pipeline.settings_values import (
     DEFAULT_LIMITS,
     KNOWN_RECEIVERS,
@@ -309,6 +310,22 @@ class Settings(BaseSettings):
         ge=0,
         description="free space below which the state folder (APP_DATADIR) makes /readyz false",
     )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key pseudonymising author ids at ingest (a secret; unset: a "
+        "random key per worker, so pseudonyms change on restart)",
+    )
+    pseudonym_key_id: str = Field(
+        default="k1",
+        pattern=r"^[A-Za-z0-9_.-]{1,32}$",
+        description="id of TOCSIN_PSEUDONYM_KEY, recorded with every pseudonym (change it with "
+        "the key when rotating)",
+    )
+    handles_kept_for: Annotated[tuple[AuthorKind, ...], NoDecode] = Field(
+        default=(),
+        description="author kinds whose handles are kept, comma-separated (e.g. journalist,ngo); "
+        "every other handle is dropped at ingest",
+    )
     ingest_read_timeout_s: float = Field(
         default=30.0, gt=0, le=300, description="longest wait for an ingest request's body"
     )
@@ -328,6 +345,7 @@ class Settings(BaseSettings):
         "publish_webhook_secret",
         "pagerduty_webhook_secret",
         "smtp_password",
+        "pseudonym_key",
     )
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
@@ -347,6 +365,14 @@ class Settings(BaseSettings):
     def _parse_rate_limits(cls, value: Any) -> Any:
         """``pagerduty=60,slack=30/2`` from the environment; a mapping from tests."""
         return parse_rate_limits(value) if isinstance(value, str) else value
+
+    @field_validator("handles_kept_for", mode="before")
+    @classmethod
+    def _split_kinds(cls, value: Any) -> Any:
+        """``journalist, ngo`` from the environment; a list or tuple from tests."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("email_to", mode="before")
     @classmethod
