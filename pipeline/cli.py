@@ -14,7 +14,8 @@ from pipeline.detection.backtest import backtest
 from pipeline.ops.notify import notify
 from pipeline.ops.silences import silences
 from pipeline.pv.cli import pv
-from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, RAW
+from pipeline.settings import get_settings
+from pipeline.topology import DAY_MS, RAW, owned_topics
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,12 +78,25 @@ def topics() -> None:
 @topics.command("create")
 @bootstrap_option
 def topics_create(bootstrap: str) -> None:
-    """Create every topic with its explicit partition count (existing ones are checked)."""
+    """Create every topic with its explicit partition count (existing ones are checked).
+
+    Topics holding mention text and authors are kept TOCSIN_MENTIONS_RETENTION_DAYS (set on
+    existing topics too).
+    """
     from pipeline.ops.topics import ensure_topics
 
-    ensure_topics(bootstrap)
-    for spec in ALL_TOPICS + CHANGELOG_TOPICS:
-        click.echo(f"{spec.name:<32} partitions={spec.partitions}  {spec.doc}")
+    specs = owned_topics(get_settings().mentions_retention_days)
+    result = ensure_topics(bootstrap, specs)
+    for spec in specs:
+        kept = spec.config.get("retention.ms")
+        days = "" if kept is None else f"  retention={_days(kept)}"
+        click.echo(f"{spec.name:<32} partitions={spec.partitions}{days}  {spec.doc}")
+    if result.retention_set:
+        click.echo(f"retention set on existing topics: {', '.join(result.retention_set)}")
+
+
+def _days(retention_ms: str) -> str:
+    return "kept" if int(retention_ms) < 0 else f"{int(retention_ms) / DAY_MS:g}d"
 
 
 @cli.command()

@@ -310,6 +310,14 @@ class Settings(BaseSettings):
         ge=0,
         description="free space below which the state folder (APP_DATADIR) makes /readyz false",
     )
+    mentions_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="days Kafka keeps topics holding mention text and authors (mentions.raw, "
+        "mentions, mentions.classified, mentions.buckets, mentions.dlq, alerts); set by "
+        "`tocsin topics create` on new and existing topics",
+    )
     pseudonym_key: SecretStr | None = Field(
         default=None,
         description="HMAC-SHA256 key pseudonymising author ids at ingest (a secret; unset: a "
