@@ -9,6 +9,8 @@ pseudonymised (:mod:`pipeline.ingest.pseudonyms`).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from faust.types import StreamT
 
 from pipeline import services
@@ -20,6 +22,11 @@ from pipeline.records import DeadLetter
 from pipeline.topics import dead_letters, mentions, raw_mentions
 
 AGENT = "ingest_mentions"
+
+
+def arrived(timestamp: float | None) -> datetime | None:
+    """The raw record's broker timestamp (seconds) as the time the mention reached Tocsin."""
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp and timestamp > 0 else None
 
 
 @app.agent(raw_mentions, name=AGENT)
@@ -36,6 +43,7 @@ async def ingest_mentions(stream: StreamT[bytes]) -> None:
             limits=Limits.from_settings(services.settings()),
             matcher=services.matcher(),
             pseudonyms=pseudonyms.configured(),
+            received_at=arrived(message.timestamp),
         )
         if isinstance(result, DeadLetter):
             await dead_letters.send(value=result)

@@ -87,6 +87,9 @@ class Mention(faust.Record, serializer="json", isodates=True):
     #: table record as the counts, so a copy re-sent after a crash or rebalance is not counted twice.
     raw_partition: int | None = None
     raw_offset: int | None = None
+    #: When the mention reached Tocsin: the broker's timestamp of its raw record (set by
+    #: ``ingest_mentions``). Day zero of a pharmacovigilance case (``pipeline/pv/cases.py``).
+    received_at: datetime | None = None
 
     @property
     def reach(self) -> int:
@@ -170,6 +173,22 @@ class Alert(faust.Record, serializer="json", isodates=True):
     """The page went out while the bucket was still filling."""
     tipping_mention: dict[str, Any] | None = None
     """The mention whose arrival made the page go out (id, url, platform, at)."""
+
+
+class CaseEvent(faust.Record, serializer="json", isodates=True):
+    """One change to one pharmacovigilance case (``pv.cases``, keyed by ``case_id``).
+
+    ``open`` carries the whole case as opened (``pipeline.pv.cases.open_case``); ``move`` a new
+    ``status``; ``note`` a follow-up note. ``by`` is who (``tocsin`` for the triage itself).
+    """
+
+    case_id: str
+    kind: str  # "open" | "move" | "note"
+    at: datetime
+    by: str
+    case: dict[str, Any] | None = None
+    to: str | None = None
+    text: str | None = None
 
 
 class DeadLetter(faust.Record, serializer="json", isodates=True):

@@ -310,6 +310,11 @@ class Settings(BaseSettings):
         ge=0,
         description="free space below which the state folder (APP_DATADIR) makes /readyz false",
     )
+    pv_timezone: str = Field(
+        default="UTC",
+        description="time zone of the safety department's calendar: a case's day zero is the "
+        "local date its mention arrived, its due date the end of a local day (IANA name)",
+    )
     mentions_retention_days: int = Field(
         default=30,
         ge=1,
@@ -380,6 +385,19 @@ class Settings(BaseSettings):
         """``journalist, ngo`` from the environment; a list or tuple from tests."""
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("pv_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name such as Europe/Paris)"
+            ) from None
         return value
 
     @field_validator("email_to", mode="before")

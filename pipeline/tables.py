@@ -30,3 +30,5 @@ publications = app.Table("publications", default=dict, help="what was published 
 #: group id -> {"group": Grouper.dump() of the group, "pending": the notification being sent and
 #: the receivers it reached} (notify_groups).
 alert_groups = app.Table("alert_groups", default=dict, help="alert groups and their timers")
+#: case id -> the pharmacovigilance case (``pipeline.pv.cases``: status, clock, notes), track_cases.
+cases = app.Table("cases", default=dict, help="pharmacovigilance cases by id")

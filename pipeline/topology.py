@@ -98,6 +98,11 @@ SILENCES = TopicSpec("alerts.silences", partitions=1, doc="silence create/expire
 # group's state (the alert_groups table) lives on one partition whatever its alerts' dedup keys.
 GROUPS = TopicSpec("alerts.groups", doc="add/remove/flush commands per alert group")
 
+# Pharmacovigilance cases: a legal record (GVP VI), kept without time limit like the audit log.
+CASES = TopicSpec(
+    "pv.cases", config=dict(KEPT), doc="case events (open, move, note) keyed by case id"
+)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     RAW,
     DLQ,
@@ -116,6 +121,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     ACKS,
     SILENCES,
     GROUPS,
+    CASES,
 )
 
 
@@ -135,6 +141,7 @@ TABLE_PARTITIONS: dict[str, int] = {
     "audit_trail": DEFAULT_PARTITIONS,
     "publications": DEFAULT_PARTITIONS,
     "alert_groups": DEFAULT_PARTITIONS,
+    "cases": DEFAULT_PARTITIONS,
 }
 
 

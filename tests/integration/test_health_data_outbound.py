@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote_plus
 
@@ -204,6 +204,9 @@ def test_adverse_event_text_reaches_only_the_cleared_receiver(
 
         wait_until(lambda: everyone <= delivered(), 240, "the adverse-event page everywhere")
         alerts = consume(broker.bootstrap, "alerts", want=1, timeout_s=30)
+        # the same mentions opened pharmacovigilance cases (pipeline/pv), one per mention
+        side_effects = sum(1 for p in payloads if any(t.encode() in p for t in SIDE_EFFECTS))
+        events = consume(broker.bootstrap, "pv.cases", want=side_effects, timeout_s=120)
 
     firing = [a for a in alerts if a["state"] == "firing" and a["topic"] == "adverse_event"]
     assert firing, "the surge paged on adverse_event"
@@ -223,6 +226,17 @@ def test_adverse_event_text_reaches_only_the_cleared_receiver(
     for name in ("slack", "teams", "webhook", "email"):
         assert any(WITHHELD in b for b in bodies[name]), name
         assert any("https://x.example/status/1" in b for b in bodies[name]), name
+    # cases: every side-effect mention classified adverse_event opened one, with its clock
+    opened = [e["case"] for e in events if e["kind"] == "open"]
+    assert len({c["case_id"] for c in opened}) == len(opened) >= 0.9 * side_effects
+    serious = [c for c in opened if c["mention"]["text"] == SIDE_EFFECTS[2]]
+    assert serious and all(c["status"] == "new" and c["serious"] for c in serious)
+    for case in opened:
+        arrived = datetime.fromisoformat(case["received_at"])
+        assert abs((arrived - datetime.now(UTC)).total_seconds()) < 600  # arrival, not event time
+        if case["due"] is not None:
+            days = (date.fromisoformat(case["due"]) - date.fromisoformat(case["day_zero"])).days
+            assert days == (15 if case["serious"] else 90)
     # the cleared receiver got the texts
     cleared = [searchable(seen.body) for seen in pv.requests]
     assert leaks(cleared) != [] and not any(WITHHELD in b for b in cleared)

@@ -174,4 +174,10 @@ def test_the_mention_record_is_the_input_contract_plus_matching_in_one_step() ->
             }
             continue
         assert got == value, name
-    assert set(record) - set(source) == {"brand", "brands", "raw_partition", "raw_offset"}
+    assert set(record) - set(source) == {
+        "brand",
+        "brands",
+        "raw_partition",
+        "raw_offset",
+        "received_at",
+    }
