@@ -73,7 +73,8 @@ def test_export_folds_the_events_into_cases(
         },
     ]
     payloads = [json.dumps(e).encode() for e in events] + [b"{not json"]
-    keys: list[bytes | None] = [str(e["case_id"]).encode() for e in events] + [b"junk"]
+    keys: list[bytes | None] = [str(e["case_id"]).encode() for e in events]
+    keys.append(b"junk")
     produce(kafka_broker.bootstrap, spec.name, payloads, keys=keys)
 
     runner = CliRunner()
