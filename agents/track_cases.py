@@ -1,7 +1,8 @@
 """track_cases: ``pv.cases`` events -> the ``cases`` table; the near-due gauge on a timer.
 
 The topic is the record (kept without time limit); the changelog-backed table holds each case's
-latest state (``pipeline.pv.cases.apply_event``). An event that cannot apply (a move the status
+latest state (``pipeline.pv.cases.apply_event``). A case opened ``new`` (valid) goes to the safety
+receivers first (``pipeline.oncall.safety``). An event that cannot apply (a move the status
 does not allow, a note for an unknown case) is counted as ``refused`` and logged, never a crash.
 Every ``CHECK_S`` seconds the gauge ``tocsin_pv_cases_near_due`` is set from this worker's
 cases; the Prometheus rule ``TocsinPvCaseNearDueUnhandled`` fires on it.
@@ -17,6 +18,7 @@ from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
+from pipeline.oncall.safety import notify_safety
 from pipeline.pv.cases import CaseError, apply_event
 from pipeline.pv.intake import near_due_counts
 from pipeline.records import CaseEvent
@@ -37,10 +39,16 @@ async def track_cases(stream: StreamT[CaseEvent]) -> None:
         raw = {k: v for k, v in event.to_representation().items() if k != "__faust"}
         raw["at"] = event.at.isoformat()
         try:
-            cases[event.case_id] = apply_event(current, raw)
+            case = apply_event(current, raw)
         except CaseError as exc:
             metrics.pv_cases.labels("refused").inc()
             log.warning("case event refused (%s %s): %s", event.kind, event.case_id, exc)
+            continue
+        if current is None and event.kind == "open":
+            # before the table write: a crash in between re-sends (same idempotency key)
+            # rather than never sending
+            await notify_safety(case)
+        cases[event.case_id] = case
 
 
 def refresh_gauge(now: datetime) -> dict[str, int]:

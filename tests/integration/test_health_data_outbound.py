@@ -118,6 +118,11 @@ def leaks(bodies: list[str]) -> list[str]:
     return sorted({t[:40] for t in SIDE_EFFECTS for b in bodies if t[:40] in b})
 
 
+def filed(fake: WebhookFake) -> set[str]:
+    """Dedup keys of the case notifications a webhook accepted."""
+    return {str(a["dedup_key"]) for a in fake.accepted.values() if "case:" in a["dedup_key"]}
+
+
 def routing(tmp_path: Path) -> Path:
     path = tmp_path / "routing.yaml"
     receivers = ", ".join([*UNCLEARED, "email", "pv-safety"])
@@ -207,6 +212,12 @@ def test_adverse_event_text_reaches_only_the_cleared_receiver(
         # the same mentions opened pharmacovigilance cases (pipeline/pv), one per mention
         side_effects = sum(1 for p in payloads if any(t.encode() in p for t in SIDE_EFFECTS))
         events = consume(broker.bootstrap, "pv.cases", want=side_effects, timeout_s=120)
+        new_cases = {
+            f"case:{e['case']['case_id']}"
+            for e in events
+            if e["kind"] == "open" and e["case"]["status"] == "new"
+        }
+        wait_until(lambda: new_cases <= filed(pv), 120, "every new case at pv-safety")
 
     firing = [a for a in alerts if a["state"] == "firing" and a["topic"] == "adverse_event"]
     assert firing, "the surge paged on adverse_event"
@@ -237,6 +248,10 @@ def test_adverse_event_text_reaches_only_the_cleared_receiver(
         if case["due"] is not None:
             days = (date.fromisoformat(case["due"]) - date.fromisoformat(case["day_zero"])).days
             assert days == (15 if case["serious"] else 90)
+    # new valid cases went to the safety receiver alone, one request per case, text included
+    assert new_cases and new_cases <= filed(pv)
+    for name, sent in bodies.items():
+        assert not any("case:case-" in b for b in sent), f"{name} received a case"
     # the cleared receiver got the texts
     cleared = [searchable(seen.body) for seen in pv.requests]
     assert leaks(cleared) != [] and not any(WITHHELD in b for b in cleared)

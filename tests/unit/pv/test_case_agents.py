@@ -11,9 +11,11 @@ from prometheus_client import CollectorRegistry
 
 from agents import track_cases, triage_cases
 from pipeline import services
+from pipeline.delivery.receivers.base import Receiver
 from pipeline.metrics import TocsinMetrics
+from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.pv.cases import case_id
-from pipeline.records import Author, CaseEvent, ClassifiedMention, Mention
+from pipeline.records import Alert, Author, CaseEvent, ClassifiedMention, Mention
 from pipeline.settings import make_settings
 from pipeline.tables import cases
 from tests.fakes import RecordingTopic
@@ -121,3 +123,36 @@ async def test_events_keep_the_table_and_bad_ones_are_refused(
     }
     near = metrics.registry.get_sample_value("tocsin_pv_cases_near_due", {"seriousness": "serious"})
     assert near == 1
+
+
+class Recorder(Receiver):
+    def __init__(self, name: str, cleared: bool) -> None:
+        self.name, self.health_data_cleared = name, cleared
+        self.got: list[tuple[Alert, str]] = []
+
+    async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
+        self.got.append((alert, idempotency_key))
+        return 200
+
+
+async def test_a_new_valid_case_goes_to_the_safety_receivers_once(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
+    safety, comms = Recorder("pv-safety", cleared=True), Recorder("slack", cleared=False)
+    services.override(receivers=[safety, comms])
+    receipts = RecordingTopic()
+    monkeypatch.setattr(dispatch_plan, "deliveries", receipts)
+    out = RecordingTopic()
+    monkeypatch.setattr(triage_cases, "case_events", out)
+    async with triage_cases.triage_cases.test_context() as agent:
+        await agent.put(classified(1, SERIOUS, ["adverse_event"]))
+        await agent.put(classified(2, VAGUE, ["adverse_event"]))  # possible: not sent
+    async with track_cases.track_cases.test_context() as agent:
+        for key, event in [*out.sent, *out.sent]:  # everything twice: a re-read after a restart
+            await agent.put(event, key=key)
+    assert comms.got == []
+    [(alert, key)] = safety.got
+    assert alert.dedup_key == f"case:{case_id('x:1')}" and key.endswith("/opened/pv-safety")
+    assert alert.top_mentions is not None and alert.top_mentions[0]["text"] == SERIOUS
+    assert alert.severity == "critical" and "due 2026-12-06 (Europe/Paris)" in alert.summary
+    assert [(v.receiver, v.outcome) for v in receipts.values] == [("pv-safety", "delivered")]
