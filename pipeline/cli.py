@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from pipeline.detection.backtest import backtest
 from pipeline.ops.notify import notify
 from pipeline.ops.silences import silences
 from pipeline.pv.cli import pv
+from pipeline.records import PLATFORMS
 from pipeline.settings import get_settings
 from pipeline.topology import DAY_MS, RAW, owned_topics
 
@@ -97,6 +99,55 @@ def topics_create(bootstrap: str) -> None:
 
 def _days(retention_ms: str) -> str:
     return "kept" if int(retention_ms) < 0 else f"{int(retention_ms) / DAY_MS:g}d"
+
+
+@cli.group()
+def privacy() -> None:
+    """Data-subject requests on what Tocsin holds in Kafka."""
+
+
+@privacy.command("erase")
+@bootstrap_option
+@click.option("--author", "author_id", required=True, help="the author's id as the source gave it")
+@click.option(
+    "--platform",
+    required=True,
+    type=click.Choice(PLATFORMS),
+    help="the platform of that id (pseudonyms are per platform)",
+)
+@click.option("--handle", default=None, help="the author's handle, if sources sent one")
+@click.option("--by", "actor", default="operator", show_default=True, help="who asks (audited)")
+@click.option(
+    "--timeout", "timeout_s", type=float, default=120.0, show_default=True, help="give up after"
+)
+def privacy_erase(
+    bootstrap: str,
+    author_id: str,
+    platform: str,
+    handle: str | None,
+    actor: str,
+    timeout_s: float,
+) -> None:
+    """Remove an author's mentions, ids and handle from every Tocsin table and topic.
+
+    Needs TOCSIN_PSEUDONYM_KEY (the workers' key) and a running worker (it rewrites the tables).
+    Pharmacovigilance cases are kept (a legal record) and counted. See pipeline/ops/erase.py.
+    """
+    from pipeline.ops.erase import ErasureFailed, erase
+
+    try:
+        report = erase(
+            get_settings(),
+            bootstrap,
+            author_id=author_id,
+            platform=platform,
+            handle=handle,
+            actor=actor,
+            timeout_s=timeout_s,
+        )
+    except ErasureFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(report.summary(), indent=1))
 
 
 @cli.command()

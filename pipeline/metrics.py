@@ -26,6 +26,7 @@ AGENTS = (
     "manage_silences",
     "triage_cases",
     "track_cases",
+    "erase_authors",
 )
 CASE_OUTCOMES = ("new", "possible", "refused")
 FILTER_REASONS = ("no_brand", "duplicate")

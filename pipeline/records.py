@@ -191,6 +191,22 @@ class CaseEvent(faust.Record, serializer="json", isodates=True):
     text: str | None = None
 
 
+class ErasureCommand(faust.Record, serializer="json", isodates=True):
+    """Remove one author's data from one table entry (``privacy.erasures``, keyed by the entry's
+    key so it lands on the partition that owns the entry; ``tocsin privacy erase``).
+
+    ``ids`` are the author's pseudonyms, ``mention_ids`` their mentions' ids; never the raw id.
+    """
+
+    erasure_id: str
+    table: str
+    key: str
+    ids: list[str]
+    at: datetime
+    handles: list[str] | None = None
+    mention_ids: list[str] | None = None
+
+
 class DeadLetter(faust.Record, serializer="json", isodates=True):
     """Input that could not be used, with the reason; the payload is kept so nothing is lost."""
 

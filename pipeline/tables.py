@@ -32,3 +32,16 @@ publications = app.Table("publications", default=dict, help="what was published 
 alert_groups = app.Table("alert_groups", default=dict, help="alert groups and their timers")
 #: case id -> the pharmacovigilance case (``pipeline.pv.cases``: status, clock, notes), track_cases.
 cases = app.Table("cases", default=dict, help="pharmacovigilance cases by id")
+
+#: The tables ``tocsin privacy erase`` removes an author's data from (``erase_authors``). Not
+#: ``cases``: a pharmacovigilance case is a record the law requires to keep (GDPR art. 17(3)(b));
+#: not ``silences``: no mention data.
+ERASABLE = {
+    "open_buckets": open_buckets,
+    "alert_book": alert_book,
+    "acks": acks,
+    "approvals": approvals,
+    "audit_trail": audit_trail,
+    "publications": publications,
+    "alert_groups": alert_groups,
+}

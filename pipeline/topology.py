@@ -103,6 +103,11 @@ CASES = TopicSpec(
     "pv.cases", config=dict(KEPT), doc="case events (open, move, note) keyed by case id"
 )
 
+# Erasure commands: keyed like the table entry they change (brand, dedup key, group or draft id),
+# with the tables' partition count, so each lands on the partition owning its entry. Transient:
+# `tocsin privacy erase` deletes them once applied.
+ERASURES = _personal("privacy.erasures", "remove one author's data from one table entry")
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     RAW,
     DLQ,
@@ -122,6 +127,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     SILENCES,
     GROUPS,
     CASES,
+    ERASURES,
 )
 
 
