@@ -16,7 +16,15 @@ from tests.kafka_fixture import FreshNames, KafkaBroker
 
 pytestmark = pytest.mark.integration
 
-PERSONAL = ("mentions.raw", "mentions.dlq", "mentions", "mentions.classified", "mentions.buckets")
+PERSONAL = (
+    "mentions.raw",
+    "mentions.dlq",
+    "mentions",
+    "mentions.classified",
+    "mentions.buckets",
+    "alerts",
+    "privacy.erasures",
+)
 
 
 def held(bootstrap: str, names: list[str]) -> dict[str, dict[str, str]]:
@@ -37,7 +45,7 @@ def test_retention_is_set_at_creation_and_follows_the_setting(
 
     configs = held(kafka_broker.bootstrap, names)
     topic = fresh_topics.topic
-    for name in (*PERSONAL, "alerts"):
+    for name in PERSONAL:
         assert configs[topic(name)]["retention.ms"] == str(7 * DAY_MS), name
     for name in ("responses.audit", "alerts.deliveries.dlq"):
         assert configs[topic(name)]["retention.ms"] == "-1", name
@@ -50,9 +58,9 @@ def test_retention_is_set_at_creation_and_follows_the_setting(
     month = fresh_topics.specs(owned_topics(30))
     again = ensure_topics(kafka_broker.bootstrap, month, timeout_s=60)
     assert again.created == ()
-    assert sorted(again.retention_set) == sorted(topic(n) for n in (*PERSONAL, "alerts"))
+    assert sorted(again.retention_set) == sorted(topic(n) for n in PERSONAL)
     configs = held(kafka_broker.bootstrap, names)
-    for name in (*PERSONAL, "alerts"):
+    for name in PERSONAL:
         assert configs[topic(name)]["retention.ms"] == str(30 * DAY_MS), name
     assert configs[topic("mentions.raw")]["max.message.bytes"] == raw_bytes  # left alone
     assert configs[topic("responses.audit")]["retention.ms"] == "-1"
