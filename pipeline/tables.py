@@ -8,6 +8,7 @@ the stream partition that updates it (Faust writes the changelog to the current 
 from __future__ import annotations
 
 from pipeline.app import app
+from pipeline.topology import ERASABLE_TABLES
 
 #: brand -> open event-time buckets, watermark, the last closed bucket and each watched topic's
 #: detector (count_mentions: counting and detection share the record, see pipeline.counting.judge).
@@ -33,15 +34,6 @@ alert_groups = app.Table("alert_groups", default=dict, help="alert groups and th
 #: case id -> the pharmacovigilance case (``pipeline.pv.cases``: status, clock, notes), track_cases.
 cases = app.Table("cases", default=dict, help="pharmacovigilance cases by id")
 
-#: The tables ``tocsin privacy erase`` removes an author's data from (``erase_authors``). Not
-#: ``cases``: a pharmacovigilance case is a record the law requires to keep (GDPR art. 17(3)(b));
-#: not ``silences``: no mention data.
-ERASABLE = {
-    "open_buckets": open_buckets,
-    "alert_book": alert_book,
-    "acks": acks,
-    "approvals": approvals,
-    "audit_trail": audit_trail,
-    "publications": publications,
-    "alert_groups": alert_groups,
-}
+#: The tables ``tocsin privacy erase`` removes an author's data from (``erase_authors``), by name
+#: (``pipeline.topology.ERASABLE_TABLES`` says which and why).
+ERASABLE = {name: app.tables[name] for name in ERASABLE_TABLES}

@@ -151,6 +151,21 @@ TABLE_PARTITIONS: dict[str, int] = {
 }
 
 
+#: Tables ``tocsin privacy erase`` rewrites without an author's data. Not ``cases``: a
+#: pharmacovigilance case is a record the law requires to keep (GDPR art. 17(3)(b) and (c));
+#: not ``silences``: no mention data.
+ERASABLE_TABLES = (
+    "open_buckets",
+    "alert_book",
+    "acks",
+    "approvals",
+    "audit_trail",
+    "publications",
+    "alert_groups",
+)
+KEPT_TABLES = ("cases",)
+
+
 def changelog_name(table: str) -> str:
     return f"{APP_ID}-{table}-changelog"
 

@@ -39,7 +39,9 @@ from pipeline.topology import (
     APP_ID,
     AUDIT,
     CASES,
+    ERASABLE_TABLES,
     ERASURES,
+    KEPT_TABLES,
     MENTIONS,
     RAW,
     TopicSpec,
@@ -47,17 +49,6 @@ from pipeline.topology import (
     owned_topics,
 )
 
-#: Tables an erasure rewrites (``pipeline.tables.ERASABLE``) and the one it keeps.
-ERASABLE_TABLES = (
-    "open_buckets",
-    "alert_book",
-    "acks",
-    "approvals",
-    "audit_trail",
-    "publications",
-    "alert_groups",
-)
-KEPT_TABLES = ("cases",)
 #: Delete-policy topics never truncated: legal records.
 NEVER_TRUNCATED = (CASES.name, AUDIT.name)
 GROUP = APP_ID
