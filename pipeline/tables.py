@@ -7,6 +7,10 @@ the stream partition that updates it (Faust writes the changelog to the current 
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+from faust.types import TableT
+
 from pipeline.app import app
 from pipeline.topology import ERASABLE_TABLES
 
@@ -36,4 +40,6 @@ cases = app.Table("cases", default=dict, help="pharmacovigilance cases by id")
 
 #: The tables ``tocsin privacy erase`` removes an author's data from (``erase_authors``), by name
 #: (``pipeline.topology.ERASABLE_TABLES`` says which and why).
-ERASABLE = {name: app.tables[name] for name in ERASABLE_TABLES}
+ERASABLE: dict[str, TableT[str, Any]] = {
+    name: cast("TableT[str, Any]", app.tables[name]) for name in ERASABLE_TABLES
+}
