@@ -3,21 +3,30 @@
 Bad input never stops the agent and is never dropped: it goes whole to ``mentions.dlq`` with a
 reason code, its source partition and offset, and is counted by reason. Valid mentions that name no
 tracked brand are filtered (counted, not dead-lettered): they are noise, not errors. The decoding
-is :func:`pipeline.ingest.intake.intake`, the same rule HTTP ingest applies.
+is :func:`pipeline.ingest.intake.intake`, the same rule HTTP ingest applies; authors leave it
+pseudonymised (:mod:`pipeline.ingest.pseudonyms`).
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
+from pipeline.ingest import pseudonyms
 from pipeline.ingest.decoding import Limits
 from pipeline.ingest.intake import intake
 from pipeline.records import DeadLetter
 from pipeline.topics import dead_letters, mentions, raw_mentions
 
 AGENT = "ingest_mentions"
+
+
+def arrived(timestamp: float | None) -> datetime | None:
+    """The raw record's broker timestamp (seconds) as the time the mention reached Tocsin."""
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp and timestamp > 0 else None
 
 
 @app.agent(raw_mentions, name=AGENT)
@@ -33,6 +42,8 @@ async def ingest_mentions(stream: StreamT[bytes]) -> None:
             offset=message.offset,
             limits=Limits.from_settings(services.settings()),
             matcher=services.matcher(),
+            pseudonyms=pseudonyms.configured(),
+            received_at=arrived(message.timestamp),
         )
         if isinstance(result, DeadLetter):
             await dead_letters.send(value=result)

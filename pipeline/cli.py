@@ -4,6 +4,7 @@
 # partition count): a wrong TOCSIN_KAFKA_* value then stops every command with one line.
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -24,8 +25,10 @@ from pipeline.detection.backtest import backtest
 from pipeline.ops.notify import notify
 from pipeline.ops.silences import silences
 from pipeline.pv.cli import pv
+from pipeline.records import PLATFORMS
+from pipeline.settings import get_settings
 from pipeline.sources.cli import sources
-from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, RAW
+from pipeline.topology import DAY_MS, RAW, owned_topics
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,18 +96,80 @@ def topics() -> None:
 @topics.command("create")
 @bootstrap_option
 def topics_create(bootstrap: str) -> None:
-    """Create every topic with its explicit partition count (existing ones are checked)."""
+    """Create every topic with its explicit partition count (existing ones are checked).
+
+    Topics holding mention text and authors are kept TOCSIN_MENTIONS_RETENTION_DAYS (set on
+    existing topics too).
+    """
     from pipeline.ops.topics import ensure_topics
 
     require_kafka_login("topics create", bootstrap)
     settings = kafka_settings()
+    specs = owned_topics(get_settings().mentions_retention_days)
     try:
-        ensure_topics(bootstrap, replication_factor=settings.replication_factor)
+        result = ensure_topics(bootstrap, specs, replication_factor=settings.replication_factor)
     except TocsinError as exc:
         click.echo(f"tocsin topics create: {exc}", err=True)
         sys.exit(1)
-    for spec in ALL_TOPICS + CHANGELOG_TOPICS:
-        click.echo(f"{spec.name:<32} partitions={spec.partitions}  {spec.doc}")
+    for spec in specs:
+        kept = spec.config.get("retention.ms")
+        days = "" if kept is None else f"  retention={_days(kept)}"
+        click.echo(f"{spec.name:<32} partitions={spec.partitions}{days}  {spec.doc}")
+    if result.retention_set:
+        click.echo(f"retention set on existing topics: {', '.join(result.retention_set)}")
+
+
+def _days(retention_ms: str) -> str:
+    return "kept" if int(retention_ms) < 0 else f"{int(retention_ms) / DAY_MS:g}d"
+
+
+@cli.group()
+def privacy() -> None:
+    """Data-subject requests on what Tocsin holds in Kafka."""
+
+
+@privacy.command("erase")
+@bootstrap_option
+@click.option("--author", "author_id", required=True, help="the author's id as the source gave it")
+@click.option(
+    "--platform",
+    required=True,
+    type=click.Choice(PLATFORMS),
+    help="the platform of that id (pseudonyms are per platform)",
+)
+@click.option("--handle", default=None, help="the author's handle, if sources sent one")
+@click.option("--by", "actor", default="operator", show_default=True, help="who asks (audited)")
+@click.option(
+    "--timeout", "timeout_s", type=float, default=120.0, show_default=True, help="give up after"
+)
+def privacy_erase(
+    bootstrap: str,
+    author_id: str,
+    platform: str,
+    handle: str | None,
+    actor: str,
+    timeout_s: float,
+) -> None:
+    """Remove an author's mentions, ids and handle from every Tocsin table and topic.
+
+    Needs TOCSIN_PSEUDONYM_KEY (the workers' key) and a running worker (it rewrites the tables).
+    Pharmacovigilance cases are kept (a legal record) and counted. See pipeline/ops/erase.py.
+    """
+    from pipeline.ops.erase import ErasureFailed, erase
+
+    try:
+        report = erase(
+            get_settings(),
+            bootstrap,
+            author_id=author_id,
+            platform=platform,
+            handle=handle,
+            actor=actor,
+            timeout_s=timeout_s,
+        )
+    except ErasureFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(report.summary(), indent=1))
 
 
 @topics.command("grow")

@@ -24,7 +24,11 @@ AGENTS = (
     "notify_groups",
     "acknowledge_alerts",
     "manage_silences",
+    "triage_cases",
+    "track_cases",
+    "erase_authors",
 )
+CASE_OUTCOMES = ("new", "possible", "refused")
 FILTER_REASONS = ("no_brand", "duplicate")
 OUTCOMES = (
     "delivered",
@@ -253,6 +257,24 @@ class TocsinMetrics:
             ["target", "outcome"],
             registry=registry,
         )
+        self.pv_cases = Counter(
+            "tocsin_pv_cases_total",
+            "Adverse-event mentions triaged into cases, by outcome (new: valid, possible: "
+            "criteria missing, refused: an event that could not apply).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.pv_cases_near_due = Gauge(
+            "tocsin_pv_cases_near_due",
+            "Valid cases on this worker not sent to safety nor closed whose reporting deadline "
+            "is less than 3 days away or past, by seriousness (serious: 15 days, other: 90).",
+            ["seriousness"],
+            registry=registry,
+        )
+        for outcome in CASE_OUTCOMES:
+            self.pv_cases.labels(outcome)
+        for seriousness in ("serious", "non_serious"):
+            self.pv_cases_near_due.labels(seriousness)
         for action in APPROVAL_ACTIONS:
             for outcome in ("ok", "refused"):
                 self.approval_decisions.labels(action, outcome)

@@ -38,16 +38,23 @@ MENTION_KINDS: tuple[str, ...] = get_args(MentionKind)
 STANCES = ("supportive", "neutral", "critical")
 SEVERITIES = ("info", "warning", "critical")
 ALERT_STATES = ("firing", "acknowledged", "escalated", "resolved")
+#: The topic whose mentions are health data (pharmacovigilance, ``pipeline/pv``); a top mention
+#: classified with it carries ``HEALTH_FLAG: true`` so delivery withholds its text
+#: (``pipeline/delivery/health_data.py``).
+HEALTH_TOPIC = "adverse_event"
+HEALTH_FLAG = "adverse_event"
 
 
 class Author(faust.Record, serializer="json"):
-    """Who wrote a mention: a pseudonymous id, never a real name unless policy allows a handle."""
+    """Who wrote a mention: a keyed-hash pseudonym, never a real name unless policy allows a handle."""
 
     id: str
     followers: int = 0
     verified: bool = False
     kind: str = "unknown"
     handle: str | None = None
+    #: The pseudonym key that made ``id`` (``pipeline/ingest/pseudonyms.py``), so keys can rotate.
+    key_id: str | None = None
 
 
 class Engagement(faust.Record, serializer="json"):
@@ -82,6 +89,9 @@ class Mention(faust.Record, serializer="json", isodates=True):
     #: table record as the counts, so a copy re-sent after a crash or rebalance is not counted twice.
     raw_partition: int | None = None
     raw_offset: int | None = None
+    #: When the mention reached Tocsin: the broker's timestamp of its raw record (set by
+    #: ``ingest_mentions``). Day zero of a pharmacovigilance case (``pipeline/pv/cases.py``).
+    received_at: datetime | None = None
 
     @property
     def reach(self) -> int:
@@ -165,6 +175,38 @@ class Alert(faust.Record, serializer="json", isodates=True):
     """The page went out while the bucket was still filling."""
     tipping_mention: dict[str, Any] | None = None
     """The mention whose arrival made the page go out (id, url, platform, at)."""
+
+
+class CaseEvent(faust.Record, serializer="json", isodates=True):
+    """One change to one pharmacovigilance case (``pv.cases``, keyed by ``case_id``).
+
+    ``open`` carries the whole case as opened (``pipeline.pv.cases.open_case``); ``move`` a new
+    ``status``; ``note`` a follow-up note. ``by`` is who (``tocsin`` for the triage itself).
+    """
+
+    case_id: str
+    kind: str  # "open" | "move" | "note"
+    at: datetime
+    by: str
+    case: dict[str, Any] | None = None
+    to: str | None = None
+    text: str | None = None
+
+
+class ErasureCommand(faust.Record, serializer="json", isodates=True):
+    """Remove one author's data from one table entry (``privacy.erasures``, keyed by the entry's
+    key so it lands on the partition that owns the entry; ``tocsin privacy erase``).
+
+    ``ids`` are the author's pseudonyms, ``mention_ids`` their mentions' ids; never the raw id.
+    """
+
+    erasure_id: str
+    table: str
+    key: str
+    ids: list[str]
+    at: datetime
+    handles: list[str] | None = None
+    mention_ids: list[str] | None = None
 
 
 class DeadLetter(faust.Record, serializer="json", isodates=True):

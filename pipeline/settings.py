@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pipeline.records import AuthorKind
 from pipeline.settings_kafka import KafkaSettings, make_kafka_settings
 from pipeline.settings_values import (
     DEFAULT_LIMITS,
@@ -320,6 +321,35 @@ class Settings(BaseSettings):
         ge=0,
         description="free space below which the state folder (APP_DATADIR) makes /readyz false",
     )
+    pv_timezone: str = Field(
+        default="UTC",
+        description="time zone of the safety department's calendar: a case's day zero is the "
+        "local date its mention arrived, its due date the end of a local day (IANA name)",
+    )
+    mentions_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="days Kafka keeps topics holding mention text and authors (mentions.raw, "
+        "mentions, mentions.classified, mentions.buckets, mentions.dlq, alerts, privacy.erasures); set by "
+        "`tocsin topics create` on new and existing topics",
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key pseudonymising author ids at ingest (a secret; unset: a "
+        "random key per worker, so pseudonyms change on restart)",
+    )
+    pseudonym_key_id: str = Field(
+        default="k1",
+        pattern=r"^[A-Za-z0-9_.-]{1,32}$",
+        description="id of TOCSIN_PSEUDONYM_KEY, recorded with every pseudonym (change it with "
+        "the key when rotating)",
+    )
+    handles_kept_for: Annotated[tuple[AuthorKind, ...], NoDecode] = Field(
+        default=(),
+        description="author kinds whose handles are kept, comma-separated (e.g. journalist,ngo); "
+        "every other handle is dropped at ingest",
+    )
     ingest_read_timeout_s: float = Field(
         default=30.0, gt=0, le=300, description="longest wait for an ingest request's body"
     )
@@ -356,6 +386,7 @@ class Settings(BaseSettings):
         "publish_webhook_secret",
         "pagerduty_webhook_secret",
         "smtp_password",
+        "pseudonym_key",
     )
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
@@ -375,6 +406,27 @@ class Settings(BaseSettings):
     def _parse_rate_limits(cls, value: Any) -> Any:
         """``pagerduty=60,slack=30/2`` from the environment; a mapping from tests."""
         return parse_rate_limits(value) if isinstance(value, str) else value
+
+    @field_validator("handles_kept_for", mode="before")
+    @classmethod
+    def _split_kinds(cls, value: Any) -> Any:
+        """``journalist, ngo`` from the environment; a list or tuple from tests."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("pv_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name such as Europe/Paris)"
+            ) from None
+        return value
 
     @field_validator("email_to", mode="before")
     @classmethod

@@ -7,7 +7,12 @@ the stream partition that updates it (Faust writes the changelog to the current 
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+from faust.types import TableT
+
 from pipeline.app import app
+from pipeline.topology import ERASABLE_TABLES
 
 #: brand -> open event-time buckets, watermark, the last closed bucket and each watched topic's
 #: detector (count_mentions: counting and detection share the record, see pipeline.counting.judge).
@@ -30,3 +35,11 @@ publications = app.Table("publications", default=dict, help="what was published 
 #: group id -> {"group": Grouper.dump() of the group, "pending": the notification being sent and
 #: the receivers it reached} (notify_groups).
 alert_groups = app.Table("alert_groups", default=dict, help="alert groups and their timers")
+#: case id -> the pharmacovigilance case (``pipeline.pv.cases``: status, clock, notes), track_cases.
+cases = app.Table("cases", default=dict, help="pharmacovigilance cases by id")
+
+#: The tables ``tocsin privacy erase`` removes an author's data from (``erase_authors``), by name
+#: (``pipeline.topology.ERASABLE_TABLES`` says which and why).
+ERASABLE: dict[str, TableT[str, Any]] = {
+    name: cast("TableT[str, Any]", app.tables[name]) for name in ERASABLE_TABLES
+}

@@ -42,3 +42,5 @@ response_audit = _topic(topology.AUDIT, key_type=str, value_type=records.AuditRe
 ack_commands = _topic(topology.ACKS, key_type=str, value_type=records.AckCommand)
 silence_commands = _topic(topology.SILENCES, key_type=str, value_type=records.SilenceCommand)
 alert_groups_topic = _topic(topology.GROUPS, key_type=str, value_type=records.GroupCommand)
+case_events = _topic(topology.CASES, key_type=str, value_type=records.CaseEvent)
+erasures = _topic(topology.ERASURES, key_type=str, value_type=records.ErasureCommand)

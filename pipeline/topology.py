@@ -13,7 +13,7 @@ dead-letter topic and the silences (one small global table) keep one partition w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pipeline.settings_kafka import kafka_settings
 
@@ -23,33 +23,57 @@ DEFAULT_PARTITIONS = kafka_settings().partitions
 
 @dataclass(frozen=True)
 class TopicSpec:
-    """A topic Tocsin owns: its name, partition count and topic-level config."""
+    """A topic Tocsin owns: its name, partition count and topic-level config.
+
+    ``personal`` marks a topic whose records carry mention text or author data (health data for
+    adverse events): it is kept only ``TOCSIN_MENTIONS_RETENTION_DAYS`` (``retention.ms``, see
+    :func:`owned_topics`).
+    """
 
     name: str
     partitions: int = DEFAULT_PARTITIONS
     config: dict[str, str] = field(default_factory=dict)
     doc: str = ""
+    personal: bool = False
+
+
+DAY_MS = 86_400_000
+#: How long topics holding mention text and authors keep a record (privacy: data minimisation).
+#: Thirty days covers a crisis and its review; counts and alerts' state live on in the tables.
+DEFAULT_MENTIONS_RETENTION_DAYS = 30
+#: Records the law wants kept (pharmacovigilance cases, the audit log): no time limit, deleted
+#: only by an operator's archive, never compacted away.
+KEPT = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+
+
+def retention_ms(days: int) -> str:
+    return str(days * DAY_MS)
+
+
+def _personal(name: str, doc: str, config: dict[str, str] | None = None, **kw: int) -> TopicSpec:
+    config = {**(config or {}), "retention.ms": retention_ms(DEFAULT_MENTIONS_RETENTION_DAYS)}
+    return TopicSpec(name, config=config, doc=doc, personal=True, **kw)
 
 
 # Raw input and its dead letters accept large messages: an oversized payload must still reach the
 # dead-letter topic whole ("loses nothing"), so both topics allow more than the decoder accepts.
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-RAW = TopicSpec(
+RAW = _personal(
     "mentions.raw",
-    config={"max.message.bytes": str(MAX_MESSAGE_BYTES)},
-    doc="raw mention JSON from replay, HTTP ingest or connectors",
+    "raw mention JSON from replay, HTTP ingest or connectors",
+    {"max.message.bytes": str(MAX_MESSAGE_BYTES)},
 )
-DLQ = TopicSpec(
+DLQ = _personal(
     "mentions.dlq",
+    "bad input with the reason, never dropped (until its retention)",
+    {"max.message.bytes": str(2 * MAX_MESSAGE_BYTES)},
     partitions=1,
-    config={"max.message.bytes": str(2 * MAX_MESSAGE_BYTES)},
-    doc="bad input with the reason, never dropped",
 )
-MENTIONS = TopicSpec("mentions", doc="validated, normalised mentions keyed by brand")
-CLASSIFIED = TopicSpec("mentions.classified", doc="mentions with topics, stance, language")
-BUCKETS = TopicSpec("mentions.buckets", doc="closed event-time buckets per brand x topic")
+MENTIONS = _personal("mentions", "validated, normalised mentions keyed by brand")
+CLASSIFIED = _personal("mentions.classified", "mentions with topics, stance, language")
+BUCKETS = _personal("mentions.buckets", "closed event-time buckets per brand x topic")
 SIGNALS = TopicSpec("signals", doc="detector output per closed bucket")
-ALERTS = TopicSpec("alerts", doc="alert lifecycle events keyed by dedup key")
+ALERTS = _personal("alerts", "alert lifecycle events keyed by dedup key (with top mentions)")
 DELIVERIES = TopicSpec("alerts.deliveries", doc="one receipt per delivery attempt")
 # A page that reached nobody is evidence for the post-mortem: kept like the audit log (never
 # compacted, no time limit) until an operator has re-sent or archived it.
@@ -68,9 +92,7 @@ APPROVED = TopicSpec("responses.approved", doc="fully approved texts handed to t
 PUBLISHED = TopicSpec("responses.published", doc="one receipt per publish attempt")
 # The audit log is evidence: append-only (never compacted) and kept until an operator archives it.
 AUDIT = TopicSpec(
-    "responses.audit",
-    config={"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"},
-    doc="append-only audit log of every decision, accepted or refused",
+    "responses.audit", config=dict(KEPT), doc="append-only audit log of every decision"
 )
 
 # On-call: acknowledgements are keyed by dedup key like ``alerts`` (same partition count,
@@ -92,6 +114,16 @@ SOURCE_CHECKPOINTS = TopicSpec(
     doc="latest checkpoint per live source (tocsin sources run)",
 )
 
+# Pharmacovigilance cases: a legal record (GVP VI), kept without time limit like the audit log.
+CASES = TopicSpec(
+    "pv.cases", config=dict(KEPT), doc="case events (open, move, note) keyed by case id"
+)
+
+# Erasure commands: keyed like the table entry they change (brand, dedup key, group or draft id),
+# with the tables' partition count, so each lands on the partition owning its entry. Transient:
+# `tocsin privacy erase` deletes them once applied.
+ERASURES = _personal("privacy.erasures", "remove one author's data from one table entry")
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     RAW,
     DLQ,
@@ -111,6 +143,8 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     SILENCES,
     GROUPS,
     SOURCE_CHECKPOINTS,
+    CASES,
+    ERASURES,
 )
 
 
@@ -130,7 +164,23 @@ TABLE_PARTITIONS: dict[str, int] = {
     "audit_trail": DEFAULT_PARTITIONS,
     "publications": DEFAULT_PARTITIONS,
     "alert_groups": DEFAULT_PARTITIONS,
+    "cases": DEFAULT_PARTITIONS,
 }
+
+
+#: Tables ``tocsin privacy erase`` rewrites without an author's data. Not ``cases``: a
+#: pharmacovigilance case is a record the law requires to keep (GDPR art. 17(3)(b) and (c));
+#: not ``silences``: no mention data.
+ERASABLE_TABLES = (
+    "open_buckets",
+    "alert_book",
+    "acks",
+    "approvals",
+    "audit_trail",
+    "publications",
+    "alert_groups",
+)
+KEPT_TABLES = ("cases",)
 
 
 def changelog_name(table: str) -> str:
@@ -146,3 +196,21 @@ CHANGELOG_TOPICS: tuple[TopicSpec, ...] = tuple(
     )
     for table, partitions in TABLE_PARTITIONS.items()
 )
+
+
+def owned_topics(
+    mentions_retention_days: int = DEFAULT_MENTIONS_RETENTION_DAYS,
+) -> tuple[TopicSpec, ...]:
+    """Every topic and changelog Tocsin creates, personal ones kept ``mentions_retention_days``."""
+    if mentions_retention_days < 1:
+        raise ValueError(
+            f"mentions retention must be at least 1 day, got {mentions_retention_days}"
+        )
+    ms = retention_ms(mentions_retention_days)
+    return (
+        tuple(
+            replace(spec, config={**spec.config, "retention.ms": ms}) if spec.personal else spec
+            for spec in ALL_TOPICS
+        )
+        + CHANGELOG_TOPICS
+    )

@@ -1,9 +1,7 @@
 """``tocsin audit export``: the approvals audit topic as CSV or JSON Lines, for auditors.
 
-Reads ``responses.audit`` from the beginning with a plain kafka-python consumer (no consumer
-group: an export must not move anyone's offsets) up to the end offsets seen when it started, so
-the export is a consistent snapshot and terminates even while the worker keeps appending. A
-``--timeout`` bounds the whole read: a broker that stops answering is an error, not a hang.
+Reads ``responses.audit`` as a snapshot (:func:`pipeline.snapshot.read_snapshot`: no consumer
+group, up to the end offsets seen when it started, bounded by ``--timeout``).
 The record shape and the CSV/JSON writing live in :mod:`pipeline.approvals.audit`.
 """
 
@@ -11,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -20,8 +17,8 @@ import click
 
 from pipeline.approvals.audit import export
 from pipeline.cli_options import bootstrap_option, require_kafka_login
-from pipeline.kafka_clients import client_config
-from pipeline.settings_kafka import KafkaSettings, kafka_settings
+from pipeline.settings_kafka import KafkaSettings
+from pipeline.snapshot import read_snapshot
 from pipeline.topology import AUDIT
 
 
@@ -43,45 +40,15 @@ def read_audit(
     consumer_factory: Callable[..., Any] | None = None,
     kafka: KafkaSettings | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every audit entry on ``topic`` up to its end offsets at call time, partition by partition.
+    """Every audit entry on ``topic`` up to its end offsets at call time (a snapshot).
 
     Raises TimeoutError if the snapshot cannot be read within ``timeout_s`` and LookupError if the
     topic does not exist. ``kafka``: TLS and SASL (default: the ``TOCSIN_KAFKA_*`` settings).
     """
-    from kafka import KafkaConsumer, TopicPartition
-
-    factory = consumer_factory or KafkaConsumer
-    consumer = factory(
-        bootstrap_servers=bootstrap,
-        **client_config(kafka or kafka_settings()),
-        group_id=None,
-        enable_auto_commit=False,
-        request_timeout_ms=int(min(timeout_s, 30.0) * 1000) + 1000,
-    )
-    try:
-        deadline = time.monotonic() + timeout_s
-        partitions = consumer.partitions_for_topic(topic)
-        while not partitions and time.monotonic() < deadline:
-            time.sleep(0.2)  # metadata may not be loaded on the first call
-            partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise LookupError(f"topic {topic!r} not found on {bootstrap}")
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if consumer.position(tp) < end[tp]}
-        while remaining:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"audit export did not finish within {timeout_s:.0f} s")
-            batch = consumer.poll(timeout_ms=500)
-            for tp, messages in batch.items():
-                for message in messages:
-                    if message.offset < end[tp]:
-                        yield _entry_of(message.value)
-            remaining = {tp for tp in remaining if consumer.position(tp) < end[tp]}
-    finally:
-        consumer.close()
+    for message in read_snapshot(
+        bootstrap, topic, timeout_s=timeout_s, consumer_factory=consumer_factory, kafka=kafka
+    ):
+        yield _entry_of(message.value)
 
 
 def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:

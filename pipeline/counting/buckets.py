@@ -42,7 +42,7 @@ from pipeline import services
 from pipeline.counting.cells import bucket_of
 from pipeline.counting.judge import Detectors, judge_closed, judge_filling
 from pipeline.detection.mentions import count_minute
-from pipeline.records import Bucket, ClassifiedMention, Mention
+from pipeline.records import HEALTH_FLAG, HEALTH_TOPIC, Bucket, ClassifiedMention, Mention
 from pipeline.tables import open_buckets
 from pipeline.topics import buckets
 
@@ -115,6 +115,10 @@ def add_mention(
             "author_kind": mention.author.kind,
             "at": mention.created_at.isoformat(),
         }
+        if HEALTH_TOPIC in item.topics:
+            # health data wherever it is quoted (a pricing surge's top mention too): alerts
+            # carry it as a link, not as text, to receivers not cleared for it
+            summary[HEALTH_FLAG] = True
         if cell["first"] is None or summary["at"] < cell["first"]["at"]:
             cell["first"] = summary
         top = [t for t in cell["top"] if t["id"] != mention.id] + [summary]

@@ -14,6 +14,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from pipeline.delivery.health_data import for_receiver
 from pipeline.delivery.receivers.base import Receiver
 from pipeline.errors import DeliveryError, PermanentDelivery, RateLimited, RetryableDelivery
 from pipeline.records import Alert
@@ -66,11 +67,16 @@ async def deliver(
 def sender(
     receiver: Receiver, alert: Alert, idempotency_key: str
 ) -> Callable[[], Awaitable[int | None]]:
-    """One attempt at sending ``alert`` to ``receiver``: a rate-limit token, then the request."""
+    """One attempt at sending ``alert`` to ``receiver``: a rate-limit token, then the request.
+
+    The receiver gets the alert as it may see it: health-data evidence withheld unless it is
+    cleared for it (``pipeline/delivery/health_data.py``).
+    """
+    outbound = for_receiver(alert, receiver)
 
     async def send() -> int | None:
         await receiver.throttle()  # every attempt is a request: within Tocsin's own rate limit
-        return await receiver.send(alert, idempotency_key=idempotency_key)
+        return await receiver.send(outbound, idempotency_key=idempotency_key)
 
     return send
 

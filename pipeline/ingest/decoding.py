@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from pipeline.brands import BrandMatcher
 from pipeline.errors import INVALID_MENTION_REASONS, InvalidMention
+from pipeline.ingest.pseudonyms import Pseudonymiser
 from pipeline.records import AuthorKind, Mention, MentionKind, Platform
 from pipeline.settings import Settings
 
@@ -191,9 +192,20 @@ def _decode_raw(
     return raw.model_copy(update={"text": clean})
 
 
-def to_mention(raw: RawMention, matcher: BrandMatcher) -> Mention | None:
-    """Build the stream record, or ``None`` when no tracked brand is mentioned (filtered, not bad)."""
-    brands = matcher.match(raw.text)
+def brands_of(raw: RawMention, matcher: BrandMatcher) -> list[str]:
+    """The tracked brands ``raw`` names, the primary (its Kafka key downstream) first."""
+    return matcher.match(raw.text)
+
+
+def to_mention(raw: RawMention, matcher: BrandMatcher, pseudonyms: Pseudonymiser) -> Mention | None:
+    """Build the stream record, or ``None`` when no tracked brand is mentioned (filtered, not bad).
+
+    The author leaves here pseudonymised (``pipeline/ingest/pseudonyms.py``): the source's id is
+    replaced by its keyed hash and the handle is dropped unless its kind is allowed to keep it.
+    """
+    brands = brands_of(raw, matcher)
     if not brands:
         return None
-    return Mention(**raw.model_dump(), brand=brands[0], brands=brands)
+    fields = raw.model_dump()
+    fields["author"] = pseudonyms.author(raw.platform, fields["author"])
+    return Mention(**fields, brand=brands[0], brands=brands)

@@ -44,7 +44,7 @@ from typing import Any, Protocol
 
 from pipeline.brands import BrandMatcher
 from pipeline.errors import InvalidMention, TocsinError
-from pipeline.ingest.decoding import Limits, decode, to_mention
+from pipeline.ingest.decoding import Limits, brands_of, decode
 from pipeline.ingest.keys import raw_key
 from pipeline.metrics import TocsinMetrics
 from pipeline.settings import Settings, parse_client_tokens
@@ -243,8 +243,8 @@ def split_lines(body: bytes, kind: str) -> list[tuple[int, bytes]]:
 def route_key(payload: bytes, gate: IngestGate, matcher: BrandMatcher) -> tuple[bytes, LineResult]:
     """Validate one line; the key is the mention id (:func:`pipeline.ingest.keys.raw_key`)."""
     raw = decode(payload, gate.limits, gate.wall_clock())
-    mention = to_mention(raw, matcher)
-    brand = mention.brand if mention is not None else None
+    brands = brands_of(raw, matcher)
+    brand = brands[0] if brands else None
     return raw_key(raw.id), LineResult(line=0, accepted=True, id=raw.id, brand=brand)
 
 

@@ -34,13 +34,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.errors import for_code as kafka_error_for_code
 
 from pipeline.errors import TocsinError
 from pipeline.kafka_clients import check_login, client_config
 from pipeline.settings_kafka import KafkaSettings, kafka_settings
-from pipeline.topology import ALL_TOPICS, CHANGELOG_TOPICS, TopicSpec
+from pipeline.topology import TopicSpec, owned_topics
 
 _CLIENT_ID = "tocsin-admin"
 # Pause between two attempts to reach a broker that is not up yet.
@@ -81,10 +82,12 @@ class PartitionCountMismatch(TopicAdminError):
 
 @dataclass(frozen=True)
 class EnsureResult:
-    """What ``ensure_topics`` did: topics it created and topics that were already right."""
+    """What ``ensure_topics`` did: topics it created, topics that were already there, and
+    existing topics whose retention it set to the spec's."""
 
     created: tuple[str, ...]
     existing: tuple[str, ...]
+    retention_set: tuple[str, ...] = ()
 
 
 def _validate(specs: Sequence[TopicSpec], replication_factor: int, timeout_s: float) -> None:
@@ -262,9 +265,58 @@ def _create(
     return created
 
 
+def topic_configs(admin: KafkaAdminClient, names: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The topic-level overrides (non-default values) the broker holds for each of ``names``."""
+    if not names:
+        return {}
+    described = admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+    )
+    topics: Mapping[str, Mapping[str, Mapping[str, Any]]] = described.get("topic", {})
+    return {
+        name: {key: str(entry.get("value")) for key, entry in topics.get(name, {}).items()}
+        for name in names
+    }
+
+
+def _align_retention(
+    admin: KafkaAdminClient, specs: Sequence[TopicSpec], deadline: float
+) -> list[str]:
+    """Set ``retention.ms`` on existing topics whose value differs from their spec's.
+
+    Retention is a privacy setting (``TOCSIN_MENTIONS_RETENTION_DAYS``): a changed value must
+    reach topics created before the change. Only that key is set (an incremental alter), so an
+    operator's other overrides stay. The controller acknowledges before the broker serves the
+    new value (KRaft applies config records asynchronously), so this waits until it does.
+    """
+    wanted = {s.name: s.config["retention.ms"] for s in specs if "retention.ms" in s.config}
+
+    def stale() -> list[str]:
+        held = topic_configs(admin, list(wanted))
+        return [name for name, ms in wanted.items() if held[name].get("retention.ms") != ms]
+
+    changed = stale()
+    if not changed:
+        return []
+    results = admin.alter_configs(
+        [
+            ConfigResource(ConfigResourceType.TOPIC, name, configs={"retention.ms": wanted[name]})
+            for name in changed
+        ]
+    )
+    refused = {n: r for n, r in results.get("topic", {}).items() if str(r) != "OK"}
+    if refused:
+        raise TopicAdminError(f"Kafka refused to set retention.ms: {refused}")
+    while stale():
+        if time.monotonic() >= deadline:
+            raise TopicAdminError(f"retention.ms not applied in time on {', '.join(stale())}")
+        time.sleep(_RETRY_PAUSE_S)
+    return changed
+
+
 def ensure_topics(
     bootstrap: str,
-    specs: Iterable[TopicSpec] = ALL_TOPICS + CHANGELOG_TOPICS,
+    specs: Iterable[TopicSpec] | None = None,
     timeout_s: float = 30.0,
     *,
     replication_factor: int = 1,
@@ -272,15 +324,16 @@ def ensure_topics(
 ) -> EnsureResult:
     """Create every topic of ``specs`` that is missing, with its spec's partition count and config.
 
-    Idempotent: topics that already exist with the right partition count are left alone (their
-    config is not touched). Raises :class:`PartitionCountMismatch` before creating anything if
-    an existing topic has another count, :class:`TopicCreationFailed` if the broker refuses a
-    topic, :class:`BrokerUnavailable` if no broker answers within ``timeout_s`` seconds.
-    ``replication_factor`` is 1 for the single local broker; a production cluster passes 3
-    (``tocsin topics create`` passes ``TOCSIN_KAFKA_REPLICATION_FACTOR``). ``kafka`` gives the
+    ``specs`` defaults to :func:`pipeline.topology.owned_topics` at the default retention.
+    Idempotent: topics that already exist with the right partition count keep their config,
+    except ``retention.ms``, which is set to the spec's where it differs. Raises
+    :class:`PartitionCountMismatch` before creating anything if an existing topic has another
+    count, :class:`TopicCreationFailed` if the broker refuses a topic, :class:`BrokerUnavailable`
+    if no broker answers within ``timeout_s`` seconds. ``replication_factor`` is 1 for the single
+    local broker; a production cluster passes 3. ``kafka`` gives the
     connection's TLS and SASL (default: the ``TOCSIN_KAFKA_*`` settings).
     """
-    spec_list = tuple(specs)
+    spec_list = tuple(owned_topics() if specs is None else specs)
     _validate(spec_list, replication_factor, timeout_s)
     if not spec_list:
         return EnsureResult(created=(), existing=())
@@ -295,6 +348,8 @@ def ensure_topics(
             raise PartitionCountMismatch(mismatched)
 
         missing = [spec for spec in spec_list if spec.name not in before]
+        present = [spec for spec in spec_list if spec.name in before]
+        retention_set = _align_retention(admin, present, deadline)
         created: list[str] = []
         if missing:
             remaining_ms = max(int((deadline - time.monotonic()) * 1000), 1)
@@ -313,4 +368,6 @@ def ensure_topics(
         admin.close()
 
     existing = tuple(name for name in names if name not in created)
-    return EnsureResult(created=tuple(created), existing=existing)
+    return EnsureResult(
+        created=tuple(created), existing=existing, retention_set=tuple(retention_set)
+    )

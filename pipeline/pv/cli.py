@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from pipeline.pv.export import cases_cli
 from pipeline.pv.triage import AUTHOR_FIELDS, DEFAULT_BRANDS
 
 
@@ -99,3 +100,6 @@ def triage_cmd(
         click.echo(line, err=True)
     click.echo(json.dumps({"output": str(dest), **summary.as_dict()}))
     sys.stdout.flush()
+
+
+pv.add_command(cases_cli)

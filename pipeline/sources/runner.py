@@ -35,7 +35,7 @@ from pipeline.brands import BrandMatcher
 from pipeline.delivery.retry import RetryPolicy
 from pipeline.errors import InvalidMention
 from pipeline.ingest.dead_letters import dead_letter
-from pipeline.ingest.decoding import Limits, decode, to_mention
+from pipeline.ingest.decoding import Limits, brands_of, decode
 from pipeline.ingest.keys import raw_key
 from pipeline.sources.base import (
     Candidate,
@@ -248,8 +248,8 @@ class Runner:
         except InvalidMention as exc:
             await self._dead_letter(event.raw or payload, exc)
             return
-        mention = to_mention(raw, self.matcher)
-        if mention is None:
+        brands = brands_of(raw, self.matcher)  # the raw payload goes on; ingest pseudonymises
+        if not brands:
             self.stats.unmatched += 1
             self.metrics.unmatched.labels(self.name, self.kind).inc()
             return

@@ -20,13 +20,16 @@ import sys
 from pathlib import Path
 
 import atheris
+from pydantic import SecretStr
 
 with atheris.instrument_imports():
     from pipeline.brands import load_brands
     from pipeline.errors import InvalidMention
     from pipeline.ingest.decoding import REASONS, decode_raw, to_mention
+    from pipeline.ingest.pseudonyms import Pseudonymiser
 
 BRANDS = load_brands(Path(__file__).resolve().parents[2] / "pipeline" / "config" / "brands.yaml")
+PSEUDONYMS = Pseudonymiser(SecretStr("unit-test-pseudonym-key-0123456789"), "t1")
 SEED = (
     b'{"id": "x:1", "platform": "x", "created_at": "2026-11-20T08:15:03Z", '
     b'"text": "Brenmoor tripled the price of Glytera", "author": {"id": "u1", "followers": 3}, '
@@ -41,7 +44,7 @@ def one_input(data: bytes) -> None:
         if exc.reason not in REASONS:
             raise AssertionError(f"unknown reason {exc.reason!r}") from exc
         return
-    to_mention(raw, BRANDS)
+    to_mention(raw, BRANDS, PSEUDONYMS)
 
 
 def main() -> None:

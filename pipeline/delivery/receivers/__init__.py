@@ -155,6 +155,7 @@ def build_named(named: NamedReceiver, settings: Settings, client: httpx.AsyncCli
         receiver = named_email(named, settings)
     receiver.named(named.name)
     receiver.secrets = named.secrets
+    receiver.health_data_cleared = named.health_data_cleared
     return receiver
 
 

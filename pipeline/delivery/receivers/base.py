@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from pipeline.delivery.health_data import notice_for
 from pipeline.delivery.http import parse_retry_after, raise_for_delivery, request
 from pipeline.delivery.ratelimit import Limiter
 from pipeline.delivery.redaction import SecretRedactor, protect_secrets
@@ -61,6 +62,10 @@ class Outbound(ABC):  # noqa: B024 - the two kinds below add the abstract ``send
     limiter: Limiter | None = None
     #: Secrets of a named receiver (read from the environment or files), masked in dead letters.
     secrets: tuple[SecretStr, ...] = ()
+    #: Cleared for health data (``health_data_cleared: true`` in the routing file): gets the text
+    #: of adverse-event evidence; every other receiver gets counts and links
+    #: (``pipeline/delivery/health_data.py``).
+    health_data_cleared: bool = False
 
     async def throttle(self) -> float:
         """Wait for this receiver's rate limit (asyncio, never blocking); seconds waited."""
@@ -132,10 +137,12 @@ async def send_group(
     """A group notification within the receiver's rate limit: one token per request it makes.
 
     The default ``send_group`` sends alert by alert and throttles each; a receiver with its own
-    ``send_group`` sends one message, which takes one token here.
+    ``send_group`` sends one message, which takes one token here. Health-data evidence is
+    withheld first unless the receiver is cleared for it.
     """
     if type(receiver).send_group is not Receiver.send_group:
         await receiver.throttle()
+    notice = notice_for(notice, receiver)
     return await receiver.send_group(notice, idempotency_key=idempotency_key)
 
 

@@ -4,7 +4,9 @@ As in Alertmanager, the routing file's top-level ``receivers:`` lists named rece
 name them (``receivers: [comms-fr]``). Each named receiver takes one integration: one item in one
 ``*_configs`` list. Secrets are never written in the file: each secret field ``X`` is given as
 ``X_env`` (the name of an environment variable holding it) or ``X_file`` (a file holding it;
-a relative path is read from the routing file's folder; a trailing new line is dropped)::
+a relative path is read from the routing file's folder; a trailing new line is dropped).
+``health_data_cleared: true`` beside the name lets a receiver (a safety mailbox, the PV system's
+webhook) see the text of adverse-event evidence; every other receiver gets counts and links::
 
     receivers:
       - name: comms-fr
@@ -20,6 +22,12 @@ a relative path is read from the routing file's folder; a trailing new line is d
             smarthost: smtp.example:587
             auth_username: tocsin
             auth_password_env: SMTP_PASSWORD
+      - name: safety-desk
+        health_data_cleared: true
+        email_configs:
+          - to: [drug.safety@brand.example]
+            from: tocsin@alerts.example
+            smarthost: smtp.example:587
 
 The ``TOCSIN_*`` receiver settings still build one receiver each, named after its type
 (``slack``, ``email`` ...): the shorthand for a single default receiver. A named receiver's name
@@ -42,6 +50,9 @@ from pipeline.errors import ConfigError
 from pipeline.settings_values import check_address, check_secret
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: A receiver's flag beside its name: it may get the text of adverse-event evidence
+#: (``pipeline/delivery/health_data.py``). Only a named receiver can be cleared, never a default one.
+CLEARED = "health_data_cleared"
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,7 @@ class NamedReceiver:
     kind: str
     values: Mapping[str, Any]
     secrets: tuple[SecretStr, ...] = field(default=())
+    health_data_cleared: bool = False
 
 
 class _Reader:
@@ -134,6 +146,12 @@ class _Reader:
         name = str(self.scalar(fields.pop("name"), f"{where}.name"))
         if not NAME.fullmatch(name):
             raise self.fail(node, f"{where}.name", "letters, digits, '_', '.', '-' (64 at most)")
+        cleared = False
+        if CLEARED in fields:
+            flag = fields.pop(CLEARED)
+            cleared = self.scalar(flag, f"{where}.{CLEARED}")
+            if not isinstance(cleared, bool):
+                raise self.fail(flag, f"{where}.{CLEARED}", "expected true or false")
         for key, value in fields.items():
             if key not in CONFIGS:
                 raise self.fail(value, f"{where}.{key}", f"unknown; use {', '.join(CONFIGS)}")
@@ -144,7 +162,7 @@ class _Reader:
         key = configs[0][0]
         kind, specs = CONFIGS[key]
         values, secrets = self.config(items[0], f"{where}.{key}[0]", specs)
-        return NamedReceiver(name, kind, values, secrets)
+        return NamedReceiver(name, kind, values, secrets, health_data_cleared=cleared)
 
     @staticmethod
     def _empty(node: yaml.Node) -> bool:

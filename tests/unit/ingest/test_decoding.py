@@ -6,12 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from pipeline.brands import load_brands
 from pipeline.errors import InvalidMention
 from pipeline.ingest.decoding import REASONS, decode_raw, normalise_text, to_mention
+from pipeline.ingest.pseudonyms import Pseudonymiser
 
 BRANDS = load_brands(Path("pipeline/config/brands.yaml"))
+PSEUDONYMS = Pseudonymiser(SecretStr("unit-test-pseudonym-key-0123456789"), "t1")
 LIMITS: dict[str, Any] = {"max_bytes": 64 * 1024, "max_text_chars": 2000}
 
 
@@ -43,7 +46,7 @@ def reason_of(payload: bytes) -> str:
 
 def test_valid_mention_becomes_record_with_brand() -> None:
     raw = decode_raw(encode(good()), **LIMITS)
-    mention = to_mention(raw, BRANDS)
+    mention = to_mention(raw, BRANDS, PSEUDONYMS)
     assert mention is not None
     assert mention.brand == "brenmoor"
     assert mention.created_at.tzinfo is not None
@@ -52,7 +55,7 @@ def test_valid_mention_becomes_record_with_brand() -> None:
 
 def test_no_brand_is_filtered_not_rejected() -> None:
     raw = decode_raw(encode(good(text="the weather is nice today")), **LIMITS)
-    assert to_mention(raw, BRANDS) is None
+    assert to_mention(raw, BRANDS, PSEUDONYMS) is None
 
 
 @pytest.mark.parametrize(

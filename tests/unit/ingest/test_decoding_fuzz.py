@@ -17,14 +17,17 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from pipeline.brands import load_brands
 from pipeline.errors import InvalidMention
 from pipeline.ingest.decoding import REASONS, decode_raw, to_mention
 from pipeline.ingest.http import split_lines
+from pipeline.ingest.pseudonyms import Pseudonymiser
 from tests.bad_mentions import LIMITS, bad_payloads, dumps, good
 
 BRANDS = load_brands(Path("pipeline/config/brands.yaml"))
+PSEUDONYMS = Pseudonymiser(SecretStr("unit-test-pseudonym-key-0123456789"), "t1")
 FUZZ = settings(
     max_examples=400,
     deadline=None,
@@ -80,7 +83,7 @@ def test_any_bytes_either_decode_or_are_rejected_with_a_reason(payload: bytes) -
     except InvalidMention as exc:
         assert exc.reason in REASONS
         return
-    to_mention(raw, BRANDS)  # a decoded mention must also survive brand matching
+    to_mention(raw, BRANDS, PSEUDONYMS)  # a decoded mention must also survive brand matching
 
 
 @settings(max_examples=300, deadline=None, database=None)

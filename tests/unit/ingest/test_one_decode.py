@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from bench.stream import LapStream
 from pipeline.brands import load_brands
@@ -21,6 +22,7 @@ from pipeline.ingest.decoding import Limits, decode, to_mention
 from pipeline.ingest.http import IngestGate, handle
 from pipeline.ingest.intake import intake
 from pipeline.ingest.keys import raw_key
+from pipeline.ingest.pseudonyms import Pseudonymiser
 from pipeline.ingest.replay import read_lines
 from pipeline.metrics import TocsinMetrics
 from pipeline.records import DeadLetter, Mention
@@ -28,6 +30,7 @@ from pipeline.settings import make_settings
 from tests.unit.ingest.test_ingest_http import ACME, FakeSink
 
 BRANDS = load_brands(Path("pipeline/config/brands.yaml"))
+PSEUDONYMS = Pseudonymiser(SecretStr("unit-test-pseudonym-key-0123456789"), "t1")
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 SETTINGS = make_settings(
     ingest_tokens=f"acme:{ACME}", max_text_chars=300, max_payload_bytes=4096, max_future_s=600
@@ -86,6 +89,7 @@ def agent_result(payload: bytes) -> Mention | DeadLetter | None:
         offset=40,
         limits=Limits.from_settings(SETTINGS),
         matcher=BRANDS,
+        pseudonyms=PSEUDONYMS,
         now=NOW,
     )
 
@@ -154,12 +158,26 @@ def test_the_mention_record_is_the_input_contract_plus_matching_in_one_step() ->
     raw = decode(
         line(url="https://x.example/1", lang="en", kind="reply"), Limits(4096, 300, 0), NOW
     )
-    mention = to_mention(raw, BRANDS)
+    mention = to_mention(raw, BRANDS, PSEUDONYMS)
     assert mention is not None
     source = raw.model_dump()
     record = mention.asdict()
     for name, value in source.items():
         got = record[name]
         got = got.asdict() if hasattr(got, "asdict") else got
+        if name == "author":  # the one change: the author leaves pseudonymised
+            assert got == {
+                **value,
+                "id": PSEUDONYMS.of(raw.platform, value["id"]),
+                "handle": None,
+                "key_id": "t1",
+            }
+            continue
         assert got == value, name
-    assert set(record) - set(source) == {"brand", "brands", "raw_partition", "raw_offset"}
+    assert set(record) - set(source) == {
+        "brand",
+        "brands",
+        "raw_partition",
+        "raw_offset",
+        "received_at",
+    }

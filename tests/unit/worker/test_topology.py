@@ -22,3 +22,11 @@ def test_every_table_has_a_changelog_spec_with_its_partitions() -> None:
 def test_topic_names_are_unique_across_streams_and_changelogs() -> None:
     names = [s.name for s in topology.ALL_TOPICS + topology.CHANGELOG_TOPICS]
     assert len(names) == len(set(names))
+
+
+def test_every_table_is_erasable_or_kept_on_purpose() -> None:
+    """A new table must say whether ``tocsin privacy erase`` rewrites it (topology.py)."""
+    assert tables.ERASABLE  # built from topology.ERASABLE_TABLES: every name is a real table
+    declared = set(app.tables)
+    listed = {*topology.ERASABLE_TABLES, *topology.KEPT_TABLES, "silences"}
+    assert declared == listed

@@ -1,0 +1,71 @@
+"""track_cases: ``pv.cases`` events -> the ``cases`` table; the near-due gauge on a timer.
+
+The topic is the record (kept without time limit); the changelog-backed table holds each case's
+latest state (``pipeline.pv.cases.apply_event``). A case opened ``new`` (valid) goes to the safety
+receivers first (``pipeline.oncall.safety``). An event that cannot apply (a move the status
+does not allow, a note for an unknown case) is counted as ``refused`` and logged, never a crash.
+Every ``CHECK_S`` seconds the gauge ``tocsin_pv_cases_near_due`` is set from this worker's
+cases; the Prometheus rule ``TocsinPvCaseNearDueUnhandled`` fires on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from faust.types import StreamT
+
+from pipeline import services
+from pipeline.app import app
+from pipeline.oncall.safety import notify_safety
+from pipeline.pv.cases import CaseError, apply_event
+from pipeline.pv.intake import near_due_counts
+from pipeline.records import CaseEvent
+from pipeline.tables import cases
+from pipeline.topics import case_events
+
+AGENT = "track_cases"
+CHECK_S = 30.0
+log = logging.getLogger(__name__)
+
+
+@app.agent(case_events, name=AGENT)
+async def track_cases(stream: StreamT[CaseEvent]) -> None:
+    metrics = services.metrics()
+    async for event in stream:
+        metrics.messages_in.labels(AGENT).inc()
+        current = cases[event.case_id] or None
+        raw = {k: v for k, v in event.to_representation().items() if k != "__faust"}
+        raw["at"] = event.at.isoformat()
+        try:
+            case = apply_event(current, raw)
+        except CaseError as exc:
+            metrics.pv_cases.labels("refused").inc()
+            log.warning("case event refused (%s %s): %s", event.kind, event.case_id, exc)
+            continue
+        if current is None and event.kind == "open":
+            # before the table write: a crash in between re-sends (same idempotency key)
+            # rather than never sending
+            await notify_safety(case)
+        cases[event.case_id] = case
+
+
+def refresh_gauge(now: datetime) -> dict[str, int]:
+    """Set the near-due gauge from this worker's cases at ``now``; the counts it set."""
+    counts = near_due_counts([c for c in cases.values() if c], now)
+    for seriousness, count in counts.items():
+        services.metrics().pv_cases_near_due.labels(seriousness).set(count)
+    return counts
+
+
+@app.task  # type: ignore[untyped-decorator]  # faust.App.task is not typed
+async def watch_case_clocks() -> None:
+    while not app.should_stop:
+        await asyncio.sleep(CHECK_S)
+        if app.rebalancing:
+            continue
+        try:
+            refresh_gauge(datetime.now(UTC))
+        except Exception:  # a bad case must not stop the gauge for the others
+            log.exception("case clock check failed")

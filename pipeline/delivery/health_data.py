@@ -1,0 +1,96 @@
+"""Health data stays inside: adverse-event evidence leaves as counts and links, never as text.
+
+A mention classified ``adverse_event`` is health data about the person who wrote it (or about
+someone they name). Alert notifications go to channels a comms team reads -- Slack, Teams,
+PagerDuty, Opsgenie, e-mail, webhooks, Alertmanager -- which are not safety channels, so before an
+alert step reaches a receiver, :func:`for_receiver` withholds the evidence text of
+
+* every top mention (``top_mentions``, ``why.top_mentions``, ``why.first_source``) of an alert
+  whose topic is ``adverse_event``, and
+* every top mention flagged ``adverse_event`` by counting (a multi-label mention in, say, a
+  pricing surge), whatever the alert's topic,
+
+and the handles of the top authors of an ``adverse_event`` alert. Counts, ids, platforms, reach
+and links stay, so a responder can still open the post where they have the right to. A receiver
+marked ``health_data_cleared: true`` in the routing file (``named.py``: a safety mailbox, the PV
+system's webhook) gets the alert untouched.
+
+This is the one place it happens: ``retry.sender`` (every single-alert send, including
+``tocsin notify test``) and ``base.send_group`` (every grouped notification) pass each alert
+through here, so no receiver renders evidence it should not have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from pipeline.records import HEALTH_FLAG as FLAG
+from pipeline.records import HEALTH_TOPIC, Alert
+
+if TYPE_CHECKING:
+    from pipeline.delivery.receivers.base import GroupNotice, Outbound
+
+#: What a withheld mention's text reads as, in every receiver's rendering.
+WITHHELD = "[adverse-event mention withheld: health data; open the link]"
+
+
+def _withhold(mention: Any, whole_alert: bool) -> Any:
+    if not isinstance(mention, Mapping):
+        return mention
+    if not (whole_alert or mention.get(FLAG)):
+        return dict(mention)
+    return {**mention, "text": WITHHELD} if "text" in mention else dict(mention)
+
+
+def _mentions(items: Any, whole_alert: bool) -> Any:
+    if not isinstance(items, list):
+        return items
+    return [_withhold(m, whole_alert) for m in items]
+
+
+def has_health_data(alert: Alert) -> bool:
+    """Whether ``alert`` carries any evidence text that counts as health data."""
+    if alert.topic == HEALTH_TOPIC:
+        return True
+    why = alert.why or {}
+    quoted = [*(alert.top_mentions or []), *(why.get("top_mentions") or [])]
+    first = why.get("first_source")
+    if isinstance(first, Mapping):
+        quoted.append(first)
+    return any(isinstance(m, Mapping) and m.get(FLAG) for m in quoted)
+
+
+def redacted(alert: Alert) -> Alert:
+    """``alert`` with its health-data evidence withheld (a copy; the original is untouched)."""
+    if not has_health_data(alert):
+        return alert
+    whole = alert.topic == HEALTH_TOPIC
+    why: dict[str, Any] | None = None
+    if alert.why is not None:
+        why = dict(alert.why)
+        if "top_mentions" in why:
+            why["top_mentions"] = _mentions(why["top_mentions"], whole)
+        if why.get("first_source") is not None:
+            why["first_source"] = _withhold(why["first_source"], whole)
+        if whole and isinstance(why.get("top_authors"), list):
+            why["top_authors"] = [
+                {k: v for k, v in a.items() if k != "handle"} if isinstance(a, Mapping) else a
+                for a in why["top_authors"]
+            ]
+    fields = {name: getattr(alert, name) for name in alert.asdict()}
+    fields.update(why=why, top_mentions=_mentions(alert.top_mentions, whole))
+    return Alert(**fields)
+
+
+def for_receiver(alert: Alert, receiver: Outbound) -> Alert:
+    """The alert as ``receiver`` may see it: whole if it is cleared for health data."""
+    return alert if receiver.health_data_cleared else redacted(alert)
+
+
+def notice_for(notice: GroupNotice, receiver: Outbound) -> GroupNotice:
+    """A group notice as ``receiver`` may see it (each alert through :func:`for_receiver`)."""
+    if receiver.health_data_cleared:
+        return notice
+    return replace(notice, alerts=tuple(redacted(a) for a in notice.alerts))

@@ -1,0 +1,65 @@
+"""What the case agents do with one record: a classified mention -> a case event, an event -> a case.
+
+``case_event`` triages every mention the classifier gave the ``adverse_event`` topic and opens
+its case (``pipeline.pv.cases.open_case``): ``new`` when valid, ``possible`` with the missing
+criteria otherwise. Day zero is the mention's ``received_at`` (when it reached Tocsin), or its
+``created_at`` for a record written before ingest stamped arrivals. ``near_due_counts`` is what
+the near-due gauge shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pipeline import services
+from pipeline.pv.cases import near_due, open_case
+from pipeline.pv.triage import Triage
+from pipeline.records import HEALTH_TOPIC, CaseEvent, ClassifiedMention
+
+SYSTEM = "tocsin"
+
+
+def triage() -> Triage:
+    """This worker's triage (lexicon and product matchers compiled once), with its brands."""
+    found = services.extra().get("pv_triage")
+    if not isinstance(found, Triage):
+        found = Triage(services.matcher())
+        services.extra()["pv_triage"] = found
+    return found
+
+
+def case_event(item: ClassifiedMention, rules: Triage, tz: ZoneInfo) -> CaseEvent | None:
+    """The ``open`` event of ``item``'s case, or None when it is not an adverse event."""
+    if HEALTH_TOPIC not in item.topics:
+        return None
+    mention = item.mention
+    received = mention.received_at or mention.created_at
+    assessment = rules.assess(mention.text, mention.author.id)
+    case = open_case(
+        mention={
+            "id": mention.id,
+            "url": mention.url,
+            "platform": mention.platform,
+            "text": mention.text,
+            "lang": item.lang,
+            "brand": mention.brand,
+            "author": mention.author.id,
+            "author_key": mention.author.key_id,
+            "created_at": mention.created_at.isoformat(),
+        },
+        assessment=assessment,
+        received_at=received,
+        tz=tz,
+    )
+    return CaseEvent(case_id=case["case_id"], kind="open", at=received, by=SYSTEM, case=case)
+
+
+def near_due_counts(cases: Iterable[Mapping[str, Any]], now: datetime) -> dict[str, int]:
+    """Near-due unhandled cases by seriousness (the ``tocsin_pv_cases_near_due`` labels)."""
+    counts = {"serious": 0, "non_serious": 0}
+    for case in near_due(cases, now):
+        counts["serious" if case.get("serious") else "non_serious"] += 1
+    return counts
