@@ -123,6 +123,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
 APP_ID = "tocsin"
 TABLE_PARTITIONS: dict[str, int] = {
     "open_buckets": DEFAULT_PARTITIONS,
+    "mention_ids": DEFAULT_PARTITIONS,
     "alert_book": DEFAULT_PARTITIONS,
     "acks": DEFAULT_PARTITIONS,
     "silences": 1,

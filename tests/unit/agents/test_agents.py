@@ -27,7 +27,7 @@ from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.records import Alert, Author, ClassifiedMention, Mention
 from pipeline.settings import make_settings
-from pipeline.tables import open_buckets
+from pipeline.tables import mention_ids, open_buckets
 from tests.fakes import KeywordClassifier, RecordingTopic
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -41,7 +41,9 @@ def metrics() -> TocsinMetrics:
 
 
 @pytest.fixture(autouse=True)
-def _test_app(monkeypatch: pytest.MonkeyPatch, empty_counting: None) -> Iterator[None]:
+def _test_app(
+    monkeypatch: pytest.MonkeyPatch, empty_counting: None, empty_ingest: None
+) -> Iterator[None]:
     # the counting stage also judges: its signals and alerts go to recording topics
     monkeypatch.setattr(judge, "signals", RecordingTopic())
     monkeypatch.setattr(judge, "alerts", RecordingTopic())
@@ -106,6 +108,33 @@ async def test_ingest_dead_letters_mentions_dated_in_the_future(
     assert len(good.sent) == 1
     assert [v.reason for v in dlq.values] == ["invalid_value", "invalid_value"]
     assert "past the latest accepted time" in dlq.values[0].detail
+
+
+async def test_ingest_filters_a_resent_id_and_passes_a_redelivered_record(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
+    """A copy of an accepted id at a later offset is a duplicate; the same record read again
+    (same partition and offset, after a crash) passes, for counting's raw-position check."""
+    good = topic(monkeypatch, ingest_mentions, "mentions")
+    writes: list[tuple[int | None, Any, Any]] = []
+
+    def record(partition: int | None, key: Any, value: Any, *args: Any, **kwargs: Any) -> None:
+        writes.append((partition, key, value))
+
+    monkeypatch.setattr(mention_ids, "send_changelog", record)
+    text = "Brenmoor tripled the price of Glytera"
+    async with ingest_mentions.ingest_mentions.test_context() as agent:
+        await agent.put(raw(text, id="x:7"), key=b"x:7", partition=2)  # offset 0: new
+        await agent.put(raw(text, id="x:8"), key=b"x:8", partition=2)  # offset 1: new
+        await agent.put(raw(text, id="x:7"), key=b"x:7", partition=2)  # offset 2: re-sent
+        agent.sent_offset = 1  # the worker restarts from its commit: offset 1 is read again
+        await agent.put(raw(text, id="x:8"), key=b"x:8", partition=2)
+    assert [v.id for v in good.values] == ["x:7", "x:8", "x:8"]
+    assert [(v.raw_partition, v.raw_offset) for v in good.values] == [(2, 0), (2, 1), (2, 1)]
+    # remembered on the raw partition the record was read from, once per id
+    assert [(p, k, v[:2]) for p, k, v in writes] == [(2, "x:7", [2, 0]), (2, "x:8", [2, 1])]
+    reg = metrics.registry
+    assert reg.get_sample_value("tocsin_mentions_filtered_total", {"reason": "duplicate"}) == 1
 
 
 def mention(
