@@ -18,11 +18,12 @@ The rule (:func:`judge`), for an accepted mention read at ``partition``/``offset
 - a memory at an earlier offset within the horizon: **duplicate**, filtered.
 
 The memory is the ``mention_ids`` table (mention id -> ``[partition, offset, arrival second]``),
-written to the changelog partition of the raw partition the record came from (named explicitly,
-as :class:`pipeline.counting.buckets.BatchStates` does): Faust puts a table write in the current
-event's partition, not in one hashed from the key, and the raw partition is also the one the id
-hashes to, so the ``tocsin topics grow`` tool finds each entry where it expects it. A restarted
-or rebalanced worker recovers it from the changelog with the partition.
+written to the changelog partition of the raw partition the record came from, named explicitly
+as :class:`pipeline.counting.buckets.BatchStates` does. (Faust itself puts a table write in the
+current event's partition and hashes the key only with ``use_partitioner``; the raw partition is
+the one the id hashes to when the record was keyed by id, and the one its copies arrive on in any
+case.) A restarted or rebalanced worker recovers the memory with the partition; ``tocsin topics
+grow`` leaves it where it is (:mod:`pipeline.ops.grow`).
 
 It expires, so it cannot grow without end: *arrival time* is the record's Kafka timestamp (the
 time it reached ``mentions.raw``, the same on every redelivery, unlike the worker's clock), and
@@ -39,18 +40,19 @@ changed the partition's memory.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 __all__ = [
     "Entry",
     "IdMemory",
     "Verdict",
     "arrival",
+    "changelog_key",
     "judge",
     "rebalanced",
 ]
@@ -64,9 +66,11 @@ class Verdict(Enum):
     DUPLICATE = "duplicate"  # a later copy within the horizon: filtered
 
 
-@dataclass(frozen=True)
-class Entry:
-    """Where and when ingest accepted an id: raw partition, offset, arrival (epoch seconds)."""
+class Entry(NamedTuple):
+    """Where and when ingest accepted an id: raw partition, offset, arrival (epoch seconds).
+
+    A named tuple, not a dataclass: one is built per accepted mention and per id forgotten.
+    """
 
     partition: int
     offset: int
@@ -79,12 +83,10 @@ class Entry:
     @classmethod
     def load(cls, value: Any) -> Entry | None:
         """The entry a table value holds; None for anything else (treated as no memory)."""
-        if (
-            isinstance(value, list | tuple)
-            and len(value) == 3
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        ):
-            return cls(int(value[0]), int(value[1]), int(value[2]))
+        if type(value) in (list, tuple) and len(value) == 3:
+            partition, offset, arrived = value
+            if type(partition) is int and type(offset) is int and type(arrived) is int:
+                return cls(partition, offset, arrived)
         return None
 
 
@@ -102,6 +104,16 @@ def judge(entry: Entry | None, partition: int, offset: int, clock: int, horizon_
     if clock - entry.arrived > horizon_s:
         return Verdict.NEW
     return Verdict.DUPLICATE
+
+
+def changelog_key(mention_id: str) -> bytes:
+    """The table's key as its JSON key serializer writes it, encoded here once.
+
+    Entries are written pre-encoded (``raw``): Faust's codec path cost about as much as the rest
+    of the rule (``bench/dedup_cost.py``). Recovery reads them back with the table's ``json``
+    serializers, and an entry and its tombstone carry the same bytes, so compaction pairs them.
+    """
+    return json.dumps(mention_id).encode()
 
 
 def arrival(timestamp: float | None, now: Callable[[], float] = time.time) -> int:
@@ -173,8 +185,14 @@ class IdMemory:
             Entry.load(self.table.data.get(mention_id)), partition, offset, clock, self.horizon_s
         )
         if verdict is Verdict.NEW:
-            value = Entry(partition, offset, arrived).dump()
-            self.table.send_changelog(partition, mention_id, value)
+            value = [partition, offset, arrived]
+            self.table.send_changelog(
+                partition,
+                changelog_key(mention_id),
+                f"[{partition},{offset},{arrived}]".encode(),
+                key_serializer="raw",
+                value_serializer="raw",
+            )
             self.table.data[mention_id] = value
             queue.append((offset, mention_id))
             self._forget(partition, queue, clock)
@@ -215,6 +233,12 @@ class IdMemory:
                 return
             queue.popleft()
             if live:
-                self.table.send_changelog(partition, key, None, value_serializer="raw")
+                self.table.send_changelog(
+                    partition,
+                    changelog_key(key),
+                    None,
+                    key_serializer="raw",
+                    value_serializer="raw",
+                )
                 data.pop(key, None)
                 self.on_forget("bound" if over else "expired")

@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pipeline.ingest.keys import raw_key
 from pipeline.ops.demo import metric_value, wait_drained
 from pipeline.ops.procs import Broker, Worker
 from tests.integration.conftest import consume, produce
 from tests.integration.test_faults_restart import surge_stream
+from tests.integration.test_pipeline import CALM, mention
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -74,3 +76,26 @@ def test_mentions_sent_twice_are_counted_and_page_once(
     assert metric_value(text, "tocsin_mentions_filtered_total", reason="duplicate") == RESENT
     assert metric_value(text, "tocsin_recounts_skipped_total") == 0
     assert metric_value(text, "tocsin_dedup_forgotten_total") == 0
+
+
+def test_a_restarted_worker_still_knows_the_ids_it_accepted(
+    broker: Broker, start_worker: Callable[..., Worker]
+) -> None:
+    """The memory is the ``mention_ids`` table: SIGKILL the worker after it accepted 50 mentions
+    keyed by id (spread over every raw partition, as in production), and the next worker, having
+    recovered the table from its changelog, filters the 50 copies a source re-sends."""
+    first = start_worker()
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    payloads = [mention(i, t0 + timedelta(seconds=i), f"{CALM[i % 3]} #{i}") for i in range(RESENT)]
+    keys: list[bytes | None] = [raw_key(f"it:{i}") for i in range(RESENT)]
+    produce(broker.bootstrap, "mentions.raw", payloads, keys=keys)
+    consume(broker.bootstrap, "mentions.classified", want=RESENT, timeout_s=180)
+    wait_drained(broker.bootstrap, timeout_s=120)
+    first.kill()
+    second = start_worker()
+    produce(broker.bootstrap, "mentions.raw", payloads, keys=keys)
+    wait_drained(broker.bootstrap, timeout_s=180)
+    text = second.metrics_text()
+    assert metric_value(text, "tocsin_mentions_filtered_total", reason="duplicate") == RESENT
+    classified = consume(broker.bootstrap, "mentions.classified", want=RESENT, settle_s=3)
+    assert len(classified) == RESENT

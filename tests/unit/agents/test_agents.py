@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from faust.serializers import codecs
 from prometheus_client import CollectorRegistry
 
 from agents import (
@@ -118,8 +119,8 @@ async def test_ingest_filters_a_resent_id_and_passes_a_redelivered_record(
     good = topic(monkeypatch, ingest_mentions, "mentions")
     writes: list[tuple[int | None, Any, Any]] = []
 
-    def record(partition: int | None, key: Any, value: Any, *args: Any, **kwargs: Any) -> None:
-        writes.append((partition, key, value))
+    def record(partition: int | None, key: bytes, value: bytes, *args: Any, **kwargs: Any) -> None:
+        writes.append((partition, codecs.loads("json", key), codecs.loads("json", value)))
 
     monkeypatch.setattr(mention_ids, "send_changelog", record)
     text = "Brenmoor tripled the price of Glytera"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from faust.serializers import codecs
 
 from pipeline.ingest.dedup import Entry, IdMemory, Verdict, arrival, judge, rebalanced
 
@@ -27,7 +28,10 @@ class FakeTable:
         key_serializer: Any = None,
         value_serializer: Any = None,
     ) -> None:
-        self.changelog.append((partition, key, value))
+        # written pre-encoded, as the table's json serializers read them back on recovery
+        assert (key_serializer, value_serializer) == ("raw", "raw")
+        decoded = None if value is None else codecs.loads("json", value)
+        self.changelog.append((partition, codecs.loads("json", key), decoded))
 
 
 def memory(
