@@ -24,6 +24,7 @@ from pipeline import services
 from pipeline.counting import buckets as counting
 from pipeline.counting import judge
 from pipeline.delivery.receivers.base import Receiver
+from pipeline.ingest import dedup
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.records import Alert, Author, ClassifiedMention, Mention
@@ -136,6 +137,18 @@ async def test_ingest_filters_a_resent_id_and_passes_a_redelivered_record(
     assert [(p, k, v[:2]) for p, k, v in writes] == [(2, "x:7", [2, 0]), (2, "x:8", [2, 1])]
     reg = metrics.registry
     assert reg.get_sample_value("tocsin_mentions_filtered_total", {"reason": "duplicate"}) == 1
+
+
+async def test_a_rebalance_makes_ingest_reread_which_ids_to_forget(faust_app: Any) -> None:
+    """While a partition was away its new owner remembered ids this worker's queue never saw; the
+    revoke signal makes the next check rebuild the queue from the table, so they are forgotten in
+    turn instead of outliving the bound."""
+    ids = dedup.IdMemory(mention_ids, 3600, 1)
+    ids.check("x:1", 0, 1, 1_795_000_000)
+    mention_ids.data["x:0"] = [0, 0, 1_795_000_000]  # recovered from the other owner's writes
+    await faust_app.on_partitions_revoked.send(set())
+    ids.check("x:3", 0, 3, 1_795_000_000)
+    assert list(mention_ids.data) == ["x:3"]
 
 
 def mention(
