@@ -30,6 +30,7 @@ AGENTS = (
 )
 CASE_OUTCOMES = ("new", "possible", "refused")
 FILTER_REASONS = ("no_brand", "duplicate")
+DEDUP_FORGET_REASONS = ("expired", "bound")
 OUTCOMES = (
     "delivered",
     "retried",
@@ -91,7 +92,7 @@ class TocsinMetrics:
         )
         self.filtered = Counter(
             "tocsin_mentions_filtered_total",
-            "Valid inputs not passed on (no tracked brand), by reason.",
+            "Valid inputs not passed on (no tracked brand, a re-sent mention id), by reason.",
             ["reason"],
             registry=registry,
         )
@@ -132,6 +133,13 @@ class TocsinMetrics:
             "tocsin_consumer_refetches_total",
             "Partitions fetched again from the commit because offsets there were never processed.",
             ["topic"],
+            registry=registry,
+        )
+        self.dedup_forgotten = Counter(
+            "tocsin_dedup_forgotten_total",
+            "Mention ids ingest stopped remembering: past the horizon (expired) or over the "
+            "per-partition bound (bound: copies re-sent later than that are counted again).",
+            ["reason"],
             registry=registry,
         )
         self.recounts_skipped = Counter(
@@ -288,6 +296,8 @@ class TocsinMetrics:
             self.dead_letters.labels(reason)
         for reason in FILTER_REASONS:
             self.filtered.labels(reason)
+        for reason in DEDUP_FORGET_REASONS:
+            self.dedup_forgotten.labels(reason)
         for state in ALERT_STATES:
             for severity in SEVERITIES:
                 self.alerts.labels(state, severity)

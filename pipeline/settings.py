@@ -104,6 +104,18 @@ class Settings(BaseSettings):
         description="mentions dated more than this ahead of the worker's clock are dead-lettered "
         "(invalid_value): a source with a broken clock must not push a brand's watermark ahead",
     )
+    dedup_horizon_s: int = Field(
+        default=24 * 3600,
+        ge=0,
+        description="a mention whose id ingest accepted this long ago or less (arrival time on "
+        "mentions.raw) is filtered as a duplicate; 0 turns de-duplication by id off",
+    )
+    dedup_max_ids: int = Field(
+        default=100_000,
+        ge=1,
+        description="mention ids remembered per mentions.raw partition; beyond it the oldest are "
+        "forgotten before their horizon (tocsin_dedup_forgotten_total{reason='bound'})",
+    )
     bucket_seconds: int = Field(default=300, ge=60, description="event-time bucket width")
     count_batch_size: int = Field(
         default=256,

@@ -43,16 +43,26 @@ class Group(BaseModel):
 
 
 class IngestSettings(Group):
-    """Front doors: brands watched, decoding limits, HTTP ingest clients and limits."""
+    """Front doors: brands watched, decoding limits, de-duplication by id, HTTP clients and limits."""
 
     prefix = "ingest_"
     renames: ClassVar[dict[str, str]] = {
-        n: n for n in ("brands_file", "max_text_chars", "max_payload_bytes", "max_future_s")
+        n: n
+        for n in (
+            "brands_file",
+            "max_text_chars",
+            "max_payload_bytes",
+            "max_future_s",
+            "dedup_horizon_s",
+            "dedup_max_ids",
+        )
     }
     brands_file: Path
     max_text_chars: int
     max_payload_bytes: int
     max_future_s: int
+    dedup_horizon_s: int
+    dedup_max_ids: int
     tokens: SecretStr | None
     max_body_bytes: int
     max_lines: int

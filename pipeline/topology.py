@@ -157,6 +157,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
 APP_ID = "tocsin"
 TABLE_PARTITIONS: dict[str, int] = {
     "open_buckets": DEFAULT_PARTITIONS,
+    "mention_ids": DEFAULT_PARTITIONS,
     "alert_book": DEFAULT_PARTITIONS,
     "acks": DEFAULT_PARTITIONS,
     "silences": 1,
@@ -170,7 +171,7 @@ TABLE_PARTITIONS: dict[str, int] = {
 
 #: Tables ``tocsin privacy erase`` rewrites without an author's data. Not ``cases``: a
 #: pharmacovigilance case is a record the law requires to keep (GDPR art. 17(3)(b) and (c));
-#: not ``silences``: no mention data.
+#: not the :data:`UNPERSONAL_TABLES`.
 ERASABLE_TABLES = (
     "open_buckets",
     "alert_book",
@@ -181,6 +182,9 @@ ERASABLE_TABLES = (
     "alert_groups",
 )
 KEPT_TABLES = ("cases",)
+#: Tables with nothing of an author: ``silences`` (matchers), ``mention_ids`` (post ids with
+#: their raw position and arrival, no author or text, forgotten after ``TOCSIN_DEDUP_HORIZON_S``).
+UNPERSONAL_TABLES = ("silences", "mention_ids")
 
 
 def changelog_name(table: str) -> str:

@@ -43,6 +43,14 @@ def empty_counting(faust_app: Any) -> None:
 
 
 @pytest.fixture()
+def empty_ingest(faust_app: Any) -> None:
+    """Ingest's remembered mention ids are the app's (a module-level table): start them empty."""
+    from pipeline.tables import mention_ids
+
+    mention_ids.data.clear()
+
+
+@pytest.fixture()
 def fresh_metrics() -> TocsinMetrics:
     """Metrics on a registry of their own, with the console receiver's series pre-created."""
     return TocsinMetrics(CollectorRegistry(), receivers=("console",))

@@ -19,6 +19,12 @@ the raw bytes. It checks what it relies on and refuses otherwise (:class:`GrowRe
 group has no members and no unread messages; every topic has the current count; every live key
 of a changelog sits in the partition its stream key hashes to at the current count.
 
+Ingest's remembered mention ids (``mention_ids``, :mod:`pipeline.ingest.dedup`) are not moved:
+an entry is a raw *offset*, which means nothing on another partition, and a raw record need not be
+keyed by its id. Each entry stays where it was read (still right for the ids whose partition did
+not change) and expires there; a copy of a moved id re-sent within the horizon after the change
+is counted again.
+
 Run it with the old ``TOCSIN_KAFKA_PARTITIONS`` still set, then set the new count for every
 worker and command (docs/operations.md, "Partitions").
 """
@@ -44,7 +50,11 @@ from pipeline.topology import (
     CHANGELOG_TOPICS,
     DEFAULT_PARTITIONS,
     TopicSpec,
+    changelog_name,
 )
+
+#: Changelogs grown but whose entries stay on their partition (see the module docstring).
+NOT_REHOMED = (changelog_name("mention_ids"),)
 
 
 class GrowRefused(TopicAdminError):
@@ -215,6 +225,6 @@ def grow_partitions(
     moved = {
         spec.name: _rehome(bootstrap, spec.name, current, to, auth)
         for spec in scaled
-        if spec.config.get("cleanup.policy") == "compact"
+        if spec.config.get("cleanup.policy") == "compact" and spec.name not in NOT_REHOMED
     }
     return GrowResult(grown=tuple(names), moved=moved)

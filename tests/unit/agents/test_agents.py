@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from faust.serializers import codecs
 from prometheus_client import CollectorRegistry
 
 from agents import (
@@ -23,11 +24,12 @@ from pipeline import services
 from pipeline.counting import buckets as counting
 from pipeline.counting import judge
 from pipeline.delivery.receivers.base import Receiver
+from pipeline.ingest import dedup
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.records import Alert, Author, ClassifiedMention, Mention
 from pipeline.settings import make_settings
-from pipeline.tables import open_buckets
+from pipeline.tables import mention_ids, open_buckets
 from tests.fakes import KeywordClassifier, RecordingTopic
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -41,7 +43,9 @@ def metrics() -> TocsinMetrics:
 
 
 @pytest.fixture(autouse=True)
-def _test_app(monkeypatch: pytest.MonkeyPatch, empty_counting: None) -> Iterator[None]:
+def _test_app(
+    monkeypatch: pytest.MonkeyPatch, empty_counting: None, empty_ingest: None
+) -> Iterator[None]:
     # the counting stage also judges: its signals and alerts go to recording topics
     monkeypatch.setattr(judge, "signals", RecordingTopic())
     monkeypatch.setattr(judge, "alerts", RecordingTopic())
@@ -106,6 +110,45 @@ async def test_ingest_dead_letters_mentions_dated_in_the_future(
     assert len(good.sent) == 1
     assert [v.reason for v in dlq.values] == ["invalid_value", "invalid_value"]
     assert "past the latest accepted time" in dlq.values[0].detail
+
+
+async def test_ingest_filters_a_resent_id_and_passes_a_redelivered_record(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
+    """A copy of an accepted id at a later offset is a duplicate; the same record read again
+    (same partition and offset, after a crash) passes, for counting's raw-position check."""
+    good = topic(monkeypatch, ingest_mentions, "mentions")
+    writes: list[tuple[int | None, Any, Any]] = []
+
+    def record(partition: int | None, key: bytes, value: bytes, *args: Any, **kwargs: Any) -> None:
+        writes.append((partition, codecs.loads("json", key), codecs.loads("json", value)))
+
+    monkeypatch.setattr(mention_ids, "send_changelog", record)
+    text = "Brenmoor tripled the price of Glytera"
+    async with ingest_mentions.ingest_mentions.test_context() as agent:
+        await agent.put(raw(text, id="x:7"), key=b"x:7", partition=2)  # offset 0: new
+        await agent.put(raw(text, id="x:8"), key=b"x:8", partition=2)  # offset 1: new
+        await agent.put(raw(text, id="x:7"), key=b"x:7", partition=2)  # offset 2: re-sent
+        agent.sent_offset = 1  # the worker restarts from its commit: offset 1 is read again
+        await agent.put(raw(text, id="x:8"), key=b"x:8", partition=2)
+    assert [v.id for v in good.values] == ["x:7", "x:8", "x:8"]
+    assert [(v.raw_partition, v.raw_offset) for v in good.values] == [(2, 0), (2, 1), (2, 1)]
+    # remembered on the raw partition the record was read from, once per id
+    assert [(p, k, v[:2]) for p, k, v in writes] == [(2, "x:7", [2, 0]), (2, "x:8", [2, 1])]
+    reg = metrics.registry
+    assert reg.get_sample_value("tocsin_mentions_filtered_total", {"reason": "duplicate"}) == 1
+
+
+async def test_a_rebalance_makes_ingest_reread_which_ids_to_forget(faust_app: Any) -> None:
+    """While a partition was away its new owner remembered ids this worker's queue never saw; the
+    revoke signal makes the next check rebuild the queue from the table, so they are forgotten in
+    turn instead of outliving the bound."""
+    ids = dedup.IdMemory(mention_ids, 3600, 1)
+    ids.check("x:1", 0, 1, 1_795_000_000)
+    mention_ids.data["x:0"] = [0, 0, 1_795_000_000]  # recovered from the other owner's writes
+    await faust_app.on_partitions_revoked.send(set())
+    ids.check("x:3", 0, 3, 1_795_000_000)
+    assert list(mention_ids.data) == ["x:3"]
 
 
 def mention(
