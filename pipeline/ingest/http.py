@@ -28,6 +28,10 @@ Contract:
 * 202/207 are sent only after the broker acknowledged every record; if it does not within the
   timeout, 503 with ``Retry-After`` (some records may have been written: resending is at-least-once,
   like every other source of ``mentions.raw``).
+
+Vendor pushes (``POST /api/ingest/{vendor}``, :mod:`pipeline.ingest.vendors`) authenticate their
+own way and map the vendor's JSON to lines, then run :func:`deliver`, the second half of this
+path, unchanged.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pipeline.errors import InvalidMention
-from pipeline.ingest.http import SINGLE_TYPES, Line
+from pipeline.ingest.http import SINGLE_TYPES, IngestRefused, Line
 from pipeline.records import PLATFORMS
 
 Auth = Literal["bearer", "hub_sha1"]
@@ -39,29 +39,37 @@ class VendorAdapter:
     explode: Explode
     map_item: Mapper
 
-    def lines(self, body: bytes, kind: str) -> list[Line]:
-        """Every item of the body as a line: mapped, or refused with the vendor's bytes kept."""
-        documents = [body] if kind in SINGLE_TYPES else [ln for ln in body.split(b"\n")]
+    def lines(self, body: bytes, kind: str, max_items: int) -> list[Line]:
+        """Every item of the body as a line: mapped, or refused with the vendor's bytes kept.
+
+        More than ``max_items`` refuses the request (413) as soon as it is known, before the
+        rest of a large body is mapped.
+        """
+        documents = [body] if kind in SINGLE_TYPES else body.split(b"\n")
         out: list[Line] = []
         for doc in documents:
             if not doc.strip():
                 continue
             try:
-                parsed = json.loads(doc)
+                items = list(self.explode(json.loads(doc)))
             except (ValueError, RecursionError) as exc:
                 out.append(Line(len(out) + 1, doc, InvalidMention("invalid_json", str(exc)[:200])))
                 continue
-            try:
-                items = list(self.explode(parsed))
-            except InvalidMention as exc:
-                out.append(Line(len(out) + 1, doc, exc))
+            except Exception as exc:  # an envelope no rule foresaw: refused, never a crash
+                refused = InvalidMention("invalid_value", f"{self.name}: {type(exc).__name__}")
+                out.append(Line(len(out) + 1, doc, refused))
                 continue
+            if len(out) + len(items) > max_items:
+                raise IngestRefused(
+                    413, "too_many_lines", f"more than {max_items} items in one push"
+                )
             for item in items:
                 out.append(self._line(len(out) + 1, item))
         return out
 
     def _line(self, n: int, item: Any) -> Line:
-        original = json.dumps(item, ensure_ascii=False, default=str).encode()
+        # ASCII-escaped JSON: a lone surrogate (valid JSON, invalid UTF-8) stays encodable.
+        original = json.dumps(item).encode()
         if not isinstance(item, dict):
             kind = type(item).__name__
             return Line(n, original, InvalidMention("not_an_object", f"{self.name} item: {kind}"))
@@ -71,7 +79,7 @@ class VendorAdapter:
             return Line(n, original, exc)
         except Exception as exc:  # the adapter's contract: refuse with a reason, never crash
             return Line(n, original, InvalidMention("invalid_value", f"{type(exc).__name__}"))
-        return Line(n, json.dumps(raw, ensure_ascii=False).encode())
+        return Line(n, json.dumps(raw).encode())
 
 
 # -- helpers shared by the adapters -------------------------------------------------------------

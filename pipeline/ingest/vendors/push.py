@@ -147,9 +147,8 @@ async def handle_vendor(
             signature = check_hub_signature(secret, body, headers.get(SIGNATURE_HEADER))
             if vendors.already_accepted(signature):
                 return Reply(200, {"client": client, "duplicate": True, "accepted": 0})
-        reply = await deliver(
-            gate, client, adapter.lines(body, kind), sink, matcher, metrics, ack_timeout_s
-        )
+        lines = adapter.lines(body, kind, gate.max_lines)
+        reply = await deliver(gate, client, lines, sink, matcher, metrics, ack_timeout_s)
         if signature is not None:
             vendors.remember(signature)
         return reply

@@ -51,10 +51,14 @@ def explode(doc: Any) -> Iterator[Any]:
     """The results in a chunk, a search answer, a list of either, or a bare result."""
     if isinstance(doc, list):
         for part in doc:
-            yield from explode(part)
-        return
+            yield from _results(part)
+    else:
+        yield from _results(doc)
+
+
+def _results(doc: Any) -> Iterator[Any]:
     if not isinstance(doc, dict):
-        yield doc
+        yield doc  # refused by the adapter as not an object
         return
     if "chunk_type" in doc:
         if doc.get("chunk_type") == "CT_RESULT":

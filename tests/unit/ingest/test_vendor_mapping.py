@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pipeline.ingest.decoding import Limits, decode
-from pipeline.ingest.http import Line
+from pipeline.ingest.http import IngestRefused, Line
 from pipeline.ingest.vendors import ADAPTERS
 from pipeline.ingest.vendors.base import vendor_id
 
@@ -24,7 +24,7 @@ NOW = datetime(2026, 12, 7, tzinfo=UTC)
 
 
 def lines(vendor: str, sample: str, kind: str) -> list[Line]:
-    return ADAPTERS[vendor].lines((SAMPLES / sample).read_bytes(), kind)
+    return ADAPTERS[vendor].lines((SAMPLES / sample).read_bytes(), kind, 1000)
 
 
 def mapped(line: Line) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def test_talkwalker_stream_chunks_skip_control_and_map_results() -> None:
 
 def test_talkwalker_search_answer_is_opened_too() -> None:
     body = {"status_code": "0", "result_content": {"data": [{"data": _tw_result()}]}}
-    got = ADAPTERS["talkwalker"].lines(json.dumps(body).encode(), "application/json")
+    got = ADAPTERS["talkwalker"].lines(json.dumps(body).encode(), "application/json", 1000)
     assert mapped(got[0])["id"] == "talkwalker:https://t.example/1"
 
 
@@ -120,12 +120,15 @@ def test_meltwater_documents() -> None:
         (b'[1, "two"]', "not_an_object"),
         (b"{}", "missing_field"),
         (b'{"date": 5, "published": "x", "published_date": 5, "id": 7}', None),
+        (b'{"guid": "\\ud800", "id": "\\ud800", "url": "\\ud800", "date": "\\udc00"}', None),
+        (b"[[[[{}]]]]", "not_an_object"),
+        (b'{"chunk_type": "CT_RESULT", "result_content": {"data": [[]]}, "results": {}}', None),
     ],
 )
 def test_hostile_items_are_refused_with_a_reason_never_raised(
     vendor: str, body: bytes, reason: str | None
 ) -> None:
-    got = ADAPTERS[vendor].lines(body, "application/json")
+    got = ADAPTERS[vendor].lines(body, "application/json", 1000)
     assert got and all(ln.refused is not None for ln in got)
     if reason is not None:
         assert {ln.refused.reason for ln in got if ln.refused} == {reason}
@@ -135,3 +138,21 @@ def test_a_native_id_too_long_for_the_contract_is_hashed() -> None:
     long_id = vendor_id("talkwalker", "https://x.example/" + "a" * 300)
     assert len(long_id) <= 200 and long_id.startswith("talkwalker:sha256:")
     assert vendor_id("talkwalker", "https://x.example/1") == "talkwalker:https://x.example/1"
+
+
+@pytest.mark.parametrize("vendor", sorted(ADAPTERS))
+def test_a_lone_surrogate_in_a_valid_item_stays_encodable(vendor: str) -> None:
+    item = json.loads((SAMPLES / "meltwater.json").read_text())["documents"][0]
+    item.update(guid="g\ud800", fullText="Brenmoor \ud800", date="2026-11-20T08:15:03Z", author="a")
+    item.update(content="Brenmoor \ud800", published=1795165800000)
+    item["extra_author_attributes"] = {"id": "x"}
+    got = ADAPTERS[vendor].lines(json.dumps(item).encode(), "application/json", 1000)
+    assert len(got) == 1
+    got[0].payload.decode("ascii")  # escaped, so the producer and the dead letter can take it
+
+
+def test_more_items_than_the_batch_limit_are_refused_before_mapping_the_rest() -> None:
+    body = json.dumps({"results": [{}] * 50}).encode()
+    with pytest.raises(IngestRefused) as refused:
+        ADAPTERS["brandwatch"].lines(body, "application/json", 10)
+    assert refused.value.status == 413 and refused.value.code == "too_many_lines"
