@@ -58,6 +58,11 @@ INGEST_OUTCOMES = (
     "rate_limited",
     "unavailable",
     "internal_error",
+    # vendor pushes (POST /api/ingest/{vendor})
+    "unknown_vendor",
+    "signature_missing",
+    "bad_signature",
+    "duplicate",
 )
 
 

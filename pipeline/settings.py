@@ -365,6 +365,28 @@ class Settings(BaseSettings):
     ingest_read_timeout_s: float = Field(
         default=30.0, gt=0, le=300, description="longest wait for an ingest request's body"
     )
+    vendor_brandwatch_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token the Brandwatch relay sends to POST /api/ingest/brandwatch "
+        "(a secret; unset: that route answers 404)",
+    )
+    vendor_talkwalker_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token the Talkwalker relay sends to POST /api/ingest/talkwalker "
+        "(a secret; unset: that route answers 404)",
+    )
+    vendor_meltwater_secret: SecretStr | None = Field(
+        default=None,
+        description="the Meltwater hook's shared secret (X-Hook-Secret) verifying X-Hub-Signature "
+        "on POST /api/ingest/meltwater (a secret; unset: that route answers 404)",
+    )
+    vendor_replay_window_s: int = Field(
+        default=86400,
+        ge=60,
+        le=7 * 86400,
+        description="how long a signed vendor push is remembered: the same body signed again "
+        "within it is answered as a duplicate and produces nothing",
+    )
     console_feed: bool = Field(
         default=True,
         description="read the alert, bucket, mention and approval topics into the console store "
@@ -399,6 +421,9 @@ class Settings(BaseSettings):
         "pagerduty_webhook_secret",
         "smtp_password",
         "pseudonym_key",
+        "vendor_brandwatch_token",
+        "vendor_talkwalker_token",
+        "vendor_meltwater_secret",
     )
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:

@@ -22,7 +22,8 @@ import hmac
 import json
 import string
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -49,6 +50,8 @@ class Secrets:
     bearer: dict[str, str]  # security scheme name -> valid bearer token
     slack_signing: str
     pagerduty: str
+    #: vendor push -> its bearer token (brandwatch, talkwalker) or signing secret (meltwater)
+    vendors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -228,6 +231,45 @@ def _slack_sign(secret: str, body: bytes) -> dict[str, str | bytes]:
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
+VENDOR_SAMPLES = Path(__file__).parent / "data" / "vendors"
+
+
+def _vendor_items() -> list[dict[str, Any]]:
+    """The items of the documented-shape samples (tests/data/vendors), to be fuzzed field by field."""
+    items: list[dict[str, Any]] = []
+    items += json.loads((VENDOR_SAMPLES / "brandwatch.json").read_text())["results"]
+    items += json.loads((VENDOR_SAMPLES / "meltwater.json").read_text())["documents"]
+    for line in (VENDOR_SAMPLES / "talkwalker.ndjson").read_text().splitlines():
+        items.append(json.loads(line))
+    return items
+
+
+def _vendor_body(doc: dict[str, Any], schema: dict[str, Any]) -> st.SearchStrategy[bytes]:
+    """A vendor's own item with fields replaced by anything, or any body at all."""
+    mutated = st.sampled_from(_vendor_items()).flatmap(
+        lambda item: st.dictionaries(st.sampled_from(sorted(item)), ANY_JSON, max_size=3).map(
+            lambda over: json.dumps({**item, **over}).encode()
+        )
+    )
+    return st.one_of(mutated, json_body(doc, schema))
+
+
+def _vendor_credentials(
+    draw: st.DrawFn, vendor: str, body: bytes, secrets: Secrets
+) -> dict[str, str | bytes]:
+    secret = secrets.vendors.get(vendor)
+    if secret is None or draw(st.integers(0, 5)) == 5:  # mostly valid, sometimes forged
+        return draw(
+            st.sampled_from(
+                [{}, {"X-Hub-Signature": "sha1=\u00e9".encode()}, {"Authorization": "Bearer x"}]
+            )
+        )
+    if vendor == "meltwater":
+        digest = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+        return {"X-Hub-Signature": f"sha1={digest}"}
+    return {"Authorization": f"Bearer {secret}"}
+
+
 def sendable(text: str) -> str:
     """``text`` with lone surrogates replaced: an HTTP client cannot put them in a query string."""
     return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
@@ -239,9 +281,11 @@ def requests(draw: st.DrawFn, doc: dict[str, Any], op: Operation, secrets: Secre
     url_path = op.path
     query: dict[str, str] = {}
     headers: dict[str, str | bytes] = {}
+    drawn_params: dict[str, str] = {}
     for param in spec.get("parameters", []):
         where, name = param["in"], param["name"]
         value = draw(st.one_of(from_schema(doc, param["schema"]).map(str), st.text(max_size=40)))
+        drawn_params[name] = value
         if where == "path":
             # a lone surrogate goes out as its (invalid UTF-8) bytes, percent-encoded
             quoted = quote(value or "x", safe="", errors="surrogatepass")
@@ -286,6 +330,14 @@ def requests(draw: st.DrawFn, doc: dict[str, Any], op: Operation, secrets: Secre
         good = "v1=" + hmac.new(secrets.pagerduty.encode(), body, hashlib.sha256).hexdigest()
         signatures: list[str | bytes] = [good, good, good, "v1=\u00e9".encode(), ""]
         headers["X-PagerDuty-Signature"] = draw(st.sampled_from(signatures))
+    elif op.path == "/api/ingest/{vendor}":
+        kind = draw(st.sampled_from(sorted(content)))
+        headers["Content-Type"] = kind
+        body = draw(_vendor_body(doc, content["application/json"]["schema"]))
+        if kind == "application/x-ndjson":
+            more = draw(st.lists(_vendor_body(doc, {}), max_size=3))
+            body = b"\n".join(b.replace(b"\n", b" ") for b in [body, *more])
+        headers.update(_vendor_credentials(draw, drawn_params.get("vendor", ""), body, secrets))
     elif content:
         kind = draw(st.sampled_from(sorted(content)))
         schema = content[kind].get("schema", {})

@@ -28,6 +28,10 @@ Contract:
 * 202/207 are sent only after the broker acknowledged every record; if it does not within the
   timeout, 503 with ``Retry-After`` (some records may have been written: resending is at-least-once,
   like every other source of ``mentions.raw``).
+
+Vendor pushes (``POST /api/ingest/{vendor}``, :mod:`pipeline.ingest.vendors`) authenticate their
+own way and map the vendor's JSON to lines, then run :func:`deliver`, the second half of this
+path, unchanged.
 """
 
 from __future__ import annotations
@@ -248,6 +252,26 @@ def route_key(payload: bytes, gate: IngestGate, matcher: BrandMatcher) -> tuple[
     return raw_key(raw.id), LineResult(line=0, accepted=True, id=raw.id, brand=brand)
 
 
+async def answer(run: Callable[[], Awaitable[Reply]], metrics: TocsinMetrics) -> Reply:
+    """Run one ingest request (``POST /api/mentions`` or a vendor push) and count its outcome.
+
+    A refusal becomes its ``{"error": ...}`` answer; anything else that escapes is a bug, counted
+    like every other outcome, logged in one line without the body and answered without detail.
+    """
+    try:
+        reply = await run()
+    except IngestRefused as exc:
+        metrics.ingest_requests.labels(exc.code).inc()
+        return Reply(exc.status, {"error": {"code": exc.code, "message": exc.message}}, exc.headers)
+    except Exception as exc:
+        metrics.ingest_requests.labels("internal_error").inc()
+        log.error("ingest request failed: %s", type(exc).__name__)
+        return Reply(500, {"error": {"code": "internal_error", "message": "internal error"}})
+    outcome = {200: "duplicate", 202: "accepted", 207: "partial", 422: "rejected"}[reply.status]
+    metrics.ingest_requests.labels(outcome).inc()
+    return reply
+
+
 async def handle(
     *,
     gate: IngestGate,
@@ -259,48 +283,68 @@ async def handle(
     ack_timeout_s: float = 30.0,
 ) -> Reply:
     """Answer one ``POST /api/mentions``; every outcome is counted by ``tocsin_ingest_*``."""
-    try:
-        reply = await _handle(gate, headers, chunks, sink, matcher, metrics, ack_timeout_s)
-    except IngestRefused as exc:
-        metrics.ingest_requests.labels(exc.code).inc()
-        return Reply(exc.status, {"error": {"code": exc.code, "message": exc.message}}, exc.headers)
-    except Exception as exc:
-        # A bug, not the client's fault: counted like every other outcome, logged in one line
-        # without the body, and answered without detail.
-        metrics.ingest_requests.labels("internal_error").inc()
-        log.error("ingest request failed: %s", type(exc).__name__)
-        return Reply(500, {"error": {"code": "internal_error", "message": "internal error"}})
-    outcome = {202: "accepted", 207: "partial", 422: "rejected"}[reply.status]
-    metrics.ingest_requests.labels(outcome).inc()
-    return reply
+
+    async def run() -> Reply:
+        client = gate.identify(headers.get("Authorization", ""))
+        kind = accepted_media_type(headers)
+        declared_length(headers, gate.max_body_bytes)
+        gate.refuse_if_empty(client)
+        body = await read_within(gate, chunks)
+        lines = [Line(n, payload) for n, payload in split_lines(body, kind)]
+        return await deliver(gate, client, lines, sink, matcher, metrics, ack_timeout_s)
+
+    return await answer(run, metrics)
 
 
-async def _handle(
-    gate: IngestGate,
-    headers: Mapping[str, str],
-    chunks: AsyncIterator[bytes],
-    sink: Sink,
-    matcher: BrandMatcher,
-    metrics: TocsinMetrics,
-    ack_timeout_s: float,
-) -> Reply:
-    client = gate.identify(headers.get("Authorization", ""))
+def accepted_media_type(headers: Mapping[str, str]) -> str:
+    """The request's media type: one JSON document, or NDJSON; anything else is refused (415)."""
     kind = media_type(headers.get("Content-Type", ""))
     if kind not in SINGLE_TYPES | BATCH_TYPES:
         raise IngestRefused(
             415,
             "unsupported_media_type",
-            "send application/json (one mention) or application/x-ndjson (one per line)",
+            "send application/json (one document) or application/x-ndjson (one per line)",
         )
-    declared_length(headers, gate.max_body_bytes)
-    gate.refuse_if_empty(client)
+    return kind
+
+
+async def read_within(gate: IngestGate, chunks: AsyncIterator[bytes]) -> bytes:
+    """The body, read with the gate's size limit and timeout (413 / 408)."""
     try:
-        body = await asyncio.wait_for(read_body(chunks, gate.max_body_bytes), gate.read_timeout_s)
+        return await asyncio.wait_for(read_body(chunks, gate.max_body_bytes), gate.read_timeout_s)
     except TimeoutError as exc:
         raise IngestRefused(
             408, "read_timeout", f"body not received within {gate.read_timeout_s:g} s"
         ) from exc
-    lines = split_lines(body, kind)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One mention as read: its number in the request and its bytes in the ``mentions.raw`` contract.
+
+    ``refused`` is set when the front door already knows it cannot be a mention (a vendor item
+    that does not map); it is dead-lettered with that reason without being decoded.
+    """
+
+    n: int
+    payload: bytes
+    refused: InvalidMention | None = None
+
+
+async def deliver(
+    gate: IngestGate,
+    client: str,
+    lines: list[Line],
+    sink: Sink,
+    matcher: BrandMatcher,
+    metrics: TocsinMetrics,
+    ack_timeout_s: float,
+) -> Reply:
+    """Decode each line, produce the valid ones and dead-letter the rest: the one path of every push.
+
+    Refused as a whole when empty (400), over the batch limit (413) or over the client's bucket
+    (429); else answered 202 / 207 / 422 once the broker acknowledged every record.
+    """
     if not lines:
         raise IngestRefused(400, "empty_body", "no mention in the body")
     if len(lines) > gate.max_lines:
@@ -312,8 +356,11 @@ async def _handle(
     # Decode everything first (pure, cannot fail except with InvalidMention), then produce.
     results: list[LineResult] = []
     outgoing: list[tuple[bytes, bytes | InvalidMention]] = []
-    for n, payload in lines:
+    for line in lines:
+        n, payload = line.n, line.payload
         try:
+            if line.refused is not None:
+                raise line.refused
             key, ok = route_key(payload, gate, matcher)
         except InvalidMention as exc:
             results.append(LineResult(n, False, reason=exc.reason, detail=exc.detail[:300]))

@@ -1,13 +1,17 @@
-"""The worker's ``POST /api/mentions`` page: :mod:`pipeline.ingest.http` wired to Faust and Kafka.
+"""The worker's ingest pages: ``POST /api/mentions`` (:mod:`pipeline.ingest.http`) and the vendor
+pushes ``POST /api/ingest/{vendor}`` (:mod:`pipeline.ingest.vendors.push`), wired to Faust and Kafka.
 
 Kept apart from the request logic so that logic is tested without a worker; this module only
-adapts Faust's (aiohttp) request to it and produces to the real topics. The gate (tokens and
-per-client buckets) is built on first use and kept in ``services.extra``, so ``services.reset()``
-in tests starts from full buckets and nothing is created at import time.
+adapts Faust's (aiohttp) request to it and produces to the real topics. The gates (tokens,
+per-client buckets, vendor secrets and accepted signatures) are built on first use and kept in
+``services.extra``, so ``services.reset()`` in tests starts afresh and nothing is created at
+import time. A refused vendor push (401) is counted by the web guard's per-client ledger like
+every 401 (slowed when repeated) and logged in one line while the ledger allows.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
@@ -18,10 +22,14 @@ from pipeline.app import app
 from pipeline.errors import InvalidMention
 from pipeline.ingest.dead_letters import dead_letter
 from pipeline.ingest.http import PATH, IngestGate, handle
+from pipeline.ingest.vendors import push
 from pipeline.topics import dead_letters, raw_mentions
+from pipeline.web_guard import refusal_ledger
 
 CHUNK_BYTES = 64 * 1024
 SOURCE = f"http:{PATH}"
+
+log = logging.getLogger(__name__)
 
 
 def gate() -> IngestGate:
@@ -32,12 +40,24 @@ def gate() -> IngestGate:
     return found
 
 
+def vendor_gate() -> push.VendorGate:
+    found = services.extra().get("vendor_gate")
+    if not isinstance(found, push.VendorGate):
+        found = push.VendorGate.from_settings(services.settings())
+        services.extra()["vendor_gate"] = found
+    return found
+
+
 class KafkaSink:
     """Produces accepted lines to ``mentions.raw`` and rejected ones to ``mentions.dlq``.
 
     Each method returns the producer's delivery future, so the caller can wait for the broker's
-    acknowledgement of the whole batch at once rather than line by line.
+    acknowledgement of the whole batch at once rather than line by line. ``source`` names the
+    front door on dead letters (``http:/api/mentions``, ``http:/api/ingest/meltwater``).
     """
+
+    def __init__(self, source: str = SOURCE) -> None:
+        self.source = source
 
     async def accept(self, key: bytes, payload: bytes) -> Awaitable[Any]:
         return await raw_mentions.send(key=key, value=payload)
@@ -47,7 +67,7 @@ class KafkaSink:
     ) -> Awaitable[Any]:
         # For HTTP there is no source partition: -1 says so, and the offset is the line number.
         where = InvalidMention(error.reason, f"client {client}, line {line}: {error.detail}")
-        letter = dead_letter(payload, where, topic=SOURCE, partition=-1, offset=line)
+        letter = dead_letter(payload, where, topic=self.source, partition=-1, offset=line)
         return await dead_letters.send(value=letter)
 
 
@@ -73,4 +93,27 @@ class MentionsIngestView(View):
             matcher=services.matcher(),
             metrics=services.metrics(),
         )
+        return self.json(reply.body, status=reply.status, headers=reply.headers)
+
+
+@app.page(push.PATH)
+class VendorIngestView(View):
+    """A vendor's JSON in, mapped to mentions; per-item results out (pipeline.ingest.vendors)."""
+
+    async def post(self, request: Request, vendor: str) -> Response:
+        reply = await push.handle_vendor(
+            vendor=vendor,
+            gate=gate(),
+            vendors=vendor_gate(),
+            headers=request.headers,
+            chunks=_chunks(request),
+            sink=KafkaSink(f"http:/api/ingest/{vendor}"),
+            matcher=services.matcher(),
+            metrics=services.metrics(),
+        )
+        if reply.status == 401:
+            code = str(reply.body["error"]["code"])
+            remote = str(getattr(request, "remote", None) or "-")
+            if refusal_ledger().refused(remote, code):
+                log.warning("vendor push to %s refused from %s: %s", vendor, remote, code)
         return self.json(reply.body, status=reply.status, headers=reply.headers)

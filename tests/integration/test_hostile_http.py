@@ -59,7 +59,13 @@ METRICS_TOKEN = "hostile-metrics-token-77aa88bb"
 PAGERDUTY_SECRET = "hostile-pagerduty-secret-0f9e"
 SLACK_HOOK_TOKEN = "hostileSlackHookToken0a9b8c7d"  # the secret part of a Slack webhook URL
 WEBHOOK_SECRET = "hostile-webhook-hmac-secret-42"
+VENDORS = {
+    "brandwatch": "hostile-brandwatch-token-3c4d",
+    "talkwalker": "hostile-talkwalker-token-5e6f",
+    "meltwater": "hostile-meltwater-secret-7a8b9c0d",
+}
 SECRETS = (
+    *VENDORS.values(),
     API_TOKEN,
     INGEST_TOKEN,
     METRICS_TOKEN,
@@ -115,6 +121,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterat
                 "TOCSIN_INGEST_TOKENS": f"hostile:{INGEST_TOKEN}",
                 "TOCSIN_METRICS_TOKEN": METRICS_TOKEN,
                 "TOCSIN_PAGERDUTY_WEBHOOK_SECRET": PAGERDUTY_SECRET,
+                "TOCSIN_VENDOR_BRANDWATCH_TOKEN": VENDORS["brandwatch"],
+                "TOCSIN_VENDOR_TALKWALKER_TOKEN": VENDORS["talkwalker"],
+                "TOCSIN_VENDOR_MELTWATER_SECRET": VENDORS["meltwater"],
                 "TOCSIN_SLACK_WEBHOOK_URL": slack_hook.webhook_url,
                 "TOCSIN_WEBHOOK_URL": f"{webhook.base_url}{WebhookFake.PATH}",
                 "TOCSIN_WEBHOOK_SECRET": WEBHOOK_SECRET,
@@ -459,6 +468,7 @@ def test_api_fuzz_from_openapi_no_5xx_and_no_secret_leaks(hostile: Hostile) -> N
         },
         slack_signing=SIGNING_SECRET,
         pagerduty=PAGERDUTY_SECRET,
+        vendors=VENDORS,
     )
     # an alert on the way, so the worker also talks to the outside (Slack) during the fuzz
     from tests.e2e.approvals_harness import alert_payload, produce_json
