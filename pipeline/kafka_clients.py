@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pipeline.errors import KafkaLoginFailed
@@ -129,6 +130,19 @@ def _refusal(exc: BaseException) -> str | None:
     return None
 
 
+def _login_blocking(host: str, port: int, settings: KafkaSettings, timeout_s: float) -> None:
+    """Run :func:`_login` to the end from synchronous code, even when the calling thread is
+    inside an event loop (an async caller of ``ensure_topics``): then on a loop of its own in a
+    helper thread, since a thread runs one loop at a time."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(_login(host, port, settings, timeout_s))
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="kafka-login") as pool:
+        pool.submit(lambda: asyncio.run(_login(host, port, settings, timeout_s))).result()
+
+
 def check_login(bootstrap: str, settings: KafkaSettings, timeout_s: float = 10.0) -> bool:
     """Log in to the first bootstrap broker that answers; True once one accepted.
 
@@ -139,7 +153,7 @@ def check_login(bootstrap: str, settings: KafkaSettings, timeout_s: float = 10.0
     """
     for host, port in _addresses(bootstrap):
         try:
-            asyncio.run(_login(host, port, settings, timeout_s))
+            _login_blocking(host, port, settings, timeout_s)
             return True
         except Exception as exc:  # sorted below: a refusal, or a broker that did not answer
             reason = _refusal(exc) or _refusal(exc.__cause__ or exc.__context__ or exc)
