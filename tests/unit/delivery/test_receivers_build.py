@@ -75,7 +75,9 @@ def test_signature_round_trip_and_replay_window() -> None:
 
 
 def test_redactor_masks_secrets_in_http_log_lines(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
+    # on the httpx logger itself: a command run earlier in the process (`tocsin sources run`
+    # turns httpx's request lines down to WARNING) must not hide the lines under test
+    caplog.set_level(logging.INFO, logger="httpx")
     log = logging.getLogger("httpx")
     try:
         protect_secrets("https://hooks.example/T/B/tok3n?sig=s1gnature", None)
