@@ -13,10 +13,15 @@ only read):
 - ``int8-dynamic``: the current artefact's ``model.int8.onnx`` (``quantize_dynamic``,
   per-channel weights, reduce_range), batches of 8 as served.
 - ``int8-dynamic-b1``: the same file, one text per ONNX call (no batch-mates, no padding).
-- ``int8-static``: ``quantize_static`` QDQ, activation ranges calibrated once on corpus texts.
+- ``int8-static``: ``models.export.quantize_int8`` (static QDQ, ranges calibrated once on
+  corpus texts, bias fused) with no outlier channels split off.
+- ``int8-static-split-ffnout``: the same with the 8 largest input channels of each feed-forward
+  output MatMul in fp32: the build's quantisation from export version e2.
+- ``int8-static-split-ffn``: the same for the feed-forward input MatMuls too.
 - ``nbits8-a4`` / ``nbits4-a4``: ``MatMulNBitsQuantizer`` weight-only blocks of 32 (8 or 4
-  bits; the backbone's weights are 4-bit blocks of 32 to begin with), int8 compute
-  (``accuracy_level=4``, activations quantised per row and block).
+  bits; the backbone's weights are 4-bit blocks of 32 to begin with; only 4 bits quantises the
+  embedding Gather too), int8 compute (``accuracy_level=4``, activations quantised per row and
+  block).
 
 Per candidate it prints (1) batch invariance: the largest |score difference| (every topic and
 stance) between ~50 corpus texts classified alone and inside random batches of 2-32 corpus
