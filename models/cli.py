@@ -294,8 +294,8 @@ def bench_cmd(
             f"median of {rounds} rounds: raw {med['raw_texts_per_s']} texts/s | agent plain "
             f"{med['plain_mentions_per_s']}/s = {med['plain_over_raw']:.2f}x raw | "
             f"{repost_share:.0%} reposts {med['reposts_mentions_per_s']}/s = "
-            f"{med['reposts_over_raw']:.2f}x raw (CPU-time ratios {med['cpu_raw_over_plain']:.2f}"
-            f" / {med['cpu_raw_over_reposts']:.2f})"
+            f"{med['reposts_over_raw']:.2f}x raw (CPU-time ratios {med['cpu_raw_over_plain']}"
+            f" / {med['cpu_raw_over_reposts']})"
         )
     if broker:
         report["broker"] = _broker_pass(

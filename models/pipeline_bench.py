@@ -21,7 +21,6 @@ processes hits all of them (see :func:`bench_pipeline`):
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import statistics
 import time
@@ -94,8 +93,14 @@ def make_stream(
 
 
 def _cpu() -> float:
-    t = os.times()
-    return t.user + t.system
+    """CPU seconds of this process, every thread, at nanosecond resolution (``os.times`` counts
+    in 10 ms ticks: a short pass could read 0 and its ratio divide by zero)."""
+    return time.process_time()
+
+
+def _ratio(a: float, b: float) -> float | None:
+    """``a / b`` to 3 places, or None when ``b`` is too small to have been measured."""
+    return round(a / b, 3) if b > 0 else None
 
 
 def raw_rate(
@@ -243,18 +248,18 @@ def bench_pipeline(
                     runs["reposts"]["mentions_per_s"] / raw["texts_per_s"], 3
                 ),
                 # CPU per mention is less sensitive than wall time to other processes
-                "cpu_raw_over_plain": round(
-                    raw["cpu_ms_per_text"] / runs["plain"]["cpu_ms_per_mention"], 3
+                "cpu_raw_over_plain": _ratio(
+                    raw["cpu_ms_per_text"], runs["plain"]["cpu_ms_per_mention"]
                 ),
-                "cpu_raw_over_reposts": round(
-                    raw["cpu_ms_per_text"] / runs["reposts"]["cpu_ms_per_mention"], 3
+                "cpu_raw_over_reposts": _ratio(
+                    raw["cpu_ms_per_text"], runs["reposts"]["cpu_ms_per_mention"]
                 ),
             }
         )
 
-    def median(key: str, sub: str | None = None) -> float:
-        values = [(r[key][sub] if sub else r[key]) for r in per_round]
-        return round(float(statistics.median(values)), 3)
+    def median(key: str, sub: str | None = None) -> float | None:
+        values = [v for r in per_round if (v := r[key][sub] if sub else r[key]) is not None]
+        return round(float(statistics.median(values)), 3) if values else None
 
     return {
         "distinct_texts": len(texts),
