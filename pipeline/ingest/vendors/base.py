@@ -109,6 +109,17 @@ def count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
+def author_record(
+    vendor: str, author_id: str, followers: int, handle: str | None, **extra: Any
+) -> dict[str, Any]:
+    """The raw contract's author: the vendor-scoped id (cut to 200), followers, any ``extra``
+    fields, and the handle when it fits the contract's 200 characters (else left out)."""
+    author: dict[str, Any] = {"id": f"{vendor}:{author_id}"[:200], "followers": followers, **extra}
+    if handle is not None and len(handle) <= 200:
+        author["handle"] = handle
+    return author
+
+
 def vendor_id(vendor: str, native: str) -> str:
     """``vendor:native``; a native id too long for the contract is replaced by its SHA-256."""
     out = f"{vendor}:{native}"

@@ -14,6 +14,7 @@ from typing import Any
 from pipeline.errors import InvalidMention
 from pipeline.ingest.vendors.base import (
     VendorAdapter,
+    author_record,
     count,
     field,
     iso_from_text,
@@ -53,14 +54,13 @@ def map_mention(item: dict[str, Any]) -> dict[str, Any]:
     )
     if author_id is None:
         raise InvalidMention("missing_field", f"{NAME}: no author, author id or domain")
-    author: dict[str, Any] = {
-        "id": f"{NAME}:{author_id}"[:200],
-        "followers": count(item.get("xFollowers")) or count(item.get("twitterFollowers")),
-        "verified": bool(item.get("authorVerifiedType")),
-    }
-    handle = text_of(item, ("author",))
-    if handle is not None and len(handle) <= 200:
-        author["handle"] = handle
+    author = author_record(
+        NAME,
+        author_id,
+        count(item.get("xFollowers")) or count(item.get("twitterFollowers")),
+        text_of(item, ("author",)),
+        verified=bool(item.get("authorVerifiedType")),
+    )
     raw: dict[str, Any] = {
         "id": vendor_id(NAME, native),
         "platform": name,

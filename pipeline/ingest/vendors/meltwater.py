@@ -17,6 +17,7 @@ from typing import Any
 from pipeline.errors import InvalidMention
 from pipeline.ingest.vendors.base import (
     VendorAdapter,
+    author_record,
     count,
     field,
     iso_from_text,
@@ -62,13 +63,12 @@ def map_document(item: dict[str, Any]) -> dict[str, Any]:
     )
     if author_id is None:
         raise InvalidMention("missing_field", f"{NAME}: no author or source name")
-    author: dict[str, Any] = {
-        "id": f"{NAME}:{author_id}"[:200],
-        "followers": count(field(item, "author", "followers")),
-    }
-    handle = text_of(item, ("author", "handle"))
-    if handle is not None and len(handle) <= 200:
-        author["handle"] = handle
+    author = author_record(
+        NAME,
+        author_id,
+        count(field(item, "author", "followers")),
+        text_of(item, ("author", "handle")),
+    )
     raw: dict[str, Any] = {
         "id": vendor_id(NAME, native),
         "platform": platform_of(item, url),

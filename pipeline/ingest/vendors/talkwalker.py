@@ -17,6 +17,7 @@ from typing import Any
 from pipeline.errors import InvalidMention
 from pipeline.ingest.vendors.base import (
     VendorAdapter,
+    author_record,
     count,
     field,
     iso_from_millis,
@@ -97,13 +98,12 @@ def map_result(item: dict[str, Any]) -> dict[str, Any]:
     )
     if author_id is None:
         raise InvalidMention("missing_field", f"{NAME}: no author or source attributes")
-    author: dict[str, Any] = {
-        "id": f"{NAME}:{author_id}"[:200],
-        "followers": count(field(item, "extra_author_attributes", "followers")),
-    }
-    handle = text_of(item, ("extra_author_attributes", "short_name"))
-    if handle is not None and len(handle) <= 200:
-        author["handle"] = handle
+    author = author_record(
+        NAME,
+        author_id,
+        count(field(item, "extra_author_attributes", "followers")),
+        text_of(item, ("extra_author_attributes", "short_name")),
+    )
     raw: dict[str, Any] = {
         "id": vendor_id(NAME, str(item.get("external_id") or url)),
         "platform": platform_of(item, url),
