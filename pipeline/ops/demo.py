@@ -244,7 +244,7 @@ def run_demo(
         if serve:
             click.echo(
                 f"    sign in as {DEMO_USER} (a responder) with the token {console_token}\n"
-                "    broker and worker stay up until Ctrl-C (`make demo` with --no-serve stops now)"
+                "    broker and worker stay up until Ctrl-C (`tocsin demo --no-serve` does not wait)"
             )
             try:
                 while worker.proc is not None and worker.proc.poll() is None:
