@@ -164,6 +164,26 @@ def test_monitoring_objects_behind_flags() -> None:
     assert "replicas" not in by_name(docs, "Deployment", "rel-tocsin")["spec"]  # the HPA owns it
 
 
+def test_hpa_scales_on_lag_only_when_a_target_is_set() -> None:
+    hpa = by_kind(render({"autoscaling": {"enabled": True}}), "HorizontalPodAutoscaler")
+    assert [m["type"] for m in hpa["spec"]["metrics"]] == ["Resource"]
+    assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 600
+    docs = render({"autoscaling": {"enabled": True, "lag": {"targetAverageValue": 3000}}})
+    hpa = by_kind(docs, "HorizontalPodAutoscaler")
+    kv.validate(hpa, KUBE_VERSION, strict=True)
+    cpu, lag = hpa["spec"]["metrics"]
+    assert cpu["resource"]["name"] == "cpu"
+    assert lag == {
+        "type": "Pods",
+        "pods": {
+            "metric": {"name": "tocsin_classify_lag"},
+            "target": {"type": "AverageValue", "averageValue": "3000"},
+        },
+    }
+    with helm.Chart.load(str(CHART)) as chart, pytest.raises(helm.HelmValuesError):
+        chart.validate_schema({"autoscaling": {"lag": {"targetAverageValue": -1}}})
+
+
 def test_chart_rules_are_a_verbatim_copy_of_deploy_rules() -> None:
     chart_copy = (CHART / "files" / "tocsin.rules.yml").read_bytes()
     assert chart_copy == (REPO / "deploy/prometheus/rules/tocsin.rules.yml").read_bytes(), (
