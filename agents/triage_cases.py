@@ -14,9 +14,10 @@ from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
+from pipeline.pv import events
 from pipeline.pv.intake import case_event, markets, triage
 from pipeline.records import ClassifiedMention
-from pipeline.topics import case_events, classified
+from pipeline.topics import classified
 
 AGENT = "triage_cases"
 
@@ -32,5 +33,5 @@ async def triage_cases(stream: StreamT[ClassifiedMention]) -> None:
             continue
         assert event.case is not None
         metrics.pv_cases.labels(event.case["status"]).inc()
-        await case_events.send(key=event.case_id, value=event)
+        await events.send(event)
         metrics.messages_out.labels(AGENT).inc()
