@@ -22,9 +22,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from pipeline.yamlfile import read_yaml, validate
 
@@ -67,17 +68,21 @@ class _MarketsFile(BaseModel):
     brands: dict[str, list[str]] = Field(default_factory=dict)
     products: dict[str, _Product] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _known_markets(self) -> _MarketsFile:
-        named = [*self.default_markets]
-        for markets in self.brands.values():
-            named.extend(markets)
-        for product in self.products.values():
-            named.extend(product.markets)
-        unknown = sorted(set(named) - set(self.regions))
+    @field_validator("default_markets", "brands", "products")
+    @classmethod
+    def _known_markets(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every market named is a region of the file (regions are read first)."""
+        regions = info.data.get("regions") or {}
+        if isinstance(value, dict):
+            named = [
+                m for v in value.values() for m in (v.markets if isinstance(v, _Product) else v)
+            ]
+        else:
+            named = list(value)
+        unknown = sorted(set(named) - set(regions))
         if unknown:
             raise ValueError(f"markets not under regions: {', '.join(unknown)}")
-        return self
+        return value
 
 
 @dataclass(frozen=True)
