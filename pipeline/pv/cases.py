@@ -126,6 +126,77 @@ def earliest(clocks: Iterable[Clock]) -> Clock | None:
     return min(timed, key=lambda c: c.deadline or datetime.max.replace(tzinfo=UTC), default=None)
 
 
+def clock_fields(
+    *,
+    received_at: datetime,
+    valid: bool,
+    serious: bool,
+    product: str | None,
+    reactions: Iterable[str],
+    brand: str | None,
+    tz: ZoneInfo,
+    markets: Markets | None = None,
+) -> dict[str, Any]:
+    """A case's clock fields: day zero, the earliest due date and deadline, every region's clock.
+
+    ``markets`` says which regions' clocks run (the EU rule alone when None).
+    """
+    markets = markets or Markets()
+    expected = markets.expected(product, reactions)
+    clocks = [
+        clock_for(received_at, valid, serious, tz, rule=rule, expected=expected)
+        for rule in markets.rules_for(product, brand)
+    ]
+    first = earliest(clocks)
+    return {
+        "day_zero": day_zero(received_at, tz).isoformat(),
+        "due": None if first is None or first.due is None else first.due.isoformat(),
+        "deadline": None if first is None or first.deadline is None else first.deadline.isoformat(),
+        "timezone": tz.key,
+        "clocks": [c.to_dict() for c in clocks],
+        "due_region": None if first is None else first.region,
+    }
+
+
+def confirmed(
+    case: Mapping[str, Any], at: datetime, tz: ZoneInfo, markets: Markets | None = None
+) -> dict[str, Any]:
+    """What changes when a person confirms a possible case as valid at ``at``: the missing
+    criteria are now known, so day zero is ``at`` and the clocks start (sent with the move)."""
+    mention: Mapping[str, Any] = case.get("mention") or {}
+    return {
+        "valid": True,
+        "missing": [],
+        "confirmed_at": at.astimezone(UTC).isoformat(),
+        **clock_fields(
+            received_at=at,
+            valid=True,
+            serious=bool(case.get("serious")),
+            product=case.get("product"),
+            reactions=case.get("reactions", []),
+            brand=mention.get("brand"),
+            tz=tz,
+            markets=markets,
+        ),
+    }
+
+
+#: Fields a confirming move may set on a possible case (nothing else of the case changes).
+CONFIRMED_FIELDS = frozenset(
+    (
+        "valid",
+        "missing",
+        "confirmed_at",
+        "day_zero",
+        "due",
+        "deadline",
+        "timezone",
+        "clocks",
+        "due_region",
+    )
+)
+
+
 def open_case(
     *,
     mention: Mapping[str, Any],
@@ -141,16 +212,16 @@ def open_case(
     clocks run (the EU rule alone when None); ``due`` and ``deadline`` are the earliest of them.
     """
     valid = assessment.valid
-    markets = markets or Markets()
-    product = assessment.product
-    expected = markets.expected(product, assessment.reactions)
-    clocks = [
-        clock_for(received_at, valid, assessment.serious, tz, rule=rule, expected=expected)
-        for rule in markets.rules_for(product, mention.get("brand"))
-    ]
-    first = earliest(clocks)
-    zero = day_zero(received_at, tz)
-    clock = Clock(zero, None, None) if first is None else Clock(zero, first.due, first.deadline)
+    clock = clock_fields(
+        received_at=received_at,
+        valid=valid,
+        serious=assessment.serious,
+        product=assessment.product,
+        reactions=assessment.reactions,
+        brand=mention.get("brand"),
+        tz=tz,
+        markets=markets,
+    )
     return {
         "case_id": case_id(str(mention["id"])),
         "status": "new" if valid else "possible",
@@ -163,12 +234,7 @@ def open_case(
         "seriousness": list(assessment.seriousness),
         "patient": dict(assessment.patient_details),
         "received_at": received_at.astimezone(UTC).isoformat(),
-        "day_zero": clock.day_zero.isoformat(),
-        "due": None if clock.due is None else clock.due.isoformat(),
-        "deadline": None if clock.deadline is None else clock.deadline.isoformat(),
-        "timezone": tz.key,
-        "clocks": [c.to_dict() for c in clocks],
-        "due_region": None if first is None else first.region,
+        **clock,
         "mention": dict(mention),
         "notes": [],
         "history": [{"at": received_at.astimezone(UTC).isoformat(), "status": "opened"}],
@@ -178,7 +244,9 @@ def open_case(
 def apply_event(case: Mapping[str, Any] | None, event: Mapping[str, Any]) -> dict[str, Any]:
     """The case after ``event`` (``open`` carries a whole case; ``move``, ``note`` change one).
 
-    An ``open`` for a case that exists leaves it as it is (a re-read mention). Raises
+    An ``open`` for a case that exists leaves it as it is (a re-read mention). A ``move`` of a
+    possible case to ``new`` or ``in_review`` may carry the clock of its confirmation
+    (:func:`confirmed`) under ``case``. Raises
     :class:`CaseError` for an event that cannot apply.
     """
     kind = event.get("kind")
@@ -194,6 +262,9 @@ def apply_event(case: Mapping[str, Any] | None, event: Mapping[str, Any]) -> dic
             raise CaseError(f"a {case['status']} case cannot move to {to!r}")
         out["status"] = to
         out["history"] = [*case.get("history", []), {"at": at, "by": by, "status": to}]
+        if case["status"] == "possible" and to != "closed_invalid" and event.get("case"):
+            # confirmed valid: the clock the move carries (see :func:`confirmed`) starts now
+            out.update({k: v for k, v in event["case"].items() if k in CONFIRMED_FIELDS})
         return out
     if kind == "note":
         text = str(event.get("text", "")).strip()

@@ -9,14 +9,18 @@ move the status does not allow; the key keeps all of a case's events on one part
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pipeline.records import CaseEvent
 from pipeline.topics import case_events
 
 
-def move(case_id: str, to: str, *, by: str, at: datetime) -> CaseEvent:
-    """``by`` moves the case to status ``to`` at ``at``."""
-    return CaseEvent(case_id=case_id, kind="move", at=at, by=by, to=to)
+def move(
+    case_id: str, to: str, *, by: str, at: datetime, clock: dict[str, Any] | None = None
+) -> CaseEvent:
+    """``by`` moves the case to status ``to`` at ``at``; ``clock`` starts the clock of a possible
+    case confirmed as valid (:func:`pipeline.pv.cases.confirmed`)."""
+    return CaseEvent(case_id=case_id, kind="move", at=at, by=by, to=to, case=clock)
 
 
 def note(case_id: str, text: str, *, by: str, at: datetime) -> CaseEvent:

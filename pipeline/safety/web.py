@@ -1,7 +1,8 @@
 """The safety queue on the worker's web port: ``/safety`` (the queue), ``/safety/cases/<id>``
 (one case, its mention text included), and two actions, each a POST form with a CSRF token bound
-to the session and the case: ``/safety/cases/<id>/move`` (a new status) and
-``/safety/cases/<id>/note`` (a follow-up note).
+to the session and the case: ``/safety/cases/<id>/move`` (a new status; a possible case moved
+on is confirmed valid and its clocks start then) and ``/safety/cases/<id>/note`` (a follow-up
+note).
 
 Sign-in, sessions, CSRF tokens and audited refusals are the approval pages' own
 (:class:`ApprovalView`, the console's too). Only the ``safety`` role may open any of it: anyone
@@ -24,10 +25,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 import jinja2
 from faust.web import Request, Response
 
+from pipeline import services
 from pipeline.app import app
 from pipeline.approvals.audit import Origin, make_entry
 from pipeline.approvals.errors import ApprovalRefused, CsrfRefused
@@ -36,7 +39,8 @@ from pipeline.approvals.runtime import ApprovalRuntime
 from pipeline.approvals.users import User
 from pipeline.approvals.web.base import REFUSAL_STATUS, SECURITY_HEADERS, ApprovalView, Visit
 from pipeline.pv import events
-from pipeline.pv.cases import MOVES
+from pipeline.pv.cases import MOVES, confirmed
+from pipeline.pv.intake import markets
 from pipeline.safety import views
 from pipeline.tables import audit_trail, cases
 from pipeline.topics import response_audit
@@ -319,8 +323,12 @@ class MoveView(SafetyView):
         except Exception:
             log.exception("could not audit a case move")
             return self.unavailable(visit.rt, visit.user)
-        before = len(case.get("history", []))
-        await events.send(events.move(case_id, to, by=visit.user.id, at=utcnow()))
+        before, at = len(case.get("history", [])), utcnow()
+        clock = None
+        if case["status"] == "possible" and to != "closed_invalid":
+            # a person confirms the criteria: day zero is now, the clocks start
+            clock = confirmed(case, at, ZoneInfo(services.settings().pv_timezone), markets())
+        await events.send(events.move(case_id, to, by=visit.user.id, at=at, clock=clock))
         ok = await applied(case_id, lambda c: len(c.get("history", [])) > before)
         return self.done(case_id, "move" if ok else "sent")
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -341,6 +343,19 @@ def test_anonymous_forged_and_comms_requests_are_refused_and_audited(
         )
         assert r.status_code == 409, "a stale form is refused"
         assert "forged note" not in officer.get(pages[1]).text  # nothing above changed it
+        # the officer confirms the possible case (the criteria now known): its clocks start
+        r = officer.post(
+            actions[0][0],
+            data={"to": "new", "from": "possible", "csrf": _csrf("l.marchetti", target)},
+        )
+        assert r.status_code == 303 and r.headers["location"].endswith("done=move")
+        page = officer.get(pages[1]).text
+        assert "Non-serious" in page and re.search(r">90 d \d+ h left<", page), "EU: 90 days"
+    moves = [e for e in read_topic(bootstrap, "pv.cases") if e["case_id"] == target][1:]
+    assert [(m["kind"], m["to"]) for m in moves] == [("move", "new")]
+    clock = moves[0]["case"]
+    assert clock["valid"] is True and clock["missing"] == [] and clock["due_region"] == "eu"
+    assert clock["day_zero"] == datetime.now(ZoneInfo("Europe/Paris")).date().isoformat()
 
     entries = audit(bootstrap)
     refused = {(e["actor"], e["reason"]) for e in entries if e["outcome"] == "refused"}

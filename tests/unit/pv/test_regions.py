@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.pv.cases import clock_for, near_due, open_case
+from pipeline.pv.cases import apply_event, clock_for, confirmed, near_due, open_case
 from pipeline.pv.lexicon import default_lexicon
 from pipeline.pv.regions import EU, MARKETS_FILE, Markets, RegionRule, load_markets
 from pipeline.pv.triage import CaseAssessment
@@ -153,3 +153,34 @@ def test_a_bad_markets_file_names_the_line_and_field(tmp_path: Path) -> None:
     ) as err:
         load_markets(path)
     assert "Mars/Olympus" in str(err.value)
+
+
+def test_a_possible_case_confirmed_valid_starts_its_clocks_at_confirmation() -> None:
+    vague = CaseAssessment(
+        reporter=True, patient=False, product="Glytera", reactions=("Nausea",), seriousness=()
+    )
+    opened = open_case(
+        mention={"id": "x:9", "brand": "brenmoor"},
+        assessment=vague,
+        received_at=FRIDAY_NIGHT,
+        tz=UTC_ZONE,
+        markets=MARKETS,
+    )
+    assert opened["status"] == "possible" and opened["due"] is None
+    at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # the Monday after: the reporter answered
+    move = {
+        "kind": "move",
+        "to": "new",
+        "at": at.isoformat(),
+        "by": "l.marchetti",
+        "case": {**confirmed(opened, at, UTC_ZONE, MARKETS), "status": "sent_to_safety"},
+    }
+    case = apply_event(opened, move)
+    assert case["status"] == "new" and case["valid"] and case["missing"] == []
+    assert (case["day_zero"], case["due"], case["due_region"]) == ("2026-11-23", "2027-02-21", "eu")
+    assert case["received_at"] == opened["received_at"]  # only the clock fields are taken
+    # closing it as invalid carries no clock, and a move without one starts none
+    closed = apply_event(opened, {**move, "to": "closed_invalid"})
+    assert closed["due"] is None and not closed["valid"]
+    plain = apply_event(opened, {k: v for k, v in move.items() if k != "case"})
+    assert plain["status"] == "new" and plain["due"] is None
