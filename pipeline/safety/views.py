@@ -132,6 +132,7 @@ def detail(case: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "status": status,
         "status_label": STATUS_LABELS.get(status, status),
         "valid": bool(case.get("valid")),
+        "confirmed": _local(case.get("confirmed_at")),
         "criteria": [(name, bool(criteria.get(name))) for name in CRITERIA],
         "missing": list(case.get("missing", [])),
         "product": case.get("product"),

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipeline.approvals.users import User
-from pipeline.pv.cases import apply_event, open_case
+from pipeline.pv.cases import apply_event, confirmed, open_case
 from pipeline.pv.regions import EU, Markets, RegionRule
 from pipeline.pv.triage import CaseAssessment
 from pipeline.safety import views
@@ -150,3 +150,18 @@ def test_the_case_page_shows_the_mention_escaped_and_only_web_links() -> None:
     assert "&lt;b&gt;called&lt;/b&gt;" in html
     assert "l.marchetti view" in html
     assert 'name="from" value="new"' in html and 'value="sent_to_safety"' in html
+
+
+def test_a_confirmed_possible_case_says_when_its_clock_started() -> None:
+    at = datetime(2026, 11, 21, tzinfo=UTC)
+    c = case("x:p", valid=False)
+    assert views.detail(c, at)["moves"][0] == ("new", "New")
+    clock = confirmed(c, at, ZoneInfo("UTC"), MARKETS)
+    c = apply_event(
+        c, {"kind": "move", "to": "new", "at": at.isoformat(), "by": "l", "case": clock}
+    )
+    html = render("case.html", user=SAFETY, d=views.detail(c, at), log=[], csrf="x", max_note=9)
+    assert "Confirmed valid on the safety queue at 2026-11-21 00:00 UTC" in html
+    assert (
+        "Criteria (as triaged)" in html and "16 d 0 h left" in html
+    )  # to the end of day zero + 15
