@@ -338,6 +338,11 @@ class Settings(BaseSettings):
         description="time zone of the safety department's calendar: a case's day zero is the "
         "local date its mention arrived, its due date the end of a local day (IANA name)",
     )
+    pv_markets_file: Path = Field(
+        default=Path(__file__).parent / "config" / "pv_markets.yaml",
+        description="YAML reporting rules per region (days for serious and non-serious cases) "
+        "and the markets of each brand and product (pipeline/pv/regions.py)",
+    )
     mentions_retention_days: int = Field(
         default=30,
         ge=1,
