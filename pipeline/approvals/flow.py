@@ -1,8 +1,7 @@
 """Glue between the approval domain core and the stream: records in, records out, Slack text.
 
-Nothing here owns state: the agents pass tables' values in and write what comes back. Kept apart
-from the agents so it can be unit-tested without a Faust app, and from ``pipeline/approvals/`` so
-the domain core stays free of Kafka records and HTTP.
+Nothing here owns state: the agents pass tables' values in and write what comes back, so it is
+unit-tested without a Faust app; the state machine (``state.py``) stays free of Kafka records.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Deliver once: one outbound step to one receiver, skipped if it already went, marked when it goes.
 
 Alert dispatch (``pipeline/oncall/dispatch.py``: marks ``<step>/<receiver>`` in the alert book)
-and the publishing of approved responses (``agents/publish_responses.py``: marks ``<receiver>`` in
+and the publishing of approved responses (``pipeline/approvals/publish.py``: marks ``<receiver>`` in
 the ``publications`` table) both keep, in a changelog-backed table, which receivers already took a
 step. :func:`deliver_once` is the loop body they share: skip a marked step, else retry it with
 :func:`~pipeline.delivery.retry.retry_call` (backoff, ``Retry-After``, a receipt per attempt)

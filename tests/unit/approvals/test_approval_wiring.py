@@ -217,8 +217,8 @@ async def test_runtime_closes_its_client_and_the_feature_is_off_without_a_secret
 def test_publish_agent_refuses_anything_but_the_approved_text() -> None:
     from dataclasses import replace
 
-    from agents.publish_responses import mismatch
     from pipeline.approvals.drafts import Draft
+    from pipeline.approvals.publish import mismatch
     from pipeline.approvals.runtime import runtime
     from pipeline.approvals.state import Actor, Approved, DraftCreated, decide
 
