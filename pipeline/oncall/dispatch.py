@@ -13,7 +13,7 @@ Before sending, a firing or escalated step may be muted: by an active silence (t
 ``silences`` table) or by inhibition (a firing critical alert for the same brand and topic, read
 from this worker's alert book). A muted step leaves a ``silenced`` / ``inhibited`` receipt per
 receiver instead of a delivery. A route's time intervals (``mute_time_intervals`` /
-``active_time_intervals``, see ``pipeline/oncall/routing.py``) mute per receiver instead: a receiver whose
+``active_time_intervals``, see ``pipeline/oncall/routing/``) mute per receiver instead: a receiver whose
 every route is muted at ``now`` gets a ``muted`` receipt, the others get the step as usual (and a
 grouped step goes to the first unmuted route naming the receiver). Resolved and acknowledged steps
 are never muted, by silences or by time: Alertmanager would drop a resolved notice inside a mute

@@ -1,6 +1,6 @@
 """The routing tree as data: routes, their grouping and time intervals, and the labels matched.
 
-Built and validated by ``pipeline/oncall/routing.py`` from the routing file; its docstring says
+Built and validated by ``pipeline/oncall/routing/`` from the routing file; its docstring says
 what every field means. :meth:`RoutingTree.route` walks the tree like Alertmanager: the first
 matching child wins unless it says ``continue: true``; :meth:`Route.muted_at` applies a route's
 time intervals at the moment of sending.
