@@ -5,7 +5,10 @@ Every error Tocsin raises on purpose is a :class:`TocsinError`.
 
 TocsinError
 ├── ConfigError              a data file or setting is wrong; names the file and field
+│   └── DetectorConfigError  [detection.config] a detector setting or file (also a ValueError)
 ├── InvalidMention           untrusted input cannot become a Mention; carries a fixed reason code
+├── BadJson                  [safejson] a body is not JSON of a sane shape (also a ValueError)
+├── Bad                      [sources.base] a live source's event cannot be mapped to a mention
 ├── StateDirUnusable         the worker's state folder (APP_DATADIR) is missing, not writable or full
 ├── KafkaLoginFailed         the broker refused the TLS handshake or the SASL login (cause named)
 ├── DeliveryError            an alert step or an approved response could not be delivered
@@ -13,16 +16,28 @@ TocsinError
 │   │   └── RateLimited      the receiver said 429; carries ``retry_after`` seconds
 │   └── PermanentDelivery    retrying cannot help (4xx other than 408/429, bad config)
 ├── IngestRefused            [ingest.http] an ingest request refused whole; HTTP status + code
+├── SourceError              [sources.base] a live source failed
+│   ├── SourceDisconnected, SourceRefused    [sources.base] a reconnect may help / cannot help
+│   └── SinkFailed           [sources.runner] writing a mention or checkpoint failed; the run stops
 ├── AckRejected              [oncall.acks] an acknowledgement request failed verification
 ├── SilenceError             [oncall.silences] a silence request is invalid
+├── UnsafeRegex              [oncall.regex_guard] a matcher pattern could backtrack for too long
+├── CaseError                [pv.cases] a case event cannot apply (also a ValueError)
+├── StoreError, BadRecord    [console.store] the store cannot open / a fed record lacks a field
 ├── TopicAdminError          [ops.topics] creating or checking the Kafka topics failed
 │   ├── BrokerUnavailable, TopicCreationFailed, PartitionCountMismatch
+│   └── GrowRefused          [ops.grow] growing the partitions would lose or split state
+├── ErasureFailed            [ops.erase] an author erasure could not finish
 ├── TextMismatch             [approvals.publish] the text to publish is not the approved text
 ├── RenderError              [approvals.errors] a response template cannot be filled
-└── ApprovalRefused          [approvals.errors] a request about a draft is refused; ``reason`` code
-    └── AuthRefused, SignatureRefused, LinkRefused, CsrfRefused, DecisionRefused
+├── ApprovalRefused          [approvals.errors] a request about a draft is refused; ``reason`` code
+│   └── AuthRefused, SignatureRefused, LinkRefused, CsrfRefused, DecisionRefused
+└── command errors           also ``click.ClickException`` (exit code and message for the CLI):
+    BacktestError [detection.backtest], PlotError [detection.plot], LabelsError
+    [detection.scoring], ConfigProblem [ops.notify], UsageProblem, ServerProblem [ops.silences]
 
-``AckRejected`` and ``SilenceError`` are also ``ValueError``\s, which their callers catch.
+``AckRejected``, ``SilenceError`` and ``UnsafeRegex`` are also ``ValueError``\s, which their callers
+catch. ``models/`` (the classifier) keeps exceptions of its own outside this tree.
 """
 
 from __future__ import annotations

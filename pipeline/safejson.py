@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pipeline.errors import TocsinError
+
 #: Deeper than any payload Slack, PagerDuty or an API client sends; refused before parsing.
 MAX_DEPTH = 64
 
 
-class BadJson(ValueError):
+class BadJson(TocsinError, ValueError):
     """The body is not JSON Tocsin will read; the message says why in a few words."""
 
 

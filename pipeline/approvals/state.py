@@ -62,6 +62,7 @@ from pipeline.approvals.events import (
 )
 from pipeline.approvals.policy import Policy
 from pipeline.approvals.tokens import LinkClaims
+from pipeline.errors import TocsinError
 
 __all__ = [
     "EDITOR_ROLE",
@@ -92,7 +93,7 @@ MAX_COMMENT_CHARS = 2000
 
 
 # -- the transition function -------------------------------------------------------------------
-class _Refuse(Exception):
+class _Refuse(TocsinError):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(reason)
         self.reason = reason

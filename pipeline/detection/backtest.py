@@ -55,13 +55,14 @@ from pipeline.detection.scoring import (
     score_series,
     summarise,
 )
+from pipeline.errors import TocsinError
 
 DEFAULT_LATENESS_SECONDS = 120.0
 """The stream's default allowed lateness (``TOCSIN_ALLOWED_LATENESS_S``)."""
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 
-class BacktestError(click.ClickException):
+class BacktestError(TocsinError, click.ClickException):
     """The input or options cannot be used; the message says which file and why."""
 
 

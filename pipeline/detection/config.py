@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from pipeline.errors import ConfigError
+
 SENSITIVITY_LEVELS: dict[str, float] = {"low": 1e-4, "standard": 3e-4, "high": 1e-3}
 """Named sensitivities: the tail probability a closed bucket must reach to page. ``standard`` is
 the default chosen on real series; ``low`` pages on about half as many episodes and ``high`` on
@@ -24,7 +26,7 @@ about twice as many (the designed and measured rates are in ``docs/detection.md`
 DEFAULT_SENSITIVITY = "standard"
 
 
-class DetectorConfigError(ValueError):
+class DetectorConfigError(ConfigError, ValueError):
     """A detector setting or configuration file that cannot be used; the message says where."""
 
 

@@ -14,9 +14,10 @@ import click
 
 from pipeline.detection.reading import Reading
 from pipeline.detection.scoring import Window
+from pipeline.errors import TocsinError
 
 
-class PlotError(click.ClickException):
+class PlotError(TocsinError, click.ClickException):
     """The plot cannot be drawn (matplotlib missing)."""
 
 

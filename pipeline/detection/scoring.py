@@ -14,9 +14,10 @@ from typing import Any
 import click
 
 from pipeline.detection.reading import Reading
+from pipeline.errors import TocsinError
 
 
-class LabelsError(click.ClickException):
+class LabelsError(TocsinError, click.ClickException):
     """A labels file that cannot be used; the message says which file and why."""
 
 

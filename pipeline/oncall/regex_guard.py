@@ -24,6 +24,8 @@ from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
+from pipeline.errors import TocsinError
+
 MAX_PATTERN = 256
 MAX_UNBOUNDED = 3
 _REPEATS = {
@@ -34,7 +36,7 @@ _REPEATS = {
 _UNBOUNDED = sre_constants.MAXREPEAT
 
 
-class UnsafeRegex(ValueError):
+class UnsafeRegex(TocsinError, ValueError):
     """The pattern could backtrack for a very long time; the message says which construct."""
 
 

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from pipeline.delivery.receivers.named import load_named_receivers
 from pipeline.delivery.redaction import redact, secrets_of
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, TocsinError
 from pipeline.oncall.routing import RoutingTree, load_routing
 from pipeline.records import SEVERITIES, Alert
 from pipeline.settings import Settings, make_settings
@@ -44,7 +44,7 @@ TEST_SUMMARY = "Tocsin test notification"
 EXIT_DELIVERED, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
-class ConfigProblem(click.ClickException):
+class ConfigProblem(TocsinError, click.ClickException):
     """The settings, the routing file or the receiver name are wrong: nothing was sent."""
 
     exit_code = EXIT_CONFIG

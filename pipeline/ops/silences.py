@@ -31,6 +31,7 @@ import httpx
 
 from pipeline.delivery.redaction import redact
 from pipeline.durations import parse_duration
+from pipeline.errors import TocsinError
 from pipeline.oncall.routing import LABELS
 from pipeline.oncall.silences import SilenceError, SilenceMatcher, parse_silence
 
@@ -42,13 +43,13 @@ _MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)(.*)$", re.DO
 _OPERATORS = {"=": (False, True), "!=": (False, False), "=~": (True, True), "!~": (True, False)}
 
 
-class UsageProblem(click.ClickException):
+class UsageProblem(TocsinError, click.ClickException):
     """The matchers, times or settings given are wrong: nothing was sent."""
 
     exit_code = EXIT_USAGE
 
 
-class ServerProblem(click.ClickException):
+class ServerProblem(TocsinError, click.ClickException):
     """The worker could not be reached or refused the request (401, 404, 5xx...)."""
 
     exit_code = EXIT_SERVER

@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pipeline.errors import TocsinError
 from pipeline.pv.regions import EU, Markets, RegionRule
 from pipeline.pv.triage import CaseAssessment
 
@@ -52,7 +53,7 @@ MOVES: Mapping[str, tuple[str, ...]] = {
 }
 
 
-class CaseError(ValueError):
+class CaseError(TocsinError, ValueError):
     """A case event that cannot apply (unknown case, a move the status does not allow)."""
 
 

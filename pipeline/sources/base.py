@@ -156,7 +156,7 @@ class Recent:
         return list(self._items)
 
 
-class Bad(Exception):
+class Bad(TocsinError):
     """Raised inside a kind's mapping code for an event it cannot map; becomes :class:`Malformed`."""
 
     def __init__(self, reason: str, detail: str) -> None:
