@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from pipeline import services
 from pipeline.metrics import TocsinMetrics
+from tests.fakes import GroupRecordingReceiver, RecordingReceiver
 
 pytest_plugins = ["tests.kafka_fixture"]
 
@@ -54,3 +55,15 @@ def empty_ingest(faust_app: Any) -> None:
 def fresh_metrics() -> TocsinMetrics:
     """Metrics on a registry of their own, with the console receiver's series pre-created."""
     return TocsinMetrics(CollectorRegistry(), receivers=("console",))
+
+
+@pytest.fixture()
+def recording_receiver() -> Callable[..., RecordingReceiver]:
+    """Makes recording receivers (``tests/fakes.py``): ``recording_receiver("slack", cleared=True,
+    errors=[...], status=202, groups=True)``; ``groups`` gives one with its own group rendering."""
+
+    def make(name: str = "recording", *, groups: bool = False, **kwargs: Any) -> RecordingReceiver:
+        kind = GroupRecordingReceiver if groups else RecordingReceiver
+        return kind(name, **kwargs)
+
+    return make

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,13 +24,14 @@ from pipeline import services
 from pipeline.counting import buckets as counting
 from pipeline.counting import judge
 from pipeline.delivery.receivers.base import Receiver
+from pipeline.errors import RetryableDelivery
 from pipeline.ingest import dedup
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.records import Alert, Author, ClassifiedMention, Mention
 from pipeline.settings import make_settings
 from pipeline.tables import mention_ids, open_buckets
-from tests.fakes import KeywordClassifier, RecordingTopic
+from tests.fakes import KeywordClassifier, RecordingReceiver, RecordingTopic
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -419,23 +420,6 @@ async def test_count_stage_pages_early_on_a_surge_and_resolves_once(
     assert metrics.registry.get_sample_value("tocsin_early_pages_total") == 1
 
 
-class Recording(Receiver):
-    name = "recording"
-
-    def __init__(self, fail_first: int = 0) -> None:
-        self.sent: list[tuple[str, str]] = []
-        self.fail_first = fail_first
-
-    async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
-        from pipeline.errors import RetryableDelivery
-
-        if self.fail_first:
-            self.fail_first -= 1
-            raise RetryableDelivery("flaky", status_code=503)
-        self.sent.append((alert.dedup_key, alert.state))
-        return 200
-
-
 def alert(state: str) -> Alert:
     return Alert(
         dedup_key="brenmoor:pricing:20261121T1400Z",
@@ -453,10 +437,12 @@ def alert(state: str) -> Alert:
 
 
 async def test_dispatch_delivers_each_step_once(
-    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+    monkeypatch: pytest.MonkeyPatch,
+    metrics: TocsinMetrics,
+    recording_receiver: Callable[..., RecordingReceiver],
 ) -> None:
     receipts = topic(monkeypatch, dispatch_plan, "deliveries")
-    receiver = Recording(fail_first=1)
+    receiver = recording_receiver(errors=[RetryableDelivery("flaky", status_code=503)])
     services.override(
         receivers=[receiver],
         settings=make_settings(delivery_backoff_s=0.01, delivery_backoff_max_s=0.02),
@@ -483,12 +469,6 @@ async def test_dispatch_delivers_each_step_once(
     )
 
 
-class Named(Recording):
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
-
-
 def test_routing_picks_receivers_and_keeps_the_console() -> None:
     from pipeline.oncall.routing import parse_routing
 
@@ -500,7 +480,7 @@ def test_routing_picks_receivers_and_keeps_the_console() -> None:
         "      receivers: [pagerduty, slack]\n",
         known_receivers={"slack", "pagerduty", "console"},
     )
-    receivers: list[Receiver] = [Named("console"), Named("slack"), Named("pagerduty")]
+    receivers: list[Receiver] = [RecordingReceiver(n) for n in ("console", "slack", "pagerduty")]
     critical = alert("firing")
     names = [r.name for r in dispatch_plan.select_receivers(critical, receivers, tree)]
     assert names == ["console", "slack", "pagerduty"]

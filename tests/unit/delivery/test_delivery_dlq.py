@@ -13,14 +13,13 @@ from agents import dispatch_alerts
 from pipeline import services, topology
 from pipeline.app import app
 from pipeline.delivery.dead_letters import dead_lettering
-from pipeline.delivery.receivers.base import Receiver
 from pipeline.delivery.retry import RetryPolicy, retry_call
 from pipeline.errors import PermanentDelivery, RetryableDelivery
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.records import Alert, DeliveryDeadLetter
 from pipeline.settings import make_settings
-from tests.fakes import RecordingTopic
+from tests.fakes import RecordingReceiver, RecordingTopic
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 TOKEN = "xoxb-very-secret-token-1234"
@@ -41,21 +40,6 @@ def alert(state: str = "firing", topic: str = "pricing") -> Alert:
         score=0.999,
         summary="s",
     )
-
-
-class Scripted(Receiver):
-    """Raises the scripted errors in order, then accepts."""
-
-    def __init__(self, name: str, errors: list[Exception]) -> None:
-        self.name = name
-        self.errors = list(errors)
-        self.calls = 0
-
-    async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
-        self.calls += 1
-        if self.errors:
-            raise self.errors.pop(0)
-        return 200
 
 
 class Sink:
@@ -106,7 +90,7 @@ def test_the_dead_letter_topic_is_declared_and_kept() -> None:
 async def test_last_failed_attempt_leaves_one_dead_letter(
     errors: list[Exception], attempts: int, status: int
 ) -> None:
-    receiver, sink, outcomes = Scripted("pagerduty", errors), Sink(), []
+    receiver, sink, outcomes = RecordingReceiver("pagerduty", errors=errors), Sink(), []
 
     async def receipt(attempt: int, outcome: str, code: int | None, error: str | None) -> None:
         outcomes.append(outcome)
@@ -140,7 +124,9 @@ async def test_last_failed_attempt_leaves_one_dead_letter(
 
 
 async def test_delivered_after_retries_leaves_no_dead_letter() -> None:
-    receiver = Scripted("slack", [RetryableDelivery("slack: HTTP 503", status_code=503)] * 2)
+    receiver = RecordingReceiver(
+        "slack", errors=[RetryableDelivery("slack: HTTP 503", status_code=503)] * 2
+    )
     sink = Sink()
     a = alert()
     hook = dead_lettering(
@@ -174,8 +160,10 @@ async def test_dispatch_dead_letters_the_failed_receiver_only(
     monkeypatch.setattr(dispatch_plan, "deliveries", receipts)
     monkeypatch.setattr(dispatch_plan, "delivery_dead_letters", dlq)
     refused = PermanentDelivery(f"slack: HTTP 404 (channel_not_found {TOKEN})", status_code=404)
-    slack = Scripted("slack", [refused, refused])
-    pagerduty = Scripted("pagerduty", [RetryableDelivery("pd: HTTP 502", status_code=502)])
+    slack = RecordingReceiver("slack", errors=[refused, refused])
+    pagerduty = RecordingReceiver(
+        "pagerduty", errors=[RetryableDelivery("pd: HTTP 502", status_code=502)]
+    )
     services.override(receivers=[slack, pagerduty])
     async with dispatch_alerts.dispatch_alerts.test_context() as agent:
         await agent.put(alert("firing"), key="k")

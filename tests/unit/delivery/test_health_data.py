@@ -6,7 +6,6 @@ recording receiver, so what is checked is what a receiver would render.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,13 @@ import pytest
 
 from pipeline.delivery.health_data import WITHHELD, for_receiver, redacted
 from pipeline.delivery.receivers import build_receivers
-from pipeline.delivery.receivers.base import GroupNotice, Receiver, send_group
+from pipeline.delivery.receivers.base import GroupNotice, send_group
 from pipeline.delivery.receivers.named import parse_named_receivers
 from pipeline.delivery.retry import sender
 from pipeline.errors import ConfigError
 from pipeline.records import HEALTH_FLAG, Alert
 from pipeline.settings import make_settings
+from tests.fakes import RecordingReceiver
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 AE_TEXT = "Took Glytera last week and woke up with a rash all over my face"
@@ -65,22 +65,9 @@ def alert(topic: str, top: list[dict[str, Any]]) -> Alert:
     )
 
 
-class Recorder(Receiver):
-    """Keeps what it was handed, serialised the way an HTTP body would carry it."""
-
-    def __init__(self, name: str, cleared: bool = False) -> None:
-        self.name = name
-        self.health_data_cleared = cleared
-        self.bodies: list[str] = []
-
-    async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
-        self.bodies.append(json.dumps(alert.to_representation(), default=str))
-        return 200
-
-
 async def test_adverse_event_alert_reaches_an_uncleared_receiver_without_text() -> None:
     ae = alert("adverse_event", [mention(1, AE_TEXT), mention(2, AE_TEXT + " and fever")])
-    comms, safety = Recorder("slack"), Recorder("safety-desk", cleared=True)
+    comms, safety = RecordingReceiver("slack"), RecordingReceiver("safety-desk", cleared=True)
     for receiver in (comms, safety):
         await sender(receiver, ae, "k")()
     [body] = comms.bodies
@@ -110,13 +97,13 @@ async def test_a_flagged_mention_in_another_topic_is_withheld_alone() -> None:
 def test_an_alert_without_health_data_is_passed_as_is() -> None:
     pricing = alert("pricing", [mention(1, PRICE_TEXT)])
     assert redacted(pricing) is pricing
-    assert for_receiver(pricing, Recorder("slack")) is pricing
+    assert for_receiver(pricing, RecordingReceiver("slack")) is pricing
 
 
 async def test_group_notices_are_redacted_per_receiver() -> None:
     ae = alert("adverse_event", [mention(1, AE_TEXT)])
     notice = GroupNotice(group="g", labels=(("brand", "brenmoor"),), alerts=(ae,))
-    comms, safety = Recorder("teams"), Recorder("pv-hook", cleared=True)
+    comms, safety = RecordingReceiver("teams"), RecordingReceiver("pv-hook", cleared=True)
     await send_group(comms, notice, idempotency_key="g/1")
     await send_group(safety, notice, idempotency_key="g/1")
     assert AE_TEXT not in comms.bodies[0] and WITHHELD in comms.bodies[0]

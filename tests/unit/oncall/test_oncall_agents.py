@@ -22,7 +22,7 @@ from pipeline.oncall.routing import parse_routing
 from pipeline.oncall.silences import parse_silence
 from pipeline.records import Alert
 from pipeline.settings import make_settings
-from tests.fakes import RecordingTopic
+from tests.fakes import RecordingReceiver, RecordingTopic
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 TREE = parse_routing(
@@ -39,16 +39,6 @@ TREE = parse_routing(
     "      escalation: crisis\n",
     known_receivers={"console", "slack", "pagerduty", "webhook"},
 )
-
-
-class Named(Receiver):
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.sent: list[tuple[str, str]] = []
-
-    async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
-        self.sent.append((alert.dedup_key, idempotency_key.split("/")[1]))
-        return 200
 
 
 def alert(key: str, state: str = "firing", **over: Any) -> Alert:
@@ -85,7 +75,7 @@ async def test_silenced_and_inhibited_steps_leave_receipts_not_pages(
 ) -> None:
     receipts = RecordingTopic()
     monkeypatch.setattr(dispatch_plan, "deliveries", receipts)
-    slack = Named("slack")
+    slack = RecordingReceiver("slack")
     services.override(receivers=[slack])
     silence = parse_silence(
         {
@@ -104,7 +94,7 @@ async def test_silenced_and_inhibited_steps_leave_receipts_not_pages(
         await agent.put(alert("q:scandal:warn"), key="q:scandal:warn")  # muted by the critical
         await agent.put(alert("q:boycott:1", "resolved", topic="boycott"), key="q:boycott:1")
         await agent.put(alert("q:scandal:warn", "resolved"), key="q:scandal:warn")
-    assert slack.sent == [
+    assert slack.steps == [
         ("q:scandal:crit", "firing"),
         ("q:boycott:1", "resolved"),  # resolved notices always go out, silenced or not
         ("q:scandal:warn", "resolved"),
@@ -157,7 +147,9 @@ def test_silenced_alerts_do_not_escalate() -> None:
 
 
 def test_escalated_steps_go_to_their_level_and_resolves_reach_everyone_paged() -> None:
-    receivers: list[Receiver] = [Named(n) for n in ("console", "slack", "pagerduty", "webhook")]
+    receivers: list[Receiver] = [
+        RecordingReceiver(n) for n in ("console", "slack", "pagerduty", "webhook")
+    ]
     (step,) = escalate.due_escalations(entry(T0), {}, TREE, [], T0 + timedelta(minutes=10))
     chosen = dispatch_plan.select_receivers(step, receivers, TREE)
     assert [r.name for r in chosen] == ["console", "pagerduty"]

@@ -27,7 +27,7 @@ from pipeline.oncall.grouping import Grouper, group_id
 from pipeline.oncall.routing import Grouping, parse_routing
 from pipeline.records import Alert, DeliveryDeadLetter, GroupCommand
 from pipeline.settings import make_settings
-from tests.fakes import RecordingTopic
+from tests.fakes import GroupRecordingReceiver, RecordingReceiver, RecordingTopic
 from tests.fakes_http import slack_blocks_problem
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -60,35 +60,6 @@ def alert(topic: str, state: str = "firing", brand: str = "quillon", **over: Any
         "top_mentions": [{"id": "x:1", "text": f"{brand} {topic}!", "url": "https://x.example/1"}],
     }
     return Alert(**(values | over))
-
-
-class GroupRecorder(Receiver):
-    """A receiver with its own group rendering (like Slack): one call per notification."""
-
-    def __init__(self, name: str = "slack") -> None:
-        self.name = name
-        self.groups: list[tuple[str, list[str], int]] = []  # (key, dedup keys, sequence)
-        self.sent: list[tuple[str, str]] = []
-
-    async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
-        self.sent.append((alert.dedup_key, alert.state))
-        return 200
-
-    async def send_group(self, notice: GroupNotice, *, idempotency_key: str) -> int | None:
-        self.groups.append((idempotency_key, [a.dedup_key for a in notice.alerts], notice.sequence))
-        return 200
-
-
-class PerAlert(Receiver):
-    """A receiver that keeps the base class's ``send_group`` (like PagerDuty): one call per alert."""
-
-    def __init__(self, name: str = "pagerduty") -> None:
-        self.name = name
-        self.sent: list[tuple[str, str]] = []  # (dedup key, idempotency key)
-
-    async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
-        self.sent.append((alert.dedup_key, idempotency_key))
-        return 202
 
 
 @pytest.fixture(autouse=True)
@@ -171,7 +142,7 @@ START = T0.timestamp()
 
 
 async def test_burst_of_three_is_one_notification_per_receiver_and_a_fourth_waits() -> None:
-    slack, pagerduty = GroupRecorder(), PerAlert()
+    slack, pagerduty = GroupRecordingReceiver(), RecordingReceiver("pagerduty", status=202)
     worker = Worker([slack, pagerduty], {})
     for i, a in enumerate(BURST):
         for name in ("slack", "pagerduty"):
@@ -187,8 +158,8 @@ async def test_burst_of_three_is_one_notification_per_receiver_and_a_fourth_wait
     assert sorted(keys) == sorted(a.dedup_key for a in BURST) and sequence == 1
     assert key == f"group/{groups['slack']}@{int(START * 1000)}/1/slack"
     # PagerDuty keeps one event per alert (its own dedup per incident), each with its own key
-    assert sorted(k for k, _ in pagerduty.sent) == sorted(a.dedup_key for a in BURST)
-    assert len({k for _, k in pagerduty.sent}) == 3
+    assert sorted(a.dedup_key for a, _ in pagerduty.got) == sorted(a.dedup_key for a in BURST)
+    assert len({k for _, k in pagerduty.got}) == 3
     delivered = [r for r in worker.receipts if r[2] == "delivered"]
     assert len(delivered) == 6  # a receipt per alert per receiver
 
@@ -213,12 +184,12 @@ async def test_burst_of_three_is_one_notification_per_receiver_and_a_fourth_wait
 
 async def test_restart_mid_group_wait_sends_once_from_the_stored_state() -> None:
     table: dict[str, dict[str, Any]] = {}
-    first = Worker([GroupRecorder()], table)
+    first = Worker([GroupRecordingReceiver()], table)
     for i, a in enumerate(BURST):
         await first.run(add(a, "slack", START + i), START + i)
     (group,) = table
     await first.flush(group, START + 10)  # the worker dies here, 20 s before group_wait ends
-    restarted = GroupRecorder()
+    restarted = GroupRecordingReceiver()
     second = Worker([restarted], table)  # a new process: only the table survived
     await second.flush(group, START + 25)
     assert restarted.groups == []
@@ -231,7 +202,7 @@ async def test_restart_mid_group_wait_sends_once_from_the_stored_state() -> None
     assert len(restarted.groups) == 1
 
 
-class DiesAfterSending(GroupRecorder):
+class DiesAfterSending(GroupRecordingReceiver):
     """Accepts the message, then the worker is killed before it hears back."""
 
     async def send_group(self, notice: GroupNotice, *, idempotency_key: str) -> int | None:
@@ -249,7 +220,7 @@ async def test_worker_killed_while_sending_finishes_with_the_same_idempotency_ke
     with pytest.raises(asyncio.CancelledError):
         await first.flush(group, START + 30)
     assert table[group]["pending"]["sequence"] == 1  # written before the send
-    again = GroupRecorder()
+    again = GroupRecordingReceiver()
     second = Worker([again], table)
     await second.flush(group, START + 31)
     assert [g[0] for g in again.groups] == [dying.groups[0][0]]  # the receiver can drop it
@@ -259,7 +230,7 @@ async def test_worker_killed_while_sending_finishes_with_the_same_idempotency_ke
 
 
 async def test_resolved_leaves_the_group_and_an_emptied_group_opens_anew() -> None:
-    slack = GroupRecorder()
+    slack = GroupRecordingReceiver()
     worker = Worker([slack], {})
     a = BURST[0]
     await worker.run(add(a, "slack", START), START)
@@ -291,9 +262,9 @@ async def test_dispatch_hands_firing_to_groups_and_sends_resolved_at_once(
     monkeypatch.setattr(dispatch_plan, "deliveries", receipts)
     monkeypatch.setattr(dispatch_plan, "alert_groups_topic", commands)
     console, slack, pagerduty = (
-        GroupRecorder("console"),
-        GroupRecorder(),
-        GroupRecorder("pagerduty"),
+        GroupRecordingReceiver("console"),
+        GroupRecordingReceiver(),
+        GroupRecordingReceiver("pagerduty"),
     )
     services.override(
         receivers=[console, slack, pagerduty],
@@ -329,7 +300,7 @@ async def test_group_wait_zero_is_exactly_no_grouping(
     commands = RecordingTopic()
     monkeypatch.setattr(dispatch_plan, "deliveries", RecordingTopic())
     monkeypatch.setattr(dispatch_plan, "alert_groups_topic", commands)
-    slack, pagerduty = GroupRecorder(), GroupRecorder("pagerduty")
+    slack, pagerduty = GroupRecordingReceiver(), GroupRecordingReceiver("pagerduty")
     services.override(
         receivers=[slack, pagerduty],
         settings=make_settings(
@@ -361,7 +332,7 @@ def test_group_plan_follows_the_first_route_naming_a_receiver() -> None:
         known_receivers={"console", "slack", "pagerduty", "teams"},
     )
     receivers: list[Receiver] = [
-        GroupRecorder(n) for n in ("console", "slack", "pagerduty", "teams")
+        GroupRecordingReceiver(n) for n in ("console", "slack", "pagerduty", "teams")
     ]
     critical = alert("scandal", severity="critical")
     plan = dispatch_plan.group_plan(critical, receivers, tree)
@@ -424,10 +395,11 @@ def test_slack_and_console_render_one_message_for_the_group() -> None:
 
 
 async def test_default_send_group_sends_each_alert_with_its_own_key() -> None:
-    receiver = PerAlert()
+    receiver = RecordingReceiver("pagerduty", status=202)
     notice = GroupNotice("g", (), tuple(BURST))
     assert await receiver.send_group(notice, idempotency_key="group/g@0/1/pagerduty") == 202
-    assert receiver.sent == [(a.dedup_key, f"group/g@0/1/pagerduty/{a.dedup_key}") for a in BURST]
+    sent = [(a.dedup_key, key) for a, key in receiver.got]
+    assert sent == [(a.dedup_key, f"group/g@0/1/pagerduty/{a.dedup_key}") for a in BURST]
 
 
 async def test_a_silence_made_during_group_wait_mutes_at_flush(
@@ -446,7 +418,7 @@ async def test_a_silence_made_during_group_wait_mutes_at_flush(
         silence_id="s-1",
         now=T0,
     )
-    slack = GroupRecorder()
+    slack = GroupRecordingReceiver()
     worker = Worker([slack], {})
     for i, a in enumerate(BURST):
         await worker.run(add(a, "slack", START + i), START + i)
@@ -458,7 +430,7 @@ async def test_a_silence_made_during_group_wait_mutes_at_flush(
     assert ("quillon:pricing:20261122T0900Z", "slack", "silenced", 0) in worker.receipts
 
 
-class Refuses(GroupRecorder):
+class Refuses(GroupRecordingReceiver):
     """Slack down for the first ``n`` notifications (every attempt refused)."""
 
     def __init__(self, n: int) -> None:

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from agents import dispatch_alerts
 from pipeline import services
 from pipeline.app import app
-from pipeline.delivery.receivers.base import GroupNotice, Receiver
+from pipeline.delivery.receivers.base import Receiver
 from pipeline.delivery.retry import RetryPolicy
 from pipeline.errors import ConfigError
 from pipeline.metrics import TocsinMetrics
@@ -33,7 +33,7 @@ from pipeline.oncall.time_intervals import (
 )
 from pipeline.records import Alert, GroupCommand
 from pipeline.settings import make_settings
-from tests.fakes import RecordingTopic
+from tests.fakes import GroupRecordingReceiver, RecordingTopic
 
 PARIS = ZoneInfo("Europe/Paris")
 EXAMPLE = Path(__file__).resolve().parents[3] / "pipeline" / "config" / "routing.yaml"
@@ -315,21 +315,6 @@ def test_the_example_file_pages_warnings_out_of_hours_and_mutes_info_at_night() 
 
 
 # -- the delivery path -------------------------------------------------------------------------
-class Recorder(Receiver):
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.sent: list[tuple[str, str]] = []
-        self.groups: list[list[str]] = []
-
-    async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
-        self.sent.append((alert.dedup_key, alert.state))
-        return 200
-
-    async def send_group(self, notice: GroupNotice, *, idempotency_key: str) -> int | None:
-        self.groups.append([a.dedup_key for a in notice.alerts])
-        return 200
-
-
 @pytest.fixture(autouse=True)
 def _services() -> Iterator[None]:
     app.finalize()
@@ -376,7 +361,11 @@ async def test_dispatch_leaves_muted_receipts_and_always_sends_resolved(
     monkeypatch.setattr(dispatch_alerts, "dispatch", dispatch_at)
     routing = tmp_path / "routing.yaml"
     routing.write_text(NO_GROUPING, encoding="utf-8")
-    slack, teams, pagerduty = Recorder("slack"), Recorder("teams"), Recorder("pagerduty")
+    slack, teams, pagerduty = (
+        GroupRecordingReceiver("slack"),
+        GroupRecordingReceiver("teams"),
+        GroupRecordingReceiver("pagerduty"),
+    )
     services.override(
         receivers=[slack, teams, pagerduty], settings=make_settings(routing_file=routing)
     )
@@ -413,7 +402,7 @@ async def test_a_group_flushed_inside_a_mute_interval_sends_nothing() -> None:
         "    - {match: {severity: warning}, group_wait: 30s, active_time_intervals: [office]}\n",
         known_receivers=KNOWN,
     )
-    slack = Recorder("slack")
+    slack = GroupRecordingReceiver("slack")
     table: dict[str, dict[str, Any]] = {}
     receipts: list[tuple[str, str]] = []
 
@@ -457,7 +446,7 @@ async def test_a_group_flushed_inside_a_mute_interval_sends_nothing() -> None:
         flush_at = start + timedelta(seconds=30)
         await run(GroupCommand(group=gid, action="flush", at=flush_at), flush_at)
     # added at 17:59:45 Paris, due at 18:00:15: outside the office, muted; the morning one is sent
-    assert slack.groups == [["q:morning"]]
+    assert [keys for _, keys, _ in slack.groups] == [["q:morning"]]
     assert ("q:late", "muted") in receipts and ("q:morning", "muted") not in receipts
 
 

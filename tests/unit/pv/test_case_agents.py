@@ -11,15 +11,14 @@ from prometheus_client import CollectorRegistry
 
 from agents import track_cases, triage_cases
 from pipeline import services
-from pipeline.delivery.receivers.base import Receiver
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.pv import events as case_event_path
 from pipeline.pv.cases import case_id
-from pipeline.records import Alert, Author, CaseEvent, ClassifiedMention, Mention
+from pipeline.records import Author, CaseEvent, ClassifiedMention, Mention
 from pipeline.settings import make_settings
 from pipeline.tables import cases
-from tests.fakes import RecordingTopic
+from tests.fakes import RecordingReceiver, RecordingTopic
 
 ARRIVED = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)  # 00:30 on the 21st in Paris
 SERIOUS = "My mother was hospitalised with a swollen throat after her second dose of Glytera"
@@ -126,20 +125,11 @@ async def test_events_keep_the_table_and_bad_ones_are_refused(
     assert near == 1
 
 
-class Recorder(Receiver):
-    def __init__(self, name: str, cleared: bool) -> None:
-        self.name, self.health_data_cleared = name, cleared
-        self.got: list[tuple[Alert, str]] = []
-
-    async def send(self, alert: Alert, *, idempotency_key: str) -> int | None:
-        self.got.append((alert, idempotency_key))
-        return 200
-
-
 async def test_a_new_valid_case_goes_to_the_safety_receivers_once(
     monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
 ) -> None:
-    safety, comms = Recorder("pv-safety", cleared=True), Recorder("slack", cleared=False)
+    safety = RecordingReceiver("pv-safety", cleared=True)
+    comms = RecordingReceiver("slack", cleared=False)
     services.override(receivers=[safety, comms])
     receipts = RecordingTopic()
     monkeypatch.setattr(dispatch_plan, "deliveries", receipts)
