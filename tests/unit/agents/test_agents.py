@@ -24,14 +24,13 @@ from pipeline import services
 from pipeline.counting import buckets as counting
 from pipeline.counting import judge
 from pipeline.delivery.receivers.base import Receiver
-from pipeline.errors import RetryableDelivery
 from pipeline.ingest import dedup
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.records import Alert, Author, ClassifiedMention, Mention
 from pipeline.settings import make_settings
 from pipeline.tables import mention_ids, open_buckets
-from tests.fakes import KeywordClassifier, RecordingReceiver, RecordingTopic
+from tests.fakes import KeywordClassifier, RecordingTopic
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -439,8 +438,10 @@ def alert(state: str) -> Alert:
 async def test_dispatch_delivers_each_step_once(
     monkeypatch: pytest.MonkeyPatch,
     metrics: TocsinMetrics,
-    recording_receiver: Callable[..., RecordingReceiver],
+    recording_receiver: Callable[..., Any],
 ) -> None:
+    from pipeline.errors import RetryableDelivery
+
     receipts = topic(monkeypatch, dispatch_plan, "deliveries")
     receiver = recording_receiver(errors=[RetryableDelivery("flaky", status_code=503)])
     services.override(
@@ -469,7 +470,9 @@ async def test_dispatch_delivers_each_step_once(
     )
 
 
-def test_routing_picks_receivers_and_keeps_the_console() -> None:
+def test_routing_picks_receivers_and_keeps_the_console(
+    recording_receiver: Callable[..., Any],
+) -> None:
     from pipeline.oncall.routing import parse_routing
 
     tree = parse_routing(
@@ -480,7 +483,7 @@ def test_routing_picks_receivers_and_keeps_the_console() -> None:
         "      receivers: [pagerduty, slack]\n",
         known_receivers={"slack", "pagerduty", "console"},
     )
-    receivers: list[Receiver] = [RecordingReceiver(n) for n in ("console", "slack", "pagerduty")]
+    receivers: list[Receiver] = [recording_receiver(n) for n in ("console", "slack", "pagerduty")]
     critical = alert("firing")
     names = [r.name for r in dispatch_plan.select_receivers(critical, receivers, tree)]
     assert names == ["console", "slack", "pagerduty"]
