@@ -35,12 +35,11 @@ def faust_app() -> Iterator[Any]:
 
 @pytest.fixture()
 def empty_counting(faust_app: Any) -> None:
-    """Counting state is the app's (a module-level table and partition clocks): start it empty."""
-    from pipeline.counting import buckets
+    """Counting state is the app's (a module-level table): start it empty. The partition clocks
+    are per-worker services state, already dropped by ``_fresh_services``."""
     from pipeline.tables import open_buckets
 
     open_buckets.data.clear()
-    buckets._clocks.clear()
 
 
 @pytest.fixture()

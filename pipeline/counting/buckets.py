@@ -197,13 +197,19 @@ class PartitionClock:
     swept: int | None = None  # the closable bucket index the last sweep ran for
 
 
-_clocks: dict[int, PartitionClock] = {}
+def partition_clocks() -> dict[int, PartitionClock]:
+    """This worker's partition clocks (per-worker state in ``services.extra()``)."""
+    clocks: dict[int, PartitionClock] | None = services.extra().get("partition_clocks")
+    if clocks is None:
+        clocks = services.extra()["partition_clocks"] = {}
+    return clocks
 
 
 def partition_clock(partition: int) -> PartitionClock:
-    clock = _clocks.get(partition)
+    clocks = partition_clocks()
+    clock = clocks.get(partition)
     if clock is None:
-        clock = _clocks[partition] = PartitionClock()
+        clock = clocks[partition] = PartitionClock()
         now = time.monotonic()  # unknown after a start: count the quiet time from now
         for key, value in open_buckets.items():
             if value.get("p") == partition:
@@ -293,7 +299,7 @@ async def sweep_quiet_brands(partition: int, topics: tuple[str, ...], states: Ba
     current partition (their changelog partition is the current event's). A partition where no
     brand speaks still waits.
     """
-    clock = _clocks[partition]
+    clock = partition_clocks()[partition]
     cfg = services.settings()
     width = cfg.bucket_seconds
     mark = quiet_mark(clock.watermark, width)

@@ -290,7 +290,7 @@ async def test_count_closes_a_quiet_brands_buckets_as_its_partition_moves_on(
         assert closed("valmoreau") == [("08:00", 2), ("08:05", 0), ("08:10", 0)]
         assert closed("brenmoor")[-1] == ("08:15", 5)
         # a restarted worker has no partition clock: it finds valmoreau through the table
-        counting._clocks.clear()
+        counting.partition_clocks().clear()
         for item in chatter(range(25, 40)):
             await agent.put(item, key="brenmoor")
     assert closed("valmoreau")[3:] == [("08:15", 0), ("08:20", 0), ("08:25", 0)]
