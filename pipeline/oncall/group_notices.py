@@ -129,6 +129,75 @@ def idempotency_key(group: str, pending: Mapping[str, Any], receiver: str) -> st
     return f"group/{group}@{opened}/{pending['sequence']}/{receiver}"
 
 
+async def unmuted(
+    group: str,
+    alerts: list[Alert],
+    receiver: Receiver,
+    tree: RoutingTree | None,
+    now: datetime,
+    receipt: ReceiptHook,
+) -> list[Alert]:
+    """The alerts of a group notification ``receiver`` gets at ``now``; a receipt per muted one.
+
+    The group's route may have entered a mute interval since the alerts were added.
+    """
+    route = tree.find(group.split(":", 1)[0]) if tree is not None else None
+    why = route.muted_at(now) if route is not None else None
+    shown: list[Alert] = []
+    for alert in alerts:
+        muted = ("muted", why) if why is not None else muted_by(alert, tree, now)
+        if muted is None:
+            shown.append(alert)
+        else:
+            await receipt(receiver, alert, 0, muted[0], None, f"{muted[0]} by {muted[1]}")
+    return shown
+
+
+async def deliver_notice(
+    group: str,
+    pending: dict[str, Any],
+    receiver: Receiver,
+    shown: list[Alert],
+    policy: RetryPolicy,
+    *,
+    receipt: ReceiptHook,
+    dead_letters: DeadLetterSink,
+    masked: Iterable[str],
+) -> bool:
+    """One group notification to ``receiver``, retried; a receipt per alert and attempt, and a
+    dead letter per alert when every attempt failed. True when the receiver accepted it."""
+    notice = GroupNotice(
+        group=group,
+        labels=tuple((str(k), str(v)) for k, v in pending.get("labels", [])),
+        alerts=tuple(shown),
+        sequence=int(pending["sequence"]),
+        repeat=bool(pending.get("repeat", False)),
+    )
+    key = idempotency_key(group, pending, receiver.name)
+
+    async def send() -> int | None:
+        return await send_group(receiver, notice, idempotency_key=key)
+
+    async def on_attempt(attempt: int, outcome: str, status: int | None, error: str | None) -> None:
+        for alert in shown:
+            await receipt(receiver, alert, attempt, outcome, status, error)
+
+    def alert_key(alert: Alert) -> str:
+        return f"{key}/{alert.dedup_key}"
+
+    hook = dead_lettering(
+        on_attempt,
+        alerts=shown,
+        receiver=receiver.name,
+        step=step_of,
+        idempotency_key=alert_key,
+        sink=dead_letters,
+        secrets=masked,
+        group=group,
+    )
+    return await retry_call(send, policy=policy, on_attempt=hook)
+
+
 async def send_pending(
     group: str,
     state: State,
@@ -157,56 +226,18 @@ async def send_pending(
         receiver = by_name.get(name)
         if receiver is None or name in done:
             continue
-        # the group's route may have entered a mute interval since the alert was added
-        route = tree.find(group.split(":", 1)[0]) if tree is not None else None
-        why = route.muted_at(now) if route is not None else None
-        shown: list[Alert] = []
-        for alert in alerts:
-            muted = ("muted", why) if why is not None else muted_by(alert, tree, now)
-            if muted is None:
-                shown.append(alert)
-            else:
-                await receipt(receiver, alert, 0, muted[0], None, f"{muted[0]} by {muted[1]}")
+        shown = await unmuted(group, alerts, receiver, tree, now, receipt)
         if shown:
-            notice = GroupNotice(
-                group=group,
-                labels=tuple((str(k), str(v)) for k, v in pending.get("labels", [])),
-                alerts=tuple(shown),
-                sequence=int(pending["sequence"]),
-                repeat=bool(pending.get("repeat", False)),
+            ok = await deliver_notice(
+                group,
+                pending,
+                receiver,
+                shown,
+                policy,
+                receipt=receipt,
+                dead_letters=dead_letters,
+                masked=masked or (),
             )
-            key = idempotency_key(group, pending, name)
-
-            async def send(
-                receiver: Receiver = receiver, notice: GroupNotice = notice, key: str = key
-            ) -> int | None:
-                return await send_group(receiver, notice, idempotency_key=key)
-
-            async def on_attempt(
-                attempt: int,
-                outcome: str,
-                status: int | None,
-                error: str | None,
-                receiver: Receiver = receiver,
-                shown: list[Alert] = shown,
-            ) -> None:
-                for alert in shown:
-                    await receipt(receiver, alert, attempt, outcome, status, error)
-
-            def alert_key(alert: Alert, key: str = key) -> str:
-                return f"{key}/{alert.dedup_key}"
-
-            hook = dead_lettering(
-                on_attempt,
-                alerts=shown,
-                receiver=name,
-                step=step_of,
-                idempotency_key=alert_key,
-                sink=dead_letters,
-                secrets=masked or (),
-                group=group,
-            )
-            ok = await retry_call(send, policy=policy, on_attempt=hook)
             if not ok:
                 pending["failed"] = sorted({*pending.get("failed", []), name})
         done[name] = datetime.now(UTC).isoformat()
