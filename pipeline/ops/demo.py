@@ -195,13 +195,7 @@ def run_demo(
     broker = Broker(port=kafka_port or free_port(), data_dir=run_dir / "kafka")
     worker: Worker | None = None
     watcher: AlertWatcher | None = None
-    # The console's sign-in for this run only: a fresh link secret and a token for the demo's
-    # fictional responder (pipeline/config/users.yaml), printed once at the end, never stored.
-    console_token = secrets.token_urlsafe(18)
-    console_env = {
-        "TOCSIN_APPROVAL_LINK_SECRET": secrets.token_urlsafe(32),
-        "TOCSIN_USER_TOKENS": f"{DEMO_USER}:{console_token}",
-    }
+    console_token, console_env = _console_sign_in()
     try:
         artefacts, raw_rate = _model_step(stream)
 
@@ -211,19 +205,7 @@ def run_demo(
 
         ensure_topics(broker.bootstrap)
 
-        lateness = demo_lateness(speed)
-        click.secho(
-            f"3/5 worker (buckets close {lateness} s of event time after their end)", bold=True
-        )
-        worker = Worker(
-            bootstrap=broker.bootstrap,
-            data_dir=run_dir / "worker",
-            env={
-                "TOCSIN_MODEL_DIR": str(artefacts),
-                "TOCSIN_ALLOWED_LATENESS_S": str(lateness),
-                **console_env,
-            },
-        )
+        worker = _worker_step(broker, run_dir / "worker", artefacts, speed, console_env)
         worker.start()
         worker.wait_ready()
         click.echo(f"    ready: {worker.url}/metrics  (log: {worker.log_path})")
@@ -252,23 +234,11 @@ def run_demo(
         )
         firing = episodes(watcher.seen)
         _print_summary(summary, firing, replay_rate=stats.rate)
-        summary["wall_seconds"] = wall = time.monotonic() - started
-        click.echo(f"  wall time                {wall:.1f}s")
-        if summary_json is not None:
-            summary_json.write_text(json.dumps(summary, indent=2, default=str))
+        _write_wall_time(summary, started, summary_json)
         code = 0 if firing else 1
         click.secho(f"console: {worker.url}/console", bold=True)
         if serve:
-            click.echo(
-                f"    sign in as {DEMO_USER} (a responder) with the token {console_token}\n"
-                "    broker and worker stay up until Ctrl-C (`tocsin demo --no-serve` does not wait)"
-            )
-            try:
-                while worker.proc is not None and worker.proc.poll() is None:
-                    time.sleep(1.0)
-                click.echo("the worker stopped; stopping the broker")
-            except KeyboardInterrupt:
-                click.echo("\nstopping the worker and the broker")
+            _serve(worker, console_token)
         return code
     except KeyboardInterrupt:
         click.echo("\ninterrupted: stopping what the demo started")
@@ -281,6 +251,56 @@ def run_demo(
         broker.stop()
         if not keep_state:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _console_sign_in() -> tuple[str, dict[str, str]]:
+    """The console's sign-in for this run only: a token for the demo's fictional responder
+    (pipeline/config/users.yaml), printed once at the end, never stored, and the worker's
+    environment with it and a fresh link secret."""
+    token = secrets.token_urlsafe(18)
+    return token, {
+        "TOCSIN_APPROVAL_LINK_SECRET": secrets.token_urlsafe(32),
+        "TOCSIN_USER_TOKENS": f"{DEMO_USER}:{token}",
+    }
+
+
+def _worker_step(
+    broker: Broker, data_dir: Path, artefacts: Path, speed: float, console_env: dict[str, str]
+) -> Worker:
+    """Step 3: the worker (not started yet), its lateness scaled to the replay speed."""
+    lateness = demo_lateness(speed)
+    click.secho(f"3/5 worker (buckets close {lateness} s of event time after their end)", bold=True)
+    return Worker(
+        bootstrap=broker.bootstrap,
+        data_dir=data_dir,
+        env={
+            "TOCSIN_MODEL_DIR": str(artefacts),
+            "TOCSIN_ALLOWED_LATENESS_S": str(lateness),
+            **console_env,
+        },
+    )
+
+
+def _write_wall_time(summary: dict[str, Any], started: float, to: Path | None) -> None:
+    """Add the run's wall time to the summary, print it, and write the summary JSON if asked."""
+    summary["wall_seconds"] = wall = time.monotonic() - started
+    click.echo(f"  wall time                {wall:.1f}s")
+    if to is not None:
+        to.write_text(json.dumps(summary, indent=2, default=str))
+
+
+def _serve(worker: Worker, console_token: str) -> None:
+    """Keep the broker and worker up for the console until Ctrl-C or the worker stops."""
+    click.echo(
+        f"    sign in as {DEMO_USER} (a responder) with the token {console_token}\n"
+        "    broker and worker stay up until Ctrl-C (`tocsin demo --no-serve` does not wait)"
+    )
+    try:
+        while worker.proc is not None and worker.proc.poll() is None:
+            time.sleep(1.0)
+        click.echo("the worker stopped; stopping the broker")
+    except KeyboardInterrupt:
+        click.echo("\nstopping the worker and the broker")
 
 
 def _model_step(stream: Path) -> tuple[Path, float]:
