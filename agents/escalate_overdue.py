@@ -1,11 +1,12 @@
 """escalate_overdue: the SLA timer. Overdue approvals -> ``escalated`` events for the deputies.
 
-A Faust task that wakes every ``TOCSIN_APPROVALS_SLA_CHECK_S`` seconds and asks the pure
-``sla.escalations_due`` which roles on this worker's drafts are past their deadline. It never
+A Faust task that wakes every ``TOCSIN_APPROVALS_SLA_CHECK_S`` seconds and asks
+``sla.overdue_decisions`` which roles on this worker's drafts are past their deadline. It never
 writes the table itself (a timer has no current event, so no changelog partition): it sends
 ``escalated`` events to ``responses.decisions`` and ``apply_decisions`` applies and audits them
-like any other decision. The clock is a parameter of :func:`escalate_once`, so tests drive it
-with fixed datetimes; ``escalations_sent`` stops a slow apply from causing a second event.
+like any other decision. The clock is a parameter of :func:`escalate_once` and of
+``sla.overdue_decisions``, so tests drive it with fixed datetimes; ``escalations_sent`` stops a
+slow apply from causing a second event.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from typing import Any
 from pipeline import services
 from pipeline.app import app
 from pipeline.approvals import sla
-from pipeline.approvals.flow import decision, utcnow
+from pipeline.approvals.flow import utcnow
 from pipeline.approvals.runtime import runtime
-from pipeline.approvals.state import Actor, DraftState
 from pipeline.records import DecisionRecord
 from pipeline.tables import approvals
 from pipeline.topics import response_decisions
@@ -32,18 +32,9 @@ log = logging.getLogger(__name__)
 def due(
     raw_states: Iterable[Mapping[str, Any]], now: datetime, sent: set[tuple[str, str, int]]
 ) -> list[DecisionRecord]:
-    """Escalation decisions for every overdue role not escalated (or sent) yet, stamped ``now``."""
+    """Escalation decisions due at ``now`` under this worker's policy and users."""
     cfg = runtime().config
-    states = [DraftState.from_dict(raw) for raw in raw_states if raw]
-    versions = {s.draft_id: s.version for s in states}
-    out: list[DecisionRecord] = []
-    for draft_id, event in sla.escalations_due(states, now, cfg.policy, cfg.users):
-        mark = (draft_id, event.role, versions.get(draft_id, 0))
-        if mark in sent:
-            continue
-        sent.add(mark)
-        out.append(decision(event, Actor.system(), draft_id, at=now))
-    return out
+    return sla.overdue_decisions(raw_states, now, sent, cfg.policy, cfg.users)
 
 
 async def escalate_once(now: datetime) -> int:

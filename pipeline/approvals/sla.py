@@ -10,13 +10,16 @@ not approve anyway.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from pipeline.approvals.flow import decision
 from pipeline.approvals.policy import Policy
-from pipeline.approvals.state import DraftState, Escalated
+from pipeline.approvals.state import Actor, DraftState, Escalated
 from pipeline.approvals.users import UserDirectory
+from pipeline.records import DecisionRecord
 
 
 @dataclass(frozen=True)
@@ -86,3 +89,27 @@ def next_deadline(states: Iterable[DraftState]) -> datetime | None:
         s.deadline(role) for s in states if s.status == "pending" for role in s.missing_roles()
     ]
     return min(times) if times else None
+
+
+def overdue_decisions(
+    raw_states: Iterable[Mapping[str, Any]],
+    now: datetime,
+    sent: set[tuple[str, str, int]],
+    policy: Policy,
+    users: UserDirectory,
+) -> list[DecisionRecord]:
+    """Escalation decisions for every overdue role not escalated (or sent) yet, stamped ``now``.
+
+    ``raw_states`` are ``approvals`` table values; ``sent`` remembers (draft, role, version)
+    across calls, so a slow apply never causes a second event.
+    """
+    states = [DraftState.from_dict(raw) for raw in raw_states if raw]
+    versions = {s.draft_id: s.version for s in states}
+    out: list[DecisionRecord] = []
+    for draft_id, event in escalations_due(states, now, policy, users):
+        mark = (draft_id, event.role, versions.get(draft_id, 0))
+        if mark in sent:
+            continue
+        sent.add(mark)
+        out.append(decision(event, Actor.system(), draft_id, at=now))
+    return out
