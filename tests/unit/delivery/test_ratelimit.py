@@ -188,7 +188,7 @@ async def test_group_notifications_take_one_token_per_request() -> None:
     assert one.sent_at == [1000.0, 1001.0]
 
 
-async def test_waits_are_counted_per_receiver(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_waits_are_counted_per_receiver() -> None:
     metrics = TocsinMetrics(CollectorRegistry(), receivers=("slack", "console"))
     clock = FakeClock()
     settings = make_settings(
@@ -197,9 +197,9 @@ async def test_waits_are_counted_per_receiver(monkeypatch: pytest.MonkeyPatch) -
     services.override(settings=settings, metrics=metrics)
     (slack, _console) = services.receivers()
     assert slack.limiter is not None
-    monkeypatch.setattr(slack.limiter, "_clock", clock)
-    monkeypatch.setattr(slack.limiter, "_sleep", clock.sleep)
-    slack.limiter._bucket = TokenBucket.full(slack.limiter.limit, clock())
+    # the same limit and wait hook the registry built, on the test's clock
+    built = slack.limiter
+    slack.limiter = Limiter(built.limit, clock=clock, sleep=clock.sleep, on_wait=built.on_wait)
     for _ in range(3):
         await slack.throttle()
     sample = metrics.registry.get_sample_value
