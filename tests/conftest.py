@@ -24,6 +24,21 @@ def _fresh_services() -> Iterator[None]:
 
 
 @pytest.fixture()
+def reread_settings() -> Iterator[None]:
+    """The process-wide settings (``get_settings``, ``kafka_settings``, each read once from the
+    environment) are read again in this test, after its ``monkeypatch.setenv``, and forgotten
+    after it. Request it after ``monkeypatch`` (or from a fixture that sets the environment)."""
+    from pipeline.settings import get_settings
+    from pipeline.settings_kafka import kafka_settings
+
+    get_settings.cache_clear()
+    kafka_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+    kafka_settings.cache_clear()
+
+
+@pytest.fixture()
 def faust_app() -> Iterator[Any]:
     """The Tocsin Faust app, finalized and with flow control resumed: what ``test_context()`` needs."""
     from pipeline.app import app

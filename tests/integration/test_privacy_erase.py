@@ -13,7 +13,7 @@ other authors are still in the tables, and the audit log has the erasure.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +25,6 @@ from pipeline.cli import cli
 from pipeline.ingest.pseudonyms import Pseudonymiser
 from pipeline.ops.erase import latest
 from pipeline.ops.procs import Broker, Worker
-from pipeline.settings import get_settings
 from pipeline.snapshot import read_snapshot
 from pipeline.topology import AUDIT, changelog_name, owned_topics
 from tests.integration.conftest import consume, produce
@@ -91,11 +90,8 @@ def found(texts: dict[str, list[str]], needles: list[str]) -> dict[str, list[str
 
 
 @pytest.fixture()
-def key_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def key_env(monkeypatch: pytest.MonkeyPatch, reread_settings: None) -> None:
     monkeypatch.setenv("TOCSIN_PSEUDONYM_KEY", KEY)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_erase_leaves_no_trace_of_the_author(

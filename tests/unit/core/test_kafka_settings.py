@@ -103,17 +103,13 @@ def test_mistakes_are_refused_by_name(values: dict[str, Any], message: str) -> N
 
 
 def test_a_bad_environment_is_one_line_naming_the_variable(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, reread_settings: None
 ) -> None:
     monkeypatch.setenv("TOCSIN_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     monkeypatch.setenv("TOCSIN_KAFKA_SASL_USERNAME", "tocsin")
     monkeypatch.setenv("TOCSIN_KAFKA_SASL_PASSWORD", "password")
-    kafka_settings.cache_clear()
-    try:
-        with pytest.raises(ConfigError) as caught:
-            kafka_settings()
-    finally:
-        kafka_settings.cache_clear()
+    with pytest.raises(ConfigError) as caught:
+        kafka_settings()
     message = str(caught.value)
     assert message.startswith(
         "Kafka settings: TOCSIN_KAFKA_SASL_PASSWORD: looks like a placeholder"
