@@ -16,9 +16,11 @@ from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
-from pipeline.approvals.flow import draft_records
+from pipeline.approvals.drafts import propose
+from pipeline.approvals.flow import alert_context, decision, utcnow
 from pipeline.approvals.runtime import runtime
-from pipeline.records import Alert
+from pipeline.approvals.state import Actor, DraftCreated
+from pipeline.records import Alert, DraftRecord
 from pipeline.topics import alerts, response_decisions, response_drafts
 
 AGENT = "draft_responses"
@@ -27,14 +29,37 @@ log = logging.getLogger(__name__)
 
 async def draft_for(alert: Alert) -> str | None:
     """Propose and send the draft for one firing alert; returns its id (None if no template)."""
-    made = draft_records(alert, runtime().config, link=services.settings().response_info_url)
-    if made is None:
+    cfg = runtime().config
+    proposals = propose(
+        alert,
+        cfg.library,
+        brands=cfg.brands,
+        today=utcnow().date(),
+        link=services.settings().response_info_url,
+    )
+    if not proposals:
         log.warning("no usable response template for %s/%s", alert.brand, alert.topic)
         return None
-    draft, created = made
-    await response_drafts.send(key=draft.draft_id, value=draft)
-    await response_decisions.send(key=draft.draft_id, value=created)
-    return draft.draft_id
+    best = proposals[0]
+    context = {
+        **alert_context(alert),
+        "alternatives": [{"template_id": d.template_id, "text": d.text} for d in proposals[1:]],
+    }
+    await response_drafts.send(
+        key=best.id,
+        value=DraftRecord(
+            draft_id=best.id,
+            alert_key=alert.dedup_key,
+            created_at=utcnow(),
+            draft=best.to_dict(),
+            alert=context,
+        ),
+    )
+    await response_decisions.send(
+        key=best.id,
+        value=decision(DraftCreated(best), Actor.system(), best.id, context=context),
+    )
+    return best.id
 
 
 @app.agent(alerts, name=AGENT)

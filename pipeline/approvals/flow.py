@@ -12,10 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.approvals.audit import AuditEntry
-from pipeline.approvals.config import ApprovalConfig
-from pipeline.approvals.drafts import propose
-from pipeline.approvals.state import Actor, DraftCreated, DraftState, Event, event_to_dict
-from pipeline.records import Alert, ApprovedRecord, AuditRecord, DecisionRecord, DraftRecord
+from pipeline.approvals.state import Actor, DraftState, Event, event_to_dict
+from pipeline.records import Alert, ApprovedRecord, AuditRecord, DecisionRecord
 
 ROLE_LABELS = {
     "responder": "Responder",
@@ -66,31 +64,6 @@ def alert_context(alert: Alert) -> dict[str, Any]:
         "why": why,
         "top_mentions": mentions,
     }
-
-
-def draft_records(
-    alert: Alert, config: ApprovalConfig, *, link: str | None
-) -> tuple[DraftRecord, DecisionRecord] | None:
-    """The best draft for a firing alert and the ``draft_created`` decision that opens it (the
-    other proposals ride along in the context); None when no template fits."""
-    proposals = propose(
-        alert, config.library, brands=config.brands, today=utcnow().date(), link=link
-    )
-    if not proposals:
-        return None
-    best = proposals[0]
-    context = {
-        **alert_context(alert),
-        "alternatives": [{"template_id": d.template_id, "text": d.text} for d in proposals[1:]],
-    }
-    draft = DraftRecord(
-        draft_id=best.id,
-        alert_key=alert.dedup_key,
-        created_at=utcnow(),
-        draft=best.to_dict(),
-        alert=context,
-    )
-    return draft, decision(DraftCreated(best), Actor.system(), best.id, context=context)
 
 
 def decision(

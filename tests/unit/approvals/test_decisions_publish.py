@@ -13,7 +13,7 @@ from pipeline import services
 from pipeline.approvals.audit import text_hash
 from pipeline.approvals.decisions import Applied, count_pending, decide_record
 from pipeline.approvals.drafts import Draft
-from pipeline.approvals.flow import decision, draft_records
+from pipeline.approvals.flow import decision
 from pipeline.approvals.publish import check_text, conflict, publish, published, refusal
 from pipeline.approvals.runtime import runtime
 from pipeline.approvals.state import Actor, Approved, DraftCreated, DraftState
@@ -22,7 +22,6 @@ from pipeline.delivery.receivers.publish_webhook import PublishWebhookReceiver
 from pipeline.delivery.retry import RetryPolicy
 from pipeline.records import ApprovedRecord, PublishReceipt
 from pipeline.settings import make_settings
-from tests.unit.approvals.approvals_helpers import alert as helper_alert
 
 AT = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
@@ -141,12 +140,3 @@ async def test_publish_delivers_each_target_once_and_closes_the_draft() -> None:
     assert conflict(_request(), None) is None
     audit = refusal(_request(), "why")
     assert audit.outcome == "refused" and audit.entry["reason"] == "publish_mismatch"
-
-
-def test_a_firing_alert_becomes_a_draft_record_and_the_event_that_opens_it() -> None:
-    made = draft_records(helper_alert(), runtime().config, link=None)
-    assert made is not None
-    draft, created = made
-    assert draft.draft_id == created.draft_id and created.event["type"] == "draft_created"
-    assert draft.alert == created.context and draft.alert is not None
-    assert "alternatives" in draft.alert and draft.alert["summary"] == "test alert"
