@@ -146,6 +146,9 @@ class XEntry(_Entry):
     rule_max_chars: int = Field(default=512, ge=64, le=4096)
     #: Ask for the minutes missed after a reconnect (``backfill_minutes``, at most 5; Pro plans).
     backfill: bool = True
+    #: Post ids kept in the checkpoint, so a backfill after a restart re-sends none the last
+    #: checkpoint covered (X repeats the backfilled minutes whole).
+    remember: int = Field(default=2000, ge=100, le=100_000)
     #: X's documented back-off for HTTP errors: from 5 s, doubling, up to 320 s.
     backoff_s: float = Field(default=5.0, gt=0, le=600)
     backoff_max_s: float = Field(default=320.0, gt=0, le=3600)
