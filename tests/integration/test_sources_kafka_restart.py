@@ -699,7 +699,13 @@ def start(config: Path, bootstrap: str, log: Path, env: dict[str, str]) -> subpr
                 bootstrap,
             ],
             cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO), **env},
+            env={
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, [str(REPO), os.environ.get("PYTHONPATH")])
+                ),
+                **env,
+            },
             stdout=out,
             stderr=subprocess.STDOUT,
         )
