@@ -17,7 +17,6 @@ from faust.types import StreamT
 from pipeline import services
 from pipeline.app import app
 from pipeline.sources.in_worker import SourcesInWorker, configure
-from pipeline.sources.metrics import SourceMetrics
 from pipeline.topics import source_checkpoints
 
 AGENT = "own_sources"
@@ -29,8 +28,7 @@ def owner() -> SourcesInWorker | None:
     extra = services.extra()
     if _KEY not in extra:
         bootstrap = ",".join(server_list(app.conf.broker, 9092))
-        metrics = SourceMetrics(services.metrics().registry)
-        extra[_KEY] = configure(services.settings(), bootstrap, metrics)
+        extra[_KEY] = configure(services.settings(), bootstrap, services.metrics().registry)
     found = extra[_KEY]
     return found if isinstance(found, SourcesInWorker) else None
 

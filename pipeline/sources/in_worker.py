@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faust.types import TP
+from prometheus_client import CollectorRegistry
 
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
@@ -117,9 +118,12 @@ class SourcesInWorker:
                     await asyncio.wait_for(stop.wait(), RETRY_S)
 
 
-def configure(settings: Settings, bootstrap: str, metrics: SourceMetrics) -> SourcesInWorker | None:
+def configure(
+    settings: Settings, bootstrap: str, registry: CollectorRegistry
+) -> SourcesInWorker | None:
     """The sources to run in this worker, or None when ``sources_in_worker`` is off. A missing or
-    invalid sources file is logged (file, line and field) and runs nothing: the worker goes on."""
+    invalid sources file is logged (file, line and field) and runs nothing: the worker goes on.
+    Their metrics join ``registry`` (the worker's ``/metrics``) only when they are configured."""
     if not settings.sources_in_worker:
         return None
     if settings.sources_file is None:
@@ -130,4 +134,4 @@ def configure(settings: Settings, bootstrap: str, metrics: SourceMetrics) -> Sou
     except ConfigError as exc:
         log.error("sources: not started: %s", exc)
         return None
-    return SourcesInWorker(entries, settings, bootstrap, metrics)
+    return SourcesInWorker(entries, settings, bootstrap, SourceMetrics(registry))

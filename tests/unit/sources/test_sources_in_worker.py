@@ -16,7 +16,6 @@ from pipeline.settings import make_settings
 from pipeline.sources import in_worker
 from pipeline.sources.checkpoints import MemoryCheckpoints
 from pipeline.sources.in_worker import OWNER, SourcesInWorker, configure
-from pipeline.sources.metrics import SourceMetrics
 
 FILE = "sources:\n  - name: news\n    kind: rss\n    url: https://news.example/feed.xml\n"
 
@@ -44,7 +43,7 @@ def owner(tmp_path: Path) -> SourcesInWorker:
     path = tmp_path / "sources.yaml"
     path.write_text(FILE)
     settings = make_settings(sources_in_worker=True, sources_file=path)
-    found = configure(settings, "127.0.0.1:9", SourceMetrics(CollectorRegistry()))
+    found = configure(settings, "127.0.0.1:9", CollectorRegistry())
     assert found is not None and [e.name for e in found.entries] == ["news"]
     found.make_sink = FakeSink
     found.make_store = FakeStore
@@ -106,8 +105,9 @@ async def test_a_failed_run_is_retried_while_the_partition_is_held(
 def test_off_without_the_setting_and_with_a_bad_file(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    metrics = SourceMetrics(CollectorRegistry())
+    metrics = CollectorRegistry()
     assert configure(make_settings(sources_in_worker=False), "b:9", metrics) is None
+    assert not list(metrics.collect())  # no source metrics in a worker without sources
     caplog.set_level(logging.ERROR, logger=in_worker.__name__)
     assert (
         configure(make_settings(sources_in_worker=True, sources_file=None), "b:9", metrics) is None
