@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         default=None,
         description="YAML file of live sources for `tocsin sources run` (docs/sources.md)",
     )
+    sources_in_worker: bool = Field(
+        default=False,
+        description="run the sources of TOCSIN_SOURCES_FILE inside the worker: the one worker "
+        "holding partition 0 of sources.checkpoints runs them all (docs/sources.md)",
+    )
     model_dir: Path | None = Field(
         default=None, description="built classifier artefacts (default: in the cache folder)"
     )
