@@ -91,7 +91,6 @@ class Postgres:
         if as_user is not None:
             for path in (self.root, pwfile):
                 os.chown(path, as_user, -1)
-        run = {"user": as_user} if as_user is not None else {}
         subprocess.run(
             [
                 str(bins / "initdb"),
@@ -108,7 +107,7 @@ class Postgres:
             ],
             check=True,
             capture_output=True,
-            **run,  # type: ignore[arg-type]
+            user=as_user,
         )
         pwfile.unlink()
         self._log = (self.root / "postgres.log").open("ab")
@@ -130,7 +129,7 @@ class Postgres:
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            **run,  # type: ignore[arg-type]
+            user=as_user,
         )
         deadline = time.monotonic() + timeout_s
         while True:
