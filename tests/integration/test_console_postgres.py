@@ -115,8 +115,13 @@ def test_sql_and_tsquery_injection_in_every_search_field_is_searched_for(
     _mentions(store)
     store.write(feed("alerts", [alert()], first=10))
     before = _dump(postgres_dsn)
-    for field in ("brand", "topic", "platform", "lang"):
-        assert store.search(MentionQuery(text=attack, **{field: attack})) == []
+    for query in (
+        MentionQuery(text=attack, brand=attack),
+        MentionQuery(text=attack, topic=attack),
+        MentionQuery(text=attack, platform=attack),
+        MentionQuery(text=attack, lang=attack),
+    ):
+        assert store.search(query) == []
     assert store.inbox(InboxFilter(brand=attack, topic=attack, state=attack)) == []
     assert store.alert(attack) is None
     assert store.mentions_for(attack, attack, 0, 2e9) == []

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.console.rows import Store
 from pipeline.console.schema import LATEST, MIGRATIONS
 from pipeline.console.store import (
     ConsoleStore,
@@ -109,7 +110,7 @@ def test_series_joins_the_band_and_the_bucket(store: ConsoleStore) -> None:
     assert rows[0]["stance"] == {}
 
 
-def _mentions(store: ConsoleStore) -> None:
+def _mentions(store: Store) -> None:
     store.write(
         feed(
             "mentions.classified",
