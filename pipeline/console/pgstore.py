@@ -65,6 +65,8 @@ WRITER_LOCK = 0x746F6373696E01
 #: Advisory lock held while migrations run (``tocsin`` in ASCII, then 2).
 MIGRATION_LOCK = 0x746F6373696E02
 CONNECT_TIMEOUT_S = 10
+#: How many of the newest mentions a search tests before it asks the full-text index instead.
+SEARCH_WINDOW = 20_000
 APPLICATION_NAME = "tocsin-console"
 
 Connection = psycopg.Connection[dict[str, Any]]
@@ -311,34 +313,61 @@ class PgConsoleStore:
         )
 
     def search(self, q: MentionQuery) -> list[dict[str, Any]]:
-        """Mentions matching ``q``, newest first; words go through the GIN full-text index."""
-        where: list[str] = []
-        args: list[Any] = []
+        """Mentions matching ``q``, newest first, in at most two steps whatever the words.
+
+        PostgreSQL can find a word through the GIN index and then sort every match by time (slow
+        for a common word: a million mentions hold hundreds of thousands of matches), or walk
+        the time index newest first and test each row until the page is full (slow for a rare
+        word: it reads the whole table). Its choice rests on word statistics that are guesses
+        for rare words. So: first the newest ``SEARCH_WINDOW`` mentions within the time range
+        and brand, tested for the rest (a common word fills the page there); only when that
+        leaves the page short, every match found through the GIN indexes (a materialised step,
+        so the planner cannot turn it into a walk) and sorted: few, since the words are rare.
+        """
+        outer: list[str] = []  # conditions tested on rows: words, topic, platform, language
+        outer_args: list[Any] = []
+        inner: list[str] = []  # conditions the indexes narrow by: time range, brand
+        inner_args: list[Any] = []
         found = words(clean(q.text))
         if found:
-            where.append("tsv @@ plainto_tsquery('simple', %s)")
-            args.append(found)
+            outer.append("tsv @@ plainto_tsquery('simple', %s)")
+            outer_args.append(found)
         topic = clean(q.topic)
         if topic:
-            where.append("topics @> ARRAY[%s]::text[]")
-            args.append(topic)
-        for column in ("brand", "platform", "lang"):  # fixed names; values are parameters
+            outer.append("topics @> ARRAY[%s]::text[]")
+            outer_args.append(topic)
+        for column in ("platform", "lang"):  # fixed names; values are parameters
             value = clean(getattr(q, column))
             if value:
-                where.append(f"{column} = %s")
-                args.append(value)
+                outer.append(f"{column} = %s")
+                outer_args.append(value)
+        brand = clean(q.brand)
+        if brand:
+            inner.append("brand = %s")
+            inner_args.append(brand)
         if q.since is not None:
-            where.append("created_at >= %s")
-            args.append(q.since)
+            inner.append("created_at >= %s")
+            inner_args.append(q.since)
         if q.until is not None:
-            where.append("created_at < %s")
-            args.append(q.until)
-        sql = f"SELECT {_MENTION_COLUMNS} FROM mentions"  # noqa: S608 - fixed column list
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, id DESC LIMIT %s"
-        args.append(max(1, min(q.limit, MAX_LIMIT)))
-        return self._query(sql, args)
+            inner.append("created_at < %s")
+            inner_args.append(q.until)
+        limit = max(1, min(q.limit, MAX_LIMIT))
+        inner_sql = " WHERE " + " AND ".join(inner) if inner else ""
+        outer_sql = " WHERE " + " AND ".join(outer) if outer else ""
+        newest = (
+            f"SELECT {_MENTION_COLUMNS} FROM (SELECT * FROM mentions{inner_sql} "  # noqa: S608 - fixed names
+            f"ORDER BY created_at DESC, id DESC LIMIT %s) m{outer_sql} "
+            "ORDER BY created_at DESC, id DESC LIMIT %s"
+        )
+        rows = self._query(newest, [*inner_args, SEARCH_WINDOW, *outer_args, limit])
+        if len(rows) >= limit or not outer:
+            return rows
+        every = " AND ".join(inner + outer)
+        matches = (
+            f"WITH hits AS MATERIALIZED (SELECT * FROM mentions WHERE {every}) "  # noqa: S608 - fixed names
+            f"SELECT {_MENTION_COLUMNS} FROM hits ORDER BY created_at DESC, id DESC LIMIT %s"
+        )
+        return self._query(matches, [*inner_args, *outer_args, limit])
 
     def mentions_for(
         self, brand: str, topic: str, since: float, until: float, *, limit: int = 10

@@ -327,7 +327,11 @@ def test_start_a_draft_response_from_the_detail_page(
     page links to it; starting it again opens the same draft."""
     running, _ = stack
     base = running.url
-    key = FIRST["dedup_key"]
+    # A scandal: the library offers its own statement (drafted automatically as the alert
+    # fires) and the general holding statement, which the responder starts by hand.
+    scandal = alert("valmoreau:scandal:draft", topic="scandal", severity="warning", started=START)
+    key = scandal["dedup_key"]
+    produce_json(running.bootstrap, "alerts", key, scandal)
     context = browser.new_context(viewport={"width": 375, "height": 812})
     page = context.new_page()
     problems: list[str] = []
@@ -340,8 +344,6 @@ def test_start_a_draft_response_from_the_detail_page(
         return page.get_by_role("button", name="Start a draft response").count() == 1
 
     wait_for(offered, timeout_s=60, every_s=1.0, what="the draft form on the alert's page")
-    # The firing alert already has the library's best statement as an automatic draft; the
-    # general holding statement is the one offered next.
     choice = page.get_by_label("Statement from the library")
     wait_for(
         lambda: "other.holding.en" in choice.inner_text(),
@@ -377,6 +379,14 @@ def test_start_a_draft_response_from_the_detail_page(
         return page.locator(f"a[href='/approvals/{draft_id}']").count() == 1
 
     wait_for(linked, timeout_s=30, every_s=1.0, what="the draft linked from the alert's page")
+
+    def both() -> bool:  # the automatic draft too; then nothing is left to start
+        page.goto(detail)
+        return page.locator("ul.drafts a").count() == 2
+
+    wait_for(both, timeout_s=30, every_s=1.0, what="both drafts linked")
+    assert page.get_by_role("button", name="Start a draft response").count() == 0
+    assert "Every statement the library offers for this alert has a draft" in page.content()
     # Asked for again (a second tab, a double click): the same draft opens, nothing new is made.
     with _client(base, "c.moreau") as responder:
         r = responder.post(
