@@ -66,7 +66,7 @@ WRITER_LOCK = 0x746F6373696E01
 MIGRATION_LOCK = 0x746F6373696E02
 CONNECT_TIMEOUT_S = 10
 #: How many of the newest mentions a search tests before it asks the full-text index instead.
-SEARCH_WINDOW = 20_000
+SEARCH_WINDOW = 5_000
 APPLICATION_NAME = "tocsin-console"
 
 Connection = psycopg.Connection[dict[str, Any]]
