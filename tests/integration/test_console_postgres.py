@@ -255,3 +255,28 @@ async def test_feed_writes_into_postgres_with_its_metrics(
     assert len(store.inbox(InboxFilter())) == 4
     assert await feed_.purge() == 0  # nothing is 30 days old
     store.close()
+
+
+def test_search_finds_rare_words_beyond_the_newest_window_newest_first(
+    store: PgConsoleStore,
+) -> None:
+    """The first step tests only the newest SEARCH_WINDOW mentions; words found only further
+    back come from the second step, in the same order."""
+    from pipeline.console.pgstore import SEARCH_WINDOW
+
+    n = SEARCH_WINDOW + 200
+    batch = [
+        mention(
+            f"m:{i}",
+            ("zentavo recall" if i < 10 else "zentavo price") + f" {i}",
+            at=T0 + timedelta(seconds=i),
+        )
+        for i in range(n)
+    ]
+    store.write(feed("mentions.classified", batch))
+    rare = [m["id"] for m in store.search(MentionQuery(text="recall", limit=50))]
+    assert rare == [f"m:{i}" for i in range(9, -1, -1)]
+    common = [m["id"] for m in store.search(MentionQuery(text="zentavo", limit=50))]
+    assert common == [f"m:{i}" for i in range(n - 1, n - 51, -1)]
+    old = store.search(MentionQuery(text="price", until=(T0 + timedelta(seconds=20)).timestamp()))
+    assert [m["id"] for m in old] == [f"m:{i}" for i in range(19, 9, -1)]
