@@ -65,8 +65,9 @@ WRITER_LOCK = 0x746F6373696E01
 #: Advisory lock held while migrations run (``tocsin`` in ASCII, then 2).
 MIGRATION_LOCK = 0x746F6373696E02
 CONNECT_TIMEOUT_S = 10
-#: How many of the newest mentions a search tests before it asks the full-text index instead.
+#: How many of the newest mentions a search tests first, and at most in its second try.
 SEARCH_WINDOW = 5_000
+MAX_SEARCH_WINDOW = 200_000
 APPLICATION_NAME = "tocsin-console"
 
 Connection = psycopg.Connection[dict[str, Any]]
@@ -320,9 +321,11 @@ class PgConsoleStore:
         the time index newest first and test each row until the page is full (slow for a rare
         word: it reads the whole table). Its choice rests on word statistics that are guesses
         for rare words. So: first the newest ``SEARCH_WINDOW`` mentions within the time range
-        and brand, tested for the rest (a common word fills the page there); only when that
-        leaves the page short, every match found through the GIN indexes (a materialised step,
-        so the planner cannot turn it into a walk) and sorted: few, since the words are rare.
+        and brand, tested for the rest (a common word fills the page there); when that found
+        some but not a page, a window as much wider as their density says a page needs (up to
+        ``MAX_SEARCH_WINDOW``); only when the page is still short, every match found through
+        the GIN indexes (a materialised step, so the planner cannot turn it into a walk) and
+        sorted: few, since the words are rare.
         """
         outer: list[str] = []  # conditions tested on rows: words, topic, platform, language
         outer_args: list[Any] = []
@@ -362,6 +365,12 @@ class PgConsoleStore:
         rows = self._query(newest, [*inner_args, SEARCH_WINDOW, *outer_args, limit])
         if len(rows) >= limit or not outer:
             return rows
+        if rows:  # matches, but sparse: a window wide enough for a page at that density
+            wider = SEARCH_WINDOW * limit * 2 // len(rows)
+            if wider <= MAX_SEARCH_WINDOW:
+                rows = self._query(newest, [*inner_args, wider, *outer_args, limit])
+                if len(rows) >= limit:
+                    return rows
         every = " AND ".join(inner + outer)
         matches = (
             f"WITH hits AS MATERIALIZED (SELECT * FROM mentions WHERE {every}) "  # noqa: S608 - fixed names

@@ -280,3 +280,18 @@ def test_search_finds_rare_words_beyond_the_newest_window_newest_first(
     assert common == [f"m:{i}" for i in range(n - 1, n - 51, -1)]
     old = store.search(MentionQuery(text="price", until=(T0 + timedelta(seconds=20)).timestamp()))
     assert [m["id"] for m in old] == [f"m:{i}" for i in range(19, 9, -1)]
+
+
+def test_search_widens_the_window_for_sparse_words_in_order(store: PgConsoleStore) -> None:
+    """A word in one mention of 150: a third of a page among the newest window, a page in the
+    wider one; the page is the 50 newest, as the full-text path would give."""
+    n = 12_000
+    batch = [
+        mention(f"m:{i}", "zentavo " + ("shortage" if i % 150 == 0 else "price"), at=T0)
+        for i in range(n)
+    ]
+    for i, record in enumerate(batch):
+        record["mention"]["created_at"] = (T0 + timedelta(seconds=i)).isoformat()
+    store.write(feed("mentions.classified", batch))
+    found = [m["id"] for m in store.search(MentionQuery(text="shortage", limit=50))]
+    assert found == [f"m:{i}" for i in range(n - 1, -1, -1) if i % 150 == 0][:50]
