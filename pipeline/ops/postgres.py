@@ -108,6 +108,7 @@ class Postgres:
             check=True,
             capture_output=True,
             user=as_user,
+            cwd=self.root,  # a folder that user can enter (the caller's may be root's own)
         )
         pwfile.unlink()
         self._log = (self.root / "postgres.log").open("ab")
@@ -130,6 +131,7 @@ class Postgres:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             user=as_user,
+            cwd=self.root,  # a folder that user can enter (the caller's may be root's own)
         )
         deadline = time.monotonic() + timeout_s
         while True:
