@@ -383,3 +383,24 @@ def test_kafka_values_are_typed() -> None:
         ):
             with pytest.raises(helm.HelmValuesError):
                 chart.validate_schema(bad)
+
+
+def test_console_dsn_comes_from_a_secret_reference_only_when_named() -> None:
+    """The console's PostgreSQL DSN is a secret: a secretKeyRef, never a value in the chart."""
+
+    def console_env(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        (container,) = workload(docs)["spec"]["containers"]
+        return [e for e in container["env"] if e["name"] == "TOCSIN_CONSOLE_DSN"]
+
+    assert console_env(render({})) == []  # SQLite per pod
+    values = yaml.safe_load((CHART / "ci" / "custom-config-values.yaml").read_text())
+    docs = render(values)
+    assert console_env(docs) == [
+        {
+            "name": "TOCSIN_CONSOLE_DSN",
+            "valueFrom": {"secretKeyRef": {"name": "tocsin-console-db", "key": "dsn"}},
+        }
+    ]
+    assert not [d for d in docs if d["kind"] == "Secret"]
+    with pytest.raises(Exception, match="dsnSecret"):
+        render({"console": {"dsnSecret": {"name": "postgresql://u:p@h/db", "key": "dsn"}}})
