@@ -23,11 +23,12 @@ TocsinError
 ├── SilenceError             [oncall.silences] a silence request is invalid
 ├── UnsafeRegex              [oncall.regex_guard] a matcher pattern could backtrack for too long
 ├── CaseError                [pv.cases] a case event cannot apply (also a ValueError)
-├── StoreError, BadRecord    [console.store] the store cannot open / a fed record lacks a field
+├── StoreError, BadRecord    [console.rows] the store cannot open / a fed record lacks a field
 ├── TopicAdminError          [ops.topics] creating or checking the Kafka topics failed
 │   ├── BrokerUnavailable, TopicCreationFailed, PartitionCountMismatch
 │   └── GrowRefused          [ops.grow] growing the partitions would lose or split state
 ├── ErasureFailed            [ops.erase] an author erasure could not finish
+├── MissingTool              [ops.postgres] a PostgreSQL program for the test server is missing
 ├── TextMismatch             [approvals.publish] the text to publish is not the approved text
 ├── RenderError              [approvals.errors] a response template cannot be filled
 ├── ApprovalRefused          [approvals.errors] a request about a draft is refused; ``reason`` code

@@ -27,6 +27,7 @@ from typing import IO
 
 import psycopg
 
+from pipeline.errors import TocsinError
 from pipeline.ops.procs import free_port
 
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
@@ -34,7 +35,7 @@ SYSTEM_USER = "postgres"
 USER = "tocsin"
 
 
-class MissingTool(RuntimeError):
+class MissingTool(TocsinError, RuntimeError):
     """A PostgreSQL program (or the system user to run it as root) is not on this machine."""
 
 

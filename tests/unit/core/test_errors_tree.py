@@ -14,7 +14,12 @@ from pipeline.errors import TocsinError
 def _exceptions() -> list[type[BaseException]]:
     found: list[type[BaseException]] = []
     for info in pkgutil.walk_packages(pipeline.__path__, "pipeline."):
-        module = importlib.import_module(info.name)
+        try:
+            module = importlib.import_module(info.name)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] == "pipeline":
+                raise
+            continue  # an optional third-party dependency this environment lacks
         for obj in vars(module).values():
             if (
                 inspect.isclass(obj)
