@@ -46,9 +46,15 @@ from pipeline.approvals.state import (
 from pipeline.errors import DeliveryError
 from pipeline.records import DecisionRecord
 from pipeline.tables import approvals
-from pipeline.topics import response_approved, response_audit, response_decisions
+from pipeline.topics import (
+    dead_letter_message,
+    response_approved,
+    response_audit,
+    response_decisions,
+)
 
 AGENT = "apply_decisions"
+INVALID = "invalid_decision"
 log = logging.getLogger(__name__)
 METRIC_ACTIONS = {
     "draft_created": None,
@@ -59,6 +65,22 @@ METRIC_ACTIONS = {
     "escalated": "escalate",
     "published": "publish",
 }
+
+
+def unreadable(record: DecisionRecord) -> str | None:
+    """Why the record's event or actor cannot be read back, or None.
+
+    Only the worker's own pages and Slack handler write decisions, but anything that can produce
+    to the topic could send an event of no known type or an actor without roles; such a record
+    goes to ``mentions.dlq`` (``invalid_decision``) rather than crashing this agent (restarted
+    after a pause, the record lost).
+    """
+    try:
+        event_from_dict(record.event)
+        Actor.from_dict(record.actor)
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def load_state(draft_id: str) -> DraftState | None:
@@ -182,9 +204,14 @@ async def apply_decisions(stream: StreamT[DecisionRecord]) -> None:
     enabled = runtime().enabled
     if enabled:
         runtime().config  # noqa: B018 - load and validate the files before the first decision
-    async for record in stream:
+    async for event in stream.events():
         metrics.messages_in.labels(AGENT).inc()
         if not enabled:
+            continue
+        record: DecisionRecord = event.value
+        problem = unreadable(record)
+        if problem is not None:
+            await dead_letter_message(event.message, INVALID, problem)
             continue
         await handle(record)
         metrics.messages_out.labels(AGENT).inc()

@@ -34,7 +34,13 @@ from pipeline.app import app
 from pipeline.approvals.errors import ApprovalRefused, CsrfRefused
 from pipeline.approvals.runtime import ApprovalRuntime
 from pipeline.approvals.users import User
-from pipeline.approvals.web.base import REFUSAL_STATUS, SECURITY_HEADERS, ApprovalView, Visit
+from pipeline.approvals.web.base import (
+    REFUSAL_STATUS,
+    SECURITY_HEADERS,
+    ApprovalView,
+    Visit,
+    form_of,
+)
 from pipeline.console import assets, runtime, views
 from pipeline.console.store import InboxFilter, MentionQuery
 from pipeline.oncall.commands import create_silence, send_ack
@@ -179,7 +185,7 @@ class ConsoleView(ApprovalView):
         visit = await self.visit(request, action=f"console_{action}", draft_id="")
         if not isinstance(visit, Visit):
             return visit
-        form = await request.post()
+        form = await form_of(request)
         try:
             visit.rt.signer.check_csrf(
                 str(form.get("csrf") or ""), session_id=visit.sid, draft_id=_csrf_scope(key)

@@ -74,6 +74,20 @@ def remote_of(request: Request) -> str | None:
     return str(remote) if remote else None
 
 
+async def form_of(request: Request) -> Mapping[str, Any]:
+    """The posted form; one that does not decode (not UTF-8, broken multipart) reads as empty.
+
+    aiohttp raises on such a body (UnicodeDecodeError), which answered a 500 before sign-in was
+    even checked. Read as empty, the form has no CSRF token, so the page refuses it as it refuses
+    any forged form: a 4xx, audited.
+    """
+    try:
+        form: Mapping[str, Any] = await request.post()  # type: ignore[attr-defined]
+    except ValueError:  # UnicodeDecodeError is one
+        return {}
+    return form
+
+
 def load_state(draft_id: str) -> DraftState | None:
     raw = approvals.get(draft_id)
     return DraftState.from_dict(raw) if raw else None
