@@ -467,7 +467,11 @@ def _record_problem(value: Any, record_type: type[faust.Record]) -> tuple[str, s
     if not isinstance(value, record_type):
         return "", f"expected a {record_type.__name__} object, got {type(value).__name__}"
     for field, check in _checks(record_type):
-        found = check(getattr(value, field, None))
+        try:
+            field_value = getattr(value, field, None)
+        except Exception as exc:  # Faust builds a nested record on access: it may raise anything
+            return f".{field}", f"{type(exc).__name__}: {exc}"[:200]
+        found = check(field_value)
         if found is not None:
             return f".{field}{found[0]}", found[1]
     return None

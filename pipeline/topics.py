@@ -93,7 +93,10 @@ class CheckedTopic(faust.Topic):  # type: ignore[misc]  # faust.Topic is untyped
                 isinstance(value_type, type) and issubclass(value_type, faust.Record)
             ):
                 return event
-            problem = records.shape_problem(event.value, value_type)
+            try:
+                problem = records.shape_problem(event.value, value_type)
+            except Exception as exc:  # raised here, it would stop the consumer and the worker
+                problem = f"{type(exc).__name__}: {exc}"
             if problem is None:
                 return event
             error = ValueDecodeError(f"{MALFORMED}: {problem}")
@@ -105,14 +108,28 @@ class CheckedTopic(faust.Topic):  # type: ignore[misc]  # faust.Topic is untyped
         self.decode = checked  # type: ignore[method-assign]  # as faust.Topic does
 
     async def on_key_decode_error(self, exc: Exception, message: Message) -> None:
-        await dead_letter_message(message, UNDECODABLE, f"key: {exc}")
+        await self._letter(message, UNDECODABLE, f"key: {exc}")
 
     async def on_value_decode_error(self, exc: Exception, message: Message) -> None:
         text = str(exc)
         if text.startswith(f"{MALFORMED}: "):
-            await dead_letter_message(message, MALFORMED, text.removeprefix(f"{MALFORMED}: "))
+            await self._letter(message, MALFORMED, text.removeprefix(f"{MALFORMED}: "))
         else:
-            await dead_letter_message(message, UNDECODABLE, f"{type(exc).__name__}: {text}")
+            await self._letter(message, UNDECODABLE, f"{type(exc).__name__}: {text}")
+
+    async def _letter(self, message: Message, reason: str, detail: str) -> None:
+        # Called from the consumer's own loop: anything raised here would stop the worker.
+        try:
+            await dead_letter_message(message, reason, detail)
+        except Exception as exc:  # the record is then lost: said as loudly as the log allows
+            log.error(
+                "could not dead-letter a record of %s (partition %d, offset %d, %s): %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                reason,
+                type(exc).__name__,
+            )
 
 
 def _topic(spec: topology.TopicSpec, **kwargs: Any) -> TopicT:

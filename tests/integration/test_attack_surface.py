@@ -21,11 +21,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
+from urllib.parse import quote
 
+import faust
 import httpx
 import pytest
 
+from pipeline import records
 from pipeline.ops.demo import metric_value
 from pipeline.ops.procs import Broker, Worker, free_port
 from pipeline.ops.topics import ensure_topics
@@ -203,29 +206,58 @@ WRONG_TYPES: dict[str, dict[str, Any]] = {
 }
 
 
+RECORDS: dict[str, type[faust.Record]] = {
+    "mentions": records.Mention,
+    "mentions.classified": records.ClassifiedMention,
+    "alerts": records.Alert,
+    "alerts.acks": records.AckCommand,
+    "alerts.silences": records.SilenceCommand,
+    "alerts.groups": records.GroupCommand,
+    "responses.decisions": records.DecisionRecord,
+    "responses.approved": records.ApprovedRecord,
+    "responses.audit": records.AuditRecord,
+    "pv.cases": records.CaseEvent,
+    "privacy.erasures": records.ErasureCommand,
+}
+
+
+def every_field_a_list(topic: str) -> bytes:
+    """Each field of the topic's record a list (dates left valid, so Faust builds the record; a
+    nested record built from a list raised inside the consumer's loop and stopped the worker)."""
+    hints = get_type_hints(RECORDS[topic])
+    record_fields = RECORDS[topic]._options.fields
+    value = {f: DATE if "datetime" in str(hints[f]) else ["x"] for f in record_fields}
+    return json.dumps(value).encode()
+
+
 def test_garbage_on_every_topic_an_agent_reads_is_dead_lettered_and_no_agent_crashes(
     target: Target,
 ) -> None:
-    assert set(WRONG_TYPES) == set(CHECKED_TOPICS), "a topic agents read is not attacked here"
+    assert set(WRONG_TYPES) == set(RECORDS) == set(CHECKED_TOPICS), "a topic is not attacked"
     for topic in CHECKED_TOPICS:
-        payloads = [*UNDECODABLE, json.dumps(WRONG_TYPES[topic]).encode()]
+        payloads = [
+            *UNDECODABLE,
+            json.dumps(WRONG_TYPES[topic]).encode(),
+            every_field_a_list(topic),
+        ]
         produce(target.broker.bootstrap, topic, payloads, [b"attack"] * len(payloads))
 
     def all_lettered() -> dict[str, list[dict[str, Any]]] | None:
         found = {topic: letters_from(target, topic) for topic in CHECKED_TOPICS}
-        return found if all(len(v) >= len(UNDECODABLE) + 1 for v in found.values()) else None
+        return found if all(len(v) >= len(UNDECODABLE) + 2 for v in found.values()) else None
 
     letters = wait_for(all_lettered, timeout_s=120, what="a dead letter for every bad record")
     for topic, got in letters.items():
-        assert sorted(d["offset"] for d in got) == list(range(len(UNDECODABLE) + 1)), topic
-        reasons = [d["reason"] for d in sorted(got, key=lambda d: d["offset"])]
-        assert reasons == ["undecodable"] * len(UNDECODABLE) + ["malformed_record"], (topic, got)
-        assert "expected str, got list" in got[-1]["detail"] or "expected int" in got[-1]["detail"]
+        got.sort(key=lambda d: d["offset"])
+        assert [d["offset"] for d in got] == list(range(len(UNDECODABLE) + 2)), topic
+        reasons = [d["reason"] for d in got]
+        assert reasons == ["undecodable"] * len(UNDECODABLE) + ["malformed_record"] * 2, topic
+        assert "expected str, got list" in got[-2]["detail"] or "expected int" in got[-2]["detail"]
         assert got[0]["payload_encoding"] == "base64"  # the invalid UTF-8 kept whole
     metrics = target.metrics()
     for topic in CHECKED_TOPICS:
         count = metric_value(metrics, "tocsin_internal_dead_letters_total", topic=topic)
-        assert count == len(UNDECODABLE) + 1, (topic, count)
+        assert count == len(UNDECODABLE) + 2, (topic, count)
     alive(target)
 
 
@@ -417,7 +449,30 @@ def test_sign_in_returns_only_to_the_signed_in_pages(
         assert "set-cookie" in r.headers and "forged" not in r.headers["set-cookie"]
 
 
-# -- 5. secrets ----------------------------------------------------------------------------------
+# -- 5. log lines --------------------------------------------------------------------------------
+def test_a_refused_request_cannot_forge_a_log_line(target: Target) -> None:
+    """The draft id (from the URL) and the action (from the form) are logged with a refusal."""
+    fake = "[2026-12-07 10:00:00,000] [1] [INFO] approved FORGED-DRAFT by e.lindqvist"
+    r = httpx.post(
+        f"{target.url}/approvals/d%0a{quote(fake, safe='')}/decide",
+        content=f"csrf=forged&action=approve%0d%0a{quote(fake, safe='')}".encode(),
+        headers={
+            "Authorization": f"Bearer {PEOPLE['h.dubois'][0]}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+        timeout=30,
+    )
+    assert r.status_code == 403, r.text[:200]
+    lines = wait_for(
+        lambda: [ln for ln in target.log().splitlines() if "FORGED-DRAFT" in ln],
+        timeout_s=30,
+        what="the refusal logged",
+    )
+    assert all(not ln.startswith("[2026-12-07 10:00:00,000]") for ln in lines), lines
+    assert any("\\x0a" in ln for ln in lines), lines
+
+
+# -- 6. secrets ----------------------------------------------------------------------------------
 def test_no_secret_reaches_the_log(target: Target) -> None:
     """Last: after every attack above (one of them put the API token inside a bad record)."""
     time.sleep(1)

@@ -9,6 +9,7 @@ the audit topic and renders it.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -103,6 +104,15 @@ def secure_cookies() -> bool:
     return url is None or url.startswith("https://")
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def loggable(value: str, limit: int = 100) -> str:
+    """A request-supplied value fit for one log line: control characters (CR, LF, ESC ...)
+    escaped, so a draft id of ``x%0a[..] [INFO] approved`` from a URL cannot forge a line."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value[:limit])
+
+
 async def audit_refusal(
     error: ApprovalRefused,
     *,
@@ -130,7 +140,7 @@ async def audit_refusal(
     ledger = refusal_ledger()
     if ledger.refused(remote or "-", error.reason):
         await response_audit.send(key=entry.draft_id or "-", value=audit_record(entry))
-        log.info("refused %s on %s: %s", action, draft_id or "-", error.reason)
+        log.info("refused %s on %s: %s", loggable(action), loggable(draft_id or "-"), error.reason)
     await write_summaries(ledger)
     return entry.to_dict()
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.approvals.web.base import loggable
 from pipeline.approvals.web.login import after_login
 from pipeline.oncall import dispatch
 from pipeline.oncall.silences import (
@@ -217,3 +218,12 @@ def test_the_dispatcher_skips_a_poisoned_silence_and_keeps_the_good_ones(
 )
 def test_sign_in_returns_only_to_a_signed_in_page(nxt: str | None, to: str) -> None:
     assert after_login(nxt) == to
+
+
+# -- log lines -----------------------------------------------------------------------------------
+def test_request_values_cannot_forge_a_log_line() -> None:
+    forged = "d-1\n[2026-12-07 10:00:00,000] [1] [INFO] approved d-1 by e.lindqvist\r\x1b[2K"
+    line = loggable(forged)
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line
+    assert line.startswith("d-1\\x0a[2026-12-07") and line.endswith("\\x0d\\x1b[2K")
+    assert len(loggable("x" * 5000)) == 100
