@@ -290,6 +290,51 @@ def test_a_good_mention_and_a_good_silence_still_flow_after_the_garbage(target: 
     alive(target)
 
 
+def test_well_typed_but_meaningless_commands_are_refused_and_no_agent_crashes(
+    target: Target,
+) -> None:
+    """Right types, wrong content: each crashed its agent before (restart, record lost)."""
+    alert = alert_payload("brenmoor", "pricing", "warning", 9)
+    bad_group = {
+        "group": "route|brand=brenmoor",
+        "action": "add",
+        "at": DATE,
+        "key": ["route", [["brand", "brenmoor"]]],
+        "alert": alert,
+        "receivers": ["webhook"],
+        "grouping": {"group_by": ["brand"]},  # no timers: KeyError in the agent
+    }
+    decision = {
+        "event_id": "e-x",
+        "draft_id": "d-x",
+        "at": DATE,
+        "actor": {},
+        "event": {"type": "x"},
+    }
+    bare_open = {"case_id": "case-x", "kind": "open", "at": DATE, "by": "attacker"}
+    produce(target.broker.bootstrap, "alerts.groups", [json.dumps(bad_group).encode()], [b"g"])
+    produce(target.broker.bootstrap, "responses.decisions", [json.dumps(decision).encode()], [b"d"])
+    produce(target.broker.bootstrap, "pv.cases", [json.dumps(bare_open).encode()], [b"case-x"])
+
+    def reasons() -> set[str] | None:
+        found = {
+            d["reason"]
+            for topic in ("alerts.groups", "responses.decisions")
+            for d in letters_from(target, topic)
+            if d["reason"].startswith("invalid_")
+        }
+        return found if len(found) == 2 else None
+
+    found = wait_for(reasons, timeout_s=60, what="the group command and the decision dead-lettered")
+    assert found == {"invalid_group_command", "invalid_decision"}
+    wait_for(
+        lambda: "case event refused (open case-x): an open event without a case" in target.log(),
+        timeout_s=60,
+        what="the bare case event refused",
+    )
+    alive(target)
+
+
 # -- 2. a malformed silence must not stop paging -------------------------------------------------
 def silence_command(sid: str, silence: Any) -> bytes:
     return json.dumps({"id": sid, "action": "create", "at": DATE, "silence": silence}).encode()

@@ -15,22 +15,26 @@ import pytest
 from pipeline.approvals.web.base import loggable
 from pipeline.approvals.web.login import after_login
 from pipeline.oncall import dispatch
+from pipeline.oncall.group_notices import command_problem
 from pipeline.oncall.silences import (
     SilenceError,
     parse_silence,
     readable_silences,
     silence_from_dict,
 )
+from pipeline.pv.cases import CaseError, apply_event
 from pipeline.records import (
     AckCommand,
     Alert,
     ClassifiedMention,
     DecisionRecord,
+    GroupCommand,
     Mention,
     SilenceCommand,
     shape_problem,
 )
 from tests.e2e.approvals_harness import alert_payload
+from tests.unit.oncall.test_oncall_grouping import add as grouping_add
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 
@@ -227,3 +231,53 @@ def test_request_values_cannot_forge_a_log_line() -> None:
     assert "\n" not in line and "\r" not in line and "\x1b" not in line
     assert line.startswith("d-1\\x0a[2026-12-07") and line.endswith("\\x0d\\x1b[2K")
     assert len(loggable("x" * 5000)) == 100
+
+
+# -- group commands and pharmacovigilance cases: checked before they are stored -----------------
+def test_a_group_add_as_dispatch_sends_it_passes_and_odd_ones_are_named() -> None:
+    alert = loads(Alert, alert_payload("brenmoor", "scandal", "critical", 5))
+    good = grouping_add(alert, "slack", NOW.timestamp())
+    again = GroupCommand.loads(good.dumps(serializer="json"), serializer="json")
+    assert command_problem(again) is None  # through Kafka as dispatch_alerts writes it
+    remove = GroupCommand(group="g", action="remove", at=NOW, alert={"dedup_key": "k"})
+    assert command_problem(remove) is None
+    assert command_problem(GroupCommand(group="g", action="flush", at=NOW)) is None
+    odd = {
+        "action": GroupCommand(group="g", action="merge", at=NOW),
+        "alert": GroupCommand(group="g", action="remove", at=NOW),
+        "grouping": replace_field(again, grouping={"junk": 1}),  # was a KeyError crash
+        "key": replace_field(again, key=["route", "brand=x"]),
+        "receivers": replace_field(again, receivers=[]),
+        "Alert": replace_field(again, alert={**again.alert, "observed": "many"}),
+    }
+    for word, command in odd.items():
+        problem = command_problem(command)
+        assert problem is not None and word in problem, (word, problem)
+
+
+def replace_field(command: GroupCommand, **changes: Any) -> GroupCommand:
+    return GroupCommand(**{**command.asdict(), **changes})
+
+
+def test_an_open_case_event_is_checked_before_it_is_stored() -> None:
+    case = {
+        "case_id": "case-1",
+        "status": "new",
+        "received_at": "2026-11-20T08:15:03+00:00",
+        "due": "2026-12-05",
+        "deadline": "2026-12-05T23:59:59+01:00",
+        "notes": [],
+        "history": [],
+    }
+    assert apply_event(None, {"kind": "open", "case_id": "case-1", "case": case}) == case
+    for bad, problem in [
+        (None, "without a case"),  # was a TypeError crash of track_cases
+        ({**case, "case_id": "case-2"}, "differs"),
+        ({**case, "status": "lost"}, "status"),
+        ({**case, "deadline": "soon"}, "deadline"),  # stopped the near-due gauge for every case
+        ({**case, "deadline": "2026-12-05T23:59:59"}, "time zone"),
+        ({**case, "due": "friday"}, "due"),
+        ({**case, "notes": "none"}, "notes"),
+    ]:
+        with pytest.raises(CaseError, match=problem):
+            apply_event(None, {"kind": "open", "case_id": "case-1", "case": bad})
