@@ -27,6 +27,7 @@ from urllib.parse import quote
 import faust
 import httpx
 import pytest
+from kafka import KafkaProducer
 
 from pipeline import records
 from pipeline.ops.demo import metric_value
@@ -315,6 +316,12 @@ def test_well_typed_but_meaningless_commands_are_refused_and_no_agent_crashes(
     produce(target.broker.bootstrap, "alerts.groups", [json.dumps(bad_group).encode()], [b"g"])
     produce(target.broker.bootstrap, "responses.decisions", [json.dumps(decision).encode()], [b"d"])
     produce(target.broker.bootstrap, "pv.cases", [json.dumps(bare_open).encode()], [b"case-x"])
+    tombstone = KafkaProducer(bootstrap_servers=target.broker.bootstrap, acks="all")
+    try:  # a record with no value at all (a delete marker): Faust threw it into the agent too
+        tombstone.send("alerts.acks", key=b"tombstone", value=None)
+        tombstone.flush(timeout=30)
+    finally:
+        tombstone.close(timeout=10)
 
     def reasons() -> set[str] | None:
         found = {
@@ -327,6 +334,15 @@ def test_well_typed_but_meaningless_commands_are_refused_and_no_agent_crashes(
 
     found = wait_for(reasons, timeout_s=60, what="the group command and the decision dead-lettered")
     assert found == {"invalid_group_command", "invalid_decision"}
+    wait_for(
+        lambda: [
+            d
+            for d in letters_from(target, "alerts.acks")
+            if d["payload"] == "" and d["reason"] == "undecodable"
+        ],
+        timeout_s=60,
+        what="the tombstone on mentions.dlq",
+    )
     wait_for(
         lambda: "case event refused (open case-x): an open event without a case" in target.log(),
         timeout_s=60,
