@@ -17,11 +17,24 @@ from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
-from pipeline.approvals.decisions import Applied, answer, apply_decision, count_pending, load_state
+from pipeline.approvals.decisions import (
+    INVALID,
+    Applied,
+    answer,
+    apply_decision,
+    count_pending,
+    load_state,
+    unreadable,
+)
 from pipeline.approvals.runtime import runtime
 from pipeline.records import DecisionRecord
 from pipeline.tables import approvals
-from pipeline.topics import response_approved, response_audit, response_decisions
+from pipeline.topics import (
+    dead_letter_message,
+    response_approved,
+    response_audit,
+    response_decisions,
+)
 
 AGENT = "apply_decisions"
 
@@ -56,9 +69,14 @@ async def apply_decisions(stream: StreamT[DecisionRecord]) -> None:
     enabled = runtime().enabled
     if enabled:
         runtime().config  # noqa: B018 - load and validate the files before the first decision
-    async for record in stream:
+    async for event in stream.events():
         metrics.messages_in.labels(AGENT).inc()
         if not enabled:
+            continue
+        record: DecisionRecord = event.value
+        problem = unreadable(record)
+        if problem is not None:
+            await dead_letter_message(event.message, INVALID, problem)
             continue
         await handle(record)
         metrics.messages_out.labels(AGENT).inc()

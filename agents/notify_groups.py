@@ -12,12 +12,19 @@ from faust.types import StreamT
 from pipeline import services
 from pipeline.app import app
 from pipeline.oncall.dispatch import dead_letter_sink, retry_policy, routing_tree, secrets
-from pipeline.oncall.group_notices import State, flushes_due, handle, receipt_hook
+from pipeline.oncall.group_notices import (
+    State,
+    command_problem,
+    flushes_due,
+    handle,
+    receipt_hook,
+)
 from pipeline.records import GroupCommand
 from pipeline.tables import alert_groups
-from pipeline.topics import alert_groups_topic
+from pipeline.topics import alert_groups_topic, dead_letter_message
 
 AGENT = "notify_groups"
+INVALID = "invalid_group_command"
 TICK_S = 1.0  # how often the timer looks for due groups
 
 
@@ -29,8 +36,13 @@ async def notify_groups(stream: StreamT[GroupCommand]) -> None:
     tree = routing_tree(receivers)
     receipt = receipt_hook()
     masked = secrets()
-    async for command in stream:
+    async for event in stream.events():
         metrics.messages_in.labels(AGENT).inc()
+        command: GroupCommand = event.value
+        problem = command_problem(command)
+        if problem is not None:
+            await dead_letter_message(event.message, INVALID, problem)
+            continue
         group = command.group
 
         def save(state: State, group: str = group) -> None:

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from pipeline.errors import INVALID_MENTION_REASONS as REASONS
 from pipeline.records import ALERT_STATES, SEVERITIES
+from pipeline.topology import CHECKED_TOPICS
 
 AGENTS = (
     "ingest_mentions",
@@ -97,6 +98,13 @@ class TocsinMetrics:
             "tocsin_dead_letters_total",
             "Inputs sent to the dead-letter topic, by reason.",
             ["reason"],
+            registry=registry,
+        )
+        self.internal_dead_letters = Counter(
+            "tocsin_internal_dead_letters_total",
+            "Records of Tocsin's own topics (acks, silences, alerts, decisions...) that did not "
+            "decode or had wrong field types, sent to mentions.dlq instead of an agent, by topic.",
+            ["topic"],
             registry=registry,
         )
         self.filtered = Counter(
@@ -346,6 +354,8 @@ class TocsinMetrics:
             self.messages_out.labels(agent)
         for reason in REASONS:
             self.dead_letters.labels(reason)
+        for topic in CHECKED_TOPICS:
+            self.internal_dead_letters.labels(topic)
         for reason in FILTER_REASONS:
             self.filtered.labels(reason)
         for reason in DEDUP_FORGET_REASONS:

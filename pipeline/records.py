@@ -10,8 +10,11 @@ a record on ``mentions`` is always well-formed.
 
 from __future__ import annotations
 
+import types
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal, get_args
+from functools import partial
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import faust
 
@@ -374,3 +377,112 @@ class PublishReceipt(faust.Record, serializer="json", isodates=True):
     at: datetime
     text_hash: str
     error: str | None = None
+
+
+# -- the shape of a record read from a topic ------------------------------------------------------
+# Faust builds a record from whatever JSON arrives: ``{"dedup_key": ["x"]}`` becomes an AckCommand
+# whose key is a list, and the agent then crashes on it (unhashable), is restarted after a pause,
+# and the record is gone. The topics Tocsin consumes check every record's field types against its
+# annotations when it is decoded (``pipeline.topics.CheckedTopic``) and dead-letter the rest.
+
+
+#: Checks one value against one annotation: None, or (path below the value, what is wrong).
+Check = Callable[[Any], "tuple[str, str] | None"]
+_CHECKS: dict[type[faust.Record], list[tuple[str, Check]]] = {}
+
+
+def _accept(value: Any) -> tuple[str, str] | None:
+    return None
+
+
+def _scalar(kind: type) -> Check:
+    if kind is bool:
+        allowed: tuple[type, ...] = (bool,)
+    elif kind is float:
+        allowed = (int, float)
+    else:
+        allowed = (kind,)
+    refuse_bool = kind is not bool  # True is an int to isinstance, not to a reader of the record
+
+    def check(value: Any) -> tuple[str, str] | None:
+        if isinstance(value, allowed) and not (refuse_bool and isinstance(value, bool)):
+            return None
+        return "", f"expected {kind.__name__}, got {type(value).__name__}"
+
+    return check
+
+
+def _compile(kind: Any) -> Check:
+    """The check of one annotation, built once per record type."""
+    origin, args = get_origin(kind), get_args(kind)
+    if origin in (Union, types.UnionType):
+        inner = _compile(next((a for a in args if a is not type(None)), Any))
+        optional = type(None) in args
+        return lambda value: None if value is None and optional else inner(value)
+    if kind is Any:
+        return _accept
+    if origin is dict:
+        item = _compile(args[1]) if args else _accept
+
+        def mapping(value: Any) -> tuple[str, str] | None:
+            if not isinstance(value, dict):
+                return "", f"expected an object, got {type(value).__name__}"
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    return "", "expected string keys"
+                found = item(v)
+                if found is not None:
+                    return f".{k}{found[0]}"[:80], found[1]
+            return None
+
+        return mapping
+    if origin is list:
+        element = _compile(args[0]) if args else _accept
+
+        def sequence(value: Any) -> tuple[str, str] | None:
+            if not isinstance(value, list):
+                return "", f"expected a list, got {type(value).__name__}"
+            for i, v in enumerate(value):
+                found = element(v)
+                if found is not None:
+                    return f"[{i}]{found[0]}", found[1]
+            return None
+
+        return sequence
+    if isinstance(kind, type) and issubclass(kind, faust.Record):
+        return partial(_record_problem, record_type=kind)
+    return _scalar(kind)
+
+
+def _checks(record_type: type[faust.Record]) -> list[tuple[str, Check]]:
+    found = _CHECKS.get(record_type)
+    if found is None:
+        hints = get_type_hints(record_type)
+        found = [(name, _compile(hints[name])) for name in record_type._options.fields]
+        _CHECKS[record_type] = found
+    return found
+
+
+def _record_problem(value: Any, record_type: type[faust.Record]) -> tuple[str, str] | None:
+    if not isinstance(value, record_type):
+        return "", f"expected a {record_type.__name__} object, got {type(value).__name__}"
+    for field, check in _checks(record_type):
+        try:
+            field_value = getattr(value, field, None)
+        except Exception as exc:  # Faust builds a nested record on access: it may raise anything
+            return f".{field}", f"{type(exc).__name__}: {exc}"[:200]
+        found = check(field_value)
+        if found is not None:
+            return f".{field}{found[0]}", found[1]
+    return None
+
+
+def shape_problem(value: Any, record_type: type[faust.Record]) -> str | None:
+    """Why ``value`` is not a ``record_type`` whose fields have their declared types, or None.
+
+    Checks every field against its annotation (str, int, float, bool, datetime, lists and string-
+    keyed objects of those, nested records, optional fields); ``Any`` accepts anything. The answer
+    names the field: ``AckCommand.dedup_key: expected str, got list``.
+    """
+    found = _record_problem(value, record_type)
+    return None if found is None else f"{record_type.__name__}{found[0]}: {found[1]}"

@@ -148,6 +148,23 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
 )
 
 
+#: The typed topics Tocsin's agents read (``mentions.raw`` is raw bytes, checked by ingest): a
+#: record on them that does not decode or has wrong field types is dead-lettered to ``mentions.dlq``
+#: (``pipeline.topics.CheckedTopic``) and counted per topic.
+CHECKED_TOPICS: tuple[str, ...] = (
+    MENTIONS.name,
+    CLASSIFIED.name,
+    ALERTS.name,
+    ACKS.name,
+    SILENCES.name,
+    GROUPS.name,
+    DECISIONS.name,
+    APPROVED.name,
+    AUDIT.name,
+    CASES.name,
+    ERASURES.name,
+)
+
 # Changelog topics of the Faust tables (``pipeline/tables.py``), created up front like the rest.
 # Faust would create them itself at start, but on a brand-new cluster its consumer can look at a
 # changelog before the metadata of the topic it just created arrives, and crash the agent writing

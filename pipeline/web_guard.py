@@ -14,6 +14,9 @@ Installed once on Faust's aiohttp application (``TocsinApp.on_webserver_init``):
 * **A failing view** answers a 500 JSON body without detail and logs one line (its exception
   type), never a traceback with a request in it.
 * **Repeated 401s are slowed per client** (:class:`pipeline.refusals.RefusalLedger`).
+* **Credentials that are not UTF-8** (``Authorization`` or a Tocsin cookie with bytes such as 0xff,
+  which aiohttp passes on as lone surrogates) are answered 400 here: every view compares them as
+  UTF-8 bytes, and the encoding error answered a 500 on the API, ingest, approval and console pages.
 * **Malformed HTTP** (a control character in a header, a bad request line): aiohttp logs the
   whole offending line with a traceback at ERROR and echoes it in the 400 body. Here the log
   record becomes one line (client address and error type, no header value), rate-limited to
@@ -125,6 +128,27 @@ def _own_route(request: web.Request, views: dict[str, Any]) -> bool:
     return view is not None and type(view).__module__.startswith(OWN_MODULES)
 
 
+OWN_COOKIES = "tocsin_"  # the session and login cookies (pipeline/approvals)
+
+
+def _utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _undecodable_credentials(request: web.Request) -> bool:
+    """Whether ``Authorization`` or one of Tocsin's cookies holds bytes that are not UTF-8 (read
+    as lone surrogates). Another site's cookie on the same host is none of our business."""
+    if not all(_utf8(v) for v in request.headers.getall("Authorization", ())):
+        return True
+    if not any(OWN_COOKIES in v for v in request.headers.getall("Cookie", ())):
+        return False
+    return not all(_utf8(v) for k, v in request.cookies.items() if k.startswith(OWN_COOKIES))
+
+
 def _allowed(methods: Any) -> set[str]:
     """The methods to list in ``Allow``: HEAD only where GET is served too."""
     out = {str(m).upper() for m in methods}
@@ -138,6 +162,11 @@ def make_middleware(views: dict[str, Any]) -> Any:
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.match_info.http_exception is None and not _own_route(request, views):
             return web.json_response({"error": "not found"}, status=404)
+        if _undecodable_credentials(request):
+            return web.json_response(
+                {"error": {"code": "bad_header", "message": "credentials must be UTF-8"}},
+                status=400,
+            )
         served = request.clone(method="GET") if request.method == "HEAD" else request
         try:
             response = await handler(served)

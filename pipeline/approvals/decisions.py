@@ -58,6 +58,26 @@ METRIC_ACTIONS = {
 }
 
 
+#: Dead-letter reason of a decision record whose event or actor cannot be read back.
+INVALID = "invalid_decision"
+
+
+def unreadable(record: DecisionRecord) -> str | None:
+    """Why the record's event or actor cannot be read back, or None.
+
+    Only the worker's own pages and Slack handler write decisions, but anything that can produce
+    to the topic could send an event of no known type or an actor without roles; such a record
+    goes to ``mentions.dlq`` (``invalid_decision``) rather than crashing the agent (restarted
+    after a pause, the record lost).
+    """
+    try:
+        event_from_dict(record.event)
+        Actor.from_dict(record.actor)
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 @dataclass(frozen=True)
 class Applied:
     """What one decision event did to a draft, and what the agent stores and sends for it."""

@@ -44,6 +44,7 @@ from pipeline.approvals.web.base import (
     SECURITY_HEADERS,
     ApprovalView,
     Visit,
+    form_of,
     load_state,
 )
 from pipeline.console import assets, drafting, runtime, views
@@ -206,7 +207,7 @@ class ConsoleView(ApprovalView):
         visit = await self.visit(request, action=f"console_{action}", draft_id="")
         if not isinstance(visit, Visit):
             return visit
-        form = await request.post()
+        form = await form_of(request)
         try:
             visit.rt.signer.check_csrf(
                 str(form.get("csrf") or ""), session_id=visit.sid, draft_id=_csrf_scope(key)

@@ -24,6 +24,8 @@ paged by an escalation, so nobody paged is left with an open incident.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,10 +41,12 @@ from pipeline.oncall.escalation import step_name
 from pipeline.oncall.grouping import GroupKey, group_id, grouping_to_dict
 from pipeline.oncall.inhibition import DEFAULT_RULES, inhibited_by
 from pipeline.oncall.routing import Route, RoutingTree, alert_labels, load_routing
-from pipeline.oncall.silences import Silence, silence_from_dict, silenced_by
+from pipeline.oncall.silences import Silence, readable_silences, silenced_by
 from pipeline.records import Alert, DeliveryDeadLetter, DeliveryReceipt, GroupCommand
 from pipeline.tables import alert_book, silences
 from pipeline.topics import alert_groups_topic, deliveries, delivery_dead_letters
+
+log = logging.getLogger(__name__)
 
 PAGED_BY_ESCALATION = "escalated."
 
@@ -185,8 +189,20 @@ def labels_of(stored: Mapping[str, Any]) -> dict[str, str]:
     return {k: str(stored.get(k, "")) for k in ("brand", "topic", "severity", "state")}
 
 
+_unreadable_logged = [-60.0]
+
+
+def _unreadable_silence(problem: str) -> None:
+    now = time.monotonic()
+    if now - _unreadable_logged[0] >= 60.0:
+        _unreadable_logged[0] = now
+        log.error("a stored silence does not read back and is ignored: %s", problem)
+
+
 def current_silences() -> list[Silence]:
-    return [silence_from_dict(value) for value in silences.values() if value]
+    """Every silence in the table that reads back; one that does not is ignored (and logged once
+    a minute) rather than failing every alert step (a poisoned table would stop all paging)."""
+    return readable_silences(silences.values(), _unreadable_silence)
 
 
 def open_alerts() -> Iterator[tuple[str, dict[str, str]]]:

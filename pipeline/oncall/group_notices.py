@@ -65,7 +65,7 @@ from pipeline.oncall.dispatch import (
 )
 from pipeline.oncall.grouping import Grouper, GroupKey, grouping_from_dict
 from pipeline.oncall.routing import RoutingTree
-from pipeline.records import Alert, GroupCommand
+from pipeline.records import Alert, GroupCommand, shape_problem
 
 log = logging.getLogger(__name__)
 RESEND_FLUSH_S = 10.0  # a flush command not answered by then (a rebalance moved it) is sent again
@@ -89,6 +89,44 @@ def _state(grouper: Grouper, key: GroupKey | None, pending: Mapping[str, Any] | 
     if pending:
         out["pending"] = dict(pending)
     return out
+
+
+def command_problem(command: GroupCommand) -> str | None:
+    """Why a group command cannot be applied, or None; checked before the group's state is read.
+
+    Only dispatch and the flush timer write ``alerts.groups``, but whatever can produce to it
+    could send an ``add`` whose grouping lacks its timers (the agent crashed on a KeyError) or
+    whose alert is not one (stored, then every flush of the group failed on it).
+    """
+    if command.action not in ("add", "remove", "flush"):
+        return f"action: add, remove or flush, not {command.action[:40]!r}"
+    if command.action == "flush":
+        return None
+    raw = command.alert
+    if not isinstance(raw, dict) or not isinstance(raw.get("dedup_key"), str):
+        return "alert: an alert with a dedup key"
+    if command.action == "remove":
+        return None
+    try:
+        alert = Alert.from_data({k: v for k, v in raw.items() if k != "__faust"})
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"alert: {type(exc).__name__}: {exc}"
+    try:
+        grouping_from_dict(command.grouping or {})
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"grouping: {type(exc).__name__}: {exc}"
+    key = command.key
+    if not (
+        isinstance(key, list)
+        and len(key) == 2
+        and isinstance(key[0], str)
+        and isinstance(key[1], list)
+        and all(isinstance(pair, list) and len(pair) == 2 for pair in key[1])
+    ):
+        return "key: [route path, [[label, value], ...]]"
+    if not command.receivers or not all(isinstance(r, str) for r in command.receivers):
+        return "receivers: a non-empty list of names"
+    return shape_problem(alert, Alert)
 
 
 def advance(state: Mapping[str, Any], command: GroupCommand, now: float) -> State:

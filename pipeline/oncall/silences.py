@@ -10,7 +10,7 @@ end to now instead of deleting it, which keeps the history readable.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -107,11 +107,8 @@ def _text(obj: Mapping[str, Any], name: str, limit: int) -> str:
     return raw.strip()
 
 
-def parse_silence(obj: Any, *, silence_id: str, now: datetime) -> Silence:
-    """Validate an API request body into a :class:`Silence` (``SilenceError`` names the field)."""
-    if not isinstance(obj, Mapping):
-        raise SilenceError("body: expected a JSON object")
-    raw_matchers = obj.get("matchers")
+def _matchers(raw_matchers: Any) -> tuple[SilenceMatcher, ...]:
+    """Alertmanager v2 matchers, checked (names, types, regex safety, lengths)."""
     if not isinstance(raw_matchers, list) or not raw_matchers:
         raise SilenceError("matchers: required, a non-empty list")
     matchers: list[SilenceMatcher] = []
@@ -137,6 +134,14 @@ def parse_silence(obj: Any, *, silence_id: str, now: datetime) -> Silence:
         elif len(value) > 1000:
             raise SilenceError(f"{where}.value: longer than 1000 characters")
         matchers.append(SilenceMatcher(str(name), value, is_regex, is_equal))
+    return tuple(matchers)
+
+
+def parse_silence(obj: Any, *, silence_id: str, now: datetime) -> Silence:
+    """Validate an API request body into a :class:`Silence` (``SilenceError`` names the field)."""
+    if not isinstance(obj, Mapping):
+        raise SilenceError("body: expected a JSON object")
+    matchers = _matchers(obj.get("matchers"))
     if all(m.matches({}) for m in matchers):  # Alertmanager's rule against muting everything
         raise SilenceError("matchers: at least one must not match an empty label value")
     starts = _time(obj, "startsAt", now)
@@ -147,7 +152,7 @@ def parse_silence(obj: Any, *, silence_id: str, now: datetime) -> Silence:
         raise SilenceError(f"endsAt: a silence lasts at most {MAX_DURATION.days} days")
     return Silence(
         silence_id,
-        tuple(matchers),
+        matchers,
         starts,
         ends,
         _text(obj, "createdBy", 200),
@@ -155,19 +160,41 @@ def parse_silence(obj: Any, *, silence_id: str, now: datetime) -> Silence:
     )
 
 
-def silence_from_dict(obj: Mapping[str, Any]) -> Silence:
-    """Read back what :meth:`Silence.to_dict` stored (trusted: it was validated on the way in)."""
+def silence_from_dict(obj: Any) -> Silence:
+    """Read back what :meth:`Silence.to_dict` stored; ``SilenceError`` names what is wrong.
+
+    Checked, not trusted: the ``silences`` table is written from the ``alerts.silences`` topic,
+    and whatever can produce to it could otherwise store a silence without an id, with an unsafe
+    regex or a date that is not one, which every alert step then fails on (the dispatcher reads
+    every silence for every step) and which the table's changelog keeps across restarts. The
+    matchers are checked as a request's are; an expired silence still reads back.
+    """
+    if not isinstance(obj, Mapping):
+        raise SilenceError("silence: expected an object")
+    silence_id = obj.get("id")
+    if not isinstance(silence_id, str) or not 0 < len(silence_id) <= 200:
+        raise SilenceError("id: required, 1-200 characters")
     return Silence(
-        str(obj["id"]),
-        tuple(
-            SilenceMatcher(m["name"], m["value"], bool(m["isRegex"]), bool(m["isEqual"]))
-            for m in obj["matchers"]
-        ),
-        datetime.fromisoformat(obj["startsAt"]),
-        datetime.fromisoformat(obj["endsAt"]),
-        str(obj["createdBy"]),
-        str(obj["comment"]),
+        silence_id,
+        _matchers(obj.get("matchers")),
+        _time(obj, "startsAt", None),
+        _time(obj, "endsAt", None),
+        _text(obj, "createdBy", 200),
+        _text(obj, "comment", 2000),
     )
+
+
+def readable_silences(values: Iterable[Any], on_error: Callable[[str], None]) -> list[Silence]:
+    """The silences in ``values`` (the table's) that read back; ``on_error`` hears of the rest."""
+    out: list[Silence] = []
+    for value in values:
+        if not value:
+            continue
+        try:
+            out.append(silence_from_dict(value))
+        except SilenceError as exc:
+            on_error(str(exc))
+    return out
 
 
 def silenced_by(

@@ -242,6 +242,44 @@ def open_case(
     }
 
 
+def _aware(value: Any, name: str) -> None:
+    if value is None:
+        return
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise CaseError(f"{name}: not an ISO date-time") from None
+    if parsed.tzinfo is None:
+        raise CaseError(f"{name}: needs a time zone")
+
+
+def checked_case(case: Any, case_id: Any) -> dict[str, Any]:
+    """An ``open`` event's case, checked before it is stored; :class:`CaseError` otherwise.
+
+    The case table is read whole by the near-due clock: one stored case whose deadline is not a
+    date stopped the ``tocsin_pv_cases_near_due`` gauge for every case, and an ``open`` without
+    a case crashed the agent. Only the triage writes ``open`` events, but anything that can
+    produce to ``pv.cases`` could send one.
+    """
+    if not isinstance(case, Mapping):
+        raise CaseError("an open event without a case")
+    if case_id is not None and case.get("case_id") != case_id:
+        raise CaseError("the case's id differs from the event's")
+    if case.get("status") not in STATUSES:
+        raise CaseError(f"status: one of {', '.join(STATUSES)}")
+    for name in ("received_at", "deadline"):
+        _aware(case.get(name), name)
+    if case.get("due") is not None:
+        try:
+            date.fromisoformat(str(case["due"]))
+        except ValueError:
+            raise CaseError("due: not an ISO date") from None
+    for name in ("notes", "history"):
+        if not isinstance(case.get(name, []), list):
+            raise CaseError(f"{name}: expected a list")
+    return dict(case)
+
+
 def apply_event(case: Mapping[str, Any] | None, event: Mapping[str, Any]) -> dict[str, Any]:
     """The case after ``event`` (``open`` carries a whole case; ``move``, ``note`` change one).
 
@@ -252,7 +290,7 @@ def apply_event(case: Mapping[str, Any] | None, event: Mapping[str, Any]) -> dic
     """
     kind = event.get("kind")
     if kind == "open":
-        return dict(case) if case else dict(event["case"])
+        return dict(case) if case else checked_case(event.get("case"), event.get("case_id"))
     if not case:
         raise CaseError(f"no case {event.get('case_id')!r}")
     at, by = str(event["at"]), str(event["by"])

@@ -37,7 +37,13 @@ from pipeline.approvals.errors import ApprovalRefused, CsrfRefused
 from pipeline.approvals.flow import audit_record, utcnow
 from pipeline.approvals.runtime import ApprovalRuntime
 from pipeline.approvals.users import User
-from pipeline.approvals.web.base import REFUSAL_STATUS, SECURITY_HEADERS, ApprovalView, Visit
+from pipeline.approvals.web.base import (
+    REFUSAL_STATUS,
+    SECURITY_HEADERS,
+    ApprovalView,
+    Visit,
+    form_of,
+)
 from pipeline.pv import events
 from pipeline.pv.cases import MOVES, confirmed
 from pipeline.pv.intake import markets
@@ -212,7 +218,7 @@ class SafetyView(ApprovalView):
         visit = await self.enter(request, action=action, case_id=case_id)
         if not isinstance(visit, Visit):
             return visit
-        form = await request.post()
+        form = await form_of(request)
         try:
             visit.rt.signer.check_csrf(
                 str(form.get("csrf") or ""), session_id=visit.sid, draft_id=csrf_scope(case_id)

@@ -9,6 +9,7 @@ the audit topic and renders it.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -74,6 +75,20 @@ def remote_of(request: Request) -> str | None:
     return str(remote) if remote else None
 
 
+async def form_of(request: Request) -> Mapping[str, Any]:
+    """The posted form; one that does not decode (not UTF-8, broken multipart) reads as empty.
+
+    aiohttp raises on such a body (UnicodeDecodeError), which answered a 500 before sign-in was
+    even checked. Read as empty, the form has no CSRF token, so the page refuses it as it refuses
+    any forged form: a 4xx, audited.
+    """
+    try:
+        form: Mapping[str, Any] = await request.post()  # type: ignore[attr-defined]
+    except ValueError:  # UnicodeDecodeError is one
+        return {}
+    return form
+
+
 def load_state(draft_id: str) -> DraftState | None:
     raw = approvals.get(draft_id)
     return DraftState.from_dict(raw) if raw else None
@@ -87,6 +102,15 @@ def secure_cookies() -> bool:
     """Secure cookies unless the worker's public URL is plain HTTP (loopback development)."""
     url = services.settings().public_url
     return url is None or url.startswith("https://")
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def loggable(value: str, limit: int = 100) -> str:
+    """A request-supplied value fit for one log line: control characters (CR, LF, ESC ...)
+    escaped, so a draft id of ``x%0a[..] [INFO] approved`` from a URL cannot forge a line."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value[:limit])
 
 
 async def audit_refusal(
@@ -116,7 +140,7 @@ async def audit_refusal(
     ledger = refusal_ledger()
     if ledger.refused(remote or "-", error.reason):
         await response_audit.send(key=entry.draft_id or "-", value=audit_record(entry))
-        log.info("refused %s on %s: %s", action, draft_id or "-", error.reason)
+        log.info("refused %s on %s: %s", loggable(action), loggable(draft_id or "-"), error.reason)
     await write_summaries(ledger)
     return entry.to_dict()
 

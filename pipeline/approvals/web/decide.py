@@ -21,7 +21,7 @@ from pipeline.approvals.state import (
     Rejected,
 )
 from pipeline.approvals.tokens import LinkClaims
-from pipeline.approvals.web.base import REFUSAL_STATUS, ApprovalView, Visit, load_state
+from pipeline.approvals.web.base import REFUSAL_STATUS, ApprovalView, Visit, form_of, load_state
 from pipeline.approvals.web.render import render_draft
 from pipeline.topics import response_decisions
 
@@ -53,7 +53,7 @@ class DecideView(ApprovalView):
     async def post(self, request: Request, draft_id: str) -> Response:
         if not runtime().enabled:
             return self.closed()
-        form = await request.post()
+        form = await form_of(request)
         action = str(form.get("action") or "decide")[:40]
         visit = await self.visit(request, action=action, draft_id=draft_id)
         if not isinstance(visit, Visit):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import unquote
 
 from faust.web import Request, Response
 
@@ -16,6 +17,7 @@ from pipeline.approvals.web.base import (
     LOGIN_COOKIE,
     ApprovalView,
     Visit,
+    form_of,
     load_state,
     remote_of,
     secure_cookies,
@@ -27,8 +29,18 @@ SIGNED_IN_PAGES = ("/approvals", "/console", "/safety")
 
 
 def after_login(nxt: str | None) -> str:
-    """``nxt`` when it is one of our signed-in pages, else the approval queue."""
-    if nxt and any(nxt == p or nxt.startswith((p + "/", p + "?")) for p in SIGNED_IN_PAGES):
+    """``nxt`` when it is one of our signed-in pages, else the approval queue.
+
+    Printable ASCII only and no dot segment: a CR or LF in ``next`` made the redirect's
+    ``Location`` header unsendable (aiohttp refuses it, and the connection was dropped after a
+    successful sign-in), and ``/approvals/../x`` leaves the signed-in pages.
+    """
+    if not nxt or not all(" " < c < "\x7f" for c in nxt) or "\\" in nxt:
+        return "/approvals"
+    path = unquote(nxt.split("?", 1)[0])  # browsers read %2e%2e as ".." too
+    if any(part in (".", "..") for part in path.split("/")):
+        return "/approvals"
+    if any(nxt == p or nxt.startswith((p + "/", p + "?")) for p in SIGNED_IN_PAGES):
         return nxt
     return "/approvals"
 
@@ -64,7 +76,7 @@ class LoginView(ApprovalView):
             return self.closed()
         secret = services.settings().approval_link_secret
         assert secret is not None
-        form = await request.post()
+        form = await form_of(request)
         remote = remote_of(request)
         try:
             pre = approval_session.verify(
