@@ -28,7 +28,14 @@ HYPOTHETICAL = re.compile(
     r"attention au|attention a|attention aux|beware of|watch out for|"
     r"is it normal to|is it safe|is it true|c'est vrai que|can make|does (?:it|\w+) cause|"
     r"can (?:it|\w+) (?:cause|make|give)|"
-    r"will (?:it|\w+) (?:cause|make|give))(?![\w'])"
+    r"will (?:it|\w+) (?:cause|make|give)|"
+    # fears of a dose to come: "terrified it'll make me gain weight"
+    r"terrified|nervous|bracing|dread|dreading|it'll|itll|it will|gonna|going to make|"
+    r"thought i'd|thought i would|je pensais|pensais avoir|pensais que|"
+    # hearsay and claims about a medicine, not an event: "I heard X causes", "on dit que"
+    r"heard|apparently|they say|people say|everyone says|everybody says|i was told|"
+    r"was told|read about|i've read|ive read|causes|tout le monde dit|on dit|on m'a dit|"
+    r"il parait|parait-il|j'ai lu|lu que|entendu dire)(?![\w'])"
 )
 #: "no side effects so far": the whole text denies any reaction, whatever else it lists.
 GLOBAL_DENIAL = re.compile(
@@ -61,8 +68,19 @@ RELATIVE = re.compile(
     rf" (?:{_PARENTS_FR})|one of my (?:patients|clients|residents|kids|children|sons|daughters)"
     rf"|(?:un|une) de mes (?:patients|patientes|enfants|residents|residentes))(?![\w])"
 )
+#: A relative named by a bare kinship word, as people write of their own: "Mom (82) fell",
+#: "Dad on methadone", "hubby's been on", "Mamie a pris", "Grandpa stopped breathing".
+BARE_RELATIVE = re.compile(
+    r"(?:^|[.!?;:,]\s*|\n)(?:mom|mum|mommy|mummy|dad|daddy|grandpa|grandma|granny|gran|nan|nana|"
+    r"grandad|granddad|mamie|mamy|papi|papy|maman|papa|tonton|tata|pepe|meme)(?:'s)?"
+    r"(?:\s*\(\d{1,3}\))?\s+(?!said|says|told|dit|always|toujours)\w|"
+    r"(?<![\w'])(?:hubby|hubby's|hubs|wifey|le mari|la femme de mon)(?![\w])"
+)
 #: Age or sex of a described patient: "45 yo", "a 60-year-old woman", "une femme de 70 ans".
 AGE_SEX = re.compile(
+    r"(?<![\w'])\d{1,2}[mf](?![\w'])|\bin (?:her|his) (?:late |early )?\d0s\b|"
+    r"\b(?:a|an|one|un|une|this|cette|ce) (?:teen|teenager|ado|adolescent|adolescente|toddler)\b|"
+    r"(?:^|[.!?]\s*)(?:teen|ado|toddler) \w|"
     r"\b\d{1,3}[ -]?(?:yo|y/o|y\.o\.|years?[ -]old|yr old|ans|an)\b|"
     r"\b(?:a|an|one|un|une) (?:\w+ )?(?:man|woman|boy|girl|male|female|lady|guy|homme|femme|"
     r"garcon|fille|dame|patient|patiente) (?:of|aged|de|d'environ|age de|agee de) \d{1,3}\b|"
@@ -77,13 +95,15 @@ _FR_SMS = (
 )
 FIRST_PERSON = re.compile(
     r"(?<![\w'])(?:(?:i|i'm|i've|i'd|i'll|im|ive|me|my|myself|mine|je|moi|mon|ma|mes|perso|"
-    rf"{_FR_SMS})(?![\w])|[jm]')"
+    rf"our|we|we've|we're|notre|nos|{_FR_SMS})(?![\w])|[jm]')"
 )
 #: First person that is not about the author's body: "I read", "je pense", "my opinion".
 _NOT_SELF = re.compile(
     r"(?<![\w'])(?:(?:ask|asking|asked) my (?:doc|doctor|gp|dr)|demander (?:a|au) (?:mon )?"
     r"(?:medecin|doc|generaliste)|i (?:read|heard|saw|think|wonder|guess|hope|know|believe|bet|love|hate|"
-    r"want to know|just read|just saw|wonder|am thinking|'m thinking)|my (?:opinion|view|guess|"
+    r"want to know|just read|just saw|wonder|am thinking|'m thinking)|"
+    r"(?:from what )?i've (?:seen|read|heard)|(?:from what )?ive (?:seen|read|heard)|"
+    r"n'achete plus|never buying|not buying|je n'achete|my (?:opinion|view|guess|"
     r"thoughts|question)|j'ai (?:lu|entendu|vu)|j'hesite|je ne sais pas|"
     r"je (?:pense|crois|me demande|trouve|sais|lis|vois))(?![\w])"
 )
@@ -92,7 +112,8 @@ SELF = re.compile(
     r"troisieme|switching|switched|tapering|weaning|coming off|came off|upped|got my|"
     r"just got|je commence|commence|arrete|passe|sous|depuis (?:le|la|l'|que)|got prescribed|"
     r"was prescribed|on m'a prescrit)\b|\b(?:prescribed me|m'a prescrit)\b|"
-    r"\b(?:in remission|en remission)\b|(?<![\w-])-\d+ ?(?:kg|kilos|lbs)\b|"
+    r"\b(?:in remission|en remission)\b|"
+    r"(?<![\w'])(?:for|pour|contre) (?:my|ma|mon|mes) \w|(?<![\w-])-\d+ ?(?:kg|kilos|lbs)\b|"
     r"\b(?:day|jour|week|semaine) \d+\b|\bdown \d+ ?(?:kg|lbs?|pounds)\b|"
     r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:refill|prescription|pills?|meds|medication|"
     r"injection|pen|jab|treatment|traitement|boite|cachets|comprimes|ordonnance|piqure|shots?|"
@@ -126,9 +147,12 @@ THIRD_PARTY = re.compile(
     r"recalls|recalled|warning|warns|label|according|article|news|says|said|saying|claims|"
     r"les gens|des patients|mes patients|nos patients|ils|elles|leur|leurs|"
     r"(?:il|elle) (?:a|est|avait|etait|prend|prenait|fait|faisait)|"
-    r"etude|etudes|essai|essais|rappel|alerte|agence|selon|plainte|proces|dit que|disent|"
+    r"etude|etudes|essai|essais|rappel de lots?|rappel des|rappelle|alerte|agence|selon|plainte|proces|dit que|disent|"
     r"paraitrait|parait-il|apparemment|scandale|victimes|celebrity|celeb|gens|monde|forums?|"
-    r"many|most|lots of|a lot of people|la plupart|beaucoup de)(?![\w'])"
+    r"many|most|lots of|a lot of people|la plupart|beaucoup de|beaucoup d'|utilisateurs|"
+    r"plusieurs|several|friend of a friend|pote d'un pote|amie d'une amie|ami d'un ami|"
+    r"someone in|quelqu'un dans|une maman|un papa|a mum|a mom|a dad|raconte|racontent|"
+    r"describe|describes|parlent)(?![\w'])"
 )
 #: Seriousness cues per category (the "other_medically_important" cues come from the lexicon).
 SERIOUSNESS: dict[str, re.Pattern[str]] = {
@@ -204,7 +228,7 @@ _CAUSAL_HEDGE = re.compile(
 )
 #: Words after a hit that say it went away ("migraines gone", "headaches are way down").
 _IMPROVED_AFTER = re.compile(
-    r"^(?:[ ]+[\w']+){0,2}?[ ]+(?:gone|disappeared|went away|way down|much better|disparu|"
+    r"^(?:'s|s)?(?:[ ]+[\w']+){0,2}?[ ]+(?:gone|disappeared|went away|way down|much better|disparu|"
     r"disparues?|envolees?|est tombee?|est partie?|a baisse|a disparu|went down|came down|"
     r"broke|is down|is better|va mieux)\b"
 )
@@ -214,7 +238,23 @@ _IMPROVED_BEFORE = re.compile(
     r"for that|for the|pour ce|pour cette|pour cet|pour les|contre les|contre mes|contre ma|"
     r"sauve de|sauvee de|saved me from|got rid of|debarrasse de|debarrassee de|fini les|"
     r"sortie de|sorti de|got me out of|pulled me out of|a aide|m'a aidee?|helped my|"
-    r"contre mon|contre la|contre le)(?![\w])"
+    r"contre mon|contre la|contre le|since my|depuis ma|depuis mon|depuis mes)(?![\w])"
+)
+#: After a hit: it predates the medicine ("migraines for years before I started X", "depuis
+#: l'enfance"), the medicine does not touch it ("headache is still there"), or it is what others
+#: tell of ("the fainting stories"): not a reported reaction.
+_BEFORE_OR_UNTOUCHED_AFTER = re.compile(
+    r"^(?:'s|s)?(?:[ ]+[\w']+){0,4}?[ ]+(?:(?:long |well |years |way )?before (?:i|starting|"
+    r"taking|it|my)|bien avant|avant de (?:prendre|commencer)|avant (?:le|la|mon|ma) |"
+    r"since i was (?:a )?(?:baby|kid|child|teen|little)|depuis (?:l'enfance|mon enfance|"
+    r"toute petite|tout petit|petite|petit|l'adolescence)|is still there|still there|"
+    r"stories|story|horror stories|histoires)\b"
+)
+#: Before a hit: the medicine did not relieve it ("toujours ce mal de crâne", "used to kill my").
+_UNTOUCHED_BEFORE = re.compile(
+    r"(?<![\w'])(?:toujours ce|toujours cette|toujours ces|toujours aussi|used to kill my|"
+    r"used to fix my|used to stop my|barely touches my|doesn't touch my|still have my|"
+    r"still get my)(?![\w])"
 )
 
 
@@ -234,6 +274,10 @@ def denied(folded: str, start: int, end: int | None = None) -> bool:
     if in_scope(folded, start, _IMPROVED_BEFORE, 3):
         return True
     if end is not None and _IMPROVED_AFTER.search(folded[end : end + 40]):
+        return True
+    if end is not None and _BEFORE_OR_UNTOUCHED_AFTER.search(folded[end : end + 60]):
+        return True
+    if in_scope(folded, start, _UNTOUCHED_BEFORE, 4):
         return True
     before = _CAUSAL_HEDGE.sub(" ", clause_before(folded, start))
     return bool(HYPOTHETICAL.search(" ".join(before.split()[-12:])))

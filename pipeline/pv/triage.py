@@ -117,8 +117,11 @@ class Triage:
 
     def assess(self, text: str, author: str | None = None) -> CaseAssessment:
         folded = normalise(text)
-        reactions = self.reactions(folded)
-        product, company = self.named_product(text, folded)
+        found = self._product_hits(text, folded)
+        reactions = self.reactions(folded, [(h[0], h[1]) for h in found])
+        product, company = _first_product(found)
+        if reactions and _blamed_elsewhere(folded, found):
+            reactions = ()
         if not reactions and product is not None and self._unnamed_reaction(folded):
             reactions = (GENERIC_REACTION,)
         reporter = bool(author and author.strip()) or bool(cues.FIRST_PERSON.search(folded))
@@ -142,23 +145,36 @@ class Triage:
         """The first product named and whether it is the company's: a tracked product (any
         rule of the brand matcher), else a medicine name or a listed generic. At the same
         position the company's product wins (its generic may also be a listed medicine)."""
-        found = [(m.start, 0, self._product_names[m.brand]) for m in self._products.matches(text)]
-        if self.lexicon.medicines is not None:
-            found += [(h.start, 1, h.label) for h in self.lexicon.medicines.find(text, folded)]
-        found += [(h.start, 1, h.label) for h in self.lexicon.generics.find(folded)]
-        if not found:
-            return None, False
-        _, other, name = min(found)
-        return name, other == 0
+        return _first_product(self._product_hits(text, folded))
 
-    def reactions(self, folded: str) -> tuple[str, ...]:
-        """Preferred terms reported (not negated, not hypothetical), by first appearance."""
+    def _product_hits(self, text: str, folded: str) -> list[tuple[int, int, int, str]]:
+        """(start, end, 0 for the company's / 1 for another medicine, name) of every product
+        named. A bare "vaccine", "jab", "vaccin" names no product (GVP VI asks for an
+        identifiable one) unless a vaccine maker is named too ("@pfizer ... the vaccine")."""
+        found = [
+            (m.start, m.start + len(m.surface), 0, self._product_names[m.brand])
+            for m in self._products.matches(text)
+        ]
+        if self.lexicon.medicines is not None:
+            found += [(h.start, h.end, 1, h.label) for h in self.lexicon.medicines.find(text, folded)]
+        found += [(h.start, h.end, 1, h.label) for h in self.lexicon.generics.find(folded)]
+        if not _VACCINE_MAKER.search(folded):
+            found = [f for f in found if f[3] != UNSPECIFIED_VACCINE]
+        return found
+
+    def reactions(
+        self, folded: str, products: list[tuple[int, int]] | None = None
+    ) -> tuple[str, ...]:
+        """Preferred terms reported (not negated, not hypothetical, not what a product named
+        just before is taken for), by first appearance."""
         if cues.GLOBAL_DENIAL.search(folded) and not _has_clause_turn(folded):
             return ()
         out: list[str] = []
         for hit in self.lexicon.reactions.find(folded):
             if hit.label in out or cues.denied(folded, hit.start, hit.end):
                 continue
+            if _indication(folded, hit.start, products or []):
+                continue  # "Topamax for migraines", "Skenan pour son cancer"
             if hit.label == GENERIC_REACTION and "?" in folded[hit.end :].split(".")[0]:
                 continue  # "what are the side effects like?" asks, does not report
             if _asked(folded, hit.start, hit.end):
@@ -187,6 +203,8 @@ class Triage:
     def _patient(self, folded: str) -> bool:
         if cues.RELATIVE.search(folded) or cues.AGE_SEX.search(folded):
             return True
+        if cues.BARE_RELATIVE.search(folded):
+            return True
         return cues.self_reference(folded)
 
     @staticmethod
@@ -209,6 +227,45 @@ class Triage:
         own experience that way, so the author is the patient. Third persons, groups and news
         words ("people on X", "patients", "study", "FDA") keep it from counting."""
         return bool(reactions) and not cues.THIRD_PARTY.search(folded)
+
+
+def _first_product(found: list[tuple[int, int, int, str]]) -> tuple[str | None, bool]:
+    if not found:
+        return None, False
+    _, _, other, name = min(found)
+    return name, other == 0
+
+
+#: The catalogue's entry for a vaccine named by no brand, maker nor disease.
+UNSPECIFIED_VACCINE = "vaccine (unspecified)"
+_VACCINE_MAKER = re.compile(
+    r"(?<![\w])(?:pfizer|biontech|moderna|astrazeneca|astra zeneca|janssen|novavax|sanofi|gsk|"
+    r"msd|valneva|seqirus)(?![\w])"
+)
+#: Between a product and a hit: "X for", "X 50mg pour mes", "X contre les" -- what it treats.
+_FOR = re.compile(
+    r"^[\s,]*(?:\d+\s?(?:mg|mcg|ug|g|ml)?\s+)?(?:(?:daily|tablets?|pills?|injections?|shots?|"
+    r"cream|gel|inhaler|xl|xr|er|sr|lp)\s+)?(?:for|pour|contre|against|to treat|to help with)"
+    r"(?:\s(?:my|his|her|their|our|the|this|that|a|an|ma|mon|mes|son|sa|ses|leur|les|le|la|une|un|"
+    r"ce|cette|cet|des|du|of))?(?:\s\w+)?\s*(?:l'|d')?$"
+)
+
+
+def _indication(folded: str, start: int, products: list[tuple[int, int]]) -> bool:
+    """The hit follows a product and "for" / "pour" / "contre": the indication."""
+    return any(0 <= start - end <= 40 and _FOR.search(folded[end:start]) for _, end in products)
+
+
+#: "that's the tequila, not my Lexapro", "rien à voir avec le Crestor": blamed on something else.
+_NOT_THE = re.compile(
+    r"(?:(?<![\w'])(?:not|pas|nothing to do with|rien a voir avec|unrelated to|"
+    r"sans rapport avec|not because of|not from)(?:\s(?:my|the|his|her|le|la|les|mon|ma|mes|du|"
+    r"de la|des|avec le|avec la))?\s*(?:l')?)$"
+)
+
+
+def _blamed_elsewhere(folded: str, found: list[tuple[int, int, int, str]]) -> bool:
+    return any(_NOT_THE.search(folded[max(0, start - 30) : start]) for start, *_ in found)
 
 
 def _owned(folded: str, product: str | None) -> bool:
