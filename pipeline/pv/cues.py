@@ -35,7 +35,10 @@ HYPOTHETICAL = re.compile(
     # hearsay and claims about a medicine, not an event: "I heard X causes", "on dit que"
     r"heard|apparently|they say|people say|everyone says|everybody says|i was told|"
     r"was told|read about|i've read|ive read|causes|tout le monde dit|on dit|on m'a dit|"
-    r"il parait|parait-il|j'ai lu|lu que|entendu dire)(?![\w'])"
+    r"il parait|parait-il|parait que|paraitrait que|j'ai lu|lu que|entendu dire|swears|"
+    # a regulator's or a paper's communication makes a reaction its topic, not a report
+    r"advice on|guidance on|updates advice|mise en garde|mises en garde|"
+    r"alerte sur|alerte les|warning on|warning about)(?![\w'])"
 )
 #: "no side effects so far": the whole text denies any reaction, whatever else it lists.
 GLOBAL_DENIAL = re.compile(
@@ -43,6 +46,13 @@ GLOBAL_DENIAL = re.compile(
     r" (?:\w+ )?(?:side[- ]effects?|effets? (?:secondaires?|indesirables?))"
 )
 NEGATION_WINDOW = 6  # words before the reaction
+#: Nothing came of it ("took a few before noticing, no issues", "j'ai rien senti"): no
+#: unspecified reaction (a named one still counts).
+NO_HARM = re.compile(
+    r"(?<![\w'])(?:no issues|no problems|no harm|felt fine|feel fine|(?:she|he|i|they)'ll be fine|"
+    r"(?:she|he|i)'s fine|rien senti|rien ressenti|pas de souci|aucun souci|sans danger|"
+    r"sans gravite|ca va aller|no symptoms)(?![\w'])"
+)
 
 _RELATIVES = (
     r"mother|mom|mum|mommy|mama|dad|father|daddy|son|daughter|wife|husband|partner|sister|"
@@ -51,7 +61,8 @@ _RELATIVES = (
     r"toddler|cousin|neighbour|neighbor|niece|nephew|patient|mother-in-law|father-in-law|"
     r"stepdad|stepmom|twins?|newborn|grandad|granddad|gran|nan|nana|grandson|granddaughter|"
     r"hubby|hubs|bf|gf|dh|dd|ds|mil|fil|bestie|roommate|flatmate|little one|lo|bub|babe|"
-    r"stepson|stepdaughter|sil|bil|sis|bro|fiancé|spouse|client|resident|\d{1,2} ?(?:yo|y/o|"
+    r"stepson|stepdaughter|sil|bil|sis|bro|fiancé|spouse|client|resident|mate|pal|buddy|"
+    r"\d{1,2} ?(?:yo|y/o|"
     r"year old|month old|yr old|mo old)"
 )
 _PARENTS_FR = (
@@ -80,7 +91,10 @@ BARE_RELATIVE = re.compile(
 AGE_SEX = re.compile(
     r"(?<![\w'])\d{1,2}[mf](?![\w'])|\bin (?:her|his) (?:late |early )?\d0s\b|"
     r"\b(?:a|an|one|un|une|this|cette|ce) (?:teen|teenager|ado|adolescent|adolescente|toddler)\b|"
-    r"(?:^|[.!?]\s*)(?:teen|ado|toddler) \w|"
+    r"(?:^|[.!?]\s*)(?:teen|teenager|ado|toddler|resident|residente|pt|elderly \w+) \w|"
+    r"\b(?:elderly|older) (?:gent|gentleman|man|lady|woman|patient|customer)\b|"
+    r"\b(?:friend's|mate's|neighbour's|neighbor's|sister's|brother's) (?:son|daughter|kid|baby|"
+    r"mum|mom|dad|husband|wife)\b|\b(?:monsieur|madame|mme|m\.) [a-z]\.|"
     r"\b\d{1,3}[ -]?(?:yo|y/o|y\.o\.|years?[ -]old|yr old|ans|an)\b|"
     r"\b(?:a|an|one|un|une) (?:\w+ )?(?:man|woman|boy|girl|male|female|lady|guy|homme|femme|"
     r"garcon|fille|dame|patient|patiente) (?:of|aged|de|d'environ|age de|agee de) \d{1,3}\b|"
@@ -311,7 +325,9 @@ _GOOD_AFTER = re.compile(
     r"envie de vivre|la vie|ma vie|my life|mon sourire|le sourire|ma joie|gout de vivre|"
     r"espoir|sous|on it|du sport|confiance|plus calme|zen|sur ordonnance|a jeun|"
     r"un test|une prise de sang|un bilan|ma piqure|mon injection|l'injection|la piqure|"
-    r"take|taking|prendre|try|essayer|a question|an appointment|wait|pay|a prescription)\b"
+    r"take|taking|prendre|try|essayer|a question|an appointment|wait|pay|a prescription|"
+    r"\d+|the wrong|the right|some|another|du|de la|des|une? (?:boite|ordonnance|dose)|"
+    r"a (?:box|script|dose|refill|shot|jab))(?![\w'])"
 )
 
 
@@ -333,7 +349,9 @@ _BODY = (
     r"boobs|nipples|kidneys?|liver|vision|period|tete|ventre|estomac|coeur|poitrine|jambes?|"
     r"bras|mains?|pieds?|doigts|orteils|yeux|oeil|oreilles?|peau|visage|levres|langue|bouche|"
     r"gorge|machoire|dents|gencives|dos|nuque|epaules?|genoux|hanches?|articulations|muscles|"
-    r"os|chevilles|poignets|nez|cuir chevelu|cheveux|ongles|vessie|seins|reins|foie|vue|regles"
+    r"os|chevilles|poignets|nez|cuir chevelu|cheveux|ongles|vessie|seins|reins|foie|vue|regles|"
+    r"periods|cycle|thyroid|gallbladder|hormones|lungs?|gums|bowel|thyroide|poumons?|"
+    r"vesicule|hormones|cycles"
 )
 #: A body part doing something bad: "my hands are purple", "my jaw aches", "les jambes qui
 #: brûlent", "mal au genou". Read as an unspecified reaction when the lexicon names none.
@@ -350,7 +368,10 @@ BODY_COMPLAINT = re.compile(
     r"puffy|brule|brulent|bruler|gratte|grattent|fait mal|font mal|faisait mal|tremble|"
     r"tremblent|gonfle|gonflent|gonflee?s?|enfle|enflee?s?|saigne|saignent|picote|picotent|"
     r"lance|lancent|engourdie?s?|violets?|violettes?|jaunes?|gris|grise|raide|raides|"
-    r"douloureux|douloureuses?|en feu|en compote|en vrac|qui pele|pelent|red|rouges?|rougi)"
+    r"douloureux|douloureuses?|en feu|en compote|en vrac|qui pele|pelent|red|rouges?|rougi|"
+    r"(?:gone|went|going|has gone) haywire|haywire|flared up|flaring|acting up|playing up|"
+    r"all over the place|out of whack|messed up|detraque|detraquee?s?|deregle|dereglee?s?|"
+    r"n'importe quoi|scarred|damaged|abime|abimee?s?)"
     r"(?![\w'])"
     r"|(?<![\w'])(?:j'ai |j ai |jai |g |il a |elle a |a )?mal (?:au|aux|a la|a l'|a) ?\w+"
 )

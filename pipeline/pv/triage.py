@@ -120,10 +120,10 @@ class Triage:
         found = self._product_hits(text, folded)
         reactions = self.reactions(folded, [(h[0], h[1]) for h in found])
         product, company = _first_product(found)
-        if reactions and _blamed_elsewhere(folded, found):
-            reactions = ()
         if not reactions and product is not None and self._unnamed_reaction(folded):
             reactions = (GENERIC_REACTION,)
+        if reactions and _blamed_elsewhere(folded, found):
+            reactions = ()
         reporter = bool(author and author.strip()) or bool(cues.FIRST_PERSON.search(folded))
         return CaseAssessment(
             reporter=reporter,
@@ -214,6 +214,8 @@ class Triage:
         unspecified reaction, unless the whole text denies side effects or it is asked."""
         if cues.GLOBAL_DENIAL.search(folded) and not _has_clause_turn(folded):
             return False
+        if cues.NO_HARM.search(folded):
+            return False
         frame = cues.reaction_frame(folded)
         if frame is not None and "?" not in folded[frame.end() :].split(".")[0]:
             return True  # "can it make me ...?" asks
@@ -251,9 +253,18 @@ _FOR = re.compile(
 )
 
 
+_BLAME = re.compile(r"(?<![\w'])(?:blam\w*|accus\w*|reproch\w*|sued|suing|poursui\w*)(?![\w'])")
+
+
 def _indication(folded: str, start: int, products: list[tuple[int, int]]) -> bool:
-    """The hit follows a product and "for" / "pour" / "contre": the indication."""
-    return any(0 <= start - end <= 40 and _FOR.search(folded[end:start]) for _, end in products)
+    """The hit follows a product and "for" / "pour" / "contre": the indication (unless the
+    product is blamed for it: "blaming Mounjaro for hair loss")."""
+    return any(
+        0 <= start - end <= 40
+        and _FOR.search(folded[end:start])
+        and not _BLAME.search(folded[max(0, begin - 25) : begin])
+        for begin, end in products
+    )
 
 
 #: "that's the tequila, not my Lexapro", "rien à voir avec le Crestor": blamed on something else.
