@@ -172,7 +172,7 @@ THIRD_PARTY = re.compile(
 SERIOUSNESS: dict[str, re.Pattern[str]] = {
     "death": re.compile(
         r"(?<![\w])(?:died|dies|passed away|death of|her death|his death|killed (?:him|her|my"
-        r"|our)|dead|fatal|lost (?:my|our) (?:mother|mom|mum|father|dad|son|daughter|wife|"
+        r"|our)|(?<!arm is )(?<!arm was )(?<!arm's )(?<!arms are )dead(?! arm| tired| inside)|fatal|lost (?:my|our) (?:mother|mom|mum|father|dad|son|daughter|wife|"
         rf"husband|brother|sister|{_RELATIVES})|decede|decedee|deces|est mort|est morte|"
         r"mort d'une?|morte d'une?|mort des suites|morte des suites|"
         r"nous a quittes?|a perdu la vie|perdu la vie|s'est eteinte?|a tue (?:ma|mon|mes|notre)|"
@@ -192,7 +192,11 @@ SERIOUSNESS: dict[str, re.Pattern[str]] = {
         r"admitted|icu|intensive care|hospital stay|hopital|hospitalise|hospitalisee|"
         r"hospitalisation|reanimation|soins intensifs|en rea|the er|an er|er visit|to er|in er|"
         r"emergency room|a&e|a & e|urgences|ambulance|samu|surgery|operated on|operee?|"
-        r"chirurgie|hosp|hospitalized|hospitalised|hospital)(?![\w])"
+        r"chirurgie|hosp|hospitalized|hospitalised|hospital|resus|kept (?:him|her|me|them|us) "
+        r"(?:in|overnight)|kept in (?:for|overnight|hospital)|(?:on|in|to) (?:the|a) (?:\w+ )?ward|"
+        r"en observation|gardee? (?:en observation|la nuit)|l'ont garde|grands brules|"
+        r"en (?:cardio|cardiologie|pediatrie|neuro|neurologie|pneumo|hemato|service)|"
+        r"admise?|transferee? (?:en|aux|a l'))(?![\w])"
     ),
     "disability": re.compile(
         r"(?<![\w])(?:disabled|disability|permanent|permanently|wheelchair|can't walk anymore|"
@@ -204,7 +208,8 @@ SERIOUSNESS: dict[str, re.Pattern[str]] = {
         r"ne peux plus marcher|n'arrive plus a marcher|"
         r"ans apres|toujours pas remise?|plus jamais (?:pu|ete)|(?:it's|its|it has) been \d+ "
         r"(?:months|years)|\d+ (?:months|years) later|toujours pas guerie?|"
-        r"depuis \d+ (?:mois|ans) et toujours)(?![\w])"
+        r"depuis \d+ (?:mois|ans) et toujours|(?:with|avec) (?:a|une) (?:cane|canne|walking stick|"
+        r"walker|deambulateur)|walking stick|on crutches|en bequilles)(?![\w])"
     ),
     "congenital_anomaly": re.compile(
         r"(?<![\w])(?:birth defects?|born with|congenital|malformations?|ne avec|nee avec|"
@@ -258,8 +263,10 @@ _IMPROVED_BEFORE = re.compile(
 #: l'enfance"), the medicine does not touch it ("headache is still there"), or it is what others
 #: tell of ("the fainting stories"): not a reported reaction.
 _BEFORE_OR_UNTOUCHED_AFTER = re.compile(
-    r"^(?:'s|s)?(?:[ ]+[\w']+){0,4}?[ ]+(?:(?:long |well |years |way )?before (?:i|starting|"
+    r"^(?:'s|s)?(?:[ ,]+[\w']+){0,4}?[ ,]+(?:(?:long|well|years|way) before|before (?:i|starting|"
     r"taking|it|my)|bien avant|avant de (?:prendre|commencer)|avant (?:le|la|mon|ma) |"
+    r"since my (?:teens|twenties|childhood|teenage years)|since childhood|all my life|"
+    r"depuis toujours|depuis des annees|depuis mes \d+ ans|"
     r"since i was (?:a )?(?:baby|kid|child|teen|little)|depuis (?:l'enfance|mon enfance|"
     r"toute petite|tout petit|petite|petit|l'adolescence)|is still there|still there|"
     r"stories|story|horror stories|histoires)\b"

@@ -120,7 +120,8 @@ class Triage:
         found = self._product_hits(text, folded)
         reactions = self.reactions(folded, [(h[0], h[1]) for h in found])
         product, company = _first_product(found)
-        if not reactions and product is not None and self._unnamed_reaction(folded):
+        starts = [h[0] for h in found]
+        if not reactions and product is not None and self._unnamed_reaction(folded, starts):
             reactions = (GENERIC_REACTION,)
         if reactions and _blamed_elsewhere(folded, found):
             reactions = ()
@@ -129,7 +130,11 @@ class Triage:
             reporter=reporter,
             patient=self._patient(folded)
             or _owned(folded, product)
-            or (reporter and product is not None and self._own_experience(folded, reactions)),
+            or (
+                reporter
+                and product is not None
+                and self._own_experience(folded, reactions or self._mentioned(folded))
+            ),
             product=product,
             reactions=reactions,
             seriousness=self.seriousness(folded, reactions),
@@ -170,10 +175,15 @@ class Triage:
         if cues.GLOBAL_DENIAL.search(folded) and not _has_clause_turn(folded):
             return ()
         out: list[str] = []
+        treated = -1  # end of the last indication: "for anxiety and panic attacks"
         for hit in self.lexicon.reactions.find(folded):
+            if treated >= 0 and _AND.fullmatch(folded[treated : hit.start]):
+                treated = hit.end
+                continue
             if hit.label in out or cues.denied(folded, hit.start, hit.end):
                 continue
             if _indication(folded, hit.start, products or []):
+                treated = hit.end
                 continue  # "Topamax for migraines", "Skenan pour son cancer"
             if hit.label == GENERIC_REACTION and "?" in folded[hit.end :].split(".")[0]:
                 continue  # "what are the side effects like?" asks, does not report
@@ -207,8 +217,18 @@ class Triage:
             return True
         return cues.self_reference(folded)
 
+    def _mentioned(self, folded: str) -> tuple[str, ...]:
+        """Reactions named at all, even denied, gone or the indication ("no nausea", "X for my
+        migraines"), unless asked or hypothetical: the writer speaks of their own treatment."""
+        return tuple(
+            h.label
+            for h in self.lexicon.reactions.find(folded)
+            if not _asked(folded, h.start, h.end)
+            and not cues.in_scope(folded, h.start, cues.HYPOTHETICAL, 12)
+        )
+
     @staticmethod
-    def _unnamed_reaction(folded: str) -> bool:
+    def _unnamed_reaction(folded: str, products: list[int] | None = None) -> bool:
         """A medicine "made me ..." / "m'a fait ..." something, or a body part doing something
         bad ("my hands are purple", "mal au genou"), that the lexicon does not name: an
         unspecified reaction, unless the whole text denies side effects or it is asked."""
@@ -217,8 +237,9 @@ class Triage:
         if cues.NO_HARM.search(folded):
             return False
         frame = cues.reaction_frame(folded)
-        if frame is not None and "?" not in folded[frame.end() :].split(".")[0]:
-            return True  # "can it make me ...?" asks
+        given = frame is not None and any(0 <= p - frame.end() <= 3 for p in products or [])
+        if frame is not None and not given and "?" not in folded[frame.end() :].split(".")[0]:
+            return True  # "can it make me ...?" asks; "gave me amoxicillin" gives a medicine
         body = cues.body_complaint(folded)
         return body is not None and not _asked(folded, body.start(), body.end())
 
@@ -253,6 +274,7 @@ _FOR = re.compile(
 )
 
 
+_AND = re.compile(r"\s*(?:,|and|et|&|/|or|ou|plus)?\s*(?:my|mes|ma|mon|les|the|des)?\s*")
 _BLAME = re.compile(r"(?<![\w'])(?:blam\w*|accus\w*|reproch\w*|sued|suing|poursui\w*)(?![\w'])")
 
 
