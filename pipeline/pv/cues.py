@@ -161,7 +161,8 @@ THIRD_PARTY = re.compile(
     r"recalls|recalled|warning|warns|label|according|article|news|says|said|saying|claims|"
     r"les gens|des patients|mes patients|nos patients|ils|elles|leur|leurs|"
     r"(?:il|elle) (?:a|est|avait|etait|prend|prenait|fait|faisait)|"
-    r"etude|etudes|essai|essais|rappel de lots?|rappel des|rappelle|alerte|agence|selon|plainte|proces|dit que|disent|"
+    r"etude|etudes|essai|essais|rappel de lots?|rappel des|rappelle|alerte|agence|selon|"
+    r"plainte|proces|dit que|disent|"
     r"paraitrait|parait-il|apparemment|scandale|victimes|celebrity|celeb|gens|monde|forums?|"
     r"many|most|lots of|a lot of people|la plupart|beaucoup de|beaucoup d'|utilisateurs|"
     r"plusieurs|several|friend of a friend|pote d'un pote|amie d'une amie|ami d'un ami|"
@@ -172,7 +173,8 @@ THIRD_PARTY = re.compile(
 SERIOUSNESS: dict[str, re.Pattern[str]] = {
     "death": re.compile(
         r"(?<![\w])(?:died|dies|passed away|death of|her death|his death|killed (?:him|her|my"
-        r"|our)|(?<!arm is )(?<!arm was )(?<!arm's )(?<!arms are )dead(?! arm| tired| inside)|fatal|lost (?:my|our) (?:mother|mom|mum|father|dad|son|daughter|wife|"
+        r"|our)|(?<!arm is )(?<!arm was )(?<!arm's )(?<!arms are )dead(?! arm| tired| inside)|"
+        r"fatal|lost (?:my|our) (?:mother|mom|mum|father|dad|son|daughter|wife|"
         rf"husband|brother|sister|{_RELATIVES})|decede|decedee|deces|est mort|est morte|"
         r"mort d'une?|morte d'une?|mort des suites|morte des suites|"
         r"nous a quittes?|a perdu la vie|perdu la vie|s'est eteinte?|a tue (?:ma|mon|mes|notre)|"

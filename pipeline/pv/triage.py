@@ -161,7 +161,9 @@ class Triage:
             for m in self._products.matches(text)
         ]
         if self.lexicon.medicines is not None:
-            found += [(h.start, h.end, 1, h.label) for h in self.lexicon.medicines.find(text, folded)]
+            found += [
+                (h.start, h.end, 1, h.label) for h in self.lexicon.medicines.find(text, folded)
+            ]
         found += [(h.start, h.end, 1, h.label) for h in self.lexicon.generics.find(folded)]
         if not _VACCINE_MAKER.search(folded):
             found = [f for f in found if f[3] != UNSPECIFIED_VACCINE]
