@@ -36,6 +36,10 @@ HYPOTHETICAL = re.compile(
     r"heard|apparently|they say|people say|everyone says|everybody says|i was told|"
     r"was told|read about|i've read|ive read|causes|tout le monde dit|on dit|on m'a dit|"
     r"il parait|parait-il|parait que|paraitrait que|j'ai lu|lu que|entendu dire|swears|"
+    # a dose still to come: "starting Friday and I'm anxious", "je commence lundi"
+    r"(?:starting|start|starts|je commence|commence) (?:it |on )?(?:tomorrow|tmrw|today|tonight|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|next week|soon|demain|lundi|mardi|"
+    r"mercredi|jeudi|vendredi|samedi|dimanche|la semaine prochaine|bientot)|"
     # a regulator's or a paper's communication makes a reaction its topic, not a report
     r"advice on|guidance on|updates advice|mise en garde|mises en garde|"
     r"alerte sur|alerte les|warning on|warning about)(?![\w'])"
@@ -83,7 +87,8 @@ RELATIVE = re.compile(
 #: "Dad on methadone", "hubby's been on", "Mamie a pris", "Grandpa stopped breathing".
 BARE_RELATIVE = re.compile(
     r"(?:^|[.!?;:,]\s*|\n)(?:mom|mum|mommy|mummy|dad|daddy|grandpa|grandma|granny|gran|nan|nana|"
-    r"grandad|granddad|mamie|mamy|papi|papy|maman|papa|tonton|tata|pepe|meme)(?:'s)?"
+    r"grandad|granddad|mamie|mamy|papi|papy|maman|papa|tonton|tata|pepe|meme|baby|baby girl|"
+    r"baby boy|bebe|little one|le bebe|notre bebe|mon bebe)(?:'s)?"
     r"(?:\s*\(\d{1,3}\))?\s+(?!said|says|told|dit|always|toujours)\w|"
     r"(?<![\w'])(?:hubby|hubby's|hubs|wifey|le mari|la femme de mon)(?![\w])"
 )
@@ -127,7 +132,8 @@ SELF = re.compile(
     r"just got|je commence|commence|arrete|passe|sous|depuis (?:le|la|l'|que)|got prescribed|"
     r"was prescribed|on m'a prescrit)\b|\b(?:prescribed me|m'a prescrit)\b|"
     r"\b(?:in remission|en remission)\b|"
-    r"(?<![\w'])(?:for|pour|contre) (?:my|ma|mon|mes) \w|(?<![\w-])-\d+ ?(?:kg|kilos|lbs)\b|"
+    r"(?<![\w'])(?:for|pour|contre) (?:my|ma|mon|mes) \w|"
+    r"(?:^|[.!?]\s*)(?:enceinte|pregnant|breastfeeding|allaitante?)\b|(?<![\w-])-\d+ ?(?:kg|kilos|lbs)\b|"
     r"\b(?:day|jour|week|semaine) \d+\b|\bdown \d+ ?(?:kg|lbs?|pounds)\b|"
     r"(?<![\w'])(?:my|mon|ma|mes) (?:\w+ )?(?:refill|prescription|pills?|meds|medication|"
     r"injection|pen|jab|treatment|traitement|boite|cachets|comprimes|ordonnance|piqure|shots?|"
@@ -198,7 +204,8 @@ SERIOUSNESS: dict[str, re.Pattern[str]] = {
         r"(?:in|overnight)|kept in (?:for|overnight|hospital)|(?:on|in|to) (?:the|a) (?:\w+ )?ward|"
         r"en observation|gardee? (?:en observation|la nuit)|l'ont garde|grands brules|"
         r"en (?:cardio|cardiologie|pediatrie|neuro|neurologie|pneumo|hemato|service)|"
-        r"admise?|transferee? (?:en|aux|a l'))(?![\w])"
+        r"admise?|transferee? (?:en|aux|a l')|on a drip|on an iv|put on a drip|iv fluids|"
+        r"sous perfusion|mis sous perfusion)(?![\w])"
     ),
     "disability": re.compile(
         r"(?<![\w])(?:disabled|disability|permanent|permanently|wheelchair|can't walk anymore|"
@@ -288,6 +295,17 @@ _NOT_STOPPING = re.compile(
 )
 
 
+_TREATED_BEFORE = re.compile(
+    r"(?<![\w'])(?:for my|for his|for her|for this|for the|pour mes|pour ma|pour mon|pour ses|"
+    r"pour son|pour sa|contre les|contre mes|contre ma|contre mon|contre la|contre le)(?![\w])"
+)
+
+
+def treated(folded: str, start: int) -> bool:
+    """The hit is what a medicine is taken for: "for my migraines", "contre les brûlures"."""
+    return in_scope(folded, start, _TREATED_BEFORE, 3)
+
+
 def denied(folded: str, start: int, end: int | None = None) -> bool:
     """The hit at ``start`` is negated ("no nausea"), hypothetical ("could cause nausea") or
     gone ("no more migraines", "migraines gone")."""
@@ -304,6 +322,13 @@ def denied(folded: str, start: int, end: int | None = None) -> bool:
         return True
     before = _CAUSAL_HEDGE.sub(" ", clause_before(folded, start))
     return bool(HYPOTHETICAL.search(" ".join(before.split()[-12:])))
+
+
+#: "they said", "they kept me in": the carers speaking, which does not make the text about others.
+THEY_CARE = re.compile(
+    r"(?<![\w'])they (?:said|say it|told|think|thought|gave|put|had to|kept|admitted|took|did|"
+    r"found|ran|checked|reckon|called|sent|switched|changed|stopped|upped|lowered)(?![\w'])"
+)
 
 
 def self_reference(folded: str) -> bool:
@@ -336,6 +361,7 @@ _GOOD_AFTER = re.compile(
     r"un test|une prise de sang|un bilan|ma piqure|mon injection|l'injection|la piqure|"
     r"take|taking|prendre|try|essayer|a question|an appointment|wait|pay|a prescription|"
     r"\d+|the wrong|the right|some|another|du|de la|des|une? (?:boite|ordonnance|dose)|"
+    r"someone else's|somebody else's|le \w+ d'une? autre|la \w+ d'une? autre|"
     r"a (?:box|script|dose|refill|shot|jab))(?![\w'])"
 )
 

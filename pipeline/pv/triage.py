@@ -182,11 +182,11 @@ class Triage:
             if treated >= 0 and _AND.fullmatch(folded[treated : hit.start]):
                 treated = hit.end
                 continue
+            if _indication(folded, hit.start, products or []) or cues.treated(folded, hit.start):
+                treated = hit.end
+                continue  # "Topamax for migraines", "Skenan pour son cancer", "for my migraines"
             if hit.label in out or cues.denied(folded, hit.start, hit.end):
                 continue
-            if _indication(folded, hit.start, products or []):
-                treated = hit.end
-                continue  # "Topamax for migraines", "Skenan pour son cancer"
             if hit.label == GENERIC_REACTION and "?" in folded[hit.end :].split(".")[0]:
                 continue  # "what are the side effects like?" asks, does not report
             if _asked(folded, hit.start, hit.end):
@@ -239,7 +239,10 @@ class Triage:
         if cues.NO_HARM.search(folded):
             return False
         frame = cues.reaction_frame(folded)
-        given = frame is not None and any(0 <= p - frame.end() <= 3 for p in products or [])
+        given = frame is not None and any(
+            0 <= p - frame.end() <= 12 and _DETERMINER.fullmatch(folded[frame.end() : p])
+            for p in products or []
+        )
         if frame is not None and not given and "?" not in folded[frame.end() :].split(".")[0]:
             return True  # "can it make me ...?" asks; "gave me amoxicillin" gives a medicine
         body = cues.body_complaint(folded)
@@ -251,7 +254,7 @@ class Triage:
         ("seroquel hangover is no joke", "Augmentin = diarrhée garantie"): people post their
         own experience that way, so the author is the patient. Third persons, groups and news
         words ("people on X", "patients", "study", "FDA") keep it from counting."""
-        return bool(reactions) and not cues.THIRD_PARTY.search(folded)
+        return bool(reactions) and not cues.THIRD_PARTY.search(cues.THEY_CARE.sub(" ", folded))
 
 
 def _first_product(found: list[tuple[int, int, int, str]]) -> tuple[str | None, bool]:
@@ -276,6 +279,9 @@ _FOR = re.compile(
 )
 
 
+_DETERMINER = re.compile(
+    r"\s*(?:(?:le|la|les|l'|du|de la|des|the|my|his|her|some|a|an|un|une|more|plus de)\s*)?"
+)
 _AND = re.compile(r"\s*(?:,|and|et|&|/|or|ou|plus)?\s*(?:my|mes|ma|mon|les|the|des)?\s*")
 _BLAME = re.compile(r"(?<![\w'])(?:blam\w*|accus\w*|reproch\w*|sued|suing|poursui\w*)(?![\w'])")
 
