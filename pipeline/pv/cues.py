@@ -37,7 +37,7 @@ HYPOTHETICAL = re.compile(
     r"was told|read about|i've read|ive read|causes|tout le monde dit|on dit|on m'a dit|"
     r"il parait|parait-il|parait que|paraitrait que|j'ai lu|lu que|entendu dire|swears|"
     # a dose still to come: "starting Friday and I'm anxious", "je commence lundi"
-    r"(?:starting|start|starts|je commence|commence) (?:it |on )?(?:tomorrow|tmrw|today|tonight|"
+    r"(?:starting|start|starts|je commence|commence) (?:[\w']+ ){0,2}?(?:on )?(?:tomorrow|tmrw|today|tonight|"
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|next week|soon|demain|lundi|mardi|"
     r"mercredi|jeudi|vendredi|samedi|dimanche|la semaine prochaine|bientot)|"
     # a regulator's or a paper's communication makes a reaction its topic, not a report
