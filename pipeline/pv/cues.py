@@ -193,7 +193,9 @@ SERIOUSNESS: dict[str, re.Pattern[str]] = {
         r"could have died|near death|nearly lost (?:her|him|my|me)|almost lost (?:her|him|my|me)"
         r"|pronostic vital|failli mourir|failli y passer|failli (?:la|le|me|nous) perdre|"
         r"entre la vie et la mort|vie en danger|danger de mort|ventilator|intubated|intubee?|"
-        r"resuscitated|reanimee?|could have killed me|failli y rester)(?![\w])"
+        r"resuscitated|reanimee?|could have killed me|failli y rester|"
+        r"(?:epipen|epi-pen|epi pen|adrenaline|adrenalin|stylo d'adrenaline|paramedics|samu|"
+        r"pompiers)(?: [\w']+){0,3} (?:saved|sauve|a sauve) (?:my|ma|la|sa|his|her) ?(?:life|vie))(?![\w])"
     ),
     "hospitalisation": re.compile(
         r"(?<![\w])(?:hospitali[sz](?:ed|ation)|in (?:the )?hospital|to (?:the )?hospital|"
@@ -284,7 +286,8 @@ _BEFORE_OR_UNTOUCHED_AFTER = re.compile(
 _UNTOUCHED_BEFORE = re.compile(
     r"(?<![\w'])(?:toujours ce|toujours cette|toujours ces|toujours aussi|used to kill my|"
     r"used to fix my|used to stop my|barely touches my|doesn't touch my|still have my|"
-    r"still get my)(?![\w])"
+    r"still get my|still feel exactly as|still feel as|still feel just as|still just as|"
+    r"still exactly as)(?![\w])"
 )
 
 
@@ -354,7 +357,7 @@ _GOOD_AFTER = re.compile(
     r"(?:feel |feeling |so |much |a lot |way |soo+ )?(?:better|good|great|fine|happy|"
     r"happier|calm|calmer|normal|human|alive|myself|hopeful|productive|focused|smile|laugh|"
     r"want|think|realize|realise|wonder|love|able|life back|my life back|sane|whole|less|"
-    r"stable|functional|energized|energetic|motivated|confident|"
+    r"stable|functional|energized|energetic|motivated|confident|level|balanced|grounded|going|"
     r"du bien|bien|mieux|plaisir|rien|aucun|plus rien|effet|sourire|rire|revivre|penser|"
     r"envie de vivre|la vie|ma vie|my life|mon sourire|le sourire|ma joie|gout de vivre|"
     r"espoir|sous|on it|du sport|confiance|plus calme|zen|sur ordonnance|a jeun|"
