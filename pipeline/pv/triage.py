@@ -39,6 +39,8 @@ AUTHOR_FIELDS = ("author", "author_id", "handle", "user", "username", "screen_na
 GENERIC_REACTION = "Adverse drug reaction"
 #: The lexicon's death: a reaction only when nothing else is reported ("X killed my gran").
 DEATH = "Death"
+#: The disease, whose English name is French "goût" (taste) once accents are folded.
+GOUT = "Gout"
 DEFAULT_BRANDS = Path(__file__).resolve().parent.parent / "config" / "brands.yaml"
 
 
@@ -187,6 +189,8 @@ class Triage:
                 continue  # "Topamax for migraines", "Skenan pour son cancer", "for my migraines"
             if hit.label in out or cues.denied(folded, hit.start, hit.end):
                 continue
+            if hit.label == GOUT and _taste(folded, hit.start, hit.end):
+                continue  # French "goût" (taste) folds to "gout": "ce sirop a mauvais goût"
             if hit.label == GENERIC_REACTION and "?" in folded[hit.end :].split(".")[0]:
                 continue  # "what are the side effects like?" asks, does not report
             if _asked(folded, hit.start, hit.end):
@@ -255,6 +259,25 @@ class Triage:
         own experience that way, so the author is the patient. Third persons, groups and news
         words ("people on X", "patients", "study", "FDA") keep it from counting."""
         return bool(reactions) and not cues.THIRD_PARTY.search(cues.THEY_CARE.sub(" ", folded))
+
+
+_TASTE_BEFORE = re.compile(
+    r"(?:^|[\s'])(?:le|un|du|ce|cet|mauvais|bon|sale|drole de|sans|perte du|perdu le|au|leur|son|mon|"
+    r"quel|petit|arriere|a un|avec un|ont un|a le|de)\s*$"
+)
+_TASTE_AFTER = re.compile(
+    r"^\s*(?:de|du|des|d'|horrible|bizarre|amer|metallique|affreux|affreuse|degueulasse|immonde|"
+    r"infect|chelou|etrange|sucre|sale|acide|special|particulier|pourri|dans la bouche|"
+    r"insupportable|atroce|ignoble)(?![\w])"
+)
+
+
+def _taste(folded: str, start: int, end: int) -> bool:
+    """ "gout" in French wording: the folded "goût" (taste), not the disease ("la goutte")."""
+    return bool(
+        _TASTE_BEFORE.search(folded[max(0, start - 20) : start])
+        or _TASTE_AFTER.search(folded[end : end + 25])
+    )
 
 
 def _first_product(found: list[tuple[int, int, int, str]]) -> tuple[str | None, bool]:

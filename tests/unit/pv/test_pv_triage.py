@@ -455,3 +455,11 @@ def test_seriousness_cues_for_carers_words(triage: Triage) -> None:
     assert "death" not in case.seriousness
     case = triage.assess("Depuis le Ciflox, une tendinite et je marche avec une canne", "@a")
     assert "disability" in case.seriousness
+
+
+def test_french_gout_taste_is_not_the_disease(triage: Triage) -> None:
+    assert triage.assess("ce sirop Toplexil a mauvais goût", "@a").reactions == ()
+    assert triage.assess("Augmentin, le goût est immonde", "@a").reactions == ()
+    assert triage.assess("le Flagyl me laisse un goût de métal", "@a").reactions == ("Dysgeusia",)
+    assert triage.assess("Lasix gave me a gout attack", "@a").reactions == ("Gout",)
+    assert triage.assess("sous Esidrex j'ai fait une crise de goutte", "@a").reactions == ("Gout",)
