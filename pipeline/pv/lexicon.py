@@ -98,10 +98,25 @@ def _key(term: str) -> str:
     return " ".join(normalise(term).split())
 
 
+#: Words people slip between the words of a reaction ("libido is *basically* gone", "the room
+#: *keeps* spinning", "j'ai la tête *complètement* dans le coton"): a multi-word form still
+#: matches with one of them between two of its words, and is looked up without it.
+FILLERS = (
+    "really|so|basically|completely|totally|super|very|just|constantly|literally|kinda|"
+    "pretty|keeps|kept|still|absolutely|seriously|actually|always|all|even|"
+    "tres|trop|hyper|vraiment|completement|tellement|toujours|encore|grave|carrement|"
+    "deja|souvent|un peu|tout|toute|tous|toutes"
+)
+_FILLER_GAP = rf"\ (?:(?:{FILLERS})\ )?"
+_FILLER_IN = re.compile(rf" (?:{FILLERS})(?= )")
+
+
 def _alternation(terms: list[str]) -> str:
     folded = {_key(t) for t in terms}
     folded.discard("")
-    return "|".join(re.escape(t) for t in sorted(folded, key=len, reverse=True))
+    return "|".join(
+        re.escape(t).replace("\\ ", _FILLER_GAP) for t in sorted(folded, key=len, reverse=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -148,10 +163,11 @@ class TermIndex:
         return sorted((h for h in out if h.label != IGNORED), key=lambda h: h.start)
 
     def _label(self, surface: str) -> str | None:
-        for cut in (0, 1, 2):
-            key = surface[: len(surface) - cut] if cut else surface
-            if key in self.label_of:
-                return self.label_of[key]
+        for text in (surface, _FILLER_IN.sub("", surface)):
+            for cut in (0, 1, 2):
+                key = text[: len(text) - cut] if cut else text
+                if key in self.label_of:
+                    return self.label_of[key]
         return None
 
 

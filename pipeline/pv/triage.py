@@ -39,6 +39,8 @@ AUTHOR_FIELDS = ("author", "author_id", "handle", "user", "username", "screen_na
 GENERIC_REACTION = "Adverse drug reaction"
 #: The lexicon's death: a reaction only when nothing else is reported ("X killed my gran").
 DEATH = "Death"
+#: The disease, whose English name is French "goût" (taste) once accents are folded.
+GOUT = "Gout"
 DEFAULT_BRANDS = Path(__file__).resolve().parent.parent / "config" / "brands.yaml"
 
 
@@ -117,16 +119,24 @@ class Triage:
 
     def assess(self, text: str, author: str | None = None) -> CaseAssessment:
         folded = normalise(text)
-        reactions = self.reactions(folded)
-        product, company = self.named_product(text, folded)
-        if not reactions and product is not None and self._unnamed_reaction(folded):
+        found = self._product_hits(text, folded)
+        reactions = self.reactions(folded, [(h[0], h[1]) for h in found])
+        product, company = _first_product(found)
+        starts = [h[0] for h in found]
+        if not reactions and product is not None and self._unnamed_reaction(folded, starts):
             reactions = (GENERIC_REACTION,)
+        if reactions and _blamed_elsewhere(folded, found):
+            reactions = ()
         reporter = bool(author and author.strip()) or bool(cues.FIRST_PERSON.search(folded))
         return CaseAssessment(
             reporter=reporter,
             patient=self._patient(folded)
             or _owned(folded, product)
-            or (reporter and product is not None and self._own_experience(folded, reactions)),
+            or (
+                reporter
+                and product is not None
+                and self._own_experience(folded, reactions or self._mentioned(folded))
+            ),
             product=product,
             reactions=reactions,
             seriousness=self.seriousness(folded, reactions),
@@ -142,23 +152,45 @@ class Triage:
         """The first product named and whether it is the company's: a tracked product (any
         rule of the brand matcher), else a medicine name or a listed generic. At the same
         position the company's product wins (its generic may also be a listed medicine)."""
-        found = [(m.start, 0, self._product_names[m.brand]) for m in self._products.matches(text)]
-        if self.lexicon.medicines is not None:
-            found += [(h.start, 1, h.label) for h in self.lexicon.medicines.find(text, folded)]
-        found += [(h.start, 1, h.label) for h in self.lexicon.generics.find(folded)]
-        if not found:
-            return None, False
-        _, other, name = min(found)
-        return name, other == 0
+        return _first_product(self._product_hits(text, folded))
 
-    def reactions(self, folded: str) -> tuple[str, ...]:
-        """Preferred terms reported (not negated, not hypothetical), by first appearance."""
+    def _product_hits(self, text: str, folded: str) -> list[tuple[int, int, int, str]]:
+        """(start, end, 0 for the company's / 1 for another medicine, name) of every product
+        named. A bare "vaccine", "jab", "vaccin" names no product (GVP VI asks for an
+        identifiable one) unless a vaccine maker is named too ("@pfizer ... the vaccine")."""
+        found = [
+            (m.start, m.start + len(m.surface), 0, self._product_names[m.brand])
+            for m in self._products.matches(text)
+        ]
+        if self.lexicon.medicines is not None:
+            found += [
+                (h.start, h.end, 1, h.label) for h in self.lexicon.medicines.find(text, folded)
+            ]
+        found += [(h.start, h.end, 1, h.label) for h in self.lexicon.generics.find(folded)]
+        if not _VACCINE_MAKER.search(folded):
+            found = [f for f in found if f[3] != UNSPECIFIED_VACCINE]
+        return found
+
+    def reactions(
+        self, folded: str, products: list[tuple[int, int]] | None = None
+    ) -> tuple[str, ...]:
+        """Preferred terms reported (not negated, not hypothetical, not what a product named
+        just before is taken for), by first appearance."""
         if cues.GLOBAL_DENIAL.search(folded) and not _has_clause_turn(folded):
             return ()
         out: list[str] = []
+        treated = -1  # end of the last indication: "for anxiety and panic attacks"
         for hit in self.lexicon.reactions.find(folded):
+            if treated >= 0 and _AND.fullmatch(folded[treated : hit.start]):
+                treated = hit.end
+                continue
+            if _indication(folded, hit.start, products or []) or cues.treated(folded, hit.start):
+                treated = hit.end
+                continue  # "Topamax for migraines", "Skenan pour son cancer", "for my migraines"
             if hit.label in out or cues.denied(folded, hit.start, hit.end):
                 continue
+            if hit.label == GOUT and _taste(folded, hit.start, hit.end):
+                continue  # French "goût" (taste) folds to "gout": "ce sirop a mauvais goût"
             if hit.label == GENERIC_REACTION and "?" in folded[hit.end :].split(".")[0]:
                 continue  # "what are the side effects like?" asks, does not report
             if _asked(folded, hit.start, hit.end):
@@ -187,18 +219,36 @@ class Triage:
     def _patient(self, folded: str) -> bool:
         if cues.RELATIVE.search(folded) or cues.AGE_SEX.search(folded):
             return True
+        if cues.BARE_RELATIVE.search(folded):
+            return True
         return cues.self_reference(folded)
 
+    def _mentioned(self, folded: str) -> tuple[str, ...]:
+        """Reactions named at all, even denied, gone or the indication ("no nausea", "X for my
+        migraines"), unless asked or hypothetical: the writer speaks of their own treatment."""
+        return tuple(
+            h.label
+            for h in self.lexicon.reactions.find(folded)
+            if not _asked(folded, h.start, h.end)
+            and not cues.in_scope(folded, h.start, cues.HYPOTHETICAL, 12)
+        )
+
     @staticmethod
-    def _unnamed_reaction(folded: str) -> bool:
+    def _unnamed_reaction(folded: str, products: list[int] | None = None) -> bool:
         """A medicine "made me ..." / "m'a fait ..." something, or a body part doing something
         bad ("my hands are purple", "mal au genou"), that the lexicon does not name: an
         unspecified reaction, unless the whole text denies side effects or it is asked."""
         if cues.GLOBAL_DENIAL.search(folded) and not _has_clause_turn(folded):
             return False
+        if cues.NO_HARM.search(folded):
+            return False
         frame = cues.reaction_frame(folded)
-        if frame is not None and "?" not in folded[frame.end() :].split(".")[0]:
-            return True  # "can it make me ...?" asks
+        given = frame is not None and any(
+            0 <= p - frame.end() <= 12 and _DETERMINER.fullmatch(folded[frame.end() : p])
+            for p in products or []
+        )
+        if frame is not None and not given and "?" not in folded[frame.end() :].split(".")[0]:
+            return True  # "can it make me ...?" asks; "gave me amoxicillin" gives a medicine
         body = cues.body_complaint(folded)
         return body is not None and not _asked(folded, body.start(), body.end())
 
@@ -208,7 +258,78 @@ class Triage:
         ("seroquel hangover is no joke", "Augmentin = diarrhée garantie"): people post their
         own experience that way, so the author is the patient. Third persons, groups and news
         words ("people on X", "patients", "study", "FDA") keep it from counting."""
-        return bool(reactions) and not cues.THIRD_PARTY.search(folded)
+        return bool(reactions) and not cues.THIRD_PARTY.search(cues.THEY_CARE.sub(" ", folded))
+
+
+_TASTE_BEFORE = re.compile(
+    r"(?:^|[\s'])(?:le|un|du|ce|cet|mauvais|bon|sale|drole de|sans|perte du|perdu le|au|leur|son|mon|"
+    r"quel|petit|arriere|a un|avec un|ont un|a le|de)\s*$"
+)
+_TASTE_AFTER = re.compile(
+    r"^\s*(?:de|du|des|d'|horrible|bizarre|amer|metallique|affreux|affreuse|degueulasse|immonde|"
+    r"infect|chelou|etrange|sucre|sale|acide|special|particulier|pourri|dans la bouche|"
+    r"insupportable|atroce|ignoble)(?![\w])"
+)
+
+
+def _taste(folded: str, start: int, end: int) -> bool:
+    """ "gout" in French wording: the folded "goût" (taste), not the disease ("la goutte")."""
+    return bool(
+        _TASTE_BEFORE.search(folded[max(0, start - 20) : start])
+        or _TASTE_AFTER.search(folded[end : end + 25])
+    )
+
+
+def _first_product(found: list[tuple[int, int, int, str]]) -> tuple[str | None, bool]:
+    if not found:
+        return None, False
+    _, _, other, name = min(found)
+    return name, other == 0
+
+
+#: The catalogue's entry for a vaccine named by no brand, maker nor disease.
+UNSPECIFIED_VACCINE = "vaccine (unspecified)"
+_VACCINE_MAKER = re.compile(
+    r"(?<![\w])(?:pfizer|biontech|moderna|astrazeneca|astra zeneca|janssen|novavax|sanofi|gsk|"
+    r"msd|valneva|seqirus)(?![\w])"
+)
+#: Between a product and a hit: "X for", "X 50mg pour mes", "X contre les" -- what it treats.
+_FOR = re.compile(
+    r"^[\s,]*(?:\d+\s?(?:mg|mcg|ug|g|ml)?\s+)?(?:(?:daily|tablets?|pills?|injections?|shots?|"
+    r"cream|gel|inhaler|xl|xr|er|sr|lp)\s+)?(?:for|pour|contre|against|to treat|to help with)"
+    r"(?:\s(?:my|his|her|their|our|the|this|that|a|an|ma|mon|mes|son|sa|ses|leur|les|le|la|une|un|"
+    r"ce|cette|cet|des|du|of))?(?:\s\w+)?\s*(?:l'|d')?$"
+)
+
+
+_DETERMINER = re.compile(
+    r"\s*(?:(?:le|la|les|l'|du|de la|des|the|my|his|her|some|a|an|un|une|more|plus de)\s*)?"
+)
+_AND = re.compile(r"\s*(?:,|and|et|&|/|or|ou|plus)?\s*(?:my|mes|ma|mon|les|the|des)?\s*")
+_BLAME = re.compile(r"(?<![\w'])(?:blam\w*|accus\w*|reproch\w*|sued|suing|poursui\w*)(?![\w'])")
+
+
+def _indication(folded: str, start: int, products: list[tuple[int, int]]) -> bool:
+    """The hit follows a product and "for" / "pour" / "contre": the indication (unless the
+    product is blamed for it: "blaming Mounjaro for hair loss")."""
+    return any(
+        0 <= start - end <= 40
+        and _FOR.search(folded[end:start])
+        and not _BLAME.search(folded[max(0, begin - 25) : begin])
+        for begin, end in products
+    )
+
+
+#: "that's the tequila, not my Lexapro", "rien à voir avec le Crestor": blamed on something else.
+_NOT_THE = re.compile(
+    r"(?:(?<![\w'])(?:not|pas|nothing to do with|rien a voir avec|unrelated to|"
+    r"sans rapport avec|not because of|not from)(?:\s(?:my|the|his|her|le|la|les|mon|ma|mes|du|"
+    r"de la|des|avec le|avec la))?\s*(?:l')?)$"
+)
+
+
+def _blamed_elsewhere(folded: str, found: list[tuple[int, int, int, str]]) -> bool:
+    return any(_NOT_THE.search(folded[max(0, start - 30) : start]) for start, *_ in found)
 
 
 def _owned(folded: str, product: str | None) -> bool:

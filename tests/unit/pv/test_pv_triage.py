@@ -357,3 +357,109 @@ def test_batch_seven_wording(triage: Triage) -> None:
     assert case.valid and "disability" not in case.seriousness  # days in bed are not lasting
     case = triage.assess("Merci au Seroplex de m'avoir sortie de la dépression", "@a")
     assert case.reactions == ()  # what it treated
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I heard Lexapro causes memory loss, true?",
+        "apparently Mounjaro makes you lose your hair",
+        "on m'a dit que le Seroplex donnait des nausées",
+        "Paraît que le Lyrica fait grossir",
+        "starting Zoloft on Monday and terrified it'll make me gain weight",
+        "Je commence le Seroplex demain et j'ai la boule au ventre",
+        "MHRA updates advice on isotretinoin and mood changes",
+    ],
+)
+def test_hearsay_claims_and_fears_are_not_reports(triage: Triage, text: str) -> None:
+    assert triage.assess(text, "@a").reactions == (), text
+
+
+def test_hearsay_about_an_identifiable_person_still_reports(triage: Triage) -> None:
+    case = triage.assess("my sister said the Mirena gave her awful acne", "@a")
+    assert case.reactions == ("Acne",) and case.valid
+    case = triage.assess("people on the forum keep blaming Ozempic for hair loss", "@a")
+    assert case.reactions and not case.patient  # events of others, nobody identifiable
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Lyrica for my nerve pain and anxiety, it helps",
+        "been on propranolol for migraines for a year",
+        "Inexium contre les brûlures d'estomac, top",
+        "Mon père prend du Skenan pour son cancer",
+        "I had headaches for years long before I started Neviora",
+        "Eczéma depuis l'enfance, maintenant sous Epidra",
+        "Doliprane et toujours ce mal de dos, ça sert à rien",
+        "headache today but that's the wine, not my Lexapro",
+        "courbatures mais rien à voir avec le Crestor, c'est le sport",
+    ],
+)
+def test_indication_history_efficacy_and_other_causes_are_not_reactions(
+    triage: Triage, text: str
+) -> None:
+    case = triage.assess(text, "@a")
+    assert case.reactions == (), text
+    assert case.patient, text  # the writer still speaks of their own treatment
+
+
+def test_bare_vaccine_names_no_product_unless_a_maker_or_disease_does(triage: Triage) -> None:
+    assert triage.assess("the jab gave me a fever for two days", "@a").product is None
+    assert triage.assess("le vaccin m'a donné de la fièvre", "@a").product is None
+    assert triage.assess("the flu jab gave me a fever", "@a").product is not None
+    assert triage.assess("@pfizer the vaccine gave me a fever", "@a").product is not None
+    assert triage.assess("my son had his MMR and a fever after", "@a").product == "MMR vaccine"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mom (79) got very dizzy after they added tramadol",
+        "Dad on amlodipine, his ankles are swollen",
+        "hubby's on finasteride and his libido is gone",
+        "Mamie a pris son Tahor et a eu des crampes toute la nuit",
+        "71F on warfarin with a big bruise on her arm",
+        "Bébé a eu son vaccin Infanrix et a fait de la fièvre",
+    ],
+)
+def test_relatives_named_bare_and_age_sex_shorthand_are_patients(triage: Triage, text: str) -> None:
+    case = triage.assess(text, "@a")
+    assert case.patient and case.valid, text
+
+
+def test_medication_errors_without_harm_report_nothing(triage: Triage) -> None:
+    for text in (
+        "pharmacy gave me 100mg sertraline instead of 50, took it for days, no issues",
+        "Le pharmacien m'a donné du Kardégic 160 au lieu de 75, j'ai rien senti",
+        "my GP gave me amoxicillin for this chest infection",
+    ):
+        assert triage.assess(text, "@a").reactions == (), text
+
+
+def test_fillers_inside_a_reaction_and_new_lay_forms(triage: Triage) -> None:
+    assert (
+        "Libido decreased" in triage.assess("Paxil and my libido is basically gone", "@a").reactions
+    )
+    case = triage.assess("got pregnant on Nexplanon, never missed anything", "@a")
+    assert case.reactions == ("Unintended pregnancy",) and case.valid
+    case = triage.assess("Co-codamol has bunged me right up", "@a")
+    assert case.reactions == ("Constipation",)
+    assert triage.assess("NICE approves a new migraine drug, Vydura", None).reactions == ()
+
+
+def test_seriousness_cues_for_carers_words(triage: Triage) -> None:
+    case = triage.assess("Dad had a fit after starting tramadol, a night in resus", "@a")
+    assert case.valid and "hospitalisation" in case.seriousness
+    case = triage.assess("the jab gave me a dead arm for three days", "@a")
+    assert "death" not in case.seriousness
+    case = triage.assess("Depuis le Ciflox, une tendinite et je marche avec une canne", "@a")
+    assert "disability" in case.seriousness
+
+
+def test_french_gout_taste_is_not_the_disease(triage: Triage) -> None:
+    assert triage.assess("ce sirop Toplexil a mauvais goût", "@a").reactions == ()
+    assert triage.assess("Augmentin, le goût est immonde", "@a").reactions == ()
+    assert triage.assess("le Flagyl me laisse un goût de métal", "@a").reactions == ("Dysgeusia",)
+    assert triage.assess("Lasix gave me a gout attack", "@a").reactions == ("Gout",)
+    assert triage.assess("sous Esidrex j'ai fait une crise de goutte", "@a").reactions == ("Gout",)
