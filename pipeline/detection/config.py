@@ -81,6 +81,13 @@ class DetectorConfig:
     """Starting threshold of each scale (standardised units)."""
     tail_learn_after_seconds: int = 6 * 3600
     """The tails learn only once the baseline has had this long to settle."""
+    tail_decluster: bool = False
+    """Runs declustering of each scale's tail (:mod:`.pot`): the exceedances of one run (a
+    burst, and the buckets a summed statistic stays high after it) count once in the GPD fit,
+    and a bucket's tail probability is the chance it starts an episode that extreme."""
+    tail_run_seconds: int = 1800
+    """With declustering, a run ends after this long below the threshold, beyond the scale's own
+    window (a k-bucket sum stays high for k buckets after one spike)."""
 
     # -- paging ------------------------------------------------------------------------------------
     alert_p: float = SENSITIVITY_LEVELS[DEFAULT_SENSITIVITY]
@@ -108,6 +115,10 @@ class DetectorConfig:
     """Consecutive calm buckets that resolve an alert."""
     cooldown_seconds: int = 3600
     """After a resolution no new alert pages for this long, so a dying surge does not page twice."""
+    repage_seconds: int = 0
+    """After an episode resolves, for this long a new page needs a smaller p than the episode's
+    most extreme bucket (and early firing waits for the close): real extremes come in runs, so a
+    story that flares up again pages once. 0 turns it off."""
     max_gap_buckets: int = 2016
     """At most this many missing buckets (a week at 5 minutes) are replayed as zeros."""
 
