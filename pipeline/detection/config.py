@@ -77,6 +77,10 @@ class DetectorConfig:
     tail_prior_weight: float = 20.0
     """The GPD a new series starts with, and how many excesses it weighs: a young series' tail is
     a moderately heavy one, not a Gaussian that would page on its first burst."""
+    tail_shape: float | None = None
+    """None: each scale's GPD shape is fitted to the series' own excesses (probability-weighted
+    moments). A number: every series' tails have this shape and only their scale is fitted (the
+    mean excess), a far steadier estimate from 50 excesses."""
     tail_initial: float = 2.0
     """Starting threshold of each scale (standardised units)."""
     tail_learn_after_seconds: int = 6 * 3600

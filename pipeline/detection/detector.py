@@ -100,6 +100,7 @@ class SeriesDetector:
                 prior_shape=cfg.tail_prior_shape,
                 prior_weight=cfg.tail_prior_weight,
                 run=k - 1 + cfg.buckets(cfg.tail_run_seconds) if cfg.tail_decluster else 0,
+                shape=cfg.tail_shape,
             )
             for k in self._ks
         ]

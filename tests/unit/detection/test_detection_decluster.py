@@ -121,3 +121,38 @@ def test_runs_below_counts_a_burst_once_and_skips_unscored_buckets() -> None:
     ps = burst + [0.5] * 12 + [1e-4, None, 1e-4]
     assert runs_below(ps, 1e-3, gap=12) == 3
     assert runs_below(ps, 1e-5, gap=12) == 0
+
+
+def test_a_fixed_shape_fits_only_the_scale_from_the_mean_excess() -> None:
+    t = TailModel(
+        rate=0.02,
+        step=0.0,
+        memory=50,
+        initial_threshold=0.0,
+        prior_scale=0.7,
+        prior_shape=0.1,
+        prior_weight=20.0,
+        shape=0.0,
+    )
+    assert t.fit() == (0.7, 0.0)  # no excess yet: the prior scale
+    for s in [1.0, 2.0, 3.0] * 16:  # 48 excesses, within the memory of 50
+        t.learn(s)
+    scale, shape = t.fit()
+    w = 48 / (48 + 20)
+    assert shape == 0.0
+    assert scale == pytest.approx(2.0**w * 0.7 ** (1 - w))
+    # Exponential tail: never bounded, so a value far out is rare but not impossible.
+    assert 1e-12 < t.tail(30.0) < t.tail(10.0) < 0.02
+
+
+def test_a_fitted_negative_shape_bounds_the_tail_and_a_fixed_one_does_not() -> None:
+    # Excesses spread evenly (a light, bounded-looking tail): the fitted shape is negative and
+    # a value past its end point gets the floor probability.
+    fitted, fixed = tail(run=0), tail(run=0)
+    fixed.shape = 0.0
+    for s in [2.0 + 0.04 * i for i in range(1, 51)]:
+        fitted.learn(s)
+        fixed.learn(s)
+    assert fitted.fit()[1] < 0.0
+    assert fitted.tail(8.0) == pytest.approx(1e-12)
+    assert fixed.tail(8.0) > 1e-6
