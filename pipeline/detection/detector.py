@@ -173,7 +173,7 @@ class SeriesDetector:
         """
         cfg = self.config
         t = _epoch(start)
-        if self.firing or self.cooldown > 0 or self.rearm > 0 or self.n < self._warmup:
+        if self.firing or self.cooldown > 0 or self.n < self._warmup:
             return None
         if self.last_epoch is not None and t <= self.last_epoch:
             return None
@@ -198,6 +198,10 @@ class SeriesDetector:
             rest < cfg.early_rest_min
             or upper_tail(float(rest), rest_expected, alpha) > cfg.early_rest_p
         ):
+            return None
+        # Within the re-page window the bucket so far must already beat the last episode, as
+        # at close (its count only grows, so this p is a ceiling on the closed bucket's).
+        if self.rearm > 0 and self._p_after(self.resid, count, yhat) >= self.episode_p:
             return None
         self.firing = True
         self.calm = 0

@@ -93,7 +93,7 @@ def test_re_page_suppression_pages_a_flare_up_once_unless_it_is_more_extreme() -
     gap = [10.0] * 36  # three hours: past the cool-down, inside the re-page window
     first, same = [300.0] * 3, [150.0] * 3  # the flare-up smaller than the first burst
     values = quiet + first + [10.0] * 20 + gap + same + [10.0] * 20
-    off = transitions(values, DetectorConfig())
+    off = transitions(values, DetectorConfig(repage_seconds=0))
     on = transitions(values, DetectorConfig(repage_seconds=12 * 3600))
     assert [k for _, k in off].count("fired") == 2
     assert [k for _, k in on].count("fired") == 1
