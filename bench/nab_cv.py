@@ -1,11 +1,14 @@
 """Choose detector settings by leave-one-series-out cross-validation on NAB realTweets dev series.
 
-    python -m bench.nab_cv [--grid JSON] [--nab-dir DIR] [--scorer nab_score.py]
+    python -m bench.nab_cv [--grid JSON] [--profile P] [--calibration] [--nab-dir DIR]
+                           [--scorer nab_score.py]
 
 For every candidate setting in the grid, every series is backtested once (in process, the stream's
 detector); then, for each series left out, the setting with the best NAB score (standard profile,
 the ``alert`` column at threshold 0.5) on the other four is picked and scored on the one left out.
-Prints the per-fold choice and held-out score, and the setting chosen most often across folds.
+Prints the per-fold choice and held-out score, their mean, and the setting chosen most often.
+``--calibration`` prints instead, for each setting, the share of buckets (and of runs of buckets)
+with p < alpha outside the labelled windows.
 NAB's scorer is the shared tool (not part of the product), loaded from its path.
 """
 
@@ -179,15 +182,17 @@ def main(argv: list[str] | None = None) -> int:
             + " ".join(f"{n[15:-4]}={norm(c, [n], 'standard'):.0f}" for n in names)
         )
     if len(candidates) > 1:
-        chosen = []
+        chosen, held = [], []
         for out in names:
             train = [n for n in names if n != out]
             best = max(range(len(candidates)), key=lambda c: norm(c, train, args.profile))
             chosen.append(best)
+            held.append(norm(best, [out], args.profile))
             print(
                 f"fold {out}: chose {json.dumps(candidates[best])} "
                 f"train={norm(best, train, args.profile):.1f} held-out={norm(best, [out], args.profile):.1f}"
             )
+        print(f"mean held-out fold score: {sum(held) / len(held):.1f}")
         top = Counter(chosen).most_common(1)[0][0]
         print(f"chosen most often: {json.dumps(candidates[top])}")
     return 0

@@ -17,7 +17,8 @@ bucket (fed in order of start time) it
    the bucket's ``p`` is the smallest scale's times the number of scales, and ``score = 1 - p``;
 4. pages when ``p <= alert_p`` (the sensitivity), the bucket holds ``min_observed`` mentions or
    more and at least ``min_ratio`` times its expected volume; resolves after
-   ``resolve_buckets`` calm buckets, then cools down.
+   ``resolve_buckets`` calm buckets, then cools down; for ``repage_seconds`` after an episode,
+   only a bucket more extreme than the episode's pages again (extremes come in runs).
 
 It also judges the bucket still filling (:meth:`SeriesDetector.judge_filling`): when the mentions
 of the last ``early_window_seconds`` are already extreme for the expected rate, and not a blip,
