@@ -1,11 +1,14 @@
 """Choose detector settings by leave-one-series-out cross-validation on NAB realTweets dev series.
 
-    python -m bench.nab_cv [--grid JSON] [--nab-dir DIR] [--scorer nab_score.py]
+    python -m bench.nab_cv [--grid JSON] [--profile P] [--calibration] [--nab-dir DIR]
+                           [--scorer nab_score.py]
 
 For every candidate setting in the grid, every series is backtested once (in process, the stream's
 detector); then, for each series left out, the setting with the best NAB score (standard profile,
 the ``alert`` column at threshold 0.5) on the other four is picked and scored on the one left out.
-Prints the per-fold choice and held-out score, and the setting chosen most often across folds.
+Prints the per-fold choice and held-out score, their mean, and the setting chosen most often.
+``--calibration`` prints instead, for each setting, the share of buckets (and of runs of buckets)
+with p < alpha outside the labelled windows.
 NAB's scorer is the shared tool (not part of the product), loaded from its path.
 """
 
@@ -63,21 +66,59 @@ def run(
 ALPHAS = (1e-2, 1e-3, 1e-4)
 
 
-def calibration(files: list[Any], data: dict[str, tuple[list[Any], list[float]]]) -> None:
-    """Observed share of p < alpha on the scored buckets outside the windows, per series."""
+RUN_GAP = 12
+"""Buckets at or above alpha that end a run of p < alpha (an hour): one burst counts once."""
+
+
+def runs_below(ps: list[float | None], alpha: float, gap: int = RUN_GAP) -> int:
+    """Runs of p < alpha, a run ending after ``gap`` buckets in a row that are not (None: not
+    counted, e.g. inside a labelled window, and it ends a run)."""
+    count, since = 0, gap
+    for p in ps:
+        if p is not None and p < alpha:
+            if since >= gap:
+                count += 1
+            since = 0
+        else:
+            since = gap if p is None else since + 1
+    return count
+
+
+def calibration(
+    files: list[Any], data: dict[str, tuple[list[Any], list[float]]], cfg: DetectorConfig
+) -> None:
+    """Observed share of p < alpha on the scored buckets outside the windows, per series: per
+    bucket, and per run (a run of p < alpha buckets, ended by an hour at or above alpha, counted
+    once: real extremes come in runs, and a run is one episode a person sees)."""
     totals = [0] * len(ALPHAS)
+    run_totals = [0] * len(ALPHAS)
     n_all = 0
-    print("series                       buckets " + " ".join(f"p<{a:g}" for a in ALPHAS))
+    head = " ".join(f"p<{a:g}" for a in ALPHAS)
+    print(f"series                       buckets  per bucket: {head}  per run: {head}")
     for f in files:
-        _, scores = run(DetectorConfig(), *data[f.name])
-        quiet = [
-            1.0 - s for s, w, ok in zip(scores, f.window, f.scorable, strict=True) if w < 0 and ok
+        _, scores = run(cfg, *data[f.name])
+        marked: list[float | None] = [
+            1.0 - s if w < 0 and ok else None
+            for s, w, ok in zip(scores, f.window, f.scorable, strict=True)
         ]
+        quiet = [p for p in marked if p is not None]
         shares = [sum(p < a for p in quiet) for a in ALPHAS]
+        runs = [runs_below(marked, a) for a in ALPHAS]
         totals = [t + k for t, k in zip(totals, shares, strict=True)]
+        run_totals = [t + k for t, k in zip(run_totals, runs, strict=True)]
         n_all += len(quiet)
-        print(f"{f.name:<28} {len(quiet):>7} " + " ".join(f"{k / len(quiet):.2e}" for k in shares))
-    print(f"{'all five':<28} {n_all:>7} " + " ".join(f"{k / n_all:.2e}" for k in totals))
+        print(
+            f"{f.name:<28} {len(quiet):>7}  "
+            + " ".join(f"{k / len(quiet):.2e}" for k in shares)
+            + "  "
+            + " ".join(f"{k / len(quiet):.2e}" for k in runs)
+        )
+    print(
+        f"{'all five':<28} {n_all:>7}  "
+        + " ".join(f"{k / n_all:.2e}" for k in totals)
+        + "  "
+        + " ".join(f"{k / n_all:.2e}" for k in run_totals)
+    )
 
 
 def grid(spec: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -94,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--calibration",
         action="store_true",
-        help="print the share of buckets with p < alpha outside the labelled windows instead",
+        help="print the share of buckets (and of runs) with p < alpha outside the labelled "
+        "windows, for each setting in the grid, instead",
     )
     args = ap.parse_args(argv)
     nab = load_scorer(args.scorer)
@@ -102,10 +144,12 @@ def main(argv: list[str] | None = None) -> int:
 
     files = nab.load_corpus(args.nab_dir)
     data = {f.name: read(args.nab_dir / "realTweets" / f.name) for f in files}
-    if args.calibration:
-        calibration(files, data)
-        return 0
     candidates = grid(json.loads(args.grid)) or [{}]
+    if args.calibration:
+        for cand in candidates:
+            print(json.dumps(cand))
+            calibration(files, data, replace(DetectorConfig(), **cand))
+        return 0
     # raw[c][file] = (raw score, fp count) per profile
     raw: list[dict[str, dict[str, tuple[float, int, int]]]] = []
     for cand in candidates:
@@ -138,15 +182,17 @@ def main(argv: list[str] | None = None) -> int:
             + " ".join(f"{n[15:-4]}={norm(c, [n], 'standard'):.0f}" for n in names)
         )
     if len(candidates) > 1:
-        chosen = []
+        chosen, held = [], []
         for out in names:
             train = [n for n in names if n != out]
             best = max(range(len(candidates)), key=lambda c: norm(c, train, args.profile))
             chosen.append(best)
+            held.append(norm(best, [out], args.profile))
             print(
                 f"fold {out}: chose {json.dumps(candidates[best])} "
                 f"train={norm(best, train, args.profile):.1f} held-out={norm(best, [out], args.profile):.1f}"
             )
+        print(f"mean held-out fold score: {sum(held) / len(held):.1f}")
         top = Counter(chosen).most_common(1)[0][0]
         print(f"chosen most often: {json.dumps(candidates[top])}")
     return 0

@@ -17,7 +17,8 @@ bucket (fed in order of start time) it
    the bucket's ``p`` is the smallest scale's times the number of scales, and ``score = 1 - p``;
 4. pages when ``p <= alert_p`` (the sensitivity), the bucket holds ``min_observed`` mentions or
    more and at least ``min_ratio`` times its expected volume; resolves after
-   ``resolve_buckets`` calm buckets, then cools down.
+   ``resolve_buckets`` calm buckets, then cools down; for ``repage_seconds`` after an episode,
+   only a bucket more extreme than the episode's pages again (extremes come in runs).
 
 It also judges the bucket still filling (:meth:`SeriesDetector.judge_filling`): when the mentions
 of the last ``early_window_seconds`` are already extreme for the expected rate, and not a blip,
@@ -87,6 +88,7 @@ class SeriesDetector:
         self._warmup = cfg.warmup_buckets()
         self._tail_after = cfg.buckets(cfg.tail_learn_after_seconds)
         self._cooldown_buckets = cfg.buckets(cfg.cooldown_seconds)
+        self._repage_buckets = cfg.buckets(cfg.repage_seconds)
         self._season_after = min(12, self._warmup)
         self._first_day = cfg.buckets(86400)
         self.tails = [
@@ -98,8 +100,10 @@ class SeriesDetector:
                 prior_scale=cfg.tail_prior_scale,
                 prior_shape=cfg.tail_prior_shape,
                 prior_weight=cfg.tail_prior_weight,
+                run=k - 1 + cfg.buckets(cfg.tail_run_seconds) if cfg.tail_decluster else 0,
+                shape=cfg.tail_shape,
             )
-            for _ in self._ks
+            for k in self._ks
         ]
         self.n = 0
         self.level = 0.0
@@ -111,6 +115,8 @@ class SeriesDetector:
         self.firing = False
         self.calm = 0
         self.cooldown = 0
+        self.rearm = 0  # buckets left in which a new page must beat the last episode's p
+        self.episode_p = 1.0  # the smallest p of the current or last episode
         self.episode_start: float | None = None
         self._last: Reading | None = None
         if state is not None:
@@ -194,9 +200,14 @@ class SeriesDetector:
             or upper_tail(float(rest), rest_expected, alpha) > cfg.early_rest_p
         ):
             return None
+        # Within the re-page window the bucket so far must already beat the last episode, as
+        # at close (its count only grows, so this p is a ceiling on the closed bucket's).
+        if self.rearm > 0 and self._p_after(self.resid, count, yhat) >= self.episode_p:
+            return None
         self.firing = True
         self.calm = 0
         self.episode_start = t
+        self.episode_p = p
         severity = "critical" if p <= CRITICAL_P and n >= CRITICAL_RATIO * expected else "warning"
         lower, upper = self._band(yhat)
         return Reading(
@@ -239,7 +250,15 @@ class SeriesDetector:
             "w": self.weekly[:],
             "rs": self.resid[:],
             "t": [tail.dump() for tail in self.tails],
-            "al": [self.last_epoch, self.firing, self.calm, self.cooldown, self.episode_start],
+            "al": [
+                self.last_epoch,
+                self.firing,
+                self.calm,
+                self.cooldown,
+                self.episode_start,
+                self.rearm,
+                self.episode_p,
+            ],
             "r": None if last is None else reading_to_list(last),
         }
 
@@ -267,7 +286,11 @@ class SeriesDetector:
             raise ValueError("detector state has another number of time scales than the config")
         for tail, dumped in zip(self.tails, tails, strict=True):
             tail.load(dumped)
-        last_epoch, firing, calm, cooldown, episode_start = state["al"]
+        last_epoch, firing, calm, cooldown, episode_start = state["al"][:5]
+        # States written before re-page suppression have no rearm / episode p: nothing to beat.
+        extra = list(state["al"][5:7])
+        self.rearm = int(extra[0]) if extra else 0
+        self.episode_p = float(extra[1]) if len(extra) > 1 else 1.0
         self.last_epoch = None if last_epoch is None else float(last_epoch)
         self.firing = bool(firing)
         self.calm = int(calm)
@@ -342,7 +365,7 @@ class SeriesDetector:
         # An early page can go out while older buckets are still filling (they close after the
         # allowed lateness): those predate the episode, so they neither resolve nor feed it.
         before = self.firing and self.episode_start is not None and t < self.episode_start
-        transition = None if before else self._advance(t, hot, ps[0])
+        transition = None if before else self._advance(t, hot, p, ps[0])
         # A surge is kept out of the baseline, but one that lasts past ``accept_shift_seconds``
         # is a new level: from then on the baseline follows it and the alert can resolve.
         settled = (
@@ -431,22 +454,30 @@ class SeriesDetector:
         self.n += 1
         self.last_epoch = t
 
-    def _advance(self, t: float, hot: bool, p_short: float) -> str | None:
+    def _advance(self, t: float, hot: bool, p: float, p_short: float) -> str | None:
         cfg = self.config
         if self.firing:
+            self.episode_p = min(self.episode_p, p)
             self.calm = self.calm + 1 if p_short > cfg.resolve_p else 0
             if self.calm >= cfg.resolve_buckets:
                 self.firing = False
                 self.calm = 0
                 self.cooldown = self._cooldown_buckets
+                self.rearm = self._repage_buckets
                 return "resolved"
             return None
+        rearming = self.rearm > 0
+        if rearming:
+            self.rearm -= 1
         if self.cooldown > 0:
             self.cooldown -= 1
             return None
-        if hot:
+        # Re-page suppression: extremes come in runs (a story flares up again hours later);
+        # within ``repage_seconds`` of the last episode only a more extreme bucket pages.
+        if hot and not (rearming and p >= self.episode_p):
             self.firing = True
             self.calm = 0
             self.episode_start = t
+            self.episode_p = p
             return "fired"
         return None

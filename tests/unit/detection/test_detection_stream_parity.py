@@ -44,16 +44,18 @@ def _app(empty_counting: None, fresh_metrics: TocsinMetrics) -> Iterator[None]:
 
 
 def mention_times(seed: int) -> list[datetime]:
-    """Three days of a synthetic series as mentions spread evenly in their buckets, with a
-    building surge on day 2 and a sudden one on day 3 (both page while their bucket fills)."""
+    """Four days of a synthetic series as mentions spread evenly in their buckets, with a
+    building surge on day 2 and a sudden one on day 4, more than a day after the first ended
+    (re-page suppression would hold back a second, smaller one within the day); both page while
+    their bucket fills."""
     spec = SeriesSpec(
         name="p",
-        days=3,
+        days=4,
         level=3.0,
         alpha=0.1,
         surges=(
             Surge(start=288 + 160, kind="build", multiplier=12, ramp=4, hold=8),
-            Surge(start=2 * 288 + 150, kind="sudden", multiplier=25, ramp=1, hold=6),
+            Surge(start=3 * 288 + 150, kind="sudden", multiplier=25, ramp=1, hold=6),
         ),
     )
     times = []
