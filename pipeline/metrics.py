@@ -17,7 +17,6 @@ from pipeline.errors import INVALID_MENTION_REASONS as REASONS
 from pipeline.records import ALERT_STATES, SEVERITIES
 
 AGENTS = (
-    "ingest_mentions",
     "classify_mentions",
     "count_mentions",
     "dispatch_alerts",
