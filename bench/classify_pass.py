@@ -32,7 +32,9 @@ producer stamped it (Kafka ``CreateTime``), so the harness samples nothing while
 but its CPU. A segment's **steady rate** is the number of its records between its 10th and 90th
 percentile stamps divided by the time between them: the first 10 % of the plain segment absorb
 start-up (model load, group join, first fetch) and the last 10 % of each the drain at its end.
-Worker CPU per mention is the process CPU time (every thread, ONNX Runtime's included) between the
+Each partition holds its share of every segment in order, but the partitions are read side by
+side, so two segments can overlap at their edge (one partition a little ahead of another); the
+steady windows leave most of that out. Worker CPU per mention is the process CPU time (every thread, ONNX Runtime's included) between the
 same two instants, interpolated from the samples, over those records; the event loop's share (the
 main thread: agents, serialisation, producer) is given apart, as it is the non-model work, and so
 are the broker's JVM and the whole machine (all cores, every process: with the raw rate, it shows
