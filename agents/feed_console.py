@@ -1,7 +1,8 @@
 """feed_console: the console feed (``pipeline.console.feed``), restarted after a failure.
 
 A task rather than an agent: it reads every partition itself, outside the consumer group, so
-each worker's console store holds every alert (see the feed's docstring).
+each worker's console store holds every alert (see the feed's docstring). A failure (the store's
+server gone, say) is counted in ``tocsin_console_store_errors_total{operation="feed"}``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ async def feed_console() -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the feed must not stop the worker; it starts over
+            services.metrics().console_errors.labels("feed").inc()
+            services.metrics().console_writer.set(0)
             log.error(
                 "console feed stopped (%s: %s); restarting in %.0f s",
                 type(exc).__name__,

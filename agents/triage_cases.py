@@ -14,9 +14,10 @@ from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
-from pipeline.pv.intake import case_event, triage
+from pipeline.pv import events
+from pipeline.pv.intake import case_event, markets, triage
 from pipeline.records import ClassifiedMention
-from pipeline.topics import case_events, classified
+from pipeline.topics import classified
 
 AGENT = "triage_cases"
 
@@ -24,13 +25,13 @@ AGENT = "triage_cases"
 @app.agent(classified, name=AGENT)
 async def triage_cases(stream: StreamT[ClassifiedMention]) -> None:
     metrics = services.metrics()
-    rules, tz = triage(), ZoneInfo(services.settings().pv_timezone)
+    rules, tz, regions = triage(), ZoneInfo(services.settings().pv_timezone), markets()
     async for item in stream:
         metrics.messages_in.labels(AGENT).inc()
-        event = case_event(item, rules, tz)
+        event = case_event(item, rules, tz, regions)
         if event is None:
             continue
         assert event.case is not None
         metrics.pv_cases.labels(event.case["status"]).inc()
-        await case_events.send(key=event.case_id, value=event)
+        await events.send(event)
         metrics.messages_out.labels(AGENT).inc()

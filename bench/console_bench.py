@@ -1,9 +1,11 @@
 """Console store benchmark: the inbox over 10,000 alerts and search over 1,000,000 mentions.
 
-A script, not a test (it prints figures and asserts nothing). It fills a fresh SQLite store in a
-temporary folder through the store's real write path (the records as the topics carry them, in
-the feed's batches), then times the queries the pages run, through the same view-model functions
-the pages call (``pipeline.console.views``), from one reader thread like a page handler:
+A script, not a test (it prints figures and asserts nothing). It fills a fresh store (SQLite in a
+temporary folder, or with ``--backend postgres`` a fresh database on a throw-away PostgreSQL
+server it starts and stops, or on ``--dsn``) through the store's real write path (the records as
+the topics carry them, in the feed's batches), then times the queries the pages run, through the
+same view-model functions the pages call (``pipeline.console.views``), from one reader thread
+like a page handler:
 
 * inbox: unfiltered, by brand, by state, by brand + topic + severity (100 rows each);
 * search: a common word, a rare word, word + brand, topic only, brand only, word + a day's
@@ -12,11 +14,13 @@ the pages call (``pipeline.console.views``), from one reader thread like a page 
 
     python -m bench.console_bench                      # 10,000 alerts, 1,000,000 mentions
     python -m bench.console_bench --mentions 200000    # a quicker run
+    python -m bench.console_bench --backend postgres   # the same on PostgreSQL
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import statistics
 import tempfile
@@ -27,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.console import views
-from pipeline.console.store import ConsoleStore, InboxFilter, Incoming, MentionQuery
+from pipeline.console.rows import InboxFilter, Incoming, MentionQuery, Store
+from pipeline.console.store import ConsoleStore
 
 BRANDS = ("valmoreau", "brenmoor", "kestrelle", "oradyn", "pellucid", "tamsin")
 TOPICS = (
@@ -168,7 +173,7 @@ def _signals(rng: random.Random) -> Iterator[dict[str, Any]]:
                 }
 
 
-def _fill(store: ConsoleStore, topic: str, records: Iterator[dict[str, Any]]) -> float:
+def _fill(store: Store, topic: str, records: Iterator[dict[str, Any]]) -> float:
     t0 = time.perf_counter()
     batch: list[Incoming] = []
     offset = 0
@@ -198,21 +203,69 @@ def _row(name: str, ms: list[float]) -> str:
     return f"{name:<34} {statistics.median(ms):8.2f} {p95:8.2f} {ms[-1]:8.2f}"
 
 
+def _open(
+    args: argparse.Namespace, stack: contextlib.ExitStack
+) -> tuple[Store, Callable[[], int], Callable[[], None]]:
+    """The store to fill, its size on disk in bytes, and what to run once it is filled."""
+    if args.backend == "sqlite":
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="console-bench-")))
+        return (
+            ConsoleStore.open(tmp / "console.sqlite3"),
+            lambda: sum(f.stat().st_size for f in tmp.iterdir()),
+            lambda: None,
+        )
+    import psycopg
+
+    from pipeline.console.pgstore import PgConsoleStore
+    from pipeline.ops.postgres import Postgres
+
+    dsn = args.dsn
+    if dsn is None:
+        server = Postgres()
+        stack.callback(server.stop)
+        server.start()
+        dsn = server.database("console_bench")
+    pg = PgConsoleStore.open(dsn)
+    if not pg.claim_writer():
+        raise SystemExit("another feed holds this store's writer lock")
+
+    def size() -> int:
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        return int(row[0]) if row else 0
+
+    def analyze() -> None:
+        # What autovacuum does after a bulk load: the planner's statistics (word frequencies
+        # included), without which it sorts every match of a common word instead of walking
+        # the time index newest first.
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("ANALYZE")
+
+    return pg, size, analyze
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--alerts", type=int, default=10_000)
     parser.add_argument("--mentions", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=60, help="timed runs per query kind")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--dsn",
+        help="an empty PostgreSQL database to fill (default: a throw-away server started and "
+        "stopped by the script)",
+    )
     args = parser.parse_args()
     rng = random.Random(19)
 
-    with tempfile.TemporaryDirectory(prefix="console-bench-") as tmp:
-        store = ConsoleStore.open(Path(tmp) / "console.sqlite3")
+    with contextlib.ExitStack() as stack:
+        store, size_of, settle = _open(args, stack)
         rate_a = _fill(store, "alerts", _alerts(args.alerts, rng))
         rate_s = _fill(store, "signals", _signals(rng))
         rate_m = _fill(store, "mentions.classified", _mentions(args.mentions, rng))
+        settle()
         counts = store.counts()
-        size = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 1e6
+        size = size_of() / 1e6
         print(
             f"store: {counts['alerts']} alerts ({rate_a:,.0f}/s written), "
             f"{counts['signals']} signals ({rate_s:,.0f}/s), {counts['mentions']} mentions "

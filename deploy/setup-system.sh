@@ -4,7 +4,9 @@
 # `prometheus-alertmanager` (amtool, which checks deploy/alertmanager/alertmanager.yml, and the real
 # Alertmanager the delivery tests route through) and `chromium` (the approval pages are driven in it
 # headless by Playwright through `executable_path`; Playwright cannot download its own browser here)
-# and `openssl` (the e-mail integration test makes a throw-away certificate for its STARTTLS server).
+# and `openssl` (the e-mail integration test makes a throw-away certificate for its STARTTLS server)
+# and `postgresql` (the console's PostgreSQL tests and benchmark start a throw-away server from its
+# binaries under /usr/lib/postgresql/<version>/bin, which are not on the PATH: looked for there).
 #
 # Idempotent and quiet: when every package is already installed it prints nothing and returns in
 # milliseconds. Otherwise it needs root (or password-less sudo), runs `apt-get update` once and
@@ -21,11 +23,12 @@ missing=()
 for i in "${!packages[@]}"; do
   command -v "${commands[$i]}" >/dev/null 2>&1 || missing+=("${packages[$i]}")
 done
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 # promtool and prometheus come from the same package: list it once.
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk 'NF && !seen[$0]++')
 [ "${#missing[@]}" -eq 0 ] && exit 0
 
-warn() { echo "setup-system: WARNING: $* (needed by the Prometheus tests, not by the demo)" >&2; exit 0; }
+warn() { echo "setup-system: WARNING: $* (needed by the Prometheus and PostgreSQL tests, not by the demo)" >&2; exit 0; }
 command -v apt-get >/dev/null 2>&1 || warn "missing ${missing[*]} and no apt-get here; install them by hand"
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then

@@ -118,6 +118,7 @@ def create_app() -> faust.App:
             "pipeline.ingest.web",
             "pipeline.approvals.web",
             "pipeline.console.web",
+            "pipeline.safety.web",
             "pipeline.oncall.api",
         ],
         origin="pipeline",

@@ -57,6 +57,14 @@ def worker(faust_args: tuple[str, ...]) -> None:
     require_kafka_login(
         "worker", ",".join(f"{url.host}:{url.port or 9092}" for url in app.conf.broker)
     )
+    # The reporting rules every case's clock depends on: a bad file stops the worker here, with
+    # the file, line and field, not inside the triage agent.
+    from pipeline.pv.regions import markets_from
+
+    try:
+        markets_from(get_settings().pv_markets_file)
+    except ConfigError as exc:
+        sys.exit(f"tocsin worker: {exc}")
     sys.argv = ["tocsin", "worker", *faust_args]
     app.main()
 

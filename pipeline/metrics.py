@@ -40,6 +40,10 @@ OUTCOMES = (
     "muted",  # the route's mute_time_intervals / active_time_intervals (routing.py)
     "grouped",  # handed to an alert group; its notification leaves its own receipts
 )
+#: Kinds of row the console feed stores (one per fed topic; pipeline/console/rows.py KINDS).
+CONSOLE_KINDS = ("alert", "signal", "bucket", "mention", "receipt", "ack", "draft")
+#: What can fail in the console feed: a batch write, a retention pass, the feed as a whole.
+CONSOLE_OPERATIONS = ("write", "purge", "feed")
 APPROVAL_ACTIONS = ("approve", "reject", "request_changes", "edit", "escalate", "publish")
 #: POST /api/mentions outcomes: the three results of a read batch, then the request-level refusals.
 INGEST_OUTCOMES = (
@@ -283,6 +287,49 @@ class TocsinMetrics:
             ["seriousness"],
             registry=registry,
         )
+        self.console_records = Counter(
+            "tocsin_console_records_total",
+            "Records the console feed read, by kind of row and outcome (stored: upserted into the "
+            "console store; rejected: malformed, skipped).",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self.console_lag = Gauge(
+            "tocsin_console_store_lag_seconds",
+            "Seconds from the oldest record of the console feed's last batch being appended to "
+            "its topic to the batch being stored.",
+            registry=registry,
+        )
+        self.console_behind = Gauge(
+            "tocsin_console_feed_behind_records",
+            "Records on the fed topics that the console feed has not stored yet (end offsets "
+            "minus its position, summed over partitions; 0 on a worker that does not write).",
+            registry=registry,
+        )
+        self.console_errors = Counter(
+            "tocsin_console_store_errors_total",
+            "Console feed failures by operation (write: a batch not stored; purge: a retention "
+            "pass failed; feed: the feed stopped and restarts).",
+            ["operation"],
+            registry=registry,
+        )
+        self.console_retention_deleted = Counter(
+            "tocsin_console_retention_deleted_total",
+            "Mentions deleted from the console store because they were older than "
+            "TOCSIN_CONSOLE_RETENTION_DAYS.",
+            registry=registry,
+        )
+        self.console_writer = Gauge(
+            "tocsin_console_store_writer",
+            "1 when this worker's console feed writes the store (always with SQLite; with "
+            "PostgreSQL, the one worker holding the writer lock).",
+            registry=registry,
+        )
+        for kind in CONSOLE_KINDS:
+            for outcome in ("stored", "rejected"):
+                self.console_records.labels(kind, outcome)
+        for operation in CONSOLE_OPERATIONS:
+            self.console_errors.labels(operation)
         for outcome in CASE_OUTCOMES:
             self.pv_cases.labels(outcome)
         for seriousness in ("serious", "non_serious"):

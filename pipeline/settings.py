@@ -26,6 +26,7 @@ from pipeline.settings_values import (
     KNOWN_RECEIVERS,
     RateLimit,
     check_address,
+    check_dsn,
     check_secret,
     parse_client_tokens,
     parse_rate_limits,
@@ -72,6 +73,11 @@ class Settings(BaseSettings):
     sources_file: Path | None = Field(
         default=None,
         description="YAML file of live sources for `tocsin sources run` (docs/sources.md)",
+    )
+    sources_in_worker: bool = Field(
+        default=False,
+        description="run the sources of TOCSIN_SOURCES_FILE inside the worker: the one worker "
+        "holding partition 0 of sources.checkpoints runs them all (docs/sources.md)",
     )
     model_dir: Path | None = Field(
         default=None, description="built classifier artefacts (default: in the cache folder)"
@@ -338,6 +344,11 @@ class Settings(BaseSettings):
         description="time zone of the safety department's calendar: a case's day zero is the "
         "local date its mention arrived, its due date the end of a local day (IANA name)",
     )
+    pv_markets_file: Path = Field(
+        default=Path(__file__).parent / "config" / "pv_markets.yaml",
+        description="YAML reporting rules per region (days for serious and non-serious cases) "
+        "and the markets of each brand and product (pipeline/pv/regions.py)",
+    )
     mentions_retention_days: int = Field(
         default=30,
         ge=1,
@@ -397,6 +408,12 @@ class Settings(BaseSettings):
         description="SQLite file of the console store (default: console.sqlite3 in the "
         "worker's state folder, APP_DATADIR)",
     )
+    console_dsn: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL connection string of a console store shared by every worker "
+        "(postgresql://user:password@host:5432/db; a secret, never logged). Unset: each worker "
+        "keeps its own SQLite file",
+    )
     console_retention_days: float = Field(
         default=30.0,
         gt=0,
@@ -429,6 +446,13 @@ class Settings(BaseSettings):
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             check_secret(value.get_secret_value())
+        return value
+
+    @field_validator("console_dsn")
+    @classmethod
+    def _console_dsn_well_formed(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_dsn(value.get_secret_value())
         return value
 
     @field_validator("ingest_tokens")

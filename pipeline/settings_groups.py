@@ -212,4 +212,5 @@ class ConsoleSettings(Group):
     prefix = "console_"
     feed: bool
     store: Path | None
+    dsn: SecretStr | None
     retention_days: float

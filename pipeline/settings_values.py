@@ -116,6 +116,24 @@ def check_secret(raw: str) -> None:
         raise ValueError("looks like a placeholder; set a real secret or leave it unset")
 
 
+def check_dsn(raw: str) -> None:
+    """Refuse a PostgreSQL DSN that is not one, or whose password is a placeholder; the error
+    never echoes it. A DSN without a password is fine (``PGPASSFILE``, certificates, trust)."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    raw = raw.strip()
+    if not raw.startswith(("postgresql://", "postgres://")) and "=" not in raw:
+        raise ValueError("not a PostgreSQL connection string (postgresql://... or key=value)")
+    try:
+        parts = conninfo_to_dict(raw)
+    except ProgrammingError:
+        raise ValueError("not a valid PostgreSQL connection string") from None
+    password = parts.get("password")
+    if password is not None:
+        check_secret(str(password))
+
+
 def check_address(value: str) -> str:
     """A bare ``user@domain`` address (no display name, no spaces): it goes into SMTP envelopes."""
     name, address = parseaddr(value)

@@ -32,6 +32,12 @@ delivery_dead_letters = _topic(
     topology.DELIVERY_DLQ, key_type=str, value_type=records.DeliveryDeadLetter
 )
 
+# Live sources' checkpoints: read by the worker only to hold its one partition (the sources'
+# owner when they run inside the worker, pipeline.sources.in_worker).
+source_checkpoints = _topic(
+    topology.SOURCE_CHECKPOINTS, key_type=bytes, value_type=bytes, value_serializer="raw"
+)
+
 # Rapid-response approvals, all keyed by draft id.
 response_drafts = _topic(topology.DRAFTS, key_type=str, value_type=records.DraftRecord)
 response_decisions = _topic(topology.DECISIONS, key_type=str, value_type=records.DecisionRecord)

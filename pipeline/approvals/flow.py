@@ -22,6 +22,7 @@ ROLE_LABELS = {
     "reviewer-medical": "Medical reviewer",
     "reviewer-legal": "Legal reviewer",
     "viewer": "Viewer",
+    "safety": "Safety (pharmacovigilance)",
 }
 STATUS_LABELS = {
     "pending": "awaiting approval",

@@ -25,8 +25,10 @@ from pipeline.errors import ConfigError
 from pipeline.settings import parse_token_list as settings_token_list
 from pipeline.yamlfile import Loc, YamlDoc, read_yaml, validate
 
-ROLES = ("responder", "approver-exec", "reviewer-medical", "reviewer-legal", "viewer")
-Role = Literal["responder", "approver-exec", "reviewer-medical", "reviewer-legal", "viewer"]
+ROLES = ("responder", "approver-exec", "reviewer-medical", "reviewer-legal", "viewer", "safety")
+Role = Literal[
+    "responder", "approver-exec", "reviewer-medical", "reviewer-legal", "viewer", "safety"
+]
 APPROVER_ROLES = ("approver-exec", "reviewer-medical", "reviewer-legal")
 MIN_TOKEN_CHARS = 16
 SYSTEM_USER = "system"

@@ -3,12 +3,16 @@
 Why a plain consumer and not a Faust agent: an agent gets the partitions the consumer group gives
 its worker, so with two workers each store would hold half the alerts. The feed assigns itself
 every partition of every fed topic (no group, no committed offsets) and keeps its position in
-the store, written in the same transaction as the rows (:meth:`ConsoleStore.write`): after a
+the store, written in the same transaction as the rows (``Store.write``): after a
 restart it resumes right after the last stored record, and a record read twice is an upsert of
-the same row. Each worker keeps its own complete store.
+the same row. With SQLite each worker keeps its own complete store; with PostgreSQL every worker
+shares one, and only the feed that holds the store's writer lock (``Store.claim_writer``) reads
+and writes: the others ask again every ``CLAIM_EVERY_S`` and take over when it goes.
 
-Writes run on a thread (SQLite would otherwise hold the event loop); a malformed record is
-counted and skipped, never fatal. Retention runs on the same thread every ``PURGE_EVERY_S``.
+Writes run on a thread (the database call would otherwise hold the event loop); a malformed
+record is counted and skipped, never fatal. Retention runs on the same thread every
+``PURGE_EVERY_S``. Metrics (``tocsin_console_*``, docs/console.md): records stored and rejected
+by kind, the last batch's lag, records not stored yet, failures, mentions deleted by retention.
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from pipeline import safejson
-from pipeline.console.store import FED_TOPICS, ConsoleStore, Incoming, Written
+from pipeline.console.rows import FED_TOPICS, Incoming, Store, Written
+from pipeline.metrics import TocsinMetrics
 
 log = logging.getLogger(__name__)
 
 PURGE_EVERY_S = 600.0
 REFRESH_EVERY_S = 10.0  # how soon a new topic or partition is read
+CLAIM_EVERY_S = 5.0  # how often a worker that does not write asks for the writer lock again
 MAX_RECORDS = 2000
 DAY_S = 86400.0
 
@@ -68,13 +74,14 @@ class ConsoleFeed:
 
     def __init__(
         self,
-        store: ConsoleStore,
+        store: Store,
         bootstrap: Sequence[str],
         *,
         topics: Mapping[str, str] | None = None,
         retention_days: float = 30.0,
         client_options: dict[str, Any] | None = None,
         clock: Callable[[], float] = time.time,
+        metrics: TocsinMetrics | None = None,
     ) -> None:
         self.store = store
         self.bootstrap = list(bootstrap)
@@ -83,9 +90,22 @@ class ConsoleFeed:
         self.retention_s = retention_days * DAY_S
         self.client_options = dict(client_options or {})
         self.clock = clock
+        self.metrics = metrics
         self.stats = FeedStats()
 
+    async def claim(self) -> None:
+        """Wait until this feed may write the store (at once with SQLite)."""
+        while not await asyncio.to_thread(self.store.claim_writer):
+            if self.metrics is not None:
+                self.metrics.console_writer.set(0)
+                self.metrics.console_behind.set(0)
+            await asyncio.sleep(CLAIM_EVERY_S)
+        if self.metrics is not None:
+            self.metrics.console_writer.set(1)
+        log.info("console feed: this worker writes the console store")
+
     async def run(self) -> None:
+        await self.claim()
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             group_id=None,  # no group: aiokafka assigns every partition, new ones included
@@ -126,6 +146,7 @@ class ConsoleFeed:
                         consumer.seek(tp, offset)
                 known |= fresh
                 self.stats.partitions = len(known)
+                self.measure_behind(consumer, known, positions)
                 # Whatever was fetched before that seek and is already stored is left out.
                 batch = [
                     r
@@ -141,12 +162,41 @@ class ConsoleFeed:
         finally:
             await consumer.stop()
 
+    def measure_behind(
+        self,
+        consumer: AIOKafkaConsumer,
+        partitions: set[TopicPartition],
+        positions: Mapping[tuple[str, int], int],
+    ) -> None:
+        """Records on the fed partitions past the stored position (from the fetch's end offsets)."""
+        if self.metrics is None:
+            return
+        behind = 0
+        for tp in partitions:
+            end = consumer.highwater(tp)
+            if end is not None:
+                behind += max(0, end - positions.get((self.topics[tp.topic], tp.partition), 0))
+        self.metrics.console_behind.set(behind)
+
     async def write(self, batch: list[ConsumerRecord[bytes, bytes]]) -> Written:
         items, undecodable = decode(batch, self.topics)
-        written = await asyncio.to_thread(self.store.write, items)
+        try:
+            written = await asyncio.to_thread(self.store.write, items)
+        except Exception:
+            if self.metrics is not None:
+                self.metrics.console_errors.labels("write").inc()
+            raise
         self.stats.stored += written.stored
         self.stats.rejected += written.rejected
         self.stats.last_batch_at = self.clock()
+        if self.metrics is not None:
+            for kind, n in written.stored_by.items():
+                self.metrics.console_records.labels(kind, "stored").inc(n)
+            for kind, n in written.rejected_by.items():
+                self.metrics.console_records.labels(kind, "rejected").inc(n)
+            appended = [r.timestamp for r in batch if r.timestamp is not None and r.timestamp > 0]
+            if appended:
+                self.metrics.console_lag.set(max(0.0, self.clock() - min(appended) / 1000))
         if written.rejected:
             log.warning(
                 "console feed skipped %d malformed record(s) (%d not JSON objects)",
@@ -156,9 +206,19 @@ class ConsoleFeed:
         return written
 
     async def purge(self) -> int:
+        """Delete what is past retention; a failure is counted and logged, and tried again at
+        the next pass (a failing write, not a late purge, is what stops the feed)."""
         cutoff = self.clock() - self.retention_s
-        gone = await asyncio.to_thread(self.store.purge, mentions_before=cutoff)
+        try:
+            gone = await asyncio.to_thread(self.store.purge, mentions_before=cutoff)
+        except Exception as exc:
+            if self.metrics is not None:
+                self.metrics.console_errors.labels("purge").inc()
+            log.error("console store: retention pass failed (%s)", type(exc).__name__)
+            return 0
         self.stats.purged += gone
+        if self.metrics is not None:
+            self.metrics.console_retention_deleted.inc(gone)
         if gone:
             log.info("console store: %d mention(s) past retention deleted", gone)
         return gone

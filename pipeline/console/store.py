@@ -1,4 +1,4 @@
-"""The console store: what the console shows, in one embedded SQLite file (WAL).
+"""The SQLite console store: what the console shows, in one embedded file (WAL), the default.
 
 Written by one writer (the feed, :mod:`pipeline.console.feed`) in batches; read by the pages from
 any thread, each with its own connection (WAL lets readers run beside the writer). Every write is
@@ -7,148 +7,67 @@ feed's offsets are stored in the same transaction as the rows they cover. Every 
 values as parameters; free text for search is turned into quoted FTS5 terms
 (:func:`fts_query`), so neither SQL nor FTS syntax can be injected.
 
-Rows and query results are plain dicts with times as UTC epoch seconds.
+Records become rows in :mod:`pipeline.console.rows` (shared with the PostgreSQL store,
+:mod:`pipeline.console.pgstore`); rows and query results are plain dicts with times as UTC epoch
+seconds.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import threading
 import time
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.console.rows import (
+    FED_TOPICS,
+    KINDS,
+    MAX_LIMIT,
+    MAX_TERMS,
+    BadRecord,
+    InboxFilter,
+    Incoming,
+    MentionQuery,
+    StoreError,
+    Written,
+    alert_result,
+    clean,
+    epoch,
+    from_json,
+    iso,
+    parse_ack,
+    parse_alert,
+    parse_bucket,
+    parse_draft,
+    parse_mention,
+    parse_receipt,
+    parse_signal,
+)
 from pipeline.console.schema import MIGRATIONS, Migration
-from pipeline.errors import TocsinError
 from pipeline.topology import ACKS, ALERTS, BUCKETS, CLASSIFIED, DELIVERIES, DRAFTS, SIGNALS
 
-#: Topics the feed reads into the store.
-FED_TOPICS: tuple[str, ...] = (
-    ALERTS.name,
-    SIGNALS.name,
-    BUCKETS.name,
-    CLASSIFIED.name,
-    DELIVERIES.name,
-    ACKS.name,
-    DRAFTS.name,
-)
-MAX_TERMS = 12
+__all__ = [  # the shared names, still importable from here
+    "FED_TOPICS",
+    "BadRecord",
+    "ConsoleStore",
+    "InboxFilter",
+    "Incoming",
+    "MentionQuery",
+    "StoreError",
+    "Written",
+    "epoch",
+    "fts_query",
+    "iso",
+    "migrate",
+    "schema_version",
+]
 ROWID_SLOTS = 4096
-MAX_LIMIT = 500
-
-
-class StoreError(TocsinError):
-    """The console store cannot be opened or migrated (path, permissions, a newer schema)."""
-
-
-class BadRecord(TocsinError, ValueError):
-    """A record on a fed topic lacks a field the store needs or has one of the wrong type."""
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """One record read from a topic: where it was and its decoded JSON value."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Written:
-    """What one batch did: rows written, and records skipped as malformed."""
-
-    stored: int
-    rejected: int
-
-
-@dataclass(frozen=True)
-class InboxFilter:
-    """Exact-match filters of the inbox; None means any."""
-
-    brand: str | None = None
-    topic: str | None = None
-    severity: str | None = None
-    state: str | None = None
-
-
-@dataclass(frozen=True)
-class MentionQuery:
-    """A mention search: free text and exact filters, newest first."""
-
-    text: str = ""
-    brand: str | None = None
-    topic: str | None = None
-    platform: str | None = None
-    lang: str | None = None
-    since: float | None = None
-    until: float | None = None
-    limit: int = 50
-
-
-# -- values --------------------------------------------------------------------------------------
-def epoch(value: Any) -> float:
-    """UTC epoch seconds of an ISO-8601 string, a datetime or a number; BadRecord otherwise."""
-    if isinstance(value, bool):
-        raise BadRecord(f"not a time: {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise BadRecord(f"not an ISO-8601 time: {value[:40]!r}") from None
-    else:
-        raise BadRecord(f"not a time: {type(value).__name__}")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def iso(value: float | None) -> str:
-    """The ISO-8601 UTC form of epoch seconds (empty for None)."""
-    if value is None:
-        return ""
-    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _text(record: Mapping[str, Any], name: str, *, default: str | None = None) -> str:
-    value = record.get(name, default)
-    if not isinstance(value, str):
-        raise BadRecord(f"{name}: expected text")
-    return value
-
-
-def _num(record: Mapping[str, Any], name: str, *, default: float | None = None) -> float:
-    value = record.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRecord(f"{name}: expected a number")
-    return float(value)
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _unjson(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
-
-
-def clean(value: str | None) -> str:
-    """Text SQLite can bind: lone surrogates replaced, NUL removed (a query, never a crash)."""
-    if not value:
-        return ""
-    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
 
 
 def _quote(term: str) -> str:
@@ -193,6 +112,10 @@ class ConsoleStore:
         with self._write_lock:
             self._writer.close()
 
+    def claim_writer(self) -> bool:
+        """Always True: the file is this worker's own, so its feed is always the writer."""
+        return True
+
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
@@ -203,7 +126,8 @@ class ConsoleStore:
     # -- writing ---------------------------------------------------------------------------------
     def write(self, batch: Iterable[Incoming]) -> Written:
         """Store a batch and the offsets after it, in one transaction; malformed records skip."""
-        stored = rejected = 0
+        stored: Counter[str] = Counter()
+        rejected: Counter[str] = Counter()
         ends: dict[tuple[str, int], int] = {}
         with self._write_lock, transaction(self._writer):
             cur = self._writer.cursor()
@@ -216,16 +140,16 @@ class ConsoleStore:
                     continue
                 try:
                     writer(cur, item.value)
-                    stored += 1
+                    stored[KINDS[item.topic]] += 1
                 except (BadRecord, KeyError, TypeError, ValueError, AttributeError):
-                    rejected += 1
+                    rejected[KINDS[item.topic]] += 1
             cur.executemany(
                 "INSERT INTO feed_offsets (topic, partition, next_offset) VALUES (?, ?, ?) "
                 "ON CONFLICT (topic, partition) DO UPDATE SET "
                 "next_offset = max(next_offset, excluded.next_offset)",
                 [(t, p, o) for (t, p), o in ends.items()],
             )
-        return Written(stored, rejected)
+        return Written(stored.total(), rejected.total(), dict(stored), dict(rejected))
 
     def offsets(self) -> dict[tuple[str, int], int]:
         """The next offset to read per (topic, partition)."""
@@ -266,7 +190,7 @@ class ConsoleStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY started_at DESC LIMIT ?"
         args.append(max(1, min(limit, MAX_LIMIT)))
-        return [_alert_row(r) for r in self._query(sql, args)]
+        return [alert_result(r) for r in self._query(sql, args)]
 
     def alerts_version(self) -> int:
         """Grows with every alert record stored (the open inbox polls it to know it must redraw).
@@ -287,7 +211,7 @@ class ConsoleStore:
         rows = self._query("SELECT * FROM alerts WHERE dedup_key = ?", (dedup_key,))
         if not rows:
             return None
-        alert = _alert_row(rows[0])
+        alert = alert_result(rows[0])
         alert["steps"] = self._query(
             "SELECT state, at, by FROM alert_steps WHERE dedup_key = ? ORDER BY at", (dedup_key,)
         )
@@ -313,8 +237,8 @@ class ConsoleStore:
             (brand, topic, since, until),
         )
         for row in rows:
-            row["stance"] = _unjson(row["stance"]) or {}
-            row["top_authors"] = _unjson(row["top_authors"]) or []
+            row["stance"] = from_json(row["stance"]) or {}
+            row["top_authors"] = from_json(row["top_authors"]) or []
         return rows
 
     def latest_signal(self) -> float | None:
@@ -487,25 +411,15 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(row[0] or 0)
 
 
-def _alert_row(row: dict[str, Any]) -> dict[str, Any]:
-    out = dict(row)
-    for name in ("why", "top_mentions", "tipping_mention"):
-        out[name] = _unjson(out[name])
-    out["early"] = bool(out["early"])
-    return out
-
-
 # -- one writer per topic ------------------------------------------------------------------------
 def _write_alert(cur: sqlite3.Cursor, r: Mapping[str, Any]) -> None:
-    key = _text(r, "dedup_key")
-    state = _text(r, "state")
-    updated = epoch(r["updated_at"])
-    why = r.get("why") if isinstance(r.get("why"), dict) else None
-    fired = r.get("fired_at")
+    row = parse_alert(r)
     cur.execute(
         "INSERT INTO alerts (dedup_key, state, severity, brand, topic, started_at, updated_at, "
         "fired_at, early, observed, expected, score, summary, why, top_mentions, "
-        "tipping_mention) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "tipping_mention) VALUES (:dedup_key, :state, :severity, :brand, :topic, :started_at, "
+        ":updated_at, :fired_at, :early, :observed, :expected, :score, :summary, :why, "
+        ":top_mentions, :tipping_mention) "
         "ON CONFLICT (dedup_key) DO UPDATE SET state = excluded.state, "
         "severity = excluded.severity, updated_at = excluded.updated_at, "
         "fired_at = coalesce(alerts.fired_at, excluded.fired_at), "
@@ -514,69 +428,30 @@ def _write_alert(cur: sqlite3.Cursor, r: Mapping[str, Any]) -> None:
         "why = excluded.why, top_mentions = coalesce(excluded.top_mentions, alerts.top_mentions), "
         "tipping_mention = coalesce(alerts.tipping_mention, excluded.tipping_mention) "
         "WHERE excluded.updated_at >= alerts.updated_at",
-        (
-            key,
-            state,
-            _text(r, "severity"),
-            _text(r, "brand"),
-            _text(r, "topic"),
-            epoch(r["started_at"]),
-            updated,
-            epoch(fired) if fired is not None else None,
-            int(bool(r.get("early"))),
-            _num(r, "observed"),
-            _num(r, "expected"),
-            _num(r, "score"),
-            _text(r, "summary", default=""),
-            _json(why),
-            _json(r.get("top_mentions")),
-            _json(r.get("tipping_mention")),
-        ),
+        row,
     )
-    by = (why or {}).get("acknowledged_by") if state in ("acknowledged", "resolved") else None
     cur.execute(
-        "INSERT OR IGNORE INTO alert_steps (dedup_key, state, at, by) VALUES (?, ?, ?, ?)",
-        (key, state, updated, str(by.get("by")) if isinstance(by, dict) else None),
+        "INSERT OR IGNORE INTO alert_steps (dedup_key, state, at, by) "
+        "VALUES (:dedup_key, :state, :updated_at, :step_by)",
+        row,
     )
 
 
 def _write_signal(cur: sqlite3.Cursor, r: Mapping[str, Any]) -> None:
     cur.execute(
         "INSERT OR REPLACE INTO signals (brand, topic, start, end_at, observed, expected, lower, "
-        "upper, score, severity, firing) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            _text(r, "brand"),
-            _text(r, "topic"),
-            epoch(r["start"]),
-            epoch(r["end"]),
-            _num(r, "observed"),
-            _num(r, "expected"),
-            _num(r, "lower"),
-            _num(r, "upper"),
-            _num(r, "score"),
-            _text(r, "severity"),
-            int(bool(r.get("firing"))),
-        ),
+        "upper, score, severity, firing) VALUES (:brand, :topic, :start, :end_at, :observed, "
+        ":expected, :lower, :upper, :score, :severity, :firing)",
+        parse_signal(r),
     )
 
 
 def _write_bucket(cur: sqlite3.Cursor, r: Mapping[str, Any]) -> None:
     cur.execute(
         "INSERT OR REPLACE INTO buckets (brand, topic, start, end_at, count, reach, authors, "
-        "stance, top_mentions, top_authors, languages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            _text(r, "brand"),
-            _text(r, "topic"),
-            epoch(r["start"]),
-            epoch(r["end"]),
-            int(_num(r, "count")),
-            int(_num(r, "reach", default=0)),
-            int(_num(r, "authors", default=0)),
-            _json(r.get("stance")),
-            _json(r.get("top_mentions")),
-            _json(r.get("top_authors")),
-            _json(r.get("languages")),
-        ),
+        "stance, top_mentions, top_authors, languages) VALUES (:brand, :topic, :start, :end_at, "
+        ":count, :reach, :authors, :stance, :top_mentions, :top_authors, :languages)",
+        parse_bucket(r),
     )
 
 
@@ -591,47 +466,26 @@ def mention_rowid(created_at: float, slot: int = 0) -> int:
 
 
 def _write_mention(cur: sqlite3.Cursor, r: Mapping[str, Any]) -> None:
-    m = r["mention"]
-    author = m.get("author") or {}
-    topics = r.get("topics") or []
-    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-        raise BadRecord("topics: expected a list of text")
-    mid = _text(m, "id")
-    lang = _text(r, "lang", default=m.get("lang") or "und")
-    stance = _text(r, "stance", default="neutral")
-    joined = " ".join(topics)
-    found = cur.execute("SELECT rowid FROM mentions WHERE id = ?", (mid,)).fetchone()
+    row = parse_mention(r)
+    row["topics"] = " ".join(row["topics"])
+    found = cur.execute("SELECT rowid FROM mentions WHERE id = ?", (row["id"],)).fetchone()
     if found is not None:  # redelivered (or classified again): only the verdict may change
         cur.execute(
-            "UPDATE mentions SET topics = ?, stance = ?, lang = ? WHERE rowid = ? "
-            "AND (topics IS NOT ? OR stance IS NOT ? OR lang IS NOT ?)",
-            (joined, stance, lang, found[0], joined, stance, lang),
+            "UPDATE mentions SET topics = :topics, stance = :stance, lang = :lang "
+            "WHERE rowid = :rowid "
+            "AND (topics IS NOT :topics OR stance IS NOT :stance OR lang IS NOT :lang)",
+            {**row, "rowid": found[0]},
         )
         return
-    created = epoch(m["created_at"])
-    row = (
-        mid,
-        _text(m, "brand"),
-        joined,
-        _text(m, "platform"),
-        lang,
-        created,
-        _text(m, "text"),
-        m.get("url") if isinstance(m.get("url"), str) else None,
-        _text(author, "id"),
-        author.get("handle") if isinstance(author.get("handle"), str) else None,
-        _text(author, "kind", default="unknown"),
-        int(_num(author, "followers", default=0)),
-        stance,
-    )
-    first = zlib.crc32(mid.encode("utf-8", "replace")) % ROWID_SLOTS
+    first = zlib.crc32(row["id"].encode("utf-8", "replace")) % ROWID_SLOTS
     for probe in range(ROWID_SLOTS):  # another mention in the same millisecond: the next slot
         try:
             cur.execute(
                 "INSERT INTO mentions (rowid, id, brand, topics, platform, lang, created_at, "
                 "text, url, author_id, author_handle, author_kind, followers, stance) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (mention_rowid(created, (first + probe) % ROWID_SLOTS), *row),
+                "VALUES (:rowid, :id, :brand, :topics, :platform, :lang, :created_at, :text, "
+                ":url, :author_id, :author_handle, :author_kind, :followers, :stance)",
+                {**row, "rowid": mention_rowid(row["created_at"], (first + probe) % ROWID_SLOTS)},
             )
             return
         except sqlite3.IntegrityError:
@@ -640,50 +494,27 @@ def _write_mention(cur: sqlite3.Cursor, r: Mapping[str, Any]) -> None:
 
 
 def _write_receipt(cur: sqlite3.Cursor, r: Mapping[str, Any]) -> None:
-    code = r.get("status_code")
     cur.execute(
         "INSERT OR REPLACE INTO receipts (dedup_key, state, receiver, attempt, outcome, "
-        "status_code, at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            _text(r, "dedup_key"),
-            _text(r, "state"),
-            _text(r, "receiver"),
-            int(_num(r, "attempt")),
-            _text(r, "outcome"),
-            int(code) if isinstance(code, int) and not isinstance(code, bool) else None,
-            epoch(r["at"]),
-            r.get("error") if isinstance(r.get("error"), str) else None,
-        ),
+        "status_code, at, error) VALUES (:dedup_key, :state, :receiver, :attempt, :outcome, "
+        ":status_code, :at, :error)",
+        parse_receipt(r),
     )
 
 
 def _write_ack(cur: sqlite3.Cursor, r: Mapping[str, Any]) -> None:
-    """An acknowledgement request (the step it causes arrives on ``alerts``): kept as a step
-    named after the request, so the detail shows who asked even when it changed nothing."""
     cur.execute(
-        "INSERT OR IGNORE INTO alert_steps (dedup_key, state, at, by) VALUES (?, ?, ?, ?)",
-        (
-            _text(r, "dedup_key"),
-            f"{_text(r, 'action')} requested via {_text(r, 'via')}",
-            epoch(r["at"]),
-            _text(r, "by"),
-        ),
+        "INSERT OR IGNORE INTO alert_steps (dedup_key, state, at, by) "
+        "VALUES (:dedup_key, :state, :at, :by)",
+        parse_ack(r),
     )
 
 
 def _write_draft(cur: sqlite3.Cursor, r: Mapping[str, Any]) -> None:
-    found = r.get("draft")
-    draft: Mapping[str, Any] = found if isinstance(found, dict) else {}
     cur.execute(
         "INSERT OR REPLACE INTO drafts (draft_id, alert_key, created_at, lang, template) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (
-            _text(r, "draft_id"),
-            _text(r, "alert_key"),
-            epoch(r["created_at"]),
-            draft.get("language") if isinstance(draft.get("language"), str) else None,
-            draft.get("template_id") if isinstance(draft.get("template_id"), str) else None,
-        ),
+        "VALUES (:draft_id, :alert_key, :created_at, :lang, :template)",
+        parse_draft(r),
     )
 
 

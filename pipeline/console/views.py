@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.console.store import ConsoleStore, InboxFilter, MentionQuery, iso
+from pipeline.console.rows import InboxFilter, MentionQuery, Store, iso
 from pipeline.records import ALERT_STATES, PLATFORMS, SEVERITIES
 
 WINDOW_S = 48 * 3600
@@ -55,7 +55,7 @@ def inbox_row(a: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def inbox(store: ConsoleStore, filters: InboxFilter, *, limit: int = 100) -> dict[str, Any]:
+def inbox(store: Store, filters: InboxFilter, *, limit: int = 100) -> dict[str, Any]:
     return {
         "rows": [inbox_row(a) for a in store.inbox(filters, limit=limit)],
         "version": store.alerts_version(),
@@ -68,7 +68,7 @@ def inbox(store: ConsoleStore, filters: InboxFilter, *, limit: int = 100) -> dic
     }
 
 
-def filter_choices(store: ConsoleStore) -> dict[str, list[str]]:
+def filter_choices(store: Store) -> dict[str, list[str]]:
     facets = store.facets()
     return {
         "brand": facets["brand"],
@@ -164,7 +164,7 @@ def _words(alert: Mapping[str, Any], at_start: Mapping[str, Any] | None) -> str:
     )
 
 
-def detail(store: ConsoleStore, key: str, *, now: float) -> dict[str, Any] | None:
+def detail(store: Store, key: str, *, now: float) -> dict[str, Any] | None:
     """Everything the alert page shows; None for an alert the store does not have."""
     alert = store.alert(key)
     if alert is None:
@@ -237,7 +237,7 @@ def detail(store: ConsoleStore, key: str, *, now: float) -> dict[str, Any] | Non
     }
 
 
-def overview(store: ConsoleStore) -> dict[str, Any]:
+def overview(store: Store) -> dict[str, Any]:
     """Every brand x topic over the last day of event time: its curve, now, and how unusual.
 
     "Today" is the 24 hours up to the newest reading in the store (a replay's event time, not the
@@ -283,7 +283,7 @@ def overview(store: ConsoleStore) -> dict[str, Any]:
     }
 
 
-def search(store: ConsoleStore, q: MentionQuery) -> list[dict[str, Any]]:
+def search(store: Store, q: MentionQuery) -> list[dict[str, Any]]:
     return [
         {**m, "when": when(m["created_at"]), "topic_labels": str(m["topics"]).replace("_", " ")}
         for m in store.search(q)

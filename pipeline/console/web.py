@@ -5,12 +5,15 @@ Pages: ``/console`` (the inbox, filtered by brand/topic/severity/state, polling
 ``/console/alerts/<dedup key>`` (the detail: chart, evidence, receipts, actions),
 ``/console/brands`` (every brand x topic as a sparkline) and ``/console/search`` (mentions).
 Actions, each a POST form with a CSRF token bound to the session and the alert:
-``/console/alerts/<key>/ack`` (acknowledge or resolve) and ``/console/alerts/<key>/silence``
-(mute this brand x topic for a chosen time).
+``/console/alerts/<key>/ack`` (acknowledge or resolve), ``/console/alerts/<key>/silence``
+(mute this brand x topic for a chosen time) and ``/console/alerts/<key>/draft`` (start a draft
+response from one of the library's statements, through :mod:`pipeline.approvals.start`, the path
+the automatic draft of a firing alert takes; the responder becomes its author).
 
 Sign-in, roles and refusals are the approval pages' own (:class:`ApprovalView`): the same
 session cookie and login, the same audited refusals. Anyone signed in may look; only the
-``ACT_ROLES`` may act. Acknowledgements and silences go through
+``ACT_ROLES`` may acknowledge, resolve and silence, and only ``DRAFT_ROLES`` may start a draft
+(the state machine's editor role). Acknowledgements and silences go through
 :mod:`pipeline.oncall.commands`, the path the API, Slack and PagerDuty use, so a console
 acknowledgement updates Slack and PagerDuty like any other. Pages read the worker's console store
 (:mod:`pipeline.console.runtime`), which holds every partition's alerts.
@@ -33,16 +36,27 @@ from pipeline import services
 from pipeline.app import app
 from pipeline.approvals.errors import ApprovalRefused, CsrfRefused
 from pipeline.approvals.runtime import ApprovalRuntime
+from pipeline.approvals.start import prepare, send
+from pipeline.approvals.state import EDITOR_ROLE, Actor
 from pipeline.approvals.users import User
-from pipeline.approvals.web.base import REFUSAL_STATUS, SECURITY_HEADERS, ApprovalView, Visit
-from pipeline.console import assets, runtime, views
-from pipeline.console.store import InboxFilter, MentionQuery
+from pipeline.approvals.web.base import (
+    REFUSAL_STATUS,
+    SECURITY_HEADERS,
+    ApprovalView,
+    Visit,
+    load_state,
+)
+from pipeline.console import assets, drafting, runtime, views
+from pipeline.console.rows import InboxFilter, MentionQuery
 from pipeline.oncall.commands import create_silence, send_ack
 from pipeline.oncall.escalation import Ack
 from pipeline.oncall.silences import SilenceError
 
 #: Roles that may acknowledge, resolve and silence; every signed-in user may look.
 ACT_ROLES = frozenset({"responder", "approver-exec"})
+#: Roles that may start a draft response (the approval state machine's editor role).
+DRAFT_ROLES = frozenset({EDITOR_ROLE})
+MAX_TEMPLATE_ID = 100
 ACK_ACTIONS = ("acknowledge", "resolve")
 MAX_FILTER = 100
 POLL_MS = 1000
@@ -92,6 +106,10 @@ def _filters(query: Mapping[str, str]) -> InboxFilter:
 
 def can_act(user: User) -> bool:
     return bool(user.roles & ACT_ROLES)
+
+
+def can_draft(user: User) -> bool:
+    return bool(user.roles & DRAFT_ROLES)
 
 
 def _csrf_scope(key: str) -> str:
@@ -171,8 +189,17 @@ class ConsoleView(ApprovalView):
             user=user,
         )
 
-    async def act(self, request: Request, key: str, action: str) -> tuple[Visit, Any] | Response:
-        """The preamble of an action: signed in, the form's CSRF token, a role that may act.
+    async def act(
+        self,
+        request: Request,
+        key: str,
+        action: str,
+        *,
+        roles: frozenset[str] = ACT_ROLES,
+        needs: str = "acknowledging, resolving and silencing need the responder or "
+        "approver-exec role",
+    ) -> tuple[Visit, Any] | Response:
+        """The preamble of an action: signed in, the form's CSRF token, one of ``roles``.
 
         Returns the visit and the form, or the (audited) refusal to send.
         """
@@ -184,12 +211,8 @@ class ConsoleView(ApprovalView):
             visit.rt.signer.check_csrf(
                 str(form.get("csrf") or ""), session_id=visit.sid, draft_id=_csrf_scope(key)
             )
-            if not can_act(visit.user):
-                raise ApprovalRefused(
-                    "wrong_role",
-                    "acknowledging, resolving and silencing need the responder or "
-                    "approver-exec role",
-                )
+            if not visit.user.roles & roles:
+                raise ApprovalRefused("wrong_role", needs)
         except (CsrfRefused, ApprovalRefused) as exc:
             return await self.refuse(
                 visit.rt,
@@ -319,9 +342,14 @@ class AlertView(ConsoleView):
         visit = await self.visit(request, action="console_alert", draft_id="")
         if not isinstance(visit, Visit):
             return visit
-        data = await asyncio.to_thread(views.detail, runtime.store(), key, now=time.time())
+        store = runtime.store()
+        data = await asyncio.to_thread(views.detail, store, key, now=time.time())
         if data is None:
             return self.missing(visit.rt, visit.user)
+        offers: list[dict[str, Any]] = []
+        if can_draft(visit.user):
+            row = await asyncio.to_thread(store.alert, key)
+            offers = await asyncio.to_thread(drafting.offered, row) if row else []
         done = request.query.get("done", "")
         return self.page(
             visit.rt,
@@ -331,6 +359,8 @@ class AlertView(ConsoleView):
             d=data,
             key=key,
             can_act=can_act(visit.user),
+            can_draft=can_draft(visit.user),
+            offers=offers,
             csrf=visit.rt.signer.csrf_token(session_id=visit.sid, draft_id=_csrf_scope(key)),
             charts=assets.charts_available(),
             banner={"kind": "ok", "text": DONE[done]} if done in DONE else None,
@@ -406,3 +436,50 @@ class SilenceActionView(ConsoleView):
                 user=visit.user,
             )
         return self.redirect(f"/console/alerts/{quote(key, safe='')}?done=silence")
+
+
+@app.page("/console/alerts/{key}/draft")
+class DraftActionView(ConsoleView):
+    """Start a draft response: the library's statement the form names (the best one when it
+    names none), created by the state machine with the responder as its author, then the draft's
+    approval page. A draft of that statement that exists already is opened, not made again."""
+
+    async def post(self, request: Request, key: str) -> Response:
+        found = await self.act(
+            request,
+            key,
+            "draft",
+            roles=DRAFT_ROLES,
+            needs="starting a draft response needs the responder role",
+        )
+        if not isinstance(found, tuple):
+            return found
+        visit, form = found
+        row = await asyncio.to_thread(runtime.store().alert, key)
+        if row is None:
+            return self.missing(visit.rt, visit.user)
+        alert = drafting.alert_record(row)
+        template = str(form.get("template") or "")[:MAX_TEMPLATE_ID] or None
+        actor = Actor.of(visit.user, "web", visit.remote)
+        started = await asyncio.to_thread(prepare, alert, actor, template)
+        if started is None:
+            return self.page(
+                visit.rt,
+                "message.html",
+                status=400,
+                heading="No such statement",
+                text="The response library offers no statement of that name for this alert.",
+                user=visit.user,
+            )
+        draft_id = started.draft.id
+        known = {d["draft_id"] for d in row["drafts"]}
+        if draft_id in known or load_state(draft_id) is not None:
+            return self.redirect(f"/approvals/{quote(draft_id, safe='')}")
+        waiter = visit.rt.expect(started.record.event_id)
+        await send(started, alert)
+        entry = await visit.rt.wait(started.record.event_id, waiter)
+        if entry is not None and entry.get("outcome") == "refused":
+            return self.refused(visit.rt, entry, visit.user)
+        # Applied (or still on its way, when another worker owns the draft's partition): the
+        # approval page shows it as soon as it is.
+        return self.redirect(f"/approvals/{quote(draft_id, safe='')}")

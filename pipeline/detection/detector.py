@@ -339,7 +339,10 @@ class SeriesDetector:
             severity = "info"
         if hot and peak is not None and self._blip(observed, peak, yhat, mu):
             hot = False
-        transition = self._advance(t, hot, ps[0])
+        # An early page can go out while older buckets are still filling (they close after the
+        # allowed lateness): those predate the episode, so they neither resolve nor feed it.
+        before = self.firing and self.episode_start is not None and t < self.episode_start
+        transition = None if before else self._advance(t, hot, ps[0])
         # A surge is kept out of the baseline, but one that lasts past ``accept_shift_seconds``
         # is a new level: from then on the baseline follows it and the alert can resolve.
         settled = (
@@ -347,7 +350,8 @@ class SeriesDetector:
             and self.episode_start is not None
             and t - self.episode_start >= cfg.accept_shift_seconds
         )
-        self._learn(t, e, scale, (self.firing or p <= cfg.hot_p) and not settled, stats)
+        firing = self.firing and not before
+        self._learn(t, e, scale, (firing or p <= cfg.hot_p) and not settled, stats, firing)
         lower, upper = self._band(yhat)
         reading = Reading(
             start=epoch_datetime(t),
@@ -393,7 +397,13 @@ class SeriesDetector:
         return not (p <= cfg.alert_p and rest >= cfg.min_observed and rest >= cfg.min_ratio * mu)
 
     def _learn(
-        self, t: float, e: float, scale: float, anomalous: bool, stats: Sequence[float]
+        self,
+        t: float,
+        e: float,
+        scale: float,
+        anomalous: bool,
+        stats: Sequence[float],
+        firing: bool,
     ) -> None:
         """Robust updates: residuals clipped to ``clip`` scales, unusual buckets down-weighted."""
         cfg = self.config
@@ -415,7 +425,7 @@ class SeriesDetector:
         b = max(self._a_scale, 1.0 / (self.n + 2))
         # Mean absolute residual x sqrt(pi/2): the standard deviation for a normal residual.
         self.scale += b * lw * (min(abs(e), cfg.clip * scale) * 1.2533 - self.scale)
-        if self.n >= self._tail_after and not self.firing:
+        if self.n >= self._tail_after and not firing:
             for tail, s in zip(self.tails, stats, strict=True):
                 tail.learn(s)
         self.n += 1

@@ -34,6 +34,12 @@ def case_alert(case: Mapping[str, Any]) -> Alert:
     received = datetime.fromisoformat(str(case["received_at"]))
     kind = "serious" if case.get("serious") else "non-serious"
     reactions = ", ".join(case.get("reactions", [])) or "a reaction"
+    due = (
+        f"report due {case['due']} ({case.get('timezone')}), "
+        f"{str(case.get('due_region') or 'eu').upper()} rule"
+        if case.get("due")
+        else "periodic report, no expedited clock"
+    )
     return Alert(
         dedup_key=f"case:{case['case_id']}",
         state="firing",
@@ -47,7 +53,7 @@ def case_alert(case: Mapping[str, Any]) -> Alert:
         score=1.0,
         summary=(
             f"New {kind} adverse-event case {case['case_id']}: {case.get('product')} - "
-            f"{reactions}; report due {case.get('due')} ({case.get('timezone')})"
+            f"{reactions}; {due}"
         ),
         why={
             "case": {
@@ -64,6 +70,8 @@ def case_alert(case: Mapping[str, Any]) -> Alert:
                     "day_zero",
                     "due",
                     "deadline",
+                    "due_region",
+                    "clocks",
                     "timezone",
                 )
             }

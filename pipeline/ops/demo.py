@@ -79,16 +79,11 @@ class AlertWatcher:
                 for message in consumer:
                     alert = json.loads(message.value)
                     alert.pop("__faust", None)
+                    title = step_title(alert, self.seen)
                     self.seen.append(alert)
                     colour = "red" if alert["state"] == "firing" else "green"
                     click.echo()
-                    click.secho(
-                        f"  ALERT {alert['state'].upper()} [{alert['severity']}] "
-                        f"{alert['brand']} / {alert['topic']}  (bucket ending "
-                        f"{alert['updated_at'][:16]}Z)",
-                        fg=colour,
-                        bold=True,
-                    )
+                    click.secho(f"  ALERT {title}", fg=colour, bold=True)
                     click.echo(f"    {alert['summary']}")
                     for top in (alert.get("top_mentions") or [])[:2]:
                         click.echo(f"    > {top.get('text', '')[:110]}")
@@ -101,6 +96,28 @@ class AlertWatcher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+def step_title(alert: dict[str, Any], before: list[dict[str, Any]]) -> str:
+    """The watcher's headline for one alert step: a page, the close confirming an early page
+    (same dedup key, no second page), or a resolution; times are event times."""
+    what = f"[{alert['severity']}] {alert['brand']} / {alert['topic']}"
+    if alert["state"] != "firing":
+        return f"{alert['state'].upper()} {what}  (at {alert['updated_at'][:16]}Z)"
+    if any(a["dedup_key"] == alert["dedup_key"] and a["state"] == "firing" for a in before):
+        return f"FIRING {what}  confirmed at the close of the bucket ending {alert['updated_at'][:16]}Z"
+    fired = str(alert.get("fired_at") or alert["updated_at"])[:16]
+    how = "early, inside the filling bucket" if alert.get("early") else "at the close of its bucket"
+    return f"FIRING {what}  paged at {fired}Z, {how}"
+
+
+def episodes(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per paged episode (dedup key): its first firing step, which is the page."""
+    first: dict[str, dict[str, Any]] = {}
+    for alert in alerts:
+        if alert["state"] == "firing":
+            first.setdefault(alert["dedup_key"], alert)
+    return list(first.values())
 
 
 def demo_texts(stream: Path, limit: int) -> list[str]:
@@ -234,7 +251,7 @@ def run_demo(
             alerts=watcher.seen,
             speed=speed,
         )
-        firing = [a for a in watcher.seen if a["state"] == "firing"]
+        firing = episodes(watcher.seen)
         _print_summary(summary, firing, replay_rate=stats.rate)
         summary["wall_seconds"] = wall = time.monotonic() - started
         click.echo(f"  wall time                {wall:.1f}s")
@@ -340,10 +357,12 @@ def _print_summary(s: dict[str, Any], firing: list[dict[str, Any]], *, replay_ra
         f"{replay_rate:.0f}/s, so this is the pace of the replay, not the worker's capacity: "
         "`make bench` and `tocsin model bench` measure that)"
     )
-    click.echo(f"  alerts fired             {len(firing)}")
+    click.echo(f"  alerts paged             {len(firing)}")
     for alert in firing:
+        fired = str(alert.get("fired_at") or alert["updated_at"])[:16]
         click.echo(
-            f"    - {alert['brand']}/{alert['topic']} from {alert['started_at'][:16]}Z "
+            f"    - {alert['brand']}/{alert['topic']} from {alert['started_at'][:16]}Z, paged at "
+            f"{fired}Z{' (early)' if alert.get('early') else ''} "
             f"severity={alert['severity']} key={alert['dedup_key']}"
         )
 

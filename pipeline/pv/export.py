@@ -3,11 +3,11 @@
 The topic is read as a snapshot (:func:`pipeline.snapshot.read_snapshot`) and its events folded
 with :func:`pipeline.pv.cases.apply_event`, the same rule the ``cases`` table follows, so the
 export shows each case as the worker holds it. Rows carry the minimum data elements of a case
-report that a mention can give: the case and its clock, the four criteria and what is missing,
-the suspect product, the reactions, seriousness, what is known of the patient, the reporter (the
-author's pseudonym and key id, see ``pipeline/ingest/pseudonyms.py``), the source (id, URL,
-platform, language, text) and the follow-up notes. An event that cannot apply is skipped and
-counted, as the table skips it.
+report that a mention can give: the case and its clocks (the earliest, and one per region), the
+four criteria and what is missing, the suspect product, the reactions, seriousness, what is
+known of the patient, the reporter (the author's pseudonym and key id, see
+``pipeline/ingest/pseudonyms.py``), the source (id, URL, platform, language, text) and the
+follow-up notes. An event that cannot apply is skipped and counted, as the table skips it.
 
 E2B(R3) XML is not written: no ICH E2B(R3) schema was available from a registry package to
 validate it against (issue 20 asks for XML only if validated).
@@ -43,6 +43,8 @@ COLUMNS = (
     "day_zero",
     "due",
     "deadline",
+    "due_region",
+    "clocks",
     "timezone",
     "reporter",
     "reporter_key",
@@ -86,6 +88,8 @@ def row(case: Mapping[str, Any]) -> dict[str, Any]:
         "day_zero": case["day_zero"],
         "due": case.get("due"),
         "deadline": case.get("deadline"),
+        "due_region": case.get("due_region"),
+        "clocks": list(case.get("clocks", [])),
         "timezone": case.get("timezone"),
         "reporter": mention.get("author"),
         "reporter_key": mention.get("author_key"),

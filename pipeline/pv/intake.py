@@ -2,7 +2,8 @@
 
 ``case_event`` triages every mention the classifier gave the ``adverse_event`` topic and opens
 its case (``pipeline.pv.cases.open_case``): ``new`` when valid, ``possible`` with the missing
-criteria otherwise. Day zero is the mention's ``received_at`` (when it reached Tocsin), or its
+criteria otherwise, with the clocks of the regions its product is sold in
+(``TOCSIN_PV_MARKETS_FILE``). Day zero is the mention's ``received_at`` (when it reached Tocsin), or its
 ``created_at`` for a record written before ingest stamped arrivals. ``near_due_counts`` is what
 the near-due gauge shows.
 """
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pipeline import services
 from pipeline.pv.cases import near_due, open_case
+from pipeline.pv.regions import Markets, markets_from
 from pipeline.pv.triage import Triage
 from pipeline.records import HEALTH_TOPIC, CaseEvent, ClassifiedMention
 
@@ -31,7 +33,14 @@ def triage() -> Triage:
     return found
 
 
-def case_event(item: ClassifiedMention, rules: Triage, tz: ZoneInfo) -> CaseEvent | None:
+def markets() -> Markets:
+    """This worker's regions and markets (the file read once)."""
+    return markets_from(services.settings().pv_markets_file)
+
+
+def case_event(
+    item: ClassifiedMention, rules: Triage, tz: ZoneInfo, regions: Markets | None = None
+) -> CaseEvent | None:
     """The ``open`` event of ``item``'s case, or None when it is not an adverse event."""
     if HEALTH_TOPIC not in item.topics:
         return None
@@ -53,6 +62,7 @@ def case_event(item: ClassifiedMention, rules: Triage, tz: ZoneInfo) -> CaseEven
         assessment=assessment,
         received_at=received,
         tz=tz,
+        markets=regions,
     )
     return CaseEvent(case_id=case["case_id"], kind="open", at=received, by=SYSTEM, case=case)
 

@@ -13,11 +13,8 @@ from typing import Any
 import click
 from prometheus_client import CollectorRegistry, start_http_server
 
-from pipeline.brands import load_brands
 from pipeline.cli_options import bootstrap_option, require_kafka_login
-from pipeline.delivery.retry import RetryPolicy
 from pipeline.errors import ConfigError
-from pipeline.ingest.decoding import Limits
 from pipeline.records import DeadLetter
 from pipeline.settings import get_settings
 from pipeline.sources.checkpoints import (
@@ -27,7 +24,7 @@ from pipeline.sources.checkpoints import (
     MemoryCheckpoints,
 )
 from pipeline.sources.config import SourceEntry, load_sources
-from pipeline.sources.kinds import build_source
+from pipeline.sources.kinds import build_runners
 from pipeline.sources.metrics import SourceMetrics
 from pipeline.sources.runner import Runner, SinkFailed, SourceStats, run_all
 from pipeline.sources.sinks import JsonlSink, KafkaSink, Sink
@@ -73,24 +70,15 @@ def _runners(
     max_events: int | None,
     max_failures: int | None = None,
 ) -> list[Runner]:
-    cfg = get_settings()
-    matcher = load_brands(cfg.brands_file)
-    limits = Limits.from_settings(cfg)
-    return [
-        Runner(
-            source=build_source(entry, matcher),
-            name=entry.name,
-            sink=sink,
-            store=store,
-            matcher=matcher,
-            limits=limits,
-            metrics=metrics,
-            policy=RetryPolicy(backoff_s=entry.backoff_s, backoff_max_s=entry.backoff_max_s),
-            max_events=max_events,
-            max_failures=max_failures,
-        )
-        for entry in entries
-    ]
+    return build_runners(
+        entries,
+        get_settings(),
+        sink=sink,
+        store=store,
+        metrics=metrics,
+        max_events=max_events,
+        max_failures=max_failures,
+    )
 
 
 def _line(name: str, kind: str, stats: SourceStats) -> str:

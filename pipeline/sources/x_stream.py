@@ -6,7 +6,9 @@ when longer than ``rule_max_chars``); rules it owns that are no longer wanted ar
 with other tags are left alone. Then it opens the stream (one JSON object per line, a blank
 keep-alive line every 20 s; 30 s of silence counts as a dropped connection, as X advises) with the
 fields Tocsin maps. After a reconnect it asks for the minutes it missed (``backfill_minutes``,
-at most 5, a Pro feature) when ``backfill`` is on.
+at most 5, a Pro feature) when ``backfill`` is on. The backfill repeats those minutes whole, so the
+last ``remember`` post ids are kept with the time of the last post in the checkpoint: a post the
+last saved checkpoint covers is skipped (``backfill_repeat``), also after a restart.
 
 Back-off: the runner's exponential back-off with jitter from ``backoff_s`` (5 s) to
 ``backoff_max_s`` (320 s), X's advice for HTTP errors; a 429 waits until ``x-rate-limit-reset``
@@ -36,6 +38,7 @@ from pipeline.sources.base import (
     Candidate,
     Event,
     Malformed,
+    Recent,
     Skipped,
     Source,
     SourceDisconnected,
@@ -96,6 +99,8 @@ class XStreamSource(Source[XEntry]):
         super().__init__(entry)
         self.rules = build_rules(brands, entry.rule_tag, entry.rule_max_chars)
         self.last_event_at: float | None = None
+        self.seen = Recent(entry.remember)
+        self._restored = False
         self._wall = wall
         self._client: httpx.AsyncClient | None = None
         self._response: httpx.Response | None = None
@@ -113,6 +118,11 @@ class XStreamSource(Source[XEntry]):
             and not isinstance(saved, bool)
         ):
             self.last_event_at = float(saved)
+        if not self._restored:
+            ids = (checkpoint or {}).get("seen")
+            if isinstance(ids, list):
+                self.seen = Recent(self.entry.remember, [i for i in ids if isinstance(i, str)])
+            self._restored = True
         assert self.entry.token is not None
         self._client = httpx.AsyncClient(
             headers={
@@ -178,7 +188,9 @@ class XStreamSource(Source[XEntry]):
             self._check(await self._client.post(url, json={"add": missing}), "rules")
 
     def checkpoint(self) -> dict[str, Any]:
-        return {} if self.last_event_at is None else {"last_event_at": self.last_event_at}
+        if self.last_event_at is None:
+            return {}
+        return {"last_event_at": self.last_event_at, "seen": self.seen.items()}
 
     async def close(self) -> None:
         if self._response is not None:
@@ -197,6 +209,13 @@ class XStreamSource(Source[XEntry]):
                 payload = line.encode("utf-8", "surrogatepass")
                 event = self.event(payload)
                 if isinstance(event, Candidate):
+                    post_id = str(event.mention["id"])
+                    if post_id in self.seen:
+                        yield Skipped("backfill_repeat")
+                        continue
+                    # Marked just before it is handed on: the runner handles it before asking
+                    # for the next, so the checkpoint holds exactly what was handled.
+                    self.seen.add(post_id)
                     self.last_event_at = self._wall()
                 yield event
         except httpx.HTTPError as exc:

@@ -5,8 +5,9 @@ series' buckets and its detector readings are on the topics with an alert; a res
 and opens the inbox; a second alert is produced and appears in the open inbox without a reload;
 the detail page draws the series against its band; the responder acknowledges on the page and the
 acknowledgement reaches Slack (message updated) and PagerDuty (incident acknowledged); a silence
-is set. axe-core checks every page. Then every page and action is tried anonymously, with a
-forged session, with the wrong role and with forged CSRF tokens over HTTP: all refused.
+is set. axe-core checks every page. A responder starts a draft response from an alert's page.
+Then every page and action is tried anonymously, with a forged session, with the wrong role and
+with forged CSRF tokens over HTTP: all refused.
 Screenshots at 375 px and 1280 px go to the module's tmp folder (printed with ``-s``).
 """
 
@@ -318,6 +319,90 @@ def test_new_alert_appears_live_then_acknowledged_from_the_detail(
     context.close()
 
 
+def test_start_a_draft_response_from_the_detail_page(
+    stack: tuple[Stack, PagerDutyFake], browser: Browser
+) -> None:
+    """A responder picks a statement on the alert's page: the state machine creates the draft
+    with the responder as its author (audited), the approval page opens on it, and the alert's
+    page links to it; starting it again opens the same draft."""
+    running, _ = stack
+    base = running.url
+    # A scandal: the library offers its own statement (drafted automatically as the alert
+    # fires) and the general holding statement, which the responder starts by hand.
+    scandal = alert("valmoreau:scandal:draft", topic="scandal", severity="warning", started=START)
+    key = scandal["dedup_key"]
+    produce_json(running.bootstrap, "alerts", key, scandal)
+    context = browser.new_context(viewport={"width": 375, "height": 812})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    sign_in(page, base, "c.moreau")
+    detail = f"{base}/console/alerts/{quote(key, safe='')}"
+
+    def offered() -> bool:
+        page.goto(detail)
+        return page.get_by_role("button", name="Start a draft response").count() == 1
+
+    wait_for(offered, timeout_s=60, every_s=1.0, what="the draft form on the alert's page")
+    choice = page.get_by_label("Statement from the library")
+    wait_for(
+        lambda: "other.holding.en" in choice.inner_text(),
+        timeout_s=30,
+        what="the holding statement among the offers",
+    )
+    no_horizontal_scroll(page)
+    assert axe_problems(page) == []
+    shots(running.tmp, page, "alert-draft-form", "phone")
+    choice.select_option("other.holding.en")
+    page.get_by_role("button", name="Start a draft response").click()
+    page.wait_for_url(f"{base}/approvals/d*")
+    draft_id = page.url.rsplit("/", 1)[-1]
+    meta = page.locator("p.meta").first.inner_text()
+    assert draft_id in meta and "awaiting approval" in meta
+    assert "Template other.holding.en" in page.content()
+
+    created = wait_for(
+        lambda: [
+            e
+            for e in _audit(running.bootstrap)
+            if e.get("draft_id") == draft_id and e.get("action") == "draft_created"
+        ],
+        timeout_s=30,
+        what="the draft_created audit entry",
+    )
+    assert [(e["actor"], e["outcome"], e["channel"]) for e in created] == [
+        ("c.moreau", "ok", "web")
+    ]
+
+    def linked() -> bool:
+        page.goto(detail)
+        return page.locator(f"a[href='/approvals/{draft_id}']").count() == 1
+
+    wait_for(linked, timeout_s=30, every_s=1.0, what="the draft linked from the alert's page")
+
+    def both() -> bool:  # the automatic draft too; then nothing is left to start
+        page.goto(detail)
+        return page.locator("ul.drafts a").count() == 2
+
+    wait_for(both, timeout_s=30, every_s=1.0, what="both drafts linked")
+    assert page.get_by_role("button", name="Start a draft response").count() == 0
+    assert "Every statement the library offers for this alert has a draft" in page.content()
+    # Asked for again (a second tab, a double click): the same draft opens, nothing new is made.
+    with _client(base, "c.moreau") as responder:
+        r = responder.post(
+            f"/console/alerts/{quote(key, safe='')}/draft",
+            data={"template": "other.holding.en", "csrf": _csrf("c.moreau", key)},
+        )
+        assert r.status_code == 303 and r.headers["location"] == f"/approvals/{draft_id}"
+        r = responder.post(
+            f"/console/alerts/{quote(key, safe='')}/draft",
+            data={"template": "no.such.template", "csrf": _csrf("c.moreau", key)},
+        )
+        assert r.status_code == 400
+    assert problems == []
+    context.close()
+
+
 # -- security ------------------------------------------------------------------------------------
 def _csrf(user: str, key: str) -> str:
     signer = LinkSigner(SecretStr(LINK_SECRET))
@@ -344,6 +429,7 @@ ACTIONS = (
     (f"/console/alerts/{quote(KEY, safe='')}/ack", {"action": "acknowledge"}),
     (f"/console/alerts/{quote(KEY, safe='')}/ack", {"action": "resolve"}),
     (f"/console/alerts/{quote(KEY, safe='')}/silence", {"hours": "1"}),
+    (f"/console/alerts/{quote(KEY, safe='')}/draft", {"template": "boycott.listen.en"}),
 )
 
 
@@ -377,6 +463,10 @@ def test_every_page_and_action_refuses_the_anonymous_forged_and_unauthorised(
         for path, form in ACTIONS:
             r = viewer.post(path, data={**form, "csrf": _csrf("h.dubois", KEY)})
             assert r.status_code == 403 and "wrong_role" in r.text, path
+
+    with _client(base, "e.lindqvist") as executive:  # may acknowledge, may not write a draft
+        r = executive.post(ACTIONS[3][0], data={**ACTIONS[3][1], "csrf": _csrf("e.lindqvist", KEY)})
+        assert r.status_code == 403 and "wrong_role" in r.text
 
     with _client(base, "c.moreau") as responder:
         for path, form in ACTIONS:

@@ -2,13 +2,15 @@
 
 Tests that run a worker get a broker of their own (a few seconds to start), because the pipeline's
 topic names and consumer group are fixed: sharing one broker would let one test's leftovers flow
-into the next. Everything started here is stopped by PID in the fixture's teardown.
+into the next. PostgreSQL is one server per session with a fresh database per test. Everything
+started here is stopped by PID in the fixture's teardown.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
+from pipeline.ops.postgres import MissingTool, Postgres
 from pipeline.ops.procs import Broker, Worker, free_port
 from pipeline.ops.topics import ensure_topics
 
@@ -129,3 +132,25 @@ def consume(
         return out
     finally:
         consumer.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """One real PostgreSQL server (Debian's package) for the session, on 127.0.0.1; a test takes
+    a fresh database of its own (:func:`postgres_dsn`). Missing binaries fail, naming them."""
+    server = Postgres()
+    try:
+        server.start()
+    except MissingTool as exc:
+        server.stop()
+        pytest.fail(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def postgres_dsn(postgres_server: Postgres) -> str:
+    """The DSN of a fresh database for this test on the session's PostgreSQL server."""
+    return postgres_server.database(f"t{uuid.uuid4().hex[:16]}")

@@ -182,3 +182,77 @@ def test_jetstream_to_output_with_malformed_events_and_a_dropped_connection(
     assert "cursor" not in connections[0]
     assert connections[1]["cursor"] == [str(BASE_US + 800_000 - 1_000_000)]
     assert "unmatched=1" in result.output and "duplicates=1" in result.output
+
+
+def test_jetstream_compressed_frames_are_decompressed_with_the_dictionary(
+    tmp_path: Path,
+) -> None:
+    """``compress: true``: the server compresses every frame with a zstd dictionary (trained here
+    on Jetstream-shaped events, as Jetstream's own is); the source asks for ``compress=true`` and
+    decompresses with the dictionary file named in the config. A frame of another dictionary, a
+    binary frame that is not zstd, compressed bad JSON and a frame inflating past the event limit
+    are dead-lettered."""
+    import zstandard
+
+    samples: list[bytes | bytearray | memoryview] = [
+        json.dumps(post(i, f"s{i}", f"sample post {i} about weather and {i % 7} things")).encode()
+        for i in range(400)
+    ]
+    dictionary = zstandard.train_dictionary(4096, samples)
+    (tmp_path / "jetstream.dict").write_bytes(dictionary.as_bytes())
+    other = zstandard.train_dictionary(
+        4096, [bytes(s).replace(b"weather", b"sport") for s in samples]
+    )
+    compress = zstandard.ZstdCompressor(dict_data=dictionary).compress
+    queries: list[dict[str, str]] = []
+
+    async def subscribe(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        queries.append(dict(request.query))
+        for frame in (
+            compress(json.dumps(post(2, "rk2", "Is the #Glytera price hike real?")).encode()),
+            compress(json.dumps(post(3, "rk3", "lovely weather in Lyon today")).encode()),
+            zstandard.ZstdCompressor(dict_data=other).compress(
+                json.dumps(post(4, "rk4", "Glytera again")).encode()
+            ),
+            b"plainly not zstd",
+            compress(b"{not json"),
+            compress(b" " * (600 * 1024)),
+            compress(json.dumps(post(5, "rk5", "Brenmoor statement on Cardelio")).encode()),
+        ):
+            await ws.send_bytes(frame)
+        async for _message in ws:
+            pass
+        return ws
+
+    with serve([("GET", "/subscribe", subscribe)]) as server:
+        config = tmp_path / "sources.yaml"
+        config.write_text(
+            "sources:\n"
+            "  - name: bsky\n"
+            "    kind: bluesky_jetstream\n"
+            f"    url: {server.ws_url}/subscribe\n"
+            "    compress: true\n"
+            "    zstd_dictionary: jetstream.dict\n"
+        )
+        out = tmp_path / "out.jsonl"
+        result = CliRunner().invoke(
+            cli,
+            [
+                *("sources", "run", "--config", str(config), "--output", str(out)),
+                *("--max-events", "7", "--duration", "30"),
+            ],
+        )
+    assert result.exit_code == 0, result.output
+    assert queries and queries[0]["compress"] == "true", queries
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert ids == [f"bluesky:{DID}/post/rk2", f"bluesky:{DID}/post/rk5"]
+    letters = [json.loads(line) for line in (tmp_path / "out.dlq.jsonl").read_text().splitlines()]
+    assert sorted(letter["reason"] for letter in letters) == [
+        "invalid_json",
+        "invalid_value",
+        "invalid_value",
+        "oversized",
+    ], letters
+    assert any("dictionary" in letter["detail"] for letter in letters), letters

@@ -23,7 +23,7 @@ from pipeline.approvals.web.base import (
 from pipeline.approvals.web.render import render_draft
 
 #: Where a sign-in may return to: the pages sharing it (never another site, "//host" included).
-SIGNED_IN_PAGES = ("/approvals", "/console")
+SIGNED_IN_PAGES = ("/approvals", "/console", "/safety")
 
 
 def after_login(nxt: str | None) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.console.rows import Store
 from pipeline.console.schema import LATEST, MIGRATIONS
 from pipeline.console.store import (
     ConsoleStore,
@@ -109,7 +110,7 @@ def test_series_joins_the_band_and_the_bucket(store: ConsoleStore) -> None:
     assert rows[0]["stance"] == {}
 
 
-def _mentions(store: ConsoleStore) -> None:
+def _mentions(store: Store) -> None:
     store.write(
         feed(
             "mentions.classified",
@@ -266,3 +267,21 @@ def test_the_inbox_version_moves_with_every_alert_record_whatever_its_time(
     assert store.alerts_version() > first  # an older event time still shows as a change
     store.write(feed("signals", [signal(T0, 1)]))
     assert store.alerts_version() == first + 1
+
+
+def test_every_fed_topic_is_a_kind_the_metrics_know() -> None:
+    from pipeline.console.rows import FED_TOPICS, KINDS
+    from pipeline.metrics import CONSOLE_KINDS
+
+    assert sorted(KINDS[t] for t in FED_TOPICS) == sorted(CONSOLE_KINDS)
+
+
+def test_a_batch_counts_what_it_stored_and_skipped_by_kind(store: ConsoleStore) -> None:
+    written = store.write(
+        [
+            *feed("alerts", [alert(), {"dedup_key": "k"}]),
+            *feed("mentions.classified", [mention("x:1", "Zentavo")]),
+        ]
+    )
+    assert written.stored_by == {"alert": 1, "mention": 1}
+    assert written.rejected_by == {"alert": 1}

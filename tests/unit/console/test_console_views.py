@@ -101,24 +101,53 @@ def test_detail_page_escapes_text_and_drops_script_links(store: ConsoleStore) ->
         key=KEY,
         user=RESPONDER,
         can_act=True,
+        can_draft=True,
+        offers=[
+            {
+                "template_id": "other.holding.en",
+                "language": "en",
+                "text": "We hear <you>.",
+                "draft_id": "d1",
+                "exists": False,
+            },
+            {
+                "template_id": "pricing.access.en",
+                "language": "en",
+                "text": "Already drafted.",
+                "draft_id": "d2",
+                "exists": True,
+            },
+        ],
         csrf="tok",
         charts=True,
     )
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+    assert page.count('name="csrf" value="tok"') == 3  # resolve, silence, start a draft
+    assert 'action="/console/alerts/valmoreau%3Apricing%3A20261121T1400Z/draft"' in page
+    assert '<option value="other.holding.en">' in page and "pricing.access.en" not in page
+    assert "We hear &lt;you&gt;." in page
     assert "javascript:" not in page
     assert "Zentavo price &lt;b&gt;up&lt;/b&gt;" in page
     assert 'href="https://x.example/9"' in page
     data = re.search(r'id="series-data">(.*?)</script>', page, re.S)
     assert data is not None and json.loads(data.group(1))["observed"][-1] == 42.0
-    assert page.count('name="csrf" value="tok"') == 2  # resolve, silence: already acknowledged
     assert 'id="acknowledge"' not in page
     assert 'action="/console/alerts/valmoreau%3Apricing%3A20261121T1400Z/ack"' in page
     assert '<th scope="col">Expected</th>' in page  # the chart's text alternative
 
     viewer = _render(
-        "alert.html", d=d, key=KEY, user=VIEWER, can_act=can_act(VIEWER), csrf="t", charts=False
+        "alert.html",
+        d=d,
+        key=KEY,
+        user=VIEWER,
+        can_act=can_act(VIEWER),
+        can_draft=False,
+        offers=[],
+        csrf="t",
+        charts=False,
     )
     assert 'name="csrf"' not in viewer and "need the responder" in viewer
+    assert "Starting a draft response needs the responder role" in viewer
     assert "chart library is not installed" in viewer
 
 
@@ -175,3 +204,16 @@ def test_brands_overview_is_the_last_day_hottest_first(store: ConsoleStore) -> N
     assert 'aria-labelledby="spark-text-1"' in page and "score 0.500" in page
     empty = ConsoleStore.open(store.path.with_name("empty.sqlite3"))
     assert views.overview(empty)["series"] == []
+
+
+def test_the_alert_a_draft_is_made_from_is_the_stored_step(store: ConsoleStore) -> None:
+    from pipeline.console.drafting import alert_record
+    from pipeline.records import Alert
+
+    sent = alert("valmoreau:scandal:1", topic="scandal", state="acknowledged")
+    store.write(feed("alerts", [sent]))
+    row = store.alert("valmoreau:scandal:1")
+    assert row is not None
+    rebuilt = alert_record(row)
+    original = Alert.from_data({k: v for k, v in sent.items() if k != "__faust"})
+    assert rebuilt.asdict() == original.asdict()

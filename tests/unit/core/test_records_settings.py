@@ -75,3 +75,21 @@ def test_settings_validate_ranges() -> None:
     with pytest.raises(ValidationError):
         make_settings(batch_size=0)
     assert make_settings(batch_size=8).batch_size == 8
+
+
+def test_console_dsn_is_a_secret_and_a_placeholder_password_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dsn = "postgresql://tocsin:Vq8rT2mWx9LpZ4@db.internal:5432/console"
+    monkeypatch.setenv("TOCSIN_CONSOLE_DSN", dsn)
+    settings = make_settings()
+    assert settings.console.dsn is not None
+    assert settings.console.dsn.get_secret_value() == dsn
+    assert "Vq8rT2mWx9LpZ4" not in repr(settings) + str(settings.model_dump())
+    monkeypatch.setenv("TOCSIN_CONSOLE_DSN", "host=db.internal dbname=console user=tocsin")
+    assert make_settings().console.dsn is not None  # no password: PGPASSFILE or certificates
+    for bad in ("postgresql://tocsin:changeme@db/console", "not a dsn", "host='unclosed"):
+        monkeypatch.setenv("TOCSIN_CONSOLE_DSN", bad)
+        with pytest.raises(ValidationError) as refused:
+            make_settings()
+        assert "changeme" not in str(refused.value)

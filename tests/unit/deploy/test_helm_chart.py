@@ -164,6 +164,26 @@ def test_monitoring_objects_behind_flags() -> None:
     assert "replicas" not in by_name(docs, "Deployment", "rel-tocsin")["spec"]  # the HPA owns it
 
 
+def test_hpa_scales_on_lag_only_when_a_target_is_set() -> None:
+    hpa = by_kind(render({"autoscaling": {"enabled": True}}), "HorizontalPodAutoscaler")
+    assert [m["type"] for m in hpa["spec"]["metrics"]] == ["Resource"]
+    assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 600
+    docs = render({"autoscaling": {"enabled": True, "lag": {"targetAverageValue": 3000}}})
+    hpa = by_kind(docs, "HorizontalPodAutoscaler")
+    kv.validate(hpa, KUBE_VERSION, strict=True)
+    cpu, lag = hpa["spec"]["metrics"]
+    assert cpu["resource"]["name"] == "cpu"
+    assert lag == {
+        "type": "Pods",
+        "pods": {
+            "metric": {"name": "tocsin_classify_lag"},
+            "target": {"type": "AverageValue", "averageValue": "3000"},
+        },
+    }
+    with helm.Chart.load(str(CHART)) as chart, pytest.raises(helm.HelmValuesError):
+        chart.validate_schema({"autoscaling": {"lag": {"targetAverageValue": -1}}})
+
+
 def test_chart_rules_are_a_verbatim_copy_of_deploy_rules() -> None:
     chart_copy = (CHART / "files" / "tocsin.rules.yml").read_bytes()
     assert chart_copy == (REPO / "deploy/prometheus/rules/tocsin.rules.yml").read_bytes(), (
@@ -363,3 +383,24 @@ def test_kafka_values_are_typed() -> None:
         ):
             with pytest.raises(helm.HelmValuesError):
                 chart.validate_schema(bad)
+
+
+def test_console_dsn_comes_from_a_secret_reference_only_when_named() -> None:
+    """The console's PostgreSQL DSN is a secret: a secretKeyRef, never a value in the chart."""
+
+    def console_env(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        (container,) = workload(docs)["spec"]["containers"]
+        return [e for e in container["env"] if e["name"] == "TOCSIN_CONSOLE_DSN"]
+
+    assert console_env(render({})) == []  # SQLite per pod
+    values = yaml.safe_load((CHART / "ci" / "custom-config-values.yaml").read_text())
+    docs = render(values)
+    assert console_env(docs) == [
+        {
+            "name": "TOCSIN_CONSOLE_DSN",
+            "valueFrom": {"secretKeyRef": {"name": "tocsin-console-db", "key": "dsn"}},
+        }
+    ]
+    assert not [d for d in docs if d["kind"] == "Secret"]
+    with pytest.raises(Exception, match="dsnSecret"):
+        render({"console": {"dsnSecret": {"name": "postgresql://u:p@h/db", "key": "dsn"}}})

@@ -253,6 +253,26 @@ def test_a_strong_surge_pages_early_and_its_close_confirms_without_a_second_page
     assert closed.transition is None and closed.firing
 
 
+def test_buckets_closing_after_an_early_page_that_predate_it_do_not_resolve_it() -> None:
+    det = trained()
+    start = T0 + timedelta(days=3, hours=1)  # the hour before it is still open (long lateness)
+    epoch = start.timestamp()
+    arrivals = [epoch + 30 + 5 * i for i in range(40)]
+    page = None
+    for k in range(len(arrivals)):
+        page = det.judge_filling(start, k + 1.0, arrivals[: k + 1], arrivals[k])
+        if page is not None:
+            break
+    assert page is not None and page.transition == "fired"
+    hour_before = [start - timedelta(minutes=5 * (12 - i)) for i in range(12)]
+    late_closes = [det.update(t, 1.0) for t in hour_before]  # calm, older than the episode
+    assert [r.transition for r in late_closes] == [None] * 12
+    assert all(r.firing for r in late_closes)
+    assert det.update(start, 40.0).transition is None  # the episode's own bucket confirms
+    after = [det.update(start + timedelta(minutes=5 * (i + 1)), 1.0) for i in range(3)]
+    assert [r.transition for r in after] == [None, None, "resolved"]
+
+
 def test_a_blip_of_one_minute_does_not_page_early() -> None:
     det = trained()
     start = T0 + timedelta(days=3)

@@ -14,6 +14,7 @@ from pipeline import services
 from pipeline.delivery.receivers.base import Receiver
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
+from pipeline.pv import events as case_event_path
 from pipeline.pv.cases import case_id
 from pipeline.records import Alert, Author, CaseEvent, ClassifiedMention, Mention
 from pipeline.settings import make_settings
@@ -66,7 +67,7 @@ async def test_adverse_event_mentions_open_cases(
     monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
 ) -> None:
     out = RecordingTopic()
-    monkeypatch.setattr(triage_cases, "case_events", out)
+    monkeypatch.setattr(case_event_path, "case_events", out)
     async with triage_cases.triage_cases.test_context() as agent:
         await agent.put(classified(1, SERIOUS, ["adverse_event"]))
         await agent.put(classified(2, VAGUE, ["adverse_event", "scandal"]))
@@ -93,7 +94,7 @@ async def test_events_keep_the_table_and_bad_ones_are_refused(
     monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
 ) -> None:
     out = RecordingTopic()
-    monkeypatch.setattr(triage_cases, "case_events", out)
+    monkeypatch.setattr(case_event_path, "case_events", out)
     async with triage_cases.triage_cases.test_context() as agent:
         await agent.put(classified(1, SERIOUS, ["adverse_event"]))
         await agent.put(classified(4, MILD, ["adverse_event"]))
@@ -143,7 +144,7 @@ async def test_a_new_valid_case_goes_to_the_safety_receivers_once(
     receipts = RecordingTopic()
     monkeypatch.setattr(dispatch_plan, "deliveries", receipts)
     out = RecordingTopic()
-    monkeypatch.setattr(triage_cases, "case_events", out)
+    monkeypatch.setattr(case_event_path, "case_events", out)
     async with triage_cases.triage_cases.test_context() as agent:
         await agent.put(classified(1, SERIOUS, ["adverse_event"]))
         await agent.put(classified(2, VAGUE, ["adverse_event"]))  # possible: not sent

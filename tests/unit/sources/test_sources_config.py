@@ -135,3 +135,22 @@ def test_reddit_needs_its_app_credentials_from_the_environment(tmp_path: Path) -
     assert entry.client_secret is not None
     assert entry.client_secret.get_secret_value() == "secret-0123456789"
     assert "secret-0123456789" not in repr(entry)
+
+
+def test_jetstream_compression_needs_a_zstd_dictionary_file(tmp_path: Path) -> None:
+    head = "sources:\n  - name: bsky\n    kind: bluesky_jetstream\n    url: wss://j.example/s\n"
+    assert "compress: true needs zstd_dictionary" in problem(
+        tmp_path, head + "    compress: true\n"
+    )
+    missing = problem(tmp_path, head + "    compress: true\n    zstd_dictionary: no.dict\n")
+    assert missing.startswith(f"{tmp_path / 'sources.yaml'}:6: field 'sources[0].zstd_dictionary'")
+    (tmp_path / "plain.txt").write_bytes(b"not a dictionary")
+    wrong = problem(tmp_path, head + "    compress: true\n    zstd_dictionary: plain.txt\n")
+    assert "not a zstd dictionary" in wrong
+    # A real dictionary's magic number; the path is relative to the sources file.
+    (tmp_path / "jetstream.dict").write_bytes(b"\x37\xa4\x30\xec" + bytes(60))
+    entry = load_sources(
+        write(tmp_path, head + "    compress: true\n    zstd_dictionary: jetstream.dict\n"), env={}
+    ).sources[0]
+    assert isinstance(entry, JetstreamEntry) and entry.zstd_dict is not None
+    assert entry.zstd_dict.startswith(b"\x37\xa4\x30\xec")

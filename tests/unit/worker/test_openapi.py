@@ -15,6 +15,7 @@ VIEW_MODULES = (
     "pipeline.approvals.web",
     "pipeline.oncall.api",
     "pipeline.console.web",
+    "pipeline.safety.web",
 )
 
 
