@@ -34,9 +34,10 @@ percentile stamps divided by the time between them: the first 10 % of the plain 
 start-up (model load, group join, first fetch) and the last 10 % of each the drain at its end.
 Each partition holds its share of every segment in order, but the partitions are read side by
 side, so two segments can overlap at their edge (one partition a little ahead of another); the
-steady windows leave most of that out. Worker CPU per mention is the process CPU time (every thread, ONNX Runtime's included) between the
-same two instants, interpolated from the samples, over those records; the event loop's share (the
-main thread: agents, serialisation, producer) is given apart, as it is the non-model work, and so
+steady windows leave most of that out. Worker CPU per mention is the process CPU time (every
+thread, ONNX Runtime's included) between the same two instants, interpolated from the samples,
+over those records; the event loop's share (the main thread: agents, serialisation, producer) is
+given apart, as it is the non-model work, and so
 are the broker's JVM and the whole machine (all cores, every process: with the raw rate, it shows
 whether the pass left cores idle). Ratios
 are against the mean of the raw rates before and after; both are reported to show how far the
