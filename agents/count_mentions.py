@@ -6,8 +6,9 @@ from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
-from pipeline.counting.buckets import AGENT, BatchStates, count_event, take_events
+from pipeline.counting.buckets import AGENT, BatchStates, count_event
 from pipeline.records import ClassifiedMention
+from pipeline.streams import take_events
 from pipeline.topics import classified
 
 

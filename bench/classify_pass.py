@@ -2,7 +2,9 @@
 real broker against the raw model, measured in one run on the same texts.
 
 The in-process passes (``models/pipeline_bench.py``) leave out the Kafka sockets and every other
-agent of a worker; this pass leaves out nothing but ingest. What it does, all on 127.0.0.1 in a
+agent of a worker; this pass leaves out nothing: the worker reads raw JSON from ``mentions.raw``
+as a source wrote it, validates, matches brands, de-duplicates by id, classifies and counts. What
+it does, all on 127.0.0.1 in a
 fresh folder under ``$TOCSIN_CACHE/run``, everything stopped by the PID it started:
 
 1. **raw, before**: the bare model in its own process (``bench/rawmodel.py``, same thread settings
@@ -10,9 +12,9 @@ fresh folder under ``$TOCSIN_CACHE/run``, everything stopped by the PID it start
    reposts segment, in batches of the worker's ``TOCSIN_BATCH_SIZE``, at least one full pass over
    each set;
 2. a broker from ``deploy/kafka/kafka.sh`` with Tocsin's topics (``pipeline.ops.topics.ensure_topics``);
-3. the ``mentions`` topic pre-loaded with three segments, encoded exactly as ``ingest_mentions``
-   writes them (Faust's own serialiser for the ``mentions`` topic, key = the brand, no headers,
-   ``raw_partition``/``raw_offset`` stamped as if read in order from ``mentions.raw`` partition 0):
+3. ``mentions.raw`` pre-loaded with three segments, as every front door writes them (the raw JSON
+   contract, keyed by mention id with :func:`pipeline.ingest.keys.raw_key`, so spread over every
+   partition; only corpus texts that name a tracked brand, :func:`models.pipeline_bench.branded`):
    **plain** (one mention per distinct text) then **reposts** (other distinct texts plus
    ``RT @handle: <earlier text>`` copies making up ``repost_share`` of the segment, from
    ``models.pipeline_bench.make_stream``). The two segments share no text, so the reposts segment
@@ -30,9 +32,12 @@ producer stamped it (Kafka ``CreateTime``), so the harness samples nothing while
 but its CPU. A segment's **steady rate** is the number of its records between its 10th and 90th
 percentile stamps divided by the time between them: the first 10 % of the plain segment absorb
 start-up (model load, group join, first fetch) and the last 10 % of each the drain at its end.
-Worker CPU per mention is the process CPU time (every thread, ONNX Runtime's included) between the
-same two instants, interpolated from the samples, over those records; the event loop's share (the
-main thread: agents, serialisation, producer) is given apart, as it is the non-model work, and so
+Each partition holds its share of every segment in order, but the partitions are read side by
+side, so two segments can overlap at their edge (one partition a little ahead of another); the
+steady windows leave most of that out. Worker CPU per mention is the process CPU time (every
+thread, ONNX Runtime's included) between the same two instants, interpolated from the samples,
+over those records; the event loop's share (the main thread: agents, serialisation, producer) is
+given apart, as it is the non-model work, and so
 are the broker's JVM and the whole machine (all cores, every process: with the raw rate, it shows
 whether the pass left cores idle). Ratios
 are against the mean of the raw rates before and after; both are reported to show how far the
@@ -72,8 +77,6 @@ import psutil
 from pipeline.ops.procs import REPO, Broker, Worker, free_port
 from pipeline.settings import default_cache_dir, make_settings
 
-#: ``make_stream`` writes every mention for this brand, so the whole backlog is on one partition.
-BRAND = "brenmoor"
 EVENT_T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 #: Segments with a raw model pass of their own (``cached`` has none: it never reaches the model).
 RAW_SEGMENTS = ("plain", "reposts")
@@ -99,7 +102,7 @@ def build_segments(
     repost_share: float,
     cached_copies: int = 0,
 ) -> list[Segment]:
-    """The plain and repost segments, ids ``<segment>:<i>``, raw offsets and event time running on.
+    """The plain and repost segments, ids ``<segment>:<i>``, event time running on.
 
     With ``cached_copies``, a third segment **cached**: ``cached_copies`` reposts of every plain
     text, after the other two, so every one of its mentions is answered from the cache. It is
@@ -108,9 +111,7 @@ def build_segments(
     same run, and with the raw model's cost it estimates the best ratios the other two could
     reach (:func:`ceilings`).
     """
-    from models.pipeline_bench import make_stream
-    from pipeline.records import Mention
-    from pipeline.topics import mentions
+    from models.pipeline_bench import make_stream, raw_mention
 
     segments: list[Segment] = []
     offset = 0
@@ -118,9 +119,9 @@ def build_segments(
     copies: list[tuple[str, bytes]] = []
     for n in range(cached_copies):
         for _kind, payload in plain:
-            copy = Mention.loads(payload)
-            copy.text, copy.kind = f"RT @copy{n}: {copy.text}", "repost"
-            copies.append(("repost", copy.dumps()))
+            copy = json.loads(payload)
+            copy["text"], copy["kind"] = f"RT @copy{n}: {copy['text']}", "repost"
+            copies.append(("repost", json.dumps(copy, ensure_ascii=False).encode()))
     for name, texts, stream in (
         ("plain", plain_texts, plain),
         ("reposts", repost_texts, make_stream(repost_texts, repost_share)),
@@ -132,14 +133,11 @@ def build_segments(
         values: list[bytes] = []
         reposts = 0
         for i, (kind, payload) in enumerate(stream):
-            mention = Mention.loads(payload)
-            mention.id = f"{name}:{i}"
-            mention.created_at = EVENT_T0 + timedelta(seconds=offset)
-            # what ingest_mentions stamps: where it read the mention on mentions.raw
-            mention.raw_partition = 0
-            mention.raw_offset = offset
-            value, _headers = mentions.prepare_value(mention, None)
-            ids.append(mention.id)
+            mention = json.loads(payload)
+            mention_id = f"{name}:{i}"
+            at = EVENT_T0 + timedelta(seconds=offset)
+            value = raw_mention(mention_id, mention["text"], at, kind, mention["author"]["id"])
+            ids.append(mention_id)
             values.append(value)
             reposts += kind == "repost"
             offset += 1
@@ -147,27 +145,19 @@ def build_segments(
     return segments
 
 
-def brand_key() -> bytes:
-    """The key ``ingest_mentions`` sends with (``mentions.send(key=mention.brand)``), serialised."""
-    from pipeline.topics import mentions
-
-    key, _headers = mentions.prepare_key(BRAND, None)
-    return bytes(key)
-
-
 def preload(bootstrap: str, segments: Sequence[Segment]) -> int:
-    """Write every segment to ``mentions`` in order (one key, so one partition, in order)."""
+    """Write every segment to ``mentions.raw`` in order, each mention keyed by its id."""
     from kafka import KafkaProducer
 
-    from pipeline.topology import MENTIONS
+    from pipeline.ingest.keys import raw_key
+    from pipeline.topology import RAW
 
-    key = brand_key()
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
     sent = 0
     try:
         for segment in segments:
-            for value in segment.values:
-                producer.send(MENTIONS.name, key=key, value=value)
+            for mention_id, value in zip(segment.ids, segment.values, strict=True):
+                producer.send(RAW.name, key=raw_key(mention_id), value=value)
                 sent += 1
         producer.flush(timeout=60)
     finally:
@@ -527,9 +517,11 @@ def run_broker_pass(
     timeout_s: float = 900.0,
 ) -> dict[str, Any]:
     """The broker pass on ``texts`` (the first half plain, the second half reposts); JSON-ready."""
-    texts = list(dict.fromkeys(texts))
+    from models.pipeline_bench import branded
+
+    texts = branded(texts)
     if len(texts) < 20:
-        raise ValueError("the broker pass needs at least 20 distinct texts")
+        raise ValueError("the broker pass needs at least 20 distinct texts naming a tracked brand")
     half = len(texts) // 2
     segments = build_segments(texts[:half], texts[half:], repost_share, cached_copies)
     # the cached segment's texts are the plain ones, and it never reaches the model
@@ -562,7 +554,7 @@ def run_broker_pass(
             broker_pid = int((broker.data_dir / "kafka.pid").read_text().strip())
             context.append(CpuSampler(broker_pid))
             total = preload(broker.bootstrap, segments)
-            progress(f"broker pass: {total} mentions on `mentions`; starting a worker")
+            progress(f"broker pass: {total} mentions on `mentions.raw`; starting a worker")
             worker = Worker(
                 bootstrap=broker.bootstrap,
                 data_dir=folder / "worker",

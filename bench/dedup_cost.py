@@ -1,11 +1,12 @@
 """What de-duplication by mention id costs ingest, per mention and per remembered id.
 
-``tocsin model bench --broker`` pre-loads ``mentions`` and so leaves ingest out; this measures the
-ingest agent itself, in process, through Faust's real stream machinery (``test_context``) and the
-real ``mention_ids`` table, whose changelog writes are serialised and queued for the producer as
-in a worker (the producer is not started, so the broker's side of the write is not in it):
+This measures ingest's admission of raw records (:class:`pipeline.ingest.admission.Admission`:
+decode, brand match, pseudonymise, the id rule) in process, with the real ``mention_ids`` table,
+whose changelog writes are serialised and queued for the producer as in a worker (the producer is
+not started, so the broker's side of the write is not in it). Faust's stream machinery and the
+model are not in it (``tocsin model bench --broker`` has the whole path):
 
-- **CPU per mention**: unique branded mentions put through ``ingest_mentions`` with
+- **CPU per mention**: unique branded mentions admitted with
   de-duplication on (``TOCSIN_DEDUP_MAX_IDS`` already reached, so each new id also forgets the
   oldest: the steady state, two changelog writes per mention) and off (horizon 0), alternately,
   ``--rounds`` times; the difference of the medians is what the id rule adds;
@@ -35,13 +36,6 @@ from pipeline.settings import make_settings
 TEXT = "Brenmoor tripled the price of Glytera overnight, patients cannot afford it"
 
 
-class Sink:
-    """Stands in for the ``mentions`` and dead-letter topics: the cost measured is ingest's."""
-
-    async def send(self, *, key: Any = None, value: Any = None, **_: Any) -> None:
-        return None
-
-
 def payload(i: int) -> bytes:
     return json.dumps(
         {
@@ -56,23 +50,22 @@ def payload(i: int) -> bytes:
 
 async def ingest_cpu(first: int, n: int, horizon_s: int, max_ids: int) -> float:
     """Process CPU seconds per mention for ``n`` new ids after ``max_ids`` already remembered."""
-    from agents import ingest_mentions
+    from pipeline.ingest.admission import Admission
     from pipeline.tables import mention_ids
 
     services.override(
         metrics=TocsinMetrics(CollectorRegistry()),
         settings=make_settings(dedup_horizon_s=horizon_s, dedup_max_ids=max_ids),
     )
-    for topic in ("mentions", "dead_letters"):
-        vars(ingest_mentions)[topic] = Sink()
     mention_ids.data.clear()
-    async with ingest_mentions.ingest_mentions.test_context() as agent:
-        for i in range(first, first + max_ids):  # fill the memory to its bound
-            await agent.put(payload(i), partition=0)
-        started = time.process_time()
-        for i in range(first + max_ids, first + max_ids + n):
-            await agent.put(payload(i), partition=0)
-        spent = time.process_time() - started
+    admission = Admission.configured(mention_ids)
+    arrived = 1_795_000_000.0
+    for i in range(first, first + max_ids):  # fill the memory to its bound
+        admission.one(payload(i), "mentions.raw", 0, i, arrived)
+    started = time.process_time()
+    for i in range(first + max_ids, first + max_ids + n):
+        admission.one(payload(i), "mentions.raw", 0, i, arrived)
+    spent = time.process_time() - started
     mention_ids.data.clear()
     return spent / n
 

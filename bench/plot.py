@@ -70,10 +70,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
     lag_t = [s["t"] - t0 for s in samples if s["lag"] is not None]
     total = [sum(s["lag"].values()) for s in samples if s["lag"] is not None]
     ax_lag.plot(lag_t, total, lw=1.2, color="black", label="group lag, all pipeline topics")
-    mentions = [s["lag"].get("mentions", 0) for s in samples if s["lag"] is not None]
-    ax_lag.plot(
-        lag_t, mentions, lw=1, color="tab:red", label="of which topic 'mentions' (classify)"
-    )
+    raw = [s["lag"].get("mentions.raw", 0) for s in samples if s["lag"] is not None]
+    ax_lag.plot(lag_t, raw, lw=1, color="tab:red", label="of which topic 'mentions.raw' (classify)")
     ax_lag.set_ylabel("consumer lag, messages")
     ax_lag.legend(loc="upper right", fontsize=8)
     for name in sorted({n for s in samples for n in s["cpu"]}):

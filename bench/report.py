@@ -147,6 +147,42 @@ def capacity_figures(samples: Sequence[dict[str, Any]], entry: dict[str, Any]) -
     }
 
 
+def classify_split(rates: dict[str, float | None]) -> dict[str, Any]:
+    """How the classify work split over the workers of the 2-worker probe (scale-2w).
+
+    ``max_worker_share`` is the busiest worker's share of the mentions classified (0.5 is an even
+    split, 1.0 one worker doing all of it). ``mentions.raw`` is keyed by mention id, so even the
+    demo's single-brand crisis spreads over every partition.
+    """
+    known = {name: r for name, r in rates.items() if r is not None}
+    total = sum(known.values())
+    if len(known) < len(rates) or total <= 0:
+        return {"max_worker_share": None, "per_worker_share": None}
+    shares = {name: round(r / total, 3) for name, r in known.items()}
+    return {"max_worker_share": max(shares.values()), "per_worker_share": shares}
+
+
+def plumbing(probe: dict[str, Any]) -> dict[str, Any]:
+    """Worker CPU per mention that is not the model's, in the saturated probe.
+
+    The worker's CPU per mention less the model's share of it: the raw model's CPU per text times
+    the texts the model was given per mention classified (reposts answered from the cache are not
+    given to it). An estimate: the model costs in the worker about what it costs alone (the raw
+    passes before and after the run bracket that), and the broker's CPU is not in it.
+    """
+    worker, raw = probe.get("worker_cpu_ms_per_mention"), probe.get("raw_cpu_ms_per_text")
+    rate, texts = probe.get("mentions_per_s"), probe.get("model_texts_per_s")
+    if worker is None or raw is None or not rate or texts is None:
+        return {"cpu_ms_per_mention": None}
+    model = raw * texts / rate
+    return {
+        "cpu_ms_per_mention": round(worker - model, 2),
+        "model_cpu_ms_per_mention": round(model, 2),
+        "definition": "worker CPU per mention in the probe - raw model CPU per text x model "
+        "texts per mention (broker not included)",
+    }
+
+
 def _epoch(text: str) -> float:
     return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
 
@@ -283,6 +319,7 @@ def analyse(raw: dict[str, Any], stream: LapStream) -> dict[str, Any]:
                 cap["raw_cpu_ms_per_text"] / cap["worker_cpu_ms_per_mention"], 3
             )
         phases["probe"] = cap
+        out["plumbing"] = plumbing(cap)
     sustained = _phase(timeline, "sustained")
     if sustained:
         dur = sustained["end"] - sustained["start"]
@@ -349,6 +386,7 @@ def analyse(raw: dict[str, Any], stream: LapStream) -> dict[str, Any]:
                 counter_rate(per_worker(samples, name, "classified"), start, two["end"])
             )
         r1, r2 = c1["mentions_per_s"], c2["mentions_per_s"]
+        out["classify_split"] = classify_split(shares)
         phases["scaleout"] = {
             "one_worker": c1,
             "two_workers": c2,
@@ -558,6 +596,14 @@ def render_markdown(results: dict[str, Any]) -> str:
                 [
                     "**scale-out: per-worker efficiency**",
                     _get(ph, "scaleout", "per_worker_efficiency"),
+                ],
+                [
+                    "**classify split: busiest worker's share (2 workers)**",
+                    _get(results, "classify_split", "max_worker_share"),
+                ],
+                [
+                    "plumbing: worker CPU ms per mention besides the model (probe)",
+                    _get(results, "plumbing", "cpu_ms_per_mention"),
                 ],
                 [
                     "mention -> alert delivered, p50 / p95 / p99, s (sustained)",

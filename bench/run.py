@@ -108,14 +108,15 @@ def source_commit() -> str | None:
 
 
 def brand_partitions(stream: LapStream) -> dict[str, Any]:
-    """Partition of ``mentions`` each brand key lands on (Kafka's murmur2) and its share of lines.
+    """Partition of ``mentions.classified`` each brand key lands on (murmur2), its share of lines.
 
-    Why: ``mentions`` is keyed by brand, so the classify work can only spread over as many
-    partitions as there are distinct brand hashes; this explains the scale-out figure.
+    Counting and detection are keyed by brand, so they spread over only as many partitions as
+    there are distinct brand hashes; classification reads ``mentions.raw``, keyed by mention id,
+    and spreads over all of them (``classify_split`` in the results).
     """
     from kafka.partitioner.default import murmur2
 
-    from pipeline.topology import MENTIONS
+    from pipeline.topology import CLASSIFIED
 
     counts: dict[str, int] = {}
     for line in stream.lines:
@@ -124,7 +125,7 @@ def brand_partitions(stream: LapStream) -> dict[str, Any]:
     total = sum(counts.values())
     return {
         brand: {
-            "partition": (murmur2(brand.encode()) & 0x7FFFFFFF) % MENTIONS.partitions,
+            "partition": (murmur2(brand.encode()) & 0x7FFFFFFF) % CLASSIFIED.partitions,
             "share": round(n / total, 3),
         }
         for brand, n in sorted(counts.items())

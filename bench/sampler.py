@@ -24,7 +24,7 @@ from pipeline.ops.demo import metric_value
 #: Counters read from each worker's /metrics, by the name they get in the samples.
 COUNTERS = {
     "classified": ("tocsin_agent_messages_out_total", {"agent": "classify_mentions"}),
-    "ingested": ("tocsin_agent_messages_in_total", {"agent": "ingest_mentions"}),
+    "ingested": ("tocsin_agent_messages_in_total", {"agent": "classify_mentions"}),
     "counted": ("tocsin_agent_messages_in_total", {"agent": "count_mentions"}),
     "model_texts": ("tocsin_model_batch_size_sum", {}),
     "model_calls": ("tocsin_model_batch_size_count", {}),

@@ -233,7 +233,8 @@ def eval_cmd(
     default=1600,
     show_default=True,
     type=click.IntRange(20, 100_000),
-    help="Distinct corpus texts for the broker pass (half plain, half with reposts; then two "
+    help="Distinct corpus texts naming a tracked brand for the broker pass (half plain, half with "
+    "reposts; then two "
     "cached copies of the plain half, which measure the pipeline without the model).",
 )
 @click.option(
@@ -282,10 +283,10 @@ def bench_cmd(
     load = {"load_seconds": round(time.perf_counter() - t0, 2), "rss_after_load_mb": rss_mb()}
     report = {**load, **bench_raw(clf, seconds=seconds)}
     if n_texts:
-        from models.pipeline_bench import bench_pipeline
+        from models.pipeline_bench import bench_pipeline, branded
 
-        _echo_progress(f"raw vs agent path on {n_texts} distinct corpus texts...")
-        texts = list(dict.fromkeys(e.text for e in load_corpus()))[:n_texts]
+        _echo_progress(f"raw vs agent path on {n_texts} distinct corpus texts naming a brand...")
+        texts = branded([e.text for e in load_corpus()])[:n_texts]
         pipe = bench_pipeline(clf, texts, repost_share=repost_share, rounds=rounds)
         report["pipeline"] = pipe
         report["rss_end_mb"] = round(rss_mb(), 1)
@@ -328,8 +329,10 @@ def _broker_pass(
     if threads is not None:
         os.environ[THREADS_ENV] = str(threads)
     folder = (artefacts or default_artefact_dir()).resolve()
-    texts = list(dict.fromkeys(e.text for e in load_corpus()))[:n_texts]
-    _echo_progress(f"broker pass on {len(texts)} distinct corpus texts...")
+    from models.pipeline_bench import branded
+
+    texts = branded([e.text for e in load_corpus()])[:n_texts]
+    _echo_progress(f"broker pass on {len(texts)} distinct corpus texts naming a brand...")
     result = run_broker_pass(
         texts,
         artefacts=folder,

@@ -1,12 +1,13 @@
 """Raw model vs the ``classify_mentions`` agent path, measured in one run on the same texts.
 
 Why in-process and not on a broker: the question this answers is "how much does the agent's own
-code cost on top of the model" -- Faust ``take`` batching, record decoding, the repost cache, the
-hop to the model thread, building and serialising ``ClassifiedMention``. Those are exercised here
-with the *real* agent coroutine (``agent.test_context()``, the same machinery as the unit tests),
-fed with mentions decoded from their JSON wire form; only the Kafka sockets are missing (the
-output topic is replaced by a sink that serialises each record exactly as ``send`` would). Broker
-I/O and the other agents of a worker are measured by ``tocsin demo`` instead.
+code cost on top of the model" -- Faust ``take`` batching, validating the raw JSON, brand matching,
+de-duplication by id, pseudonymising, the repost cache, the hop to the model thread, building and
+serialising ``ClassifiedMention``. Those are exercised here with the *real* agent coroutine
+(``agent.test_context()``, the same machinery as the unit tests), fed with the raw bytes a source
+writes to ``mentions.raw``; only the Kafka sockets are missing (the output topics are replaced by
+a sink that serialises each record exactly as ``send`` would). Broker I/O and the other agents of
+a worker are measured by ``tocsin model bench --broker`` instead.
 
 Three passes on the same machine, repeated in rounds with their order rotated, so load from other
 processes hits all of them (see :func:`bench_pipeline`):
@@ -21,6 +22,7 @@ processes hits all of them (see :func:`bench_pipeline`):
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import statistics
 import time
@@ -35,7 +37,7 @@ from models.classifier import MentionClassifier
 
 @dataclass
 class _Sink:
-    """Stands in for the ``mentions.classified`` topic: serialises like ``send`` and counts."""
+    """Stands in for ``mentions.classified`` (and ``mentions.dlq``): serialises like ``send``, counts."""
 
     expected: int = 0
     count: int = 0
@@ -49,16 +51,30 @@ class _Sink:
             self.done.set()
 
 
+def raw_mention(mention_id: str, text: str, created_at: datetime, kind: str, author: str) -> bytes:
+    """One mention as a source writes it to ``mentions.raw`` (the input contract)."""
+    return json.dumps(
+        {
+            "id": mention_id,
+            "platform": "x",
+            "text": text,
+            "created_at": created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "author": {"id": author, "followers": 100},
+            "kind": kind,
+        },
+        ensure_ascii=False,
+    ).encode()
+
+
 def make_stream(
     texts: Sequence[str], repost_share: float, seed: int = 0
 ) -> list[tuple[str, bytes]]:
-    """``(kind, Mention JSON bytes)`` for each mention: every text once, plus reposts.
+    """``(kind, raw JSON bytes)`` for each mention: every text once, plus reposts.
 
     A repost copies an earlier original's text behind ``RT @handle:`` and comes after it, as on
-    a real platform. ``repost_share`` is the fraction of reposts in the whole stream.
+    a real platform. ``repost_share`` is the fraction of reposts in the whole stream. Every text
+    must name a tracked brand (:func:`branded`): the agent filters the others as noise.
     """
-    from pipeline.records import Author, Mention
-
     if not 0.0 <= repost_share < 1.0:
         raise ValueError("repost_share must be in [0, 1)")
     rng = random.Random(seed)
@@ -78,18 +94,18 @@ def make_stream(
             seen.append(text)
         else:
             text = f"RT @user{rng.randrange(10_000)}: {rng.choice(seen)}"
-        mention = Mention(
-            id=f"bench:{i}",
-            platform="x",
-            text=text,
-            created_at=t0 + timedelta(seconds=i),
-            brand="brenmoor",
-            brands=["brenmoor"],
-            author=Author(id=f"a{i % 997}", followers=100),
-            kind=kind,
-        )
-        out.append((kind, mention.dumps()))
+        payload = raw_mention(f"bench:{i}", text, t0 + timedelta(seconds=i), kind, f"a{i % 997}")
+        out.append((kind, payload))
     return out
+
+
+def branded(texts: Sequence[str]) -> list[str]:
+    """The distinct ``texts`` that name a tracked brand (the worker's brand file), in order."""
+    from pipeline.brands import load_brands
+    from pipeline.settings import make_settings
+
+    matcher = load_brands(make_settings().brands_file)
+    return [t for t in dict.fromkeys(texts) if matcher.match(t)]
 
 
 def _cpu() -> float:
@@ -136,13 +152,18 @@ def _agent_harness(classifier: MentionClassifier, batch_size: int, within: float
     from models.textcache import LRUCache
     from pipeline import services
     from pipeline.app import app
+    from pipeline.ingest.dedup import rebalanced
     from pipeline.metrics import TocsinMetrics
     from pipeline.settings import make_settings
+    from pipeline.tables import mention_ids
 
-    saved = (mod.classified, mod._cache)
+    saved = (mod.classified, mod.dead_letters, mod._cache)
     sink = _Sink()
-    mod.classified = sink
+    mod.classified = mod.dead_letters = sink
     mod._cache = LRUCache(maxsize=50_000)
+    # every pass re-uses the stream's ids: a fresh id memory, or a pass would filter the last one's
+    mention_ids.data.clear()
+    rebalanced()
     services.override(
         classifier=classifier,
         metrics=TocsinMetrics(CollectorRegistry(), receivers=("console",)),
@@ -153,19 +174,19 @@ def _agent_harness(classifier: MentionClassifier, batch_size: int, within: float
     try:
         yield mod, sink
     finally:
-        mod.classified, mod._cache = saved
+        mod.classified, mod.dead_letters, mod._cache = saved
+        mention_ids.data.clear()
+        rebalanced()
         services.reset()
 
 
 async def _run_agent(mod: Any, sink: _Sink, payloads: Sequence[bytes]) -> float:
-    """Feed decoded mentions to the agent as fast as it takes them; seconds until all are out."""
-    from pipeline.records import Mention
-
+    """Feed raw mentions to the agent as fast as it takes them; seconds until all are out."""
     async with mod.classify_mentions.test_context() as agent:
         sink.expected = len(payloads)
         started = time.perf_counter()
         for payload in payloads:
-            await agent.put(Mention.loads(payload), wait=False)
+            await agent.put(payload, wait=False)
         await sink.done.wait()
         return time.perf_counter() - started
 
@@ -222,7 +243,7 @@ def bench_pipeline(
     ratios use that round's raw rate: on a shared machine the load drifts within a minute, so
     a ratio is only fair between passes that ran close together. The medians are the figures.
     """
-    texts = list(dict.fromkeys(texts))
+    texts = branded(texts)
     classifier.classify(texts[:batch_size])  # warm-up
     plain_stream = make_stream(texts, 0.0)
     repost_stream = make_stream(texts, repost_share)

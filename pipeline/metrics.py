@@ -18,7 +18,6 @@ from pipeline.records import ALERT_STATES, SEVERITIES
 from pipeline.topology import CHECKED_TOPICS
 
 AGENTS = (
-    "ingest_mentions",
     "classify_mentions",
     "count_mentions",
     "dispatch_alerts",

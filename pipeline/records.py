@@ -87,13 +87,13 @@ class Mention(faust.Record, serializer="json", isodates=True):
     kind: str = "post"
     engagement: Engagement | None = None
     repost_of: str | None = None
-    #: Where ingest read this mention on ``mentions.raw`` (set by ``ingest_mentions``, never by a
-    #: source). Counting remembers the highest position it counted per raw partition, in the same
+    #: Where ingest read this mention on ``mentions.raw`` (set by ``classify_mentions``, never by
+    #: a source). Counting remembers the highest position it counted per raw partition, in the same
     #: table record as the counts, so a copy re-sent after a crash or rebalance is not counted twice.
     raw_partition: int | None = None
     raw_offset: int | None = None
     #: When the mention reached Tocsin: the broker's timestamp of its raw record (set by
-    #: ``ingest_mentions``). Day zero of a pharmacovigilance case (``pipeline/pv/cases.py``).
+    #: ``classify_mentions``). Day zero of a pharmacovigilance case (``pipeline/pv/cases.py``).
     received_at: datetime | None = None
 
     @property

@@ -354,7 +354,7 @@ class Settings(BaseSettings):
         ge=1,
         le=3650,
         description="days Kafka keeps topics holding mention text and authors (mentions.raw, "
-        "mentions, mentions.classified, mentions.buckets, mentions.dlq, alerts, privacy.erasures); set by "
+        "mentions.classified, mentions.buckets, mentions.dlq, alerts, privacy.erasures); set by "
         "`tocsin topics create` on new and existing topics",
     )
     pseudonym_key: SecretStr | None = Field(

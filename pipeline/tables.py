@@ -18,7 +18,7 @@ from pipeline.topology import ERASABLE_TABLES
 #: detector (count_mentions: counting and detection share the record, see pipeline.counting.judge).
 open_buckets = app.Table("open_buckets", default=dict, help="open buckets and detectors per brand")
 #: mention id -> [raw partition, raw offset, arrival second] where ingest first accepted it
-#: (ingest_mentions, pipeline.ingest.dedup); written to the raw partition the record was read from.
+#: (classify_mentions, pipeline.ingest.dedup); written to the raw partition the record was read from.
 mention_ids = app.Table("mention_ids", default=None, help="mention ids ingest accepted recently")
 #: dedup key -> {"alert": latest alert step, "delivered": {"<state>/<receiver>": iso time}}.
 alert_book = app.Table("alert_book", default=dict, help="alerts and what was delivered")

@@ -146,7 +146,6 @@ def _topic(spec: topology.TopicSpec, **kwargs: Any) -> TopicT:
 # Raw input stays bytes: the decoder must see exactly what arrived, invalid UTF-8 included.
 raw_mentions = _topic(topology.RAW, key_type=bytes, value_type=bytes, value_serializer="raw")
 dead_letters = _topic(topology.DLQ, value_type=records.DeadLetter)
-mentions = _topic(topology.MENTIONS, key_type=str, value_type=records.Mention)
 classified = _topic(topology.CLASSIFIED, key_type=str, value_type=records.ClassifiedMention)
 buckets = _topic(topology.BUCKETS, key_type=str, value_type=records.Bucket)
 signals = _topic(topology.SIGNALS, key_type=str, value_type=records.Signal)

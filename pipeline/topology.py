@@ -60,7 +60,7 @@ def _personal(name: str, doc: str, config: dict[str, str] | None = None, **kw: i
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 RAW = _personal(
     "mentions.raw",
-    "raw mention JSON from replay, HTTP ingest or connectors",
+    "raw mention JSON from replay, HTTP ingest or connectors, keyed by mention id",
     {"max.message.bytes": str(MAX_MESSAGE_BYTES)},
 )
 DLQ = _personal(
@@ -69,8 +69,9 @@ DLQ = _personal(
     {"max.message.bytes": str(2 * MAX_MESSAGE_BYTES)},
     partitions=1,
 )
-MENTIONS = _personal("mentions", "validated, normalised mentions keyed by brand")
-CLASSIFIED = _personal("mentions.classified", "mentions with topics, stance, language")
+CLASSIFIED = _personal(
+    "mentions.classified", "mentions with topics, stance, language, keyed by brand for counting"
+)
 BUCKETS = _personal("mentions.buckets", "closed event-time buckets per brand x topic")
 SIGNALS = TopicSpec("signals", doc="detector output per closed bucket")
 ALERTS = _personal("alerts", "alert lifecycle events keyed by dedup key (with top mentions)")
@@ -127,7 +128,6 @@ ERASURES = _personal("privacy.erasures", "remove one author's data from one tabl
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     RAW,
     DLQ,
-    MENTIONS,
     CLASSIFIED,
     BUCKETS,
     SIGNALS,

@@ -30,13 +30,11 @@ buckets closed: the other brands on its partition carry event time forward (see
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import faust
-from faust.types import EventT, StreamT
+from faust.types import EventT
 
 from pipeline import services
 from pipeline.counting.cells import bucket_of
@@ -347,14 +345,3 @@ async def count_event(
         await judge_filling(state, item, topics, cfg.bucket_seconds, states.detectors)
     states.put(brand, partition, state)
     await sweep_quiet_brands(partition, topics, states)
-
-
-def take_events(
-    stream: StreamT[ClassifiedMention], size: int, within: float
-) -> AsyncIterator[Sequence[EventT[ClassifiedMention]]]:
-    """``stream.take_events``: on Faust's ``Stream``, not declared by its ``StreamT`` interface."""
-    if not isinstance(stream, faust.Stream):
-        raise TypeError(f"count_mentions needs a faust.Stream, got {type(stream).__name__}")
-    return cast(
-        AsyncIterator[Sequence[EventT[ClassifiedMention]]], stream.take_events(size, within)
-    )

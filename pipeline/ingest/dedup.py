@@ -140,7 +140,7 @@ _rebalances = 0
 
 
 def rebalanced() -> None:
-    """Mark every partition's index stale: called on each rebalance (see ``ingest_mentions``)."""
+    """Mark every partition's index stale: called on each rebalance (see ``classify_mentions``)."""
     global _rebalances
     _rebalances += 1
 

@@ -27,15 +27,16 @@ from pipeline.kafka_clients import client_config
 from pipeline.ops.procs import REPO, Broker, Worker, free_port
 from pipeline.settings import default_cache_dir
 from pipeline.settings_kafka import kafka_settings
-from pipeline.topology import ALERTS, CLASSIFIED, DLQ, MENTIONS, RAW
+from pipeline.topology import ALERTS, CLASSIFIED, DLQ, RAW
 from pipeline.worker.lag import group_lag, topic_size
 
 STREAM = REPO / "deploy" / "demo" / "stream.jsonl"
-#: Wall-clock reordering the demo's buckets tolerate. A brand's mentions reach ``mentions`` from
-#: four ``mentions.raw`` partitions, read in fetch-sized chunks, so they arrive up to a second or
-#: two out of event order. At 1x that is nothing next to the 120 s allowed lateness; at 2000x it
-#: is up to an hour of event time, and with 120 s close to a third of the stream would arrive
-#: after its bucket closed (left out of it). The demo therefore scales the lateness with speed.
+#: Wall-clock reordering the demo's buckets tolerate. A brand's mentions reach
+#: ``mentions.classified`` from four ``mentions.raw`` partitions, read in fetch-sized chunks, so
+#: they arrive up to a second or two out of event order. At 1x that is nothing next to the 120 s
+#: allowed lateness; at 2000x it is up to an hour of event time, and with 120 s close to a third
+#: of the stream would arrive after its bucket closed (left out of it). The demo therefore scales
+#: the lateness with speed.
 DEMO_SKEW_S = 3.0
 #: Lateness when replaying as fast as possible (speed 0), where event time per wall second is unknown.
 UNPACED_LATENESS_S = 6 * 3600
@@ -48,7 +49,7 @@ def demo_lateness(speed: float, default_s: int = 120) -> int:
     return max(default_s, int(speed * DEMO_SKEW_S))
 
 
-PIPELINE_TOPICS = (RAW.name, MENTIONS.name, CLASSIFIED.name, ALERTS.name)
+PIPELINE_TOPICS = (RAW.name, CLASSIFIED.name, ALERTS.name)
 
 
 @dataclass

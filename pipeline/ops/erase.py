@@ -4,7 +4,8 @@ What is found and how it goes (pure matching in :mod:`pipeline.ingest.erasure`):
 
 1. **Who**: the raw id and handle as the source gave them, and the author's pseudonym under
    ``TOCSIN_PSEUDONYM_KEY`` (required: a worker's random key cannot be recomputed). Their mentions
-   are read from ``mentions.raw`` (raw id) and ``mentions`` (pseudonym): ids and texts.
+   are read from ``mentions.raw`` (raw id) and ``mentions.classified`` (pseudonym): ids and
+   texts.
 2. **Tables** (compacted changelogs): each entry (latest value per key) of an erasable table that
    holds any of it gets an erasure command on ``privacy.erasures`` keyed like the entry, and the
    worker's ``erase_authors`` rewrites the entry without it; this waits until every changelog shows
@@ -41,10 +42,10 @@ from pipeline.topology import (
     APP_ID,
     AUDIT,
     CASES,
+    CLASSIFIED,
     ERASABLE_TABLES,
     ERASURES,
     KEPT_TABLES,
-    MENTIONS,
     RAW,
     TopicSpec,
     changelog_name,
@@ -101,12 +102,17 @@ def who(settings: Settings, author_id: str, platform: str, handle: str | None) -
 
 
 def their_mentions(bootstrap: str, erasure: Erasure, platform: str, timeout_s: float) -> Erasure:
-    """``erasure`` with the ids and texts of the author's mentions on the raw and mention topics."""
+    """``erasure`` with the ids and texts of the author's mentions on the raw and classified topics.
+
+    A classified record holds its mention under ``mention``; a raw one is the mention itself.
+    """
     ids: set[str] = set()
     texts: set[str] = set()
-    for topic in (RAW.name, MENTIONS.name):
+    for topic in (RAW.name, CLASSIFIED.name):
         for message in read_snapshot(bootstrap, topic, timeout_s=timeout_s):
             value = _json(message.value)
+            if topic == CLASSIFIED.name and isinstance(value, dict):
+                value = value.get("mention")
             if not isinstance(value, dict) or not isinstance(value.get("author"), dict):
                 continue
             author = value["author"]

@@ -120,7 +120,7 @@ def test_a_worker_taking_partitions_over_knows_their_ids(
     wait_drained(broker.bootstrap, timeout_s=180)
     texts = [first.metrics_text(), second.metrics_text()]
     read = [
-        metric_value(t, "tocsin_agent_messages_in_total", agent="ingest_mentions") for t in texts
+        metric_value(t, "tocsin_agent_messages_in_total", agent="classify_mentions") for t in texts
     ]
     assert read[1] > 0, f"the second worker read no raw partition: {read}"
     duplicates = [

@@ -192,10 +192,11 @@ def test_huge_integer_on_kafka_is_dead_lettered_and_the_agent_never_restarts(
     assert "digits" in str(dead["detail"]) or "int" in str(dead["detail"])
     wait_for(
         lambda: any(
-            m.get("id") == "after:kafka" for m in read_topic(hostile.broker.bootstrap, "mentions")
+            m["mention"].get("id") == "after:kafka"
+            for m in read_topic(hostile.broker.bootstrap, "mentions.classified")
         ),
         timeout_s=90,
-        what="the mention after it on mentions",
+        what="the mention after it on mentions.classified",
     )
     log = hostile.log()
     assert "Crashed" not in log and "Restarting" not in log, "the ingest agent crashed"

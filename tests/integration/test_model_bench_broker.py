@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from models.cli import model
 from models.corpus import load_corpus
+from models.pipeline_bench import branded
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -47,7 +48,7 @@ def test_broker_pass_classifies_every_mention_once_and_reports_ratios(
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)["broker"]
 
-    texts = list(dict.fromkeys(e.text for e in load_corpus()))[:120]
+    texts = branded([e.text for e in load_corpus()])[:120]
     plain, reposts = report["segments"]["plain"], report["segments"]["reposts"]
     assert (plain["mentions"], plain["reposts"]) == (60, 0)
     assert reposts["mentions"] == 100 and reposts["reposts"] == 40

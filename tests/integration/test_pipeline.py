@@ -147,7 +147,7 @@ def test_malformed_payloads_go_to_the_dlq_and_good_ones_flow(
     assert {
         letter["payload_encoding"] for letter in letters if letter["reason"] == "invalid_utf8"
     } == {"base64"}
-    good = consume(broker.bootstrap, "mentions", want=50, timeout_s=60, settle_s=2)
+    good = consume(broker.bootstrap, "mentions.classified", want=50, timeout_s=60, settle_s=2)
     assert len(good) == 50
     # the worker is alive and still processing
     assert httpx.get(f"{worker.url}/healthz", timeout=5).status_code == 200
@@ -155,7 +155,7 @@ def test_malformed_payloads_go_to_the_dlq_and_good_ones_flow(
     # no token configured: the API is closed, not open
     assert httpx.get(f"{worker.url}/api/alerts", timeout=5).status_code == 503
     produce(broker.bootstrap, "mentions.raw", [mention(999, t0, CALM[0])])
-    assert len(consume(broker.bootstrap, "mentions", want=51, timeout_s=60)) == 51
+    assert len(consume(broker.bootstrap, "mentions.classified", want=51, timeout_s=60)) == 51
     text = worker.metrics_text()
     assert metric_value(text, "tocsin_dead_letters_total") == 100
     assert metric_value(text, "tocsin_dead_letters_total", reason="oversized") == 20
@@ -201,7 +201,7 @@ def test_restarted_worker_resumes_from_committed_offsets(
     # The restart resumed from the committed offsets: it read the uncommitted second half (plus any
     # redelivery a rebalance allows), never the committed first half from the start.
     resumed = metric_value(
-        second.metrics_text(), "tocsin_agent_messages_in_total", agent="ingest_mentions"
+        second.metrics_text(), "tocsin_agent_messages_in_total", agent="classify_mentions"
     )
     assert resumed < total, f"the restarted worker read {resumed} messages: it started over"
 

@@ -186,19 +186,21 @@ def test_every_dashboard_and_rule_expression_returns_data(
 
     def pipeline_caught_up() -> bool:
         text = worker.metrics_text()
-        ingested = metric_value(text, "tocsin_agent_messages_in_total", agent="ingest_mentions")
-        passed = metric_value(text, "tocsin_agent_messages_out_total", agent="ingest_mentions")
+        ingested = metric_value(text, "tocsin_agent_messages_in_total", agent="classify_mentions")
+        refused = metric_value(text, "tocsin_dead_letters_total") + metric_value(
+            text, "tocsin_mentions_filtered_total"
+        )
         classified = metric_value(
             text, "tocsin_agent_messages_out_total", agent="classify_mentions"
         )
         closed = metric_value(text, "tocsin_buckets_closed_total")
-        return ingested == REPLAY_LINES and classified == passed and closed > 0
+        return ingested == REPLAY_LINES and classified == ingested - refused and closed > 0
 
     wait_until(pipeline_caught_up, 150, "the worker to ingest, classify and close buckets")
     wait_until(
         lambda: has_data(
             prom.query(
-                f'sum(tocsin_agent_messages_in_total{{agent="ingest_mentions"}}) == {REPLAY_LINES}'
+                f'sum(tocsin_agent_messages_in_total{{agent="classify_mentions"}}) == {REPLAY_LINES}'
             )
         ),
         30,

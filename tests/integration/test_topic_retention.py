@@ -19,7 +19,6 @@ pytestmark = pytest.mark.integration
 PERSONAL = (
     "mentions.raw",
     "mentions.dlq",
-    "mentions",
     "mentions.classified",
     "mentions.buckets",
     "alerts",

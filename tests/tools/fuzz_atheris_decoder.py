@@ -4,7 +4,7 @@ Hypothesis (``tests/unit/ingest/test_decoding_fuzz.py``) checks properties on in
 atheris complements it by mutating bytes towards new branches of ``json`` + pydantic + the
 decoder, without knowing the format. The property is the robustness one: any bytes either decode
 to a mention or raise ``InvalidMention`` with a known reason, and an accepted mention survives
-brand matching. Any other exception is a crash that would stop the ``ingest_mentions`` agent.
+brand matching. Any other exception is a crash that would stop the ``classify_mentions`` agent.
 
 atheris is not a project dependency (yet); run it with::
 

@@ -7,8 +7,8 @@ runs on this machine, so after a red CI run the evidence is still there (pytest 
 three runs' folders: copy it out before running tests again). This starts a broker on
 a *copy* of that folder, prints the ``tocsin`` group's committed offset against the log end for
 every pipeline topic and partition, and, given mention ids, where each sits on ``mentions.raw``
-and ``mentions``. That is how the restart loss repaired by the hole watch was read: ``mentions.raw``
-partition 2 committed at 95, offsets 95-102 absent downstream, 103 onwards present.
+and ``mentions.classified``. That is how the restart loss repaired by the hole watch was read:
+``mentions.raw`` partition 2 committed at 95, offsets 95-102 absent downstream, 103 onwards present.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from pipeline.ops.procs import Broker, free_port
-from pipeline.topology import CLASSIFIED, MENTIONS, RAW
+from pipeline.topology import CLASSIFIED, RAW
 
-TOPICS = (RAW.name, MENTIONS.name, CLASSIFIED.name)
+TOPICS = (RAW.name, CLASSIFIED.name)
 
 
 def commits_vs_ends(bootstrap: str, group: str) -> None:
@@ -73,6 +73,8 @@ def json_values(bootstrap: str, topic: str) -> Iterator[tuple[int, int, Any]]:
 def locate(bootstrap: str, topic: str, ids: set[str]) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
     for partition, offset, value in json_values(bootstrap, topic):
+        if isinstance(value, dict) and isinstance(value.get("mention"), dict):
+            value = value["mention"]  # a classified record holds its mention
         mid = value.get("id") if isinstance(value, dict) else None  # a mention, by its shape
         if mid in ids:
             found.append((partition, offset, mid))
@@ -111,7 +113,7 @@ def main() -> int:
             commits_vs_ends(broker.bootstrap, args.group)
             ids = {i for i in args.ids.split(",") if i}
             if ids:
-                for topic in (RAW.name, MENTIONS.name):
+                for topic in (RAW.name, CLASSIFIED.name):
                     hits = locate(broker.bootstrap, topic, ids)
                     print(f"{topic}: " + (", ".join(f"p{p}@{o} {m}" for p, o, m in hits) or "-"))
             if args.duplicates:

@@ -7,7 +7,7 @@ A real broker and workers: produce half the mentions, wait until they are proces
 produce the rest, optionally start CPU burners (``--burn``: busy processes, to make the group evict
 a starved worker), SIGKILL the worker after ``--kill-after`` seconds, start a second one, optionally
 churn the group (``--churn``: workers that join and are SIGKILLed), then report every mention id that
-never reached ``mentions.classified``, where it sits on ``mentions``, and the group's committed
+never reached ``mentions.classified``, where it sits on ``mentions.raw``, and the group's committed
 offsets against the log ends. Run with ``DEVLOG=1`` to get Faust's "DROPPED MESSAGE" lines in the
 workers' logs under RUN_DIR. This is how the rebalance loss fixed by ``pipeline/redelivery.py`` was
 found (4 of 600 mentions lost with ``--burn 3 --kill-after 2`` at load ~20 before the fix).
@@ -41,7 +41,7 @@ def offsets(bootstrap: str, label: str) -> None:
     try:
         committed = admin.list_group_offsets({"tocsin": None}).get("tocsin", {})
         print(f"== {label}: (partition, committed, log end)")
-        for topic in ("mentions.raw", "mentions"):
+        for topic in ("mentions.raw", "mentions.classified"):
             tps = [TopicPartition(topic, p) for p in range(4)]
             ends = consumer.end_offsets(tps)
             rows = []
@@ -56,7 +56,7 @@ def offsets(bootstrap: str, label: str) -> None:
 
 def locate(bootstrap: str, ids: list[str]) -> dict[str, list[tuple[int, int]]]:
     consumer = KafkaConsumer(
-        "mentions",
+        "mentions.raw",
         bootstrap_servers=bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -144,7 +144,8 @@ def main() -> int:
         offsets(broker.bootstrap, "end")
         if missing:
             print(
-                "missing ones on mentions (partition, offset):", locate(broker.bootstrap, missing)
+                "missing ones on mentions.raw (partition, offset):",
+                locate(broker.bootstrap, missing),
             )
         print("RESULT", "PASS" if not missing else "FAIL")
         return 0 if not missing else 1

@@ -16,7 +16,6 @@ from agents import (
     classify_mentions,
     count_mentions,
     dispatch_alerts,
-    ingest_mentions,
 )
 from models.classifier import Prediction
 from models.textcache import LRUCache
@@ -33,12 +32,18 @@ from pipeline.tables import mention_ids, open_buckets
 from tests.fakes import KeywordClassifier, RecordingTopic
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+AGENT = classify_mentions.AGENT
 
 
 @pytest.fixture()
 def metrics() -> TocsinMetrics:
     m = TocsinMetrics(CollectorRegistry(), receivers=("console", "recording"))
-    services.override(metrics=m, settings=make_settings(), classifier=KeywordClassifier())
+    services.override(
+        metrics=m,
+        # a short wait for a partial batch: each put in test_context waits for its batch's ack
+        settings=make_settings(batch_within_s=0.05),
+        classifier=KeywordClassifier(),
+    )
     return m
 
 
@@ -70,40 +75,48 @@ def raw(text: str, **extra: Any) -> bytes:
     return json.dumps(obj).encode()
 
 
-async def test_ingest_routes_good_bad_and_unbranded(
-    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+@pytest.fixture()
+def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(classify_mentions, "_cache", LRUCache(maxsize=100))
+
+
+async def test_classify_routes_good_bad_and_unbranded_raw_records(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics, fresh_cache: None
 ) -> None:
-    good = topic(monkeypatch, ingest_mentions, "mentions")
-    dlq = topic(monkeypatch, ingest_mentions, "dead_letters")
-    async with ingest_mentions.ingest_mentions.test_context() as agent:
+    good = topic(monkeypatch, classify_mentions, "classified")
+    dlq = topic(monkeypatch, classify_mentions, "dead_letters")
+    async with classify_mentions.classify_mentions.test_context() as agent:
         await agent.put(raw("Brenmoor tripled the price of Glytera"))
         await agent.put(b"{broken")
         await agent.put(b"\xff\xfe")
         await agent.put(raw("no brand in here"))
         await agent.put(raw("Valmoreau again", id=""))
-    assert [(k, v.brand) for k, v in good.sent] == [("brenmoor", "brenmoor")]
+    # keyed by brand for counting, classified, the author pseudonymised
+    assert [(k, v.mention.brand, v.topics) for k, v in good.sent] == [
+        ("brenmoor", "brenmoor", ["pricing"])
+    ]
+    assert good.values[0].mention.author.id != "u1"
     # where it was read on mentions.raw travels with it (counting uses it to skip re-sent copies)
-    assert (good.values[0].raw_partition, good.values[0].raw_offset) == (0, 0)
+    assert (good.values[0].mention.raw_partition, good.values[0].mention.raw_offset) == (0, 0)
     assert [v.reason for v in dlq.values] == ["invalid_json", "invalid_utf8", "invalid_value"]
     assert dlq.values[1].payload_encoding == "base64"
     assert dlq.values[0].payload == "{broken"
     reg = metrics.registry
     assert reg.get_sample_value("tocsin_dead_letters_total", {"reason": "invalid_json"}) == 1
     assert reg.get_sample_value("tocsin_mentions_filtered_total", {"reason": "no_brand"}) == 1
-    assert (
-        reg.get_sample_value("tocsin_agent_messages_out_total", {"agent": "ingest_mentions"}) == 1
-    )
+    assert reg.get_sample_value("tocsin_agent_messages_in_total", {"agent": AGENT}) == 5
+    assert reg.get_sample_value("tocsin_agent_messages_out_total", {"agent": AGENT}) == 1
 
 
-async def test_ingest_dead_letters_mentions_dated_in_the_future(
-    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+async def test_classify_dead_letters_mentions_dated_in_the_future(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics, fresh_cache: None
 ) -> None:
     """A broken source clock must not reach the counters (it would drag the watermark ahead)."""
-    good = topic(monkeypatch, ingest_mentions, "mentions")
-    dlq = topic(monkeypatch, ingest_mentions, "dead_letters")
+    good = topic(monkeypatch, classify_mentions, "classified")
+    dlq = topic(monkeypatch, classify_mentions, "dead_letters")
     soon = datetime.now(UTC) + timedelta(minutes=30)  # within the default hour of tolerance
     later = datetime.now(UTC) + timedelta(hours=2)
-    async with ingest_mentions.ingest_mentions.test_context() as agent:
+    async with classify_mentions.classify_mentions.test_context() as agent:
         for at in (soon, later):
             await agent.put(raw("Brenmoor tripled the price of Glytera", created_at=f"{at:%FT%TZ}"))
         await agent.put(raw("Brenmoor in 2100", created_at="2100-01-01T00:00:00Z"))
@@ -112,12 +125,12 @@ async def test_ingest_dead_letters_mentions_dated_in_the_future(
     assert "past the latest accepted time" in dlq.values[0].detail
 
 
-async def test_ingest_filters_a_resent_id_and_passes_a_redelivered_record(
-    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+async def test_classify_filters_a_resent_id_and_passes_a_redelivered_record(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics, fresh_cache: None
 ) -> None:
     """A copy of an accepted id at a later offset is a duplicate; the same record read again
     (same partition and offset, after a crash) passes, for counting's raw-position check."""
-    good = topic(monkeypatch, ingest_mentions, "mentions")
+    good = topic(monkeypatch, classify_mentions, "classified")
     writes: list[tuple[int | None, Any, Any]] = []
 
     def record(partition: int | None, key: bytes, value: bytes, *args: Any, **kwargs: Any) -> None:
@@ -125,14 +138,15 @@ async def test_ingest_filters_a_resent_id_and_passes_a_redelivered_record(
 
     monkeypatch.setattr(mention_ids, "send_changelog", record)
     text = "Brenmoor tripled the price of Glytera"
-    async with ingest_mentions.ingest_mentions.test_context() as agent:
+    async with classify_mentions.classify_mentions.test_context() as agent:
         await agent.put(raw(text, id="x:7"), key=b"x:7", partition=2)  # offset 0: new
         await agent.put(raw(text, id="x:8"), key=b"x:8", partition=2)  # offset 1: new
         await agent.put(raw(text, id="x:7"), key=b"x:7", partition=2)  # offset 2: re-sent
         agent.sent_offset = 1  # the worker restarts from its commit: offset 1 is read again
         await agent.put(raw(text, id="x:8"), key=b"x:8", partition=2)
-    assert [v.id for v in good.values] == ["x:7", "x:8", "x:8"]
-    assert [(v.raw_partition, v.raw_offset) for v in good.values] == [(2, 0), (2, 1), (2, 1)]
+    mentions = [v.mention for v in good.values]
+    assert [m.id for m in mentions] == ["x:7", "x:8", "x:8"]
+    assert [(m.raw_partition, m.raw_offset) for m in mentions] == [(2, 0), (2, 1), (2, 1)]
     # remembered on the raw partition the record was read from, once per id
     assert [(p, k, v[:2]) for p, k, v in writes] == [(2, "x:7", [2, 0]), (2, "x:8", [2, 1])]
     reg = metrics.registry
@@ -166,10 +180,9 @@ def mention(
 
 
 async def test_classify_batches_and_reuses_reposts(
-    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics, fresh_cache: None
 ) -> None:
     out = topic(monkeypatch, classify_mentions, "classified")
-    monkeypatch.setattr(classify_mentions, "_cache", LRUCache(maxsize=100))
     fake = KeywordClassifier()
     services.override(classifier=fake, settings=make_settings(batch_size=4, batch_within_s=0.05))
     async with classify_mentions.classify_mentions.test_context() as agent:
@@ -181,7 +194,7 @@ async def test_classify_batches_and_reuses_reposts(
                 "Brenmoor nausea",
             ]
         ):
-            await agent.put(mention(text, mid=f"x:{i}"))
+            await agent.put(raw(text, id=f"x:{i}"), key=f"x:{i}".encode())
     got = [(v.mention.id, v.topics, v.model_version) for v in out.values]
     assert got == [
         ("x:0", ["pricing"], "fake-keywords-1"),

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from bench.report import (
     FLAT_SECONDS,
+    classify_split,
     phase_rate,
+    plumbing,
     recovery_threshold,
     render_markdown,
     table,
@@ -128,6 +130,8 @@ def test_render_markdown_quotes_the_ratios() -> None:
             "sustained": {"lag_slope_per_s": 0.01, "flat": True},
             "scaleout": {"speedup": 1.31, "per_worker_efficiency": 0.655},
         },
+        "classify_split": {"max_worker_share": 0.52},
+        "plumbing": {"cpu_ms_per_mention": 0.41},
         "latency": {"by_phase": {"sustained": {"n": 3, "p50_s": 1.5, "p95_s": 2.0, "p99_s": 2.1}}},
         "alerts": [],
         "processes": {},
@@ -136,6 +140,8 @@ def test_render_markdown_quotes_the_ratios() -> None:
     text = render_markdown(results)
     assert "| **pipeline / raw model** | 1.263 |" in text
     assert "| **scale-out: per-worker efficiency** | 0.655 |" in text
+    assert "| **classify split: busiest worker's share (2 workers)** | 0.52 |" in text
+    assert "| plumbing: worker CPU ms per mention besides the model (probe) | 0.41 |" in text
     assert "1.5 / 2.0 / 2.1 (n=3)" in text
     assert "| sustained: lag flat | yes |" in text
     assert FLAT_SECONDS > 0
@@ -202,3 +208,26 @@ def test_counter_values_read_every_counter_from_one_exposition() -> None:
     assert set(values) == set(COUNTERS)
     assert values["classified"] == 280.0 and values["counted"] == 280.0  # by label, not name
     assert (values["dedup_hits"], values["model_texts"], values["late"]) == (160.0, 120.0, 0.0)
+
+
+def test_classify_split_is_the_busiest_workers_share() -> None:
+    split = classify_split({"worker-1": 30.0, "worker-2": 10.0})
+    assert split == {
+        "max_worker_share": 0.75,
+        "per_worker_share": {"worker-1": 0.75, "worker-2": 0.25},
+    }
+    # a worker that was never read says nothing about the split: no figure rather than a wrong one
+    assert classify_split({"worker-1": 30.0, "worker-2": None})["max_worker_share"] is None
+    assert classify_split({"worker-1": 0.0, "worker-2": 0.0})["max_worker_share"] is None
+
+
+def test_plumbing_is_worker_cpu_less_the_models_share() -> None:
+    probe = {
+        "worker_cpu_ms_per_mention": 12.0,
+        "raw_cpu_ms_per_text": 10.0,
+        "mentions_per_s": 100.0,
+        "model_texts_per_s": 60.0,  # 40 % of the mentions answered from the repost cache
+    }
+    figures = plumbing(probe)
+    assert (figures["cpu_ms_per_mention"], figures["model_cpu_ms_per_mention"]) == (6.0, 6.0)
+    assert plumbing({**probe, "raw_cpu_ms_per_text": None})["cpu_ms_per_mention"] is None

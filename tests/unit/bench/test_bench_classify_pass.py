@@ -1,4 +1,4 @@
-"""The broker pass's pure parts: the backlog is what ingest would write, and the figures' arithmetic.
+"""The broker pass's pure parts: the backlog is what a source would write, and the figures' arithmetic.
 
 The pass itself (broker, worker, raw process) is exercised by
 ``tests/integration/test_model_bench_broker.py``.
@@ -7,6 +7,7 @@ The pass itself (broker, worker, raw process) is exercised by
 from __future__ import annotations
 
 from collections import namedtuple
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,8 @@ import psutil
 import pytest
 
 from bench.classify_pass import (
-    BRAND,
     CpuSampler,
     Segment,
-    brand_key,
     build_segments,
     ceilings,
     delivery_check,
@@ -27,25 +26,27 @@ from bench.classify_pass import (
     summarise_profile,
 )
 from models.textcache import text_key
-from pipeline.records import Mention
+from pipeline.ingest.decoding import Limits, RawMention, decode
 
 PLAIN = [f"Brenmoor price hike number {i}" for i in range(30)]
 REPOSTED = [f"Glytera shortage report {i}" for i in range(30)]
 
 
-def test_segments_are_mentions_as_ingest_writes_them() -> None:
+def raw(values: list[bytes]) -> list[RawMention]:
+    """Each value as the worker decodes it: the mentions.raw contract, refused if it breaks it."""
+    limits = Limits(max_bytes=1 << 20, max_text_chars=5000, max_future_s=3600)
+    return [decode(v, limits, datetime.now(UTC)) for v in values]
+
+
+def test_segments_are_mentions_as_a_source_writes_them() -> None:
     plain, reposts = build_segments(PLAIN, REPOSTED, 0.4)
-    assert brand_key() == BRAND.encode()
     assert (len(plain.ids), plain.reposts) == (30, 0)
     assert (len(reposts.ids), reposts.reposts) == (50, 20)
-    decoded = [Mention.loads(v) for v in plain.values + reposts.values]
-    # one raw partition read in order: offsets and event time run on across both segments
-    assert [m.raw_offset for m in decoded] == list(range(80))
-    assert {m.raw_partition for m in decoded} == {0}
+    decoded = raw(plain.values + reposts.values)
+    # event time runs on across both segments
     times = [m.created_at for m in decoded]
     assert times == sorted(times) and len(set(times)) == 80
     assert [m.id for m in decoded] == plain.ids + reposts.ids
-    assert {m.brand for m in decoded} == {BRAND}
     # the repost segment repeats only its own texts, so the plain one cannot warm its cache
     originals = {m.text for m in decoded[30:] if m.kind == "post"}
     assert originals == set(REPOSTED)
@@ -56,8 +57,7 @@ def test_segments_are_mentions_as_ingest_writes_them() -> None:
 def test_cached_segment_repeats_the_plain_texts_after_the_others() -> None:
     plain, reposts, cached = build_segments(PLAIN, REPOSTED, 0.4, cached_copies=2)
     assert (len(cached.ids), cached.reposts, cached.texts) == (60, 60, PLAIN)
-    decoded = [Mention.loads(v) for v in plain.values + reposts.values + cached.values]
-    assert [m.raw_offset for m in decoded] == list(range(140))
+    decoded = raw(plain.values + reposts.values + cached.values)
     assert [m.id for m in decoded[80:]] == [f"cached:{i}" for i in range(60)]
     # every one is a cache hit once the plain segment is through: same key as a plain text
     plain_keys = {text_key(t) for t in PLAIN}
