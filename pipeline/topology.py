@@ -152,7 +152,6 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
 #: record on them that does not decode or has wrong field types is dead-lettered to ``mentions.dlq``
 #: (``pipeline.topics.CheckedTopic``) and counted per topic.
 CHECKED_TOPICS: tuple[str, ...] = (
-    MENTIONS.name,
     CLASSIFIED.name,
     ALERTS.name,
     ACKS.name,

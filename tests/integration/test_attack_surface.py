@@ -145,15 +145,6 @@ def letters_from(t: Target, topic: str) -> list[dict[str, Any]]:
 #: wrong (a list where a key is a string: the agent crashed on it as an unhashable key).
 UNDECODABLE = [b"\xff\xfe\x00garbage", b'{"truncated": ', b"[]", b"null", b'{"a": NaN}']
 WRONG_TYPES: dict[str, dict[str, Any]] = {
-    "mentions": {
-        "id": ["x"],
-        "platform": "x",
-        "text": "t",
-        "created_at": DATE,
-        "brand": "brenmoor",
-        "author": {"id": "a"},
-        "brands": ["brenmoor"],
-    },
     "mentions.classified": {
         "mention": {
             "id": "m",
@@ -208,7 +199,6 @@ WRONG_TYPES: dict[str, dict[str, Any]] = {
 
 
 RECORDS: dict[str, type[faust.Record]] = {
-    "mentions": records.Mention,
     "mentions.classified": records.ClassifiedMention,
     "alerts": records.Alert,
     "alerts.acks": records.AckCommand,
