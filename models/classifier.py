@@ -37,6 +37,7 @@ from models.encoder import OnnxEncoder
 from models.head import OTHER, Head
 from models.lang import detect_lang
 from models.taxonomy import DEFAULT_TAXONOMY
+from pipeline.errors import TocsinError
 
 THREADS_ENV = "TOCSIN_MODEL_THREADS"
 #: Intra-op threads per model call: one, with calls run side by side (see models/serving.py).
@@ -64,7 +65,7 @@ class MentionClassifier(Protocol):
     def classify(self, texts: Sequence[str]) -> list[Prediction]: ...
 
 
-class ArtefactsMissingError(FileNotFoundError):
+class ArtefactsMissingError(TocsinError, FileNotFoundError):
     """The artefact folder is absent or incomplete: run ``tocsin model build`` first."""
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from models.classifier import MentionClassifier, Prediction
+from pipeline.errors import TocsinError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SUFFIXES = (".csv",)
@@ -32,7 +33,7 @@ TEXT_FIELD = "text"
 MAX_REPORTED = 50
 
 
-class InputFormatError(ValueError):
+class InputFormatError(TocsinError, ValueError):
     """The whole file is unusable (unknown format, CSV without a ``text`` column, unreadable)."""
 
 

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.errors import TocsinError
+
 DEFAULT_CORPUS = Path(__file__).parent / "data" / "seed_corpus.jsonl"
 
 #: Canonical order for reports and heads; topics found in a corpus but not listed here are kept,
@@ -32,7 +34,7 @@ SPLITS = ("train", "test")
 LANGS = ("en", "fr")
 
 
-class CorpusError(ValueError):
+class CorpusError(TocsinError, ValueError):
     """A corpus line is not valid JSON or has a missing or invalid field."""
 
 

@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from models.cues import check_cue, normalise
+from pipeline.errors import TocsinError
 
 DEFAULT_TAXONOMY = Path(__file__).parent / "taxonomy.yaml"
 
@@ -51,7 +52,7 @@ Cue = Annotated[
 Loc = tuple[str | int, ...]
 
 
-class TaxonomyError(ValueError):
+class TaxonomyError(TocsinError, ValueError):
     """The taxonomy file is unreadable, not YAML, or breaks the schema (file, line, field named)."""
 
 

@@ -38,7 +38,9 @@ TocsinError
     [detection.scoring], ConfigProblem [ops.notify], UsageProblem, ServerProblem [ops.silences]
 
 ``AckRejected``, ``SilenceError`` and ``UnsafeRegex`` are also ``ValueError``\s, which their callers
-catch. ``models/`` (the classifier) keeps exceptions of its own outside this tree.
+catch. The classifier's errors (``models/``) join the tree too, keeping their built-in bases:
+``BackboneError`` (RuntimeError), ``ArtefactsMissingError`` (FileNotFoundError), ``InputFormatError``,
+``CorpusError`` and ``TaxonomyError`` (ValueError).
 """
 
 from __future__ import annotations

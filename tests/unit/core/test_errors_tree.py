@@ -1,4 +1,5 @@
-"""Every exception class defined in ``pipeline/`` joins the tree drawn in ``pipeline/errors.py``."""
+"""Every exception class defined in ``pipeline/`` and ``models/`` joins the tree drawn in
+``pipeline/errors.py``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import importlib
 import inspect
 import pkgutil
 
+import models
 import pipeline
 from pipeline import errors
 from pipeline.errors import TocsinError
@@ -13,7 +15,11 @@ from pipeline.errors import TocsinError
 
 def _exceptions() -> list[type[BaseException]]:
     found: list[type[BaseException]] = []
-    for info in pkgutil.walk_packages(pipeline.__path__, "pipeline."):
+    infos = [
+        *pkgutil.walk_packages(pipeline.__path__, "pipeline."),
+        *pkgutil.walk_packages(models.__path__, "models."),
+    ]
+    for info in infos:
         module = importlib.import_module(info.name)  # every dependency is in the project's venv
         for obj in vars(module).values():
             if (
