@@ -27,8 +27,9 @@ from typing import Any
 #: v3: hashed n-gram features in the head; v4: per-topic recall floors; v5: topic cue lexicon
 #: block (models/cues.py) in the head's features and head file (v4 heads still load and serve);
 #: v6: the static int8 encoder of export version e2 (batch-invariant; models/export.py), so the
-#: head is retrained on its embeddings.
-ARTEFACT_VERSION = "v6"
+#: head is retrained on its embeddings; v7: per-topic calibration maps after Platt scaling
+#: (models/calibration.py; v6 heads, which have none, still load and serve Platt's scores).
+ARTEFACT_VERSION = "v7"
 
 #: How the head is trained (models/build.py reads these). Part of every key, next to the corpus and
 #: taxonomy hashes, so changing one retrains the head instead of finding an old folder trained
@@ -44,6 +45,8 @@ HEAD_CONFIG: Mapping[str, Any] = MappingProxyType(
         "folds": 5,
         "cue_features": True,
         "prototype_features": False,
+        # "auto": per topic, Platt or Platt + isotonic by cross-fitted out-of-fold ECE
+        "calibration": "auto",
     }
 )
 

@@ -57,6 +57,7 @@ from models.corpus import (
     training_inputs,
     training_key_config,
 )
+from models.embedcache import EmbeddingCache, encoder_digest
 from models.encoder import MAX_LENGTH, QUERY_PREFIX, OnnxEncoder
 from models.head import head_features, train_head
 from models.prototypes import topic_prototypes
@@ -88,6 +89,8 @@ FOLDS = int(HEAD_CONFIG["folds"])
 #: and the cosines to its topics' description + examples. Scored by models/cv_study.py.
 CUE_FEATURES = bool(HEAD_CONFIG.get("cue_features", False))
 PROTOTYPE_FEATURES = bool(HEAD_CONFIG.get("prototype_features", False))
+#: Calibration after Platt scaling (models/calibration.py): "auto" or "platt".
+CALIBRATION = str(HEAD_CONFIG.get("calibration", "platt"))
 
 
 def _versions() -> dict[str, str]:
@@ -117,7 +120,7 @@ def _encode_with_progress(
         parts.append(encoder.encode(texts[start : start + ENCODE_CHUNK]))
         done = min(start + ENCODE_CHUNK, len(texts))
         rate = done / max(time.perf_counter() - t0, 1e-9)
-        progress(f"head: embedded {done}/{len(texts)} training texts ({rate:.0f}/s)")
+        progress(f"head: embedded {done}/{len(texts)} new training texts ({rate:.0f}/s)")
     return np.concatenate(parts) if parts else np.zeros((0, encoder.dim), np.float32)
 
 
@@ -224,8 +227,22 @@ def build_artefacts(
         texts = [e.text for e in train]
         cues = tuple(tax.cue_lexicon.items()) if CUE_FEATURES else ()
         protos = topic_prototypes(encoder.encode, tax)[1] if PROTOTYPE_FEATURES else None
+        store = EmbeddingCache(
+            cache
+            / "embeddings"
+            / encoder_digest(
+                tmp / ONNX_FILE, tmp / TOKENIZER_DIR, encoder.prefix, encoder.max_length
+            )[:16]
+        )
+        emb, computed = store.encode(
+            texts, lambda todo: _encode_with_progress(encoder, todo, progress)
+        )
+        progress(
+            f"head: {len(texts) - computed} of {len(texts)} training embeddings from "
+            f"{store.folder}, {computed} computed"
+        )
         x = head_features(
-            _encode_with_progress(encoder, texts, progress),
+            emb,
             texts,
             cues=cues,
             prototypes=protos,
@@ -251,6 +268,7 @@ def build_artefacts(
             ngram_scale=NGRAM_SCALE,
             cues=cues,
             prototypes=protos,
+            calibration=CALIBRATION,
         )
         head.save(tmp / HEAD_FILE)
         progress(f"head: trained in {time.perf_counter() - t_head:.1f}s")
@@ -271,6 +289,7 @@ def build_artefacts(
             "thresholds": report.thresholds,
             "threshold_method": (
                 "per topic, maximise out-of-fold F-beta over 0.05..0.95 after Platt scaling "
+                f"and calibration ({CALIBRATION}) "
                 f"(5-fold CV on train; beta=1 except {tax.betas}; "
                 f"out-of-fold recall floors {tax.min_recalls})"
             ),
@@ -295,6 +314,9 @@ def build_artefacts(
                 "stance_counts": report.stance_counts,
                 "stance_l2": report.stance_l2,
                 "stance_oof_accuracy": report.stance_oof_accuracy,
+                "calibration": report.calibration,
+                "crossfit_ece": report.crossfit_ece,
+                "oof_ece": report.oof_ece,
             },
             "corpus": {
                 "file": corpus_path.name,

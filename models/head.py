@@ -9,9 +9,11 @@ multilingual embeddings; training takes seconds on a CPU and needs nothing beyon
   mention gets when no topic passes its threshold.
 - **Calibration and thresholds** come from K-fold cross-validation on the training split only:
   out-of-fold logits are Platt-scaled (so ``scores`` are probabilities, not weighted-loss logits),
-  the L2 strength is picked per topic from a small grid by out-of-fold log-loss, and each topic's
-  threshold maximises out-of-fold F-beta. ``adverse_event`` uses beta=2 by default because a missed
-  side-effect report costs far more than a false alarm.
+  then, per topic where it calibrates better out of fold, mapped through an isotonic curve
+  (models/calibration.py); the L2 strength is picked per topic from a small grid by out-of-fold
+  log-loss, and each topic's threshold maximises F-beta on the calibrated out-of-fold scores.
+  ``adverse_event`` uses beta=2 by default because a missed side-effect report costs far more
+  than a false alarm.
 - **Stance** is a softmax regression (supportive / neutral / critical), balanced, same L2 search.
 
 All fits use a small numpy L-BFGS with a backtracking line search: the problems are strictly
@@ -29,6 +31,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from models.calibration import (
+    apply_map,
+    choose_calibrator,
+    expected_calibration_error,
+)
 from models.cues import cue_features
 from models.ngrams import hashed_ngrams
 from models.prototypes import prototype_features
@@ -277,6 +284,10 @@ class Head:
     cues: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: Topic prototype block (models/prototypes.py): ``(P, dim)`` unit vectors, one column each.
     prototypes: Array | None = None
+    #: Calibration maps applied after Platt (models/calibration.py): ``(T, len(CALIB_GRID))``
+    #: values on ``CALIB_GRID``, the identity for a topic kept on Platt alone; ``None`` in heads
+    #: built before artefact v7, which serve Platt's probabilities.
+    calib: Array | None = None
 
     def features(self, embeddings: npt.ArrayLike, texts: Sequence[str]) -> Array:
         """The head's input for ``texts`` (see :func:`head_features`)."""
@@ -295,7 +306,10 @@ class Head:
     def topic_proba(self, x: npt.ArrayLike) -> Array:
         """Calibrated per-topic probabilities, shape ``(n, T)``."""
         z = self._standardise(x) @ self.topic_w.T + self.topic_b
-        return _sigmoid(z * self.platt_a + self.platt_b)
+        p = _sigmoid(z * self.platt_a + self.platt_b)
+        if self.calib is None:
+            return p
+        return np.column_stack([apply_map(p[:, j], self.calib[j]) for j in range(p.shape[1])])
 
     def stance_proba(self, x: npt.ArrayLike) -> Array:
         """Stance probabilities, shape ``(n, S)``, columns in ``stances`` order."""
@@ -318,6 +332,8 @@ class Head:
             cues=np.array(json.dumps([[t, list(c)] for t, c in self.cues], ensure_ascii=False)),
             # (0, 0) = no prototype block
             prototypes=np.zeros((0, 0)) if self.prototypes is None else self.prototypes,
+            # (0, 0) = no calibration map (Platt alone, as heads before v7)
+            calib=np.zeros((0, 0)) if self.calib is None else self.calib,
         )
 
     @classmethod
@@ -328,7 +344,9 @@ class Head:
             # and one without the cue and prototype blocks has neither entry
             cues = json.loads(str(z["cues"])) if "cues" in z.files else []
             protos = z["prototypes"] if "prototypes" in z.files and z["prototypes"].size else None
+            calib = z["calib"] if "calib" in z.files and z["calib"].size else None
             return cls(
+                calib=None if calib is None else np.asarray(calib, dtype=np.float64),
                 ngram_dim=int(ngram[0]),
                 ngram_scale=float(ngram[1]),
                 cues=tuple((str(t), tuple(str(c) for c in cs)) for t, cs in cues),
@@ -364,6 +382,12 @@ class TrainReport:
     stance_oof_accuracy: float = 0.0
     stance_counts: dict[str, int] = field(default_factory=dict)
     n_train: int = 0
+    #: Per topic: ``platt`` or ``isotonic`` (only with ``calibration="auto"``), the cross-fitted
+    #: out-of-fold ECE and Brier score of each candidate, and the ECE of the calibrated out-of-fold scores the
+    #: thresholds were chosen on (in-sample for the calibrator: a floor, not an estimate).
+    calibration: dict[str, str] = field(default_factory=dict)
+    crossfit_ece: dict[str, dict[str, float]] = field(default_factory=dict)
+    oof_ece: dict[str, float] = field(default_factory=dict)
 
 
 def _check_counts(name: str, pos: int, neg: int, folds: int) -> None:
@@ -390,6 +414,7 @@ def train_head(
     ngram_scale: float = 0.0,
     cues: Sequence[tuple[str, Sequence[str]]] = (),
     prototypes: npt.ArrayLike | None = None,
+    calibration: str = "platt",
 ) -> tuple[Head, TrainReport]:
     """Train topic and stance heads on embeddings ``x`` (n, d) with cross-validated choices.
 
@@ -398,7 +423,12 @@ def train_head(
     ``min_recalls`` gives topics a recall floor for their threshold (see :func:`best_threshold`).
     ``x`` must already hold the blocks the head is told about (``Head.features`` order):
     ``cues`` and ``prototypes`` are only stored so serving computes the same columns.
+    ``calibration``: ``"platt"`` (Platt scaling alone, the head before v7, stored with no map)
+    or ``"auto"`` (per topic, Platt or Platt + isotonic by cross-fitted out-of-fold ECE; see
+    models/calibration.py); thresholds are chosen on the calibrated out-of-fold scores.
     """
+    if calibration not in ("platt", "auto"):
+        raise ValueError(f"calibration must be 'platt' or 'auto', got {calibration!r}")
     xa = np.asarray(x, dtype=np.float64)
     n = xa.shape[0]
     if n != len(topic_labels) or n != len(stance_labels):
@@ -421,6 +451,7 @@ def train_head(
     train_idx = [np.setdiff1d(np.arange(n), held) for held in parts]
     report = TrainReport(n_train=n)
     tw, tb, pa, pb, th = [], [], [], [], []
+    maps: list[Array] = []
     for j, topic in enumerate(head_topics):
         y = y_topics[:, j]
         pos = int(y.sum())
@@ -441,9 +472,22 @@ def train_head(
         assert best is not None
         _, l2, oof, full = best
         a, c = platt(oof, y)
+        p_oof = _sigmoid(oof * a + c)
+        if calibration == "auto":
+            choice = choose_calibrator(oof, y, (a, c), parts, platt)
+            maps.append(choice.values)
+            p_oof = apply_map(p_oof, choice.values)
+            report.calibration[topic] = choice.method
+            report.crossfit_ece[topic] = {
+                "platt": round(choice.crossfit_ece_platt, 4),
+                "isotonic": round(choice.crossfit_ece_isotonic, 4),
+                "brier_platt": round(choice.crossfit_brier_platt, 4),
+                "brier_isotonic": round(choice.crossfit_brier_isotonic, 4),
+            }
+        report.oof_ece[topic] = round(expected_calibration_error(y, p_oof), 4)
         beta = float(betas.get(topic, 1.0))
         floor = (min_recalls or {}).get(topic)
-        thr, fb = best_threshold(y, _sigmoid(oof * a + c), beta, floor)
+        thr, fb = best_threshold(y, p_oof, beta, floor)
         tw.append(full[:-1])
         tb.append(float(full[-1]))
         pa.append(a)
@@ -493,5 +537,6 @@ def train_head(
         ngram_scale=ngram_scale,
         cues=tuple((t, tuple(c)) for t, c in cues),
         prototypes=None if prototypes is None else np.asarray(prototypes, dtype=np.float64),
+        calib=np.array(maps) if maps else None,
     )
     return head, report

@@ -229,3 +229,35 @@ def test_serving_computes_the_cue_block_the_head_was_trained_on() -> None:
     got = clf.classify(texts[:50])
     expected = head.topic_proba(feats[:50])
     np.testing.assert_allclose([[p.scores[tp] for tp in head.topics] for p in got], expected)
+
+
+def test_auto_calibration_reports_its_choice_and_round_trips(tmp_path: Path) -> None:
+    x, t, s = synthetic(400, seed=1)
+    head, report = train_head(
+        x, t, s, topics=TOPICS, stances=STANCES, l2_grid=(1.0, 10.0), calibration="auto"
+    )
+    assert head.calib is not None and head.calib.shape[0] == len(head.topics)
+    assert set(report.calibration) == set(head.topics)
+    assert set(report.calibration.values()) <= {"platt", "isotonic"}
+    assert set(report.oof_ece) == set(head.topics)
+    head.save(tmp_path / "head.npz")
+    again = Head.load(tmp_path / "head.npz")
+    assert again.calib is not None
+    x2, _, _ = synthetic(50, seed=7)
+    np.testing.assert_allclose(again.topic_proba(x2), head.topic_proba(x2))
+    with pytest.raises(ValueError, match="calibration"):
+        train_head(x, t, s, topics=TOPICS, stances=STANCES, calibration="beta")
+
+
+def test_a_topic_mapped_by_isotonic_serves_the_map_of_its_platt_score(
+    trained: tuple[Head, object],
+) -> None:
+    head, _ = trained
+    assert head.calib is None  # the default ("platt") stores no map, as heads before v7
+    x, _, _ = synthetic(30, seed=8)
+    platt_only = head.topic_proba(x)
+    squash = np.linspace(0.0, 1.0, 401) ** 2  # a map p -> p^2 for the first topic, identity after
+    mapped = replace(head, calib=np.vstack([squash, np.linspace(0.0, 1.0, 401)]))
+    got = mapped.topic_proba(x)
+    np.testing.assert_allclose(got[:, 0], platt_only[:, 0] ** 2, atol=1e-5)
+    np.testing.assert_allclose(got[:, 1], platt_only[:, 1])
