@@ -128,6 +128,9 @@ class LabelledRow:
     lang: str | None
     stance: str | None
     area: str | None
+    #: Rows written as one another's translation share a group, so they share a split: a
+    #: validation row whose twin is trained on would flatter the validation figures.
+    split_group: str | None = None
 
 
 def _row_from(obj: object, path: Path, line: int) -> LabelledRow:
@@ -155,7 +158,16 @@ def _row_from(obj: object, path: Path, line: int) -> LabelledRow:
         raise _field_error(path, line, "stance", f"{stance!r} is not one of {STANCES}")
     row_id = str(obj.get("id") or f"{path.name}:{line}")
     area = obj.get("area") or None
-    return LabelledRow(row_id, text, tuple(dict.fromkeys(topics)), lang, stance, area)
+    group = obj.get("split_group") or None
+    return LabelledRow(
+        row_id,
+        text,
+        tuple(dict.fromkeys(topics)),
+        lang,
+        stance,
+        area,
+        None if group is None else str(group),
+    )
 
 
 def load_labelled(path: Path) -> list[LabelledRow]:
@@ -208,7 +220,8 @@ def load_corpus2(path: Path) -> list[Example]:
         if r.lang is None or r.stance is None:
             raise CorpusError(f"{path}: row {r.id!r} lacks `lang` or `stance`")
         text = filled_text(r, training_pool(r.id))
-        out.append(Example(text, r.lang, r.topics, r.stance, validation_split(r.id)))
+        split = validation_split(r.split_group or r.id)
+        out.append(Example(text, r.lang, r.topics, r.stance, split))
     return out
 
 
