@@ -150,7 +150,7 @@ def eval_cmd(
         raise click.ClickException(str(exc)) from exc
     topics = read_meta(folder)["topics"]
     if source is not None:
-        from models.corpus import CorpusError, load_labelled, validation_split
+        from models.corpus import CorpusError, load_labelled, row_split
         from models.evaluate import evaluate_file_rows, format_file_report
 
         try:
@@ -158,7 +158,8 @@ def eval_cmd(
         except CorpusError as exc:
             raise click.ClickException(str(exc)) from exc
         if split != "all":
-            rows = [r for r in rows if validation_split(r.id) == split]
+            # the build's own rule (translation group, else id), so "validation" is never trained on
+            rows = [r for r in rows if row_split(r) == split]
         try:
             rep = evaluate_file_rows(clf, rows, topics, fills or ("fictional", "real"))
         except ValueError as exc:

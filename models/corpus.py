@@ -101,7 +101,11 @@ def topics_of(examples: list[Example]) -> tuple[str, ...]:
 # --- Corpus 2.0 (models/data/GUIDELINES.md §10): rows without ``split``, with §9 placeholders ---
 
 CORPUS2_DIR = Path(__file__).parent / "data" / "corpus2"
-CORPUS2_FILES = (CORPUS2_DIR / "c2_short.jsonl", CORPUS2_DIR / "c2_long.jsonl")
+CORPUS2_FILES = (
+    CORPUS2_DIR / "c2_short.jsonl",
+    CORPUS2_DIR / "c2_long.jsonl",
+    CORPUS2_DIR / "c2_mixed.jsonl",
+)
 #: Extra corpora the default model trains on next to the seed corpus (part of the default key).
 #: Corpus 2.0 since 2026-12-07: better than the seed-only head on the independent held-out set in
 #: both languages and both fills (models/data/README.md, looks 1 and 2).
@@ -210,6 +214,12 @@ def filled_text(row: LabelledRow, pool_name: str) -> str:
     return fill(row.text, row.id, pool_name, row.area)
 
 
+def row_split(row: LabelledRow) -> str:
+    """``train`` or ``validation`` for a Corpus 2.0 row: by its translation group when it has
+    one (so EN/FR twins share a split), else by its id."""
+    return validation_split(row.split_group or row.id)
+
+
 def load_corpus2(path: Path) -> list[Example]:
     """A Corpus 2.0 file as training examples: placeholders filled (pool by id hash, half
     fictional, half real), split ``train``/``validation`` by id hash. Filled text stays in memory."""
@@ -220,8 +230,7 @@ def load_corpus2(path: Path) -> list[Example]:
         if r.lang is None or r.stance is None:
             raise CorpusError(f"{path}: row {r.id!r} lacks `lang` or `stance`")
         text = filled_text(r, training_pool(r.id))
-        split = validation_split(r.split_group or r.id)
-        out.append(Example(text, r.lang, r.topics, r.stance, split))
+        out.append(Example(text, r.lang, r.topics, r.stance, row_split(r)))
     return out
 
 

@@ -261,3 +261,20 @@ def test_a_topic_mapped_by_isotonic_serves_the_map_of_its_platt_score(
     got = mapped.topic_proba(x)
     np.testing.assert_allclose(got[:, 0], platt_only[:, 0] ** 2, atol=1e-5)
     np.testing.assert_allclose(got[:, 1], platt_only[:, 1])
+
+
+def test_batched_fits_take_the_same_steps_as_one_fit_at_a_time() -> None:
+    from models.head import fit_binary_many
+
+    x, t, _ = synthetic(300, seed=11)
+    ys = np.array([[topic in lbl for topic in ("pricing", "adverse_event")] for lbl in t], float)
+    ws = np.column_stack([balanced_weights(ys[:, j].astype(np.int64), 2) for j in range(2)])
+    # problems: (pricing, 1), (pricing, 30), (adverse_event, 1), (adverse_event, 30)
+    ys4, ws4, l2s = np.repeat(ys, 2, axis=1), np.repeat(ws, 2, axis=1), [1.0, 30.0, 1.0, 30.0]
+    together = fit_binary_many(x, ys4, ws4, l2s)
+    for p, l2 in enumerate(l2s):
+        w, b = fit_binary(x, ys4[:, p], ws4[:, p], l2)
+        np.testing.assert_allclose(together[p], np.r_[w, b], rtol=1e-9, atol=1e-12)
+    warm = fit_binary_many(x[:200], ys4[:200], ws4[:200], l2s, together)
+    w, b = fit_binary(x[:200], ys4[:200, 3], ws4[:200, 3], 30.0, together[3])
+    np.testing.assert_allclose(warm[3], np.r_[w, b], rtol=1e-9, atol=1e-12)
