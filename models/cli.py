@@ -125,6 +125,14 @@ def build_cmd(
     show_default=True,
     help="With --input: only the rows of a Corpus 2.0 id-hash split (validation = not trained on).",
 )
+@click.option(
+    "--reliability-plot",
+    "plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --input: also draw the reliability diagram per topic to this .png or .svg "
+    "(needs the `plot` extra, matplotlib).",
+)
 def eval_cmd(
     as_json: bool,
     artefacts: Path | None,
@@ -132,8 +140,13 @@ def eval_cmd(
     source: Path | None,
     fills: tuple[str, ...],
     split: str,
+    plot: Path | None,
 ) -> None:
-    """Per-topic P/R/F1 and macro-F1, per language, on the held-out test split (or --input)."""
+    """Per-topic P/R/F1 and macro-F1, per language, on the held-out test split (or --input).
+
+    With --input, also the expected calibration error and a reliability table per topic (15
+    equal-width score bins; models/calibration.py).
+    """
     from models.classifier import (
         ArtefactsMissingError,
         default_artefact_dir,
@@ -166,6 +179,12 @@ def eval_cmd(
             raise click.ClickException(str(exc)) from exc
         rep["input"] = str(source)
         rep["split"] = split
+        if plot is not None:
+            try:
+                from models.reliability_plot import plot_reliability
+            except ImportError as exc:
+                raise click.ClickException(f"--reliability-plot needs matplotlib: {exc}") from exc
+            plot_reliability(rep, plot)
         if as_json:
             json.dump(rep, sys.stdout, indent=2, ensure_ascii=False)
             click.echo()

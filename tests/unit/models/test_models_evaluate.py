@@ -167,3 +167,18 @@ def test_file_report_carries_ece_and_reliability_tables(tmp_path: Path) -> None:
     assert "ECE (15 equal-width bins): pricing 0.267" in text
     assert "[0.80,0.87) 2: 0.80->0.50" in text
     json.dumps(rep)
+
+
+def test_reliability_plot_draws_one_panel_per_topic(tmp_path: Path) -> None:
+    from models.evaluate import calibration_section
+    from models.reliability_plot import plot_reliability
+
+    gold = [{"pricing"}, {"other"}, {"scandal"}]
+    scores = [{"pricing": 0.9, "scandal": 0.1}, {"pricing": 0.2, "scandal": 0.1}] + [
+        {"pricing": 0.1, "scandal": 0.7}
+    ]
+    section = {"calibration": calibration_section(gold, scores)}
+    rep = {"model_version": "m1", "n": 3, "fills": {"real": {"all": section}}}
+    out = plot_reliability(rep, tmp_path / "rel.svg")
+    svg = out.read_text()
+    assert "pricing" in svg and "scandal" in svg and "ECE" in svg
