@@ -174,8 +174,10 @@ def test_reliability_plot_draws_one_panel_per_topic(tmp_path: Path) -> None:
     from models.reliability_plot import plot_reliability
 
     gold = [{"pricing"}, {"other"}, {"scandal"}]
-    scores = [{"pricing": 0.9, "scandal": 0.1}, {"pricing": 0.2, "scandal": 0.1}] + [
-        {"pricing": 0.1, "scandal": 0.7}
+    scores = [
+        {"pricing": 0.9, "scandal": 0.1},
+        {"pricing": 0.2, "scandal": 0.1},
+        {"pricing": 0.1, "scandal": 0.7},
     ]
     section = {"calibration": calibration_section(gold, scores)}
     rep = {"model_version": "m1", "n": 3, "fills": {"real": {"all": section}}}
