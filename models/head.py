@@ -280,6 +280,35 @@ def fit_softmax(
     return theta.reshape(k, d)
 
 
+def fit_softmax_many(
+    x: Array,
+    y: npt.NDArray[np.int64],
+    k: int,
+    weights: Array,
+    l2s: Sequence[float],
+    starts: Array | None = None,
+) -> Array:
+    """:func:`fit_softmax` for one L2 strength per problem on the same data, solved together
+    (:func:`lbfgs_many`); returns ``(P, k, d + 1)``."""
+    xb = _add_bias(x)
+    d = xb.shape[1]
+    onehot = np.eye(k)[y]
+    penalty = np.stack([np.tile(np.r_[np.full(d - 1, l2), 1e-6], k) for l2 in l2s])
+
+    def f(thetas: Array, rows: npt.NDArray[np.int64]) -> tuple[Array, Array]:
+        m = thetas.shape[0]
+        z = (xb @ thetas.reshape(m * k, d).T).reshape(-1, m, k)
+        logp = z - np.logaddexp.reduce(z, axis=2, keepdims=True)
+        loss = -(weights[:, None] * (onehot[:, None, :] * logp).sum(axis=2)).sum(axis=0)
+        loss += 0.5 * (thetas * (penalty[rows] * thetas)).sum(axis=1)
+        resid = (np.exp(logp) - onehot[:, None, :]) * weights[:, None, None]
+        grad = (resid.reshape(-1, m * k).T @ xb).reshape(m, k * d)
+        return np.asarray(loss), np.asarray(grad + penalty[rows] * thetas)
+
+    start = np.zeros((len(l2s), k * d)) if starts is None else starts.reshape(len(l2s), k * d)
+    return lbfgs_many(f, start).reshape(len(l2s), k, d)
+
+
 def platt(logits: Array, y: Array) -> tuple[float, float]:
     """Platt scaling ``p = sigmoid(a * logit + c)`` fitted on out-of-fold logits.
 
@@ -631,12 +660,15 @@ def train_head(
     k = len(stances)
     sweights = balanced_weights(ys, k)
     best_s: tuple[float, float, float, Array] | None = None
-    for l2 in l2_grid:
-        full_s = fit_softmax(xs, ys, k, sweights, l2)
-        proba = np.empty((n, k))
-        for held, train in zip(parts, train_idx, strict=True):
-            wmat = fit_softmax(xs[train], ys[train], k, sweights[train], l2, full_s)
-            proba[held] = _softmax(_add_bias(xs[held]) @ wmat.T)
+    # the L2 grid's stance fits of one data set in one batch, as the topics' (lbfgs_many)
+    full_stance = fit_softmax_many(xs, ys, k, sweights, grid)
+    probas = np.empty((len(grid), n, k))
+    for held, train in zip(parts, train_idx, strict=True):
+        fold_stance = fit_softmax_many(xs[train], ys[train], k, sweights[train], grid, full_stance)
+        for g in range(len(grid)):
+            probas[g, held] = _softmax(_add_bias(xs[held]) @ fold_stance[g].T)
+    for g, l2 in enumerate(grid):
+        full_s, proba = full_stance[g], probas[g]
         loss = float(-np.mean(np.log(np.clip(proba[np.arange(n), ys], 1e-7, 1))))
         acc = float((proba.argmax(axis=1) == ys).mean())
         if best_s is None or loss < best_s[0]:

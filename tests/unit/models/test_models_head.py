@@ -278,3 +278,17 @@ def test_batched_fits_take_the_same_steps_as_one_fit_at_a_time() -> None:
     warm = fit_binary_many(x[:200], ys4[:200], ws4[:200], l2s, together)
     w, b = fit_binary(x[:200], ys4[:200, 3], ws4[:200, 3], 30.0, together[3])
     np.testing.assert_allclose(warm[3], np.r_[w, b], rtol=1e-9, atol=1e-12)
+
+
+def test_batched_stance_fits_match_one_at_a_time() -> None:
+    from models.head import fit_softmax, fit_softmax_many
+
+    x, _, s = synthetic(240, seed=12)
+    y = np.array([STANCES.index(v) for v in s], dtype=np.int64)
+    w = balanced_weights(y, 3)
+    together = fit_softmax_many(x, y, 3, w, [1.0, 30.0])
+    for p, l2 in enumerate((1.0, 30.0)):
+        np.testing.assert_allclose(together[p], fit_softmax(x, y, 3, w, l2), rtol=1e-9, atol=1e-12)
+    warm = fit_softmax_many(x[:150], y[:150], 3, w[:150], [1.0, 30.0], together)
+    alone = fit_softmax(x[:150], y[:150], 3, w[:150], 1.0, together[0])
+    np.testing.assert_allclose(warm[0], alone, rtol=1e-9, atol=1e-12)
