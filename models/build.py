@@ -31,7 +31,6 @@ import numpy as np
 import numpy.typing as npt
 
 from models.artefacts import (
-    ARTEFACT_VERSION,
     EXPORT_VERSION,
     FINETUNE_CONFIG,
     HEAD_CONFIG,
@@ -40,6 +39,7 @@ from models.artefacts import (
     ONNX_FILE,
     TOKENIZER_DIR,
     artefact_key,
+    artefact_version,
     atomic_dir,
     backbone_name,
     build_config,
@@ -89,8 +89,6 @@ FOLDS = int(HEAD_CONFIG["folds"])
 #: and the cosines to its topics' description + examples. Scored by models/cv_study.py.
 CUE_FEATURES = bool(HEAD_CONFIG.get("cue_features", False))
 PROTOTYPE_FEATURES = bool(HEAD_CONFIG.get("prototype_features", False))
-#: Calibration after Platt scaling (models/calibration.py): "auto" or "platt".
-CALIBRATION = str(HEAD_CONFIG.get("calibration", "platt"))
 
 
 def _versions() -> dict[str, str]:
@@ -164,6 +162,7 @@ def build_artefacts(
     taxonomy: Path | None = None,
     finetune: bool = False,
     extra: tuple[Path, ...] | None = None,
+    calibrate: bool = False,
 ) -> Path:
     """Build (or find) the artefact folder and return its path.
 
@@ -172,6 +171,8 @@ def build_artefacts(
     ``taxonomy.yaml`` (the head trains one topic per taxonomy topic but the fallback, with the
     taxonomy's ``threshold_beta``). ``force`` rebuilds every step. ``finetune`` first adapts
     the encoder to the training split (models/finetune.py); its config is part of the key.
+    ``calibrate`` adds per-topic calibration maps after Platt scaling (models/calibration.py;
+    artefact version ``CALIBRATED_VERSION`` and its config in the key).
     """
     from transformers import AutoTokenizer
 
@@ -184,9 +185,11 @@ def build_artefacts(
     tax = load_taxonomy(taxonomy_path)
     extra_paths = DEFAULT_EXTRA_CORPORA if extra is None else tuple(extra)
     sha = file_sha256(corpus_path)
-    config = training_key_config(build_config(finetune), extra_paths)
+    config = training_key_config(build_config(finetune, calibrate), extra_paths)
+    calibration = str(config.get("calibration", "platt"))
+    version = artefact_version(calibrate)
     digest = inputs_sha256(*training_inputs(corpus_path, extra_paths), taxonomy_path, config=config)
-    key = artefact_key(key_backbone(name, finetune), digest)
+    key = artefact_key(key_backbone(name, finetune), digest, version)
     final = (cache / "models" if out_root is None else out_root) / key
     if (final / META_FILE).is_file() and not force:
         progress(f"artefacts up to date: {final}")
@@ -268,7 +271,7 @@ def build_artefacts(
             ngram_scale=NGRAM_SCALE,
             cues=cues,
             prototypes=protos,
-            calibration=CALIBRATION,
+            calibration=calibration,
         )
         head.save(tmp / HEAD_FILE)
         progress(f"head: trained in {time.perf_counter() - t_head:.1f}s")
@@ -276,7 +279,7 @@ def build_artefacts(
         fid = fidelity(model_dir, encoder)
         meta: dict[str, Any] = {
             "version": key,
-            "artefact_version": ARTEFACT_VERSION,
+            "artefact_version": version,
             "backbone": name,
             "finetune": tuned,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -289,7 +292,7 @@ def build_artefacts(
             "thresholds": report.thresholds,
             "threshold_method": (
                 "per topic, maximise out-of-fold F-beta over 0.05..0.95 after Platt scaling "
-                f"and calibration ({CALIBRATION}) "
+                f"and calibration ({calibration}) "
                 f"(5-fold CV on train; beta=1 except {tax.betas}; "
                 f"out-of-fold recall floors {tax.min_recalls})"
             ),

@@ -58,12 +58,19 @@ def model() -> None:
     flag_value="none",
     help="Train on the seed corpus alone, whatever the default.",
 )
+@click.option(
+    "--calibrate",
+    is_flag=True,
+    help="Per-topic calibration maps after Platt scaling (isotonic where it wins out of fold; "
+    "artefact v7, own key). Not the default: see models/data/README.md, held-out look 5.",
+)
 def build_cmd(
     force: bool,
     out_root: Path | None,
     corpus: Path | None,
     finetune: bool,
     corpus2: str | None,
+    calibrate: bool,
 ) -> None:
     """Rebuild the backbone, export int8 ONNX, train the head; print the artefact folder.
 
@@ -85,6 +92,7 @@ def build_cmd(
         corpus=corpus,
         finetune=finetune,
         extra=extra,
+        calibrate=calibrate,
     )
     click.echo(str(path))
 
