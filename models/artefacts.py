@@ -27,8 +27,17 @@ from typing import Any
 #: v3: hashed n-gram features in the head; v4: per-topic recall floors; v5: topic cue lexicon
 #: block (models/cues.py) in the head's features and head file (v4 heads still load and serve);
 #: v6: the static int8 encoder of export version e2 (batch-invariant; models/export.py), so the
-#: head is retrained on its embeddings.
+#: head is retrained on its embeddings. The default stays v6; calibrated heads are v7
+#: (``CALIBRATED_VERSION``).
 ARTEFACT_VERSION = "v6"
+
+#: Heads with per-topic calibration maps after Platt scaling (models/calibration.py), built with
+#: ``tocsin model build --calibrate``: their own version and ``CALIBRATION_CONFIG`` in the key,
+#: so they never share a folder with a Platt-only head. v6 heads have no map and serve Platt's
+#: scores. Opt-in: the v7 head did not pass the decision rule of held-out look 5 (its largest
+#: per-topic ECE, 0.026, was not below v6's 0.025; models/data/README.md).
+CALIBRATED_VERSION = "v7"
+CALIBRATION_CONFIG: Mapping[str, Any] = MappingProxyType({"calibration": "auto"})
 
 #: How the head is trained (models/build.py reads these). Part of every key, next to the corpus and
 #: taxonomy hashes, so changing one retrains the head instead of finding an old folder trained
@@ -68,11 +77,20 @@ FINETUNE_CONFIG: Mapping[str, Any] = MappingProxyType(
 )
 
 
-def build_config(finetune: bool) -> Mapping[str, Any]:
-    """What goes into the artefact key: the head config, plus the fine-tune config if used."""
-    if not finetune:
+def build_config(finetune: bool, calibrate: bool = False) -> Mapping[str, Any]:
+    """What goes into the artefact key: the head config, plus the fine-tune config and the
+    calibration config when used (``HEAD_CONFIG`` itself when neither is)."""
+    if not finetune and not calibrate:
         return HEAD_CONFIG
-    return MappingProxyType({**HEAD_CONFIG, "finetune": dict(FINETUNE_CONFIG)})
+    extra: dict[str, Any] = dict(CALIBRATION_CONFIG) if calibrate else {}
+    if finetune:
+        extra["finetune"] = dict(FINETUNE_CONFIG)
+    return MappingProxyType({**HEAD_CONFIG, **extra})
+
+
+def artefact_version(calibrate: bool) -> str:
+    """The version in the key: ``CALIBRATED_VERSION`` for calibrated heads."""
+    return CALIBRATED_VERSION if calibrate else ARTEFACT_VERSION
 
 
 def key_backbone(backbone: str, finetune: bool) -> str:

@@ -31,7 +31,6 @@ import numpy as np
 import numpy.typing as npt
 
 from models.artefacts import (
-    ARTEFACT_VERSION,
     EXPORT_VERSION,
     FINETUNE_CONFIG,
     HEAD_CONFIG,
@@ -40,6 +39,7 @@ from models.artefacts import (
     ONNX_FILE,
     TOKENIZER_DIR,
     artefact_key,
+    artefact_version,
     atomic_dir,
     backbone_name,
     build_config,
@@ -57,6 +57,7 @@ from models.corpus import (
     training_inputs,
     training_key_config,
 )
+from models.embedcache import EmbeddingCache, encoder_digest
 from models.encoder import MAX_LENGTH, QUERY_PREFIX, OnnxEncoder
 from models.head import head_features, train_head
 from models.prototypes import topic_prototypes
@@ -117,7 +118,7 @@ def _encode_with_progress(
         parts.append(encoder.encode(texts[start : start + ENCODE_CHUNK]))
         done = min(start + ENCODE_CHUNK, len(texts))
         rate = done / max(time.perf_counter() - t0, 1e-9)
-        progress(f"head: embedded {done}/{len(texts)} training texts ({rate:.0f}/s)")
+        progress(f"head: embedded {done}/{len(texts)} new training texts ({rate:.0f}/s)")
     return np.concatenate(parts) if parts else np.zeros((0, encoder.dim), np.float32)
 
 
@@ -161,6 +162,7 @@ def build_artefacts(
     taxonomy: Path | None = None,
     finetune: bool = False,
     extra: tuple[Path, ...] | None = None,
+    calibrate: bool = False,
 ) -> Path:
     """Build (or find) the artefact folder and return its path.
 
@@ -169,6 +171,8 @@ def build_artefacts(
     ``taxonomy.yaml`` (the head trains one topic per taxonomy topic but the fallback, with the
     taxonomy's ``threshold_beta``). ``force`` rebuilds every step. ``finetune`` first adapts
     the encoder to the training split (models/finetune.py); its config is part of the key.
+    ``calibrate`` adds per-topic calibration maps after Platt scaling (models/calibration.py;
+    artefact version ``CALIBRATED_VERSION`` and its config in the key).
     """
     from transformers import AutoTokenizer
 
@@ -181,9 +185,11 @@ def build_artefacts(
     tax = load_taxonomy(taxonomy_path)
     extra_paths = DEFAULT_EXTRA_CORPORA if extra is None else tuple(extra)
     sha = file_sha256(corpus_path)
-    config = training_key_config(build_config(finetune), extra_paths)
+    config = training_key_config(build_config(finetune, calibrate), extra_paths)
+    calibration = str(config.get("calibration", "platt"))
+    version = artefact_version(calibrate)
     digest = inputs_sha256(*training_inputs(corpus_path, extra_paths), taxonomy_path, config=config)
-    key = artefact_key(key_backbone(name, finetune), digest)
+    key = artefact_key(key_backbone(name, finetune), digest, version)
     final = (cache / "models" if out_root is None else out_root) / key
     if (final / META_FILE).is_file() and not force:
         progress(f"artefacts up to date: {final}")
@@ -224,8 +230,22 @@ def build_artefacts(
         texts = [e.text for e in train]
         cues = tuple(tax.cue_lexicon.items()) if CUE_FEATURES else ()
         protos = topic_prototypes(encoder.encode, tax)[1] if PROTOTYPE_FEATURES else None
+        store = EmbeddingCache(
+            cache
+            / "embeddings"
+            / encoder_digest(
+                tmp / ONNX_FILE, tmp / TOKENIZER_DIR, encoder.prefix, encoder.max_length
+            )[:16]
+        )
+        emb, computed = store.encode(
+            texts, lambda todo: _encode_with_progress(encoder, todo, progress)
+        )
+        progress(
+            f"head: {len(texts) - computed} of {len(texts)} training embeddings from "
+            f"{store.folder}, {computed} computed"
+        )
         x = head_features(
-            _encode_with_progress(encoder, texts, progress),
+            emb,
             texts,
             cues=cues,
             prototypes=protos,
@@ -251,6 +271,7 @@ def build_artefacts(
             ngram_scale=NGRAM_SCALE,
             cues=cues,
             prototypes=protos,
+            calibration=calibration,
         )
         head.save(tmp / HEAD_FILE)
         progress(f"head: trained in {time.perf_counter() - t_head:.1f}s")
@@ -258,7 +279,7 @@ def build_artefacts(
         fid = fidelity(model_dir, encoder)
         meta: dict[str, Any] = {
             "version": key,
-            "artefact_version": ARTEFACT_VERSION,
+            "artefact_version": version,
             "backbone": name,
             "finetune": tuned,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -271,6 +292,7 @@ def build_artefacts(
             "thresholds": report.thresholds,
             "threshold_method": (
                 "per topic, maximise out-of-fold F-beta over 0.05..0.95 after Platt scaling "
+                f"and calibration ({calibration}) "
                 f"(5-fold CV on train; beta=1 except {tax.betas}; "
                 f"out-of-fold recall floors {tax.min_recalls})"
             ),
@@ -295,6 +317,9 @@ def build_artefacts(
                 "stance_counts": report.stance_counts,
                 "stance_l2": report.stance_l2,
                 "stance_oof_accuracy": report.stance_oof_accuracy,
+                "calibration": report.calibration,
+                "crossfit_ece": report.crossfit_ece,
+                "oof_ece": report.oof_ece,
             },
             "corpus": {
                 "file": corpus_path.name,

@@ -58,12 +58,19 @@ def model() -> None:
     flag_value="none",
     help="Train on the seed corpus alone, whatever the default.",
 )
+@click.option(
+    "--calibrate",
+    is_flag=True,
+    help="Per-topic calibration maps after Platt scaling (isotonic where it wins out of fold; "
+    "artefact v7, own key). Not the default: see models/data/README.md, held-out look 5.",
+)
 def build_cmd(
     force: bool,
     out_root: Path | None,
     corpus: Path | None,
     finetune: bool,
     corpus2: str | None,
+    calibrate: bool,
 ) -> None:
     """Rebuild the backbone, export int8 ONNX, train the head; print the artefact folder.
 
@@ -85,6 +92,7 @@ def build_cmd(
         corpus=corpus,
         finetune=finetune,
         extra=extra,
+        calibrate=calibrate,
     )
     click.echo(str(path))
 
@@ -125,6 +133,14 @@ def build_cmd(
     show_default=True,
     help="With --input: only the rows of a Corpus 2.0 id-hash split (validation = not trained on).",
 )
+@click.option(
+    "--reliability-plot",
+    "plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --input: also draw the reliability diagram per topic to this .png or .svg "
+    "(needs the `plot` extra, matplotlib).",
+)
 def eval_cmd(
     as_json: bool,
     artefacts: Path | None,
@@ -132,8 +148,13 @@ def eval_cmd(
     source: Path | None,
     fills: tuple[str, ...],
     split: str,
+    plot: Path | None,
 ) -> None:
-    """Per-topic P/R/F1 and macro-F1, per language, on the held-out test split (or --input)."""
+    """Per-topic P/R/F1 and macro-F1, per language, on the held-out test split (or --input).
+
+    With --input, also the expected calibration error and a reliability table per topic (15
+    equal-width score bins; models/calibration.py).
+    """
     from models.classifier import (
         ArtefactsMissingError,
         default_artefact_dir,
@@ -150,7 +171,7 @@ def eval_cmd(
         raise click.ClickException(str(exc)) from exc
     topics = read_meta(folder)["topics"]
     if source is not None:
-        from models.corpus import CorpusError, load_labelled, validation_split
+        from models.corpus import CorpusError, load_labelled, row_split
         from models.evaluate import evaluate_file_rows, format_file_report
 
         try:
@@ -158,13 +179,20 @@ def eval_cmd(
         except CorpusError as exc:
             raise click.ClickException(str(exc)) from exc
         if split != "all":
-            rows = [r for r in rows if validation_split(r.id) == split]
+            # the build's own rule (translation group, else id), so "validation" is never trained on
+            rows = [r for r in rows if row_split(r) == split]
         try:
             rep = evaluate_file_rows(clf, rows, topics, fills or ("fictional", "real"))
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
         rep["input"] = str(source)
         rep["split"] = split
+        if plot is not None:
+            try:
+                from models.reliability_plot import plot_reliability
+            except ImportError as exc:
+                raise click.ClickException(f"--reliability-plot needs matplotlib: {exc}") from exc
+            plot_reliability(rep, plot)
         if as_json:
             json.dump(rep, sys.stdout, indent=2, ensure_ascii=False)
             click.echo()

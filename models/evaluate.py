@@ -9,9 +9,10 @@ Only the ``test`` split is scored: the head, its L2 strengths and its thresholds
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from models.calibration import ECE_BINS, reliability
 from models.classifier import MentionClassifier
 from models.corpus import STANCES, Example
 
@@ -129,12 +130,29 @@ def format_report(report: dict[str, Any]) -> str:
 # --- `tocsin model eval --input FILE`: any labelled CSV/JSONL (text, topics, optional lang) ---
 
 
+def calibration_section(
+    gold: Sequence[set[str]], scores: Sequence[Mapping[str, float]]
+) -> dict[str, Any]:
+    """ECE and reliability table per scored topic (models/calibration.py: 15 equal-width bins),
+    and the largest per-topic ECE. ``other`` has no score (it is the absence of one), so it is
+    not in the table."""
+    names = list(scores[0]) if scores else []
+    per = {t: reliability([float(t in g) for g in gold], [s[t] for s in scores]) for t in names}
+    return {
+        "bins": ECE_BINS,
+        "binning": "equal-width",
+        "per_topic": per,
+        "max_ece": max((m["ece"] for m in per.values()), default=0.0),
+    }
+
+
 def _lang_section(
     gold: Sequence[set[str]],
     pred: Sequence[set[str]],
     topics: Sequence[str],
     gold_stance: Sequence[str | None],
     pred_stance: Sequence[str],
+    scores: Sequence[Mapping[str, float]],
 ) -> dict[str, Any]:
     t = topic_metrics(gold, pred, topics)
     ae = t["per_topic"].get("adverse_event")
@@ -149,6 +167,7 @@ def _lang_section(
             else None
         ),
         "confusions": topic_confusions(gold, pred),
+        "calibration": calibration_section(gold, scores),
     }
     pairs = [(g, p) for g, p in zip(gold_stance, pred_stance, strict=True) if g is not None]
     if pairs:
@@ -178,6 +197,7 @@ def evaluate_rows(
             topics,
             [rows[i].stance for i in idx],
             [preds[i].stance for i in idx],
+            [preds[i].scores for i in idx],
         )
     return out
 
@@ -232,4 +252,24 @@ def format_file_report(report: dict[str, Any]) -> str:
                     f"{c['gold']}->{c['predicted']} x{c['count']}" for c in sec["confusions"][:4]
                 )
                 lines.append(f"  top misses: {worst}")
+            cal = sec["calibration"]
+            lines.append(
+                f"  ECE ({cal['bins']} {cal['binning']} bins): "
+                + ", ".join(f"{t} {m['ece']:.3f}" for t, m in cal["per_topic"].items())
+            )
+            if lang == "all":
+                lines.extend(format_reliability(cal))
     return "\n".join(lines)
+
+
+def format_reliability(cal: Mapping[str, Any]) -> list[str]:
+    """Reliability tables, one per topic: per score bin the mentions, mean score and observed
+    share carrying the topic (a calibrated bin has the two equal)."""
+    lines = ["  reliability (bin: n, mean score -> observed share):"]
+    for topic, m in cal["per_topic"].items():
+        cells = "  ".join(
+            f"[{b['lo']:.2f},{b['hi']:.2f}) {b['n']}: {b['mean_score']:.2f}->{b['observed']:.2f}"
+            for b in m["bins"]
+        )
+        lines.append(f"    {topic:<15} ECE {m['ece']:.3f}  {cells}")
+    return lines

@@ -9,9 +9,11 @@ multilingual embeddings; training takes seconds on a CPU and needs nothing beyon
   mention gets when no topic passes its threshold.
 - **Calibration and thresholds** come from K-fold cross-validation on the training split only:
   out-of-fold logits are Platt-scaled (so ``scores`` are probabilities, not weighted-loss logits),
-  the L2 strength is picked per topic from a small grid by out-of-fold log-loss, and each topic's
-  threshold maximises out-of-fold F-beta. ``adverse_event`` uses beta=2 by default because a missed
-  side-effect report costs far more than a false alarm.
+  then, per topic where it calibrates better out of fold, mapped through an isotonic curve
+  (models/calibration.py); the L2 strength is picked per topic from a small grid by out-of-fold
+  log-loss, and each topic's threshold maximises F-beta on the calibrated out-of-fold scores.
+  ``adverse_event`` uses beta=2 by default because a missed side-effect report costs far more
+  than a false alarm.
 - **Stance** is a softmax regression (supportive / neutral / critical), balanced, same L2 search.
 
 All fits use a small numpy L-BFGS with a backtracking line search: the problems are strictly
@@ -29,6 +31,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from models.calibration import (
+    apply_map,
+    choose_calibrator,
+    expected_calibration_error,
+)
 from models.cues import cue_features
 from models.ngrams import hashed_ngrams
 from models.prototypes import prototype_features
@@ -140,6 +147,113 @@ def fit_binary(
     return theta[:-1], float(theta[-1])
 
 
+ManyLossGrad = Callable[[Array, npt.NDArray[np.int64]], tuple[Array, Array]]
+
+
+def lbfgs_many(
+    fun: ManyLossGrad,
+    thetas: Array,
+    *,
+    memory: int = 10,
+    max_iter: int = 1000,
+    gtol: float = 1e-5,
+) -> Array:
+    """:func:`lbfgs` on ``P`` independent problems at once, stepping each exactly as alone.
+
+    ``fun(points, rows)`` returns the losses ``(k,)`` and gradients ``(k, d)`` of problems
+    ``rows`` at ``points`` ``(k, d)``. Every problem keeps its own history, direction, step and
+    stopping test; only the function evaluations are shared, so problems that read the same
+    data (the topics and L2 strengths of one fold) cost one pass over it per round instead of
+    one each. The head's fits are memory-bound matrix-vector products, so a round of 27
+    problems costs little more than one.
+    """
+    theta = np.array(thetas, dtype=np.float64)
+    n_prob = theta.shape[0]
+    loss, grad = fun(theta, np.arange(n_prob))
+    grad = np.array(grad, dtype=np.float64)
+    s_hist: list[list[Array]] = [[] for _ in range(n_prob)]
+    y_hist: list[list[Array]] = [[] for _ in range(n_prob)]
+    iters = np.zeros(n_prob, dtype=np.int64)
+    direction = np.zeros_like(theta)
+    slope = np.zeros(n_prob)
+    step = np.ones(n_prob)
+    searching = np.zeros(n_prob, dtype=bool)
+    done = np.zeros(n_prob, dtype=bool)
+    while True:
+        for j in np.flatnonzero(~done & ~searching):
+            g = grad[j]
+            if float(np.abs(g).max()) <= gtol * max(1.0, abs(float(loss[j]))) or (
+                iters[j] >= max_iter
+            ):
+                done[j] = True
+                continue
+            # two-loop recursion, as in lbfgs
+            q = g.copy()
+            alphas = []
+            for s_i, y_i in zip(reversed(s_hist[j]), reversed(y_hist[j]), strict=True):
+                rho = 1.0 / float(y_i @ s_i)
+                alpha = rho * float(s_i @ q)
+                q -= alpha * y_i
+                alphas.append((rho, alpha))
+            if s_hist[j]:
+                q *= float(s_hist[j][-1] @ y_hist[j][-1]) / float(y_hist[j][-1] @ y_hist[j][-1])
+            else:
+                q /= max(1.0, float(np.linalg.norm(g)))
+            for (rho, alpha), s_i, y_i in zip(reversed(alphas), s_hist[j], y_hist[j], strict=True):
+                q += s_i * (alpha - rho * float(y_i @ q))
+            direction[j] = -q
+            slope[j] = float(g @ direction[j])
+            if slope[j] >= 0:
+                s_hist[j].clear()
+                y_hist[j].clear()
+                direction[j] = -g / max(1.0, float(np.linalg.norm(g)))
+                slope[j] = float(g @ direction[j])
+            step[j] = 1.0
+            searching[j] = True
+        rows = np.flatnonzero(searching)
+        if not len(rows):
+            return theta
+        cand = theta[rows] + step[rows, None] * direction[rows]
+        cand_loss, cand_grad = fun(cand, rows)
+        for k, j in enumerate(rows):
+            if cand_loss[k] <= loss[j] + 1e-4 * step[j] * slope[j] or step[j] < 1e-12:
+                s_new, y_new = cand[k] - theta[j], cand_grad[k] - grad[j]
+                if float(s_new @ y_new) > 1e-12:
+                    s_hist[j].append(s_new)
+                    y_hist[j].append(y_new)
+                    if len(s_hist[j]) > memory:
+                        s_hist[j].pop(0)
+                        y_hist[j].pop(0)
+                theta[j], loss[j], grad[j] = cand[k], cand_loss[k], cand_grad[k]
+                iters[j] += 1
+                searching[j] = False
+            else:
+                step[j] *= 0.5
+
+
+def fit_binary_many(
+    x: Array, ys: Array, weights: Array, l2s: Sequence[float], starts: Array | None = None
+) -> Array:
+    """:func:`fit_binary` for ``P`` problems on the same ``x``: labels and weights ``(n, P)``,
+    one L2 strength each; returns ``(P, d + 1)`` (weights then bias), each problem solved by
+    the same L-BFGS steps as alone (:func:`lbfgs_many`)."""
+    xb = _add_bias(x)
+    d = xb.shape[1]
+    penalty = np.repeat(np.asarray(l2s, dtype=np.float64)[:, None], d, axis=1)
+    penalty[:, -1] = 0.0
+
+    def f(thetas: Array, rows: npt.NDArray[np.int64]) -> tuple[Array, Array]:
+        z = xb @ thetas.T
+        y, w, pen = ys[:, rows], weights[:, rows], penalty[rows]
+        loss = (w * (np.logaddexp(0.0, z) - y * z)).sum(axis=0)
+        loss += 0.5 * (thetas * (pen * thetas)).sum(axis=1)
+        grad = (w * (_sigmoid(z) - y)).T @ xb + pen * thetas
+        return np.asarray(loss), np.asarray(grad)
+
+    start = np.zeros((len(l2s), d)) if starts is None else starts
+    return lbfgs_many(f, start)
+
+
 def fit_softmax(
     x: Array,
     y: npt.NDArray[np.int64],
@@ -164,6 +278,35 @@ def fit_softmax(
 
     theta = lbfgs(f, np.zeros(k * d) if start is None else start.ravel().copy())
     return theta.reshape(k, d)
+
+
+def fit_softmax_many(
+    x: Array,
+    y: npt.NDArray[np.int64],
+    k: int,
+    weights: Array,
+    l2s: Sequence[float],
+    starts: Array | None = None,
+) -> Array:
+    """:func:`fit_softmax` for one L2 strength per problem on the same data, solved together
+    (:func:`lbfgs_many`); returns ``(P, k, d + 1)``."""
+    xb = _add_bias(x)
+    d = xb.shape[1]
+    onehot = np.eye(k)[y]
+    penalty = np.stack([np.tile(np.r_[np.full(d - 1, l2), 1e-6], k) for l2 in l2s])
+
+    def f(thetas: Array, rows: npt.NDArray[np.int64]) -> tuple[Array, Array]:
+        m = thetas.shape[0]
+        z = (xb @ thetas.reshape(m * k, d).T).reshape(-1, m, k)
+        logp = z - np.logaddexp.reduce(z, axis=2, keepdims=True)
+        loss = -(weights[:, None] * (onehot[:, None, :] * logp).sum(axis=2)).sum(axis=0)
+        loss += 0.5 * (thetas * (penalty[rows] * thetas)).sum(axis=1)
+        resid = (np.exp(logp) - onehot[:, None, :]) * weights[:, None, None]
+        grad = (resid.reshape(-1, m * k).T @ xb).reshape(m, k * d)
+        return np.asarray(loss), np.asarray(grad + penalty[rows] * thetas)
+
+    start = np.zeros((len(l2s), k * d)) if starts is None else starts.reshape(len(l2s), k * d)
+    return lbfgs_many(f, start).reshape(len(l2s), k, d)
 
 
 def platt(logits: Array, y: Array) -> tuple[float, float]:
@@ -277,6 +420,10 @@ class Head:
     cues: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: Topic prototype block (models/prototypes.py): ``(P, dim)`` unit vectors, one column each.
     prototypes: Array | None = None
+    #: Calibration maps applied after Platt (models/calibration.py): ``(T, len(CALIB_GRID))``
+    #: values on ``CALIB_GRID``, the identity for a topic kept on Platt alone; ``None`` in heads
+    #: built before artefact v7, which serve Platt's probabilities.
+    calib: Array | None = None
 
     def features(self, embeddings: npt.ArrayLike, texts: Sequence[str]) -> Array:
         """The head's input for ``texts`` (see :func:`head_features`)."""
@@ -295,7 +442,10 @@ class Head:
     def topic_proba(self, x: npt.ArrayLike) -> Array:
         """Calibrated per-topic probabilities, shape ``(n, T)``."""
         z = self._standardise(x) @ self.topic_w.T + self.topic_b
-        return _sigmoid(z * self.platt_a + self.platt_b)
+        p = _sigmoid(z * self.platt_a + self.platt_b)
+        if self.calib is None:
+            return p
+        return np.column_stack([apply_map(p[:, j], self.calib[j]) for j in range(p.shape[1])])
 
     def stance_proba(self, x: npt.ArrayLike) -> Array:
         """Stance probabilities, shape ``(n, S)``, columns in ``stances`` order."""
@@ -318,6 +468,8 @@ class Head:
             cues=np.array(json.dumps([[t, list(c)] for t, c in self.cues], ensure_ascii=False)),
             # (0, 0) = no prototype block
             prototypes=np.zeros((0, 0)) if self.prototypes is None else self.prototypes,
+            # (0, 0) = no calibration map (Platt alone, as heads before v7)
+            calib=np.zeros((0, 0)) if self.calib is None else self.calib,
         )
 
     @classmethod
@@ -328,7 +480,9 @@ class Head:
             # and one without the cue and prototype blocks has neither entry
             cues = json.loads(str(z["cues"])) if "cues" in z.files else []
             protos = z["prototypes"] if "prototypes" in z.files and z["prototypes"].size else None
+            calib = z["calib"] if "calib" in z.files and z["calib"].size else None
             return cls(
+                calib=None if calib is None else np.asarray(calib, dtype=np.float64),
                 ngram_dim=int(ngram[0]),
                 ngram_scale=float(ngram[1]),
                 cues=tuple((str(t), tuple(str(c) for c in cs)) for t, cs in cues),
@@ -364,6 +518,12 @@ class TrainReport:
     stance_oof_accuracy: float = 0.0
     stance_counts: dict[str, int] = field(default_factory=dict)
     n_train: int = 0
+    #: Per topic: ``platt`` or ``isotonic`` (only with ``calibration="auto"``), the cross-fitted
+    #: out-of-fold ECE and Brier score of each candidate, and the ECE of the calibrated out-of-fold scores the
+    #: thresholds were chosen on (in-sample for the calibrator: a floor, not an estimate).
+    calibration: dict[str, str] = field(default_factory=dict)
+    crossfit_ece: dict[str, dict[str, float]] = field(default_factory=dict)
+    oof_ece: dict[str, float] = field(default_factory=dict)
 
 
 def _check_counts(name: str, pos: int, neg: int, folds: int) -> None:
@@ -390,6 +550,7 @@ def train_head(
     ngram_scale: float = 0.0,
     cues: Sequence[tuple[str, Sequence[str]]] = (),
     prototypes: npt.ArrayLike | None = None,
+    calibration: str = "platt",
 ) -> tuple[Head, TrainReport]:
     """Train topic and stance heads on embeddings ``x`` (n, d) with cross-validated choices.
 
@@ -398,7 +559,12 @@ def train_head(
     ``min_recalls`` gives topics a recall floor for their threshold (see :func:`best_threshold`).
     ``x`` must already hold the blocks the head is told about (``Head.features`` order):
     ``cues`` and ``prototypes`` are only stored so serving computes the same columns.
+    ``calibration``: ``"platt"`` (Platt scaling alone, the head before v7, stored with no map)
+    or ``"auto"`` (per topic, Platt or Platt + isotonic by cross-fitted out-of-fold ECE; see
+    models/calibration.py); thresholds are chosen on the calibrated out-of-fold scores.
     """
+    if calibration not in ("platt", "auto"):
+        raise ValueError(f"calibration must be 'platt' or 'auto', got {calibration!r}")
     xa = np.asarray(x, dtype=np.float64)
     n = xa.shape[0]
     if n != len(topic_labels) or n != len(stance_labels):
@@ -421,29 +587,60 @@ def train_head(
     train_idx = [np.setdiff1d(np.arange(n), held) for held in parts]
     report = TrainReport(n_train=n)
     tw, tb, pa, pb, th = [], [], [], [], []
+    maps: list[Array] = []
+    # every (topic, L2) fit of one data set runs in one batch: the full fits, then each fold's
+    # fits warm-started from them (the same solutions as one fit at a time; see lbfgs_many)
+    grid = [float(v) for v in l2_grid]
+    n_topics = len(head_topics)
+    for j, topic in enumerate(head_topics):
+        pos = int(y_topics[:, j].sum())
+        _check_counts(topic, pos, n - pos, folds)
+    topic_weights = (
+        np.column_stack(
+            [balanced_weights(y_topics[:, j].astype(np.int64), 2) for j in range(n_topics)]
+        )
+        if n_topics
+        else np.zeros((n, 0))
+    )
+    # problem p = (topic p // len(grid), L2 grid[p % len(grid)])
+    ys = np.repeat(y_topics, len(grid), axis=1)
+    ws = np.repeat(topic_weights, len(grid), axis=1)
+    l2s = grid * n_topics
+    full_fits = fit_binary_many(xs, ys, ws, l2s) if n_topics else np.zeros((0, xs.shape[1] + 1))
+    oofs = np.empty((n, len(l2s)))
+    for held, train in zip(parts, train_idx, strict=True):
+        fold_fits = fit_binary_many(xs[train], ys[train], ws[train], l2s, full_fits)
+        oofs[held] = xs[held] @ fold_fits[:, :-1].T + fold_fits[:, -1]
     for j, topic in enumerate(head_topics):
         y = y_topics[:, j]
         pos = int(y.sum())
-        _check_counts(topic, pos, n - pos, folds)
-        weights = balanced_weights(y.astype(np.int64), 2)
         best: tuple[float, float, Array, Array] | None = None
-        for l2 in l2_grid:
-            w_full, b_full = fit_binary(xs, y, weights, l2)
-            start = np.r_[w_full, b_full]
-            oof = np.empty(n)
-            for held, train in zip(parts, train_idx, strict=True):
-                w, b = fit_binary(xs[train], y[train], weights[train], l2, start)
-                oof[held] = xs[held] @ w + b
+        for g, l2 in enumerate(grid):
+            p_idx = j * len(grid) + g
+            oof = oofs[:, p_idx]
             a, c = platt(oof, y)
             loss = _log_loss(y, _sigmoid(oof * a + c))
             if best is None or loss < best[0]:
-                best = (loss, l2, oof, start)
+                best = (loss, l2, oof, full_fits[p_idx])
         assert best is not None
         _, l2, oof, full = best
         a, c = platt(oof, y)
+        p_oof = _sigmoid(oof * a + c)
+        if calibration == "auto":
+            choice = choose_calibrator(oof, y, (a, c), parts, platt)
+            maps.append(choice.values)
+            p_oof = apply_map(p_oof, choice.values)
+            report.calibration[topic] = choice.method
+            report.crossfit_ece[topic] = {
+                "platt": round(choice.crossfit_ece_platt, 4),
+                "isotonic": round(choice.crossfit_ece_isotonic, 4),
+                "brier_platt": round(choice.crossfit_brier_platt, 4),
+                "brier_isotonic": round(choice.crossfit_brier_isotonic, 4),
+            }
+        report.oof_ece[topic] = round(expected_calibration_error(y, p_oof), 4)
         beta = float(betas.get(topic, 1.0))
         floor = (min_recalls or {}).get(topic)
-        thr, fb = best_threshold(y, _sigmoid(oof * a + c), beta, floor)
+        thr, fb = best_threshold(y, p_oof, beta, floor)
         tw.append(full[:-1])
         tb.append(float(full[-1]))
         pa.append(a)
@@ -463,12 +660,15 @@ def train_head(
     k = len(stances)
     sweights = balanced_weights(ys, k)
     best_s: tuple[float, float, float, Array] | None = None
-    for l2 in l2_grid:
-        full_s = fit_softmax(xs, ys, k, sweights, l2)
-        proba = np.empty((n, k))
-        for held, train in zip(parts, train_idx, strict=True):
-            wmat = fit_softmax(xs[train], ys[train], k, sweights[train], l2, full_s)
-            proba[held] = _softmax(_add_bias(xs[held]) @ wmat.T)
+    # the L2 grid's stance fits of one data set in one batch, as the topics' (lbfgs_many)
+    full_stance = fit_softmax_many(xs, ys, k, sweights, grid)
+    probas = np.empty((len(grid), n, k))
+    for held, train in zip(parts, train_idx, strict=True):
+        fold_stance = fit_softmax_many(xs[train], ys[train], k, sweights[train], grid, full_stance)
+        for g in range(len(grid)):
+            probas[g, held] = _softmax(_add_bias(xs[held]) @ fold_stance[g].T)
+    for g, l2 in enumerate(grid):
+        full_s, proba = full_stance[g], probas[g]
         loss = float(-np.mean(np.log(np.clip(proba[np.arange(n), ys], 1e-7, 1))))
         acc = float((proba.argmax(axis=1) == ys).mean())
         if best_s is None or loss < best_s[0]:
@@ -493,5 +693,6 @@ def train_head(
         ngram_scale=ngram_scale,
         cues=tuple((t, tuple(c)) for t, c in cues),
         prototypes=None if prototypes is None else np.asarray(prototypes, dtype=np.float64),
+        calib=np.array(maps) if maps else None,
     )
     return head, report

@@ -111,3 +111,76 @@ def test_the_bundled_seed_corpus_is_valid() -> None:
     ex = load_corpus()
     assert {e.split for e in ex} == {"train", "test"}
     assert {e.lang for e in ex} == {"en", "fr"}
+
+
+def test_calibration_section_gives_ece_and_reliability_per_scored_topic() -> None:
+    from models.evaluate import calibration_section
+
+    gold = [{"pricing"}, {"pricing"}, {"other"}, {"other"}]
+    scores = [
+        {"pricing": 0.9, "scandal": 0.0},
+        {"pricing": 0.9, "scandal": 0.0},
+        {"pricing": 0.9, "scandal": 0.0},
+        {"pricing": 0.1, "scandal": 0.0},
+    ]
+    cal = calibration_section(gold, scores)
+    assert cal["bins"] == 15 and cal["binning"] == "equal-width"
+    # pricing: bin of 0.9 holds 3 mentions, 2 positive (|2/3 - 0.9|), bin of 0.1 one negative
+    assert cal["per_topic"]["pricing"]["ece"] == pytest.approx(
+        0.75 * (0.9 - 2 / 3) + 0.25 * 0.1, abs=1e-4
+    )
+    assert cal["per_topic"]["scandal"]["ece"] == 0.0
+    assert "other" not in cal["per_topic"]
+    assert cal["max_ece"] == cal["per_topic"]["pricing"]["ece"]
+
+
+def test_file_report_carries_ece_and_reliability_tables(tmp_path: Path) -> None:
+    from models.corpus import load_labelled
+    from models.evaluate import evaluate_file_rows, format_file_report
+
+    class Scored:
+        version = "scored-1"
+
+        def classify(self, texts: Sequence[str]) -> list[Prediction]:
+            return [
+                Prediction(
+                    ("pricing",) if "price" in t else ("other",),
+                    {"pricing": 0.8 if "price" in t else 0.2},
+                    "neutral",
+                    {},
+                    "en",
+                )
+                for t in texts
+            ]
+
+    path = tmp_path / "e.jsonl"
+    rows = [("a", "price up", ["pricing"]), ("b", "price ok", ["other"]), ("c", "hi", ["other"])]
+    path.write_text(
+        "".join(json.dumps({"id": i, "text": t, "topics": tp}) + "\n" for i, t, tp in rows)
+    )
+    rep = evaluate_file_rows(Scored(), load_labelled(path), ["pricing", "other"], ("real",))
+    cal = rep["fills"]["as_is"]["all"]["calibration"]
+    # 0.8 bin: 1 of 2 positive (gap 0.3), 0.2 bin: 0 of 1 (gap 0.2)
+    assert cal["per_topic"]["pricing"]["ece"] == pytest.approx(2 / 3 * 0.3 + 1 / 3 * 0.2, abs=1e-4)
+    assert [b["n"] for b in cal["per_topic"]["pricing"]["bins"]] == [1, 2]
+    text = format_file_report(rep)
+    assert "ECE (15 equal-width bins): pricing 0.267" in text
+    assert "[0.80,0.87) 2: 0.80->0.50" in text
+    json.dumps(rep)
+
+
+def test_reliability_plot_draws_one_panel_per_topic(tmp_path: Path) -> None:
+    from models.evaluate import calibration_section
+    from models.reliability_plot import plot_reliability
+
+    gold = [{"pricing"}, {"other"}, {"scandal"}]
+    scores = [
+        {"pricing": 0.9, "scandal": 0.1},
+        {"pricing": 0.2, "scandal": 0.1},
+        {"pricing": 0.1, "scandal": 0.7},
+    ]
+    section = {"calibration": calibration_section(gold, scores)}
+    rep = {"model_version": "m1", "n": 3, "fills": {"real": {"all": section}}}
+    out = plot_reliability(rep, tmp_path / "rel.svg")
+    svg = out.read_text()
+    assert "pricing" in svg and "scandal" in svg and "ECE" in svg

@@ -83,6 +83,24 @@ def test_split_by_id_hash_is_stable_and_about_15_percent() -> None:
     assert [validation_split(i) for i in ids] == [validation_split(i) for i in ids]
 
 
+def test_rows_of_one_split_group_share_their_split(tmp_path: Path) -> None:
+    base = {"topics": ["other"], "stance": "neutral", "platform": "x", "area": "other"}
+    ids = [f"g{i:03d}" for i in range(200)]
+    rows = [
+        {**base, "id": f"{i}-en", "lang": "en", "text": f"{{PRODUCT}} en {i}", "split_group": i}
+        for i in ids
+    ] + [
+        {**base, "id": f"{i}-fr", "lang": "fr", "text": f"{{PRODUCT}} fr {i}", "split_group": i}
+        for i in ids
+    ]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    examples = load_corpus2(path)
+    en, fr = examples[: len(ids)], examples[len(ids) :]
+    assert [e.split for e in en] == [e.split for e in fr] == [validation_split(i) for i in ids]
+    assert {e.split for e in en} == {"train", "validation"}
+
+
 def test_corpus2_files_load_filled_with_known_labels() -> None:
     for path in CORPUS2_FILES:
         rows = load_corpus2(path)

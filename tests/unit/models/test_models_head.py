@@ -229,3 +229,66 @@ def test_serving_computes_the_cue_block_the_head_was_trained_on() -> None:
     got = clf.classify(texts[:50])
     expected = head.topic_proba(feats[:50])
     np.testing.assert_allclose([[p.scores[tp] for tp in head.topics] for p in got], expected)
+
+
+def test_auto_calibration_reports_its_choice_and_round_trips(tmp_path: Path) -> None:
+    x, t, s = synthetic(400, seed=1)
+    head, report = train_head(
+        x, t, s, topics=TOPICS, stances=STANCES, l2_grid=(1.0, 10.0), calibration="auto"
+    )
+    assert head.calib is not None and head.calib.shape[0] == len(head.topics)
+    assert set(report.calibration) == set(head.topics)
+    assert set(report.calibration.values()) <= {"platt", "isotonic"}
+    assert set(report.oof_ece) == set(head.topics)
+    head.save(tmp_path / "head.npz")
+    again = Head.load(tmp_path / "head.npz")
+    assert again.calib is not None
+    x2, _, _ = synthetic(50, seed=7)
+    np.testing.assert_allclose(again.topic_proba(x2), head.topic_proba(x2))
+    with pytest.raises(ValueError, match="calibration"):
+        train_head(x, t, s, topics=TOPICS, stances=STANCES, calibration="beta")
+
+
+def test_a_topic_mapped_by_isotonic_serves_the_map_of_its_platt_score(
+    trained: tuple[Head, object],
+) -> None:
+    head, _ = trained
+    assert head.calib is None  # the default ("platt") stores no map, as heads before v7
+    x, _, _ = synthetic(30, seed=8)
+    platt_only = head.topic_proba(x)
+    squash = np.linspace(0.0, 1.0, 401) ** 2  # a map p -> p^2 for the first topic, identity after
+    mapped = replace(head, calib=np.vstack([squash, np.linspace(0.0, 1.0, 401)]))
+    got = mapped.topic_proba(x)
+    np.testing.assert_allclose(got[:, 0], platt_only[:, 0] ** 2, atol=1e-5)
+    np.testing.assert_allclose(got[:, 1], platt_only[:, 1])
+
+
+def test_batched_fits_take_the_same_steps_as_one_fit_at_a_time() -> None:
+    from models.head import fit_binary_many
+
+    x, t, _ = synthetic(300, seed=11)
+    ys = np.array([[topic in lbl for topic in ("pricing", "adverse_event")] for lbl in t], float)
+    ws = np.column_stack([balanced_weights(ys[:, j].astype(np.int64), 2) for j in range(2)])
+    # problems: (pricing, 1), (pricing, 30), (adverse_event, 1), (adverse_event, 30)
+    ys4, ws4, l2s = np.repeat(ys, 2, axis=1), np.repeat(ws, 2, axis=1), [1.0, 30.0, 1.0, 30.0]
+    together = fit_binary_many(x, ys4, ws4, l2s)
+    for p, l2 in enumerate(l2s):
+        w, b = fit_binary(x, ys4[:, p], ws4[:, p], l2)
+        np.testing.assert_allclose(together[p], np.r_[w, b], rtol=1e-9, atol=1e-12)
+    warm = fit_binary_many(x[:200], ys4[:200], ws4[:200], l2s, together)
+    w, b = fit_binary(x[:200], ys4[:200, 3], ws4[:200, 3], 30.0, together[3])
+    np.testing.assert_allclose(warm[3], np.r_[w, b], rtol=1e-9, atol=1e-12)
+
+
+def test_batched_stance_fits_match_one_at_a_time() -> None:
+    from models.head import fit_softmax, fit_softmax_many
+
+    x, _, s = synthetic(240, seed=12)
+    y = np.array([STANCES.index(v) for v in s], dtype=np.int64)
+    w = balanced_weights(y, 3)
+    together = fit_softmax_many(x, y, 3, w, [1.0, 30.0])
+    for p, l2 in enumerate((1.0, 30.0)):
+        np.testing.assert_allclose(together[p], fit_softmax(x, y, 3, w, l2), rtol=1e-9, atol=1e-12)
+    warm = fit_softmax_many(x[:150], y[:150], 3, w[:150], [1.0, 30.0], together)
+    alone = fit_softmax(x[:150], y[:150], 3, w[:150], 1.0, together[0])
+    np.testing.assert_allclose(warm[0], alone, rtol=1e-9, atol=1e-12)
