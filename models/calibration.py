@@ -8,7 +8,7 @@ weighted by the bins' sizes. Equal-width rather than equal-mass bins because mos
 score near 0 for any one topic: equal-mass bins would spend most of the table below 0.05 and
 say little about the scores near the thresholds, where a reader decides.
 
-Calibrating: the head's logits are first Platt-scaled (models/head.py ``platt``) on out-of-fold
+Calibrating: the head's logits are first Platt-scaled (models/optim.py ``platt``) on out-of-fold
 logits of the training split. A sigmoid cannot bend: where the out-of-fold reliability curve is
 not logistic in shape, an **isotonic** map fitted on the same out-of-fold Platt scores
 (pool-adjacent-violators, interpolated linearly between block centres so the ranking of

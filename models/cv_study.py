@@ -44,15 +44,9 @@ from models.classifier import default_artefact_dir
 from models.corpus import DEFAULT_CORPUS, TOPIC_ORDER, load_corpus
 from models.cues import cue_features
 from models.encoder import OnnxEncoder
-from models.head import (
-    THRESHOLD_GRID,
-    balanced_weights,
-    best_threshold,
-    fit_binary,
-    kfold,
-    platt,
-)
+from models.head import THRESHOLD_GRID, best_threshold
 from models.ngrams import hashed_ngrams
+from models.optim import balanced_weights, fit_binary, kfold, platt
 from models.prototypes import prototype_features, topic_prototypes
 from models.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
 

@@ -24,7 +24,7 @@ a couple of matrix-vector products -- the whole cross-validated training takes s
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +38,16 @@ from models.calibration import (
 )
 from models.cues import cue_features
 from models.ngrams import hashed_ngrams
+from models.optim import (
+    add_bias,
+    balanced_weights,
+    fit_binary_many,
+    fit_softmax_many,
+    kfold,
+    platt,
+    sigmoid,
+    softmax,
+)
 from models.prototypes import prototype_features
 
 Array = npt.NDArray[np.float64]
@@ -46,295 +56,6 @@ OTHER = "other"
 DEFAULT_L2_GRID = (1.0, 10.0, 100.0, 1000.0)
 DEFAULT_BETAS: Mapping[str, float] = {"adverse_event": 2.0}
 THRESHOLD_GRID = np.round(np.linspace(0.05, 0.95, 91), 2)
-
-
-def _sigmoid(z: Array) -> Array:
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)))
-
-
-def _softmax(z: Array) -> Array:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return np.asarray(e / e.sum(axis=1, keepdims=True))
-
-
-def _add_bias(x: Array) -> Array:
-    return np.hstack([x, np.ones((x.shape[0], 1))])
-
-
-LossGrad = Callable[[Array], tuple[float, Array]]
-
-
-def lbfgs(
-    fun: LossGrad,
-    theta: Array,
-    *,
-    memory: int = 10,
-    max_iter: int = 1000,
-    gtol: float = 1e-5,
-) -> Array:
-    """Minimise a smooth convex function given ``fun(theta) -> (loss, grad)`` with L-BFGS.
-
-    Why not Newton: its Hessian costs n*d^2 per step (seconds per fit at d=384 with the
-    cross-validation grid), L-BFGS steps cost n*d. Backtracking (Armijo) line search; stops when
-    the gradient's max-norm falls below ``gtol`` times ``max(1, |loss|)``.
-    """
-    loss, grad = fun(theta)
-    s_hist: list[Array] = []
-    y_hist: list[Array] = []
-    for _ in range(max_iter):
-        if float(np.abs(grad).max()) <= gtol * max(1.0, abs(loss)):
-            break
-        # two-loop recursion: direction = -H_k grad
-        q = grad.copy()
-        alphas = []
-        for s_i, y_i in zip(reversed(s_hist), reversed(y_hist), strict=True):
-            rho = 1.0 / float(y_i @ s_i)
-            alpha = rho * float(s_i @ q)
-            q -= alpha * y_i
-            alphas.append((rho, alpha))
-        if s_hist:
-            q *= float(s_hist[-1] @ y_hist[-1]) / float(y_hist[-1] @ y_hist[-1])
-        else:
-            q /= max(1.0, float(np.linalg.norm(grad)))
-        for (rho, alpha), s_i, y_i in zip(reversed(alphas), s_hist, y_hist, strict=True):
-            q += s_i * (alpha - rho * float(y_i @ q))
-        direction = -q
-        slope = float(grad @ direction)
-        if slope >= 0:  # not a descent direction (numerical trouble): restart from steepest
-            s_hist.clear()
-            y_hist.clear()
-            direction = -grad / max(1.0, float(np.linalg.norm(grad)))
-            slope = float(grad @ direction)
-        t = 1.0
-        while True:
-            cand = theta + t * direction
-            cand_loss, cand_grad = fun(cand)
-            if cand_loss <= loss + 1e-4 * t * slope or t < 1e-12:
-                break
-            t *= 0.5
-        s_new, y_new = cand - theta, cand_grad - grad
-        if float(s_new @ y_new) > 1e-12:
-            s_hist.append(s_new)
-            y_hist.append(y_new)
-            if len(s_hist) > memory:
-                s_hist.pop(0)
-                y_hist.pop(0)
-        theta, loss, grad = cand, cand_loss, cand_grad
-    return theta
-
-
-def fit_binary(
-    x: Array, y: Array, weights: Array, l2: float, start: Array | None = None
-) -> tuple[Array, float]:
-    """Weighted L2 logistic regression; returns ``(w, b)``. The bias is not penalised.
-
-    ``start`` (``w`` then ``b``) warm-starts the solver, e.g. from the full-data fit for folds.
-    """
-    xb = _add_bias(x)
-    d = xb.shape[1]
-    penalty = np.full(d, l2)
-    penalty[-1] = 0.0
-
-    def f(theta: Array) -> tuple[float, Array]:
-        z = xb @ theta
-        # log(1 + e^z) - y z, computed stably
-        loss = float(weights @ (np.logaddexp(0.0, z) - y * z) + 0.5 * theta @ (penalty * theta))
-        grad = xb.T @ (weights * (_sigmoid(z) - y)) + penalty * theta
-        return loss, grad
-
-    theta = lbfgs(f, np.zeros(d) if start is None else start.copy())
-    return theta[:-1], float(theta[-1])
-
-
-ManyLossGrad = Callable[[Array, npt.NDArray[np.int64]], tuple[Array, Array]]
-
-
-def lbfgs_many(
-    fun: ManyLossGrad,
-    thetas: Array,
-    *,
-    memory: int = 10,
-    max_iter: int = 1000,
-    gtol: float = 1e-5,
-) -> Array:
-    """:func:`lbfgs` on ``P`` independent problems at once, stepping each exactly as alone.
-
-    ``fun(points, rows)`` returns the losses ``(k,)`` and gradients ``(k, d)`` of problems
-    ``rows`` at ``points`` ``(k, d)``. Every problem keeps its own history, direction, step and
-    stopping test; only the function evaluations are shared, so problems that read the same
-    data (the topics and L2 strengths of one fold) cost one pass over it per round instead of
-    one each. The head's fits are memory-bound matrix-vector products, so a round of 27
-    problems costs little more than one.
-    """
-    theta = np.array(thetas, dtype=np.float64)
-    n_prob = theta.shape[0]
-    loss, grad = fun(theta, np.arange(n_prob))
-    grad = np.array(grad, dtype=np.float64)
-    s_hist: list[list[Array]] = [[] for _ in range(n_prob)]
-    y_hist: list[list[Array]] = [[] for _ in range(n_prob)]
-    iters = np.zeros(n_prob, dtype=np.int64)
-    direction = np.zeros_like(theta)
-    slope = np.zeros(n_prob)
-    step = np.ones(n_prob)
-    searching = np.zeros(n_prob, dtype=bool)
-    done = np.zeros(n_prob, dtype=bool)
-    while True:
-        for j in np.flatnonzero(~done & ~searching):
-            g = grad[j]
-            if float(np.abs(g).max()) <= gtol * max(1.0, abs(float(loss[j]))) or (
-                iters[j] >= max_iter
-            ):
-                done[j] = True
-                continue
-            # two-loop recursion, as in lbfgs
-            q = g.copy()
-            alphas = []
-            for s_i, y_i in zip(reversed(s_hist[j]), reversed(y_hist[j]), strict=True):
-                rho = 1.0 / float(y_i @ s_i)
-                alpha = rho * float(s_i @ q)
-                q -= alpha * y_i
-                alphas.append((rho, alpha))
-            if s_hist[j]:
-                q *= float(s_hist[j][-1] @ y_hist[j][-1]) / float(y_hist[j][-1] @ y_hist[j][-1])
-            else:
-                q /= max(1.0, float(np.linalg.norm(g)))
-            for (rho, alpha), s_i, y_i in zip(reversed(alphas), s_hist[j], y_hist[j], strict=True):
-                q += s_i * (alpha - rho * float(y_i @ q))
-            direction[j] = -q
-            slope[j] = float(g @ direction[j])
-            if slope[j] >= 0:
-                s_hist[j].clear()
-                y_hist[j].clear()
-                direction[j] = -g / max(1.0, float(np.linalg.norm(g)))
-                slope[j] = float(g @ direction[j])
-            step[j] = 1.0
-            searching[j] = True
-        rows = np.flatnonzero(searching)
-        if not len(rows):
-            return theta
-        cand = theta[rows] + step[rows, None] * direction[rows]
-        cand_loss, cand_grad = fun(cand, rows)
-        for k, j in enumerate(rows):
-            if cand_loss[k] <= loss[j] + 1e-4 * step[j] * slope[j] or step[j] < 1e-12:
-                s_new, y_new = cand[k] - theta[j], cand_grad[k] - grad[j]
-                if float(s_new @ y_new) > 1e-12:
-                    s_hist[j].append(s_new)
-                    y_hist[j].append(y_new)
-                    if len(s_hist[j]) > memory:
-                        s_hist[j].pop(0)
-                        y_hist[j].pop(0)
-                theta[j], loss[j], grad[j] = cand[k], cand_loss[k], cand_grad[k]
-                iters[j] += 1
-                searching[j] = False
-            else:
-                step[j] *= 0.5
-
-
-def fit_binary_many(
-    x: Array, ys: Array, weights: Array, l2s: Sequence[float], starts: Array | None = None
-) -> Array:
-    """:func:`fit_binary` for ``P`` problems on the same ``x``: labels and weights ``(n, P)``,
-    one L2 strength each; returns ``(P, d + 1)`` (weights then bias), each problem solved by
-    the same L-BFGS steps as alone (:func:`lbfgs_many`)."""
-    xb = _add_bias(x)
-    d = xb.shape[1]
-    penalty = np.repeat(np.asarray(l2s, dtype=np.float64)[:, None], d, axis=1)
-    penalty[:, -1] = 0.0
-
-    def f(thetas: Array, rows: npt.NDArray[np.int64]) -> tuple[Array, Array]:
-        z = xb @ thetas.T
-        y, w, pen = ys[:, rows], weights[:, rows], penalty[rows]
-        loss = (w * (np.logaddexp(0.0, z) - y * z)).sum(axis=0)
-        loss += 0.5 * (thetas * (pen * thetas)).sum(axis=1)
-        grad = (w * (_sigmoid(z) - y)).T @ xb + pen * thetas
-        return np.asarray(loss), np.asarray(grad)
-
-    start = np.zeros((len(l2s), d)) if starts is None else starts
-    return lbfgs_many(f, start)
-
-
-def fit_softmax(
-    x: Array,
-    y: npt.NDArray[np.int64],
-    k: int,
-    weights: Array,
-    l2: float,
-    start: Array | None = None,
-) -> Array:
-    """Weighted L2 multinomial logistic regression; returns a ``(k, d + 1)`` matrix (bias last)."""
-    xb = _add_bias(x)
-    d = xb.shape[1]
-    onehot = np.eye(k)[y]
-    penalty = np.tile(np.r_[np.full(d - 1, l2), 1e-6], k)
-
-    def f(theta: Array) -> tuple[float, Array]:
-        z = xb @ theta.reshape(k, d).T
-        logp = z - np.logaddexp.reduce(z, axis=1, keepdims=True)
-        loss = float(-(weights * (onehot * logp).sum(axis=1)).sum())
-        loss += 0.5 * float(theta @ (penalty * theta))
-        grad = ((np.exp(logp) - onehot) * weights[:, None]).T @ xb
-        return loss, grad.ravel() + penalty * theta
-
-    theta = lbfgs(f, np.zeros(k * d) if start is None else start.ravel().copy())
-    return theta.reshape(k, d)
-
-
-def fit_softmax_many(
-    x: Array,
-    y: npt.NDArray[np.int64],
-    k: int,
-    weights: Array,
-    l2s: Sequence[float],
-    starts: Array | None = None,
-) -> Array:
-    """:func:`fit_softmax` for one L2 strength per problem on the same data, solved together
-    (:func:`lbfgs_many`); returns ``(P, k, d + 1)``."""
-    xb = _add_bias(x)
-    d = xb.shape[1]
-    onehot = np.eye(k)[y]
-    penalty = np.stack([np.tile(np.r_[np.full(d - 1, l2), 1e-6], k) for l2 in l2s])
-
-    def f(thetas: Array, rows: npt.NDArray[np.int64]) -> tuple[Array, Array]:
-        m = thetas.shape[0]
-        z = (xb @ thetas.reshape(m * k, d).T).reshape(-1, m, k)
-        logp = z - np.logaddexp.reduce(z, axis=2, keepdims=True)
-        loss = -(weights[:, None] * (onehot[:, None, :] * logp).sum(axis=2)).sum(axis=0)
-        loss += 0.5 * (thetas * (penalty[rows] * thetas)).sum(axis=1)
-        resid = (np.exp(logp) - onehot[:, None, :]) * weights[:, None, None]
-        grad = (resid.reshape(-1, m * k).T @ xb).reshape(m, k * d)
-        return np.asarray(loss), np.asarray(grad + penalty[rows] * thetas)
-
-    start = np.zeros((len(l2s), k * d)) if starts is None else starts.reshape(len(l2s), k * d)
-    return lbfgs_many(f, start).reshape(len(l2s), k, d)
-
-
-def platt(logits: Array, y: Array) -> tuple[float, float]:
-    """Platt scaling ``p = sigmoid(a * logit + c)`` fitted on out-of-fold logits.
-
-    Uses Platt's smoothed targets ((N+ + 1)/(N+ + 2) and 1/(N- + 2)) rather than 0/1: when the
-    out-of-fold logits separate the classes perfectly (small corpora), 0/1 targets drive the slope
-    to infinity and every score to exactly 0 or 1, which is not a calibrated probability.
-    """
-    pos = float(y.sum())
-    neg = float(len(y) - pos)
-    targets = np.where(y > 0.5, (pos + 1) / (pos + 2), 1 / (neg + 2))
-    a, c = fit_binary(logits[:, None], targets, np.ones(len(y)), 0.0)
-    return float(a[0]), c
-
-
-def balanced_weights(labels: npt.NDArray[np.int64], k: int) -> Array:
-    """Per-sample weights ``n / (k * n_class)``: every class carries the same total weight."""
-    counts = np.bincount(labels, minlength=k).astype(np.float64)
-    if (counts == 0).any():
-        raise ValueError(f"every class needs at least one example, counts={counts.tolist()}")
-    return np.asarray((len(labels) / (k * counts))[labels])
-
-
-def kfold(n: int, folds: int, seed: int) -> list[npt.NDArray[np.int64]]:
-    """Deterministic shuffled K-fold split: a list of index arrays, one per held-out fold."""
-    order = np.random.default_rng(seed).permutation(n)
-    return [np.sort(part) for part in np.array_split(order, folds)]
 
 
 def best_threshold(
@@ -442,14 +163,14 @@ class Head:
     def topic_proba(self, x: npt.ArrayLike) -> Array:
         """Calibrated per-topic probabilities, shape ``(n, T)``."""
         z = self._standardise(x) @ self.topic_w.T + self.topic_b
-        p = _sigmoid(z * self.platt_a + self.platt_b)
+        p = sigmoid(z * self.platt_a + self.platt_b)
         if self.calib is None:
             return p
         return np.column_stack([apply_map(p[:, j], self.calib[j]) for j in range(p.shape[1])])
 
     def stance_proba(self, x: npt.ArrayLike) -> Array:
         """Stance probabilities, shape ``(n, S)``, columns in ``stances`` order."""
-        return _softmax(_add_bias(self._standardise(x)) @ self.stance_w.T)
+        return softmax(add_bias(self._standardise(x)) @ self.stance_w.T)
 
     def save(self, path: Path) -> None:
         np.savez(
@@ -534,6 +255,150 @@ def _check_counts(name: str, pos: int, neg: int, folds: int) -> None:
         )
 
 
+def standardisation(xa: Array, ngram_dim: int) -> tuple[Array, Array]:
+    """Column means and scales of the training features.
+
+    The last ``ngram_dim`` columns are hashed n-grams (already scaled, mostly zero): they are not
+    standardised, or a bucket never seen in training would get a 1e6 scale at serving. A column
+    constant in training (a cue list that never matched) keeps scale 1, so a match at serving
+    time is a 1, not a 1e6.
+    """
+    dense = xa.shape[1] - ngram_dim
+    mean = np.zeros(xa.shape[1])
+    scale = np.ones(xa.shape[1])
+    mean[:dense] = xa[:, :dense].mean(axis=0)
+    std = xa[:, :dense].std(axis=0)
+    scale[:dense] = np.where(std > 1e-9, std + 1e-6, 1.0)
+    return mean, scale
+
+
+def topic_fits(
+    xs: Array,
+    y_topics: Array,
+    grid: list[float],
+    parts: list[npt.NDArray[np.int64]],
+    train_idx: list[npt.NDArray[np.int64]],
+) -> tuple[Array, Array]:
+    """Every (topic, L2) fit on all rows and its out-of-fold logits: problem ``p`` is topic
+    ``p // len(grid)`` at L2 ``grid[p % len(grid)]``.
+
+    All fits of one data set run in one batch: the full fits, then each fold's fits warm-started
+    from them (the same solutions as one fit at a time; see :func:`models.optim.lbfgs_many`).
+    """
+    n, n_topics = y_topics.shape
+    topic_weights = (
+        np.column_stack(
+            [balanced_weights(y_topics[:, j].astype(np.int64), 2) for j in range(n_topics)]
+        )
+        if n_topics
+        else np.zeros((n, 0))
+    )
+    ys = np.repeat(y_topics, len(grid), axis=1)
+    ws = np.repeat(topic_weights, len(grid), axis=1)
+    l2s = grid * n_topics
+    full_fits = fit_binary_many(xs, ys, ws, l2s) if n_topics else np.zeros((0, xs.shape[1] + 1))
+    oofs = np.empty((n, len(l2s)))
+    for held, train in zip(parts, train_idx, strict=True):
+        fold_fits = fit_binary_many(xs[train], ys[train], ws[train], l2s, full_fits)
+        oofs[held] = xs[held] @ fold_fits[:, :-1].T + fold_fits[:, -1]
+    return full_fits, oofs
+
+
+@dataclass(frozen=True)
+class TopicChoice:
+    """One topic's head as chosen out of fold: its L2 fit, Platt pair, map and threshold."""
+
+    fit: Array
+    platt: tuple[float, float]
+    calib: Array | None
+    threshold: float
+
+
+def choose_topic(
+    topic: str,
+    y: Array,
+    candidates: Sequence[tuple[float, Array, Array]],
+    parts: list[npt.NDArray[np.int64]],
+    *,
+    calibration: str,
+    beta: float,
+    floor: float | None,
+    report: TrainReport,
+) -> TopicChoice:
+    """The L2 strength with the best out-of-fold log-loss after Platt scaling, then (with
+    ``calibration="auto"``) its calibrator, then the threshold on the calibrated scores.
+    ``candidates`` are ``(l2, out-of-fold logits, full fit)`` per grid value."""
+    best: tuple[float, float, Array, Array] | None = None
+    for l2, oof, full in candidates:
+        a, c = platt(oof, y)
+        loss = _log_loss(y, sigmoid(oof * a + c))
+        if best is None or loss < best[0]:
+            best = (loss, l2, oof, full)
+    assert best is not None
+    _, l2, oof, full = best
+    a, c = platt(oof, y)
+    p_oof = sigmoid(oof * a + c)
+    calib = None
+    if calibration == "auto":
+        choice = choose_calibrator(oof, y, (a, c), parts, platt)
+        calib = choice.values
+        p_oof = apply_map(p_oof, choice.values)
+        report.calibration[topic] = choice.method
+        report.crossfit_ece[topic] = {
+            "platt": round(choice.crossfit_ece_platt, 4),
+            "isotonic": round(choice.crossfit_ece_isotonic, 4),
+            "brier_platt": round(choice.crossfit_brier_platt, 4),
+            "brier_isotonic": round(choice.crossfit_brier_isotonic, 4),
+        }
+    report.oof_ece[topic] = round(expected_calibration_error(y, p_oof), 4)
+    thr, fb = best_threshold(y, p_oof, beta, floor)
+    report.l2[topic] = l2
+    report.thresholds[topic] = thr
+    report.oof_f_beta[topic] = round(fb, 4)
+    report.betas[topic] = beta
+    report.positives[topic] = int(y.sum())
+    return TopicChoice(fit=full, platt=(a, c), calib=calib, threshold=thr)
+
+
+def train_stance(
+    xs: Array,
+    stance_labels: Sequence[str],
+    stances: Sequence[str],
+    grid: list[float],
+    parts: list[npt.NDArray[np.int64]],
+    train_idx: list[npt.NDArray[np.int64]],
+    report: TrainReport,
+) -> Array:
+    """The stance softmax weights at the L2 strength with the best out-of-fold log-loss (the grid's
+    fits of one data set in one batch, as the topics')."""
+    n = xs.shape[0]
+    stance_index = {s: i for i, s in enumerate(stances)}
+    unknown = sorted(set(stance_labels) - set(stance_index))
+    if unknown:
+        raise ValueError(f"unknown stance labels {unknown}; expected one of {list(stances)}")
+    ys = np.array([stance_index[s] for s in stance_labels], dtype=np.int64)
+    k = len(stances)
+    sweights = balanced_weights(ys, k)
+    best_s: tuple[float, float, float, Array] | None = None
+    full_stance = fit_softmax_many(xs, ys, k, sweights, grid)
+    probas = np.empty((len(grid), n, k))
+    for held, train in zip(parts, train_idx, strict=True):
+        fold_stance = fit_softmax_many(xs[train], ys[train], k, sweights[train], grid, full_stance)
+        for g in range(len(grid)):
+            probas[g, held] = softmax(add_bias(xs[held]) @ fold_stance[g].T)
+    for g, l2 in enumerate(grid):
+        full_s, proba = full_stance[g], probas[g]
+        loss = float(-np.mean(np.log(np.clip(proba[np.arange(n), ys], 1e-7, 1))))
+        acc = float((proba.argmax(axis=1) == ys).mean())
+        if best_s is None or loss < best_s[0]:
+            best_s = (loss, l2, acc, full_s)
+    assert best_s is not None
+    report.stance_l2 = best_s[1]
+    report.stance_oof_accuracy = round(best_s[2], 4)
+    report.stance_counts.update({s: int((ys == i).sum()) for s, i in stance_index.items()})
+    return best_s[3]
+
+
 def train_head(
     x: npt.ArrayLike,
     topic_labels: Sequence[Sequence[str]],
@@ -570,125 +435,49 @@ def train_head(
     if n != len(topic_labels) or n != len(stance_labels):
         raise ValueError("x, topic_labels and stance_labels must have the same length")
     head_topics = tuple(t for t in topics if t != OTHER)
-    # the last ``ngram_dim`` columns are hashed n-grams (already scaled, mostly zero): they are
-    # not standardised, or a bucket never seen in training would get a 1e6 scale at serving
-    dense = xa.shape[1] - ngram_dim
-    mean = np.zeros(xa.shape[1])
-    scale = np.ones(xa.shape[1])
-    mean[:dense] = xa[:, :dense].mean(axis=0)
-    std = xa[:, :dense].std(axis=0)
-    # a column constant in training (a cue list that never matched) keeps scale 1, so a match
-    # at serving time is a 1, not a 1e6
-    scale[:dense] = np.where(std > 1e-9, std + 1e-6, 1.0)
+    mean, scale = standardisation(xa, ngram_dim)
     xs = (xa - mean) / scale
     parts = kfold(n, folds, seed)
-
     y_topics = np.array([[t in set(lbl) for t in head_topics] for lbl in topic_labels], dtype=float)
     train_idx = [np.setdiff1d(np.arange(n), held) for held in parts]
     report = TrainReport(n_train=n)
-    tw, tb, pa, pb, th = [], [], [], [], []
-    maps: list[Array] = []
-    # every (topic, L2) fit of one data set runs in one batch: the full fits, then each fold's
-    # fits warm-started from them (the same solutions as one fit at a time; see lbfgs_many)
     grid = [float(v) for v in l2_grid]
-    n_topics = len(head_topics)
     for j, topic in enumerate(head_topics):
         pos = int(y_topics[:, j].sum())
         _check_counts(topic, pos, n - pos, folds)
-    topic_weights = (
-        np.column_stack(
-            [balanced_weights(y_topics[:, j].astype(np.int64), 2) for j in range(n_topics)]
-        )
-        if n_topics
-        else np.zeros((n, 0))
-    )
-    # problem p = (topic p // len(grid), L2 grid[p % len(grid)])
-    ys = np.repeat(y_topics, len(grid), axis=1)
-    ws = np.repeat(topic_weights, len(grid), axis=1)
-    l2s = grid * n_topics
-    full_fits = fit_binary_many(xs, ys, ws, l2s) if n_topics else np.zeros((0, xs.shape[1] + 1))
-    oofs = np.empty((n, len(l2s)))
-    for held, train in zip(parts, train_idx, strict=True):
-        fold_fits = fit_binary_many(xs[train], ys[train], ws[train], l2s, full_fits)
-        oofs[held] = xs[held] @ fold_fits[:, :-1].T + fold_fits[:, -1]
+    full_fits, oofs = topic_fits(xs, y_topics, grid, parts, train_idx)
+    chosen = []
     for j, topic in enumerate(head_topics):
-        y = y_topics[:, j]
-        pos = int(y.sum())
-        best: tuple[float, float, Array, Array] | None = None
-        for g, l2 in enumerate(grid):
-            p_idx = j * len(grid) + g
-            oof = oofs[:, p_idx]
-            a, c = platt(oof, y)
-            loss = _log_loss(y, _sigmoid(oof * a + c))
-            if best is None or loss < best[0]:
-                best = (loss, l2, oof, full_fits[p_idx])
-        assert best is not None
-        _, l2, oof, full = best
-        a, c = platt(oof, y)
-        p_oof = _sigmoid(oof * a + c)
-        if calibration == "auto":
-            choice = choose_calibrator(oof, y, (a, c), parts, platt)
-            maps.append(choice.values)
-            p_oof = apply_map(p_oof, choice.values)
-            report.calibration[topic] = choice.method
-            report.crossfit_ece[topic] = {
-                "platt": round(choice.crossfit_ece_platt, 4),
-                "isotonic": round(choice.crossfit_ece_isotonic, 4),
-                "brier_platt": round(choice.crossfit_brier_platt, 4),
-                "brier_isotonic": round(choice.crossfit_brier_isotonic, 4),
-            }
-        report.oof_ece[topic] = round(expected_calibration_error(y, p_oof), 4)
-        beta = float(betas.get(topic, 1.0))
-        floor = (min_recalls or {}).get(topic)
-        thr, fb = best_threshold(y, p_oof, beta, floor)
-        tw.append(full[:-1])
-        tb.append(float(full[-1]))
-        pa.append(a)
-        pb.append(c)
-        th.append(thr)
-        report.l2[topic] = l2
-        report.thresholds[topic] = thr
-        report.oof_f_beta[topic] = round(fb, 4)
-        report.betas[topic] = beta
-        report.positives[topic] = pos
-
-    stance_index = {s: i for i, s in enumerate(stances)}
-    unknown = sorted(set(stance_labels) - set(stance_index))
-    if unknown:
-        raise ValueError(f"unknown stance labels {unknown}; expected one of {list(stances)}")
-    ys = np.array([stance_index[s] for s in stance_labels], dtype=np.int64)
-    k = len(stances)
-    sweights = balanced_weights(ys, k)
-    best_s: tuple[float, float, float, Array] | None = None
-    # the L2 grid's stance fits of one data set in one batch, as the topics' (lbfgs_many)
-    full_stance = fit_softmax_many(xs, ys, k, sweights, grid)
-    probas = np.empty((len(grid), n, k))
-    for held, train in zip(parts, train_idx, strict=True):
-        fold_stance = fit_softmax_many(xs[train], ys[train], k, sweights[train], grid, full_stance)
-        for g in range(len(grid)):
-            probas[g, held] = _softmax(_add_bias(xs[held]) @ fold_stance[g].T)
-    for g, l2 in enumerate(grid):
-        full_s, proba = full_stance[g], probas[g]
-        loss = float(-np.mean(np.log(np.clip(proba[np.arange(n), ys], 1e-7, 1))))
-        acc = float((proba.argmax(axis=1) == ys).mean())
-        if best_s is None or loss < best_s[0]:
-            best_s = (loss, l2, acc, full_s)
-    assert best_s is not None
-    report.stance_l2 = best_s[1]
-    report.stance_oof_accuracy = round(best_s[2], 4)
-    report.stance_counts.update({s: int((ys == i).sum()) for s, i in stance_index.items()})
+        candidates = [
+            (l2, oofs[:, j * len(grid) + g], full_fits[j * len(grid) + g])
+            for g, l2 in enumerate(grid)
+        ]
+        chosen.append(
+            choose_topic(
+                topic,
+                y_topics[:, j],
+                candidates,
+                parts,
+                calibration=calibration,
+                beta=float(betas.get(topic, 1.0)),
+                floor=(min_recalls or {}).get(topic),
+                report=report,
+            )
+        )
+    stance_w = train_stance(xs, stance_labels, stances, grid, parts, train_idx, report)
     d = xa.shape[1]
+    maps = [c.calib for c in chosen if c.calib is not None]
     head = Head(
         topics=head_topics,
         stances=tuple(stances),
         mean=mean,
         scale=scale,
-        topic_w=np.array(tw).reshape(len(head_topics), d),
-        topic_b=np.array(tb),
-        platt_a=np.array(pa),
-        platt_b=np.array(pb),
-        thresholds=np.array(th),
-        stance_w=best_s[3],
+        topic_w=np.array([c.fit[:-1] for c in chosen]).reshape(len(head_topics), d),
+        topic_b=np.array([float(c.fit[-1]) for c in chosen]),
+        platt_a=np.array([c.platt[0] for c in chosen]),
+        platt_b=np.array([c.platt[1] for c in chosen]),
+        thresholds=np.array([c.threshold for c in chosen]),
+        stance_w=stance_w,
         ngram_dim=ngram_dim,
         ngram_scale=ngram_scale,
         cues=tuple((t, tuple(c)) for t, c in cues),

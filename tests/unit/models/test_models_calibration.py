@@ -17,7 +17,7 @@ from models.calibration import (
     pav,
     reliability,
 )
-from models.head import kfold, platt
+from models.optim import kfold, platt
 
 
 def test_ece_of_hand_computed_bins() -> None:

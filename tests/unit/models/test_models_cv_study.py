@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from models.cv_study import FOLDS, crossfit, group_folds, macro_f1
-from models.head import kfold
+from models.optim import kfold
 
 
 def test_macro_f1_scores_other_as_a_label() -> None:

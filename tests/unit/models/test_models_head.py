@@ -10,13 +10,11 @@ import pytest
 
 from models.head import (
     Head,
-    balanced_weights,
     best_threshold,
-    fit_binary,
     head_features,
-    kfold,
     train_head,
 )
+from models.optim import balanced_weights, fit_binary, kfold
 
 TOPICS = ("pricing", "adverse_event", "other")
 STANCES = ("supportive", "neutral", "critical")
@@ -264,7 +262,7 @@ def test_a_topic_mapped_by_isotonic_serves_the_map_of_its_platt_score(
 
 
 def test_batched_fits_take_the_same_steps_as_one_fit_at_a_time() -> None:
-    from models.head import fit_binary_many
+    from models.optim import fit_binary_many
 
     x, t, _ = synthetic(300, seed=11)
     ys = np.array([[topic in lbl for topic in ("pricing", "adverse_event")] for lbl in t], float)
@@ -281,7 +279,7 @@ def test_batched_fits_take_the_same_steps_as_one_fit_at_a_time() -> None:
 
 
 def test_batched_stance_fits_match_one_at_a_time() -> None:
-    from models.head import fit_softmax, fit_softmax_many
+    from models.optim import fit_softmax, fit_softmax_many
 
     x, _, s = synthetic(240, seed=12)
     y = np.array([STANCES.index(v) for v in s], dtype=np.int64)
