@@ -53,15 +53,16 @@ from models.corpus import (
     DEFAULT_CORPUS,
     DEFAULT_EXTRA_CORPORA,
     STANCES,
+    Example,
     load_training_corpus,
     training_inputs,
     training_key_config,
 )
 from models.embedcache import EmbeddingCache, encoder_digest
 from models.encoder import MAX_LENGTH, QUERY_PREFIX, OnnxEncoder
-from models.head import head_features, train_head
+from models.head import Head, TrainReport, head_features, train_head
 from models.prototypes import topic_prototypes
-from models.taxonomy import DEFAULT_TAXONOMY, check_labels, load_taxonomy
+from models.taxonomy import DEFAULT_TAXONOMY, Taxonomy, check_labels, load_taxonomy
 
 Progress = Callable[[str], None]
 
@@ -176,15 +177,12 @@ def build_artefacts(
     """
     from transformers import AutoTokenizer
 
-    from models.backbone import resolve_backbone
-
     cache = cache_root()
     corpus_path = DEFAULT_CORPUS if corpus is None else corpus
     name = backbone_name() if backbone is None else backbone
     taxonomy_path = DEFAULT_TAXONOMY if taxonomy is None else taxonomy
     tax = load_taxonomy(taxonomy_path)
     extra_paths = DEFAULT_EXTRA_CORPORA if extra is None else tuple(extra)
-    sha = file_sha256(corpus_path)
     config = training_key_config(build_config(finetune, calibrate), extra_paths)
     calibration = str(config.get("calibration", "platt"))
     version = artefact_version(calibrate)
@@ -199,10 +197,115 @@ def build_artefacts(
     examples = load_training_corpus(corpus_path, extra_paths)
     check_labels(tax, [t for e in examples for t in e.topics], str(corpus_path))
     train = [e for e in examples if e.split == "train"]
-    progress(
-        f"build {key}: {len(train)} training / {len(examples) - len(train)} test or validation "
-        f"examples ({len(extra_paths)} Corpus 2.0 files)"
+    held = len(examples) - len(train)
+    progress(f"build {key}: {len(train)} training / {held} test or validation examples")
+    model_dir, tuned, onnx = _encoder(name, digest, train, tax, cache, finetune, force, progress)
+
+    with atomic_dir(final) as tmp:
+        _link_or_copy(onnx, tmp / ONNX_FILE)
+        AutoTokenizer.from_pretrained(model_dir).save_pretrained(str(tmp / TOKENIZER_DIR))
+        encoder = OnnxEncoder(tmp / ONNX_FILE, tmp / TOKENIZER_DIR)
+        head, report, cues, protos = _train(encoder, tmp, train, tax, cache, calibration, progress)
+        head.save(tmp / HEAD_FILE)
+        progress("fidelity: comparing int8 ONNX with fp32 torch embeddings")
+        fid = fidelity(model_dir, encoder)
+        meta = _meta(
+            key=key,
+            version=version,
+            backbone=name,
+            tuned=tuned,
+            tax=tax,
+            head=head,
+            report=report,
+            calibration=calibration,
+            cues=cues,
+            protos=protos,
+            embedding_dim=encoder.dim,
+            train=train,
+            examples=examples,
+            corpus_path=corpus_path,
+            extra_paths=extra_paths,
+            taxonomy_path=taxonomy_path,
+            fid=fid,
+            onnx_bytes=(tmp / ONNX_FILE).stat().st_size,
+            seconds=time.perf_counter() - t0,
+        )
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    progress(f"wrote {final} in {time.perf_counter() - t0:.0f}s (fidelity {fid})")
+    return final
+
+
+def _train(
+    encoder: OnnxEncoder,
+    folder: Path,
+    train: list[Example],
+    tax: Taxonomy,
+    cache: Path,
+    calibration: str,
+    progress: Progress,
+) -> tuple[Head, TrainReport, tuple[tuple[str, Sequence[str]], ...], Any]:
+    """The head trained on ``train``'s embeddings (from the embedding store where it has them):
+    the head, its report, and the cue lists and prototypes it was given."""
+    texts = [e.text for e in train]
+    cues = tuple(tax.cue_lexicon.items()) if CUE_FEATURES else ()
+    protos = topic_prototypes(encoder.encode, tax)[1] if PROTOTYPE_FEATURES else None
+    store = EmbeddingCache(
+        cache
+        / "embeddings"
+        / encoder_digest(
+            folder / ONNX_FILE, folder / TOKENIZER_DIR, encoder.prefix, encoder.max_length
+        )[:16]
     )
+    emb, computed = store.encode(texts, lambda todo: _encode_with_progress(encoder, todo, progress))
+    progress(
+        f"head: {len(texts) - computed} of {len(texts)} training embeddings from "
+        f"{store.folder}, {computed} computed"
+    )
+    x = head_features(
+        emb,
+        texts,
+        cues=cues,
+        prototypes=protos,
+        ngram_dim=NGRAM_DIM,
+        ngram_scale=NGRAM_SCALE,
+    )
+    topics = tax.ids
+    progress(f"head: training {len(topics)} topics + stance (5-fold CV for L2, Platt, thresholds)")
+    t_head = time.perf_counter()
+    head, report = train_head(
+        x,
+        [e.topics for e in train],
+        [e.stance for e in train],
+        topics=tax.trained,
+        stances=STANCES,
+        betas=tax.betas,
+        min_recalls=tax.min_recalls,
+        l2_grid=L2_GRID,
+        folds=FOLDS,
+        ngram_dim=NGRAM_DIM,
+        ngram_scale=NGRAM_SCALE,
+        cues=cues,
+        prototypes=protos,
+        calibration=calibration,
+    )
+    progress(f"head: trained in {time.perf_counter() - t_head:.1f}s")
+    return head, report, cues, protos
+
+
+def _encoder(
+    name: str,
+    digest: str,
+    train: list[Example],
+    tax: Taxonomy,
+    cache: Path,
+    finetune: bool,
+    force: bool,
+    progress: Progress,
+) -> tuple[str, dict[str, Any] | None, Path]:
+    """The encoder the head trains on: the backbone (fine-tuned first when asked) and its int8
+    ONNX export; returns the model folder, the fine-tuning report and the ONNX file."""
+    from models.backbone import resolve_backbone
+
     model_dir = (
         resolve_backbone(name, cache, progress)
         if not force
@@ -222,122 +325,91 @@ def build_artefacts(
         tuned = read_report(ft_dir)
     onnx_name = f"{key_backbone(name, finetune)}-{digest[:12]}" if finetune else name
     onnx = ensure_onnx(model_dir, onnx_name, cache, force=force, progress=progress)
+    return model_dir, tuned, onnx
 
-    with atomic_dir(final) as tmp:
-        _link_or_copy(onnx, tmp / ONNX_FILE)
-        AutoTokenizer.from_pretrained(model_dir).save_pretrained(str(tmp / TOKENIZER_DIR))
-        encoder = OnnxEncoder(tmp / ONNX_FILE, tmp / TOKENIZER_DIR)
-        texts = [e.text for e in train]
-        cues = tuple(tax.cue_lexicon.items()) if CUE_FEATURES else ()
-        protos = topic_prototypes(encoder.encode, tax)[1] if PROTOTYPE_FEATURES else None
-        store = EmbeddingCache(
-            cache
-            / "embeddings"
-            / encoder_digest(
-                tmp / ONNX_FILE, tmp / TOKENIZER_DIR, encoder.prefix, encoder.max_length
-            )[:16]
-        )
-        emb, computed = store.encode(
-            texts, lambda todo: _encode_with_progress(encoder, todo, progress)
-        )
-        progress(
-            f"head: {len(texts) - computed} of {len(texts)} training embeddings from "
-            f"{store.folder}, {computed} computed"
-        )
-        x = head_features(
-            emb,
-            texts,
-            cues=cues,
-            prototypes=protos,
-            ngram_dim=NGRAM_DIM,
-            ngram_scale=NGRAM_SCALE,
-        )
-        topics = tax.ids
-        progress(
-            f"head: training {len(topics)} topics + stance (5-fold CV for L2, Platt, thresholds)"
-        )
-        t_head = time.perf_counter()
-        head, report = train_head(
-            x,
-            [e.topics for e in train],
-            [e.stance for e in train],
-            topics=tax.trained,
-            stances=STANCES,
-            betas=tax.betas,
-            min_recalls=tax.min_recalls,
-            l2_grid=L2_GRID,
-            folds=FOLDS,
-            ngram_dim=NGRAM_DIM,
-            ngram_scale=NGRAM_SCALE,
-            cues=cues,
-            prototypes=protos,
-            calibration=calibration,
-        )
-        head.save(tmp / HEAD_FILE)
-        progress(f"head: trained in {time.perf_counter() - t_head:.1f}s")
-        progress("fidelity: comparing int8 ONNX with fp32 torch embeddings")
-        fid = fidelity(model_dir, encoder)
-        meta: dict[str, Any] = {
-            "version": key,
-            "artefact_version": version,
-            "backbone": name,
-            "finetune": tuned,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "versions": _versions(),
-            "prefix": QUERY_PREFIX,
-            "max_length": MAX_LENGTH,
-            "topics": list(topics),
-            "head_topics": list(head.topics),
-            "stances": list(STANCES),
-            "thresholds": report.thresholds,
-            "threshold_method": (
-                "per topic, maximise out-of-fold F-beta over 0.05..0.95 after Platt scaling "
-                f"and calibration ({calibration}) "
-                f"(5-fold CV on train; beta=1 except {tax.betas}; "
-                f"out-of-fold recall floors {tax.min_recalls})"
-            ),
-            "features": {
-                "embedding_dim": encoder.dim,
-                "ngram_dim": NGRAM_DIM,
-                "ngram_scale": NGRAM_SCALE,
-                "cue_topics": [t for t, _ in cues],
-                "prototype_topics": list(tax.ids) if protos is not None else [],
-                "l2_grid": list(L2_GRID),
+
+def _meta(
+    *,
+    key: str,
+    version: str,
+    backbone: str,
+    tuned: dict[str, Any] | None,
+    tax: Taxonomy,
+    head: Head,
+    report: TrainReport,
+    calibration: str,
+    cues: tuple[tuple[str, Sequence[str]], ...],
+    protos: Any,
+    embedding_dim: int,
+    train: list[Example],
+    examples: list[Example],
+    corpus_path: Path,
+    extra_paths: tuple[Path, ...],
+    taxonomy_path: Path,
+    fid: Any,
+    onnx_bytes: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """The artefact's meta.json: what it was built from, how, and the training figures."""
+    topics = tax.ids
+    return {
+        "version": key,
+        "artefact_version": version,
+        "backbone": backbone,
+        "finetune": tuned,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "prefix": QUERY_PREFIX,
+        "max_length": MAX_LENGTH,
+        "topics": list(topics),
+        "head_topics": list(head.topics),
+        "stances": list(STANCES),
+        "thresholds": report.thresholds,
+        "threshold_method": (
+            "per topic, maximise out-of-fold F-beta over 0.05..0.95 after Platt scaling "
+            f"and calibration ({calibration}) "
+            f"(5-fold CV on train; beta=1 except {tax.betas}; "
+            f"out-of-fold recall floors {tax.min_recalls})"
+        ),
+        "features": {
+            "embedding_dim": embedding_dim,
+            "ngram_dim": NGRAM_DIM,
+            "ngram_scale": NGRAM_SCALE,
+            "cue_topics": [t for t, _ in cues],
+            "prototype_topics": list(tax.ids) if protos is not None else [],
+            "l2_grid": list(L2_GRID),
+        },
+        "lang_method": "stopword/accent heuristic (models/lang.py), not a trained head",
+        "training": {
+            "counts": {
+                "train": len(train),
+                "test": sum(e.split == "test" for e in examples),
+                "validation": sum(e.split == "validation" for e in examples),
             },
-            "lang_method": "stopword/accent heuristic (models/lang.py), not a trained head",
-            "training": {
-                "counts": {
-                    "train": len(train),
-                    "test": sum(e.split == "test" for e in examples),
-                    "validation": sum(e.split == "validation" for e in examples),
-                },
-                "positives": report.positives,
-                "l2": report.l2,
-                "oof_f_beta": report.oof_f_beta,
-                "stance_counts": report.stance_counts,
-                "stance_l2": report.stance_l2,
-                "stance_oof_accuracy": report.stance_oof_accuracy,
-                "calibration": report.calibration,
-                "crossfit_ece": report.crossfit_ece,
-                "oof_ece": report.oof_ece,
-            },
-            "corpus": {
-                "file": corpus_path.name,
-                "sha256": sha,
-                "extra": [{"file": p.name, "sha256": file_sha256(p)} for p in extra_paths],
-            },
-            "taxonomy": {
-                "file": taxonomy_path.name,
-                "sha256": file_sha256(taxonomy_path),
-                "fallback": tax.fallback,
-            },
-            "fidelity_int8_vs_fp32": fid,
-            "onnx_bytes": (tmp / ONNX_FILE).stat().st_size,
-            "build_seconds": round(time.perf_counter() - t0, 1),
-        }
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-    progress(f"wrote {final} in {time.perf_counter() - t0:.0f}s (fidelity {fid})")
-    return final
+            "positives": report.positives,
+            "l2": report.l2,
+            "oof_f_beta": report.oof_f_beta,
+            "stance_counts": report.stance_counts,
+            "stance_l2": report.stance_l2,
+            "stance_oof_accuracy": report.stance_oof_accuracy,
+            "calibration": report.calibration,
+            "crossfit_ece": report.crossfit_ece,
+            "oof_ece": report.oof_ece,
+        },
+        "corpus": {
+            "file": corpus_path.name,
+            "sha256": file_sha256(corpus_path),
+            "extra": [{"file": p.name, "sha256": file_sha256(p)} for p in extra_paths],
+        },
+        "taxonomy": {
+            "file": taxonomy_path.name,
+            "sha256": file_sha256(taxonomy_path),
+            "fallback": tax.fallback,
+        },
+        "fidelity_int8_vs_fp32": fid,
+        "onnx_bytes": onnx_bytes,
+        "build_seconds": round(seconds, 1),
+    }
 
 
 def _fresh_backbone(name: str, cache: Path, progress: Progress) -> str:

@@ -255,6 +255,18 @@ def _check_counts(name: str, pos: int, neg: int, folds: int) -> None:
         )
 
 
+def topic_matrix(
+    topic_labels: Sequence[Sequence[str]], head_topics: Sequence[str], folds: int
+) -> Array:
+    """Rows x topics, 1.0 where the row carries the topic; every topic needs at least ``folds``
+    positives and negatives."""
+    y = np.array([[t in set(lbl) for t in head_topics] for lbl in topic_labels], dtype=float)
+    for j, topic in enumerate(head_topics):
+        pos = int(y[:, j].sum())
+        _check_counts(topic, pos, len(y) - pos, folds)
+    return y
+
+
 def standardisation(xa: Array, ngram_dim: int) -> tuple[Array, Array]:
     """Column means and scales of the training features.
 
@@ -431,48 +443,41 @@ def train_head(
     if calibration not in ("platt", "auto"):
         raise ValueError(f"calibration must be 'platt' or 'auto', got {calibration!r}")
     xa = np.asarray(x, dtype=np.float64)
-    n = xa.shape[0]
-    if n != len(topic_labels) or n != len(stance_labels):
+    if (n := xa.shape[0]) != len(topic_labels) or n != len(stance_labels):
         raise ValueError("x, topic_labels and stance_labels must have the same length")
     head_topics = tuple(t for t in topics if t != OTHER)
     mean, scale = standardisation(xa, ngram_dim)
     xs = (xa - mean) / scale
     parts = kfold(n, folds, seed)
-    y_topics = np.array([[t in set(lbl) for t in head_topics] for lbl in topic_labels], dtype=float)
+    y_topics = topic_matrix(topic_labels, head_topics, folds)
     train_idx = [np.setdiff1d(np.arange(n), held) for held in parts]
     report = TrainReport(n_train=n)
     grid = [float(v) for v in l2_grid]
-    for j, topic in enumerate(head_topics):
-        pos = int(y_topics[:, j].sum())
-        _check_counts(topic, pos, n - pos, folds)
     full_fits, oofs = topic_fits(xs, y_topics, grid, parts, train_idx)
-    chosen = []
-    for j, topic in enumerate(head_topics):
-        candidates = [
-            (l2, oofs[:, j * len(grid) + g], full_fits[j * len(grid) + g])
-            for g, l2 in enumerate(grid)
-        ]
-        chosen.append(
-            choose_topic(
-                topic,
-                y_topics[:, j],
-                candidates,
-                parts,
-                calibration=calibration,
-                beta=float(betas.get(topic, 1.0)),
-                floor=(min_recalls or {}).get(topic),
-                report=report,
-            )
+    chosen = [
+        choose_topic(
+            topic,
+            y_topics[:, j],
+            [
+                (l2, oofs[:, j * len(grid) + g], full_fits[j * len(grid) + g])
+                for g, l2 in enumerate(grid)
+            ],
+            parts,
+            calibration=calibration,
+            beta=float(betas.get(topic, 1.0)),
+            floor=(min_recalls or {}).get(topic),
+            report=report,
         )
+        for j, topic in enumerate(head_topics)
+    ]
     stance_w = train_stance(xs, stance_labels, stances, grid, parts, train_idx, report)
-    d = xa.shape[1]
     maps = [c.calib for c in chosen if c.calib is not None]
     head = Head(
         topics=head_topics,
         stances=tuple(stances),
         mean=mean,
         scale=scale,
-        topic_w=np.array([c.fit[:-1] for c in chosen]).reshape(len(head_topics), d),
+        topic_w=np.array([c.fit[:-1] for c in chosen]).reshape(len(head_topics), xa.shape[1]),
         topic_b=np.array([float(c.fit[-1]) for c in chosen]),
         platt_a=np.array([c.platt[0] for c in chosen]),
         platt_b=np.array([c.platt[1] for c in chosen]),

@@ -33,6 +33,9 @@ ALLOWED: dict[str, str] = {
         "declarative table: one line per metric with its name, help and labels, created "
         "against the worker's own registry"
     ),
+    "models/build.py::_meta": (
+        "declarative table: the artefact's meta.json document, one key per recorded fact"
+    ),
 }
 
 
