@@ -224,7 +224,7 @@ def report(name: str, pred: Mask, y: Array, langs: Array, detail: bool = False) 
             print(f"    {label:<16} en {res['e'][1][k]:.3f}  fr {res['f'][1][k]:.3f}")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--artefacts", type=Path, default=None, help="built artefact folder")
     parser.add_argument(
@@ -243,6 +243,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="only the v5 head under other adverse_event threshold rules (F-beta, recall floor)",
     )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
     args = parser.parse_args(argv)
     folder = args.artefacts or default_artefact_dir()
     if not (folder / "model.int8.onnx").is_file():

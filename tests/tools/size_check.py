@@ -33,6 +33,12 @@ ALLOWED: dict[str, str] = {
         "declarative table: one line per metric with its name, help and labels, created "
         "against the worker's own registry"
     ),
+    "models/finetune.py::finetune": (
+        "the opt-in encoder fine-tuning loop (`tocsin model build --finetune`, not in the default "
+        "build): one torch training loop whose closures share the model, optimiser and schedule; "
+        "no test runs it end to end (it needs minutes of CPU), so it is kept whole rather than "
+        "split blind"
+    ),
     "models/build.py::_meta": (
         "declarative table: the artefact's meta.json document, one key per recorded fact"
     ),
