@@ -17,7 +17,7 @@ receiver instead of a delivery. A route's time intervals (``mute_time_intervals`
 every route is muted at ``now`` gets a ``muted`` receipt, the others get the step as usual (and a
 grouped step goes to the first unmuted route naming the receiver). Resolved and acknowledged steps
 are never muted, by silences or by time: Alertmanager would drop a resolved notice inside a mute
-interval, Tocsin always sends it (issue 4), like it does for silenced alerts. An escalated step goes to its
+interval, Tocsin always sends it, like it does for silenced alerts. An escalated step goes to its
 escalation level's receivers; acknowledged and resolved steps also reach every receiver that was
 paged by an escalation, so nobody paged is left with an open incident.
 """

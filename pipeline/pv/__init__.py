@@ -1,4 +1,4 @@
-"""Pharmacovigilance intake: per-mention case triage (issue 20).
+"""Pharmacovigilance intake: per-mention case triage.
 
 ``triage`` assesses a mention for the four minimum criteria of a valid individual case safety
 report (identifiable reporter, identifiable patient, suspect product, suspect reaction) and for

@@ -1,4 +1,4 @@
-"""``tocsin pv ...``: pharmacovigilance commands (issue 20)."""
+"""``tocsin pv ...``: pharmacovigilance commands."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ known of the patient, the reporter (the author's pseudonym and key id, see
 ``pipeline/ingest/pseudonyms.py``), the source (id, URL, platform, language, text) and the
 follow-up notes. An event that cannot apply is skipped and counted, as the table skips it.
 
-E2B(R3) XML is not written: no ICH E2B(R3) schema was available from a registry package to
-validate it against (issue 20 asks for XML only if validated).
+E2B(R3) XML is not written: no ICH E2B(R3) schema is available from a registry package to
+validate it against, and unvalidated XML would be worse than none (docs/pv.md).
 """
 
 from __future__ import annotations
