@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from pipeline.brands import load_brands
+from pipeline.pv.regions import load_markets
 from pipeline.settings_kafka import KafkaSettings
 from pipeline.sources.config import load_sources
 
@@ -133,13 +134,42 @@ def test_config_checksum_follows_the_brands_configmap() -> None:
     assert not [d for d in render({}) if d["kind"] == "ConfigMap"]
 
 
-def test_ci_brands_are_valid_for_the_worker(tmp_path: Path) -> None:
+def test_pv_markets_file_comes_from_the_config_map_when_set() -> None:
+    markets = (REPO / "pipeline" / "config" / "pv_markets.yaml").read_text()
+    values = {"config": {"pvMarkets": markets}}
+    docs = render(values)
+    config_map = by_name(docs, "ConfigMap", "rel-tocsin-config")
+    assert config_map["data"] == {"pv_markets.yaml": markets}
+    pod = workload(docs)
+    (container,) = pod["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["TOCSIN_PV_MARKETS_FILE"] == "/etc/tocsin/pv_markets.yaml"
+    assert "TOCSIN_BRANDS_FILE" not in env
+    assert {"name": "config", "mountPath": "/etc/tocsin", "readOnly": True} in container[
+        "volumeMounts"
+    ]
+    assert checksum(values) != checksum({})
+    both = render({"config": {"pvMarkets": markets, "brands": "brands: []\n"}})
+    assert set(by_name(both, "ConfigMap", "rel-tocsin-config")["data"]) == {
+        "brands.yaml",
+        "pv_markets.yaml",
+    }
+
+
+def test_ci_brands_and_pv_markets_are_valid_for_the_worker(tmp_path: Path) -> None:
+    checked = 0
     for path in SCENARIOS:
-        brands = (yaml.safe_load(path.read_text()) or {}).get("config", {}).get("brands")
-        if brands:
+        config = (yaml.safe_load(path.read_text()) or {}).get("config", {})
+        if brands := config.get("brands"):
             target = tmp_path / f"{path.stem}-brands.yaml"
             target.write_text(brands)
             load_brands(target)  # raises with file/field on an invalid catalogue
+        if markets := config.get("pvMarkets"):
+            target = tmp_path / f"{path.stem}-pv_markets.yaml"
+            target.write_text(markets)
+            load_markets(target)  # raises with file/line/field on an invalid file
+            checked += 1
+    assert checked >= 1
 
 
 def test_monitoring_objects_behind_flags() -> None:
