@@ -115,7 +115,8 @@ def read_jsonl(f: IO[bytes]) -> Iterator[Row | Skip]:
     """Rows of a JSONL stream; blank lines are skipped silently (they are not rows)."""
     for line, raw in enumerate(f, start=1):
         try:
-            decoded = raw.decode("utf-8")
+            # utf-8-sig on the first line: a byte-order mark (Windows editors, Excel) is not text
+            decoded = raw.decode("utf-8-sig" if line == 1 else "utf-8")
         except UnicodeDecodeError as exc:
             yield Skip(line, "bad_encoding", f"not UTF-8 ({exc.reason} at byte {exc.start})")
             continue
@@ -309,7 +310,7 @@ def classify_file(
                     consume(read_jsonl(fb), sink)
             else:
                 # errors="replace": an undecodable byte spoils one field, not the whole file
-                with source.open(encoding="utf-8", errors="replace", newline="") as ft:
+                with source.open(encoding="utf-8-sig", errors="replace", newline="") as ft:
                     consume(read_csv(ft, source), sink)
         tmp.replace(dest)
     finally:

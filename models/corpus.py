@@ -186,14 +186,14 @@ def load_labelled(path: Path) -> list[LabelledRow]:
         raise FileNotFoundError(f"labelled file not found: {path}")
     out: list[LabelledRow] = []
     if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8", newline="") as f:
+        with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
             if reader.fieldnames is None or not {"text", "topics"} <= set(reader.fieldnames):
                 raise CorpusError(f"{path}: a CSV needs `text` and `topics` columns")
             for rec in reader:
                 out.append(_row_from(dict(rec), path, reader.line_num))
     else:
-        with path.open(encoding="utf-8") as f:
+        with path.open(encoding="utf-8-sig") as f:
             for n, raw in enumerate(f, start=1):
                 if not raw.strip():
                     continue

@@ -96,7 +96,7 @@ def read_series(path: Path) -> Series:
     """Read one input file (counts CSV, mention CSV or mention JSONL), refusing bad rows with the
     line number."""
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = path.open(newline="", encoding="utf-8-sig")  # a byte-order mark is not a column
     except OSError as exc:
         raise BacktestError(f"{path}: cannot read ({exc.strerror})") from exc
     with handle:

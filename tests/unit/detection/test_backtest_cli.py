@@ -65,6 +65,19 @@ def test_output_is_the_input_rows_plus_score_and_alert(tmp_path: Path) -> None:
     assert sum(r.firing for r in readings) > 1
 
 
+def test_a_csv_saved_with_a_byte_order_mark_reads_like_one_without(tmp_path: Path) -> None:
+    rows = surge_rows()
+    plain = write_csv(tmp_path / "plain.csv", rows)
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes().replace(b"\n", b"\r\n"))
+    for src in (plain, bom):
+        result = CliRunner().invoke(
+            backtest, ["--input", str(src), "--output", str(tmp_path / f"out-{src.name}")]
+        )
+        assert result.exit_code == 0, result.output
+    assert read_csv(tmp_path / "out-bom.csv") == read_csv(tmp_path / "out-plain.csv")
+
+
 def test_stream_and_backtest_give_identical_scores(tmp_path: Path) -> None:
     """The stream keeps each series' state in a table and restores it for every bucket (possibly
     on another worker after a rebalance); feeding that way must give exactly the CSV's scores."""

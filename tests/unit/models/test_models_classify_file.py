@@ -155,6 +155,19 @@ def test_csv_to_jsonl_and_jsonl_to_csv(tmp_path: Path) -> None:
     assert "adverse_event" in (tmp_path / "o.csv").read_text()
 
 
+def test_a_byte_order_mark_is_not_part_of_the_header_or_the_first_row(tmp_path: Path) -> None:
+    src = tmp_path / "excel.csv"
+    src.write_text("text\r\nprice up\r\n", encoding="utf-8-sig")  # as Excel saves UTF-8 CSV
+    summary = classify_file(src, tmp_path / "o.jsonl", KeywordClassifier())
+    assert summary.classified == 1 and json.loads((tmp_path / "o.jsonl").read_text())["topics"] == [
+        "pricing"
+    ]
+    src2 = tmp_path / "bom.jsonl"
+    src2.write_text('{"text": "sick"}\n{"text": "price"}\n', encoding="utf-8-sig")
+    summary = classify_file(src2, tmp_path / "o2.jsonl", KeywordClassifier())
+    assert summary.classified == 2 and summary.skipped_total == 0
+
+
 @pytest.mark.parametrize(
     ("name", "content", "match"),
     [
