@@ -38,7 +38,6 @@ from pipeline.approvals.flow import audit_record, utcnow
 from pipeline.approvals.runtime import ApprovalRuntime
 from pipeline.approvals.users import User
 from pipeline.approvals.web.base import (
-    REFUSAL_STATUS,
     SECURITY_HEADERS,
     ApprovalView,
     Visit,
@@ -162,18 +161,6 @@ class SafetyView(ApprovalView):
             "The safety queue needs the approvals' sign-in: set TOCSIN_APPROVAL_LINK_SECRET.",
             status=503,
             headers=HEADERS,
-        )
-
-    def refused(
-        self, rt: ApprovalRuntime, entry: Mapping[str, Any], user: User | None = None
-    ) -> Response:
-        reason = str(entry.get("reason", ""))
-        return self.message(
-            rt,
-            "Request refused",
-            f"{entry.get('detail') or reason} (reason: {reason}). This attempt is in the audit log.",
-            status=REFUSAL_STATUS.get(reason, 403),
-            user=user,
         )
 
     def message(
