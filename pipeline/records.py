@@ -233,6 +233,9 @@ class AckCommand(faust.Record, serializer="json", isodates=True):
     by: str
     via: str  # "slack" | "pagerduty" | "api" | "console"
     at: datetime
+    #: The sender's own id for the event (PagerDuty's ``event.id``): the same event applied twice,
+    #: whether PagerDuty re-delivered it or someone replayed a captured signed body, counts once.
+    event_id: str | None = None
 
 
 class SilenceCommand(faust.Record, serializer="json", isodates=True):
