@@ -17,10 +17,10 @@ from pipeline.delivery.receivers.base import Receiver
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.oncall import escalate
+from pipeline.oncall.acks import ack_to_dict
 from pipeline.oncall.escalation import Ack
 from pipeline.oncall.routing import parse_routing
 from pipeline.oncall.silences import parse_silence
-from pipeline.oncall.acks import ack_to_dict
 from pipeline.records import AckCommand, Alert, shape_problem
 from pipeline.settings import make_settings
 from tests.fakes import RecordingReceiver, RecordingTopic
