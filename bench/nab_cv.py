@@ -124,17 +124,26 @@ def calibration(
     )
 
 
+PAGE_HISTORY = (288, 864, 12)
+"""Buckets of history shown beside a page: the day and the three days before it, up to an hour
+before it (the episode's own build-up left out)."""
+
+
 def pages(
     files: list[Any], data: dict[str, tuple[list[Any], list[float]]], cfg: DetectorConfig
 ) -> None:
     """Every page per series, with where NAB puts it: in window k (and the weight a hit there
-    earns), outside the windows (a false positive, its cost weight) or in the probation rows."""
+    earns), outside the windows (a false positive, its cost weight) or in the probation rows;
+    and what came before it: the smallest p of the previous day and the largest ratio of
+    observed to expected volume of the previous three days."""
+    day, days, gap = PAGE_HISTORY
     for f in files:
         times, values = data[f.name]
         det = SeriesDetector(cfg)
+        readings = [det.update(t, v) for t, v in zip(times, values, strict=True)]
+        ratios = [v / max(r.expected, 1.0) for v, r in zip(values, readings, strict=True)]
         print(f.name)
-        for i, (t, v) in enumerate(zip(times, values, strict=True)):
-            r = det.update(t, v)
+        for i, r in enumerate(readings):
             if r.transition != "fired":
                 continue
             if not f.scorable[i]:
@@ -143,10 +152,12 @@ def pages(
                 where = f"window {f.window[i]} (weight {f.weight[i]:.2f})"
             else:
                 where = f"outside (weight {f.weight[i]:.2f})"
-            ratio = v / r.expected if r.expected > 0 else float("inf")
+            before_p = min((q.p_value for q in readings[max(0, i - day) : i - gap]), default=1.0)
+            before_x = max(ratios[max(0, i - days) : max(0, i - gap)], default=0.0)
             print(
-                f"  {t:%Y-%m-%d %H:%M} observed {v:6.0f} expected {r.expected:7.1f} "
-                f"x{ratio:5.1f} p={r.p_value:.1e}  {where}"
+                f"  {times[i]:%Y-%m-%d %H:%M} observed {values[i]:6.0f} expected "
+                f"{r.expected:7.1f} x{ratios[i]:5.1f} p={r.p_value:.1e}  {where}  "
+                f"before: day min p {before_p:.0e}, 3 days max x{before_x:.1f}"
             )
 
 
