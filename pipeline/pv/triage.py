@@ -25,12 +25,13 @@ A case is valid iff all four criteria hold.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline.brands import BrandMatcher, BrandSpec, load_brands
 from pipeline.pv import cues
+from pipeline.pv.learned import Embedding, LearnedCues
 from pipeline.pv.lexicon import Lexicon, default_lexicon, normalise
 
 #: Input fields that identify the author of a mention (any non-empty one makes a reporter).
@@ -86,6 +87,24 @@ class CaseAssessment:
         }
 
 
+def add_learned(
+    found: CaseAssessment, learned: LearnedCues, embedding: Embedding
+) -> CaseAssessment:
+    """Rule OR model: the heads' flags added to the rules' assessment. A reaction only the
+    model sees is the unspecified one; seriousness, as in the labels, needs a reaction."""
+    flags = learned.flags(embedding)
+    reactions = found.reactions or ((GENERIC_REACTION,) if flags["reaction"] else ())
+    seriousness = found.seriousness
+    if reactions and not seriousness and flags["serious"]:
+        seriousness = (learned.category(embedding),)
+    return replace(
+        found,
+        patient=found.patient or flags["patient"],
+        reactions=reactions,
+        seriousness=seriousness,
+    )
+
+
 def _product_id(name: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "-", normalise(name))[:40].strip("-") or "product"
 
@@ -109,15 +128,33 @@ def product_matcher(brands: BrandMatcher) -> tuple[BrandMatcher, dict[str, str]]
 class Triage:
     """Assesses mentions; build once (lexicon and matchers compiled) and call :meth:`assess`."""
 
-    def __init__(self, brands: BrandMatcher, lexicon: Lexicon | None = None) -> None:
+    def __init__(
+        self,
+        brands: BrandMatcher,
+        lexicon: Lexicon | None = None,
+        learned: LearnedCues | None = None,
+    ) -> None:
         self.lexicon = lexicon or default_lexicon()
         self._products, self._product_names = product_matcher(brands)
+        #: Heads over the classifier's sentence embedding, added to the rules (see ``learned``).
+        self.learned = learned
 
     @classmethod
     def default(cls, brands_file: Path = DEFAULT_BRANDS) -> Triage:
         return cls(load_brands(brands_file))
 
-    def assess(self, text: str, author: str | None = None) -> CaseAssessment:
+    def assess(
+        self, text: str, author: str | None = None, embedding: Embedding | None = None
+    ) -> CaseAssessment:
+        """The rules' assessment; with learned heads and the mention's sentence embedding (the
+        classifier's, :attr:`models.classifier.Prediction.embedding`), what they add to it."""
+        found = self.assess_rules(text, author)
+        if self.learned is None or embedding is None:
+            return found
+        return add_learned(found, self.learned, embedding)
+
+    def assess_rules(self, text: str, author: str | None = None) -> CaseAssessment:
+        """The rules alone (see the module docstring)."""
         folded = normalise(text)
         found = self._product_hits(text, folded)
         reactions = self.reactions(folded, [(h[0], h[1]) for h in found])
