@@ -35,25 +35,16 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from bench.pv_triage_eval import prf
+from models.pvbuild import load_rows
 from models.pvhead import PvHead, fit_pv_head
 from pipeline.pv.triage import CaseAssessment, Triage, add_learned
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "pv"
-#: Labelled sets by writer: the team's frames and hand-written rows, the social-wording dev
-#: batches, the third writer's four batches, the second (independent) writer's blind set.
-WRITERS: dict[str, tuple[str, ...]] = {
-    "team": ("triage_labelled.jsonl",),
-    "social": tuple(f"triage_social_dev{s}.jsonl" for s in ("", 2, 3, 4, 5, 6, 7)),
-    "writer3": tuple(f"dev_writer3{s}.jsonl" for s in ("", "b", "c", "d")),
-    "second": ("independent/second_writer.jsonl",),
-}
 L2_GRID = (10.0, 100.0, 1000.0)
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 OFF = 1.01  # a threshold no probability reaches: the head is off
@@ -71,17 +62,6 @@ class Setting:
 
     def thresholds(self) -> dict[str, float]:
         return {"reaction": self.reaction, "patient": self.patient, "serious": self.serious}
-
-
-def load_rows(data: Path = DATA) -> list[dict[str, Any]]:
-    """Every labelled row with its writer under ``_writer``."""
-    rows = []
-    for writer, files in WRITERS.items():
-        for name in files:
-            for line in (data / name).open(encoding="utf-8"):
-                if line.strip():
-                    rows.append({**json.loads(line), "_writer": writer})
-    return rows
 
 
 def figures(rows: Sequence[dict[str, Any]], preds: Sequence[CaseAssessment]) -> dict[str, float]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from models.artefacts import (
     HEAD_CONFIG,
@@ -55,6 +56,9 @@ class Prediction:
     stance: str
     stance_scores: dict[str, float]
     lang: str
+    #: The encoder's sentence embedding of the text, for the PV triage heads (models/pvhead.py),
+    #: so they need no second encoder pass; ``None`` from a classifier without one.
+    embedding: npt.NDArray[np.float32] | None = field(default=None, compare=False, repr=False)
 
 
 class MentionClassifier(Protocol):
@@ -88,7 +92,8 @@ class OnnxMentionClassifier:
     def classify(self, texts: Sequence[str]) -> list[Prediction]:
         if not texts:
             return []
-        emb = self._head.features(self._encoder.encode(texts), texts)
+        vectors = self._encoder.encode(texts)
+        emb = self._head.features(vectors, texts)
         topic_p = self._head.topic_proba(emb)
         stance_p = self._head.stance_proba(emb)
         topics, stances, thr = self._head.topics, self._head.stances, self._head.thresholds
@@ -104,6 +109,7 @@ class OnnxMentionClassifier:
                     stance=stances[int(srow.argmax())],
                     stance_scores={s: float(srow[j]) for j, s in enumerate(stances)},
                     lang=detect_lang(text),
+                    embedding=vectors[i],
                 )
             )
         return out
