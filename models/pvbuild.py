@@ -47,9 +47,8 @@ def load_rows(data: Path = PV_DATA) -> list[dict[str, Any]]:
     rows = []
     for writer, files in WRITERS.items():
         for name in files:
-            for line in (data / name).open(encoding="utf-8"):
-                if line.strip():
-                    rows.append({**json.loads(line), "_writer": writer})
+            with (data / name).open(encoding="utf-8") as f:
+                rows += [{**json.loads(ln), "_writer": writer} for ln in f if ln.strip()]
     return rows
 
 
