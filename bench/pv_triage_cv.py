@@ -104,7 +104,8 @@ class Folds:
         preds = [self.rules[j] for j in i]
         if s is not None:
             head = self.head(train, s)
-            preds = [add_learned(p, head, self.emb[j]) for p, j in zip(preds, i, strict=True)]
+            cues = head.cues(self.emb[i])
+            preds = [add_learned(p, c) for p, c in zip(preds, cues, strict=True)]
         return figures([self.rows[j] for j in i], preds)
 
 

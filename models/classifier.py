@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import numpy.typing as npt
 
 from models.artefacts import (
     HEAD_CONFIG,
@@ -37,6 +36,7 @@ from models.corpus import (
 from models.encoder import OnnxEncoder
 from models.head import OTHER, Head
 from models.lang import detect_lang
+from models.pvhead import CaseCues, PvHead
 from models.taxonomy import DEFAULT_TAXONOMY
 from pipeline.errors import TocsinError
 
@@ -56,9 +56,9 @@ class Prediction:
     stance: str
     stance_scores: dict[str, float]
     lang: str
-    #: The encoder's sentence embedding of the text, for the PV triage heads (models/pvhead.py),
-    #: so they need no second encoder pass; ``None`` from a classifier without one.
-    embedding: npt.NDArray[np.float32] | None = field(default=None, compare=False, repr=False)
+    #: What the PV triage heads (models/pvhead.py) read in the encoder's sentence embedding,
+    #: computed from the same encoder pass; ``None`` when the classifier has no heads attached.
+    case_cues: CaseCues | None = field(default=None, compare=False)
 
 
 class MentionClassifier(Protocol):
@@ -76,10 +76,14 @@ class ArtefactsMissingError(TocsinError, FileNotFoundError):
 class OnnxMentionClassifier:
     """Encoder (ONNX int8) + numpy head + language heuristic."""
 
-    def __init__(self, encoder: OnnxEncoder, head: Head, version: str) -> None:
+    def __init__(
+        self, encoder: OnnxEncoder, head: Head, version: str, case_heads: PvHead | None = None
+    ) -> None:
         self._encoder = encoder
         self._head = head
         self.version = version
+        #: PV triage heads over the same embedding (models/pvbuild.py attaches them).
+        self.case_heads = case_heads
 
     @property
     def head(self) -> Head:
@@ -96,6 +100,8 @@ class OnnxMentionClassifier:
         emb = self._head.features(vectors, texts)
         topic_p = self._head.topic_proba(emb)
         stance_p = self._head.stance_proba(emb)
+        heads = self.case_heads
+        cues = heads.cues(vectors) if heads is not None else [None] * len(texts)
         topics, stances, thr = self._head.topics, self._head.stances, self._head.thresholds
         out = []
         for i, text in enumerate(texts):
@@ -109,7 +115,7 @@ class OnnxMentionClassifier:
                     stance=stances[int(srow.argmax())],
                     stance_scores={s: float(srow[j]) for j, s in enumerate(stances)},
                     lang=detect_lang(text),
-                    embedding=vectors[i],
+                    case_cues=cues[i],
                 )
             )
         return out

@@ -95,10 +95,10 @@ def build_cmd(
         calibrate=calibrate,
     )
     from models.classifier import load_classifier
-    from models.pvbuild import load_pv_head
+    from models.pvbuild import attach_pv_head
 
     # The PV triage heads over this encoder (cached; built here when absent).
-    load_pv_head(load_classifier(path), progress=_echo_progress)
+    attach_pv_head(load_classifier(path), progress=_echo_progress)
     click.echo(str(path))
 
 

@@ -85,6 +85,21 @@ def build_pv_head(
     return head
 
 
+def attach_pv_head(
+    classifier: object, *, build: bool = True, progress: Callable[[str], None] | None = None
+) -> PvHead | None:
+    """Give an ONNX classifier its triage heads (:func:`load_pv_head`), so that each of its
+    predictions carries ``case_cues``; other classifiers are left as they are."""
+    from models.classifier import OnnxMentionClassifier
+
+    if not isinstance(classifier, OnnxMentionClassifier):
+        return None
+    if not build and not head_path(classifier.version).is_file():
+        return None
+    classifier.case_heads = load_pv_head(classifier, progress=progress)
+    return classifier.case_heads
+
+
 def load_pv_head(
     classifier: object,
     *,

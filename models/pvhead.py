@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,20 @@ Array = npt.NDArray[np.float64]
 
 #: The heads, in storage order.
 TARGETS = ("reaction", "patient", "serious")
+
+
+class CaseCues(NamedTuple):
+    """What the heads say of one mention (small: kept in the classifier's repost cache)."""
+
+    reaction: bool
+    patient: bool
+    serious: bool
+    category: str  # the nearest seriousness category, read only when ``serious`` holds
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, object]) -> CaseCues:
+        """From the JSON object of a classified mention's ``case_cues``."""
+        return cls(bool(d["reaction"]), bool(d["patient"]), bool(d["serious"]), str(d["category"]))
 
 
 @dataclass(frozen=True)
@@ -51,15 +66,21 @@ class PvHead:
         x = (np.atleast_2d(np.asarray(embeddings, dtype=np.float64)) - self.mean) / self.scale
         return np.asarray(sigmoid(x @ self.weights.T + self.bias))
 
-    def flags(self, embedding: npt.ArrayLike) -> dict[str, bool]:
-        """Whether each target's probability reaches its threshold, for one embedding."""
-        p = self.proba(embedding)[0]
-        return {t: bool(p[i] >= self.thresholds[i]) for i, t in enumerate(TARGETS)}
-
-    def category(self, embedding: npt.ArrayLike) -> str:
-        """The seriousness category whose training centroid is nearest (cosine)."""
-        e = np.asarray(embedding, dtype=np.float64).ravel()
-        return self.categories[int(np.argmax(self.centroids @ e))]
+    def cues(self, embeddings: npt.ArrayLike) -> list[CaseCues]:
+        """Per embedding: each target's probability against its threshold, and the
+        seriousness category whose training centroid is nearest (cosine)."""
+        emb = np.atleast_2d(np.asarray(embeddings, dtype=np.float64))
+        on = self.proba(emb) >= self.thresholds
+        near = np.argmax(emb @ self.centroids.T, axis=1) if self.categories else None
+        return [
+            CaseCues(
+                bool(row[0]),
+                bool(row[1]),
+                bool(row[2]),
+                "" if near is None else self.categories[int(near[i])],
+            )
+            for i, row in enumerate(on)
+        ]
 
     def with_thresholds(self, thresholds: Mapping[str, float]) -> PvHead:
         t = np.array([thresholds.get(k, self.thresholds[i]) for i, k in enumerate(TARGETS)])

@@ -80,7 +80,7 @@ def triage_cmd(
     """
     from models.classifier import THREADS_ENV, ArtefactsMissingError, load_classifier
     from models.classify_file import InputFormatError, describe
-    from models.pvbuild import load_pv_head
+    from models.pvbuild import attach_pv_head
     from pipeline.errors import ConfigError
     from pipeline.pv.triage import Triage
     from pipeline.pv.triage_file import triage_file
@@ -93,7 +93,7 @@ def triage_cmd(
         clf = load_classifier(artefacts, threads=int(os.environ.get(THREADS_ENV, 2)))
     except ArtefactsMissingError as exc:
         raise click.ClickException(str(exc)) from exc
-    triage.learned = load_pv_head(clf, progress=lambda m: click.echo(m, err=True))
+    attach_pv_head(clf, progress=lambda m: click.echo(m, err=True))
     try:
         summary = triage_file(source, dest, clf, triage, in_format=in_format, batch_size=batch_size)
     except InputFormatError as exc:

@@ -27,12 +27,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.brands import BrandMatcher, BrandSpec, load_brands
 from pipeline.pv import cues
-from pipeline.pv.learned import Embedding, LearnedCues
 from pipeline.pv.lexicon import Lexicon, default_lexicon, normalise
+
+if TYPE_CHECKING:
+    from models.pvhead import CaseCues
 
 #: Input fields that identify the author of a mention (any non-empty one makes a reporter).
 AUTHOR_FIELDS = ("author", "author_id", "handle", "user", "username", "screen_name", "user_id")
@@ -87,19 +89,17 @@ class CaseAssessment:
         }
 
 
-def add_learned(
-    found: CaseAssessment, learned: LearnedCues, embedding: Embedding
-) -> CaseAssessment:
-    """Rule OR model: the heads' flags added to the rules' assessment. A reaction only the
-    model sees is the unspecified one; seriousness, as in the labels, needs a reaction."""
-    flags = learned.flags(embedding)
-    reactions = found.reactions or ((GENERIC_REACTION,) if flags["reaction"] else ())
+def add_learned(found: CaseAssessment, cues: CaseCues) -> CaseAssessment:
+    """Rule OR model: what the learned heads read in the sentence embedding added to the
+    rules' assessment. A reaction only the model sees is the unspecified one; seriousness,
+    as in the labels, needs a reaction, and the rules' categories win over the model's."""
+    reactions = found.reactions or ((GENERIC_REACTION,) if cues.reaction else ())
     seriousness = found.seriousness
-    if reactions and not seriousness and flags["serious"]:
-        seriousness = (learned.category(embedding),)
+    if reactions and not seriousness and cues.serious and cues.category:
+        seriousness = (cues.category,)
     return replace(
         found,
-        patient=found.patient or flags["patient"],
+        patient=found.patient or cues.patient,
         reactions=reactions,
         seriousness=seriousness,
     )
@@ -128,30 +128,21 @@ def product_matcher(brands: BrandMatcher) -> tuple[BrandMatcher, dict[str, str]]
 class Triage:
     """Assesses mentions; build once (lexicon and matchers compiled) and call :meth:`assess`."""
 
-    def __init__(
-        self,
-        brands: BrandMatcher,
-        lexicon: Lexicon | None = None,
-        learned: LearnedCues | None = None,
-    ) -> None:
+    def __init__(self, brands: BrandMatcher, lexicon: Lexicon | None = None) -> None:
         self.lexicon = lexicon or default_lexicon()
         self._products, self._product_names = product_matcher(brands)
-        #: Heads over the classifier's sentence embedding, added to the rules (see ``learned``).
-        self.learned = learned
 
     @classmethod
     def default(cls, brands_file: Path = DEFAULT_BRANDS) -> Triage:
         return cls(load_brands(brands_file))
 
     def assess(
-        self, text: str, author: str | None = None, embedding: Embedding | None = None
+        self, text: str, author: str | None = None, cues: CaseCues | None = None
     ) -> CaseAssessment:
-        """The rules' assessment; with learned heads and the mention's sentence embedding (the
-        classifier's, :attr:`models.classifier.Prediction.embedding`), what they add to it."""
+        """The rules' assessment; with the classifier's case cues (learned heads over its
+        sentence embedding, :attr:`models.classifier.Prediction.case_cues`), what they add."""
         found = self.assess_rules(text, author)
-        if self.learned is None or embedding is None:
-            return found
-        return add_learned(found, self.learned, embedding)
+        return found if cues is None else add_learned(found, cues)
 
     def assess_rules(self, text: str, author: str | None = None) -> CaseAssessment:
         """The rules alone (see the module docstring)."""

@@ -4,35 +4,25 @@ the heads themselves (models.pvhead) and their cached build (models.pvbuild). Ab
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 
 from models.classifier import Prediction
 from models.classify_file import Row
 from models.pvbuild import WRITERS, head_path, load_pv_head
-from models.pvhead import TARGETS, PvHead, fit_pv_head
+from models.pvhead import CaseCues, PvHead, fit_pv_head
 from pipeline.pv.triage import GENERIC_REACTION, Triage
 from pipeline.pv.triage_file import triage_result
 
-EMB = np.zeros(4, dtype=np.float32)
+HOSP = "hospitalisation"
 
 
-@dataclass
-class Flags:
-    """A stand-in for the heads: fixed flags, a fixed category."""
-
-    on: set[str] = field(default_factory=set)
-
-    def flags(self, embedding: npt.ArrayLike) -> dict[str, bool]:
-        return {t: t in self.on for t in TARGETS}
-
-    def category(self, embedding: npt.ArrayLike) -> str:
-        return "hospitalisation"
+def cues(*on: str, category: str = HOSP) -> CaseCues:
+    return CaseCues("reaction" in on, "patient" in on, "serious" in on, category)
 
 
 @pytest.fixture(scope="module")
@@ -42,36 +32,26 @@ def rules() -> Triage:
 
 def test_model_reaction_is_the_unspecified_one(rules: Triage) -> None:
     text = "Started Zoloft last week and my whole body feels wrong"
-    assert rules.assess(text, "@a").reactions == ()
-    rules.learned = Flags({"reaction"})
-    try:
-        case = rules.assess(text, "@a", EMB)
-        assert case.reactions == (GENERIC_REACTION,)
-        assert rules.assess(text, "@a").reactions == ()  # no embedding: the rules alone
-    finally:
-        rules.learned = None
+    assert rules.assess(text, "@a").reactions == ()  # no cues: the rules alone
+    assert rules.assess(text, "@a", cues("reaction")).reactions == (GENERIC_REACTION,)
+    assert rules.assess(text, "@a", cues()).reactions == ()
 
 
 def test_rule_reactions_are_kept_and_seriousness_needs_a_reaction(rules: Triage) -> None:
-    rules.learned = Flags({"serious", "patient"})
-    try:
-        case = rules.assess("Zoloft gave me nausea", "@a", EMB)
-        assert case.reactions == ("Nausea",)
-        assert case.seriousness == ("hospitalisation",)
-        none = rules.assess("Zoloft is on sale this week", None, EMB)
-        assert none.reactions == () and none.seriousness == ()
-        assert none.patient  # the patient head's flag alone
-    finally:
-        rules.learned = None
+    case = rules.assess("Zoloft gave me nausea", "@a", cues("serious", "patient"))
+    assert case.reactions == ("Nausea",)
+    assert case.seriousness == (HOSP,)
+    none = rules.assess("Zoloft is on sale this week", None, cues("serious", "patient"))
+    assert none.reactions == () and none.seriousness == ()
+    assert none.patient  # the patient head's flag alone
+    assert not rules.assess("Zoloft is on sale this week", None, cues()).patient
 
 
 def test_rule_seriousness_wins_over_the_model_category(rules: Triage) -> None:
-    rules.learned = Flags({"serious"})
-    try:
-        case = rules.assess("Zoloft gave me a seizure, I died for a minute they said", "@a", EMB)
-        assert "hospitalisation" not in case.seriousness and case.serious
-    finally:
-        rules.learned = None
+    text = "Zoloft gave me nausea so bad I ended up in the ER"
+    ruled = rules.assess(text, "@a").seriousness
+    assert ruled and HOSP in ruled
+    assert rules.assess(text, "@a", cues("serious", category="death")).seriousness == ruled
 
 
 def _separable(n: int = 60) -> tuple[Any, list[dict[str, Any]]]:
@@ -97,16 +77,21 @@ def _separable(n: int = 60) -> tuple[Any, list[dict[str, Any]]]:
 def test_head_learns_and_round_trips(tmp_path: Path) -> None:
     emb, labels = _separable()
     head = fit_pv_head(emb, labels, l2=1.0, thresholds={"reaction": 0.5})
-    flags = [head.flags(e) for e in emb]
-    assert [f["reaction"] for f in flags] == [lab["reaction"] for lab in labels]
-    assert [f["serious"] for f in flags] == [lab["serious"] for lab in labels]
+    got = head.cues(emb)
+    assert [c.reaction for c in got] == [lab["reaction"] for lab in labels]
+    assert [c.serious for c in got] == [lab["serious"] for lab in labels]
+    assert {c.category for c, lab in zip(got, labels, strict=True) if lab["serious"]} <= {
+        "death",
+        "disability",
+    }
     assert set(head.categories) == {"death", "disability"}
     head.save(tmp_path / "h.npz")
     back = PvHead.load(tmp_path / "h.npz")
     assert np.allclose(back.proba(emb), head.proba(emb))
     assert back.categories == head.categories
     off = head.with_thresholds({"reaction": 1.01})
-    assert not any(off.flags(e)["reaction"] for e in emb)
+    assert not any(c.reaction for c in off.cues(emb))
+    assert CaseCues.from_dict(got[1]._asdict()) == got[1]
 
 
 @dataclass
@@ -168,15 +153,11 @@ def test_build_is_cached_by_encoder_and_data(
     assert load_pv_head(object(), data=data) is None  # a classifier with no encoder
 
 
-def test_triage_file_passes_the_classifier_embedding(rules: Triage) -> None:
+def test_triage_file_passes_the_classifier_cues(rules: Triage) -> None:
     text = "Started Zoloft last week and my whole body feels wrong"
     row = Row(line=1, text=text, id="m1", fields={"text": text, "author": "@a"})
-    pred = Prediction(("other",), {}, "neutral", {}, "en", embedding=EMB)
+    with_cues = Prediction(("other",), {}, "neutral", {}, "en", case_cues=cues("reaction"))
     plain = Prediction(("other",), {}, "neutral", {}, "en")
-    rules.learned = Flags({"reaction"})
-    try:
-        make = triage_result(rules)
-        assert make(row, pred)["case"]["reactions"] == [GENERIC_REACTION]
-        assert make(row, plain)["case"]["reactions"] == []
-    finally:
-        rules.learned = None
+    make = triage_result(rules)
+    assert make(row, with_cues)["case"]["reactions"] == [GENERIC_REACTION]
+    assert make(row, plain)["case"]["reactions"] == []
