@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
+from models.batching import classified_record
 from models.classifier import Prediction
 from models.classify_file import Row
 from models.pvbuild import WRITERS, head_path, load_pv_head
 from models.pvhead import CaseCues, PvHead, fit_pv_head
+from pipeline.pv.intake import case_event
 from pipeline.pv.triage import GENERIC_REACTION, Triage
 from pipeline.pv.triage_file import triage_result
+from pipeline.records import Author, ClassifiedMention, Mention
 
 HOSP = "hospitalisation"
 
@@ -161,3 +166,27 @@ def test_triage_file_passes_the_classifier_cues(rules: Triage) -> None:
     make = triage_result(rules)
     assert make(row, with_cues)["case"]["reactions"] == [GENERIC_REACTION]
     assert make(row, plain)["case"]["reactions"] == []
+
+
+def test_worker_case_reads_the_cues_of_the_classified_record(rules: Triage) -> None:
+    text = "Started Zoloft last week and my whole body feels wrong"
+    record = classified_record(
+        Mention(
+            id="x:1",
+            platform="x",
+            text=text,
+            created_at=datetime(2026, 11, 20, 23, 0, tzinfo=UTC),
+            brand="brenmoor",
+            author=Author(id="9f2c" * 8, key_id="k1"),
+            brands=["brenmoor"],
+        ),
+        Prediction(("adverse_event",), {}, "neutral", {}, "en", case_cues=cues("reaction")),
+        "t",
+    )
+    back = ClassifiedMention.loads(record.dumps())  # as read back from the topic
+    event = case_event(back, rules, ZoneInfo("UTC"))
+    assert event is not None and event.case is not None
+    assert event.case["reactions"] == [GENERIC_REACTION]
+    record.case_cues = None
+    event = case_event(record, rules, ZoneInfo("UTC"))
+    assert event is not None and event.case is not None and event.case["reactions"] == []
