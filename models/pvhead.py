@@ -136,7 +136,10 @@ def fit_pv_head(
     ws, bs = [], []
     for target in TARGETS:
         y = np.array([bool(lab[target]) for lab in labels], dtype=np.int64)
-        w, b = fit_binary(x, y.astype(np.float64), balanced_weights(y, 2), l2)
+        if y.min() == y.max():  # one class only: a constant answer
+            w, b = np.zeros(x.shape[1]), 20.0 if y[0] else -20.0
+        else:
+            w, b = fit_binary(x, y.astype(np.float64), balanced_weights(y, 2), l2)
         ws.append(w)
         bs.append(b)
     cats: dict[str, list[int]] = {}
@@ -146,8 +149,10 @@ def fit_pv_head(
         for cat in seriousness:
             cats.setdefault(str(cat), []).append(i)
     names = tuple(sorted(cats))
-    centroids = np.array([emb[cats[c]].mean(axis=0) for c in names]).reshape(len(names), -1)
-    norms = np.linalg.norm(centroids, axis=1, keepdims=True) if names else 1.0
+    centroids = np.zeros((len(names), emb.shape[1]))
+    for j, c in enumerate(names):
+        centroids[j] = emb[cats[c]].mean(axis=0)
+    norms = np.linalg.norm(centroids, axis=1, keepdims=True)
     return PvHead(
         mean=mean,
         scale=scale,
