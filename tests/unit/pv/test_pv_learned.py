@@ -19,7 +19,7 @@ from models.classify_file import Row
 from models.pvbuild import WRITERS, head_path, load_pv_head
 from models.pvhead import CaseCues, PvHead, fit_pv_head
 from pipeline.pv.intake import case_event
-from pipeline.pv.triage import GENERIC_REACTION, Triage
+from pipeline.pv.triage import GENERIC_REACTION, Triage, add_learned
 from pipeline.pv.triage_file import triage_result
 from pipeline.records import Author, ClassifiedMention, Mention
 
@@ -190,3 +190,13 @@ def test_worker_case_reads_the_cues_of_the_classified_record(rules: Triage) -> N
     record.case_cues = None
     event = case_event(record, rules, ZoneInfo("UTC"))
     assert event is not None and event.case is not None and event.case["reactions"] == []
+
+
+def test_the_gate_keeps_the_rules_verdict_where_they_weighed_a_reaction(rules: Triage) -> None:
+    denied = rules.assess_rules("No nausea at all on Zoloft, it just works", "@a")
+    assert denied.reactions == () and denied.named
+    assert add_learned(denied, cues("reaction"), gate=True).reactions == ()
+    assert add_learned(denied, cues("reaction"), gate=False).reactions == (GENERIC_REACTION,)
+    unnamed = rules.assess_rules("Started Zoloft last week and my whole body feels wrong", "@a")
+    assert not unnamed.named
+    assert add_learned(unnamed, cues("reaction"), gate=True).reactions == (GENERIC_REACTION,)
