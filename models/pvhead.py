@@ -44,9 +44,16 @@ class CaseCues(NamedTuple):
     category: str  # the nearest seriousness category, read only when ``serious`` holds
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, object]) -> CaseCues:
-        """From the JSON object of a classified mention's ``case_cues``."""
-        return cls(bool(d["reaction"]), bool(d["patient"]), bool(d["serious"]), str(d["category"]))
+    def read(cls, d: object) -> CaseCues | None:
+        """From the JSON object of a classified mention's ``case_cues``; ``None`` when it is
+        not one (another writer on the topic: the triage then runs on its rules alone)."""
+        if not isinstance(d, Mapping):
+            return None
+        flags = [d.get(k) for k in ("reaction", "patient", "serious")]
+        category = d.get("category")
+        if not all(isinstance(f, bool) for f in flags) or not isinstance(category, str):
+            return None
+        return cls(bool(flags[0]), bool(flags[1]), bool(flags[2]), category)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def case_event(
         return None
     mention = item.mention
     received = mention.received_at or mention.created_at
-    cues = None if item.case_cues is None else CaseCues.from_dict(item.case_cues)
+    cues = CaseCues.read(item.case_cues)
     assessment = rules.assess(mention.text, mention.author.id, cues)
     case = open_case(
         mention={

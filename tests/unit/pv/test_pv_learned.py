@@ -96,7 +96,9 @@ def test_head_learns_and_round_trips(tmp_path: Path) -> None:
     assert back.categories == head.categories
     off = head.with_thresholds({"reaction": 1.01})
     assert not any(c.reaction for c in off.cues(emb))
-    assert CaseCues.from_dict(got[1]._asdict()) == got[1]
+    assert CaseCues.read(got[1]._asdict()) == got[1]
+    for bad in (None, ["x"], {"reaction": True}, {**got[1]._asdict(), "serious": "yes"}):
+        assert CaseCues.read(bad) is None
 
 
 @dataclass
