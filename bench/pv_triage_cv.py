@@ -41,12 +41,14 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from bench.pv_triage_eval import prf
+from models import pvbuild
 from models.pvbuild import load_rows
 from models.pvhead import PvHead, fit_pv_head
 from pipeline.pv.triage import CaseAssessment, Triage, add_learned
@@ -199,15 +201,63 @@ def embed(rows: Sequence[dict[str, Any]]) -> Any:
     return clf.encoder.encode([r["text"] for r in rows])
 
 
+def old_rules(paths: Sequence[Path]) -> dict[tuple[str, str | None], CaseAssessment]:
+    """Older rules' verdicts (bench/pv_rules_dump.py output), by text and author."""
+    out = {}
+    for path in paths:
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                d = json.loads(line)
+                c = d["case"]
+                out[(d["text"], d["author"])] = CaseAssessment(
+                    reporter=c["criteria"]["reporter"],
+                    patient=c["criteria"]["patient"],
+                    product=c["product"],
+                    reactions=tuple(c["reactions"]),
+                    seriousness=tuple(c["seriousness"]),
+                )
+    return out
+
+
+def first_looks(folds: Folds, covered: set[str]) -> str:
+    """The shipped setting (models/pvbuild.py), each covered writer held out, on older rules."""
+    t = pvbuild.THRESHOLDS
+    shipped = Setting(pvbuild.L2, t["reaction"], t["patient"], t["serious"])
+    lines = [f"older rules, shipped setting {shipped.__dict__}"]
+    for w in folds.writers:
+        if w in covered:
+            rest = tuple(x for x in folds.writers if x != w)
+            for version, s in (("rules", None), ("+heads", shipped)):
+                f = folds.score(w, rest, s)
+                cells = " ".join(f"{c} {f[c]:.3f}" for c in COLS if c != "n")
+                lines.append(f"{w:9s} {version:7s} n={int(f['n'])} {cells}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--rules-cases",
+        type=Path,
+        action="append",
+        default=[],
+        help="Older rules' cases (bench/pv_rules_dump.py) for the rows they cover: scores those "
+        "writers, held out, by those rules and by them OR the shipped heads; no choice is run.",
+    )
     args = ap.parse_args(argv)
     rows = load_rows()
     triage = Triage.default()
-    folds = Folds(
-        rows, [triage.assess_rules(r["text"], r.get("author")) for r in rows], embed(rows)
-    )
+    older = old_rules(args.rules_cases)
+    rules = [
+        older.get((r["text"], r.get("author"))) or triage.assess_rules(r["text"], r.get("author"))
+        for r in rows
+    ]
+    folds = Folds(rows, rules, embed(rows))
+    if older:
+        covered = {r["_writer"] for r in rows if (r["text"], r.get("author")) in older}
+        print(first_looks(folds, covered))
+        return 0
     chosen = choose(folds, folds.writers)
     result = table(folds, chosen)
     if args.json:
