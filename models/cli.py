@@ -94,6 +94,11 @@ def build_cmd(
         extra=extra,
         calibrate=calibrate,
     )
+    from models.classifier import load_classifier
+    from models.pvbuild import attach_pv_head
+
+    # The PV triage heads over this encoder (cached; built here when absent).
+    attach_pv_head(load_classifier(path), progress=_echo_progress)
     click.echo(str(path))
 
 

@@ -111,6 +111,9 @@ class ClassifiedMention(faust.Record, serializer="json", isodates=True):
     stance: str
     lang: str
     model_version: str
+    #: What the PV triage heads read in the sentence embedding (models/pvhead.py ``CaseCues``
+    #: as an object: reaction, patient, serious, category); absent without the heads.
+    case_cues: dict[str, Any] | None = None
 
 
 class Bucket(faust.Record, serializer="json", isodates=True):
