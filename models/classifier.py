@@ -21,6 +21,7 @@ from models.artefacts import (
     HEAD_FILE,
     META_FILE,
     ONNX_FILE,
+    PV_HEAD_FILE,
     TOKENIZER_DIR,
     artefact_key,
     backbone_name,
@@ -165,4 +166,10 @@ def load_classifier(
         prefix=str(meta["prefix"]),
         spin=os.environ.get(SPIN_ENV, "0") == "1",
     )
-    return OnnxMentionClassifier(encoder, Head.load(folder / HEAD_FILE), str(meta["version"]))
+    pv_heads = folder / PV_HEAD_FILE
+    return OnnxMentionClassifier(
+        encoder,
+        Head.load(folder / HEAD_FILE),
+        str(meta["version"]),
+        case_heads=PvHead.load(pv_heads) if pv_heads.is_file() else None,
+    )

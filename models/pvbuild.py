@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from models.artefacts import cache_root, inputs_sha256
+from models.artefacts import PV_HEAD_FILE, cache_root, inputs_sha256
 from models.pvhead import PvHead, fit_pv_head
 
 PV_DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "pv"
@@ -95,9 +95,26 @@ def attach_pv_head(
     if not isinstance(classifier, OnnxMentionClassifier):
         return None
     if not build and not head_path(classifier.version).is_file():
-        return None
-    classifier.case_heads = load_pv_head(classifier, progress=progress)
+        return classifier.case_heads  # the artefact's own copy, if it has one
+    # With the labelled sets here, the cache keyed by them wins over the artefact's copy (which
+    # may predate a relabelled row); without them (an image), the artefact's copy stays.
+    classifier.case_heads = load_pv_head(classifier, progress=progress) or classifier.case_heads
     return classifier.case_heads
+
+
+def copy_into(heads: PvHead, artefact_dir: Path) -> Path:
+    """Save ``heads`` in the artefact folder (``PV_HEAD_FILE``), so the folder carries them."""
+    dest = artefact_dir / PV_HEAD_FILE
+    fd, tmp = tempfile.mkstemp(dir=artefact_dir, suffix=".npz")
+    os.close(fd)
+    try:
+        heads.save(Path(tmp))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
 
 
 def load_pv_head(

@@ -7,16 +7,17 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
+from models.artefacts import PV_HEAD_FILE
 from models.batching import classified_record
-from models.classifier import Prediction
+from models.classifier import OnnxMentionClassifier, Prediction
 from models.classify_file import Row
-from models.pvbuild import WRITERS, head_path, load_pv_head
+from models.pvbuild import WRITERS, attach_pv_head, copy_into, head_path, load_pv_head
 from models.pvhead import CaseCues, PvHead, fit_pv_head
 from pipeline.pv.intake import case_event
 from pipeline.pv.triage import GENERIC_REACTION, Triage, add_learned
@@ -202,3 +203,23 @@ def test_the_gate_keeps_the_rules_verdict_where_they_weighed_a_reaction(rules: T
     unnamed = rules.assess_rules("Started Zoloft last week and my whole body feels wrong", "@a")
     assert not unnamed.named
     assert add_learned(unnamed, cues("reaction"), gate=True).reactions == (GENERIC_REACTION,)
+
+
+def test_an_artefact_folder_carries_its_heads_where_the_labelled_sets_are_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An image has the artefact folder, not tests/data/pv: the heads copied into the folder by
+    `tocsin model build` are what its worker uses; attaching with nothing cached keeps them."""
+    monkeypatch.setenv("TOCSIN_CACHE", str(tmp_path / "cache"))
+    emb, labels = _separable()
+    heads = fit_pv_head(emb, labels, l2=1.0, thresholds={"reaction": 0.5})
+    folder = tmp_path / "artefact"
+    folder.mkdir()
+    saved = copy_into(heads, folder)
+    assert saved == folder / PV_HEAD_FILE and not list(folder.glob("*.npz.*"))
+    clf = OnnxMentionClassifier(
+        cast("Any", Encoder()), cast("Any", None), "enc-9", PvHead.load(saved)
+    )
+    kept = attach_pv_head(clf, build=False)
+    assert kept is clf.case_heads and kept is not None
+    assert np.allclose(kept.proba(emb), heads.proba(emb))
