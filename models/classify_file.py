@@ -24,6 +24,15 @@ from typing import IO, Any, Protocol
 
 from models.classifier import MentionClassifier, Prediction
 from pipeline.errors import TocsinError
+from pipeline.tabular import (
+    BadRecord,
+    HeaderError,
+    csv_rows,
+    get_field,
+    json_records,
+    open_text,
+    sniff_format,
+)
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SUFFIXES = (".csv",)
@@ -83,7 +92,7 @@ class Summary:
 
 
 def file_format(path: Path, explicit: str | None = None) -> str:
-    """``csv`` or ``jsonl`` from ``explicit`` or the file suffix."""
+    """``csv`` or ``jsonl`` from ``explicit`` or the file suffix (the output's format)."""
     if explicit and explicit != "auto":
         return explicit
     suffix = path.suffix.lower()
@@ -111,45 +120,37 @@ def _id_of(value: object) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-def read_jsonl(f: IO[bytes]) -> Iterator[Row | Skip]:
-    """Rows of a JSONL stream; blank lines are skipped silently (they are not rows)."""
-    for line, raw in enumerate(f, start=1):
-        try:
-            # utf-8-sig on the first line: a byte-order mark (Windows editors, Excel) is not text
-            decoded = raw.decode("utf-8-sig" if line == 1 else "utf-8")
-        except UnicodeDecodeError as exc:
-            yield Skip(line, "bad_encoding", f"not UTF-8 ({exc.reason} at byte {exc.start})")
-            continue
-        if not decoded.strip():
-            continue
-        try:
-            obj = json.loads(decoded)
-        except json.JSONDecodeError as exc:
-            yield Skip(line, "bad_json", f"not valid JSON ({exc.msg}, column {exc.colno})")
+def read_jsonl(f: IO[str]) -> Iterator[Row | Skip]:
+    """Rows of JSON Lines or of a JSON array; blank lines are skipped silently (they are not rows)."""
+    for line, obj in json_records(f):
+        if isinstance(obj, BadRecord):
+            yield Skip(line, obj.kind, obj.detail)
             continue
         if not isinstance(obj, dict):
             yield Skip(line, "not_object", f"a JSON {type(obj).__name__}, not an object")
             continue
-        text = _text_or_skip(obj.get(TEXT_FIELD), line)
-        yield text if isinstance(text, Skip) else Row(line, text, _id_of(obj.get("id")), obj)
+        text = _text_or_skip(get_field(obj, TEXT_FIELD), line)
+        yield text if isinstance(text, Skip) else Row(line, text, _id_of(get_field(obj, "id")), obj)
 
 
 def read_csv(f: IO[str], source: Path) -> Iterator[Row | Skip]:
     """Rows of a CSV stream with a header; ``line`` is the physical line where a record starts."""
-    reader = csv.reader(f)
     try:
-        header = next(reader)
-    except StopIteration:
+        header, reader = csv_rows(f, (TEXT_FIELD,))
+    except HeaderError:
         raise InputFormatError(
             f"{source}: empty file, expected a header with a 'text' column"
         ) from None
     except csv.Error as exc:
         raise InputFormatError(f"{source}:1: unreadable CSV header ({exc})") from exc
-    names = [h.strip().lstrip("\ufeff") for h in header]
-    if TEXT_FIELD not in names:
-        raise InputFormatError(f"{source}:1: no {TEXT_FIELD!r} column in the header {names}")
-    ti = names.index(TEXT_FIELD)
-    ii = names.index("id") if "id" in names else None
+    ti = header.find(TEXT_FIELD)
+    if ti is None:
+        raise InputFormatError(
+            f"{source}:1: no {TEXT_FIELD!r} column in the header {header.names} "
+            f"(read with the delimiter {header.delimiter!r})"
+        )
+    ii = header.find("id")
+    names = header.canonical((TEXT_FIELD, "id"))
     while True:
         start = reader.line_num + 1
         try:
@@ -272,7 +273,7 @@ def classify_file(
     make_writer = writer or _Writer
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    fin = file_format(source, in_format)
+    fin = sniff_format(source, in_format)
     fout = file_format(dest, out_format)
     summary = Summary()
     batch: list[Row] = []
@@ -303,15 +304,16 @@ def classify_file(
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.partial")
     try:
-        with tmp.open("w", encoding="utf-8", newline="") as fo:
+        with tmp.open("w", encoding="utf-8", newline="") as fo, open_text(source) as ft:
             sink = make_writer(fo, fout)
-            if fin == "jsonl":
-                with source.open("rb") as fb:
-                    consume(read_jsonl(fb), sink)
-            else:
-                # errors="replace": an undecodable byte spoils one field, not the whole file
-                with source.open(encoding="utf-8-sig", errors="replace", newline="") as ft:
-                    consume(read_csv(ft, source), sink)
+            consume(read_jsonl(ft) if fin == "jsonl" else read_csv(ft, source), sink)
+        if summary.classified == 0:
+            # An output with no rows would look like a finished run on a file with nothing to say.
+            reasons = ", ".join(f"{k}={v}" for k, v in sorted(summary.skipped.items()))
+            raise InputFormatError(
+                f"{source}: no usable rows ({summary.skipped_total} skipped"
+                f"{': ' + reasons if reasons else ''}); nothing written to {dest}"
+            )
         tmp.replace(dest)
     finally:
         tmp.unlink(missing_ok=True)

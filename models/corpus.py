@@ -7,11 +7,22 @@ would otherwise quietly become a new class or vanish from the metrics.
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from pipeline.errors import TocsinError
+from pipeline.tabular import (
+    BadRecord,
+    HeaderError,
+    csv_rows,
+    get_field,
+    json_records,
+    open_text,
+    sniff_format,
+)
 
 DEFAULT_CORPUS = Path(__file__).parent / "data" / "seed_corpus.jsonl"
 
@@ -178,29 +189,50 @@ def _row_from(obj: object, path: Path, line: int) -> LabelledRow:
     )
 
 
-def load_labelled(path: Path) -> list[LabelledRow]:
-    """Rows of a labelled JSONL or CSV file (§10), validated with file, line and field."""
-    import csv
+#: The fields of a labelled row, matched in headers and JSON keys up to case and spaces.
+LABELLED_FIELDS = ("id", "text", "topics", "lang", "stance", "area", "split_group")
 
+
+def _labelled_csv(f: IO[str], path: Path) -> list[LabelledRow]:
+    try:
+        header, reader = csv_rows(f, ("text", "topics"))
+    except (HeaderError, csv.Error) as exc:
+        raise CorpusError(f"{path}: a CSV needs `text` and `topics` columns ({exc})") from exc
+    if header.find("text") is None or header.find("topics") is None:
+        raise CorpusError(
+            f"{path}: a CSV needs `text` and `topics` columns; the header is {header.names}"
+        )
+    names = header.canonical(LABELLED_FIELDS)
+    out = []
+    try:
+        for rec in reader:
+            if not rec or all(not c.strip() for c in rec):
+                continue
+            if len(rec) != len(names):
+                raise CorpusError(
+                    f"{path}:{reader.line_num}: {len(rec)} fields where the header has {len(names)}"
+                )
+            out.append(_row_from(dict(zip(names, rec, strict=True)), path, reader.line_num))
+    except csv.Error as exc:
+        raise CorpusError(f"{path}:{reader.line_num}: not CSV ({exc})") from exc
+    return out
+
+
+def load_labelled(path: Path) -> list[LabelledRow]:
+    """Rows of a labelled JSONL, JSON array or CSV file (§10), validated with file, line and
+    field; encodings, delimiters and header spellings as :mod:`pipeline.tabular` reads them."""
     if not path.is_file():
         raise FileNotFoundError(f"labelled file not found: {path}")
-    out: list[LabelledRow] = []
-    if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
-            if reader.fieldnames is None or not {"text", "topics"} <= set(reader.fieldnames):
-                raise CorpusError(f"{path}: a CSV needs `text` and `topics` columns")
-            for rec in reader:
-                out.append(_row_from(dict(rec), path, reader.line_num))
-    else:
-        with path.open(encoding="utf-8-sig") as f:
-            for n, raw in enumerate(f, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    obj = json.loads(raw)
-                except json.JSONDecodeError as exc:
-                    raise CorpusError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+    with open_text(path) as f:
+        if sniff_format(path) == "csv":
+            out = _labelled_csv(f, path)
+        else:
+            out = []
+            for n, obj in json_records(f):
+                if isinstance(obj, BadRecord):
+                    raise CorpusError(f"{path}:{n}: {obj.detail}")
+                if isinstance(obj, dict):
+                    obj = {k: get_field(obj, k) for k in LABELLED_FIELDS} | obj
                 out.append(_row_from(obj, path, n))
     ids = [r.id for r in out]
     if len(set(ids)) != len(ids):

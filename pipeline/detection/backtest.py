@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -47,19 +47,24 @@ from pipeline.detection.detector import SeriesDetector
 from pipeline.detection.mentions import SeriesCounter
 from pipeline.detection.plot import plot
 from pipeline.detection.reading import Reading
-from pipeline.detection.scoring import (
-    SeriesScore,
-    Window,
-    load_labels,
-    parse_time,
-    score_series,
-    summarise,
-)
+from pipeline.detection.scoring import SeriesScore, Window, load_labels, score_series, summarise
 from pipeline.errors import TocsinError
+from pipeline.tabular import (
+    BadRecord,
+    HeaderError,
+    csv_rows,
+    get_field,
+    json_records,
+    open_text,
+    parse_timestamp,
+    sniff_format,
+)
 
 DEFAULT_LATENESS_SECONDS = 120.0
 """The stream's default allowed lateness (``TOCSIN_ALLOWED_LATENESS_S``)."""
-JSONL_SUFFIXES = (".jsonl", ".ndjson")
+#: What a folder input reads (``.json`` files there are labels and specs; a single ``--input``
+#: file may be a JSON array of mentions).
+INPUT_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
 
 
 class BacktestError(TocsinError, click.ClickException):
@@ -87,65 +92,82 @@ class Series:
 
 def _time(path: Path, line: int, raw: Any) -> datetime:
     try:
-        return parse_time(str(raw))
+        return parse_timestamp(raw)
     except (ValueError, OverflowError, OSError) as exc:
         raise BacktestError(f"{path}:{line}: bad timestamp {str(raw)[:60]!r}") from exc
 
 
 def read_series(path: Path) -> Series:
-    """Read one input file (counts CSV, mention CSV or mention JSONL), refusing bad rows with the
-    line number."""
+    """Read one input file (counts CSV, mention CSV, mention JSONL or JSON array), refusing bad
+    rows with the line number; encodings, delimiters and header spellings as
+    :mod:`pipeline.tabular` reads them."""
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")  # a byte-order mark is not a column
+        handle = open_text(path)
+        jsonl = sniff_format(path) == "jsonl"
     except OSError as exc:
         raise BacktestError(f"{path}: cannot read ({exc.strerror})") from exc
     with handle:
-        if path.suffix.lower() in JSONL_SUFFIXES:
-            return _read_jsonl(path, handle)
-        reader = csv.DictReader(handle)
-        fieldnames = list(reader.fieldnames or [])
-        if "timestamp" not in fieldnames:
-            raise BacktestError(f"{path}: missing column timestamp")
-        counts = "value" in fieldnames
-        rows: list[dict[str, Any]] = []
-        times, values = [], []
-        try:
-            for row in reader:
-                line = reader.line_num
-                times.append(_time(path, line, row["timestamp"]))
-                rows.append(row)
-                if not counts:
-                    continue
-                try:
-                    v = float(row["value"])
-                except (TypeError, ValueError) as exc:
-                    raise BacktestError(f"{path}:{line}: bad value {row['value']!r}") from exc
-                if v < 0 or not math.isfinite(v):
-                    raise BacktestError(f"{path}:{line}: value must be a finite count >= 0")
-                values.append(v)
-        except csv.Error as exc:
-            raise BacktestError(f"{path}:{reader.line_num}: not CSV ({exc})") from exc
-    if not rows:
+        series = _read_jsonl(path, handle) if jsonl else _read_csv(path, handle)
+    if not series.rows:
         raise BacktestError(f"{path}: no rows")
-    return Series(path.stem, fieldnames, rows, times, values if counts else None)
+    return series
 
 
-def _read_jsonl(path: Path, handle: Any) -> Series:
+def _read_csv(path: Path, handle: IO[str]) -> Series:
+    try:
+        header, reader = csv_rows(handle, ("timestamp",))
+    except HeaderError as exc:
+        raise BacktestError(f"{path}: {exc}, expected a timestamp column") from exc
+    except csv.Error as exc:
+        raise BacktestError(f"{path}:1: unreadable CSV header ({exc})") from exc
+    ti, vi = header.find("timestamp"), header.find("value")
+    if ti is None:
+        raise BacktestError(
+            f"{path}: missing column timestamp (header {header.names[:8]}, "
+            f"delimiter {header.delimiter!r})"
+        )
+    names = header.names
+    rows: list[dict[str, Any]] = []
+    times, values = [], []
+    try:
+        for record in reader:
+            if not record or all(not c.strip() for c in record):
+                continue  # a blank line is not a row
+            line = reader.line_num
+            if len(record) != len(names):
+                raise BacktestError(
+                    f"{path}:{line}: {len(record)} fields where the header has {len(names)}"
+                )
+            times.append(_time(path, line, record[ti]))
+            rows.append(dict(zip(names, record, strict=True)))
+            if vi is not None:
+                values.append(_count(path, line, record[vi]))
+    except csv.Error as exc:
+        raise BacktestError(f"{path}:{reader.line_num}: not CSV ({exc})") from exc
+    return Series(path.stem, names, rows, times, values if vi is not None else None)
+
+
+def _count(path: Path, line: int, raw: str) -> float:
+    try:
+        v = float(raw)
+    except (TypeError, ValueError) as exc:
+        raise BacktestError(f"{path}:{line}: bad value {raw!r}") from exc
+    if v < 0 or not math.isfinite(v):
+        raise BacktestError(f"{path}:{line}: value must be a finite count >= 0")
+    return v
+
+
+def _read_jsonl(path: Path, handle: IO[str]) -> Series:
     rows: list[dict[str, Any]] = []
     times = []
-    for line, text in enumerate(handle, start=1):
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise BacktestError(f"{path}:{line}: not JSON") from exc
-        if not isinstance(row, dict) or "created_at" not in row:
+    for line, row in json_records(handle):
+        if isinstance(row, BadRecord):
+            raise BacktestError(f"{path}:{line}: {row.detail}")
+        stamp = get_field(row, "created_at") if isinstance(row, dict) else None
+        if stamp is None:
             raise BacktestError(f"{path}:{line}: expected an object with created_at")
-        times.append(_time(path, line, row["created_at"]))
-        rows.append(row)
-    if not rows:
-        raise BacktestError(f"{path}: no rows")
+        times.append(_time(path, line, stamp))
+        rows.append(row)  # type: ignore[arg-type]  # a dict: get_field() found created_at in it
     return Series(path.stem, [], rows, times, None, jsonl=True)
 
 
@@ -219,18 +241,32 @@ def run_mentions(series: Series, detector: SeriesDetector, lateness: float) -> R
 
 
 def write_scores(path: Path, series: Series, run: Run) -> None:
-    """The input rows (all columns or fields) plus ``anomaly_score`` and ``alert``."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        if series.jsonl:
-            for row, score, alert in zip(series.rows, run.scores, run.alerts, strict=True):
-                out = {**row, "anomaly_score": score, "alert": alert}
-                handle.write(json.dumps(out, ensure_ascii=False) + "\n")
-            return
-        extra = [c for c in ("anomaly_score", "alert") if c not in series.fieldnames]
-        writer = csv.DictWriter(handle, fieldnames=series.fieldnames + extra)
-        writer.writeheader()
+    """The input rows (all columns or fields) plus ``anomaly_score`` and ``alert``, written to a
+    temporary file renamed into place, so an interrupted run leaves no complete-looking output."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BacktestError(f"{path}: cannot write ({exc.strerror})") from exc
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        with tmp.open("w", newline="", encoding="utf-8") as handle:
+            _write_rows(handle, series, run)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_rows(handle: IO[str], series: Series, run: Run) -> None:
+    if series.jsonl:
         for row, score, alert in zip(series.rows, run.scores, run.alerts, strict=True):
-            writer.writerow({**row, "anomaly_score": repr(score), "alert": alert})
+            out = {**row, "anomaly_score": score, "alert": alert}
+            handle.write(json.dumps(out, ensure_ascii=False) + "\n")
+        return
+    extra = [c for c in ("anomaly_score", "alert") if c not in series.fieldnames]
+    writer = csv.DictWriter(handle, fieldnames=series.fieldnames + extra)
+    writer.writeheader()
+    for row, score, alert in zip(series.rows, run.scores, run.alerts, strict=True):
+        writer.writerow({**row, "anomaly_score": repr(score), "alert": alert})
 
 
 # ---------------------------------------------------------------------------------------- command
@@ -238,9 +274,9 @@ def write_scores(path: Path, series: Series, run: Run) -> None:
 
 def _inputs(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", *JSONL_SUFFIXES))
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in INPUT_SUFFIXES)
         if not files:
-            raise BacktestError(f"{path}: no .csv or .jsonl files in this folder")
+            raise BacktestError(f"{path}: no .csv, .tsv or .jsonl files in this folder")
         return files
     return [path]
 

@@ -67,15 +67,17 @@ JSONL = (
 def test_jsonl_rows_classified_bad_rows_skipped_and_counted(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text(JSONL, encoding="utf-8")
-    src.write_bytes(src.read_bytes() + b'{"text": "caf\xe9 bad bytes"}\n')  # not UTF-8
+    src.write_bytes(src.read_bytes() + b'{"text": "caf\xe9 latin-1"}\n')  # one Windows-1252 line
     dest = tmp_path / "out.jsonl"
     clf = KeywordClassifier()
     lines_seen: list[int] = []
     summary = classify_file(src, dest, clf, batch_size=2, on_progress=lines_seen.append)
 
     out = [json.loads(line) for line in dest.read_text(encoding="utf-8").splitlines()]
-    assert [r["line"] for r in out] == [1, 6, 10]
-    assert [r["id"] for r in out] == ["a1", "7", None]
+    assert [r["line"] for r in out] == [1, 6, 10, 11]
+    assert [r["id"] for r in out] == ["a1", "7", None, None]
+    # the UTF-8 lines stay UTF-8 and the stray Latin-1 line is read as such, not skipped
+    assert [r["text"] for r in out[2:]] == ["réunion au congrès", "café latin-1"]
     assert out[0]["topics"] == ["pricing"] and out[0]["scores"]["pricing"] == 0.9
     assert out[1]["topics"] == ["adverse_event"] and out[1]["stance"] == "critical"
     assert out[2]["topics"] == ["other"] and out[2]["lang"] == "fr"
@@ -89,23 +91,22 @@ def test_jsonl_rows_classified_bad_rows_skipped_and_counted(tmp_path: Path) -> N
         "stance_scores",
         "lang",
     }
-    assert summary.classified == 3
+    assert summary.classified == 4
     assert dict(summary.skipped) == {
         "empty_text": 2,
         "bad_json": 1,
         "not_object": 1,
         "missing_text": 1,
         "bad_text": 1,
-        "bad_encoding": 1,
     }
     assert [(s.line, s.kind) for s in summary.reported][:3] == [
         (2, "empty_text"),
         (3, "bad_json"),
         (5, "not_object"),
     ]
-    assert [len(b) for b in clf.batches] == [2, 1]  # batched, and no bad row reached the model
-    assert lines_seen == [6, 10]
-    assert describe(summary)[0] == "classified 3 rows, skipped 7"
+    assert [len(b) for b in clf.batches] == [2, 2]  # batched, and no bad row reached the model
+    assert lines_seen == [6, 11]
+    assert describe(summary)[0] == "classified 4 rows, skipped 6"
 
 
 CSV_TEXT = (
@@ -173,7 +174,7 @@ def test_a_byte_order_mark_is_not_part_of_the_header_or_the_first_row(tmp_path: 
     [
         ("in.csv", "id,body\n1,hello\n", "no 'text' column"),
         ("in.csv", "", "empty file"),
-        ("in.txt", "text\nhello\n", "cannot tell the format"),
+        ("in.csv", "text\n", "no usable rows"),
     ],
 )
 def test_unusable_files_fail_clearly_and_leave_no_output(
@@ -186,13 +187,13 @@ def test_unusable_files_fail_clearly_and_leave_no_output(
     assert not any(p.name.endswith(("out.jsonl", ".partial")) for p in tmp_path.iterdir())
 
 
-def test_only_bad_rows_gives_an_empty_output_not_a_crash(tmp_path: Path) -> None:
+def test_only_bad_rows_stops_with_the_reasons_and_writes_nothing(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": ""}\nnope\n', encoding="utf-8")
     clf = KeywordClassifier()
-    summary = classify_file(src, tmp_path / "out.jsonl", clf)
-    assert summary.classified == 0 and summary.skipped_total == 2
-    assert (tmp_path / "out.jsonl").read_text() == "" and clf.batches == []
+    with pytest.raises(InputFormatError, match=r"no usable rows.*bad_json=1, empty_text=1"):
+        classify_file(src, tmp_path / "out.jsonl", clf)
+    assert not (tmp_path / "out.jsonl").exists() and clf.batches == []
 
 
 def test_cli_reports_skips_and_prints_a_json_summary(
