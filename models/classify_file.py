@@ -301,10 +301,14 @@ def classify_file(
                 flush(out)
         flush(out)
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.partial")
     try:
-        with tmp.open("w", encoding="utf-8", newline="") as fo, open_text(source) as ft:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fo = tmp.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InputFormatError(f"{dest}: cannot write ({exc.strerror})") from exc
+    try:
+        with fo, open_text(source) as ft:
             sink = make_writer(fo, fout)
             consume(read_jsonl(ft) if fin == "jsonl" else read_csv(ft, source), sink)
         if summary.classified == 0:

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from models.corpus import DEFAULT_CORPUS
+from pipeline.cli_options import not_a_stream
 
 
 def _echo_progress(message: str) -> None:
@@ -122,6 +123,7 @@ def build_cmd(
 @click.option(
     "--input",
     "source",
+    callback=not_a_stream,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     help="Any labelled CSV/JSONL (`text`, `topics`, optional `lang`, `stance`, `id`, `area`); "
@@ -404,6 +406,7 @@ def _broker_pass(
 @click.option(
     "--input",
     "source",
+    callback=not_a_stream,
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV with a `text` column, or JSONL with a `text` field (an `id` is carried over).",
@@ -411,6 +414,7 @@ def _broker_pass(
 @click.option(
     "--output",
     "dest",
+    callback=not_a_stream,
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write results; .csv or .jsonl (written atomically).",

@@ -32,3 +32,11 @@ def require_kafka_login(command: str, bootstrap: str) -> None:
     except KafkaLoginFailed as exc:
         click.echo(f"tocsin {command}: {exc}", err=True)
         sys.exit(EXIT_KAFKA_LOGIN)
+
+
+def not_a_stream(_ctx: click.Context, _param: click.Parameter, value: object) -> object:
+    """Refuse ``-`` for a file option: the file commands read their input twice (encoding, then
+    rows) and print their summary on stdout, so neither end can be a stream."""
+    if value is not None and str(value) == "-":
+        raise click.BadParameter("'-' (standard input/output) is not supported; give a file path")
+    return value

@@ -40,7 +40,8 @@ TocsinError
 ``AckRejected``, ``SilenceError`` and ``UnsafeRegex`` are also ``ValueError``\s, which their callers
 catch. The classifier's errors (``models/``) join the tree too, keeping their built-in bases:
 ``BackboneError`` (RuntimeError), ``ArtefactsMissingError`` (FileNotFoundError), ``InputFormatError``,
-``CorpusError`` and ``TaxonomyError`` (ValueError).
+``CorpusError`` and ``TaxonomyError`` (ValueError). The file commands' shared reader raises
+``HeaderError`` [tabular] (ValueError) when an input file has no header line.
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
+from pipeline.errors import TocsinError
+
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")
 DELIMITERS = (",", ";", "\t", "|")
@@ -131,7 +133,7 @@ class Header:
         return out
 
 
-class HeaderError(ValueError):
+class HeaderError(TocsinError, ValueError):
     """The file has no header line (it is empty or blank)."""
 
 

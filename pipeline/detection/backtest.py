@@ -36,6 +36,7 @@ from typing import IO, Any
 
 import click
 
+from pipeline.cli_options import not_a_stream
 from pipeline.detection.config import (
     DEFAULT_SENSITIVITY,
     SENSITIVITY_LEVELS,
@@ -320,6 +321,7 @@ def _run(
 @click.option(
     "--input",
     "input_path",
+    callback=not_a_stream,
     required=True,
     type=click.Path(exists=True, path_type=Path),
     help="Counts CSV (timestamp,value), mention CSV (timestamp) or mention JSONL (created_at), "
@@ -328,6 +330,7 @@ def _run(
 @click.option(
     "--output",
     "output_path",
+    callback=not_a_stream,
     type=click.Path(path_type=Path),
     help="Where to write the rows with anomaly_score and alert (a folder if --input is one).",
 )

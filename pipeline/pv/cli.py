@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from pipeline.cli_options import not_a_stream
 from pipeline.pv.export import cases_cli
 from pipeline.pv.triage import AUTHOR_FIELDS, DEFAULT_BRANDS
 
@@ -22,6 +23,7 @@ def pv() -> None:
 @click.option(
     "--input",
     "source",
+    callback=not_a_stream,
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV with a `text` column, or JSONL with a `text` field; other columns/fields are kept. "
@@ -30,6 +32,7 @@ def pv() -> None:
 @click.option(
     "--output",
     "dest",
+    callback=not_a_stream,
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write results; .csv or .jsonl (written atomically). In CSV the `case` column "
