@@ -63,13 +63,13 @@ def test_a_field_longer_than_csvs_default_limit_is_read(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_windows_1252_bytes_are_read_as_such_not_replaced(tmp_path: Path, command: str) -> None:
-    rows = [["1", "café – “prix” naïf"], ["2", "réunion"]]
+    rows = [["1", "café \u2013 “prix” naïf"], ["2", "réunion"]]
     latin = csv_bytes(["id", "text"], rows[:1], encoding="cp1252")
     utf8_line = "2,réunion\n".encode()  # a UTF-8 line after it stays UTF-8
     result = _run(tmp_path, command, "in.csv", latin + utf8_line)
     assert result.exit_code == 0, result.output
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text("utf-8").splitlines()]
-    assert [r["text"] for r in out] == ["café – “prix” naïf", "réunion"]
+    assert [r["text"] for r in out] == ["café \u2013 “prix” naïf", "réunion"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
