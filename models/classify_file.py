@@ -26,8 +26,11 @@ from models.classifier import MentionClassifier, Prediction
 from pipeline.errors import TocsinError
 from pipeline.tabular import (
     BadRecord,
+    FileUnreadable,
     HeaderError,
     csv_rows,
+    detect_encoding,
+    fit_record,
     get_field,
     json_records,
     open_text,
@@ -166,6 +169,7 @@ def read_csv(f: IO[str], source: Path) -> Iterator[Row | Skip]:
             if record:
                 yield Skip(start, "empty_text", "all fields are empty")
             continue
+        record = fit_record(record, len(names))
         if len(record) != len(names):
             yield Skip(
                 start, "bad_fields", f"{len(record)} fields where the header has {len(names)}"
@@ -273,7 +277,11 @@ def classify_file(
     make_writer = writer or _Writer
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    fin = sniff_format(source, in_format)
+    try:
+        detect_encoding(source)  # a workbook or an archive is refused before anything is written
+        fin = sniff_format(source, in_format)
+    except FileUnreadable as exc:
+        raise InputFormatError(str(exc)) from exc
     fout = file_format(dest, out_format)
     summary = Summary()
     batch: list[Row] = []

@@ -16,8 +16,10 @@ from typing import IO
 from pipeline.errors import TocsinError
 from pipeline.tabular import (
     BadRecord,
+    FileUnreadable,
     HeaderError,
     csv_rows,
+    fit_record,
     get_field,
     json_records,
     open_text,
@@ -208,6 +210,7 @@ def _labelled_csv(f: IO[str], path: Path) -> list[LabelledRow]:
         for rec in reader:
             if not rec or all(not c.strip() for c in rec):
                 continue
+            rec = fit_record(rec, len(names))
             if len(rec) != len(names):
                 raise CorpusError(
                     f"{path}:{reader.line_num}: {len(rec)} fields where the header has {len(names)}"
@@ -223,8 +226,13 @@ def load_labelled(path: Path) -> list[LabelledRow]:
     field; encodings, delimiters and header spellings as :mod:`pipeline.tabular` reads them."""
     if not path.is_file():
         raise FileNotFoundError(f"labelled file not found: {path}")
-    with open_text(path) as f:
-        if sniff_format(path) == "csv":
+    try:
+        handle = open_text(path)
+        fmt = sniff_format(path)
+    except FileUnreadable as exc:
+        raise CorpusError(str(exc)) from exc
+    with handle as f:
+        if fmt == "csv":
             out = _labelled_csv(f, path)
         else:
             out = []

@@ -41,7 +41,8 @@ TocsinError
 catch. The classifier's errors (``models/``) join the tree too, keeping their built-in bases:
 ``BackboneError`` (RuntimeError), ``ArtefactsMissingError`` (FileNotFoundError), ``InputFormatError``,
 ``CorpusError`` and ``TaxonomyError`` (ValueError). The file commands' shared reader raises
-``HeaderError`` [tabular] (ValueError) when an input file has no header line.
+``FileUnreadable`` [tabular] (ValueError; its ``HeaderError`` when there is no header line) when
+an input file is not a table it reads.
 """
 
 from __future__ import annotations

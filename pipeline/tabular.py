@@ -7,13 +7,15 @@ Accepted, whatever the command:
 * encodings: UTF-8 (with or without a byte-order mark), UTF-16/32 with a byte-order mark (Excel's
   "Unicode text"), UTF-16 without one (detected by its NUL bytes); bytes that are not UTF-8
   (a Latin-1 or Windows-1252 export, or one such line in a UTF-8 file) are read as Windows-1252;
-* CSV: any line ending; ``,`` ``;`` tab or ``|`` as the delimiter (chosen from the header line);
+* CSV: any line ending; ``,`` ``;`` tab or ``|`` as the delimiter (chosen from the header line,
+  or Excel's ``sep=;`` line); empty fields past the header's width (a trailing delimiter) dropped;
   quoted fields with embedded newlines and delimiters; fields up to the size of the file; header
   names matched after trimming spaces and ignoring case (``" Text "`` is ``text``);
 * JSON: JSON Lines (blank lines ignored) or one JSON array of objects (``[{...}, {...}]``),
   whatever the suffix says (an array is read whole: its memory grows with the file).
 
-``-`` (stdin) is not an input: the commands need a file they can read twice (encoding, then rows).
+Binary files (an Excel workbook, a zip, gzip or Parquet file) are refused with what they look
+like. ``-`` (stdin) is not an input: the commands need a file they can read twice (encoding, then rows).
 """
 
 from __future__ import annotations
@@ -41,11 +43,33 @@ _CP1252_HOLES = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
 _FALLBACK = "tocsin-cp1252-fallback"
 
 
+#: Leading bytes of files that are not text, and what to do instead.
+_BINARY = (
+    (b"PK\x03\x04", "a zip archive or an Excel workbook (.xlsx): save the sheet as CSV"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls): save the sheet as CSV"),
+    (b"\x1f\x8b", "gzip-compressed: decompress it first"),
+    (b"PAR1", "a Parquet file: export it as CSV or JSON Lines"),
+)
+
+
+class FileUnreadable(TocsinError, ValueError):
+    """The file is not a table these commands read: binary (a workbook, an archive) or with no
+    header line; the message says which and what to do."""
+
+
+class HeaderError(FileUnreadable):
+    """The file has no header line (it is empty or blank)."""
+
+
 def detect_encoding(path: Path) -> str:
     """The codec to read ``path`` with: from its byte-order mark, else UTF-16 by its NUL bytes,
-    else UTF-8 (read with :func:`open_text`'s Windows-1252 fallback for bytes that are not)."""
+    else UTF-8 (read with :func:`open_text`'s Windows-1252 fallback for bytes that are not).
+    Raises :class:`FileUnreadable` for a binary file."""
     with path.open("rb") as f:
         head = f.read(4)
+    for magic, what in _BINARY:
+        if head.startswith(magic):
+            raise FileUnreadable(f"{path}: not a text file, {what}")
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
@@ -133,10 +157,6 @@ class Header:
         return out
 
 
-class HeaderError(TocsinError, ValueError):
-    """The file has no header line (it is empty or blank)."""
-
-
 def csv_rows(f: IO[str], wanted: Sequence[str] = ()) -> tuple[Header, Any]:
     """The header and the ``csv.reader`` of the records after it (its ``line_num`` counts lines).
 
@@ -150,7 +170,11 @@ def csv_rows(f: IO[str], wanted: Sequence[str] = ()) -> tuple[Header, Any]:
         first = f.readline()
     if not first:
         raise HeaderError("empty file, no header line")
-    delimiter = _pick_delimiter(first, wanted)
+    if first.lower().startswith("sep=") and len(first.strip()) == 5:
+        # Excel's own hint line ("sep=;"): it names the delimiter and is not the header
+        delimiter, first = first.strip()[4], f.readline()
+    else:
+        delimiter = _pick_delimiter(first, wanted)
     reader = csv.reader(chain([first], f), delimiter=delimiter)
     names = [h.strip().lstrip("\ufeff").strip() for h in next(reader)]
     return Header(names, delimiter), reader
@@ -169,6 +193,14 @@ def _pick_delimiter(line: str, wanted: Sequence[str]) -> str:
         if len(cells) > best_n:
             best, best_n = d, len(cells)
     return best
+
+
+def fit_record(record: list[str], width: int) -> list[str]:
+    """``record`` without the empty fields past the header's ``width`` (a trailing delimiter on
+    every row, as some exports write); a record of another width is returned as is."""
+    if len(record) > width and not any(c.strip() for c in record[width:]):
+        return record[:width]
+    return record
 
 
 # ---------------------------------------------------------------------------------------- JSON
@@ -224,7 +256,8 @@ def parse_timestamp(raw: object) -> datetime:
     """A timestamp as exports write them, as an aware UTC datetime (naive means UTC).
 
     ISO-8601 (``Z``, offsets, with or without seconds, ``T`` or a space: NAB's
-    ``YYYY-MM-DD HH:MM:SS``); Unix epoch seconds, milliseconds or microseconds (by magnitude);
+    ``YYYY-MM-DD HH:MM:SS``; a trailing `` UTC``); Unix epoch seconds, milliseconds or
+    microseconds (by magnitude);
     Twitter's ``Wed Oct 10 20:19:24 +0000 2018``; RFC 2822 (``Wed, 10 Oct 2018 20:19:24 +0000``).
     Raises ``ValueError`` otherwise.
     """
@@ -243,6 +276,9 @@ def parse_timestamp(raw: object) -> datetime:
 
 def _parse_text_time(text: str) -> datetime:
     value: datetime | None = None
+    for zone in (" UTC", " GMT"):  # BigQuery and database exports: "2024-03-04 10:00:00 UTC"
+        if text.upper().endswith(zone):
+            text = text[: -len(zone)] + "+00:00"
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:

@@ -52,8 +52,10 @@ from pipeline.detection.scoring import SeriesScore, Window, load_labels, score_s
 from pipeline.errors import TocsinError
 from pipeline.tabular import (
     BadRecord,
+    FileUnreadable,
     HeaderError,
     csv_rows,
+    fit_record,
     get_field,
     json_records,
     open_text,
@@ -107,6 +109,8 @@ def read_series(path: Path) -> Series:
         jsonl = sniff_format(path) == "jsonl"
     except OSError as exc:
         raise BacktestError(f"{path}: cannot read ({exc.strerror})") from exc
+    except FileUnreadable as exc:
+        raise BacktestError(str(exc)) from exc
     with handle:
         series = _read_jsonl(path, handle) if jsonl else _read_csv(path, handle)
     if not series.rows:
@@ -135,6 +139,7 @@ def _read_csv(path: Path, handle: IO[str]) -> Series:
             if not record or all(not c.strip() for c in record):
                 continue  # a blank line is not a row
             line = reader.line_num
+            record = fit_record(record, len(names))
             if len(record) != len(names):
                 raise BacktestError(
                     f"{path}:{line}: {len(record)} fields where the header has {len(names)}"

@@ -79,6 +79,7 @@ STAMPS: dict[str, Callable[[datetime], str]] = {
     "epoch milliseconds": lambda t: str(int(t.timestamp() * 1000)),
     "twitter created_at": lambda t: t.strftime("%a %b %d %H:%M:%S +0000 %Y"),
     "rfc 2822": lambda t: t.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+    "bigquery (... UTC)": lambda t: t.strftime("%Y-%m-%d %H:%M:%S UTC"),
 }
 
 
@@ -132,6 +133,7 @@ def test_unsorted_mentions_are_sorted_and_written_back_in_input_order(tmp_path: 
     ("name", "data", "message"),
     [
         ("in.csv", b"", "empty file"),
+        ("in.xlsx", b"PK\x03\x04rest-of-a-workbook", "save the sheet as CSV"),
         ("in.csv", b"timestamp,value\n", "no rows"),
         ("in.csv", b"time,value\n2024-03-04,3\n", "missing column timestamp"),
         ("in.csv", b"timestamp,value\n2024-03-04T00:00Z,3\n\x1a\n", ":3: 1 fields where"),

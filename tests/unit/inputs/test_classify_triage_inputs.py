@@ -77,6 +77,7 @@ def test_windows_1252_bytes_are_read_as_such_not_replaced(tmp_path: Path, comman
     ("name", "data", "message"),
     [
         ("in.csv", b"", "empty file"),
+        ("in.xlsx", b"PK\x03\x04rest-of-a-workbook", "save the sheet as CSV"),
         ("in.csv", b"id,text\n", "no usable rows"),
         ("in.csv", b"id,body\n1,hi\n", "no 'text' column"),
         ("in.jsonl", b'{"text": null}\n{"text": 5}\n{"id": 1}\n', "no usable rows (3 skipped"),

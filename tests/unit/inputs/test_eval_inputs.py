@@ -45,6 +45,7 @@ def test_windows_1252_bytes_are_read_as_such(tmp_path: Path) -> None:
     ("name", "data", "message"),
     [
         ("in.csv", b"", "needs `text` and `topics` columns"),
+        ("in.xlsx", b"PK\x03\x04rest-of-a-workbook", "save the sheet as CSV"),
         ("in.csv", b"text,topics\n", "no examples"),
         ("in.csv", b"text;labels\nhi;pricing\n", "needs `text` and `topics` columns"),
         ("in.csv", b"text,topics\nhi,pricing\n\x1a\n", ":3: 1 fields where the header has 2"),

@@ -62,6 +62,10 @@ READABLE: dict[str, Variant] = {
         ".csv", lambda h, r: csv_bytes([f" {c.title()} " for c in h], r)
     ),
     "blank lines": Variant(".csv", lambda h, r: csv_bytes(h, r, newline="\n\n") + b"\n \n"),
+    "excel sep= line": Variant(".csv", lambda h, r: b"sep=;\r\n" + csv_bytes(h, r, delimiter=";")),
+    "trailing delimiter on every row": Variant(
+        ".csv", lambda h, r: csv_bytes(h, [[*row, ""] for row in r])
+    ),
     "jsonl with blank lines": Variant(".jsonl", lambda h, r: _json_lines(h, r, "utf-8")),
     "jsonl utf-16": Variant(".jsonl", lambda h, r: _json_lines(h, r, "utf-16")),
     "json array in .json": Variant(".json", _json_array),
