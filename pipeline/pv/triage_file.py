@@ -26,14 +26,16 @@ from typing import IO, Any
 from models.classifier import MentionClassifier, Prediction
 from models.classify_file import Row, Summary, classify_file, csv_header, csv_values, result_row
 from pipeline.pv.triage import AUTHOR_FIELDS, Triage
+from pipeline.tabular import get_field
 
 RESULT_KEYS = ("line", "id", "text", "topics", "scores", "stance", "stance_scores", "lang")
 
 
 def author_of(fields: dict[str, Any]) -> str | None:
-    """The first non-empty author field of an input row (see :data:`AUTHOR_FIELDS`)."""
+    """The first non-empty author field of an input row (see :data:`AUTHOR_FIELDS`), its name
+    matched ignoring case and spaces as the ``text`` column is (``Author``, `` user_name ``)."""
     for name in AUTHOR_FIELDS:
-        value = fields.get(name)
+        value = get_field(fields, name)
         if value is not None and str(value).strip():
             return str(value)
     return None

@@ -51,6 +51,8 @@ def test_every_variant_reads_as_the_plain_csv(tmp_path: Path, command: str, vari
     assert [r["id"] for r in out] == ["1", "2", "3"]
     if command == "pv triage":  # the other columns are kept, under their header's spelling
         assert [r.get("author", r.get("Author")) for r in out] == ["@a", "@b", ""]
+        # and an `Author` column still names the reporter
+        assert [r["case"]["criteria"]["reporter"] for r in out] == [True, True, False]
 
 
 def test_a_field_longer_than_csvs_default_limit_is_read(tmp_path: Path) -> None:
