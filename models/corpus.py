@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -154,6 +155,20 @@ class LabelledRow:
     split_group: str | None = None
 
 
+def _topic_ids(cell: str) -> list[str]:
+    """Topic ids from a CSV cell: ``pricing;boycott`` as documented, and the spellings other
+    tools export (``pricing, boycott``, ``pricing|boycott``, ``["pricing", "boycott"]``)."""
+    text = cell.strip()
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = None
+        if isinstance(value, list):
+            return [str(t).strip().casefold() for t in value if str(t).strip()]
+    return [t.strip().casefold() for t in re.split(r"[;,|]", text) if t.strip()]
+
+
 def _row_from(obj: object, path: Path, line: int) -> LabelledRow:
     if not isinstance(obj, dict):
         raise CorpusError(f"{path}:{line}: expected a JSON object")
@@ -161,8 +176,8 @@ def _row_from(obj: object, path: Path, line: int) -> LabelledRow:
     if not isinstance(text, str) or not text.strip():
         raise _field_error(path, line, "text", "must be a non-empty string")
     topics = obj.get("topics")
-    if isinstance(topics, str):  # CSV: ids joined by ';'
-        topics = [t.strip() for t in topics.split(";") if t.strip()]
+    if isinstance(topics, str):  # CSV: ids joined by ';' (or ',' or '|', or a JSON list)
+        topics = _topic_ids(topics)
     if (
         not isinstance(topics, list)
         or not topics

@@ -64,3 +64,18 @@ def test_unusable_files_are_refused_with_file_and_line(
     src.write_bytes(data)
     with pytest.raises(CorpusError, match=message.replace("(", r"\(")):
         load_labelled(src)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "adverse_event;pricing",
+        "adverse_event, pricing",
+        "Adverse_Event|Pricing",
+        '["adverse_event", "pricing"]',
+    ],
+)
+def test_topics_cell_spellings_of_other_tools(tmp_path: Path, cell: str) -> None:
+    src = tmp_path / "in.csv"
+    src.write_bytes(csv_bytes(["text", "topics"], [["prix et effets", cell]]))
+    assert [r.topics for r in load_labelled(src)] == [("adverse_event", "pricing")]
