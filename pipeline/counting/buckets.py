@@ -4,8 +4,10 @@ Counting is by *event* time (when the mention was posted), not arrival time, so 
 consumer or a restarted worker counts the same buckets. Each brand's open buckets live in a
 changelog-backed table keyed by brand (the stream's key, so state and stream share a partition).
 A bucket closes once the brand's watermark (latest event time seen) passes its end plus the allowed
-lateness; it is then emitted for *every* watched topic, zeros included, because a detector must see
-quiet buckets to learn what quiet looks like. A mention later than that is counted as late.
+lateness, and so has every active ``mentions.raw`` partition feeding the brand's partition
+(:mod:`pipeline.counting.watermarks`); it is then emitted for *every* watched topic, zeros included,
+because a detector must see quiet buckets to learn what quiet looks like. A mention later than that
+is counted as late.
 
 Counting is exactly-once although delivery is at-least-once: a worker killed before it commits
 re-sends what it had already passed on (ingest re-sends mentions, classify re-classifies them), and
