@@ -235,11 +235,6 @@ def partition_clock(partition: int) -> PartitionClock:
     return clock
 
 
-def raw_limit(clock: PartitionClock, now: float) -> int | None:
-    """The event time the partition's active raw partitions have all reached (None: no hold)."""
-    return clock.raw.low(now, services.settings().raw_idle_after_s)
-
-
 def is_held(state: dict[str, Any], limit: int | None, width: int, lateness: int) -> bool:
     """True when the brand's own watermark would close a bucket that ``limit`` keeps open."""
     if limit is None or "wm" not in state or state.get("closed") is None:
@@ -414,7 +409,7 @@ async def count_event(
     clock = partition_clock(partition)
     now = time.monotonic()
     note_raw_position(clock, state, item.mention, now)
-    limit = raw_limit(clock, now)
+    limit = clock.raw.low(now, cfg.raw_idle_after_s)  # None: every raw partition is idle
     if already_counted(state, item.mention):
         metrics.recounts_skipped.inc()
         states.put(brand, partition, state)
