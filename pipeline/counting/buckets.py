@@ -41,7 +41,7 @@ from faust.types import EventT
 from pipeline import services
 from pipeline.counting.cells import bucket_of
 from pipeline.counting.judge import Detectors, judge_closed, judge_filling
-from pipeline.counting.watermarks import RawWatermarks, closable_through, note_raw_time
+from pipeline.counting.watermarks import RawWatermarks, closable_through
 from pipeline.detection.mentions import count_minute
 from pipeline.records import HEALTH_FLAG, HEALTH_TOPIC, Bucket, ClassifiedMention, Mention
 from pipeline.tables import open_buckets
@@ -237,7 +237,7 @@ def partition_clock(partition: int) -> PartitionClock:
 
 def is_held(state: dict[str, Any], limit: int | None, width: int, lateness: int) -> bool:
     """True when the brand's own watermark would close a bucket that ``limit`` keeps open."""
-    if limit is None or "wm" not in state or state.get("closed") is None:
+    if limit is None or "wm" not in state or state.get("closed") is None or limit >= state["wm"]:
         return False
     own = closable_through(int(state["wm"]), width, lateness)
     return own > max(int(state["closed"]), closable_through(limit, width, lateness))
@@ -278,9 +278,13 @@ class BatchStates:
 
     def store(self) -> None:
         """Write every state put since the last store, then start the next batch empty."""
+        clocks = partition_clocks()
         for brand, partition in self._partitions.items():
             state = self._states[brand]
             self.detectors.save_into(brand, state)
+            clock = clocks.get(partition)
+            if clock is not None and clock.raw.times:
+                state["rt"] = clock.raw.stored()  # what a restarted worker waits for
             open_buckets.send_changelog(partition, brand, state)
             open_buckets.data[brand] = state
         self._states.clear()
@@ -357,14 +361,17 @@ async def sweep_quiet_brands(
 
 
 async def release_held(
-    partition: int, topics: tuple[str, ...], states: BatchStates, limit: int | None
+    clock: PartitionClock,
+    partition: int,
+    topics: tuple[str, ...],
+    states: BatchStates,
+    limit: int | None,
 ) -> int:
     """Close what the partition's held brands may close now that its raw partitions moved on.
 
     A held brand's bucket would otherwise wait for the brand's own next mention. Runs once per
     closable bucket of ``limit`` (and whenever every raw partition is idle).
     """
-    clock = partition_clocks()[partition]
     if not clock.held:
         return 0
     cfg = services.settings()
@@ -385,17 +392,6 @@ async def release_held(
     return closed
 
 
-def note_raw_position(
-    clock: PartitionClock, state: dict[str, Any], mention: Mention, now: float
-) -> None:
-    """Move the mention's raw partition's event time on, on the clock and in the brand's state."""
-    if mention.raw_partition is None:
-        return  # written by something other than classify: no raw partition to wait for
-    event_s = int(mention.created_at.timestamp())
-    clock.raw.saw(mention.raw_partition, event_s, now)
-    note_raw_time(state, mention.raw_partition, event_s)
-
-
 async def count_event(
     event: EventT[ClassifiedMention], topics: tuple[str, ...], states: BatchStates
 ) -> None:
@@ -408,12 +404,12 @@ async def count_event(
     state = states.get(brand)
     clock = partition_clock(partition)
     now = time.monotonic()
-    note_raw_position(clock, state, item.mention, now)
+    if item.mention.raw_partition is not None:  # None: not written by classify, nothing to wait for
+        clock.raw.saw(item.mention.raw_partition, int(item.mention.created_at.timestamp()), now)
     limit = clock.raw.low(now, cfg.raw_idle_after_s)  # None: every raw partition is idle
     if already_counted(state, item.mention):
         metrics.recounts_skipped.inc()
-        states.put(brand, partition, state)
-        await release_held(partition, topics, states, limit)
+        await release_held(clock, partition, topics, states, limit)
         return
     mark_counted(state, item.mention)
     counted = add_mention(state, item, topics, cfg.bucket_seconds)
@@ -428,5 +424,5 @@ async def count_event(
     if counted:
         await judge_filling(state, item, topics, cfg.bucket_seconds, states.detectors)
     states.put(brand, partition, state)
-    await release_held(partition, topics, states, limit)
+    await release_held(clock, partition, topics, states, limit)
     await sweep_quiet_brands(partition, topics, states, limit)

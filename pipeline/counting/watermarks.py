@@ -19,9 +19,10 @@ they share the raw partition's order), so a small brand's buckets close with its
 progress. Nothing new travels between the stages: the raw position each mention already carries
 for exactly-once counting is all this needs.
 
-Each brand's state keeps the latest event time it saw per raw partition (``rt``) next to its
-counts, so a worker that takes the classified partition over, or restarts, starts from what was
-counted (:meth:`RawWatermarks.restore`) and a lagging raw partition still holds after a restart.
+Each brand's state, when it is written (once per batch), keeps its partition's event time per raw
+partition (``rt``) next to its counts, so a worker that takes the classified partition over, or
+restarts, starts from what was counted (:meth:`RawWatermarks.restore`) and a lagging raw partition
+still holds after a restart.
 """
 
 from __future__ import annotations
@@ -55,17 +56,19 @@ class RawWatermarks:
 
         None when every known raw partition is idle: nothing holds the buckets back.
         """
-        active = [t for p, t in self.times.items() if now - self.heard[p] < idle_after_s]
-        return min(active) if active else None
+        since = now - idle_after_s
+        heard = self.heard
+        low: int | None = None
+        for partition, event_s in self.times.items():
+            if heard[partition] > since and (low is None or event_s < low):
+                low = event_s
+        return low
+
+    def stored(self) -> dict[str, int]:
+        """The event times as a brand's state keeps them (``rt``: JSON object keys are strings)."""
+        return {str(partition): event_s for partition, event_s in self.times.items()}
 
 
 def closable_through(watermark: int, width: int, lateness: int) -> int:
     """The start of the last bucket that ``watermark`` closes (its end plus lateness behind it)."""
     return (watermark - lateness) // width * width - width
-
-
-def note_raw_time(state: dict[str, Any], raw_partition: int, event_s: int) -> None:
-    """Keep in a brand's state the latest event time it counted from ``raw_partition``."""
-    times = state.setdefault("rt", {})
-    key = str(raw_partition)
-    times[key] = max(int(times.get(key, event_s)), event_s)
