@@ -44,7 +44,7 @@ test-faults: setup model  ## fault tests only (each file runs its own broker + w
 	$(PY) -m pytest tests/integration/test_faults_*.py -q -p no:cacheprovider
 
 test: setup model lint  ## the whole suite: lint, types, unit, integration, end-to-end
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider --durations=30
 
 test-rules: setup  ## Prometheus rules: promtool check + unit tests (no server)
 	promtool check rules deploy/prometheus/rules/*.yml

@@ -286,8 +286,12 @@ def main() -> None:
             ),
         }
         search: dict[str, Callable[[], Any]] = {
-            "search, common word": lambda: views.search(store, MentionQuery(text=pick(WORDS))),
-            "search, rare word": lambda: views.search(store, MentionQuery(text=pick(RARE))),
+            "search, common word": lambda: views.search(
+                store, MentionQuery(text=pick(WORDS)), cleared=True
+            ),
+            "search, rare word": lambda: views.search(
+                store, MentionQuery(text=pick(RARE)), cleared=True
+            ),
             "search, word + brand": lambda: views.search(
                 store, MentionQuery(text=pick(WORDS), brand=pick(BRANDS))
             ),

@@ -1,6 +1,7 @@
 """Choose detector settings by leave-one-series-out cross-validation on NAB realTweets dev series.
 
-    python -m bench.nab_cv [--grid JSON] [--profile P] [--calibration] [--nab-dir DIR]
+    python -m bench.nab_cv [--grid JSON] [--profile P[,P...]] [--calibration | --pages]
+                           [--nab-dir DIR]
                            [--scorer nab_score.py]
 
 For every candidate setting in the grid, every series is backtested once (in process, the stream's
@@ -8,7 +9,8 @@ detector); then, for each series left out, the setting with the best NAB score (
 the ``alert`` column at threshold 0.5) on the other four is picked and scored on the one left out.
 Prints the per-fold choice and held-out score, their mean, and the setting chosen most often.
 ``--calibration`` prints instead, for each setting, the share of buckets (and of runs of buckets)
-with p < alpha outside the labelled windows.
+with p < alpha outside the labelled windows; ``--pages`` lists every page of each setting (time,
+observed and expected volume, p, and whether NAB counts it in a window, outside, or not at all).
 NAB's scorer is the shared tool (not part of the product), loaded from its path.
 """
 
@@ -21,6 +23,7 @@ import itertools
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -121,9 +124,70 @@ def calibration(
     )
 
 
+PAGE_HISTORY = (288, 864, 12)
+"""Buckets of history shown beside a page: the day and the three days before it, up to an hour
+before it (the episode's own build-up left out)."""
+
+
+def pages(
+    files: list[Any], data: dict[str, tuple[list[Any], list[float]]], cfg: DetectorConfig
+) -> None:
+    """Every page per series, with where NAB puts it: in window k (and the weight a hit there
+    earns), outside the windows (a false positive, its cost weight) or in the probation rows;
+    and what came before it: the smallest p of the previous day and the largest ratio of
+    observed to expected volume of the previous three days."""
+    day, days, gap = PAGE_HISTORY
+    for f in files:
+        times, values = data[f.name]
+        det = SeriesDetector(cfg)
+        readings = [det.update(t, v) for t, v in zip(times, values, strict=True)]
+        ratios = [v / max(r.expected, 1.0) for v, r in zip(values, readings, strict=True)]
+        print(f.name)
+        for i, r in enumerate(readings):
+            if r.transition != "fired":
+                continue
+            if not f.scorable[i]:
+                where = "probation"
+            elif f.window[i] >= 0:
+                where = f"window {f.window[i]} (weight {f.weight[i]:.2f})"
+            else:
+                where = f"outside (weight {f.weight[i]:.2f})"
+            before_p = min((q.p_value for q in readings[max(0, i - day) : i - gap]), default=1.0)
+            before_x = max(ratios[max(0, i - days) : max(0, i - gap)], default=0.0)
+            print(
+                f"  {times[i]:%Y-%m-%d %H:%M} observed {values[i]:6.0f} expected "
+                f"{r.expected:7.1f} x{ratios[i]:5.1f} p={r.p_value:.1e}  {where}  "
+                f"before: day min p {before_p:.0e}, 3 days max x{before_x:.1f}"
+            )
+
+
 def grid(spec: dict[str, list[Any]]) -> list[dict[str, Any]]:
     keys = list(spec)
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*spec.values())]
+
+
+def loso(
+    candidates: list[dict[str, Any]],
+    names: list[str],
+    prof: str,
+    norm: Callable[[int, list[str], str], float],
+) -> None:
+    """For each series left out, pick the candidate best on the other four under ``prof`` and
+    print its held-out score; then the mean held-out score and the candidate chosen most often."""
+    chosen, held = [], []
+    print(f"leave one series out, profile {prof}:")
+    for out in names:
+        train = [n for n in names if n != out]
+        best = max(range(len(candidates)), key=lambda c: norm(c, train, prof))
+        chosen.append(best)
+        held.append(norm(best, [out], prof))
+        print(
+            f"fold {out}: chose {json.dumps(candidates[best])} "
+            f"train={norm(best, train, prof):.1f} held-out={held[-1]:.1f}"
+        )
+    print(f"mean held-out fold score: {sum(held) / len(held):.1f}")
+    top = Counter(chosen).most_common(1)[0][0]
+    print(f"chosen most often: {json.dumps(candidates[top])}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,12 +195,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nab-dir", type=Path, default=DEFAULT_NAB)
     ap.add_argument("--scorer", type=Path, default=DEFAULT_SCORER)
     ap.add_argument("--grid", type=str, default="{}", help="JSON: field -> list of values")
-    ap.add_argument("--profile", default="standard")
+    ap.add_argument(
+        "--profile",
+        default="standard",
+        help="profile(s) the folds choose by, comma-separated (each gets its own LOSO table)",
+    )
     ap.add_argument(
         "--calibration",
         action="store_true",
         help="print the share of buckets (and of runs) with p < alpha outside the labelled "
         "windows, for each setting in the grid, instead",
+    )
+    ap.add_argument(
+        "--pages",
+        action="store_true",
+        help="list every page of each setting in the grid, with where NAB counts it, instead",
     )
     args = ap.parse_args(argv)
     nab = load_scorer(args.scorer)
@@ -149,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         for cand in candidates:
             print(json.dumps(cand))
             calibration(files, data, replace(DetectorConfig(), **cand))
+        return 0
+    if args.pages:
+        for cand in candidates:
+            print(json.dumps(cand))
+            pages(files, data, replace(DetectorConfig(), **cand))
         return 0
     # raw[c][file] = (raw score, fp count) per profile
     raw: list[dict[str, dict[str, tuple[float, int, int]]]] = []
@@ -182,19 +260,8 @@ def main(argv: list[str] | None = None) -> int:
             + " ".join(f"{n[15:-4]}={norm(c, [n], 'standard'):.0f}" for n in names)
         )
     if len(candidates) > 1:
-        chosen, held = [], []
-        for out in names:
-            train = [n for n in names if n != out]
-            best = max(range(len(candidates)), key=lambda c: norm(c, train, args.profile))
-            chosen.append(best)
-            held.append(norm(best, [out], args.profile))
-            print(
-                f"fold {out}: chose {json.dumps(candidates[best])} "
-                f"train={norm(best, train, args.profile):.1f} held-out={norm(best, [out], args.profile):.1f}"
-            )
-        print(f"mean held-out fold score: {sum(held) / len(held):.1f}")
-        top = Counter(chosen).most_common(1)[0][0]
-        print(f"chosen most often: {json.dumps(candidates[top])}")
+        for prof in args.profile.split(","):
+            loso(candidates, names, prof, norm)
     return 0
 
 

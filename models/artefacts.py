@@ -111,6 +111,9 @@ MODEL_ENV = "TOCSIN_MODEL"
 
 META_FILE = "meta.json"
 HEAD_FILE = "head.npz"
+#: The PV triage heads trained over this artefact's encoder (models/pvbuild.py), copied in by
+#: `tocsin model build` so that an image or a copied folder carries them without the labelled sets.
+PV_HEAD_FILE = "pvhead.npz"
 ONNX_FILE = "model.int8.onnx"
 TOKENIZER_DIR = "tokenizer"
 

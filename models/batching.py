@@ -53,6 +53,7 @@ def classified_record(mention: Mention, prediction: Prediction, version: str) ->
         stance=prediction.stance,
         lang=mention.lang or prediction.lang,
         model_version=version,
+        case_cues=None if prediction.case_cues is None else prediction.case_cues._asdict(),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +21,7 @@ from models.artefacts import (
     HEAD_FILE,
     META_FILE,
     ONNX_FILE,
+    PV_HEAD_FILE,
     TOKENIZER_DIR,
     artefact_key,
     backbone_name,
@@ -36,6 +37,7 @@ from models.corpus import (
 from models.encoder import OnnxEncoder
 from models.head import OTHER, Head
 from models.lang import detect_lang
+from models.pvhead import CaseCues, PvHead
 from models.taxonomy import DEFAULT_TAXONOMY
 from pipeline.errors import TocsinError
 
@@ -55,6 +57,9 @@ class Prediction:
     stance: str
     stance_scores: dict[str, float]
     lang: str
+    #: What the PV triage heads (models/pvhead.py) read in the encoder's sentence embedding,
+    #: computed from the same encoder pass; ``None`` when the classifier has no heads attached.
+    case_cues: CaseCues | None = field(default=None, compare=False)
 
 
 class MentionClassifier(Protocol):
@@ -72,10 +77,14 @@ class ArtefactsMissingError(TocsinError, FileNotFoundError):
 class OnnxMentionClassifier:
     """Encoder (ONNX int8) + numpy head + language heuristic."""
 
-    def __init__(self, encoder: OnnxEncoder, head: Head, version: str) -> None:
+    def __init__(
+        self, encoder: OnnxEncoder, head: Head, version: str, case_heads: PvHead | None = None
+    ) -> None:
         self._encoder = encoder
         self._head = head
         self.version = version
+        #: PV triage heads over the same embedding (models/pvbuild.py attaches them).
+        self.case_heads = case_heads
 
     @property
     def head(self) -> Head:
@@ -88,9 +97,12 @@ class OnnxMentionClassifier:
     def classify(self, texts: Sequence[str]) -> list[Prediction]:
         if not texts:
             return []
-        emb = self._head.features(self._encoder.encode(texts), texts)
+        vectors = self._encoder.encode(texts)
+        emb = self._head.features(vectors, texts)
         topic_p = self._head.topic_proba(emb)
         stance_p = self._head.stance_proba(emb)
+        heads = self.case_heads
+        cues = heads.cues(vectors) if heads is not None else [None] * len(texts)
         topics, stances, thr = self._head.topics, self._head.stances, self._head.thresholds
         out = []
         for i, text in enumerate(texts):
@@ -104,6 +116,7 @@ class OnnxMentionClassifier:
                     stance=stances[int(srow.argmax())],
                     stance_scores={s: float(srow[j]) for j, s in enumerate(stances)},
                     lang=detect_lang(text),
+                    case_cues=cues[i],
                 )
             )
         return out
@@ -153,4 +166,10 @@ def load_classifier(
         prefix=str(meta["prefix"]),
         spin=os.environ.get(SPIN_ENV, "0") == "1",
     )
-    return OnnxMentionClassifier(encoder, Head.load(folder / HEAD_FILE), str(meta["version"]))
+    pv_heads = folder / PV_HEAD_FILE
+    return OnnxMentionClassifier(
+        encoder,
+        Head.load(folder / HEAD_FILE),
+        str(meta["version"]),
+        case_heads=PvHead.load(pv_heads) if pv_heads.is_file() else None,
+    )

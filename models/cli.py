@@ -94,6 +94,14 @@ def build_cmd(
         extra=extra,
         calibrate=calibrate,
     )
+    from models.classifier import load_classifier
+    from models.pvbuild import attach_pv_head, copy_into
+
+    # The PV triage heads over this encoder (cached; built here when absent), copied into the
+    # artefact folder so that an image built from it carries them.
+    heads = attach_pv_head(load_classifier(path), progress=_echo_progress)
+    if heads is not None:
+        copy_into(heads, path)
     click.echo(str(path))
 
 

@@ -61,115 +61,213 @@ class Company:
 # Real public companies and some of their marketed drugs (trade name, INN, area of §10). Build-time
 # data only; the text the model trains on is filled in memory.
 _REAL: tuple[tuple[str, tuple[str, ...], str, tuple[tuple[str, str, str], ...]], ...] = (
-    ("Novo Nordisk", ("Novo",), "NVO", (
-        ("Ozempic", "semaglutide", "diabetes_obesity"),
-        ("Wegovy", "semaglutide", "diabetes_obesity"),
-        ("Tresiba", "insulin degludec", "diabetes_obesity"),
-    )),
-    ("Eli Lilly", ("Lilly",), "LLY", (
-        ("Mounjaro", "tirzepatide", "diabetes_obesity"),
-        ("Trulicity", "dulaglutide", "diabetes_obesity"),
-        ("Taltz", "ixekizumab", "dermatology"),
-        ("Verzenio", "abemaciclib", "oncology"),
-        ("Emgality", "galcanezumab", "neurology"),
-        ("Forteo", "teriparatide", "bone"),
-    )),
-    ("Pfizer", (), "PFE", (
-        ("Eliquis", "apixaban", "cardiovascular"),
-        ("Comirnaty", "tozinameran", "vaccines"),
-        ("Paxlovid", "nirmatrelvir", "infectious"),
-        ("Ibrance", "palbociclib", "oncology"),
-        ("Xeljanz", "tofacitinib", "rheumatology_immunology"),
-    )),
-    ("Merck", ("MSD", "Merck & Co"), "MRK", (
-        ("Keytruda", "pembrolizumab", "oncology"),
-        ("Januvia", "sitagliptin", "diabetes_obesity"),
-        ("Belsomra", "suvorexant", "psychiatry_sleep"),
-        ("Gardasil", "human papillomavirus vaccine", "vaccines"),
-    )),
-    ("AstraZeneca", ("AZ",), "AZN", (
-        ("Farxiga", "dapagliflozin", "cardiovascular"),
-        ("Tagrisso", "osimertinib", "oncology"),
-        ("Fasenra", "benralizumab", "respiratory"),
-        ("Imfinzi", "durvalumab", "oncology"),
-    )),
-    ("Sanofi", ("Sanofi France",), "SNY", (
-        ("Dupixent", "dupilumab", "dermatology"),
-        ("Lantus", "insulin glargine", "diabetes_obesity"),
-        ("Aubagio", "teriflunomide", "neurology"),
-        ("Beyfortus", "nirsevimab", "vaccines"),
-        ("Plavix", "clopidogrel", "cardiovascular"),
-    )),
-    ("GSK", ("GlaxoSmithKline",), "GSK", (
-        ("Shingrix", "recombinant zoster vaccine", "vaccines"),
-        ("Nucala", "mepolizumab", "respiratory"),
-        ("Trelegy", "fluticasone furoate/umeclidinium/vilanterol", "respiratory"),
-        ("Dovato", "dolutegravir/lamivudine", "infectious"),
-    )),
-    ("Novartis", (), "NVS", (
-        ("Entresto", "sacubitril/valsartan", "cardiovascular"),
-        ("Cosentyx", "secukinumab", "rheumatology_immunology"),
-        ("Kisqali", "ribociclib", "oncology"),
-        ("Kesimpta", "ofatumumab", "neurology"),
-    )),
-    ("Roche", ("Genentech",), "RHHBY", (
-        ("Ocrevus", "ocrelizumab", "neurology"),
-        ("Tecentriq", "atezolizumab", "oncology"),
-        ("Xolair", "omalizumab", "respiratory"),
-        ("Evrysdi", "risdiplam", "neurology"),
-    )),
-    ("AbbVie", (), "ABBV", (
-        ("Humira", "adalimumab", "rheumatology_immunology"),
-        ("Skyrizi", "risankizumab", "dermatology"),
-        ("Rinvoq", "upadacitinib", "rheumatology_immunology"),
-        ("Ubrelvy", "ubrogepant", "neurology"),
-    )),
-    ("Bristol Myers Squibb", ("BMS", "Bristol-Myers"), "BMY", (
-        ("Opdivo", "nivolumab", "oncology"),
-        ("Revlimid", "lenalidomide", "oncology"),
-        ("Zeposia", "ozanimod", "neurology"),
-    )),
-    ("Johnson & Johnson", ("J&J", "Janssen"), "JNJ", (
-        ("Stelara", "ustekinumab", "dermatology"),
-        ("Darzalex", "daratumumab", "oncology"),
-        ("Spravato", "esketamine", "psychiatry_sleep"),
-    )),
-    ("Bayer", (), "BAYRY", (
-        ("Xarelto", "rivaroxaban", "cardiovascular"),
-        ("Kerendia", "finerenone", "cardiovascular"),
-        ("Nubeqa", "darolutamide", "oncology"),
-    )),
-    ("Amgen", (), "AMGN", (
-        ("Prolia", "denosumab", "bone"),
-        ("Evenity", "romosozumab", "bone"),
-        ("Repatha", "evolocumab", "cardiovascular"),
-        ("Otezla", "apremilast", "dermatology"),
-    )),
-    ("Gilead", ("Gilead Sciences",), "GILD", (
-        ("Biktarvy", "bictegravir/emtricitabine/tenofovir alafenamide", "infectious"),
-        ("Veklury", "remdesivir", "infectious"),
-        ("Trodelvy", "sacituzumab govitecan", "oncology"),
-    )),
+    (
+        "Novo Nordisk",
+        ("Novo",),
+        "NVO",
+        (
+            ("Ozempic", "semaglutide", "diabetes_obesity"),
+            ("Wegovy", "semaglutide", "diabetes_obesity"),
+            ("Tresiba", "insulin degludec", "diabetes_obesity"),
+        ),
+    ),
+    (
+        "Eli Lilly",
+        ("Lilly",),
+        "LLY",
+        (
+            ("Mounjaro", "tirzepatide", "diabetes_obesity"),
+            ("Trulicity", "dulaglutide", "diabetes_obesity"),
+            ("Taltz", "ixekizumab", "dermatology"),
+            ("Verzenio", "abemaciclib", "oncology"),
+            ("Emgality", "galcanezumab", "neurology"),
+            ("Forteo", "teriparatide", "bone"),
+        ),
+    ),
+    (
+        "Pfizer",
+        (),
+        "PFE",
+        (
+            ("Eliquis", "apixaban", "cardiovascular"),
+            ("Comirnaty", "tozinameran", "vaccines"),
+            ("Paxlovid", "nirmatrelvir", "infectious"),
+            ("Ibrance", "palbociclib", "oncology"),
+            ("Xeljanz", "tofacitinib", "rheumatology_immunology"),
+        ),
+    ),
+    (
+        "Merck",
+        ("MSD", "Merck & Co"),
+        "MRK",
+        (
+            ("Keytruda", "pembrolizumab", "oncology"),
+            ("Januvia", "sitagliptin", "diabetes_obesity"),
+            ("Belsomra", "suvorexant", "psychiatry_sleep"),
+            ("Gardasil", "human papillomavirus vaccine", "vaccines"),
+        ),
+    ),
+    (
+        "AstraZeneca",
+        ("AZ",),
+        "AZN",
+        (
+            ("Farxiga", "dapagliflozin", "cardiovascular"),
+            ("Tagrisso", "osimertinib", "oncology"),
+            ("Fasenra", "benralizumab", "respiratory"),
+            ("Imfinzi", "durvalumab", "oncology"),
+        ),
+    ),
+    (
+        "Sanofi",
+        ("Sanofi France",),
+        "SNY",
+        (
+            ("Dupixent", "dupilumab", "dermatology"),
+            ("Lantus", "insulin glargine", "diabetes_obesity"),
+            ("Aubagio", "teriflunomide", "neurology"),
+            ("Beyfortus", "nirsevimab", "vaccines"),
+            ("Plavix", "clopidogrel", "cardiovascular"),
+        ),
+    ),
+    (
+        "GSK",
+        ("GlaxoSmithKline",),
+        "GSK",
+        (
+            ("Shingrix", "recombinant zoster vaccine", "vaccines"),
+            ("Nucala", "mepolizumab", "respiratory"),
+            ("Trelegy", "fluticasone furoate/umeclidinium/vilanterol", "respiratory"),
+            ("Dovato", "dolutegravir/lamivudine", "infectious"),
+        ),
+    ),
+    (
+        "Novartis",
+        (),
+        "NVS",
+        (
+            ("Entresto", "sacubitril/valsartan", "cardiovascular"),
+            ("Cosentyx", "secukinumab", "rheumatology_immunology"),
+            ("Kisqali", "ribociclib", "oncology"),
+            ("Kesimpta", "ofatumumab", "neurology"),
+        ),
+    ),
+    (
+        "Roche",
+        ("Genentech",),
+        "RHHBY",
+        (
+            ("Ocrevus", "ocrelizumab", "neurology"),
+            ("Tecentriq", "atezolizumab", "oncology"),
+            ("Xolair", "omalizumab", "respiratory"),
+            ("Evrysdi", "risdiplam", "neurology"),
+        ),
+    ),
+    (
+        "AbbVie",
+        (),
+        "ABBV",
+        (
+            ("Humira", "adalimumab", "rheumatology_immunology"),
+            ("Skyrizi", "risankizumab", "dermatology"),
+            ("Rinvoq", "upadacitinib", "rheumatology_immunology"),
+            ("Ubrelvy", "ubrogepant", "neurology"),
+        ),
+    ),
+    (
+        "Bristol Myers Squibb",
+        ("BMS", "Bristol-Myers"),
+        "BMY",
+        (
+            ("Opdivo", "nivolumab", "oncology"),
+            ("Revlimid", "lenalidomide", "oncology"),
+            ("Zeposia", "ozanimod", "neurology"),
+        ),
+    ),
+    (
+        "Johnson & Johnson",
+        ("J&J", "Janssen"),
+        "JNJ",
+        (
+            ("Stelara", "ustekinumab", "dermatology"),
+            ("Darzalex", "daratumumab", "oncology"),
+            ("Spravato", "esketamine", "psychiatry_sleep"),
+        ),
+    ),
+    (
+        "Bayer",
+        (),
+        "BAYRY",
+        (
+            ("Xarelto", "rivaroxaban", "cardiovascular"),
+            ("Kerendia", "finerenone", "cardiovascular"),
+            ("Nubeqa", "darolutamide", "oncology"),
+        ),
+    ),
+    (
+        "Amgen",
+        (),
+        "AMGN",
+        (
+            ("Prolia", "denosumab", "bone"),
+            ("Evenity", "romosozumab", "bone"),
+            ("Repatha", "evolocumab", "cardiovascular"),
+            ("Otezla", "apremilast", "dermatology"),
+        ),
+    ),
+    (
+        "Gilead",
+        ("Gilead Sciences",),
+        "GILD",
+        (
+            ("Biktarvy", "bictegravir/emtricitabine/tenofovir alafenamide", "infectious"),
+            ("Veklury", "remdesivir", "infectious"),
+            ("Trodelvy", "sacituzumab govitecan", "oncology"),
+        ),
+    ),
     ("Moderna", (), "MRNA", (("Spikevax", "elasomeran", "vaccines"),)),
-    ("Takeda", (), "TAK", (
-        ("Entyvio", "vedolizumab", "rheumatology_immunology"),
-        ("Vyvanse", "lisdexamfetamine", "psychiatry_sleep"),
-    )),
-    ("Biogen", (), "BIIB", (
-        ("Tecfidera", "dimethyl fumarate", "neurology"),
-        ("Leqembi", "lecanemab", "neurology"),
-    )),
-    ("Vertex", ("Vertex Pharmaceuticals",), "VRTX", (
-        ("Trikafta", "elexacaftor/tezacaftor/ivacaftor", "respiratory"),
-    )),
-    ("Regeneron", (), "REGN", (
-        ("Eylea", "aflibercept", "other"),
-        ("Praluent", "alirocumab", "cardiovascular"),
-    )),
-    ("Teva", ("Teva Pharmaceuticals",), "TEVA", (
-        ("Ajovy", "fremanezumab", "neurology"),
-        ("Austedo", "deutetrabenazine", "neurology"),
-    )),
+    (
+        "Takeda",
+        (),
+        "TAK",
+        (
+            ("Entyvio", "vedolizumab", "rheumatology_immunology"),
+            ("Vyvanse", "lisdexamfetamine", "psychiatry_sleep"),
+        ),
+    ),
+    (
+        "Biogen",
+        (),
+        "BIIB",
+        (
+            ("Tecfidera", "dimethyl fumarate", "neurology"),
+            ("Leqembi", "lecanemab", "neurology"),
+        ),
+    ),
+    (
+        "Vertex",
+        ("Vertex Pharmaceuticals",),
+        "VRTX",
+        (("Trikafta", "elexacaftor/tezacaftor/ivacaftor", "respiratory"),),
+    ),
+    (
+        "Regeneron",
+        (),
+        "REGN",
+        (
+            ("Eylea", "aflibercept", "other"),
+            ("Praluent", "alirocumab", "cardiovascular"),
+        ),
+    ),
+    (
+        "Teva",
+        ("Teva Pharmaceuticals",),
+        "TEVA",
+        (
+            ("Ajovy", "fremanezumab", "neurology"),
+            ("Austedo", "deutetrabenazine", "neurology"),
+        ),
+    ),
 )
 
 # Areas of the fictional products (brands.yaml has no area field).

@@ -106,6 +106,12 @@ class TocsinMetrics:
             ["topic"],
             registry=registry,
         )
+        self.ack_replays = Counter(
+            "tocsin_ack_replays_total",
+            "Acknowledgements dropped because their sender's event id was already applied to the "
+            "alert (a PagerDuty re-delivery, or a replayed signed webhook body).",
+            registry=registry,
+        )
         self.filtered = Counter(
             "tocsin_mentions_filtered_total",
             "Valid inputs not passed on (no tracked brand, a re-sent mention id), by reason.",

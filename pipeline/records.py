@@ -111,6 +111,9 @@ class ClassifiedMention(faust.Record, serializer="json", isodates=True):
     stance: str
     lang: str
     model_version: str
+    #: What the PV triage heads read in the sentence embedding (models/pvhead.py ``CaseCues``
+    #: as an object: reaction, patient, serious, category); absent without the heads.
+    case_cues: dict[str, Any] | None = None
 
 
 class Bucket(faust.Record, serializer="json", isodates=True):
@@ -233,6 +236,9 @@ class AckCommand(faust.Record, serializer="json", isodates=True):
     by: str
     via: str  # "slack" | "pagerduty" | "api" | "console"
     at: datetime
+    #: The sender's own id for the event (PagerDuty's ``event.id``): the same event applied twice,
+    #: whether PagerDuty re-delivered it or someone replayed a captured signed body, counts once.
+    event_id: str | None = None
 
 
 class SilenceCommand(faust.Record, serializer="json", isodates=True):

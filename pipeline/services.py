@@ -60,8 +60,11 @@ def classifier() -> MentionClassifier:
     with _classifier_lock:
         if _registry.classifier is None:
             from models.classifier import load_classifier
+            from models.pvbuild import attach_pv_head
 
             _registry.classifier = load_classifier(settings().model_dir)
+            # The PV triage heads when `tocsin model build` has built them (never built here).
+            attach_pv_head(_registry.classifier, build=False)
         return _registry.classifier
 
 

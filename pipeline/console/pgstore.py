@@ -363,7 +363,8 @@ class PgConsoleStore:
         """The largest-audience mentions of one brand x topic in a time range."""
         return self._query(
             "SELECT id, text, url, platform, lang, created_at, author_id, author_handle, "
-            "author_kind, followers, stance FROM mentions WHERE brand = %s "
+            "author_kind, followers, stance, array_to_string(topics, ' ') AS topics "
+            "FROM mentions WHERE brand = %s "
             "AND topics @> ARRAY[%s]::text[] AND created_at >= %s AND created_at < %s "
             "ORDER BY followers DESC LIMIT %s",
             (clean(brand), clean(topic), since, until, limit),

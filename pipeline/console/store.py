@@ -303,7 +303,7 @@ class ConsoleStore:
         """The largest-audience mentions of one brand x topic in a time range."""
         return self._query(
             "SELECT m.id, m.text, m.url, m.platform, m.lang, m.created_at, m.author_id, "
-            "m.author_handle, m.author_kind, m.followers, m.stance FROM mentions_fts f "
+            "m.author_handle, m.author_kind, m.followers, m.stance, m.topics FROM mentions_fts f "
             "JOIN mentions m ON m.rowid = f.rowid WHERE mentions_fts MATCH ? "
             "AND f.rowid >= ? AND f.rowid < ? ORDER BY m.followers DESC LIMIT ?",
             (

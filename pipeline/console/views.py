@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.console.rows import InboxFilter, MentionQuery, Store, iso
-from pipeline.records import ALERT_STATES, PLATFORMS, SEVERITIES
+from pipeline.delivery.health_data import WITHHELD
+from pipeline.records import ALERT_STATES, HEALTH_FLAG, HEALTH_TOPIC, PLATFORMS, SEVERITIES
 
 WINDOW_S = 48 * 3600
 DAY_S = 24 * 3600
@@ -79,10 +80,30 @@ def filter_choices(store: Store) -> dict[str, list[str]]:
     }
 
 
-def _shown_mention(m: Any) -> dict[str, str]:
+def _health(m: Mapping[str, Any], whole: bool) -> bool:
+    """Whether a mention is health data: any of an ``adverse_event`` alert's, or one flagged or
+    classified ``adverse_event`` (the alert's top mentions carry the flag, the store's rows their
+    topics)."""
+    return whole or bool(m.get(HEALTH_FLAG)) or HEALTH_TOPIC in str(m.get("topics") or "").split()
+
+
+def _withheld(m: dict[str, Any], whole: bool, cleared: bool) -> dict[str, Any]:
+    """``m`` as a reader may see it: an adverse-event mention's text and handle only for a reader
+    cleared for health data (the delivery rule, :mod:`pipeline.delivery.health_data`, applied to
+    the console); ids, platform, reach and the link stay."""
+    if cleared or not _health(m, whole):
+        return m
+    shown = {**m, "text": WITHHELD}
+    if "author_handle" in shown:
+        shown["author_handle"] = ""
+    return shown
+
+
+def _shown_mention(m: Any, *, whole: bool = False, cleared: bool = True) -> dict[str, str]:
     """A mention as an alert carries it (any shape), with the fields the page shows."""
     m = m if isinstance(m, dict) else {}
-    return {k: str(m.get(k) or "") for k in ("text", "url", "platform", "lang", "at", "id")}
+    shown = {k: str(m.get(k) or "") for k in ("text", "url", "platform", "lang", "at", "id")}
+    return shown if cleared or not _health(m, whole) else {**shown, "text": WITHHELD}
 
 
 def _marks(alert: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -164,8 +185,35 @@ def _words(alert: Mapping[str, Any], at_start: Mapping[str, Any] | None) -> str:
     )
 
 
-def detail(store: Store, key: str, *, now: float) -> dict[str, Any] | None:
-    """Everything the alert page shows; None for an alert the store does not have."""
+def _evidence(
+    alert: Mapping[str, Any],
+    series: list[dict[str, Any]],
+    mentions: list[dict[str, Any]],
+    episode_end: float,
+    *,
+    cleared: bool,
+) -> dict[str, Any]:
+    """The episode's authors and mentions, adverse-event ones withheld from readers not cleared."""
+    whole = alert["topic"] == HEALTH_TOPIC
+    return {
+        "authors": [
+            a if cleared or not whole else {**a, "handle": ""}
+            for a in _authors(series, alert["started_at"], episode_end)
+        ],
+        "top_mentions": [
+            _shown_mention(m, whole=whole, cleared=cleared) for m in alert["top_mentions"] or []
+        ],
+        "mentions": [
+            _withheld({**m, "when": when(m["created_at"])}, whole, cleared) for m in mentions
+        ],
+    }
+
+
+def detail(store: Store, key: str, *, now: float, cleared: bool = False) -> dict[str, Any] | None:
+    """Everything the alert page shows; None for an alert the store does not have.
+
+    A reader not ``cleared`` for health data sees adverse-event evidence as counts and links.
+    """
     alert = store.alert(key)
     if alert is None:
         return None
@@ -200,6 +248,7 @@ def detail(store: Store, key: str, *, now: float) -> dict[str, Any] | None:
     )
     mentions = store.mentions_for(alert["brand"], alert["topic"], alert["started_at"], episode_end)
     why = alert["why"] or {}
+    whole = alert["topic"] == HEALTH_TOPIC
     return {
         "alert": {
             **inbox_row(alert),
@@ -209,7 +258,7 @@ def detail(store: Store, key: str, *, now: float) -> dict[str, Any] | None:
             "fired": when(alert["fired_at"]),
             "early": alert["early"],
             "first_source": why.get("first_source", ""),
-            "tipping": _shown_mention(alert["tipping_mention"]),
+            "tipping": _shown_mention(alert["tipping_mention"], whole=whole, cleared=cleared),
             "open": alert["state"] != "resolved",
         },
         "words": _words(alert, at_start),
@@ -228,9 +277,7 @@ def detail(store: Store, key: str, *, now: float) -> dict[str, Any] | None:
         "marks": marks,
         "steps": [{**s, "when": when(s["at"])} for s in alert["steps"]],
         "stance": _stance(series, alert["started_at"], episode_end),
-        "authors": _authors(series, alert["started_at"], episode_end),
-        "top_mentions": [_shown_mention(m) for m in alert["top_mentions"] or []],
-        "mentions": [{**m, "when": when(m["created_at"])} for m in mentions],
+        **_evidence(alert, series, mentions, episode_end, cleared=cleared),
         "receipts": _receipts(alert["receipts"]),
         "drafts": alert["drafts"],
         "silence_hours": SILENCE_HOURS,
@@ -283,8 +330,17 @@ def overview(store: Store) -> dict[str, Any]:
     }
 
 
-def search(store: Store, q: MentionQuery) -> list[dict[str, Any]]:
+def search(store: Store, q: MentionQuery, *, cleared: bool = False) -> list[dict[str, Any]]:
+    """Mentions matching ``q``; an adverse-event one shows its text only to a ``cleared`` reader."""
     return [
-        {**m, "when": when(m["created_at"]), "topic_labels": str(m["topics"]).replace("_", " ")}
+        _withheld(
+            {
+                **m,
+                "when": when(m["created_at"]),
+                "topic_labels": str(m["topics"]).replace("_", " "),
+            },
+            False,
+            cleared,
+        )
         for m in store.search(q)
     ]

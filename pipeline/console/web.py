@@ -13,7 +13,8 @@ the automatic draft of a firing alert takes; the responder becomes its author).
 Sign-in, roles and refusals are the approval pages' own (:class:`ApprovalView`): the same
 session cookie and login, the same audited refusals. Anyone signed in may look; only the
 ``ACT_ROLES`` may acknowledge, resolve and silence, and only ``DRAFT_ROLES`` may start a draft
-(the state machine's editor role). Acknowledgements and silences go through
+(the state machine's editor role); adverse-event mentions show their text and handle only to the
+``HEALTH_DATA_ROLES``. Acknowledgements and silences go through
 :mod:`pipeline.oncall.commands`, the path the API, Slack and PagerDuty use, so a console
 acknowledgement updates Slack and PagerDuty like any other. Pages read the worker's console store
 (:mod:`pipeline.console.runtime`), which holds every partition's alerts.
@@ -57,6 +58,9 @@ from pipeline.oncall.silences import SilenceError
 ACT_ROLES = frozenset({"responder", "approver-exec"})
 #: Roles that may start a draft response (the approval state machine's editor role).
 DRAFT_ROLES = frozenset({EDITOR_ROLE})
+#: Roles cleared for health data: they read adverse-event mentions' texts and handles on the
+#: console; everyone else sees those mentions as counts, ids and links (as Slack or e-mail do).
+HEALTH_DATA_ROLES = frozenset({"safety", "reviewer-medical"})
 MAX_TEMPLATE_ID = 100
 ACK_ACTIONS = ("acknowledge", "resolve")
 MAX_FILTER = 100
@@ -111,6 +115,10 @@ def can_act(user: User) -> bool:
 
 def can_draft(user: User) -> bool:
     return bool(user.roles & DRAFT_ROLES)
+
+
+def health_cleared(user: User) -> bool:
+    return bool(user.roles & HEALTH_DATA_ROLES)
 
 
 def _csrf_scope(key: str) -> str:
@@ -320,7 +328,9 @@ class SearchView(ConsoleView):
                     since=_time(form["since"], "from"),
                     until=_time(form["until"], "until"),
                 )
-                results = await asyncio.to_thread(views.search, store, query)
+                results = await asyncio.to_thread(
+                    views.search, store, query, cleared=health_cleared(visit.user)
+                )
             except ValueError as exc:
                 error = str(exc)
         choices = await asyncio.to_thread(views.filter_choices, store)
@@ -344,7 +354,9 @@ class AlertView(ConsoleView):
         if not isinstance(visit, Visit):
             return visit
         store = runtime.store()
-        data = await asyncio.to_thread(views.detail, store, key, now=time.time())
+        data = await asyncio.to_thread(
+            views.detail, store, key, now=time.time(), cleared=health_cleared(visit.user)
+        )
         if data is None:
             return self.missing(visit.rt, visit.user)
         offers: list[dict[str, Any]] = []

@@ -6,7 +6,11 @@ Each source proves itself differently, and each proof is checked before its body
   ``v0=`` + HMAC-SHA256(signing secret, ``v0:{X-Slack-Request-Timestamp}:{raw body}``), and a
   timestamp more than five minutes from now is refused (a replayed request);
 * PagerDuty v3 webhooks send ``X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...]`` (several while a
-  secret is being rotated), each HMAC-SHA256(secret, raw body);
+  secret is being rotated), each HMAC-SHA256(secret, raw body). The signature covers the body
+  only, with no timestamp, so a captured body stays valid: its ``event.id`` travels with the
+  acknowledgement and an event id already recorded for that alert is applied no more by
+  ``acknowledge_alerts`` (a re-delivery or a replay changes nothing, not even after an
+  acknowledgement ran out and the alert climbs again);
 * the API uses the bearer token of ``/api/*``.
 
 All three turn into one :class:`~pipeline.oncall.escalation.Ack` keyed by the alert's dedup key:
@@ -117,8 +121,19 @@ def parse_pagerduty_event(body: bytes, *, now: datetime) -> Ack | None:
             at = datetime.fromisoformat(occurred.replace("Z", "+00:00")).astimezone(UTC)
         except (ValueError, OverflowError):  # 9999-12-31T23:59:59-23:59 is past year 9999 in UTC
             at = now
-    return Ack(_key(data.get("incident_key")), min(at, now), who[:100], "pagerduty", kind)
+    event_id = event.get("id")
+    return Ack(
+        _key(data.get("incident_key")),
+        min(at, now),
+        who[:100],
+        "pagerduty",
+        kind,
+        event_id[:100] if isinstance(event_id, str) and event_id else None,
+    )
 
 
 def ack_to_dict(ack: Ack) -> dict[str, Any]:
-    return {"at": ack.at.isoformat(), "by": ack.by, "via": ack.via, "action": ack.action}
+    out = {"at": ack.at.isoformat(), "by": ack.by, "via": ack.via, "action": ack.action}
+    if ack.event_id is not None:
+        out["event_id"] = ack.event_id
+    return out

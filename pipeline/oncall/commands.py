@@ -22,7 +22,12 @@ async def send_ack(ack: Ack) -> None:
     await ack_commands.send(
         key=ack.dedup_key,
         value=AckCommand(
-            dedup_key=ack.dedup_key, action=ack.action, by=ack.by, via=ack.via, at=ack.at
+            dedup_key=ack.dedup_key,
+            action=ack.action,
+            by=ack.by,
+            via=ack.via,
+            at=ack.at,
+            event_id=ack.event_id,
         ),
     )
 

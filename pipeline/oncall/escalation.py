@@ -39,6 +39,7 @@ class Ack:
     by: str
     via: str
     action: str = "acknowledge"  # or "resolve"
+    event_id: str | None = None  # the sender's event id where it has one (PagerDuty)
 
 
 def due_steps(

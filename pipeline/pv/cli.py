@@ -74,10 +74,13 @@ def triage_cmd(
     "product": name or null, "reactions": [preferred terms], "serious": bool, "seriousness":
     [death, life_threatening, hospitalisation, disability, congenital_anomaly,
     other_medically_important]}. Every row is triaged, whatever its topics. Triage is
-    rule-based (pipeline/pv). Skipped rows are reported on stderr; a JSON summary on stdout.
+    the rules of pipeline/pv, with what logistic heads over the classifier's sentence
+    embedding add (models/pvhead.py; built on first use, then cached). Skipped rows are
+    reported on stderr; a JSON summary on stdout.
     """
     from models.classifier import THREADS_ENV, ArtefactsMissingError, load_classifier
     from models.classify_file import InputFormatError, describe
+    from models.pvbuild import attach_pv_head
     from pipeline.errors import ConfigError
     from pipeline.pv.triage import Triage
     from pipeline.pv.triage_file import triage_file
@@ -90,6 +93,7 @@ def triage_cmd(
         clf = load_classifier(artefacts, threads=int(os.environ.get(THREADS_ENV, 2)))
     except ArtefactsMissingError as exc:
         raise click.ClickException(str(exc)) from exc
+    attach_pv_head(clf, progress=lambda m: click.echo(m, err=True))
     try:
         summary = triage_file(source, dest, clf, triage, in_format=in_format, batch_size=batch_size)
     except InputFormatError as exc:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from models.pvhead import CaseCues
 from pipeline import services
 from pipeline.pv.cases import near_due, open_case
 from pipeline.pv.regions import Markets, markets_from
@@ -46,7 +47,8 @@ def case_event(
         return None
     mention = item.mention
     received = mention.received_at or mention.created_at
-    assessment = rules.assess(mention.text, mention.author.id)
+    cues = CaseCues.read(item.case_cues)
+    assessment = rules.assess(mention.text, mention.author.id, cues)
     case = open_case(
         mention={
             "id": mention.id,

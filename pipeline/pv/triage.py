@@ -25,13 +25,16 @@ A case is valid iff all four criteria hold.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.brands import BrandMatcher, BrandSpec, load_brands
 from pipeline.pv import cues
 from pipeline.pv.lexicon import Lexicon, default_lexicon, normalise
+
+if TYPE_CHECKING:
+    from models.pvhead import CaseCues
 
 #: Input fields that identify the author of a mention (any non-empty one makes a reporter).
 AUTHOR_FIELDS = ("author", "author_id", "handle", "user", "username", "screen_name", "user_id")
@@ -56,6 +59,9 @@ class CaseAssessment:
     patient_details: dict[str, str] = field(default_factory=dict, compare=False)
     #: The product named first is one of the company's (``brands.yaml``), not another medicine.
     company_product: bool = False
+    #: The text names a lexicon reaction somewhere or denies side effects ("no side effects"),
+    #: whatever the rules made of it: they weighed a reaction there (see :func:`add_learned`).
+    named: bool = field(default=False, compare=False)
 
     @property
     def criteria(self) -> dict[str, bool]:
@@ -84,6 +90,32 @@ class CaseAssessment:
             "serious": self.serious,
             "seriousness": list(self.seriousness),
         }
+
+
+#: Whether the heads may add a reaction only where the rules weighed none (``named`` false):
+#: chosen by leave-one-writer-out, bench/pv_triage_cv.py step 3.
+GATE_NAMED = False
+
+
+def add_learned(
+    found: CaseAssessment, learned: CaseCues, gate: bool = GATE_NAMED
+) -> CaseAssessment:
+    """Rule OR model: what the learned heads read in the sentence embedding added to the
+    rules' assessment. A reaction only the model sees is the unspecified one (with ``gate``,
+    only in a text that names no lexicon reaction, so the rules' negation, hearsay or
+    indication verdicts stand); seriousness, as in the labels, needs a reaction, and the
+    rules' categories win over the model's."""
+    add = learned.reaction and not (gate and found.named)
+    reactions = found.reactions or ((GENERIC_REACTION,) if add else ())
+    seriousness = found.seriousness
+    if reactions and not seriousness and learned.serious and learned.category:
+        seriousness = (learned.category,)
+    return replace(
+        found,
+        patient=found.patient or learned.patient,
+        reactions=reactions,
+        seriousness=seriousness,
+    )
 
 
 def _product_id(name: str) -> str:
@@ -117,7 +149,16 @@ class Triage:
     def default(cls, brands_file: Path = DEFAULT_BRANDS) -> Triage:
         return cls(load_brands(brands_file))
 
-    def assess(self, text: str, author: str | None = None) -> CaseAssessment:
+    def assess(
+        self, text: str, author: str | None = None, learned: CaseCues | None = None
+    ) -> CaseAssessment:
+        """The rules' assessment; with the classifier's case cues (learned heads over its
+        sentence embedding, :attr:`models.classifier.Prediction.case_cues`), what they add."""
+        found = self.assess_rules(text, author)
+        return found if learned is None else add_learned(found, learned)
+
+    def assess_rules(self, text: str, author: str | None = None) -> CaseAssessment:
+        """The rules alone (see the module docstring)."""
         folded = normalise(text)
         found = self._product_hits(text, folded)
         reactions = self.reactions(folded, [(h[0], h[1]) for h in found])
@@ -142,6 +183,7 @@ class Triage:
             seriousness=self.seriousness(folded, reactions),
             patient_details=patient_details(folded),
             company_product=company,
+            named=bool(cues.GLOBAL_DENIAL.search(folded) or self.lexicon.reactions.find(folded)),
         )
 
     def product(self, text: str, folded: str) -> str | None:

@@ -49,7 +49,7 @@ def triage_result(triage: Triage) -> Callable[[Row, Prediction], dict[str, Any]]
 
     def make(row: Row, pred: Prediction) -> dict[str, Any]:
         fields = {k: v for k, v in row.fields.items() if k not in ("text", "id")}
-        case = triage.assess(row.text, author_of(row.fields))
+        case = triage.assess(row.text, author_of(row.fields), pred.case_cues)
         return {**_kept(fields, taken), **result_row(row, pred), "case": case.as_dict()}
 
     return make

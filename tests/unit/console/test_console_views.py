@@ -74,7 +74,7 @@ def _render(name: str, **context: Any) -> str:
 
 
 def test_detail_has_the_series_band_moments_and_evidence(store: ConsoleStore) -> None:
-    d = views.detail(store, KEY, now=(T0 + timedelta(days=5)).timestamp())
+    d = views.detail(store, KEY, now=(T0 + timedelta(days=5)).timestamp(), cleared=True)
     assert d is not None
     chart = d["chart"]
     assert len(chart["x"]) == 12 * 48 - 23  # 48 h window ending 2 h after the start
@@ -90,11 +90,11 @@ def test_detail_has_the_series_band_moments_and_evidence(store: ConsoleStore) ->
         ("slack", "delivered", 2)
     ]
     assert [m["id"] for m in d["mentions"]] == ["x:1"]
-    assert views.detail(store, "no-such-alert", now=0) is None
+    assert views.detail(store, "no-such-alert", now=0, cleared=True) is None
 
 
 def test_detail_page_escapes_text_and_drops_script_links(store: ConsoleStore) -> None:
-    d = views.detail(store, KEY, now=T0.timestamp())
+    d = views.detail(store, KEY, now=T0.timestamp(), cleared=True)
     page = _render(
         "alert.html",
         d=d,
@@ -166,7 +166,7 @@ def test_inbox_and_search_pages_render(store: ConsoleStore) -> None:
     assert '<option value="acknowledged" selected>' in page
     assert views.inbox(store, InboxFilter(state="firing"))["rows"] == []
 
-    results = views.search(store, MentionQuery(text="zentavo"))
+    results = views.search(store, MentionQuery(text="zentavo"), cleared=True)
     page = _render(
         "search.html",
         form={k: "" for k in ("text", "brand", "topic", "platform", "lang", "since", "until")},
@@ -217,3 +217,65 @@ def test_the_alert_a_draft_is_made_from_is_the_stored_step(store: ConsoleStore) 
     rebuilt = alert_record(row)
     original = Alert.from_data({k: v for k, v in sent.items() if k != "__faust"})
     assert rebuilt.asdict() == original.asdict()
+
+
+def test_adverse_event_text_only_for_readers_cleared_for_health_data(tmp_path: Path) -> None:
+    """The delivery rule on the console: a comms reader sees an adverse-event mention as its id,
+    platform and link; a safety or medical reviewer reads it. Other mentions are shown to all."""
+    s = ConsoleStore.open(tmp_path / "c.sqlite3")
+    ae_key = "valmoreau:adverse_event:20261121T1400Z"
+    harm = "my mum was hospitalised after Zentavo, seizures"
+    s.write(feed("signals", [signal(T0, 12.0, topic="adverse_event")]))
+    s.write(
+        feed(
+            "alerts",
+            [
+                alert(
+                    ae_key,
+                    topic="adverse_event",
+                    top_mentions=[{"text": harm, "url": "https://x.example/a1", "platform": "x"}],
+                    tipping_mention={"text": harm, "url": "https://x.example/a1"},
+                )
+            ],
+        )
+    )
+    s.write(
+        feed(
+            "mentions.classified",
+            [
+                mention("a1", harm, topics=("adverse_event",), followers=50),
+                mention("p1", "Zentavo price up again", topics=("pricing",)),
+                mention(
+                    "m1", "Zentavo price up, gave me seizures", topics=("pricing", "adverse_event")
+                ),
+            ],
+        )
+    )
+    now = (T0 + timedelta(hours=2)).timestamp()
+    hidden = views.detail(s, ae_key, now=now, cleared=False)
+    shown = views.detail(s, ae_key, now=now, cleared=True)
+    assert hidden is not None and shown is not None
+    for d, visible in ((hidden, False), (shown, True)):
+        texts = [m["text"] for m in (*d["top_mentions"], *d["mentions"], d["alert"]["tipping"])]
+        assert len(texts) == 4 and all(("seizures" in t) is visible for t in texts), texts
+    assert hidden["top_mentions"][0]["url"] == "https://x.example/a1"  # the link stays
+
+    found = {m["id"]: m for m in views.search(s, MentionQuery(text="zentavo"), cleared=False)}
+    assert found["p1"]["text"] == "Zentavo price up again"
+    assert "seizures" not in found["m1"]["text"] and "seizures" not in found["a1"]["text"]
+    cleared = {
+        m["id"]: m["text"] for m in views.search(s, MentionQuery(text="zentavo"), cleared=True)
+    }
+    assert "seizures" in cleared["m1"]
+    page = _render(
+        "alert.html",
+        d=hidden,
+        key=ae_key,
+        user=VIEWER,
+        can_act=False,
+        can_draft=False,
+        offers=[],
+        csrf="tok",
+        charts=True,
+    )
+    assert harm not in page and "health data" in page

@@ -376,6 +376,7 @@ def test_pagerduty_webhook_verified_and_parsed() -> None:
         "Ana Oncall",
         "pagerduty",
     )
+    assert ack.event_id == "01ABCDEF"  # travels with the ack: a replayed body is applied once
     assert parse_pagerduty_event(pd_event("incident.priority_updated"), now=at(20)) is None
     resolved = parse_pagerduty_event(pd_event("incident.resolved"), now=at(20))
     assert resolved is not None and resolved.action == "resolve"

@@ -17,10 +17,11 @@ from pipeline.delivery.receivers.base import Receiver
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.oncall import escalate
+from pipeline.oncall.acks import ack_to_dict
 from pipeline.oncall.escalation import Ack
 from pipeline.oncall.routing import parse_routing
 from pipeline.oncall.silences import parse_silence
-from pipeline.records import Alert
+from pipeline.records import AckCommand, Alert, shape_problem
 from pipeline.settings import make_settings
 from tests.fakes import RecordingReceiver, RecordingTopic
 
@@ -192,3 +193,30 @@ async def test_worker_shutdown_closes_the_shared_http_client() -> None:
     assert client.is_closed
     assert services.receivers() is not receivers  # rebuilt on next use, with a new client
     await services.aclose()
+
+
+def test_a_pagerduty_event_applied_once_even_when_replayed() -> None:
+    """PagerDuty signs the body only: a captured acknowledgement replayed after the alert's
+    acknowledgement ran out (a new escalation round) must not stop the climb again."""
+    first = Ack("q:scandal:e", T0, "ana", "pagerduty", event_id="01PDEVT")
+    record = {"acks": [ack_to_dict(first)]}
+    replay = Ack("q:scandal:e", T0 + timedelta(hours=2), "ana", "pagerduty", event_id="01PDEVT")
+    assert acknowledge_alerts.seen_before(record, replay)
+    other = Ack("q:scandal:e", T0 + timedelta(hours=2), "ana", "pagerduty", event_id="01PDEVU")
+    assert not acknowledge_alerts.seen_before(record, other)
+    no_id = Ack("q:scandal:e", T0 + timedelta(hours=2), "ana", "slack")
+    assert not acknowledge_alerts.seen_before({"acks": [ack_to_dict(no_id)]}, no_id)
+    command = AckCommand(
+        dedup_key="q:scandal:e",
+        action="acknowledge",
+        by="ana",
+        via="pagerduty",
+        at=T0,
+        event_id="01PDEVT",
+    )
+    again = AckCommand.loads(command.dumps(serializer="json"), serializer="json")
+    assert shape_problem(again, AckCommand) is None and again.event_id == "01PDEVT"
+    old = AckCommand.loads(
+        command.dumps(serializer="json").replace(b'"01PDEVT"', b"7"), serializer="json"
+    )
+    assert shape_problem(old, AckCommand) is not None

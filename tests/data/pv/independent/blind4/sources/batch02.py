@@ -1,0 +1,65 @@
+# EN valid serious + EN partial (part 1)
+ROWS = [
+# ---- valid serious
+("en", "@sarah_remembers", "V", "rpdx", "DHO", """I'm posting this because I still can't sleep.
+
+My grandmother was 88 and had been on warfarin (Coumadin) for years for her AFib. In March she got a course of antibiotics for a chest infection and nobody rechecked her INR. Ten days later she fell asleep on the couch and we couldn't wake her. At the hospital they said her INR was over 9 and she'd had a massive bleed in her brain. She died two days later in the ICU.
+
+I'm not trying to scare anyone off blood thinners, she needed it. But if your elderly relative is on warfarin and gets a new medication, PLEASE ask for an INR check."""),
+("en", "@tom_h_1961", "V", "rpdx", "D", "My father was 79, put on a fentanyl patch for his back after the surgery. Third day on the 50mcg patch my mom found him not breathing in his chair. Coroner said fentanyl toxicity. He was opioid naive. I am so angry."),
+("en", "@jamie_for_ella", "V", "rpdx", "DHO", "My cousin Ella was 24. She started Lamictal, they went up on the dose too fast, she got a rash and blisters that turned out to be TEN. Burn unit for 3 weeks. She didn't make it. Know the signs of SJS if you or someone you love is on lamotrigine."),
+("en", "@pharm_tech_lo", "V", "rpdx", "DHO", "Still thinking about a case from my old pharmacy: an elderly lady was taking her methotrexate every DAY instead of once a week because the label was confusing. Her mouth was full of ulcers, she was admitted and her blood counts crashed. Her daughter told us later she died in hospital. Weekly dosing errors kill."),
+("en", "@allergic_andy", "V", "rpdx", "LHO", "Took my first amoxicillin capsule at 9pm, by 9:30 my lips were huge and my throat was closing, I literally could not breathe. My roommate drove me to the ER, they gave me epi and kept me overnight. I'm 31 and had no idea I was allergic to penicillin."),
+("en", "@rachel_sjs_survivor", "V", "rpdx", "LHO", "5 years ago Bactrim nearly killed me. Fever, then my skin started peeling off and my eyes and mouth were raw. SJS. 12 days in the burn ICU. If a sulfa drug gives you a rash with fever, GO TO THE ER."),
+("en", "@gus_glp1", "V", "rpdx", "LHO", "Ozempic gave me acute pancreatitis. Worst pain of my life, like a knife through my stomach to my back. 6 days in the hospital, the doctor told my wife I was lucky, it could have killed me. Not on it anymore obviously."),
+("en", "@t1d_tina", "V", "rpdx", "LH", "I accidentally took my Humalog dose twice (forgot I'd already done it 😩) and my sugar crashed to 28. Husband found me sweating and incoherent, couldn't get juice in me. Paramedics said another half hour and I might not have woken up. ambulance ride + a night in hospital."),
+("en", "@er_nurse_dee", "V", "rpdx", "LO", "Pushed IV ceftriaxone on a 40s man in the ED today and within 2 min he said his throat felt tight, then wheezing, then his pressure tanked. Full anaphylaxis. Epi x2, he's OK. This is why we watch them after the first dose, people."),
+("en", "@daughter_of_linda", "V", "rpdx", "H", "My mom (72) on lithium got a stomach bug, got dehydrated, and by day 3 she was shaking, confused and slurring. Lithium level was toxic. She's been admitted for 4 days now, getting fluids. She's finally talking sense today."),
+("en", "@kayla_pe", "V", "rpdx", "HO", "I was 23, healthy, on Sprintec for 2 years. Calf pain I ignored for a week, then I couldn't catch my breath walking up stairs. ER CT: blood clots in both lungs. 4 days in the hospital and now on blood thinners. Hematologist said the pill was the likely cause."),
+("en", "@melanoma_mom", "V", "rpdx", "HO", "Keytruda update: had to stop after cycle 5. Immune colitis - 12 watery stools a day, blood in it. Admitted for IV steroids for a week. Scans were looking good so this is heartbreaking."),
+("en", "@rivaroxaban_rick", "V", "rpdx", "HO", "Black tarry stool for 2 days, then I passed out in the bathroom. ER said GI bleed, my hemoglobin was 6. Two units of blood. I'm on Xarelto for a DVT. Stay off the Advil if you're on it, which is what I was doing 🤦"),
+("en", "@old_sarge", "V", "rpdx", "HO", "First time I've posted. Was taking tramadol for my knee, doc bumped me to 100mg four times a day and I had a seizure at the dinner table. Wife called 911. Never had one in my life before. Hospital said tramadol lowers the seizure threshold."),
+("en", "@levofloxacin_lesson", "V", "rpdx", "HO", "I'm 58, had levofloxacin for pneumonia. Two weeks later I was stepping off a curb and heard a POP. Achilles ruptured. Surgery, boot, 6 months of rehab. Nobody mentioned this risk when I picked it up."),
+("en", "@caregiver_carla", "V", "rpdx", "H", "Dad (81) started citalopram in Aug and a few weeks later he was confused, falling, didn't know what day it was. We thought dementia. Hospital found his sodium was dangerously low, they said SIADH from the citalopram. Admitted 5 days. He's sharp again."),
+("en", "@first_time_mama_b", "V", "rpdx", "H", "Our 8 week old got her Bexsero with the other shots and by evening had a 39.6 fever and wouldn't stop screaming. Took her to the ER as they say for under 3 months. Bloodwork fine, they said vaccine fever. Scariest night ever. Next time we'll do the paracetamol beforehand like they advise."),
+("en", "@gout_guy_55", "V", "rpdx", "HO", "Three weeks into allopurinol I got a fever, a rash over my whole body and my face swelled. Liver numbers went crazy. It was DRESS syndrome. 9 days in hospital. Genetic test later showed I carry HLA-B*58:01."),
+("en", "@floxed_forever", "V", "rpdx", "I", "2 years since 10 days of ciprofloxacin for a 'simple' UTI. I can no longer walk more than a block, my tendons burn, I had to quit my job as a mail carrier. I'm 41. My life before cipro is gone."),
+("en", "@tdwarrior", "V", "rpdx", "I", "Took Reglan for gastroparesis for almost 2 years. Now I have tardive dyskinesia - my tongue and jaw move on their own, constantly. Stopped it 3 years ago and it never went away. I can't work with the public anymore."),
+("en", "@hearing_lost_hank", "V", "rpdx", "I", "Had IV gentamicin for a bad infection in 2019. Lost my balance system completely - I walk like I'm on a boat, can't drive at night, can't ride a bike. Vestibular damage, permanent."),
+("en", "@gbs_survivor_pam", "V", "rpdx", "IHO", "Two weeks after my Fluzone High-Dose I got tingling in my feet that crept up to my waist within days. Guillain-Barré. 3 weeks in hospital, 2 months rehab. A year later I still walk with a cane and can't do stairs without help."),
+("en", "@valproate_mom", "V", "rpdx", "C", "I took Depakote for my epilepsy all through my first pregnancy. No one told me the risks. My son was born with spina bifida and he's had 4 surgeries. I just found out other moms are suing. I wish someone had told me."),
+("en", "@rebecca_iso", "V", "rpdx", "C", "Got pregnant on isotretinoin despite the two forms of birth control (I know. I know.) and didn't find out till 10 weeks. Our daughter was born with a heart defect and small ears. She's 3 now and amazing, but I think about it every day."),
+("en", "@cleft_mom_erin", "V", "rpdx", "C", "I was on topiramate for migraines when I conceived and stopped at 7 weeks. My son was born with a cleft lip and palate. Our geneticist said topiramate exposure in the first trimester raises the risk. First surgery done, he's doing great."),
+("en", "@bupropion_b", "V", "rpdx", "O", "Had a grand mal seizure at my desk 3 weeks after my psychiatrist raised my bupropion to 450. coworker says I was shaking on the floor for a minute. no history of seizures. now I can't drive for 6 months."),
+("en", "@worried_dad_77", "V", "rpdx", "O", "My 16yo son started Paxil for anxiety and within a month he told me he'd been thinking about killing himself. He'd never said anything like that before. We got him to his doctor same day, they stopped it. He's doing better on therapy alone. Black box warnings are there for a reason."),
+("en", "@clozapine_caregiver", "V", "rpdx", "HO", "My brother's weekly blood test on clozapine came back with his neutrophils basically at zero. Agranulocytosis. He was admitted to isolation and they stopped the clozaril for good. We're scared about what's next for his schizophrenia."),
+("en", "@liver_lesson", "V", "rpdx", "O", "Finished a course of amoxicillin-clavulanate and two weeks later turned yellow. Eyes, skin, dark pee. Hepatologist said drug induced liver injury from the clavulanate. Took 3 months for my ALT to normalize."),
+("en", "@proud_mom_of_jake", "V", "rpdx", "HO", "My son is 19, got his 2nd Pfizer Comirnaty dose and 3 days later had chest pain. Troponin high, MRI showed myocarditis. 2 nights in the cardiac unit. He's recovered and cleared for sports now but it was terrifying."),
+("en", "@tbone_trt", "V", "rpdx", "HO", "Dad was 66, started AndroGel for 'low T' from one of those men's clinics. Heart attack 3 months later, stents in the cath lab. Cardiologist was not impressed with the testosterone."),
+("en", "@farxiga_fran", "V", "rpdx", "HO", "Ended up in the ICU with euglycemic DKA on Farxiga after a stomach bug. My sugars were normal so nobody suspected it at first. I was breathing fast and vomiting. Please know this exists if you're on an SGLT2."),
+# ---- partial: no product
+("en", "@sleepless_in_sd", "P", "rpx", "", "my antidepressant makes me sweat like a pig at night and I can't remember which one the new psych switched me to lol. the little white one"),
+("en", "@jenna_b", "P", "rpx", "", "the covid vaccine gave me the worst period of my life. 3 weeks of bleeding. I'm not antivax I'm just saying"),
+("en", "@grumpy_gramps", "P", "rpx", "", "New water pill the doctor gave me has me up 6 times a night. I'm 77, I need my sleep!"),
+("en", "@fb_group_mama", "P", "rpx", "", "My birth control pill gave me melasma all over my upper lip and forehead. Anyone know if it fades after stopping?"),
+("en", "@lisa_anxious", "P", "rpx", "H", "my anxiety meds made me pass out at the grocery store and I ended up in the ER with 10 stitches in my chin. doc says blood pressure dropped."),
+("en", None, "P", "rpx", "O", "The blood thinner they put me on after my heart surgery gave me a stomach bleed. Lost a lot of blood before they caught it."),
+("en", "@ian_mcd", "P", "rpx", "", "the pfizer one knocked me out for 2 days, the moderna one was fine. body is weird"),
+# ---- partial: no identifiable patient
+("en", "@gossipgirl99", "P", "rdx", "D", "a friend of a friend died on Ozempic apparently?? like stomach paralysis or something. idk the details but yikes"),
+("en", "@gym_bro_marco", "P", "rdx", "O", "some dude at my gym had a seizure on Wellbutrin last month, right on the bench press. scary stuff"),
+("en", "@pharmacist_ray", "P", "rd", "", "So many patients come back complaining of metallic taste with metronidazole. Warn them at the counter, it saves a phone call."),
+("en", "@dermdoc_notes", "P", "rd", "", "Seeing lots of people online lose hair on semaglutide. Probably the rapid weight loss (telogen effluvium) rather than the drug itself."),
+("en", "@tiktok_tea", "P", "rdx", "", "there's a girl on tiktok who says Lexapro made her gain 40 lbs and her comments are FULL of the same stories 😳"),
+("en", "@reddit_lurker_x", "P", "rd", "", "Everyone online says finasteride ruins your sex life forever. Is it real or just reddit doom posting?"),
+# ---- partial: no reporter (news, no author)
+("en", None, "P", "pdx", "HO", "Woman, 34, hospitalised with severe liver damage after weeks of high-dose acetaminophen for toothache, doctors say"),
+("en", None, "P", "pdx", "DO", "Teenager dies of heart attack after taking energy pills and Adderall at music festival, coroner finds"),
+("en", None, "P", "pdx", "C", "Family of boy born with limb defects sues drugmaker, saying mother was prescribed mycophenolate (CellCept) while pregnant without warning"),
+("en", None, "P", "d", "", "FDA adds warning on rare but serious allergic reactions with Ocrevus infusions"),
+]
+NAMES = ["warfarin","Coumadin","fentanyl","Lamictal","lamotrigine","methotrexate","amoxicillin","Bactrim","Ozempic","Humalog",
+"ceftriaxone","lithium","Sprintec","Keytruda","Xarelto","Advil","tramadol","levofloxacin","citalopram","Bexsero","paracetamol",
+"allopurinol","ciprofloxacin","cipro","Reglan","gentamicin","Fluzone","Depakote","isotretinoin","topiramate","bupropion","Paxil",
+"clozapine","clozaril","amoxicillin-clavulanate","Comirnaty","Pfizer","AndroGel","Farxiga","Wellbutrin","metronidazole","semaglutide",
+"Lexapro","finasteride","acetaminophen","Adderall","mycophenolate","CellCept","Ocrevus","moderna"]
