@@ -142,6 +142,13 @@ class Settings(BaseSettings):
         description="a brand not mentioned for this long (wall clock) has its buckets closed as "
         "the other brands on its partition move event time on, so its alert can resolve",
     )
+    raw_idle_after_s: int = Field(
+        default=300,
+        ge=0,
+        description="a mentions.raw partition nothing has arrived from for this long (wall clock) "
+        "stops holding buckets open; until then a bucket closes only once every raw partition "
+        "passed its end plus the allowed lateness",
+    )
     detection_file: Path | None = Field(
         default=None,
         description="detection settings YAML: sensitivity, detector settings and overrides per "

@@ -4,8 +4,10 @@ Counting is by *event* time (when the mention was posted), not arrival time, so 
 consumer or a restarted worker counts the same buckets. Each brand's open buckets live in a
 changelog-backed table keyed by brand (the stream's key, so state and stream share a partition).
 A bucket closes once the brand's watermark (latest event time seen) passes its end plus the allowed
-lateness; it is then emitted for *every* watched topic, zeros included, because a detector must see
-quiet buckets to learn what quiet looks like. A mention later than that is counted as late.
+lateness, and so has every active ``mentions.raw`` partition feeding the brand's partition
+(:mod:`pipeline.counting.watermarks`); it is then emitted for *every* watched topic, zeros included,
+because a detector must see quiet buckets to learn what quiet looks like. A mention later than that
+is counted as late.
 
 Counting is exactly-once although delivery is at-least-once: a worker killed before it commits
 re-sends what it had already passed on (ingest re-sends mentions, classify re-classifies them), and
@@ -39,6 +41,7 @@ from faust.types import EventT
 from pipeline import services
 from pipeline.counting.cells import bucket_of
 from pipeline.counting.judge import Detectors, judge_closed, judge_filling
+from pipeline.counting.watermarks import RawWatermarks, closable_through
 from pipeline.detection.mentions import count_minute
 from pipeline.records import HEALTH_FLAG, HEALTH_TOPIC, Bucket, ClassifiedMention, Mention
 from pipeline.tables import open_buckets
@@ -154,13 +157,23 @@ def _count_author(top: list[dict[str, Any]], mention: Any) -> None:
 
 
 def close_due(
-    state: dict[str, Any], brand: str, topics: tuple[str, ...], width: int, lateness: int
+    state: dict[str, Any],
+    brand: str,
+    topics: tuple[str, ...],
+    width: int,
+    lateness: int,
+    limit: int | None = None,
 ) -> list[Bucket]:
-    """Buckets whose end + lateness is behind the watermark, oldest first, zeros filled in."""
+    """Buckets whose end + lateness is behind the watermark, oldest first, zeros filled in.
+
+    ``limit`` is the event time every active raw partition has reached
+    (:meth:`~pipeline.counting.watermarks.RawWatermarks.low`): a bucket waits for it too.
+    """
     closed = state.get("closed")
     if closed is None:
         return []
-    last_closable = (int(state["wm"]) - lateness) // width * width - width
+    wm = int(state["wm"]) if limit is None else min(int(state["wm"]), limit)
+    last_closable = closable_through(wm, width, lateness)
     out: list[Bucket] = []
     start = int(closed) + width
     if (last_closable - start) // width > MAX_GAP_BUCKETS:
@@ -193,6 +206,11 @@ class PartitionClock:
     last_seen: dict[str, float] = field(default_factory=dict)
     watermark: int = 0
     swept: int | None = None  # the closable bucket index the last sweep ran for
+    #: event time per raw partition feeding this partition (what every bucket waits for)
+    raw: RawWatermarks = field(default_factory=RawWatermarks)
+    #: brands with a bucket their own watermark would close but a lagging raw partition holds
+    held: set[str] = field(default_factory=set)
+    released: int | None = None  # the last closable bucket held brands were released up to
 
 
 def partition_clocks() -> dict[int, PartitionClock]:
@@ -212,7 +230,17 @@ def partition_clock(partition: int) -> PartitionClock:
         for key, value in open_buckets.items():
             if value.get("p") == partition:
                 clock.last_seen[str(key)] = now
+                clock.raw.restore(value.get("rt") or {}, now)
+                clock.held.add(str(key))  # looked at once: it may have been held when stored
     return clock
+
+
+def is_held(state: dict[str, Any], limit: int | None, width: int, lateness: int) -> bool:
+    """True when the brand's own watermark would close a bucket that ``limit`` keeps open."""
+    if limit is None or "wm" not in state or state.get("closed") is None or limit >= state["wm"]:
+        return False
+    own = closable_through(int(state["wm"]), width, lateness)
+    return own > max(int(state["closed"]), closable_through(limit, width, lateness))
 
 
 def quiet_mark(partition_wm: int, width: int) -> int:
@@ -250,9 +278,13 @@ class BatchStates:
 
     def store(self) -> None:
         """Write every state put since the last store, then start the next batch empty."""
+        clocks = partition_clocks()
         for brand, partition in self._partitions.items():
             state = self._states[brand]
             self.detectors.save_into(brand, state)
+            clock = clocks.get(partition)
+            if clock is not None and clock.raw.times:
+                state["rt"] = clock.raw.stored()  # what a restarted worker waits for
             open_buckets.send_changelog(partition, brand, state)
             open_buckets.data[brand] = state
         self._states.clear()
@@ -261,7 +293,11 @@ class BatchStates:
 
 
 async def close_and_send(
-    state: dict[str, Any], brand: str, topics: tuple[str, ...], detectors: Detectors
+    state: dict[str, Any],
+    brand: str,
+    topics: tuple[str, ...],
+    detectors: Detectors,
+    limit: int | None = None,
 ) -> int:
     """Close the brand's due buckets, send them and judge each; the number closed.
 
@@ -271,7 +307,7 @@ async def close_and_send(
     never zero times.
     """
     cfg = services.settings()
-    due = close_due(state, brand, topics, cfg.bucket_seconds, cfg.allowed_lateness_s)
+    due = close_due(state, brand, topics, cfg.bucket_seconds, cfg.allowed_lateness_s, limit)
     for bucket in due:
         await buckets.send(key=bucket.series_key, value=bucket)
         await judge_closed(state, bucket, detectors)
@@ -282,7 +318,9 @@ async def close_and_send(
     return len(due)
 
 
-async def sweep_quiet_brands(partition: int, topics: tuple[str, ...], states: BatchStates) -> int:
+async def sweep_quiet_brands(
+    partition: int, topics: tuple[str, ...], states: BatchStates, limit: int | None = None
+) -> int:
     """Advance the partition's quiet brands to its event time and close their due buckets.
 
     A bucket used to close only on the brand's own next mention, so a brand whose crisis died
@@ -295,7 +333,8 @@ async def sweep_quiet_brands(partition: int, topics: tuple[str, ...], states: Ba
     and sweeping on event time alone would count the trailing brand's mentions as late.
     Runs once per closable bucket of partition event time, and writes only brands of the
     current partition (their changelog partition is the current event's). A partition where no
-    brand speaks still waits.
+    brand speaks still waits. A lagging raw partition (``limit``) holds a quiet brand's buckets
+    as it holds everyone's.
     """
     clock = partition_clocks()[partition]
     cfg = services.settings()
@@ -314,8 +353,42 @@ async def sweep_quiet_brands(partition: int, topics: tuple[str, ...], states: Ba
         if "wm" not in state or int(state["wm"]) >= mark:
             continue
         state["wm"] = mark
-        closed += await close_and_send(state, brand, topics, states.detectors)
+        closed += await close_and_send(state, brand, topics, states.detectors, limit)
+        if is_held(state, limit, width, cfg.allowed_lateness_s):
+            clock.held.add(brand)
         states.put(brand, partition, state)
+    return closed
+
+
+async def release_held(
+    clock: PartitionClock,
+    partition: int,
+    topics: tuple[str, ...],
+    states: BatchStates,
+    limit: int | None,
+) -> int:
+    """Close what the partition's held brands may close now that its raw partitions moved on.
+
+    A held brand's bucket would otherwise wait for the brand's own next mention. Runs once per
+    closable bucket of ``limit`` (and whenever every raw partition is idle).
+    """
+    if not clock.held:
+        return 0
+    cfg = services.settings()
+    width, lateness = cfg.bucket_seconds, cfg.allowed_lateness_s
+    mark = None if limit is None else closable_through(limit, width, lateness)
+    if mark is not None and clock.released is not None and mark <= clock.released:
+        return 0
+    clock.released = mark
+    closed = 0
+    for brand in sorted(clock.held):
+        state = states.get(brand)
+        done = await close_and_send(state, brand, topics, states.detectors, limit)
+        if done:
+            closed += done
+            states.put(brand, partition, state)
+        if not is_held(state, limit, width, lateness):
+            clock.held.discard(brand)
     return closed
 
 
@@ -329,19 +402,27 @@ async def count_event(
     partition = event.message.partition
     brand = item.mention.brand
     state = states.get(brand)
+    clock = partition_clock(partition)
+    now = time.monotonic()
+    if item.mention.raw_partition is not None:  # None: not written by classify, nothing to wait for
+        clock.raw.saw(item.mention.raw_partition, int(item.mention.created_at.timestamp()), now)
+    limit = clock.raw.low(now, cfg.raw_idle_after_s)  # None: every raw partition is idle
     if already_counted(state, item.mention):
         metrics.recounts_skipped.inc()
+        await release_held(clock, partition, topics, states, limit)
         return
     mark_counted(state, item.mention)
     counted = add_mention(state, item, topics, cfg.bucket_seconds)
     if not counted:
         metrics.late_mentions.inc()
     state["p"] = partition
-    clock = partition_clock(partition)
-    clock.last_seen[brand] = time.monotonic()
+    clock.last_seen[brand] = now
     clock.watermark = max(clock.watermark, int(state.get("wm", 0)))
-    await close_and_send(state, brand, topics, states.detectors)
+    await close_and_send(state, brand, topics, states.detectors, limit)
+    if is_held(state, limit, cfg.bucket_seconds, cfg.allowed_lateness_s):
+        clock.held.add(brand)
     if counted:
         await judge_filling(state, item, topics, cfg.bucket_seconds, states.detectors)
     states.put(brand, partition, state)
-    await sweep_quiet_brands(partition, topics, states)
+    await release_held(clock, partition, topics, states, limit)
+    await sweep_quiet_brands(partition, topics, states, limit)

@@ -9,6 +9,7 @@ Real broker, two real worker processes in one consumer group, the real model.
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -34,6 +35,8 @@ BURST = 600
 #: its bucket closed, whatever order the four raw partitions deliver in; the closer ends it.
 BUCKET_S = 300
 WARM_UP = "Valmoreau is hiring pharmacists in Lyon"
+#: Mentions of one bucket sent while one worker is stopped (spread over every raw partition).
+STOPPED_SHARE = 40
 
 
 def classified_out(worker: Worker) -> float:
@@ -59,6 +62,31 @@ def send(bootstrap: str, records: list[tuple[bytes, int | None]], values: list[b
         producer.flush(timeout=30)
     finally:
         producer.close(timeout=10)
+
+
+def settled(read: Callable[[], tuple[float, ...]], quiet_s: float, timeout_s: float) -> None:
+    """Wait until ``read()`` has changed from its first value and then stayed put for ``quiet_s``."""
+    first = last = read()
+    since = time.monotonic()
+    deadline = since + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = read()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif now != first and time.monotonic() - since >= quiet_s:
+            return
+    raise AssertionError(f"no settled progress after {timeout_s:.0f} s: {first} -> {last}")
+
+
+def bucket_counts(broker: Broker, start: datetime) -> dict[str, int]:
+    """brenmoor's closed bucket starting at ``start``: its count per topic (empty until closed)."""
+    found = consume(broker.bootstrap, "mentions.buckets", want=1, timeout_s=10)
+    return {
+        b["topic"]: b["count"]
+        for b in found
+        if b["brand"] == "brenmoor" and b["start"].startswith(start.strftime("%Y-%m-%dT%H:%M"))
+    }
 
 
 def test_a_single_brand_burst_is_classified_by_both_workers_and_counted_once(
@@ -105,23 +133,17 @@ def test_a_single_brand_burst_is_classified_by_both_workers_and_counted_once(
     assert sum(done) == BURST
     assert all(0.4 <= s <= 0.6 for s in shares), shares
 
-    # counts exact: a mention an hour later closes the burst's bucket, whose count per watched
-    # topic is the number of classified mentions carrying that topic
-    closer = mention(99_999, T0 + timedelta(hours=1), CALM[0])
-    send(broker.bootstrap, [(raw_key("it:99999"), None)], [closer])
+    # counts exact: a mention an hour later on every raw partition (a bucket waits for each of
+    # them) closes the burst's bucket, whose count per watched topic is the number of classified
+    # mentions carrying that topic
+    closers = [mention(99_000 + p, T0 + timedelta(hours=1), CALM[0]) for p in range(partitions)]
+    send(broker.bootstrap, [(raw_key(f"it:{99_000 + p}"), p) for p in range(partitions)], closers)
     watched = make_settings().topics_track
     expected = {t: sum(t in r["topics"] for r in ours) for t in watched}
-
-    def burst_buckets() -> dict[str, int]:
-        found = consume(broker.bootstrap, "mentions.buckets", want=1, timeout_s=10)
-        return {
-            b["topic"]: b["count"]
-            for b in found
-            if b["brand"] == "brenmoor" and b["start"].startswith(T0.strftime("%Y-%m-%dT%H:%M"))
-        }
-
-    wait_for(lambda: set(burst_buckets()) == set(watched), 120, "the burst's bucket to close")
-    assert burst_buckets() == expected
+    wait_for(
+        lambda: set(bucket_counts(broker, T0)) == set(watched), 120, "the burst's bucket to close"
+    )
+    assert bucket_counts(broker, T0) == expected
     assert sum(expected.values()) > 0
     for worker in workers:
         text = worker.metrics_text()
@@ -129,3 +151,63 @@ def test_a_single_brand_burst_is_classified_by_both_workers_and_counted_once(
         assert metric_value(text, "tocsin_recounts_skipped_total") == 0
         assert httpx.get(f"{worker.url}/healthz", timeout=5).status_code == 200
     print(json.dumps({"split": done, "shares": shares, "bucket_counts": expected}))
+
+    # One worker stopped (SIGSTOP) while the other races twenty minutes of event time ahead on
+    # its raw partitions: the bucket waits for the stopped worker's raw partitions instead of
+    # closing on the running worker's event time, and counts every mention once it resumes
+    # (before watermarks per raw partition it closed with the running worker's share only).
+    counted_in = [
+        metric_value(w.metrics_text(), "tocsin_agent_messages_in_total", agent="count_mentions")
+        for w in workers
+    ]
+    counter, stopped = workers if counted_in[0] >= BURST else workers[::-1]
+    assert stopped.proc is not None
+    t1 = T0 + timedelta(hours=2)
+    share_ids = [f"it:{200_000 + i}" for i in range(STOPPED_SHARE)]
+    share = [
+        mention(200_000 + i, t1 + timedelta(seconds=2 * i), f"{PRICING[i % 4]} #{i}")
+        for i in range(STOPPED_SHARE)
+    ]
+    ahead = [mention(300_000 + p, t1 + timedelta(minutes=20), CALM[1]) for p in range(partitions)]
+
+    def counter_progress() -> tuple[float, ...]:
+        text = counter.metrics_text()
+        return (
+            metric_value(text, "tocsin_agent_messages_out_total", agent="classify_mentions"),
+            metric_value(text, "tocsin_agent_messages_in_total", agent="count_mentions"),
+        )
+
+    stopped.proc.send_signal(signal.SIGSTOP)
+    try:
+        send(
+            broker.bootstrap,
+            [(raw_key(m), i % partitions) for i, m in enumerate(share_ids)],
+            share,
+        )
+        send(
+            broker.bootstrap,
+            [(raw_key(f"it:{300_000 + p}"), p) for p in range(partitions)],
+            ahead,
+        )
+        settled(counter_progress, quiet_s=5, timeout_s=60)  # its share classified and counted
+        held = bucket_counts(broker, t1)
+    finally:
+        stopped.proc.send_signal(signal.SIGCONT)
+    assert held == {}, f"the bucket closed without the stopped worker's share: {held}"
+    out = consume(
+        broker.bootstrap,
+        "mentions.classified",
+        want=3 * partitions + BURST + STOPPED_SHARE,
+        timeout_s=120,
+        settle_s=2,
+    )
+    mine = {r["mention"]["id"]: r for r in out if r["mention"]["id"] in set(share_ids)}
+    assert sorted(mine) == sorted(share_ids)
+    expected = {t: sum(t in r["topics"] for r in mine.values()) for t in watched}
+    wait_for(
+        lambda: set(bucket_counts(broker, t1)) == set(watched), 120, "the held bucket to close"
+    )
+    assert bucket_counts(broker, t1) == expected
+    for worker in workers:
+        assert metric_value(worker.metrics_text(), "tocsin_late_mentions_total") == 0
+    print(json.dumps({"stopped_worker_bucket": expected}))

@@ -396,8 +396,13 @@ async def test_count_skips_copies_resent_after_a_crash(
         direct = at_raw(classified("direct", T0 + timedelta(seconds=10), ["pricing"], "d1"), 0, 0)
         direct.mention.raw_partition = direct.mention.raw_offset = None
         await agent.put(direct, key="ostrel")
-        await agent.put(  # new input after the copies: counted, and it closes 08:00
+        # new input after the copies on both raw partitions: counted, and it closes 08:00
+        await agent.put(
             at_raw(classified("next", T0 + timedelta(seconds=301), ["pricing"], "m5"), 0, 5),
+            key="ostrel",
+        )
+        await agent.put(
+            at_raw(classified("next1", T0 + timedelta(seconds=302), ["pricing"], "q2"), 1, 4),
             key="ostrel",
         )
     assert [(b.start.strftime("%H:%M"), b.count) for b in out.values] == [("08:00", 7)]
