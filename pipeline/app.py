@@ -25,6 +25,7 @@ from faust.types import ConsumerT
 from mode import Service
 from mode.utils.queues import FlowControlQueue
 
+from pipeline.fair_poll import share_polls
 from pipeline.kafka_clients import faust_credentials
 from pipeline.redelivery import (
     HOLE_CHECK_INTERVAL_S,
@@ -115,7 +116,9 @@ class TocsinApp(faust.App):
 
     See :mod:`pipeline.redelivery`: without this, a rebalance can make Faust drop fetched
     messages nobody processed, and at-least-once becomes at-most-once for them. The same module's
-    hole watch runs here, every few seconds, for whatever else skips a fetched message.
+    hole watch runs here, every few seconds, for whatever else skips a fetched message. Its polls
+    are bounded (:func:`poll_records`) and shared evenly among the partitions
+    (:mod:`pipeline.fair_poll`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -129,7 +132,7 @@ class TocsinApp(faust.App):
         web_guard.install(web.web_app, web.views)
 
     def _new_consumer(self) -> ConsumerT:
-        return redeliver_after_rebalance(super()._new_consumer())
+        return share_polls(redeliver_after_rebalance(super()._new_consumer()))
 
     @Service.timer(HOLE_CHECK_INTERVAL_S)
     async def _refetch_holes(self) -> None:
