@@ -15,13 +15,17 @@ every table's changelog gets (``topic_partitions``, the same as the topics in
 from __future__ import annotations
 
 import logging
+import math
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import faust
 from faust.types import ConsumerT
 from mode import Service
+from mode.utils.queues import FlowControlQueue
 
+from pipeline.fair_poll import share_polls
 from pipeline.kafka_clients import faust_credentials
 from pipeline.redelivery import (
     HOLE_CHECK_INTERVAL_S,
@@ -57,6 +61,40 @@ FAUST_DEFAULTS: dict[str, str] = {
 }
 
 
+#: Faust's own default for ``STREAM_BUFFER_MAXSIZE``: the events buffered for each agent.
+FAUST_STREAM_BUFFER_MAXSIZE = 4096
+
+
+def poll_records(buffer_maxsize: int, partitions: int) -> int:
+    """Records one consumer poll may hand over so that no agent's stream buffer ever fills.
+
+    Faust's fetch loop hands a poll's records to the agents one at a time. An agent's buffer stops
+    the fetching of a partition at ``maxsize / 1.25`` events (``FlowControlQueue``'s high-pressure
+    mark) but still takes what the poll already holds, and once it is *full* the loop waits for
+    room: for that agent, and so for every other topic, since one loop delivers them all. Without
+    a bound a poll holds up to ``CONSUMER_MAX_FETCH_SIZE`` (16 MiB) per partition: the whole
+    ``mentions.raw`` backlog (10,000 mentions per partition measured), fed to a full
+    ``classify_mentions`` buffer at the model's pace while ``count_mentions`` got nothing for
+    minutes (bench/README.md, "Counting starved behind a raw backlog"). A poll of at most the room
+    above the mark, shared by the partitions of a topic, always fits.
+    """
+    high = math.floor(buffer_maxsize / FlowControlQueue.pressure_high_ratio)
+    return max(1, (buffer_maxsize - high) // max(1, partitions))
+
+
+def faust_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """Faust's settings: Tocsin's defaults, then ``environ`` (an operator's value always wins)."""
+    buffer_maxsize = int(environ.get("STREAM_BUFFER_MAXSIZE", FAUST_STREAM_BUFFER_MAXSIZE))
+    return {
+        **FAUST_DEFAULTS,
+        "BROKER_MAX_POLL_RECORDS": str(poll_records(buffer_maxsize, DEFAULT_PARTITIONS)),
+        # Faust's own topics (the assignor's leader topic) get Tocsin's replication factor
+        # unless TOPIC_REPLICATION_FACTOR says otherwise: a managed cluster refuses 1.
+        "TOPIC_REPLICATION_FACTOR": str(kafka_settings().replication_factor),
+        **environ,
+    }
+
+
 class TocsinWorker(faust.Worker):
     """``faust.Worker`` without the terminal progress spinner.
 
@@ -78,7 +116,9 @@ class TocsinApp(faust.App):
 
     See :mod:`pipeline.redelivery`: without this, a rebalance can make Faust drop fetched
     messages nobody processed, and at-least-once becomes at-most-once for them. The same module's
-    hole watch runs here, every few seconds, for whatever else skips a fetched message.
+    hole watch runs here, every few seconds, for whatever else skips a fetched message. Its polls
+    are bounded (:func:`poll_records`) and shared evenly among the partitions
+    (:mod:`pipeline.fair_poll`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -92,7 +132,7 @@ class TocsinApp(faust.App):
         web_guard.install(web.web_app, web.views)
 
     def _new_consumer(self) -> ConsumerT:
-        return redeliver_after_rebalance(super()._new_consumer())
+        return share_polls(redeliver_after_rebalance(super()._new_consumer()))
 
     @Service.timer(HOLE_CHECK_INTERVAL_S)
     async def _refetch_holes(self) -> None:
@@ -105,13 +145,7 @@ def create_app() -> faust.App:
     """Create the app; the module-level ``app`` below is the only call in production."""
     return TocsinApp(
         "tocsin",
-        # Faust's own topics (the assignor's leader topic) get Tocsin's replication factor
-        # unless TOPIC_REPLICATION_FACTOR says otherwise: a managed cluster refuses 1.
-        env={
-            **FAUST_DEFAULTS,
-            "TOPIC_REPLICATION_FACTOR": str(kafka_settings().replication_factor),
-            **os.environ,
-        },
+        env=faust_env(os.environ),
         autodiscover=[
             "agents",
             "pipeline.worker.web",
