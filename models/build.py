@@ -50,6 +50,7 @@ from models.artefacts import (
     slug,
 )
 from models.corpus import (
+    ALL_WRITER_FILES,
     DEFAULT_CORPUS,
     DEFAULT_EXTRA_CORPORA,
     STANCES,
@@ -164,6 +165,7 @@ def build_artefacts(
     finetune: bool = False,
     extra: tuple[Path, ...] | None = None,
     calibrate: bool = False,
+    all_writers: bool = False,
 ) -> Path:
     """Build (or find) the artefact folder and return its path.
 
@@ -173,7 +175,9 @@ def build_artefacts(
     taxonomy's ``threshold_beta``). ``force`` rebuilds every step. ``finetune`` first adapts
     the encoder to the training split (models/finetune.py); its config is part of the key.
     ``calibrate`` adds per-topic calibration maps after Platt scaling (models/calibration.py;
-    artefact version ``CALIBRATED_VERSION`` and its config in the key).
+    artefact version ``CALIBRATED_VERSION`` and its config in the key). ``all_writers`` trains
+    on every row of the seed corpus and ``ALL_WRITER_FILES`` (Corpus 2.0 and held-out 1) with
+    calibration and one CV fold per file (artefact version ``ALL_WRITERS_VERSION``).
     """
     from transformers import AutoTokenizer
 
@@ -183,9 +187,11 @@ def build_artefacts(
     taxonomy_path = DEFAULT_TAXONOMY if taxonomy is None else taxonomy
     tax = load_taxonomy(taxonomy_path)
     extra_paths = DEFAULT_EXTRA_CORPORA if extra is None else tuple(extra)
-    config = training_key_config(build_config(finetune, calibrate), extra_paths)
+    if all_writers:
+        extra_paths = ALL_WRITER_FILES
+    config = training_key_config(build_config(finetune, calibrate, all_writers), extra_paths)
     calibration = str(config.get("calibration", "platt"))
-    version = artefact_version(calibrate)
+    version = artefact_version(calibrate, all_writers)
     digest = inputs_sha256(*training_inputs(corpus_path, extra_paths), taxonomy_path, config=config)
     key = artefact_key(key_backbone(name, finetune), digest, version)
     final = (cache / "models" if out_root is None else out_root) / key
@@ -194,7 +200,7 @@ def build_artefacts(
         return final
 
     t0 = time.perf_counter()
-    examples = load_training_corpus(corpus_path, extra_paths)
+    examples = load_training_corpus(corpus_path, extra_paths, all_rows=all_writers)
     check_labels(tax, [t for e in examples for t in e.topics], str(corpus_path))
     train = [e for e in examples if e.split == "train"]
     held = len(examples) - len(train)
@@ -205,7 +211,9 @@ def build_artefacts(
         _link_or_copy(onnx, tmp / ONNX_FILE)
         AutoTokenizer.from_pretrained(model_dir).save_pretrained(str(tmp / TOKENIZER_DIR))
         encoder = OnnxEncoder(tmp / ONNX_FILE, tmp / TOKENIZER_DIR)
-        head, report, cues, protos = _train(encoder, tmp, train, tax, cache, calibration, progress)
+        head, report, cues, protos = _train(
+            encoder, tmp, train, tax, cache, calibration, progress, by_writer=all_writers
+        )
         head.save(tmp / HEAD_FILE)
         progress("fidelity: comparing int8 ONNX with fp32 torch embeddings")
         fid = fidelity(model_dir, encoder)
@@ -229,6 +237,7 @@ def build_artefacts(
             fid=fid,
             onnx_bytes=(tmp / ONNX_FILE).stat().st_size,
             seconds=time.perf_counter() - t0,
+            by_writer=all_writers,
         )
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     progress(f"wrote {final} in {time.perf_counter() - t0:.0f}s (fidelity {fid})")
@@ -243,9 +252,12 @@ def _train(
     cache: Path,
     calibration: str,
     progress: Progress,
+    *,
+    by_writer: bool = False,
 ) -> tuple[Head, TrainReport, tuple[tuple[str, Sequence[str]], ...], Any]:
     """The head trained on ``train``'s embeddings (from the embedding store where it has them):
-    the head, its report, and the cue lists and prototypes it was given."""
+    the head, its report, and the cue lists and prototypes it was given. ``by_writer``: one CV
+    fold per source file instead of 5 shuffled folds."""
     texts = [e.text for e in train]
     cues = tuple(tax.cue_lexicon.items()) if CUE_FEATURES else ()
     protos = topic_prototypes(encoder.encode, tax)[1] if PROTOTYPE_FEATURES else None
@@ -270,7 +282,8 @@ def _train(
         ngram_scale=NGRAM_SCALE,
     )
     topics = tax.ids
-    progress(f"head: training {len(topics)} topics + stance (5-fold CV for L2, Platt, thresholds)")
+    folds_by = "one fold per writer file" if by_writer else "5-fold CV"
+    progress(f"head: training {len(topics)} topics + stance ({folds_by} for L2, Platt, thresholds)")
     t_head = time.perf_counter()
     head, report = train_head(
         x,
@@ -287,6 +300,7 @@ def _train(
         cues=cues,
         prototypes=protos,
         calibration=calibration,
+        groups=[e.source for e in train] if by_writer else None,
     )
     progress(f"head: trained in {time.perf_counter() - t_head:.1f}s")
     return head, report, cues, protos
@@ -349,6 +363,7 @@ def _meta(
     fid: Any,
     onnx_bytes: int,
     seconds: float,
+    by_writer: bool = False,
 ) -> dict[str, Any]:
     """The artefact's meta.json: what it was built from, how, and the training figures."""
     topics = tax.ids
@@ -368,7 +383,8 @@ def _meta(
         "threshold_method": (
             "per topic, maximise out-of-fold F-beta over 0.05..0.95 after Platt scaling "
             f"and calibration ({calibration}) "
-            f"(5-fold CV on train; beta=1 except {tax.betas}; "
+            f"({'one CV fold per writer file' if by_writer else '5-fold CV'} on train; "
+            f"beta=1 except {tax.betas}; "
             f"out-of-fold recall floors {tax.min_recalls})"
         ),
         "features": {
