@@ -34,7 +34,7 @@ import numpy.typing as npt
 from models.artefacts import ONNX_FILE, TOKENIZER_DIR, cache_root
 from models.build import NGRAM_DIM, NGRAM_SCALE, _encode_with_progress
 from models.calibration import apply_map, expected_calibration_error
-from models.classifier import default_artefact_dir
+from models.classifier import default_artefact_dir, read_meta
 from models.corpus import (
     CORPUS2_FILES,
     DEFAULT_CORPUS,
@@ -53,10 +53,9 @@ from models.head import (
     choose_topic,
     head_features,
     standardisation,
-    topic_fits,
     topic_matrix,
 )
-from models.optim import group_parts, kfold, sigmoid
+from models.optim import balanced_weights, fit_binary_many, group_parts, kfold, sigmoid
 from models.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
 
 Array = npt.NDArray[np.float64]
@@ -70,6 +69,8 @@ WRITER_FILES: tuple[tuple[str, Path], ...] = (
     ("heldout-1", HELDOUT1_FILE),
 )
 WRITERS = tuple(w for w, _ in WRITER_FILES)
+#: The writers closest to a new independent one first (on a loaded machine a run may be cut).
+LEAVE_OUT_ORDER = ("heldout-1", "writer-c", "writer-a", "writer-b", "seed")
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,7 @@ RECIPES = (
 
 def load_rows() -> list[Row]:
     """Every row of every writer, placeholders filled as the build fills training rows."""
-    rows = [
-        Row("seed", e.text, e.lang, e.topics, e.split) for e in load_corpus(WRITER_FILES[0][1])
-    ]
+    rows = [Row("seed", e.text, e.lang, e.topics, e.split) for e in load_corpus(WRITER_FILES[0][1])]
     for writer, path in WRITER_FILES[1:]:
         for r in load_labelled(path):
             text = filled_text(r, training_pool(r.id))
@@ -128,30 +127,47 @@ def features(rows: Sequence[Row], artefacts: Path) -> Array:
     return head_features(emb, texts, cues=cues, ngram_dim=NGRAM_DIM, ngram_scale=NGRAM_SCALE)
 
 
+def oof_fits(
+    xs: Array, y: Array, l2s: Sequence[float], parts: Sequence[npt.NDArray[np.int64]]
+) -> tuple[Array, Array]:
+    """Every topic's fit on all rows at its own L2, and its out-of-fold logits (the fold fits
+    warm-started from the full ones, as the build's ``topic_fits``)."""
+    w = np.column_stack([balanced_weights(y[:, j].astype(np.int64), 2) for j in range(y.shape[1])])
+    full = fit_binary_many(xs, y, w, l2s)
+    oof = np.empty(y.shape)
+    for held in parts:
+        train = np.setdiff1d(np.arange(len(y)), held)
+        fold = fit_binary_many(xs[train], y[train], w[train], l2s, full)
+        oof[held] = xs[held] @ fold[:, :-1].T + fold[:, -1]
+    return full, oof
+
+
 def fit_and_score(
-    x: Array, rows: Sequence[Row], train: npt.NDArray[np.int64], recipe: Recipe
+    x: Array,
+    rows: Sequence[Row],
+    train: npt.NDArray[np.int64],
+    recipe: Recipe,
+    l2: dict[str, float],
 ) -> Array:
-    """Topic heads trained on ``train`` by the build's rules; calibrated scores for every row
-    (columns in the taxonomy's trained-topic order) and, as a last row, the thresholds."""
+    """Topic heads trained on ``train`` by the build's rules, each topic at the L2 given (the
+    build picks it from a grid by out-of-fold log-loss; fixed here to keep a fit to a third of
+    the time); calibrated scores for every row (columns in the taxonomy's trained-topic order)
+    and, as a last row, the thresholds."""
     tax = load_taxonomy(DEFAULT_TAXONOMY)
     topics = tuple(t for t in tax.trained if t != "other")
     mean, scale = standardisation(x[train], NGRAM_DIM)
     xs_train = (x[train] - mean) / scale
     n = len(train)
-    parts = (
-        group_parts([rows[i].writer for i in train]) if recipe.writer_folds else kfold(n, 5, 0)
-    )
+    parts = group_parts([rows[i].writer for i in train]) if recipe.writer_folds else kfold(n, 5, 0)
     y = topic_matrix([rows[i].topics for i in train], topics, len(parts))
-    train_idx = [np.setdiff1d(np.arange(n), held) for held in parts]
-    grid = [10.0, 30.0, 100.0]
-    full_fits, oofs = topic_fits(xs_train, y, grid, parts, train_idx)
+    full_fits, oofs = oof_fits(xs_train, y, [l2[t] for t in topics], parts)
     xs_all = (x - mean) / scale
     out = np.empty((x.shape[0] + 1, len(topics)))
     for j, topic in enumerate(topics):
         c = choose_topic(
             topic,
             y[:, j],
-            [(l2, oofs[:, j * 3 + g], full_fits[j * 3 + g]) for g, l2 in enumerate(grid)],
+            [(l2[topic], oofs[:, j], full_fits[j])],
             parts,
             calibration=recipe.calibration,
             beta=float(tax.betas.get(topic, 1.0)),
@@ -167,8 +183,7 @@ def fit_and_score(
 def score(rows: Sequence[Row], proba: Array, thresholds: Array, topics: Sequence[str]) -> dict:
     """Macro-F1 per language, adverse_event P/R and the largest per-topic ECE of ``rows``."""
     pred = [
-        {t for t, on in zip(topics, p >= thresholds, strict=True) if on} or {"other"}
-        for p in proba
+        {t for t, on in zip(topics, p >= thresholds, strict=True) if on} or {"other"} for p in proba
     ]
     gold = [set(r.topics) for r in rows]
     out: dict[str, Any] = {"n": len(rows)}
@@ -190,12 +205,13 @@ def run(recipes: Sequence[Recipe], artefacts: Path) -> dict[str, dict[str, dict]
     """Per recipe, per left-out writer, the scores of that writer's rows."""
     rows = load_rows()
     x = features(rows, artefacts)
+    l2 = {t: float(v) for t, v in read_meta(artefacts)["training"]["l2"].items()}
     topics = tuple(t for t in load_taxonomy(DEFAULT_TAXONOMY).trained if t != "other")
     results: dict[str, dict[str, dict]] = {}
     fitted: dict[tuple[bytes, str, bool], Array] = {}  # same rows and rule: same fit
     for recipe in recipes:
         results[recipe.name] = {}
-        for writer in WRITERS:
+        for writer in LEAVE_OUT_ORDER:
             train = np.array(
                 [
                     i
@@ -209,7 +225,7 @@ def run(recipes: Sequence[Recipe], artefacts: Path) -> dict[str, dict[str, dict]
             held = np.array([i for i, r in enumerate(rows) if r.writer == writer])
             key = (train.tobytes(), recipe.calibration, recipe.writer_folds)
             if key not in fitted:
-                fitted[key] = fit_and_score(x, rows, train, recipe)
+                fitted[key] = fit_and_score(x, rows, train, recipe, l2)
             out = fitted[key]
             s = score([rows[i] for i in held], out[held], out[-1], topics)
             s["n_train"] = len(train)
@@ -238,7 +254,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--artefacts", type=Path, default=None, help="folder whose encoder is used")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args(argv)
-    chosen = [r for r in RECIPES if r.name in args.recipes.split(",")]
+    by_name = {r.name: r for r in RECIPES}
+    chosen = [by_name[name] for name in args.recipes.split(",")]
     results = run(chosen, args.artefacts or default_artefact_dir())
     print(table(results))
     if args.json:
