@@ -21,7 +21,7 @@ import os
 import platform
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -171,13 +171,10 @@ def build_artefacts(
 
     ``out_root`` defaults to ``$TOCSIN_CACHE/models``; ``corpus`` to the bundled seed corpus;
     ``backbone`` to ``$TOCSIN_MODEL`` or multilingual-e5-small; ``taxonomy`` to the bundled
-    ``taxonomy.yaml`` (the head trains one topic per taxonomy topic but the fallback, with the
-    taxonomy's ``threshold_beta``). ``force`` rebuilds every step. ``finetune`` first adapts
-    the encoder to the training split (models/finetune.py); its config is part of the key.
-    ``calibrate`` adds per-topic calibration maps after Platt scaling (models/calibration.py;
-    artefact version ``CALIBRATED_VERSION`` and its config in the key). ``all_writers`` trains
-    on every row of the seed corpus and ``ALL_WRITER_FILES`` (Corpus 2.0 and held-out 1) with
-    calibration and one CV fold per file (artefact version ``ALL_WRITERS_VERSION``).
+    ``taxonomy.yaml`` (a head per topic but the fallback). ``force`` rebuilds every step.
+    ``finetune`` first adapts the encoder (models/finetune.py). ``calibrate``: calibration maps
+    after Platt (artefact v7). ``all_writers``: every row of the seed corpus and the files of
+    ``extra`` (default ``ALL_WRITER_FILES``), calibration, a CV fold per file (artefact v8).
     """
     from transformers import AutoTokenizer
 
@@ -186,11 +183,9 @@ def build_artefacts(
     name = backbone_name() if backbone is None else backbone
     taxonomy_path = DEFAULT_TAXONOMY if taxonomy is None else taxonomy
     tax = load_taxonomy(taxonomy_path)
-    extra_paths = DEFAULT_EXTRA_CORPORA if extra is None else tuple(extra)
-    if all_writers:
-        extra_paths = ALL_WRITER_FILES
+    default_extra = ALL_WRITER_FILES if all_writers else DEFAULT_EXTRA_CORPORA
+    extra_paths = default_extra if extra is None else tuple(extra)
     config = training_key_config(build_config(finetune, calibrate, all_writers), extra_paths)
-    calibration = str(config.get("calibration", "platt"))
     version = artefact_version(calibrate, all_writers)
     digest = inputs_sha256(*training_inputs(corpus_path, extra_paths), taxonomy_path, config=config)
     key = artefact_key(key_backbone(name, finetune), digest, version)
@@ -211,9 +206,7 @@ def build_artefacts(
         _link_or_copy(onnx, tmp / ONNX_FILE)
         AutoTokenizer.from_pretrained(model_dir).save_pretrained(str(tmp / TOKENIZER_DIR))
         encoder = OnnxEncoder(tmp / ONNX_FILE, tmp / TOKENIZER_DIR)
-        head, report, cues, protos = _train(
-            encoder, tmp, train, tax, cache, calibration, progress, by_writer=all_writers
-        )
+        head, report, cues, protos = _train(encoder, tmp, train, tax, cache, config, progress)
         head.save(tmp / HEAD_FILE)
         progress("fidelity: comparing int8 ONNX with fp32 torch embeddings")
         fid = fidelity(model_dir, encoder)
@@ -225,7 +218,7 @@ def build_artefacts(
             tax=tax,
             head=head,
             report=report,
-            calibration=calibration,
+            config=config,
             cues=cues,
             protos=protos,
             embedding_dim=encoder.dim,
@@ -237,7 +230,6 @@ def build_artefacts(
             fid=fid,
             onnx_bytes=(tmp / ONNX_FILE).stat().st_size,
             seconds=time.perf_counter() - t0,
-            by_writer=all_writers,
         )
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     progress(f"wrote {final} in {time.perf_counter() - t0:.0f}s (fidelity {fid})")
@@ -250,14 +242,13 @@ def _train(
     train: list[Example],
     tax: Taxonomy,
     cache: Path,
-    calibration: str,
+    config: Mapping[str, Any],
     progress: Progress,
-    *,
-    by_writer: bool = False,
 ) -> tuple[Head, TrainReport, tuple[tuple[str, Sequence[str]], ...], Any]:
     """The head trained on ``train``'s embeddings (from the embedding store where it has them):
-    the head, its report, and the cue lists and prototypes it was given. ``by_writer``: one CV
-    fold per source file instead of 5 shuffled folds."""
+    the head, its report, and the cue lists and prototypes it was given. With ``folds_by:
+    writer`` in ``config``, one CV fold per source file instead of 5 shuffled folds."""
+    by_writer = config.get("folds_by") == "writer"
     texts = [e.text for e in train]
     cues = tuple(tax.cue_lexicon.items()) if CUE_FEATURES else ()
     protos = topic_prototypes(encoder.encode, tax)[1] if PROTOTYPE_FEATURES else None
@@ -299,7 +290,7 @@ def _train(
         ngram_scale=NGRAM_SCALE,
         cues=cues,
         prototypes=protos,
-        calibration=calibration,
+        calibration=str(config.get("calibration", "platt")),
         groups=[e.source for e in train] if by_writer else None,
     )
     progress(f"head: trained in {time.perf_counter() - t_head:.1f}s")
@@ -351,7 +342,7 @@ def _meta(
     tax: Taxonomy,
     head: Head,
     report: TrainReport,
-    calibration: str,
+    config: Mapping[str, Any],
     cues: tuple[tuple[str, Sequence[str]], ...],
     protos: Any,
     embedding_dim: int,
@@ -363,9 +354,10 @@ def _meta(
     fid: Any,
     onnx_bytes: int,
     seconds: float,
-    by_writer: bool = False,
 ) -> dict[str, Any]:
     """The artefact's meta.json: what it was built from, how, and the training figures."""
+    calibration = str(config.get("calibration", "platt"))
+    by_writer = config.get("folds_by") == "writer"
     topics = tax.ids
     return {
         "version": key,
