@@ -180,7 +180,9 @@ def fit_and_score(
     return out
 
 
-def score(rows: Sequence[Row], proba: Array, thresholds: Array, topics: Sequence[str]) -> dict:
+def score(
+    rows: Sequence[Row], proba: Array, thresholds: Array, topics: Sequence[str]
+) -> dict[str, Any]:
     """Macro-F1 per language, adverse_event P/R and the largest per-topic ECE of ``rows``."""
     pred = [
         {t for t, on in zip(topics, p >= thresholds, strict=True) if on} or {"other"} for p in proba
@@ -201,13 +203,13 @@ def score(rows: Sequence[Row], proba: Array, thresholds: Array, topics: Sequence
     return out
 
 
-def run(recipes: Sequence[Recipe], artefacts: Path) -> dict[str, dict[str, dict]]:
+def run(recipes: Sequence[Recipe], artefacts: Path) -> dict[str, dict[str, dict[str, Any]]]:
     """Per recipe, per left-out writer, the scores of that writer's rows."""
     rows = load_rows()
     x = features(rows, artefacts)
     l2 = {t: float(v) for t, v in read_meta(artefacts)["training"]["l2"].items()}
     topics = tuple(t for t in load_taxonomy(DEFAULT_TAXONOMY).trained if t != "other")
-    results: dict[str, dict[str, dict]] = {}
+    results: dict[str, dict[str, dict[str, Any]]] = {}
     fitted: dict[tuple[bytes, str, bool], Array] = {}  # same rows and rule: same fit
     for recipe in recipes:
         results[recipe.name] = {}
@@ -234,7 +236,7 @@ def run(recipes: Sequence[Recipe], artefacts: Path) -> dict[str, dict[str, dict]
     return results
 
 
-def table(results: dict[str, dict[str, dict]]) -> str:
+def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
     """A Markdown table: one line per recipe and left-out writer, then the writers' mean."""
     head = "| recipe | left-out writer | rows | macro-F1 EN | macro-F1 FR | AE P | AE R | max ECE |"
     lines = [head, "|---|---|---|---|---|---|---|---|"]
