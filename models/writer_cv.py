@@ -203,7 +203,9 @@ def score(
     return out
 
 
-def run(recipes: Sequence[Recipe], artefacts: Path) -> dict[str, dict[str, dict[str, Any]]]:
+def run(
+    recipes: Sequence[Recipe], artefacts: Path, left_out: Sequence[str] = LEAVE_OUT_ORDER
+) -> dict[str, dict[str, dict[str, Any]]]:
     """Per recipe, per left-out writer, the scores of that writer's rows."""
     rows = load_rows()
     x = features(rows, artefacts)
@@ -213,7 +215,7 @@ def run(recipes: Sequence[Recipe], artefacts: Path) -> dict[str, dict[str, dict[
     fitted: dict[tuple[bytes, str, bool], Array] = {}  # same rows and rule: same fit
     for recipe in recipes:
         results[recipe.name] = {}
-        for writer in LEAVE_OUT_ORDER:
+        for writer in left_out:
             train = np.array(
                 [
                     i
@@ -255,10 +257,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--recipes", default=",".join(r.name for r in RECIPES))
     ap.add_argument("--artefacts", type=Path, default=None, help="folder whose encoder is used")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--left-out", default=",".join(LEAVE_OUT_ORDER), help="writers to leave out")
     args = ap.parse_args(argv)
     by_name = {r.name: r for r in RECIPES}
     chosen = [by_name[name] for name in args.recipes.split(",")]
-    results = run(chosen, args.artefacts or default_artefact_dir())
+    results = run(chosen, args.artefacts or default_artefact_dir(), args.left_out.split(","))
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
