@@ -39,6 +39,16 @@ ARTEFACT_VERSION = "v6"
 CALIBRATED_VERSION = "v7"
 CALIBRATION_CONFIG: Mapping[str, Any] = MappingProxyType({"calibration": "auto"})
 
+#: Heads trained on every writer's rows with folds by writer (``tocsin model build
+#: --all-writers``): the seed corpus, Corpus 2.0 and held-out 1, all rows; one fold per file, so
+#: L2, Platt, calibration and thresholds are chosen on scores of writers the fold did not read.
+#: Their own version and ``ALL_WRITERS_CONFIG`` in the key. Candidate for held-out 2
+#: (models/data/README.md: the decision rule and the writer-level CV behind it).
+ALL_WRITERS_VERSION = "v8"
+ALL_WRITERS_CONFIG: Mapping[str, Any] = MappingProxyType(
+    {"calibration": "auto", "rows": "all", "folds_by": "writer"}
+)
+
 #: How the head is trained (models/build.py reads these). Part of every key, next to the corpus and
 #: taxonomy hashes, so changing one retrains the head instead of finding an old folder trained
 #: with the previous value. Sized by cross-validation on the train split (see models/ngrams.py);
@@ -77,19 +87,25 @@ FINETUNE_CONFIG: Mapping[str, Any] = MappingProxyType(
 )
 
 
-def build_config(finetune: bool, calibrate: bool = False) -> Mapping[str, Any]:
-    """What goes into the artefact key: the head config, plus the fine-tune config and the
-    calibration config when used (``HEAD_CONFIG`` itself when neither is)."""
-    if not finetune and not calibrate:
+def build_config(
+    finetune: bool, calibrate: bool = False, all_writers: bool = False
+) -> Mapping[str, Any]:
+    """What goes into the artefact key: the head config, plus the fine-tune, calibration and
+    all-writers configs when used (``HEAD_CONFIG`` itself when none is)."""
+    if not finetune and not calibrate and not all_writers:
         return HEAD_CONFIG
     extra: dict[str, Any] = dict(CALIBRATION_CONFIG) if calibrate else {}
+    if all_writers:
+        extra.update(ALL_WRITERS_CONFIG)
     if finetune:
         extra["finetune"] = dict(FINETUNE_CONFIG)
     return MappingProxyType({**HEAD_CONFIG, **extra})
 
 
-def artefact_version(calibrate: bool) -> str:
-    """The version in the key: ``CALIBRATED_VERSION`` for calibrated heads."""
+def artefact_version(calibrate: bool, all_writers: bool = False) -> str:
+    """The version in the key: ``ALL_WRITERS_VERSION`` or ``CALIBRATED_VERSION`` when used."""
+    if all_writers:
+        return ALL_WRITERS_VERSION
     return CALIBRATED_VERSION if calibrate else ARTEFACT_VERSION
 
 

@@ -21,7 +21,7 @@ import os
 import platform
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -50,6 +50,7 @@ from models.artefacts import (
     slug,
 )
 from models.corpus import (
+    ALL_WRITER_FILES,
     DEFAULT_CORPUS,
     DEFAULT_EXTRA_CORPORA,
     STANCES,
@@ -164,16 +165,16 @@ def build_artefacts(
     finetune: bool = False,
     extra: tuple[Path, ...] | None = None,
     calibrate: bool = False,
+    all_writers: bool = False,
 ) -> Path:
     """Build (or find) the artefact folder and return its path.
 
     ``out_root`` defaults to ``$TOCSIN_CACHE/models``; ``corpus`` to the bundled seed corpus;
     ``backbone`` to ``$TOCSIN_MODEL`` or multilingual-e5-small; ``taxonomy`` to the bundled
-    ``taxonomy.yaml`` (the head trains one topic per taxonomy topic but the fallback, with the
-    taxonomy's ``threshold_beta``). ``force`` rebuilds every step. ``finetune`` first adapts
-    the encoder to the training split (models/finetune.py); its config is part of the key.
-    ``calibrate`` adds per-topic calibration maps after Platt scaling (models/calibration.py;
-    artefact version ``CALIBRATED_VERSION`` and its config in the key).
+    ``taxonomy.yaml`` (a head per topic but the fallback). ``force`` rebuilds every step.
+    ``finetune`` first adapts the encoder (models/finetune.py). ``calibrate``: calibration maps
+    after Platt (artefact v7). ``all_writers``: every row of the seed corpus and the files of
+    ``extra`` (default ``ALL_WRITER_FILES``), calibration, a CV fold per file (artefact v8).
     """
     from transformers import AutoTokenizer
 
@@ -182,10 +183,10 @@ def build_artefacts(
     name = backbone_name() if backbone is None else backbone
     taxonomy_path = DEFAULT_TAXONOMY if taxonomy is None else taxonomy
     tax = load_taxonomy(taxonomy_path)
-    extra_paths = DEFAULT_EXTRA_CORPORA if extra is None else tuple(extra)
-    config = training_key_config(build_config(finetune, calibrate), extra_paths)
-    calibration = str(config.get("calibration", "platt"))
-    version = artefact_version(calibrate)
+    default_extra = ALL_WRITER_FILES if all_writers else DEFAULT_EXTRA_CORPORA
+    extra_paths = default_extra if extra is None else tuple(extra)
+    config = training_key_config(build_config(finetune, calibrate, all_writers), extra_paths)
+    version = artefact_version(calibrate, all_writers)
     digest = inputs_sha256(*training_inputs(corpus_path, extra_paths), taxonomy_path, config=config)
     key = artefact_key(key_backbone(name, finetune), digest, version)
     final = (cache / "models" if out_root is None else out_root) / key
@@ -194,7 +195,7 @@ def build_artefacts(
         return final
 
     t0 = time.perf_counter()
-    examples = load_training_corpus(corpus_path, extra_paths)
+    examples = load_training_corpus(corpus_path, extra_paths, all_rows=all_writers)
     check_labels(tax, [t for e in examples for t in e.topics], str(corpus_path))
     train = [e for e in examples if e.split == "train"]
     held = len(examples) - len(train)
@@ -205,7 +206,7 @@ def build_artefacts(
         _link_or_copy(onnx, tmp / ONNX_FILE)
         AutoTokenizer.from_pretrained(model_dir).save_pretrained(str(tmp / TOKENIZER_DIR))
         encoder = OnnxEncoder(tmp / ONNX_FILE, tmp / TOKENIZER_DIR)
-        head, report, cues, protos = _train(encoder, tmp, train, tax, cache, calibration, progress)
+        head, report, cues, protos = _train(encoder, tmp, train, tax, cache, config, progress)
         head.save(tmp / HEAD_FILE)
         progress("fidelity: comparing int8 ONNX with fp32 torch embeddings")
         fid = fidelity(model_dir, encoder)
@@ -217,7 +218,7 @@ def build_artefacts(
             tax=tax,
             head=head,
             report=report,
-            calibration=calibration,
+            config=config,
             cues=cues,
             protos=protos,
             embedding_dim=encoder.dim,
@@ -241,11 +242,13 @@ def _train(
     train: list[Example],
     tax: Taxonomy,
     cache: Path,
-    calibration: str,
+    config: Mapping[str, Any],
     progress: Progress,
 ) -> tuple[Head, TrainReport, tuple[tuple[str, Sequence[str]], ...], Any]:
     """The head trained on ``train``'s embeddings (from the embedding store where it has them):
-    the head, its report, and the cue lists and prototypes it was given."""
+    the head, its report, and the cue lists and prototypes it was given. With ``folds_by:
+    writer`` in ``config``, one CV fold per source file instead of 5 shuffled folds."""
+    by_writer = config.get("folds_by") == "writer"
     texts = [e.text for e in train]
     cues = tuple(tax.cue_lexicon.items()) if CUE_FEATURES else ()
     protos = topic_prototypes(encoder.encode, tax)[1] if PROTOTYPE_FEATURES else None
@@ -270,7 +273,8 @@ def _train(
         ngram_scale=NGRAM_SCALE,
     )
     topics = tax.ids
-    progress(f"head: training {len(topics)} topics + stance (5-fold CV for L2, Platt, thresholds)")
+    folds_by = "one fold per writer file" if by_writer else "5-fold CV"
+    progress(f"head: training {len(topics)} topics + stance ({folds_by} for L2, Platt, thresholds)")
     t_head = time.perf_counter()
     head, report = train_head(
         x,
@@ -286,7 +290,8 @@ def _train(
         ngram_scale=NGRAM_SCALE,
         cues=cues,
         prototypes=protos,
-        calibration=calibration,
+        calibration=str(config.get("calibration", "platt")),
+        groups=[e.source for e in train] if by_writer else None,
     )
     progress(f"head: trained in {time.perf_counter() - t_head:.1f}s")
     return head, report, cues, protos
@@ -337,7 +342,7 @@ def _meta(
     tax: Taxonomy,
     head: Head,
     report: TrainReport,
-    calibration: str,
+    config: Mapping[str, Any],
     cues: tuple[tuple[str, Sequence[str]], ...],
     protos: Any,
     embedding_dim: int,
@@ -351,6 +356,8 @@ def _meta(
     seconds: float,
 ) -> dict[str, Any]:
     """The artefact's meta.json: what it was built from, how, and the training figures."""
+    calibration = str(config.get("calibration", "platt"))
+    by_writer = config.get("folds_by") == "writer"
     topics = tax.ids
     return {
         "version": key,
@@ -368,7 +375,8 @@ def _meta(
         "threshold_method": (
             "per topic, maximise out-of-fold F-beta over 0.05..0.95 after Platt scaling "
             f"and calibration ({calibration}) "
-            f"(5-fold CV on train; beta=1 except {tax.betas}; "
+            f"({'one CV fold per writer file' if by_writer else '5-fold CV'} on train; "
+            f"beta=1 except {tax.betas}; "
             f"out-of-fold recall floors {tax.min_recalls})"
         ),
         "features": {

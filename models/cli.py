@@ -65,6 +65,13 @@ def model() -> None:
     help="Per-topic calibration maps after Platt scaling (isotonic where it wins out of fold; "
     "artefact v7, own key). Not the default: see models/data/README.md, held-out look 5.",
 )
+@click.option(
+    "--all-writers",
+    is_flag=True,
+    help="Train on every row of every writer's file (seed, Corpus 2.0, held-out 1) with "
+    "calibration and one CV fold per writer for the thresholds (artefact v8, own key). "
+    "Candidate for held-out 2: see models/data/README.md.",
+)
 def build_cmd(
     force: bool,
     out_root: Path | None,
@@ -72,6 +79,7 @@ def build_cmd(
     finetune: bool,
     corpus2: str | None,
     calibrate: bool,
+    all_writers: bool,
 ) -> None:
     """Rebuild the backbone, export int8 ONNX, train the head; print the artefact folder.
 
@@ -94,6 +102,7 @@ def build_cmd(
         finetune=finetune,
         extra=extra,
         calibrate=calibrate,
+        all_writers=all_writers,
     )
     from models.classifier import load_classifier
     from models.pvbuild import attach_pv_head, copy_into

@@ -61,6 +61,9 @@ class Example:
     topics: tuple[str, ...]
     stance: str
     split: str
+    #: The file the row comes from: one writer or brief per file, so the folds of a build
+    #: that chooses its thresholds out of writer (``tocsin model build --all-writers``).
+    source: str = ""
 
 
 def _field_error(path: Path, line: int, name: str, why: str) -> CorpusError:
@@ -90,7 +93,8 @@ def parse_line(raw: str, path: Path, line: int) -> Example:
             raise _field_error(path, line, name, f"{obj.get(name)!r} is not one of {allowed}")
     if "other" in topics and len(topics) > 1:
         raise _field_error(path, line, "topics", "'other' cannot be combined with other topics")
-    return Example(text, obj["lang"], tuple(dict.fromkeys(topics)), obj["stance"], obj["split"])
+    topics_t = tuple(dict.fromkeys(topics))
+    return Example(text, obj["lang"], topics_t, obj["stance"], obj["split"], path.stem)
 
 
 def load_corpus(path: Path = DEFAULT_CORPUS) -> list[Example]:
@@ -122,6 +126,12 @@ CORPUS2_FILES = (
     CORPUS2_DIR / "c2_long.jsonl",
     CORPUS2_DIR / "c2_mixed.jsonl",
 )
+#: The first independent held-out set (writer ``w-heldout-1``, §10 format with placeholders).
+#: Burned as a judge after five looks; since then a training file for ``--all-writers``.
+HELDOUT1_FILE = Path(__file__).parent / "data" / "heldout_independent" / "heldout.jsonl"
+#: Every writer's file next to the seed corpus: what ``tocsin model build --all-writers``
+#: trains on (all rows, folds by file; models/writer_cv.py scores it writer by writer).
+ALL_WRITER_FILES = (*CORPUS2_FILES, HELDOUT1_FILE)
 #: Extra corpora the default model trains on next to the seed corpus (part of the default key).
 #: Corpus 2.0 since 2026-12-07: better than the seed-only head on the independent held-out set in
 #: both languages and both fills (models/data/README.md, looks 1 and 2). ``c2_mixed.jsonl`` is
@@ -289,17 +299,26 @@ def load_corpus2(path: Path) -> list[Example]:
         if r.lang is None or r.stance is None:
             raise CorpusError(f"{path}: row {r.id!r} lacks `lang` or `stance`")
         text = filled_text(r, training_pool(r.id))
-        out.append(Example(text, r.lang, r.topics, r.stance, row_split(r)))
+        out.append(Example(text, r.lang, r.topics, r.stance, row_split(r), path.stem))
     return out
 
 
 def load_training_corpus(
-    seed: Path = DEFAULT_CORPUS, extra: tuple[Path, ...] = DEFAULT_EXTRA_CORPORA
+    seed: Path = DEFAULT_CORPUS,
+    extra: tuple[Path, ...] = DEFAULT_EXTRA_CORPORA,
+    *,
+    all_rows: bool = False,
 ) -> list[Example]:
-    """The seed corpus (its own train/test split) plus Corpus 2.0 files (train/validation)."""
+    """The seed corpus (its own train/test split) plus Corpus 2.0 files (train/validation);
+    with ``all_rows`` every row is ``train`` (the candidate judged by writer-level CV and a new
+    held-out set, which no longer needs the files' own splits)."""
     out = load_corpus(seed)
     for path in extra:
         out.extend(load_corpus2(path))
+    if all_rows:
+        from dataclasses import replace
+
+        out = [replace(e, split="train") for e in out]
     return out
 
 

@@ -43,6 +43,7 @@ from models.optim import (
     balanced_weights,
     fit_binary_many,
     fit_softmax_many,
+    group_parts,
     kfold,
     platt,
     sigmoid,
@@ -428,6 +429,7 @@ def train_head(
     cues: Sequence[tuple[str, Sequence[str]]] = (),
     prototypes: npt.ArrayLike | None = None,
     calibration: str = "platt",
+    groups: Sequence[str] | None = None,
 ) -> tuple[Head, TrainReport]:
     """Train topic and stance heads on embeddings ``x`` (n, d) with cross-validated choices.
 
@@ -436,23 +438,23 @@ def train_head(
     ``min_recalls`` gives topics a recall floor for their threshold (see :func:`best_threshold`).
     ``x`` must already hold the blocks the head is told about (``Head.features`` order):
     ``cues`` and ``prototypes`` are only stored so serving computes the same columns.
-    ``calibration``: ``"platt"`` (Platt scaling alone, the head before v7, stored with no map)
-    or ``"auto"`` (per topic, Platt or Platt + isotonic by cross-fitted out-of-fold ECE; see
-    models/calibration.py); thresholds are chosen on the calibrated out-of-fold scores.
+    ``calibration``: ``"platt"`` (Platt alone, as before v7, no map) or ``"auto"`` (per topic,
+    Platt or Platt + isotonic by cross-fitted out-of-fold ECE; models/calibration.py); the
+    thresholds are chosen on the calibrated out-of-fold scores. ``groups`` (a name per row, e.g.
+    its writer): one fold per group, so every choice is made out of group.
     """
     if calibration not in ("platt", "auto"):
         raise ValueError(f"calibration must be 'platt' or 'auto', got {calibration!r}")
-    xa = np.asarray(x, dtype=np.float64)
-    if (n := xa.shape[0]) != len(topic_labels) or n != len(stance_labels):
-        raise ValueError("x, topic_labels and stance_labels must have the same length")
+    n = (xa := np.asarray(x, dtype=np.float64)).shape[0]
+    if {len(topic_labels), len(stance_labels), n if groups is None else len(groups)} != {n}:
+        raise ValueError("x, topic_labels, stance_labels and groups must have the same length")
     head_topics = tuple(t for t in topics if t != OTHER)
     mean, scale = standardisation(xa, ngram_dim)
     xs = (xa - mean) / scale
-    parts = kfold(n, folds, seed)
-    y_topics = topic_matrix(topic_labels, head_topics, folds)
+    parts = kfold(n, folds, seed) if groups is None else group_parts(groups)
+    y_topics = topic_matrix(topic_labels, head_topics, len(parts))
     train_idx = [np.setdiff1d(np.arange(n), held) for held in parts]
-    report = TrainReport(n_train=n)
-    grid = [float(v) for v in l2_grid]
+    report, grid = TrainReport(n_train=n), [float(v) for v in l2_grid]
     full_fits, oofs = topic_fits(xs, y_topics, grid, parts, train_idx)
     chosen = [
         choose_topic(
