@@ -153,7 +153,7 @@ def _grouped(forms: list[str]) -> str:
         for first, rest in groups.items()
     ]
     branches += [_escaped(f) for f in whole]
-    return "|".join(branches + [""] if ends else branches)
+    return "|".join([*branches, ""] if ends else branches)
 
 
 @dataclass(frozen=True)
