@@ -7,7 +7,7 @@ import re
 import pytest
 
 from pipeline.pv import lexicon
-from pipeline.pv.lexicon import TermIndex
+from pipeline.pv.lexicon import NameIndex, TermIndex
 
 FORMS = [
     "libido gone",
@@ -65,3 +65,19 @@ def test_numbered_forms_are_found_only_with_a_digit() -> None:
     index = TermIndex.build({"Fever": ["fever", "fever of <n>"]})
     assert [(h.label, h.end) for h in index.find("fever of 39 today")] == [("Fever", 11)]
     assert [(h.label, h.end) for h in index.find("fever of old")] == [("Fever", 5)]
+
+
+#: 60 more names, so that a short body is cut into pieces and a long one tested name by name
+FILLER = {f"Other{a}{b}": [f"other{a}{b}"] for a in "abcdef" for b in "ghijklmnop"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["ihatezentavoglytera", "glyteraday", "zentavo", "x" * 40 + "glyterazentavo", "nothing"],
+)
+def test_names_inside_a_hashtag_are_found_in_catalogue_order_short_or_long(body: str) -> None:
+    forms = {"Glytera": ["glytera"], "Zentavo": ["zentavo"], "Ozempic": ["ozempic"], **FILLER}
+    index = NameIndex.build(forms)
+    expected = [label for name, label in index.single.items() if name in body]
+    assert index._in_tag(body) == expected
+    assert expected or body == "nothing"  # the names are found, not two empty lists compared
