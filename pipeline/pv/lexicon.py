@@ -165,22 +165,30 @@ class TermIndex:
     label_of: dict[str, str]
     #: forms with a number, each compiled on its own (tried where no plain form matched)
     numbered: tuple[tuple[re.Pattern[str], str], ...] = ()
+    #: the literal text around each numbered form's number: a text lacking one of them cannot
+    #: match that form, so its pattern is not run
+    numbered_parts: tuple[tuple[str, ...], ...] = ()
 
     @classmethod
     def build(cls, forms: dict[str, list[str]]) -> TermIndex:
         label_of: dict[str, str] = {}
         numbered: list[tuple[re.Pattern[str], str]] = []
+        numbered_parts: list[tuple[str, ...]] = []
         for label, terms in forms.items():
             for t in terms:
                 if NUMBER in t:
-                    parts = (re.sub(r"\s+", " ", normalise(p)) for p in t.strip().split(NUMBER))
+                    parts = [re.sub(r"\s+", " ", normalise(p)) for p in t.strip().split(NUMBER)]
                     body = _NUMBER_RE.join(re.escape(p) for p in parts)
                     numbered.append((re.compile(rf"(?<![\w-]){body}(?![\w-])"), label))
+                    numbered_parts.append(tuple(p for p in parts if p))
                 else:
                     label_of.setdefault(_key(t), label)
         alt = _alternation(list(label_of))
         return cls(
-            re.compile(rf"(?<![\w-])(?:{alt})(?:s|x|es)?(?![\w-])"), label_of, tuple(numbered)
+            re.compile(rf"(?<![\w-])(?:{alt})(?:s|x|es)?(?![\w-])"),
+            label_of,
+            tuple(numbered),
+            tuple(numbered_parts),
         )
 
     def find(self, folded: str) -> list[TermHit]:
@@ -190,7 +198,9 @@ class TermIndex:
         # every numbered form holds a digit (``_NUMBER_RE``): a text with none skips the 100-odd
         # patterns, a third of a reaction search
         numbered_forms = self.numbered if _DIGIT.search(folded) else ()
-        for pattern, with_number in numbered_forms:
+        for (pattern, with_number), parts in zip(numbered_forms, self.numbered_parts, strict=False):
+            if not all(p in folded for p in parts):
+                continue  # a literal part of the form is missing: the pattern cannot match
             for m in pattern.finditer(folded):
                 if not any(h.start < m.end() and m.start() < h.end for h in out):
                     out.append(TermHit(with_number, m.start(), m.end()))
