@@ -8,12 +8,15 @@ half-full batch forever; the events carry each record's raw position). Each batc
 ingest (:class:`pipeline.ingest.admission.Admission`: dead letters out with their reason, noise
 and re-sent ids filtered, the rest stamped with their raw position and pseudonymised), then
 classified by :class:`models.batching.BatchClassifier` (reposts from a bounded cache, the rest on
-the model threads), whose records are sent as they come. A batch's offsets are acknowledged only
-when the next batch is asked for, after every one of its records was handed to the producer.
+the model threads); each record is encoded to bytes directly and handed to the producer as it
+comes (:mod:`pipeline.ingest.output`), and the classified counter is incremented once per batch.
+A batch's offsets are acknowledged only when the next batch is asked for, after every one of its
+records was handed to the producer.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from faust.types import StreamT
@@ -25,14 +28,19 @@ from pipeline import services
 from pipeline.app import app
 from pipeline.ingest.admission import Admission
 from pipeline.ingest.dedup import rebalanced
+from pipeline.ingest.output import ClassifiedEncoder, EncodedTopic
 from pipeline.streams import take_events
 from pipeline.tables import mention_ids
-from pipeline.topics import classified, dead_letters, raw_mentions
+from pipeline.topics import classified as classified_topic
+from pipeline.topics import dead_letters, raw_mentions
 
 AGENT = "classify_mentions"
 
 #: Predictions of texts seen lately, kept across batches (reposts repeat a text within minutes).
 _cache: LRUCache[Prediction] = LRUCache(maxsize=50_000)
+#: ``mentions.classified``, written with records encoded by ``encoder`` (pipeline/ingest/output.py)
+classified = EncodedTopic(classified_topic)
+encoder = ClassifiedEncoder(maxsize=50_000)
 
 
 def batch_classifier() -> BatchClassifier:
@@ -67,8 +75,13 @@ async def classify_mentions(stream: StreamT[bytes]) -> None:
             metrics.dead_letters.labels(letter.reason).inc()
         if not admitted.mentions:
             continue
-        async for record in model.classify(admitted.mentions, group=cfg.batch_size):
-            brand = record.mention.brand
-            await classified.send(key=brand, value=record)
-            metrics.mentions_classified.labels(brand, record.topics[0]).inc()
+        version = (await model.model()).version
+        sent: Counter[tuple[str, str]] = Counter()
+        async for mention, prediction in model.predicted(admitted.mentions, group=cfg.batch_size):
+            await classified.send(
+                key=mention.brand, value=encoder.value(mention, prediction, version)
+            )
+            sent[mention.brand, prediction.topics[0]] += 1
+        for (brand, topic), n in sent.items():
+            metrics.mentions_classified.labels(brand, topic).inc(n)
         metrics.messages_out.labels(AGENT).inc(len(admitted.mentions))

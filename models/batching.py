@@ -90,9 +90,17 @@ class BatchClassifier:
     ) -> AsyncIterator[ClassifiedMention]:
         """The classified record of each mention, in order, each as soon as it is known."""
         version = (await self.model()).version
+        async for mention, prediction in self.predicted(mentions, group=group):
+            yield classified_record(mention, prediction, version)
+
+    async def predicted(
+        self, mentions: Sequence[Mention], group: int | None = None
+    ) -> AsyncIterator[tuple[Mention, Prediction]]:
+        """Each mention with its prediction, in order, each as soon as it is known: for a caller
+        that encodes the record itself (``pipeline.ingest.output``) rather than build it."""
         in_order = iter(mentions)
         async for prediction in self.predictions([m.text for m in mentions], group=group):
-            yield classified_record(next(in_order), prediction, version)
+            yield next(in_order), prediction
 
     async def predictions(
         self, texts: Sequence[str], chunk: int = MODEL_CHUNK, group: int | None = None

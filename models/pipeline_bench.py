@@ -37,7 +37,8 @@ from models.classifier import MentionClassifier
 
 @dataclass
 class _Sink:
-    """Stands in for ``mentions.classified`` (and ``mentions.dlq``): serialises like ``send``, counts."""
+    """Stands in for ``mentions.classified`` (encoded bytes) and ``mentions.dlq`` (records,
+    serialised like ``send``): counts records and bytes."""
 
     expected: int = 0
     count: int = 0
@@ -45,7 +46,7 @@ class _Sink:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def send(self, *, key: Any = None, value: Any = None, **_: Any) -> None:
-        self.nbytes += len(value.dumps())
+        self.nbytes += len(value if isinstance(value, bytes) else value.dumps())
         self.count += 1
         if self.count >= self.expected:
             self.done.set()

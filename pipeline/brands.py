@@ -83,9 +83,19 @@ def _open_tag(m: re.Match[str]) -> str:
     return " " + _CAMEL.sub(" ", m.group(1)).replace("_", " ")
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _drop_combining(run: re.Match[str]) -> str:
+    return "".join(ch for ch in run.group() if not unicodedata.combining(ch))
+
+
 def _strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # NFKD leaves ASCII as it is and no ASCII character is combining: only the non-ASCII runs
+    # are looked at, character by character (a mention is mostly ASCII, even in French)
+    if text.isascii():
+        return text
+    return _NON_ASCII.sub(_drop_combining, unicodedata.normalize("NFKD", text))
 
 
 def fold(text: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from models.classifier import Prediction
 from pipeline.delivery.receivers.base import GroupNotice, Receiver
-from pipeline.records import Alert
+from pipeline.records import Alert, ClassifiedMention
 
 KEYWORDS = {
     "price": "pricing",
@@ -60,6 +60,15 @@ class RecordingTopic:
     @property
     def values(self) -> list[Any]:
         return [v for _, v in self.sent]
+
+
+class EncodedRecordingTopic(RecordingTopic):
+    """Stands in for a topic its agent writes with encoded bytes (``classify_mentions``): each
+    value must be bytes and is recorded decoded as the topic's reader decodes it."""
+
+    async def send(self, *, key: Any = None, value: Any = None, **_: Any) -> None:
+        assert isinstance(value, bytes), f"expected encoded bytes, got {type(value).__name__}"
+        self.sent.append((key, ClassifiedMention.loads(value)))
 
 
 class RecordingReceiver(Receiver):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import yaml
@@ -92,6 +92,7 @@ def normalise(text: str) -> str:
 #: A number in a term ("gained <n> lbs", "+<n>kg", "fievre a <n>"): digits, maybe a decimal part.
 NUMBER = "<n>"
 _NUMBER_RE = r"\d{1,3}(?:[.,]\d{1,2})?"
+_DIGIT = re.compile(r"\d")
 
 
 def _key(term: str) -> str:
@@ -112,11 +113,47 @@ _FILLER_IN = re.compile(rf" (?:{FILLERS})(?= )")
 
 
 def _alternation(terms: list[str]) -> str:
+    """The forms, longest first, as one alternation grouped by shared leading letters.
+
+    ``re`` tries the branches of ``a|b|c`` one after another at every position of the text, so
+    a flat alternation of thousands of forms cost about 1 ms per mention (most of triage's time).
+    Grouped, a position tries one branch per distinct first letter and then only the forms that
+    start with it: ``ab|ac|b`` becomes ``a(?:b|c)|b``. The result is the same match: branches
+    that differ in a letter cannot both match at one position, the forms of a group keep their
+    longest-first order, a form that ends where others go on comes after them, and grouping stops
+    at a space (the filler gap there is a choice point, and a group after it would change which
+    form wins when backtracking).
+    """
     folded = {_key(t) for t in terms}
     folded.discard("")
-    return "|".join(
-        re.escape(t).replace("\\ ", _FILLER_GAP) for t in sorted(folded, key=len, reverse=True)
-    )
+    return _grouped(sorted(folded, key=len, reverse=True))
+
+
+def _escaped(form: str) -> str:
+    return re.escape(form).replace("\\ ", _FILLER_GAP)
+
+
+def _grouped(forms: list[str]) -> str:
+    """``forms`` (in the order ``re`` must try them) as an alternation with shared first letters
+    factored out, recursively; see :func:`_alternation` for why the match is unchanged."""
+    if len(forms) < 4:
+        return "|".join(_escaped(f) for f in forms)
+    groups: dict[str, list[str]] = {}
+    whole: list[str] = []  # forms starting with a space: a filler gap, not factored
+    ends = False  # the empty form: a form that ends here, tried after every longer one
+    for form in forms:
+        if not form:
+            ends = True
+        elif form[0] == " ":
+            whole.append(form)
+        else:
+            groups.setdefault(form[0], []).append(form[1:])
+    branches = [
+        _escaped(first) + (f"(?:{_grouped(rest)})" if rest != [""] else "")
+        for first, rest in groups.items()
+    ]
+    branches += [_escaped(f) for f in whole]
+    return "|".join([*branches, ""] if ends else branches)
 
 
 @dataclass(frozen=True)
@@ -128,29 +165,42 @@ class TermIndex:
     label_of: dict[str, str]
     #: forms with a number, each compiled on its own (tried where no plain form matched)
     numbered: tuple[tuple[re.Pattern[str], str], ...] = ()
+    #: the literal text around each numbered form's number: a text lacking one of them cannot
+    #: match that form, so its pattern is not run
+    numbered_parts: tuple[tuple[str, ...], ...] = ()
 
     @classmethod
     def build(cls, forms: dict[str, list[str]]) -> TermIndex:
         label_of: dict[str, str] = {}
         numbered: list[tuple[re.Pattern[str], str]] = []
+        numbered_parts: list[tuple[str, ...]] = []
         for label, terms in forms.items():
             for t in terms:
                 if NUMBER in t:
-                    parts = (re.sub(r"\s+", " ", normalise(p)) for p in t.strip().split(NUMBER))
+                    parts = [re.sub(r"\s+", " ", normalise(p)) for p in t.strip().split(NUMBER)]
                     body = _NUMBER_RE.join(re.escape(p) for p in parts)
                     numbered.append((re.compile(rf"(?<![\w-]){body}(?![\w-])"), label))
+                    numbered_parts.append(tuple(p for p in parts if p))
                 else:
                     label_of.setdefault(_key(t), label)
         alt = _alternation(list(label_of))
         return cls(
-            re.compile(rf"(?<![\w-])(?:{alt})(?:s|x|es)?(?![\w-])"), label_of, tuple(numbered)
+            re.compile(rf"(?<![\w-])(?:{alt})(?:s|x|es)?(?![\w-])"),
+            label_of,
+            tuple(numbered),
+            tuple(numbered_parts),
         )
 
     def find(self, folded: str) -> list[TermHit]:
         """Every non-overlapping hit in ``folded`` (already :func:`normalise`-d), in order; a
         form with a number wins over a plain form it overlaps ("fievre a 39" over "fievre")."""
         out: list[TermHit] = []
-        for pattern, with_number in self.numbered:
+        # every numbered form holds a digit (``_NUMBER_RE``): a text with none skips the 100-odd
+        # patterns, a third of a reaction search
+        numbered_forms = self.numbered if _DIGIT.search(folded) else ()
+        for (pattern, with_number), parts in zip(numbered_forms, self.numbered_parts, strict=False):
+            if not all(p in folded for p in parts):
+                continue  # a literal part of the form is missing: the pattern cannot match
             for m in pattern.finditer(folded):
                 if not any(h.start < m.end() and m.start() < h.end for h in out):
                     out.append(TermHit(with_number, m.start(), m.end()))
@@ -208,8 +258,8 @@ class NameIndex:
         hits = self.exact.find(folded)
         seen = {h.label for h in hits}
         for body in tags(text):
-            for name, label in self.single.items():
-                if label not in seen and len(name) >= MIN_TAG_NAME and name in body:
+            for label in self._in_tag(body):
+                if label not in seen:
                     at = folded.find(body)
                     hits.append(TermHit(label, at if at >= 0 else len(folded), len(folded)))
                     seen.add(label)
@@ -224,6 +274,34 @@ class NameIndex:
                 hits.append(TermHit(near, w.start(), w.end()))
                 seen.add(near)
         return sorted(hits, key=lambda h: h.start)
+
+    @cached_property
+    def _tag_places(self) -> dict[str, tuple[int, str]]:
+        """Each name of ``MIN_TAG_NAME``+ letters -> its place in ``single`` (the order the
+        names are tried in) and its label."""
+        return {
+            n: (i, label)
+            for i, (n, label) in enumerate(self.single.items())
+            if len(n) >= MIN_TAG_NAME
+        }
+
+    def _in_tag(self, body: str) -> list[str]:
+        """The labels of the names of ``single`` found inside the hashtag ``body``, in
+        ``single``'s order. A short body is cut into its pieces of ``MIN_TAG_NAME``+ letters,
+        each looked up (a few dozen lookups instead of a test per name: a mention's
+        ``@handle`` cost ~0.3 ms); a long one is tested against each name, as both find the
+        same names."""
+        places = self._tag_places
+        size = len(body)
+        if size * (size + 1) // 2 > len(places):
+            return [label for n, (_, label) in places.items() if n in body]
+        found = {
+            places[piece]
+            for i in range(size)
+            for j in range(i + MIN_TAG_NAME, size + 1)
+            if (piece := body[i:j]) in places
+        }
+        return [label for _, label in sorted(found)]
 
     def near(self, word: str) -> str | None:
         """The name one edit from ``word`` (of 6+ letters), if any."""

@@ -29,7 +29,7 @@ from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.records import Alert, Author, ClassifiedMention, Mention
 from pipeline.settings import make_settings
 from pipeline.tables import mention_ids, open_buckets
-from tests.fakes import KeywordClassifier, RecordingTopic
+from tests.fakes import EncodedRecordingTopic, KeywordClassifier, RecordingTopic
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 AGENT = classify_mentions.AGENT
@@ -63,6 +63,13 @@ def topic(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> RecordingT
     return fake
 
 
+def classified_topic(monkeypatch: pytest.MonkeyPatch) -> RecordingTopic:
+    """``classify_mentions`` writes encoded records: recorded as counting decodes them."""
+    fake = EncodedRecordingTopic()
+    monkeypatch.setattr(classify_mentions, "classified", fake)
+    return fake
+
+
 def raw(text: str, **extra: Any) -> bytes:
     obj = {
         "id": extra.pop("id", "x:1"),
@@ -83,7 +90,7 @@ def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_classify_routes_good_bad_and_unbranded_raw_records(
     monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics, fresh_cache: None
 ) -> None:
-    good = topic(monkeypatch, classify_mentions, "classified")
+    good = classified_topic(monkeypatch)
     dlq = topic(monkeypatch, classify_mentions, "dead_letters")
     async with classify_mentions.classify_mentions.test_context() as agent:
         await agent.put(raw("Brenmoor tripled the price of Glytera"))
@@ -112,7 +119,7 @@ async def test_classify_dead_letters_mentions_dated_in_the_future(
     monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics, fresh_cache: None
 ) -> None:
     """A broken source clock must not reach the counters (it would drag the watermark ahead)."""
-    good = topic(monkeypatch, classify_mentions, "classified")
+    good = classified_topic(monkeypatch)
     dlq = topic(monkeypatch, classify_mentions, "dead_letters")
     soon = datetime.now(UTC) + timedelta(minutes=30)  # within the default hour of tolerance
     later = datetime.now(UTC) + timedelta(hours=2)
@@ -130,7 +137,7 @@ async def test_classify_filters_a_resent_id_and_passes_a_redelivered_record(
 ) -> None:
     """A copy of an accepted id at a later offset is a duplicate; the same record read again
     (same partition and offset, after a crash) passes, for counting's raw-position check."""
-    good = topic(monkeypatch, classify_mentions, "classified")
+    good = classified_topic(monkeypatch)
     writes: list[tuple[int | None, Any, Any]] = []
 
     def record(partition: int | None, key: bytes, value: bytes, *args: Any, **kwargs: Any) -> None:
@@ -182,7 +189,7 @@ def mention(
 async def test_classify_batches_and_reuses_reposts(
     monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics, fresh_cache: None
 ) -> None:
-    out = topic(monkeypatch, classify_mentions, "classified")
+    out = classified_topic(monkeypatch)
     fake = KeywordClassifier()
     services.override(classifier=fake, settings=make_settings(batch_size=4, batch_within_s=0.05))
     async with classify_mentions.classify_mentions.test_context() as agent:
