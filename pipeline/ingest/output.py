@@ -8,7 +8,8 @@ object, and sent with the producer's own ``send`` rather than ``Topic.send``: th
 per record) cost more than the encoding. The key is the brand, encoded as the topic's ``raw``
 key serializer does, so the producer's partitioner puts a brand's mentions where it did.
 
-The prediction's part (topics, scores, stance, language, model version) is encoded once per
+The prediction's part (topics, scores, stance, language, model version, the PV heads' case cues)
+is encoded once per
 prediction and language and reused: every mention answered from the repost cache with that
 prediction shares it. Only the mention's own part is encoded per mention.
 """
@@ -71,6 +72,7 @@ class ClassifiedEncoder:
             "stance": prediction.stance,
             "lang": lang,
             "model_version": version,
+            "case_cues": None if prediction.case_cues is None else prediction.case_cues._asdict(),
             "__faust": _NS,
         }
         tail = b"," + _dumps(rest)[1:]  # the object's members, after the mention

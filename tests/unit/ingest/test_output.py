@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from models.batching import classified_record
 from models.classifier import Prediction
+from models.pvhead import CaseCues
 from pipeline.ingest.output import ClassifiedEncoder, brand_key
 from pipeline.records import Author, ClassifiedMention, Engagement, Mention
 from pipeline.topics import classified
@@ -53,6 +55,20 @@ def test_encoded_value_is_the_records_own_bytes(m: Mention) -> None:
     assert back.mention.raw_offset == 41 and back.lang == (m.lang or "fr")
 
 
+def test_the_pv_heads_cues_travel_in_the_encoded_bytes() -> None:
+    """The safety intake reads ``case_cues`` from the classified record: the direct encoding
+    must carry them like the record does."""
+    cued = replace(PREDICTION, case_cues=CaseCues(True, True, True, "hospitalisation"))
+    value = ClassifiedEncoder().value(mention(), cued, "v7")
+    assert value == classified_record(mention(), cued, "v7").dumps()
+    assert ClassifiedMention.loads(value).case_cues == {
+        "reaction": True,
+        "patient": True,
+        "serious": True,
+        "category": "hospitalisation",
+    }
+
+
 def test_a_predictions_part_is_reused_per_language_and_version() -> None:
     encoder = ClassifiedEncoder(maxsize=2)
     first = encoder.value(mention(id="x:1"), PREDICTION, "v7")
@@ -62,7 +78,7 @@ def test_a_predictions_part_is_reused_per_language_and_version() -> None:
     assert b'"lang":"en","model_version"' in english
     newer = encoder.value(mention(), PREDICTION, "v8")
     assert newer.endswith(
-        b'"model_version":"v8","__faust":{"ns":"pipeline.records.ClassifiedMention"}}'
+        b'"model_version":"v8","case_cues":null,"__faust":{"ns":"pipeline.records.ClassifiedMention"}}'
     )
     assert len(encoder._tails) == 2  # bounded: the oldest entry went
 
