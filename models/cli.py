@@ -104,14 +104,9 @@ def build_cmd(
         calibrate=calibrate,
         all_writers=all_writers,
     )
-    from models.classifier import load_classifier
-    from models.pvbuild import attach_pv_head, copy_into
+    from models.pvbuild import build_into
 
-    # The PV triage heads over this encoder (cached; built here when absent), copied into the
-    # artefact folder so that an image built from it carries them.
-    heads = attach_pv_head(load_classifier(path), progress=_echo_progress)
-    if heads is not None:
-        copy_into(heads, path)
+    build_into(path, progress=_echo_progress)  # the PV triage heads over this encoder
     click.echo(str(path))
 
 

@@ -136,3 +136,13 @@ def load_pv_head(
     if path.is_file():
         return PvHead.load(path)
     return build_pv_head(version, encoder.encode, data=data, progress=progress)
+
+
+def build_into(artefact_dir: Path, *, progress: Callable[[str], None] | None = None) -> None:
+    """The triage heads over ``artefact_dir``'s encoder (cached; built when absent), copied into
+    the folder so that an image built from it carries them (``tocsin model build``)."""
+    from models.classifier import load_classifier
+
+    heads = attach_pv_head(load_classifier(artefact_dir), progress=progress)
+    if heads is not None:
+        copy_into(heads, artefact_dir)
