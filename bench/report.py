@@ -657,11 +657,12 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         "## Scale-out: where the classify work went",
         "",
-        "`mentions` is keyed by brand; each brand's partition and share of the stream, then each "
-        "worker's classified mentions/s with two workers in the group:",
+        "`mentions.raw` is keyed by mention id, so classification spreads over every partition; "
+        "counting is keyed by brand: each brand's partition of `mentions.classified` and share of "
+        "the stream, then each worker's classified mentions/s with two workers in the group:",
         "",
         table(
-            ["brand", "partition of `mentions`", "share of mentions"],
+            ["brand", "partition of `mentions.classified`", "share of mentions"],
             [
                 [b, v["partition"], v["share"]]
                 for b, v in (results.get("brand_partitions") or {}).items()
