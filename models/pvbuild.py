@@ -73,16 +73,21 @@ def build_pv_head(
     head = fit_pv_head(emb, [r["labels"] for r in rows], l2=L2, thresholds=THRESHOLDS)
     dest = head_path(version, data)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _save(head, dest)
+    return head
+
+
+def _save(heads: PvHead, dest: Path) -> None:
+    """Write ``heads`` to ``dest`` whole or not at all (temporary file beside it, then rename)."""
     fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".npz")
     os.close(fd)
     try:
-        head.save(Path(tmp))
+        heads.save(Path(tmp))
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return head
 
 
 def attach_pv_head(
@@ -105,15 +110,7 @@ def attach_pv_head(
 def copy_into(heads: PvHead, artefact_dir: Path) -> Path:
     """Save ``heads`` in the artefact folder (``PV_HEAD_FILE``), so the folder carries them."""
     dest = artefact_dir / PV_HEAD_FILE
-    fd, tmp = tempfile.mkstemp(dir=artefact_dir, suffix=".npz")
-    os.close(fd)
-    try:
-        heads.save(Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    _save(heads, dest)
     return dest
 
 
