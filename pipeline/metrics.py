@@ -242,6 +242,12 @@ class TocsinMetrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self.stalled_partitions = Gauge(
+            "tocsin_stalled_partitions",
+            "Partitions of the mention path (mentions.raw, mentions.classified) with records "
+            "waiting and no committed progress for TOCSIN_STALL_AFTER_S; /healthz fails while > 0.",
+            registry=registry,
+        )
         self.ingest_requests = Counter(
             "tocsin_ingest_requests_total",
             "HTTP ingest requests (POST /api/mentions) by outcome.",

@@ -257,6 +257,14 @@ class Settings(BaseSettings):
         description="/readyz turns false when the broker has not answered a metadata request "
         "for this long (a frozen or unreachable broker)",
     )
+    stall_after_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="/healthz (liveness) turns false when a partition of mentions.raw or "
+        "mentions.classified has records waiting and no committed progress for this long "
+        "(a frozen consumer; the restart resumes from committed offsets); 0 turns the check off",
+    )
     http_timeout_s: float = Field(default=5.0, gt=0, le=60, description="outbound HTTP timeout")
     delivery_attempts: int = Field(default=5, ge=1, le=20, description="delivery tries per step")
     delivery_backoff_s: float = Field(default=0.5, gt=0, description="first retry delay")

@@ -1,12 +1,13 @@
 """HTTP endpoints on the worker's one web port (Faust's web server).
 
 ``/metrics`` serves this worker's own registry in the Prometheus text format (bearer token
-``TOCSIN_METRICS_TOKEN`` when set). ``/healthz`` says the process is alive; ``/readyz`` says it
-can do its job (model loaded, consumer not rebalancing, broker answering), which is what a
-Kubernetes readiness probe and the demo wait on; it also turns false while the state folder is
-unusable or nearly full (``pipeline/worker/statedir.py``). ``/openapi.json`` describes the API.
-``/api/alerts`` requires a bearer token (``TOCSIN_API_TOKEN``); with no token configured the API
-is closed, never open by default.
+``TOCSIN_METRICS_TOKEN`` when set). ``/healthz`` says the process is alive and its mention path
+is not frozen with records waiting (``pipeline/worker/progress.py``; a liveness probe restarts
+it); ``/readyz`` says it can do its job (model loaded, consumer not rebalancing, broker
+answering), which is what a Kubernetes readiness probe and the demo wait on; it also turns false
+while the state folder is unusable or nearly full (``pipeline/worker/statedir.py``).
+``/openapi.json`` describes the API. ``/api/alerts`` requires a bearer token
+(``TOCSIN_API_TOKEN``); with no token configured the API is closed, never open by default.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pipeline.tables import alert_book
 from pipeline.topology import ALL_TOPICS
 from pipeline.worker import openapi
 from pipeline.worker.broker_probe import PROBE_INTERVAL_S, BrokerProbe
+from pipeline.worker.progress import WATCH_INTERVAL_S, ProgressWatch
 from pipeline.worker.statedir import StateDirWatch
 
 OWN_TOPICS = frozenset(spec.name for spec in ALL_TOPICS)
@@ -59,8 +61,8 @@ def authorised(request: Request) -> bool | None:
     return hmac.compare_digest(given.encode(), token.get_secret_value().encode())
 
 
-def consumer_lag() -> dict[tuple[str, int], int]:
-    """Log end minus committed offset for each assigned partition of Tocsin's own topics.
+def consumer_positions() -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:
+    """Committed offset and lag (log end minus committed) of each assigned partition of Tocsin's topics.
 
     Read from the Faust consumer's in-memory view (no broker round trip per scrape): the highwater
     the last fetch saw and the offset Faust last committed (next offset to read, Kafka's convention).
@@ -68,16 +70,42 @@ def consumer_lag() -> dict[tuple[str, int], int]:
     consumer = app.consumer
     # Faust keeps no public accessor for what it committed; default to "nothing committed".
     committed: Mapping[TP, int | None] = getattr(consumer, "_committed_offset", {})
-    out: dict[tuple[str, int], int] = {}
+    done: dict[tuple[str, int], int] = {}
+    lag: dict[tuple[str, int], int] = {}
     for tp in consumer.assignment():
         if tp.topic not in OWN_TOPICS:
             continue
         high = consumer.highwater(tp)
         if high is None:
             continue
-        done = committed.get(tp)
-        out[(tp.topic, tp.partition)] = max(0, int(high) - int(done or 0))
-    return out
+        key = (tp.topic, tp.partition)
+        done[key] = int(committed.get(tp) or 0)
+        lag[key] = max(0, int(high) - done[key])
+    return done, lag
+
+
+def consumer_lag() -> dict[tuple[str, int], int]:
+    """Lag of each assigned partition of Tocsin's own topics (see :func:`consumer_positions`)."""
+    return consumer_positions()[1]
+
+
+def progress_watch() -> ProgressWatch:
+    """The mention-path stall watch, made on first use (its limit comes from the settings)."""
+    watch = services.extra().get("progress_watch")
+    if not isinstance(watch, ProgressWatch):
+        watch = ProgressWatch(services.settings().stall_after_s)
+        services.extra()["progress_watch"] = watch
+    return watch
+
+
+@app.timer(WATCH_INTERVAL_S)  # type: ignore[untyped-decorator]  # faust.App.timer is not typed
+async def watch_progress() -> None:
+    watch = progress_watch()
+    if app.rebalancing or not services.classifier_loaded() or broker_probe().problem():
+        watch.pause()
+    else:
+        watch.observe(*consumer_positions())
+    services.metrics().stalled_partitions.set(len(watch.stalled()))
 
 
 def metrics_authorised(request: Request) -> bool:
@@ -108,7 +136,13 @@ class MetricsView(View):
 
 @app.page("/healthz")
 class HealthView(View):
+    """Liveness: the process answers and its mention path is not frozen with work waiting."""
+
     async def get(self, request: Request) -> Response:
+        stalled = progress_watch().stalled()
+        if stalled:
+            body = {"status": "stalled", "partitions": [f"{t}[{p}]" for t, p in stalled]}
+            return self.json(body, status=503)
         return self.json({"status": "ok"})
 
 
