@@ -11,8 +11,8 @@ Only the mention path is watched (``mentions.raw`` -> classify, ``mentions.class
 counting): those agents wait on nothing but Kafka and the model, so a partition with records
 waiting and no committed progress for ``TOCSIN_STALL_AFTER_S`` is frozen, not waiting. Agents
 that call receivers (delivery, publish) legitimately wait out an outage with records pending and
-are not judged here. While the consumer rebalances, the model loads, or the broker does not
-answer, nothing is judged and the clocks start again afterwards.
+are not judged here. While the consumer rebalances or recovers its tables, the model loads, or the
+broker does not answer, nothing is judged and the clocks start again afterwards.
 """
 
 from __future__ import annotations

@@ -101,7 +101,14 @@ def progress_watch() -> ProgressWatch:
 @app.timer(WATCH_INTERVAL_S)  # type: ignore[untyped-decorator]  # faust.App.timer is not typed
 async def watch_progress() -> None:
     watch = progress_watch()
-    if app.rebalancing or not services.classifier_loaded() or broker_probe().problem():
+    # Table recovery after a rebalance can take minutes on a big changelog; nothing moves then.
+    recovering = bool(getattr(app, "in_recovery", False))
+    if (
+        app.rebalancing
+        or recovering
+        or not services.classifier_loaded()
+        or broker_probe().problem()
+    ):
         watch.pause()
     else:
         watch.observe(*consumer_positions())
