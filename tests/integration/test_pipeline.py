@@ -165,6 +165,8 @@ def test_malformed_payloads_go_to_the_dlq_and_good_ones_flow(
     lag_lines = [line for line in text.splitlines() if line.startswith("tocsin_consumer_lag{")]
     assert any('topic="mentions.raw"' in line for line in lag_lines), lag_lines
     assert metric_value(text, "tocsin_consumer_lag", topic="mentions.raw") == 0
+    # a drained mention path is never judged stalled (the liveness half of /healthz)
+    assert metric_value(text, "tocsin_stalled_partitions") == 0
 
 
 def test_restarted_worker_resumes_from_committed_offsets(
