@@ -68,9 +68,14 @@ def model() -> None:
 @click.option(
     "--all-writers",
     is_flag=True,
-    help="Train on every row of every writer's file (seed, Corpus 2.0, held-out 1) with "
-    "calibration and one CV fold per writer for the thresholds (artefact v8, own key). "
-    "Candidate for held-out 2: see models/data/README.md.",
+    help="Every row of every writer's file (seed, Corpus 2.0, held-out 1), calibration, one CV "
+    "fold per writer for the thresholds (artefact v8, own key; models/data/README.md).",
+)
+@click.option(
+    "--ae-stack",
+    is_flag=True,
+    help="--all-writers, then adverse_event from the topic head, the PV reaction head and the "
+    "PV rules stacked, recall floor 0.95 (artefact v9, own key; models/aestack.py).",
 )
 def build_cmd(
     force: bool,
@@ -80,6 +85,7 @@ def build_cmd(
     corpus2: str | None,
     calibrate: bool,
     all_writers: bool,
+    ae_stack: bool,
 ) -> None:
     """Rebuild the backbone, export int8 ONNX, train the head; print the artefact folder.
 
@@ -102,12 +108,11 @@ def build_cmd(
         finetune=finetune,
         extra=extra,
         calibrate=calibrate,
-        all_writers=all_writers,
+        all_writers=all_writers or ae_stack,
     )
-    from models.pvbuild import build_into
+    from models.aestack_build import after_build  # the PV heads, then the v9 stack if asked
 
-    build_into(path, progress=_echo_progress)  # the PV triage heads over this encoder
-    click.echo(str(path))
+    click.echo(str(after_build(path, out_root, ae_stack=ae_stack, progress=_echo_progress)))
 
 
 @model.command("eval")
@@ -302,8 +307,8 @@ def bench_cmd(
     1. raw model texts/s and p50/p99 latency at batch 1/8/32, load time and RSS;
     2. on N distinct corpus texts: raw model texts/s at the agent's batch size, the agent path
        (Faust take batching, record decoding, repost cache, model thread, record serialisation)
-       on a plain stream and on a stream with --repost-share reposts, and their ratios to raw.
-    Kafka sockets are not part of it (see models/pipeline_bench.py).
+       on a plain stream and on a stream with --repost-share reposts, and their ratios to raw
+       (no Kafka sockets: models/pipeline_bench.py).
     3. with --broker: the same comparison through a real broker and a real `tocsin worker`
        (raw model before and after in its own process, worker CPU per mention; see
        bench/classify_pass.py).
