@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from models.corpus import DEFAULT_CORPUS
+from models.corpus import CORPUS2_FILES, DEFAULT_CORPUS
 from pipeline.cli_options import not_a_stream
 
 
@@ -62,20 +62,17 @@ def model() -> None:
 @click.option(
     "--calibrate",
     is_flag=True,
-    help="Per-topic calibration maps after Platt scaling (isotonic where it wins out of fold; "
-    "artefact v7, own key). Not the default: see models/data/README.md, held-out look 5.",
+    help="Per-topic isotonic maps after Platt where they win out of fold (artefact v7, own key).",
 )
 @click.option(
     "--all-writers",
     is_flag=True,
-    help="Every row of every writer's file (seed, Corpus 2.0, held-out 1), calibration, one CV "
-    "fold per writer for the thresholds (artefact v8, own key; models/data/README.md).",
+    help="Every writer's rows, calibration, one CV fold per writer (artefact v8, own key).",
 )
 @click.option(
     "--ae-stack",
     is_flag=True,
-    help="--all-writers, then adverse_event from the topic head, the PV reaction head and the "
-    "PV rules stacked, recall floor 0.95 (artefact v9, own key; models/aestack.py).",
+    help="--all-writers, then adverse_event stacked with the PV heads and rules (artefact v9).",
 )
 def build_cmd(
     force: bool,
@@ -97,16 +94,14 @@ def build_cmd(
     folder or a hub id. Needs the `build` extra (torch).
     """
     from models.build import build_artefacts
-    from models.corpus import CORPUS2_FILES
 
-    extra = {"all": CORPUS2_FILES, "none": (), None: None}[corpus2]
     path = build_artefacts(
         out_root,
         force=force,
         progress=_echo_progress,
         corpus=corpus,
         finetune=finetune,
-        extra=extra,
+        extra={"all": CORPUS2_FILES, "none": (), None: None}[corpus2],
         calibrate=calibrate,
         all_writers=all_writers or ae_stack,
     )
@@ -281,8 +276,8 @@ def eval_cmd(
     show_default=True,
     type=click.IntRange(20, 100_000),
     help="Distinct corpus texts naming a tracked brand for the broker pass (half plain, half with "
-    "reposts; then two "
-    "cached copies of the plain half, which measure the pipeline without the model).",
+    "reposts; then two cached copies of the plain half, which measure the pipeline without the "
+    "model).",
 )
 @click.option(
     "--profile",
