@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from models.aestack import AE_STACK_FILE, AeStack
 from models.artefacts import (
     HEAD_CONFIG,
     HEAD_FILE,
@@ -78,13 +79,21 @@ class OnnxMentionClassifier:
     """Encoder (ONNX int8) + numpy head + language heuristic."""
 
     def __init__(
-        self, encoder: OnnxEncoder, head: Head, version: str, case_heads: PvHead | None = None
+        self,
+        encoder: OnnxEncoder,
+        head: Head,
+        version: str,
+        case_heads: PvHead | None = None,
+        ae_stack: AeStack | None = None,
     ) -> None:
         self._encoder = encoder
         self._head = head
         self.version = version
         #: PV triage heads over the same embedding (models/pvbuild.py attaches them).
         self.case_heads = case_heads
+        #: The adverse_event stack of a v9 artefact (models/aestack.py): replaces that topic's
+        #: score and threshold.
+        self.ae_stack = ae_stack
 
     @property
     def head(self) -> Head:
@@ -104,6 +113,8 @@ class OnnxMentionClassifier:
         heads = self.case_heads
         cues = heads.cues(vectors) if heads is not None else [None] * len(texts)
         topics, stances, thr = self._head.topics, self._head.stances, self._head.thresholds
+        if self.ae_stack is not None:
+            topic_p, thr = self.ae_stack.apply(topic_p, thr, topics, vectors, texts)
         out = []
         for i, text in enumerate(texts):
             row = topic_p[i]
@@ -166,10 +177,11 @@ def load_classifier(
         prefix=str(meta["prefix"]),
         spin=os.environ.get(SPIN_ENV, "0") == "1",
     )
-    pv_heads = folder / PV_HEAD_FILE
+    pv_heads, stack = folder / PV_HEAD_FILE, folder / AE_STACK_FILE
     return OnnxMentionClassifier(
         encoder,
         Head.load(folder / HEAD_FILE),
         str(meta["version"]),
         case_heads=PvHead.load(pv_heads) if pv_heads.is_file() else None,
+        ae_stack=AeStack.load(stack) if stack.is_file() else None,
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from models.corpus import DEFAULT_CORPUS
+from models.corpus import CORPUS2_FILES, DEFAULT_CORPUS
 from pipeline.cli_options import not_a_stream
 
 
@@ -62,15 +62,17 @@ def model() -> None:
 @click.option(
     "--calibrate",
     is_flag=True,
-    help="Per-topic calibration maps after Platt scaling (isotonic where it wins out of fold; "
-    "artefact v7, own key). Not the default: see models/data/README.md, held-out look 5.",
+    help="Per-topic isotonic maps after Platt where they win out of fold (artefact v7, own key).",
 )
 @click.option(
     "--all-writers",
     is_flag=True,
-    help="Train on every row of every writer's file (seed, Corpus 2.0, held-out 1) with "
-    "calibration and one CV fold per writer for the thresholds (artefact v8, own key). "
-    "Candidate for held-out 2: see models/data/README.md.",
+    help="Every writer's rows, calibration, one CV fold per writer (artefact v8, own key).",
+)
+@click.option(
+    "--ae-stack",
+    is_flag=True,
+    help="--all-writers, then adverse_event stacked with the PV heads and rules (artefact v9).",
 )
 def build_cmd(
     force: bool,
@@ -80,6 +82,7 @@ def build_cmd(
     corpus2: str | None,
     calibrate: bool,
     all_writers: bool,
+    ae_stack: bool,
 ) -> None:
     """Rebuild the backbone, export int8 ONNX, train the head; print the artefact folder.
 
@@ -91,23 +94,20 @@ def build_cmd(
     folder or a hub id. Needs the `build` extra (torch).
     """
     from models.build import build_artefacts
-    from models.corpus import CORPUS2_FILES
 
-    extra = {"all": CORPUS2_FILES, "none": (), None: None}[corpus2]
     path = build_artefacts(
         out_root,
         force=force,
         progress=_echo_progress,
         corpus=corpus,
         finetune=finetune,
-        extra=extra,
+        extra={"all": CORPUS2_FILES, "none": (), None: None}[corpus2],
         calibrate=calibrate,
-        all_writers=all_writers,
+        all_writers=all_writers or ae_stack,
     )
-    from models.pvbuild import build_into
+    from models.aestack_build import after_build  # the PV heads, then the v9 stack if asked
 
-    build_into(path, progress=_echo_progress)  # the PV triage heads over this encoder
-    click.echo(str(path))
+    click.echo(str(after_build(path, out_root, ae_stack=ae_stack, progress=_echo_progress)))
 
 
 @model.command("eval")
@@ -276,8 +276,8 @@ def eval_cmd(
     show_default=True,
     type=click.IntRange(20, 100_000),
     help="Distinct corpus texts naming a tracked brand for the broker pass (half plain, half with "
-    "reposts; then two "
-    "cached copies of the plain half, which measure the pipeline without the model).",
+    "reposts; then two cached copies of the plain half, which measure the pipeline without the "
+    "model).",
 )
 @click.option(
     "--profile",
@@ -302,8 +302,8 @@ def bench_cmd(
     1. raw model texts/s and p50/p99 latency at batch 1/8/32, load time and RSS;
     2. on N distinct corpus texts: raw model texts/s at the agent's batch size, the agent path
        (Faust take batching, record decoding, repost cache, model thread, record serialisation)
-       on a plain stream and on a stream with --repost-share reposts, and their ratios to raw.
-    Kafka sockets are not part of it (see models/pipeline_bench.py).
+       on a plain stream and on a stream with --repost-share reposts, and their ratios to raw
+       (no Kafka sockets: models/pipeline_bench.py).
     3. with --broker: the same comparison through a real broker and a real `tocsin worker`
        (raw model before and after in its own process, worker CPU per mention; see
        bench/classify_pass.py).
