@@ -60,7 +60,7 @@ choice among passing candidates (pooled adverse_event F1, then fewer inputs).
 **Round 2 result** (bench/results/ae_cv_round2.json): ``stack-pv-rules-f95`` passes (pooled
 recall 0.953, 69 misses against 98; precision 0.669 against 0.673; EN 0.848 / FR 0.851 against
 0.846 / 0.850; max ECE 0.031); ``stack-rules-f95`` fails (b) (precision 0.662). It is built as
-artefact v9 (``tocsin model build --ae-stack``, models/aestack.py).
+artefact v9 (now the default ``tocsin model build``, models/aestack.py).
 
 Run: ``PYTHONPATH=. HF_HUB_OFFLINE=1 python -m bench.ae_cv --artefacts DIR [--json FILE]``
 (DIR: the v6 folder; its encoder and its L2s, as the earlier writer-CV runs). The fitted

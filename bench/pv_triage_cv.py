@@ -49,7 +49,7 @@ import numpy.typing as npt
 
 from bench.pv_triage_eval import prf
 from models import pvbuild
-from models.pvbuild import load_rows
+from models.pvdata import load_rows
 from models.pvhead import PvHead, fit_pv_head
 from pipeline.pv.triage import CaseAssessment, Triage, add_learned
 

@@ -1,5 +1,5 @@
 """adverse_event decided from three readings of a mention: the topic head, the PV reaction head
-and the PV rules (artefact v9, opt-in: ``tocsin model build --ae-stack``).
+and the PV rules (artefact v9, the default since held-out 3: ``tocsin model build``).
 
 Why: on held-out 2 every issue-17 target was met by v8 but adverse_event recall. Leave-one-
 writer-out CV (bench/ae_cv.py, models/data/README.md) found that the PV rules' reaction flag
@@ -29,8 +29,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from models.artefacts import artefact_key, inputs_sha256
 from models.head import best_threshold
 from models.optim import fit_binary, sigmoid
+from models.pvdata import data_files
 
 Array = npt.NDArray[np.float64]
 
@@ -47,6 +49,17 @@ STACK_CONFIG = {
     "gate": RULES_GATE,
     "inputs": "topic,reaction,rules",
 }
+
+#: Artefacts with the adverse_event stack over an all-writers (v8) head.
+STACKED_VERSION = "v9"
+
+
+def stacked_key(base_key: str, backbone_key: str) -> str:
+    """The v9 folder name over the all-writers folder ``base_key``: the key covers that folder's
+    key, ``STACK_CONFIG`` and the PV labelled sets the reaction head learns from."""
+    digest = inputs_sha256(*data_files(), config={"base": base_key, **STACK_CONFIG})
+    return artefact_key(backbone_key, digest, STACKED_VERSION)
+
 
 #: The rules' verdict per text: does it report a reaction (pipeline/pv/triage.py)?
 RulesFlag = Callable[[Sequence[str]], Sequence[bool]]

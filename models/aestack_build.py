@@ -1,6 +1,6 @@
-"""Build the v9 artefact: an all-writers (v8) folder plus its adverse_event stack.
+"""Build the v9 artefact, the default: an all-writers (v8) folder plus its adverse_event stack.
 
-``tocsin model build --ae-stack`` builds (or finds) the v8 folder, then this: the v8 head's
+``tocsin model build`` builds (or finds) the v8 folder, then this: the v8 head's
 adverse_event out-of-fold scores on its own training rows (one fold per writer file, its L2,
 Platt and calibration, each fold warm-started from the full fit as the build does), the PV
 reaction head over the same encoder (models/pvbuild.py) and the PV rules' gated flag, the
@@ -24,34 +24,36 @@ from models.aestack import (
     RULES_GATE,
     STACK_CONFIG,
     STACK_FLOOR,
+    STACKED_VERSION,
     TOPIC,
     AeStack,
     RulesFlag,
     fit_stack,
     pv_rules,
+    stacked_key,
 )
 from models.artefacts import (
     HEAD_FILE,
     META_FILE,
     ONNX_FILE,
     TOKENIZER_DIR,
-    artefact_key,
     atomic_dir,
     cache_root,
-    inputs_sha256,
     key_backbone,
 )
 from models.build import _encode_with_progress, _link_or_copy
 from models.calibration import apply_map
-from models.classifier import OnnxMentionClassifier, load_classifier, read_meta
+from models.classifier import (
+    OnnxMentionClassifier,
+    default_artefact_dir,
+    load_classifier,
+    read_meta,
+)
 from models.corpus import ALL_WRITER_FILES, DEFAULT_CORPUS, load_training_corpus
 from models.embedcache import EmbeddingCache, encoder_digest
 from models.optim import balanced_weights, fit_binary, group_parts, sigmoid
-from models.pvbuild import copy_into, data_files, load_pv_head
+from models.pvbuild import copy_into, load_pv_head
 from models.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
-
-#: Artefacts with the adverse_event stack over an all-writers head.
-STACKED_VERSION = "v9"
 
 Progress = Callable[[str], None]
 
@@ -59,11 +61,9 @@ Progress = Callable[[str], None]
 def stacked_dir(base: Path, out_root: Path | None = None) -> Path:
     """Where the stacked artefact of the all-writers folder ``base`` goes."""
     meta = read_meta(base)
-    digest = inputs_sha256(*data_files(), config={"base": meta["version"], **STACK_CONFIG})
     root = cache_root() / "models" if out_root is None else out_root
-    return root / artefact_key(
-        key_backbone(meta["backbone"], bool(meta.get("finetune"))), digest, STACKED_VERSION
-    )
+    backbone = key_backbone(meta["backbone"], bool(meta.get("finetune")))
+    return root / stacked_key(meta["version"], backbone)
 
 
 def topic_oof(
@@ -93,6 +93,22 @@ def after_build(
 
     build_into(path, progress=progress)
     return build_stacked(path, out_root, progress=progress) if ae_stack else path
+
+
+def build_default(
+    out_root: Path | None = None, *, force: bool = False, progress: Progress = print
+) -> Path:
+    """The default artefact, as ``tocsin model build`` with no recipe option makes it: the
+    all-writers head (v8), its PV heads, then the adverse_event stack (v9)."""
+    from models.build import build_artefacts
+
+    final = default_artefact_dir()
+    final = final if out_root is None else out_root / final.name
+    if (final / META_FILE).is_file() and not force:
+        progress(f"artefacts up to date: {final}")
+        return final
+    base = build_artefacts(out_root, force=force, progress=progress, all_writers=True)
+    return after_build(base, out_root, ae_stack=True, progress=progress)
 
 
 def build_stacked(

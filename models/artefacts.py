@@ -27,8 +27,9 @@ from typing import Any
 #: v3: hashed n-gram features in the head; v4: per-topic recall floors; v5: topic cue lexicon
 #: block (models/cues.py) in the head's features and head file (v4 heads still load and serve);
 #: v6: the static int8 encoder of export version e2 (batch-invariant; models/export.py), so the
-#: head is retrained on its embeddings. The default stays v6; calibrated heads are v7
-#: (``CALIBRATED_VERSION``).
+#: head is retrained on its embeddings. v6 is the plain recipe (``tocsin model build --plain``);
+#: calibrated heads are v7 (``CALIBRATED_VERSION``), all-writers heads v8, and the default is v9
+#: (models/aestack.py: the adverse_event stack over a v8 head).
 ARTEFACT_VERSION = "v6"
 
 #: Heads with per-topic calibration maps after Platt scaling (models/calibration.py), built with

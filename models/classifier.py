@@ -16,8 +16,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from models.aestack import AE_STACK_FILE, AeStack
+from models.aestack import AE_STACK_FILE, AeStack, stacked_key
 from models.artefacts import (
+    ALL_WRITERS_VERSION,
+    ARTEFACT_VERSION,
     HEAD_CONFIG,
     HEAD_FILE,
     META_FILE,
@@ -26,10 +28,12 @@ from models.artefacts import (
     TOKENIZER_DIR,
     artefact_key,
     backbone_name,
+    build_config,
     cache_root,
     inputs_sha256,
 )
 from models.corpus import (
+    ALL_WRITER_FILES,
     DEFAULT_CORPUS,
     DEFAULT_EXTRA_CORPORA,
     training_inputs,
@@ -133,15 +137,30 @@ class OnnxMentionClassifier:
         return out
 
 
-def default_artefact_dir() -> Path:
-    """``$TOCSIN_CACHE/models/<key>`` for the configured backbone, bundled corpora and taxonomy."""
-    inputs = (*training_inputs(DEFAULT_CORPUS, DEFAULT_EXTRA_CORPORA), DEFAULT_TAXONOMY)
+def _keyed_dir(extra: tuple[Path, ...], config: Any, version: str) -> Path:
+    inputs = (*training_inputs(DEFAULT_CORPUS, extra), DEFAULT_TAXONOMY)
     for path in inputs:
         if not path.is_file():
             raise ArtefactsMissingError(f"training input not found: {path}")
-    config = training_key_config(HEAD_CONFIG, DEFAULT_EXTRA_CORPORA)
-    digest = inputs_sha256(*inputs, config=config)
-    return cache_root() / "models" / artefact_key(backbone_name(), digest)
+    digest = inputs_sha256(*inputs, config=training_key_config(config, extra))
+    return cache_root() / "models" / artefact_key(backbone_name(), digest, version)
+
+
+def plain_artefact_dir() -> Path:
+    """The v6 recipe's folder (``tocsin model build --plain``): seed corpus + Corpus 2.0."""
+    return _keyed_dir(DEFAULT_EXTRA_CORPORA, HEAD_CONFIG, ARTEFACT_VERSION)
+
+
+def all_writers_artefact_dir() -> Path:
+    """The all-writers head's folder (v8, ``tocsin model build --all-writers``)."""
+    config = build_config(False, all_writers=True)
+    return _keyed_dir(ALL_WRITER_FILES, config, ALL_WRITERS_VERSION)
+
+
+def default_artefact_dir() -> Path:
+    """``$TOCSIN_CACHE/models/<key>`` of the default model: the adverse_event stack (v9) over the
+    all-writers head, keyed by the configured backbone, bundled corpora, taxonomy and PV sets."""
+    return cache_root() / "models" / stacked_key(all_writers_artefact_dir().name, backbone_name())
 
 
 def read_meta(artefact_dir: Path) -> dict[str, Any]:

@@ -70,9 +70,9 @@ def model() -> None:
     help="Every writer's rows, calibration, one CV fold per writer (artefact v8, own key).",
 )
 @click.option(
-    "--ae-stack",
+    "--plain",
     is_flag=True,
-    help="--all-writers, then adverse_event stacked with the PV heads and rules (artefact v9).",
+    help="The v6 recipe: seed corpus + Corpus 2.0's train split, Platt only (default until v9).",
 )
 def build_cmd(
     force: bool,
@@ -82,19 +82,21 @@ def build_cmd(
     corpus2: str | None,
     calibrate: bool,
     all_writers: bool,
-    ae_stack: bool,
+    plain: bool,
 ) -> None:
-    """Rebuild the backbone, export int8 ONNX, train the head; print the artefact folder.
+    """Build (or find) the classifier artefacts; print the folder. With no recipe option: the
+    default v9, i.e. the all-writers head (v8), the PV heads, then the adverse_event stack.
 
-    The default training data is the seed corpus plus ``DEFAULT_EXTRA_CORPORA``
-    (models/corpus.py); ``--corpus2`` / ``--seed-only`` override it. Corpus 2.0 rows are filled
-    (models/fill.py) and split train/validation by id hash; only train rows are trained on.
-
-    The backbone is multilingual-e5-small unless [env: TOCSIN_MODEL] names a local checkpoint
-    folder or a hub id. Needs the `build` extra (torch).
+    ``--plain`` / ``--corpus2`` / ``--seed-only`` / ``--corpus``: the seed corpus plus those files
+    (models/corpus.py). Backbone: multilingual-e5-small unless [env: TOCSIN_MODEL] names a local
+    checkpoint folder or a hub id. Needs the `build` extra (torch).
     """
+    from models.aestack_build import after_build, build_default
     from models.build import build_artefacts
 
+    if not (plain or corpus or finetune or corpus2 or calibrate or all_writers):
+        click.echo(str(build_default(out_root, force=force, progress=_echo_progress)))
+        return
     path = build_artefacts(
         out_root,
         force=force,
@@ -103,11 +105,9 @@ def build_cmd(
         finetune=finetune,
         extra={"all": CORPUS2_FILES, "none": (), None: None}[corpus2],
         calibrate=calibrate,
-        all_writers=all_writers or ae_stack,
+        all_writers=all_writers,
     )
-    from models.aestack_build import after_build  # the PV heads, then the v9 stack if asked
-
-    click.echo(str(after_build(path, out_root, ae_stack=ae_stack, progress=_echo_progress)))
+    click.echo(str(after_build(path, out_root, ae_stack=False, progress=_echo_progress)))
 
 
 @model.command("eval")

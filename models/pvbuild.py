@@ -1,6 +1,6 @@
 """Build, cache and load the case-triage heads (:mod:`models.pvhead`) for a classifier.
 
-The heads are trained on the labelled PV sets of every writer (:data:`WRITERS`, in
+The heads are trained on the labelled PV sets of every writer (models/pvdata.py, in
 tests/data/pv) embedded by the classifier's own encoder, with the setting that
 bench/pv_triage_cv.py chose by leave-one-writer-out evaluation (:data:`L2`,
 :data:`THRESHOLDS`). The result is cached as ``$TOCSIN_CACHE/pv/<digest>.npz``, the digest
@@ -12,7 +12,6 @@ use when absent (about 2,000 texts to embed: tens of seconds) and loads offline 
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -20,36 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from models.artefacts import PV_HEAD_FILE, cache_root, inputs_sha256
+from models.pvdata import PV_DATA, data_files, load_rows
 from models.pvhead import PvHead, fit_pv_head
 
-PV_DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "pv"
-#: Labelled sets by writer: the team's frames and hand-written rows, the social-wording dev
-#: batches, the third writer's four batches, the second (independent) writer's set.
-WRITERS: dict[str, tuple[str, ...]] = {
-    "team": ("triage_labelled.jsonl",),
-    "social": tuple(f"triage_social_dev{s}.jsonl" for s in ("", 2, 3, 4, 5, 6, 7)),
-    "writer3": tuple(f"dev_writer3{s}.jsonl" for s in ("", "b", "c", "d")),
-    "second": ("independent/second_writer.jsonl",),
-}
 #: Chosen by bench/pv_triage_cv.py's choice rule (its first run, 2026-12-07; docs/pv-triage.md).
 L2 = 1000.0
 THRESHOLDS = {"reaction": 0.6, "patient": 0.6, "serious": 0.7}
 #: Bumped when the file layout or the training changes.
 FORMAT = 1
-
-
-def data_files(data: Path = PV_DATA) -> list[Path]:
-    return [data / name for files in WRITERS.values() for name in files]
-
-
-def load_rows(data: Path = PV_DATA) -> list[dict[str, Any]]:
-    """Every labelled row, with its writer under ``_writer``."""
-    rows = []
-    for writer, files in WRITERS.items():
-        for name in files:
-            with (data / name).open(encoding="utf-8") as f:
-                rows += [{**json.loads(ln), "_writer": writer} for ln in f if ln.strip()]
-    return rows
 
 
 def head_path(version: str, data: Path = PV_DATA) -> Path:

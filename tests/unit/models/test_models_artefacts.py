@@ -109,6 +109,12 @@ def test_default_folder_is_keyed_by_the_bundled_inputs_and_head_settings(
     monkeypatch.setenv("TOCSIN_CACHE", str(tmp_path))
     monkeypatch.delenv("TOCSIN_MODEL", raising=False)
     before = classifier.default_artefact_dir()
-    assert before.parent == tmp_path / "models"
-    monkeypatch.setattr(classifier, "HEAD_CONFIG", {**artefacts.HEAD_CONFIG, "folds": 10})
+    plain = classifier.plain_artefact_dir()
+    assert before.parent == plain.parent == tmp_path / "models"
+    assert "-v9-" in before.name and "-v6-" in plain.name
+    # the default (v9) folder's name follows its all-writers base's key, which follows the head
+    # settings; the plain (v6) recipe's follows its own copy of them
+    monkeypatch.setattr(artefacts, "HEAD_CONFIG", {**artefacts.HEAD_CONFIG, "folds": 10})
     assert classifier.default_artefact_dir() != before
+    monkeypatch.setattr(classifier, "HEAD_CONFIG", {**artefacts.HEAD_CONFIG, "folds": 10})
+    assert classifier.plain_artefact_dir() != plain

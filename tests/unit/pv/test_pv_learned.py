@@ -17,7 +17,8 @@ from models.artefacts import PV_HEAD_FILE
 from models.batching import classified_record
 from models.classifier import OnnxMentionClassifier, Prediction
 from models.classify_file import Row
-from models.pvbuild import WRITERS, attach_pv_head, copy_into, head_path, load_pv_head
+from models.pvbuild import attach_pv_head, copy_into, head_path, load_pv_head
+from models.pvdata import WRITERS
 from models.pvhead import CaseCues, PvHead, fit_pv_head
 from pipeline.pv.intake import case_event
 from pipeline.pv.triage import GENERIC_REACTION, Triage, add_learned
