@@ -1,0 +1,61 @@
+"""``tocsin worker`` with a stand-in for the model: for ``bench.memory --model stand-in``.
+
+Everything a worker runs is real (Faust, the broker, every agent, tables and changelogs, the
+repost cache, the console store) except the transformer: :class:`StandIn` answers each text at
+once with a prediction of the real model's shape (every taxonomy topic scored, stance, language,
+PV cues), derived from a hash of the text so that reposts get the same verdict. It lets a memory
+run stream hundreds of thousands of mentions on a shared 2-core machine in CPU minutes; the
+model's own memory (weights, ONNX Runtime's arena) is what ``--model real`` adds to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Sequence
+
+from models.classifier import Prediction
+from models.lang import detect_lang
+from models.pvhead import CaseCues
+from models.taxonomy import load_taxonomy
+from models.textcache import text_key
+
+STANCES = ("critical", "neutral", "supportive")
+
+
+class StandIn:
+    """A model-shaped classifier that costs microseconds per text."""
+
+    version = "stand-in"
+
+    def __init__(self) -> None:
+        self.topics = tuple(t.id for t in load_taxonomy().topics)
+
+    def classify(self, texts: Sequence[str]) -> list[Prediction]:
+        return [self._one(text) for text in texts]
+
+    def _one(self, text: str) -> Prediction:
+        digest = hashlib.blake2b(text_key(text).encode(), digest_size=32).digest()
+        scores = {t: digest[i] / 255 for i, t in enumerate(self.topics)}
+        above = tuple(t for t in sorted(scores, key=scores.__getitem__, reverse=True) if scores[t] > 0.8)
+        stance = {s: digest[20 + i] / 765 for i, s in enumerate(STANCES)}
+        return Prediction(
+            topics=above or ("other",),
+            scores=scores,
+            stance=max(stance, key=stance.__getitem__),
+            stance_scores=stance,
+            lang=detect_lang(text),
+            case_cues=CaseCues(digest[30] > 250, digest[31] > 128, False, "none"),
+        )
+
+
+def main() -> None:
+    from pipeline import services
+    from pipeline.cli import cli
+
+    services.override(classifier=StandIn())
+    cli(sys.argv[1:], prog_name="tocsin")
+
+
+if __name__ == "__main__":
+    main()
