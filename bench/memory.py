@@ -25,7 +25,6 @@ import shutil
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -149,7 +148,9 @@ def table(samples: list[dict[str, Any]]) -> str:
     head = "| mentions | " + " | ".join(f"{n} RSS MB | {n} CPU s" for n in names) + " |"
     rows = [head, "|" + "---|" * (1 + 2 * len(names))]
     for s in samples:
-        cells = [f"{s[n]['rss_mb']:,.0f} | {s[n]['cpu_s']:,.0f}" if n in s else "- | -" for n in names]
+        cells = [
+            f"{s[n]['rss_mb']:,.0f} | {s[n]['cpu_s']:,.0f}" if n in s else "- | -" for n in names
+        ]
         rows.append(f"| {s['mentions']:,} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

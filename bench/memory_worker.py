@@ -37,7 +37,9 @@ class StandIn:
     def _one(self, text: str) -> Prediction:
         digest = hashlib.blake2b(text_key(text).encode(), digest_size=32).digest()
         scores = {t: digest[i] / 255 for i, t in enumerate(self.topics)}
-        above = tuple(t for t in sorted(scores, key=scores.__getitem__, reverse=True) if scores[t] > 0.8)
+        above = tuple(
+            t for t in sorted(scores, key=scores.__getitem__, reverse=True) if scores[t] > 0.8
+        )
         stance = {s: digest[20 + i] / 765 for i, s in enumerate(STANCES)}
         return Prediction(
             topics=above or ("other",),

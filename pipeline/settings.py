@@ -109,7 +109,7 @@ class Settings(BaseSettings):
         "encoded record tails kept with them (agents/classify_mentions.py)",
     )
     repost_cache_mb: float = Field(
-        default=32.0,
+        default=64.0,
         gt=0,
         le=4096,
         description="estimated MiB the repost cache's predictions may take (over-estimates: "
