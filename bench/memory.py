@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from datetime import datetime
@@ -122,6 +123,8 @@ def run(args: argparse.Namespace, extra: dict[str, str]) -> list[dict[str, Any]]
                 start_worker()
                 joined = True
             if done >= mark:
+                if "BENCH_TRACEMALLOC_FILE" in extra and workers[0].proc is not None:
+                    workers[0].proc.send_signal(signal.SIGUSR1)
                 samples.append(sample(workers, done, started))
                 log(json.dumps(samples[-1]))
                 mark += args.every
@@ -164,8 +167,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--join-at", type=int, default=0, help="start a second worker at N mentions")
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the workers")
     ap.add_argument("--label", default="run", help="results file: memory-<label>.json")
+    ap.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="stand-in only: trace the worker's allocations and write what grew between samples "
+        "to memory-<label>-growth.txt (slows the worker down)",
+    )
     args = ap.parse_args(argv)
     extra = dict(item.split("=", 1) for item in args.env)
+    if args.tracemalloc:
+        growth = RESULTS / f"memory-{args.label}-growth.txt"
+        growth.unlink(missing_ok=True)
+        extra["BENCH_TRACEMALLOC_FILE"] = str(growth)
     samples = run(args, extra)
     out = RESULTS / f"memory-{args.label}.json"
     command = "python -m bench.memory " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -11,8 +11,12 @@ model's own memory (weights, ONNX Runtime's arena) is what ``--model real`` adds
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import sys
+import tracemalloc
 from collections.abc import Sequence
+from pathlib import Path
 
 from models.classifier import Prediction
 from models.lang import detect_lang
@@ -51,10 +55,30 @@ class StandIn:
         )
 
 
+def trace_on_signal(path: Path) -> None:
+    """Trace allocations; on SIGUSR1 append to ``path`` what grew since the last signal, by line."""
+    tracemalloc.start(1)
+    last: list[tracemalloc.Snapshot] = []
+
+    def dump(signum: int, frame: object) -> None:
+        snap = tracemalloc.take_snapshot()
+        with path.open("a") as out:
+            out.write(f"--- traced {tracemalloc.get_traced_memory()[0] / 2**20:.1f} MiB\n")
+            if last:
+                for stat in snap.compare_to(last[0], "lineno")[:25]:
+                    out.write(f"{stat}\n")
+        last[:] = [snap]
+
+    signal.signal(signal.SIGUSR1, dump)
+
+
 def main() -> None:
     from pipeline import services
     from pipeline.cli import cli
 
+    traced = os.environ.get("BENCH_TRACEMALLOC_FILE")
+    if traced:
+        trace_on_signal(Path(traced))
     services.override(classifier=StandIn())
     cli(sys.argv[1:], prog_name="tocsin")
 
