@@ -124,7 +124,7 @@ def run(args: argparse.Namespace, extra: dict[str, str]) -> list[dict[str, Any]]
                 joined = True
             if done >= mark:
                 if "BENCH_TRACEMALLOC_FILE" in extra and workers[0].proc is not None:
-                    workers[0].proc.send_signal(signal.SIGUSR1)
+                    workers[0].proc.send_signal(signal.SIGRTMIN)
                 samples.append(sample(workers, done, started))
                 log(json.dumps(samples[-1]))
                 mark += args.every

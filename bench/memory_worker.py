@@ -56,11 +56,15 @@ class StandIn:
 
 
 def trace_on_signal(path: Path) -> None:
-    """Trace allocations; on SIGUSR1 append to ``path`` what grew since the last signal, by line."""
-    tracemalloc.start(1)
+    """On SIGRTMIN: the first starts tracing allocations (tracing from the start makes the worker
+    too slow to start on a loaded machine), each later one appends to ``path`` what grew since the
+    one before, by line."""
     last: list[tracemalloc.Snapshot] = []
 
     def dump(signum: int, frame: object) -> None:
+        if not tracemalloc.is_tracing():
+            tracemalloc.start(1)
+            return
         snap = tracemalloc.take_snapshot()
         with path.open("a") as out:
             out.write(f"--- traced {tracemalloc.get_traced_memory()[0] / 2**20:.1f} MiB\n")
@@ -69,7 +73,7 @@ def trace_on_signal(path: Path) -> None:
                     out.write(f"{stat}\n")
         last[:] = [snap]
 
-    signal.signal(signal.SIGUSR1, dump)
+    signal.signal(signal.SIGRTMIN, dump)
 
 
 def main() -> None:
