@@ -36,15 +36,20 @@ from pipeline.topics import dead_letters, raw_mentions
 
 AGENT = "classify_mentions"
 
-#: Predictions of texts seen lately, kept across batches (reposts repeat a text within minutes).
-_cache: LRUCache[Prediction] = LRUCache(maxsize=50_000)
+#: Predictions of texts seen lately, kept across batches (reposts repeat a text within minutes);
+#: bounded by ``TOCSIN_REPOST_CACHE_ENTRIES`` and ``TOCSIN_REPOST_CACHE_MB`` when the agent starts.
+_cache: LRUCache[Prediction] = LRUCache()
 #: ``mentions.classified``, written with records encoded by ``encoder`` (pipeline/ingest/output.py)
 classified = EncodedTopic(classified_topic)
-encoder = ClassifiedEncoder(maxsize=50_000)
+encoder = ClassifiedEncoder()
 
 
 def batch_classifier() -> BatchClassifier:
-    """The worker's model, model threads and metrics behind this agent's cache."""
+    """The worker's model, model threads and metrics behind this agent's cache, the cache and the
+    encoder's tails bounded as the settings say."""
+    cfg = services.settings()
+    _cache.bound(cfg.repost_cache_entries, int(cfg.repost_cache_mb * 2**20))
+    encoder.maxsize = cfg.repost_cache_entries
     return BatchClassifier(
         cache=_cache,
         load=services.classifier,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 from pipeline.errors import INVALID_MENTION_REASONS as REASONS
 from pipeline.records import ALERT_STATES, SEVERITIES
@@ -384,5 +384,9 @@ class TocsinMetrics:
 
 
 def get_metrics(receivers: Iterable[str] = ("console",)) -> TocsinMetrics:
-    """A worker's metrics against a registry of its own (``pipeline.services`` keeps the one)."""
-    return TocsinMetrics(CollectorRegistry(auto_describe=True), receivers=receivers)
+    """A worker's metrics against a registry of its own (``pipeline.services`` keeps the one),
+    with the process's own figures: ``process_resident_memory_bytes`` (the worker's RSS, what a
+    Kubernetes memory limit is checked against), CPU seconds, open file descriptors."""
+    registry = CollectorRegistry(auto_describe=True)
+    ProcessCollector(registry=registry)
+    return TocsinMetrics(registry, receivers=receivers)

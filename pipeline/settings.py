@@ -98,6 +98,23 @@ class Settings(BaseSettings):
     batch_within_s: float = Field(
         default=0.5, gt=0, le=30, description="longest wait to fill a model batch (seconds)"
     )
+    #: 20,000 distinct texts is about 3 laps of the bench stream's distinct texts, far more than a
+    #: crisis's reposts repeat within minutes; at ~1.3 KB a prediction (plus ~0.7 KB of encoded
+    #: record tail, models/textcache.py, pipeline/ingest/output.py) about 40 MB in all.
+    repost_cache_entries: int = Field(
+        default=20_000,
+        ge=1,
+        le=1_000_000,
+        description="predictions of distinct texts kept for reposts (the repost cache), and "
+        "encoded record tails kept with them (agents/classify_mentions.py)",
+    )
+    repost_cache_mb: float = Field(
+        default=64.0,
+        gt=0,
+        le=4096,
+        description="estimated MiB the repost cache's predictions may take (over-estimates: "
+        "shared strings are counted per entry); the oldest go first past it",
+    )
     max_text_chars: int = Field(
         default=5000, ge=280, description="longer texts are dead-lettered as oversized"
     )

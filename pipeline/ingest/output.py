@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -47,13 +48,20 @@ def scores_of(prediction: Prediction) -> dict[str, float]:
 
 
 class ClassifiedEncoder:
-    """Bytes of classified mentions; the prediction's part kept for the last ``maxsize`` ones."""
+    """Bytes of classified mentions; the prediction's part kept for the last ``maxsize`` ones.
 
-    def __init__(self, maxsize: int = 50_000) -> None:
+    An entry holds its prediction weakly: the repost cache (``models.textcache``) decides how long
+    a prediction lives, and an entry whose prediction is gone is never used again and leaves with
+    the oldest. The entries themselves (about 700 bytes each) are bounded by ``maxsize``.
+    """
+
+    def __init__(self, maxsize: int = 20_000) -> None:
         self.maxsize = maxsize
-        # id(prediction), lang -> (prediction, its part); the prediction is kept so its id stays
-        # its own while the entry lives
-        self._tails: OrderedDict[tuple[int, str, str], tuple[Prediction, bytes]] = OrderedDict()
+        # id(prediction), lang, version -> (the prediction, weakly, so its id stays its own while
+        # it is alive; its part)
+        self._tails: OrderedDict[tuple[int, str, str], tuple[weakref.ref[Prediction], bytes]] = (
+            OrderedDict()
+        )
 
     def value(self, mention: Mention, prediction: Prediction, version: str) -> bytes:
         """``ClassifiedMention(mention, ...).dumps()``, as :func:`models.batching.classified_record`
@@ -64,7 +72,7 @@ class ClassifiedEncoder:
     def _tail(self, prediction: Prediction, lang: str, version: str) -> bytes:
         key = (id(prediction), lang, version)
         found = self._tails.get(key)
-        if found is not None and found[0] is prediction:
+        if found is not None and found[0]() is prediction:
             return found[1]
         rest = {
             "topics": list(prediction.topics),
@@ -76,10 +84,14 @@ class ClassifiedEncoder:
             "__faust": _NS,
         }
         tail = b"," + _dumps(rest)[1:]  # the object's members, after the mention
-        self._tails[key] = (prediction, tail)
-        if len(self._tails) > self.maxsize:
+        self._tails[key] = (weakref.ref(prediction), tail)
+        self._tails.move_to_end(key)
+        while len(self._tails) > self.maxsize:
             self._tails.popitem(last=False)
         return tail
+
+    def __len__(self) -> int:
+        return len(self._tails)
 
 
 def brand_key(brand: str) -> bytes:

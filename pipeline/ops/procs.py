@@ -100,6 +100,8 @@ class Worker:
     web_port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
+    #: the module run as ``python -m``: the CLI, or a bench's wrapper of it (bench/memory_worker.py)
+    module: str = "pipeline.cli"
     proc: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -121,7 +123,7 @@ class Worker:
         self.log_path = self.log_path or self.data_dir / "worker.log"
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "worker", "-l", loglevel],
+            [sys.executable, "-m", self.module, "worker", "-l", loglevel],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -24,6 +24,7 @@ from pipeline.counting import buckets as counting
 from pipeline.counting import judge
 from pipeline.delivery.receivers.base import Receiver
 from pipeline.ingest import dedup
+from pipeline.ingest.output import ClassifiedEncoder
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.records import Alert, Author, ClassifiedMention, Mention
@@ -569,3 +570,16 @@ async def test_predictions_send_a_group_while_the_model_runs_the_next(
     # each group length-sorted on its own and cut into chunks of 2, the shortest two together
     pairs = sorted(tuple(c) for c in fake.calls[:2])
     assert pairs == sorted([(first[3], first[2]), (first[1], first[0])])
+
+
+def test_the_repost_cache_and_the_encoders_tails_are_bounded_by_the_settings(
+    monkeypatch: pytest.MonkeyPatch, fresh_cache: None
+) -> None:
+    services.override(settings=make_settings(repost_cache_entries=3, repost_cache_mb=0.5))
+    monkeypatch.setattr(classify_mentions, "encoder", ClassifiedEncoder(maxsize=100))
+    for i in range(10):
+        classify_mentions._cache.put(f"text {i}", Prediction(("other",), {}, "neutral", {}, "en"))
+    classify_mentions.batch_classifier()
+    assert len(classify_mentions._cache) == 3
+    assert classify_mentions._cache.maxbytes == 2**19
+    assert classify_mentions.encoder.maxsize == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -81,6 +83,30 @@ def test_a_predictions_part_is_reused_per_language_and_version() -> None:
         b'"model_version":"v8","case_cues":null,"__faust":{"ns":"pipeline.records.ClassifiedMention"}}'
     )
     assert len(encoder._tails) == 2  # bounded: the oldest entry went
+
+
+def test_the_encoder_does_not_keep_a_prediction_alive() -> None:
+    """The repost cache decides how long a prediction lives: once it is gone, the encoder's entry
+    holds only a dead weak reference and its bytes, bounded by ``maxsize``."""
+    encoder = ClassifiedEncoder(maxsize=3)
+    gone = replace(PREDICTION, stance="neutral")
+    alive = weakref.ref(gone)
+    encoder.value(mention(), gone, "v7")
+    del gone
+    gc.collect()
+    assert alive() is None
+    for i in range(5):
+        encoder.value(mention(), replace(PREDICTION, lang=f"l{i}"), "v7")
+    assert len(encoder) == 3
+
+
+def test_a_new_prediction_at_a_reused_id_gets_its_own_bytes() -> None:
+    encoder = ClassifiedEncoder()
+    encoder.value(mention(lang=None), PREDICTION, "v7")
+    other = replace(PREDICTION, stance="supportive")
+    # what a dead prediction's entry looks like when a new object takes its id
+    encoder._tails[(id(other), "fr", "v7")] = encoder._tails.popitem()[1]
+    assert b'"stance":"supportive"' in encoder.value(mention(lang=None), other, "v7")
 
 
 @pytest.mark.parametrize("brand", ["brenmoor", "nov\u00e9a"])
