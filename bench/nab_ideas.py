@@ -17,7 +17,10 @@ passes the choosing rule in ``docs/detection.md`` can then be built into the pro
   (± ``snaive_buckets``) yesterday and a week ago (a seasonal-naive second opinion);
 * ``space_seconds``: a page within this long of the last page of the series needs
   ``elapsed >= space_seconds * (log p / log alert_p) ** -space_power``: the more extreme the
-  new page, the sooner it may follow.
+  new page, the sooner it may follow;
+* ``cluster_k``: also pages (with the same volume conditions) when at least this many of the
+  last ``cluster_buckets`` buckets have ``p <= cluster_p``: a run of moderately unusual hours
+  (a story that keeps coming back) rather than one extreme bucket.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ class Ideas:
     snaive_buckets: int = 6
     space_seconds: float = 0.0
     space_power: float = 1.0
+    cluster_k: int = 0
+    cluster_p: float = 1e-2
+    cluster_buckets: int = 72
 
 
 IDEA_FIELDS = frozenset(f.name for f in fields(Ideas))
@@ -68,6 +74,7 @@ class IdeaDetector(SeriesDetector):
         self.sums = [0.0, 0.0]
         self.observed = 0.0
         self.last_page: float | None = None
+        self.unusual: deque[bool] = deque(maxlen=max(1, ideas.cluster_buckets))
 
     def _step(self, t: float, observed: float, peak: float | None = None) -> Reading:
         self.observed = observed
@@ -124,6 +131,9 @@ class IdeaDetector(SeriesDetector):
             q = self._likelihood(p)
             passes = (passes and q <= ideas.lik_p) if ideas.lik_mode == "and" else passes
             passes = passes or (ideas.lik_mode == "or" and q <= ideas.lik_p)
+        if ideas.cluster_k > 0:
+            self.unusual.append(p <= ideas.cluster_p)
+            passes = passes or (p <= ideas.cluster_p and sum(self.unusual) >= ideas.cluster_k)
         if not self.firing:
             hot = hot and passes and self._agrees(t, p)
         out = super()._advance(t, hot, p, p_short)
