@@ -14,7 +14,9 @@ passes the choosing rule in ``docs/detection.md`` can then be built into the pro
 * ``rise_ratio``: the bucket is at least this many times the mean of the previous
   ``rise_buckets`` (a surge at its onset, not a level reached slowly);
 * ``snaive_ratio``: the bucket is at least this many times the largest of the same hour
-  (± ``snaive_buckets``) yesterday and a week ago (a seasonal-naive second opinion);
+  (± ``snaive_buckets``) yesterday and a week ago (a seasonal-naive second opinion); with
+  ``snaive_both``, only a bucket that both yesterday's and last week's reached is held back
+  (a burst that recurs at the same minute, as a scheduled post);
 * ``space_seconds``: a page within this long of the last page of the series needs
   ``elapsed >= space_seconds * (log p / log alert_p) ** -space_power``: the more extreme the
   new page, the sooner it may follow;
@@ -50,6 +52,7 @@ class Ideas:
     rise_buckets: int = 12
     snaive_ratio: float = 0.0
     snaive_buckets: int = 6
+    snaive_both: bool = False
     space_seconds: float = 0.0
     space_power: float = 1.0
     cluster_k: int = 0
@@ -111,10 +114,11 @@ class IdeaDetector(SeriesDetector):
         if ideas.snaive_ratio > 0 and len(v) > WEEK + ideas.snaive_buckets:
             k = ideas.snaive_buckets
             past = list(v)
-            ref = max(
+            refs = (
                 max(past[len(past) - DAY - k : len(past) - DAY + k + 1]),
                 max(past[len(past) - WEEK - k : len(past) - WEEK + k + 1]),
             )
+            ref = min(refs) if ideas.snaive_both else max(refs)
             if obs < ideas.snaive_ratio * max(ref, 1.0):
                 return False
         if ideas.space_seconds > 0 and self.last_page is not None:
