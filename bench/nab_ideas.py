@@ -11,6 +11,8 @@ passes the choosing rule in ``docs/detection.md`` can then be built into the pro
   ``-log10 p`` over the last ``lik_short`` buckets, against the mean and spread of that mean over
   the last ``lik_long`` buckets, gives a Gaussian tail probability ``q``; ``lik_mode`` "and" pages
   only when ``p`` and ``q`` both pass, "or" when either does (with the same volume conditions);
+  with ``lik_empirical``, ``q`` is the short mean's rank among those of the last ``lik_long``
+  buckets instead (no Gaussian: real series' bursts are heavy-tailed);
 * ``rise_ratio``: the bucket is at least this many times the mean of the previous
   ``rise_buckets`` (a surge at its onset, not a level reached slowly);
 * ``snaive_ratio``: the bucket is at least this many times the largest of the same hour
@@ -27,6 +29,7 @@ passes the choosing rule in ``docs/detection.md`` can then be built into the pro
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Callable
@@ -48,6 +51,7 @@ class Ideas:
     lik_long: int = WEEK
     lik_p: float = 1e-4
     lik_mode: str = "and"
+    lik_empirical: bool = False
     rise_ratio: float = 0.0
     rise_buckets: int = 12
     snaive_ratio: float = 0.0
@@ -75,6 +79,7 @@ class IdeaDetector(SeriesDetector):
         self.raw: deque[float] = deque(maxlen=max(1, ideas.lik_short))
         self.means: deque[float] = deque(maxlen=ideas.lik_long)
         self.sums = [0.0, 0.0]
+        self.ranked: list[float] = []
         self.observed = 0.0
         self.last_page: float | None = None
         self.unusual: deque[bool] = deque(maxlen=max(1, ideas.cluster_buckets))
@@ -92,7 +97,9 @@ class IdeaDetector(SeriesDetector):
         m = sum(self.raw) / len(self.raw)
         n = len(self.means)
         q = 1.0
-        if n >= DAY:
+        if n >= DAY and ideas.lik_empirical:
+            q = (1 + n - bisect.bisect_left(self.ranked, m)) / (n + 1)
+        elif n >= DAY:
             mean = self.sums[0] / n
             sd = math.sqrt(max(self.sums[1] / n - mean * mean, 1e-6))
             q = 0.5 * math.erfc((m - mean) / (sd * math.sqrt(2.0)))
@@ -100,6 +107,10 @@ class IdeaDetector(SeriesDetector):
             old = self.means[0]
             self.sums[0] -= old
             self.sums[1] -= old * old
+            if ideas.lik_empirical:
+                del self.ranked[bisect.bisect_left(self.ranked, old)]
+        if ideas.lik_empirical:
+            bisect.insort(self.ranked, m)
         self.means.append(m)
         self.sums[0] += m
         self.sums[1] += m * m
