@@ -54,10 +54,21 @@ def read(path: Path) -> tuple[list[Any], list[float]]:
     return [parse_time(r["timestamp"]) for r in rows], [float(r["value"]) for r in rows]
 
 
+Build = Callable[[dict[str, Any]], Callable[[], SeriesDetector]]
+"""A candidate of the grid -> a maker of fresh detectors for it (``bench.nab_ideas`` builds
+experimental detectors beside the product's)."""
+
+
+def product(cand: dict[str, Any]) -> Callable[[], SeriesDetector]:
+    """The product's detector at the candidate's settings."""
+    cfg = replace(DetectorConfig(), **cand)
+    return lambda: SeriesDetector(cfg)
+
+
 def run(
-    cfg: DetectorConfig, times: list[Any], values: list[float]
+    make: Callable[[], SeriesDetector], times: list[Any], values: list[float]
 ) -> tuple[list[float], list[float]]:
-    det = SeriesDetector(cfg)
+    det = make()
     alerts, scores = [], []
     for t, v in zip(times, values, strict=True):
         r = det.update(t, v)
@@ -88,7 +99,9 @@ def runs_below(ps: list[float | None], alpha: float, gap: int = RUN_GAP) -> int:
 
 
 def calibration(
-    files: list[Any], data: dict[str, tuple[list[Any], list[float]]], cfg: DetectorConfig
+    files: list[Any],
+    data: dict[str, tuple[list[Any], list[float]]],
+    make: Callable[[], SeriesDetector],
 ) -> None:
     """Observed share of p < alpha on the scored buckets outside the windows, per series: per
     bucket, and per run (a run of p < alpha buckets, ended by an hour at or above alpha, counted
@@ -99,7 +112,7 @@ def calibration(
     head = " ".join(f"p<{a:g}" for a in ALPHAS)
     print(f"series                       buckets  per bucket: {head}  per run: {head}")
     for f in files:
-        _, scores = run(cfg, *data[f.name])
+        _, scores = run(make, *data[f.name])
         marked: list[float | None] = [
             1.0 - s if w < 0 and ok else None
             for s, w, ok in zip(scores, f.window, f.scorable, strict=True)
@@ -130,7 +143,9 @@ before it (the episode's own build-up left out)."""
 
 
 def pages(
-    files: list[Any], data: dict[str, tuple[list[Any], list[float]]], cfg: DetectorConfig
+    files: list[Any],
+    data: dict[str, tuple[list[Any], list[float]]],
+    make: Callable[[], SeriesDetector],
 ) -> None:
     """Every page per series, with where NAB puts it: in window k (and the weight a hit there
     earns), outside the windows (a false positive, its cost weight) or in the probation rows;
@@ -139,7 +154,7 @@ def pages(
     day, days, gap = PAGE_HISTORY
     for f in files:
         times, values = data[f.name]
-        det = SeriesDetector(cfg)
+        det = make()
         readings = [det.update(t, v) for t, v in zip(times, values, strict=True)]
         ratios = [v / max(r.expected, 1.0) for v, r in zip(values, readings, strict=True)]
         print(f.name)
@@ -190,7 +205,7 @@ def loso(
     print(f"chosen most often: {json.dumps(candidates[top])}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, build: Build = product) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nab-dir", type=Path, default=DEFAULT_NAB)
     ap.add_argument("--scorer", type=Path, default=DEFAULT_SCORER)
@@ -221,20 +236,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.calibration:
         for cand in candidates:
             print(json.dumps(cand))
-            calibration(files, data, replace(DetectorConfig(), **cand))
+            calibration(files, data, build(cand))
         return 0
     if args.pages:
         for cand in candidates:
             print(json.dumps(cand))
-            pages(files, data, replace(DetectorConfig(), **cand))
+            pages(files, data, build(cand))
         return 0
     # raw[c][file] = (raw score, fp count) per profile
     raw: list[dict[str, dict[str, tuple[float, int, int]]]] = []
     for cand in candidates:
-        cfg = replace(DetectorConfig(), **cand)
+        make = build(cand)
         per: dict[str, dict[str, tuple[float, int, int]]] = {}
         for f in files:
-            alerts, _ = run(cfg, *data[f.name])
+            alerts, _ = run(make, *data[f.name])
             arr = np.asarray(alerts)
             per[f.name] = {}
             for prof in nab.PROFILES:
