@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from faust.types import TP
 
-from pipeline.eager_delivery import FINISHED
 from pipeline.redelivery import (
     DeliveredOffsets,
     Hole,
@@ -38,16 +37,7 @@ def test_the_app_installs_it_on_its_consumer(monkeypatch: pytest.MonkeyPatch) ->
 
     from pipeline.app import TocsinApp, create_app
 
-    async def deliver(message: Any) -> None:
-        delivered.append(message)
-
-    async def wait_first(*coros: Any, timeout: Any = None) -> None:  # noqa: ASYNC109
-        raise AssertionError("a hand-over that finished must not get here")
-
-    delivered: list[Any] = []
-    made = SimpleNamespace(
-        _read_offset={}, _new_offset=lambda tp: None, callback=deliver, wait_first=wait_first
-    )
+    made = SimpleNamespace(_read_offset={}, _new_offset=lambda tp: None)
     monkeypatch.setattr(faust.App, "_new_consumer", lambda self: made)
     app = create_app()
     assert isinstance(app, TocsinApp)
@@ -57,8 +47,6 @@ def test_the_app_installs_it_on_its_consumer(monkeypatch: pytest.MonkeyPatch) ->
     # the fetch loop binds __getitem__ once; make sure that is ours, not dict's
     lookup = consumer._read_offset.__getitem__
     assert lookup(TP("mentions.raw", 0)) is None
-    # and hands messages over eagerly (pipeline.eager_delivery)
-    assert consumer.callback("m1") is FINISHED and delivered == ["m1"]
 
 
 def test_commit_never_moves_past_an_unacked_offset_at_the_commit() -> None:
