@@ -25,7 +25,6 @@ from faust.types import ConsumerT
 from mode import Service
 from mode.utils.queues import FlowControlQueue
 
-from pipeline.eager_delivery import deliver_eagerly
 from pipeline.fair_poll import share_polls
 from pipeline.kafka_clients import faust_credentials
 from pipeline.redelivery import (
@@ -119,8 +118,7 @@ class TocsinApp(faust.App):
     messages nobody processed, and at-least-once becomes at-most-once for them. The same module's
     hole watch runs here, every few seconds, for whatever else skips a fetched message. Its polls
     are bounded (:func:`poll_records`) and shared evenly among the partitions
-    (:mod:`pipeline.fair_poll`), and a fetched message is handed to the streams without tasks of
-    its own when nothing makes it wait (:mod:`pipeline.eager_delivery`).
+    (:mod:`pipeline.fair_poll`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -134,7 +132,7 @@ class TocsinApp(faust.App):
         web_guard.install(web.web_app, web.views)
 
     def _new_consumer(self) -> ConsumerT:
-        return deliver_eagerly(share_polls(redeliver_after_rebalance(super()._new_consumer())))
+        return share_polls(redeliver_after_rebalance(super()._new_consumer()))
 
     @Service.timer(HOLE_CHECK_INTERVAL_S)
     async def _refetch_holes(self) -> None:
