@@ -98,16 +98,24 @@ def _strip_accents(text: str) -> str:
     return _NON_ASCII.sub(_drop_combining, unicodedata.normalize("NFKD", text))
 
 
+def _unsigned(text: str) -> str:
+    """``text`` without ™/®/©/℠ (all non-ASCII: an ASCII text is returned as it is, unscanned)."""
+    return text if text.isascii() else text.translate(_SIGNS)
+
+
 def fold(text: str) -> str:
     """Lower-case, strip accents and ™/®, open hashtags/handles/cashtags (CamelCase split)."""
-    text = _TAG.sub(_open_tag, text.translate(_SIGNS))
+    text = _TAG.sub(_open_tag, _unsigned(text))
     return _strip_accents(text).casefold()
+
+
+_HASH_OR_HANDLE = re.compile(r"[#@](\w+)")
 
 
 def tags(text: str) -> list[str]:
     """The bodies of ``#hashtags`` and ``@handles``, folded, underscores dropped."""
-    plain = _strip_accents(text.translate(_SIGNS)).casefold()
-    return [m.group(1).replace("_", "") for m in re.finditer(r"[#@](\w+)", plain)]
+    plain = _strip_accents(_unsigned(text)).casefold()
+    return [m.group(1).replace("_", "") for m in _HASH_OR_HANDLE.finditer(plain)]
 
 
 def within_one_edit(a: str, b: str) -> bool:
@@ -177,6 +185,24 @@ class BrandMatcher:
         """Word lengths that can be one edit from a fuzzy term."""
         return frozenset(len(t) + d for _, t in self._fuzzy_terms for d in (-1, 0, 1))
 
+    @cached_property
+    def _fuzzy_index(self) -> dict[tuple[int, str, int], tuple[tuple[str, str], ...]]:
+        """The fuzzy terms a word may be one edit from, by the word's first and by its last letter
+        and its length: ``(0, first, length)`` and ``(-1, last, length)``.
+
+        One edit of a word of 6+ letters leaves its first or its last letter in place (a change at
+        the start leaves the end alone and the other way round), so every term within one edit of
+        a word is under one of the word's two keys: a word is compared with the two or three terms
+        there, not with every term.
+        """
+        index: dict[tuple[int, str, int], list[tuple[str, str]]] = {}
+        for entry in self._fuzzy_terms:
+            term = entry[1]
+            for length in (len(term) - 1, len(term), len(term) + 1):
+                for end in (0, -1):
+                    index.setdefault((end, term[end], length), []).append(entry)
+        return {key: tuple(entries) for key, entries in index.items()}
+
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(b.id for b in self.brands)
@@ -205,12 +231,14 @@ class BrandMatcher:
                         found[brand_id] = BrandMatch(
                             brand_id, "hashtag", at if at >= 0 else len(folded), body
                         )
-            lengths = self._fuzzy_lengths
+            lengths, index = self._fuzzy_lengths, self._fuzzy_index
             for w in _WORD.finditer(folded):
                 word = w.group()
-                if len(word) < MIN_FUZZY_WORD or len(word) not in lengths:
+                n = len(word)
+                if n < MIN_FUZZY_WORD or n not in lengths:
                     continue  # cheap exit: no term within one letter of this length
-                for brand_id, term in self._fuzzy_terms:
+                near = index.get((0, word[0], n), ()) + index.get((-1, word[-1], n), ())
+                for brand_id, term in near:
                     if brand_id not in found and within_one_edit(word, term):
                         found[brand_id] = BrandMatch(brand_id, "fuzzy", w.start(), word)
         return sorted(found.values(), key=lambda m: (m.start, m.brand))

@@ -10,6 +10,7 @@ metrics label and the dead letter's ``reason``, and a human-readable detail.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -108,10 +109,26 @@ def _reason_for(exc: ValidationError) -> tuple[str, str]:
     return reason, f"{where}: {first['msg']}"
 
 
+#: The ASCII control characters (category ``Cc``) but tab and newline.
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]+")
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+
+
+def _drop_other(run: re.Match[str]) -> str:
+    return "".join(ch for ch in run.group() if unicodedata.category(ch)[0] != "C")
+
+
 def normalise_text(text: str) -> str:
-    """NFC-normalise, drop control characters and collapse whitespace: one text, one form."""
-    text = unicodedata.normalize("NFC", text)
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    """NFC-normalise, drop control characters and collapse whitespace: one text, one form.
+
+    Control characters are Unicode's category ``C`` (controls, format characters such as a
+    zero-width space, surrogates, private use, unassigned). In ASCII those are the ``Cc``
+    controls, deleted by one regular expression; only the non-ASCII runs are looked at
+    character by character (a mention is mostly ASCII).
+    """
+    text = _ASCII_CONTROL.sub("", unicodedata.normalize("NFC", text))
+    if not text.isascii():
+        text = _NON_ASCII_RUN.sub(_drop_other, text)
     return " ".join(text.split())
 
 
@@ -180,16 +197,22 @@ def _decode_raw(
         obj = {**obj, "created_at": in_utc}
     elif "created_at" in obj:
         raise InvalidMention("wrong_type", "created_at: expected an ISO-8601 string")
+    # the text is validated in its normal form (a text that is not a string is left for the
+    # model to refuse): the record is built once, not built and copied with a new text
+    text = obj.get("text")
+    if isinstance(text, str):
+        obj = {**obj, "text": normalise_text(text)}
     try:
         raw = RawMention.model_validate(obj)
     except ValidationError as exc:
         raise InvalidMention(*_reason_for(exc)) from exc
-    clean = normalise_text(raw.text)
-    if not clean:
+    if not raw.text:
         raise InvalidMention("empty_text", "text is empty after normalisation")
-    if len(clean) > max_text_chars:
-        raise InvalidMention("text_too_long", f"text is {len(clean)} chars, limit {max_text_chars}")
-    return raw.model_copy(update={"text": clean})
+    if len(raw.text) > max_text_chars:
+        raise InvalidMention(
+            "text_too_long", f"text is {len(raw.text)} chars, limit {max_text_chars}"
+        )
+    return raw
 
 
 def brands_of(raw: RawMention, matcher: BrandMatcher) -> list[str]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.brands import fold, load_brands
 from pipeline.errors import ConfigError
@@ -134,3 +136,45 @@ def test_trademark_signs_and_camel_case_are_folded() -> None:
         "quillon",
         "uk",
     ]
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _one_edit(term: str, op: int, at: int, letter: str) -> str:
+    i = at % len(term)
+    if op == 0:
+        return term[:i] + letter + term[i + 1 :]  # substitution
+    if op == 1:
+        return term[:i] + term[i + 1 :]  # deletion
+    if op == 2:
+        return term[:i] + letter + term[i:]  # insertion
+    j = min(i, len(term) - 2)
+    return term[:j] + term[j + 1] + term[j] + term[j + 2 :]  # neighbours swapped
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    term=st.sampled_from([t for _, t in BRANDS._fuzzy_terms]),
+    edits=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 30), st.sampled_from(_LETTERS)),
+        min_size=1,
+        max_size=2,
+    ),
+)
+def test_fuzzy_index_finds_what_comparing_every_term_finds(
+    term: str, edits: list[tuple[int, int, str]]
+) -> None:
+    """The index by first/last letter gives the same brands as comparing a word with every term,
+    for words one and two edits from a term (two are mostly out of reach, some come back)."""
+    from pipeline.brands import within_one_edit
+
+    word = term
+    for op, at, letter in edits:
+        word = _one_edit(word, op, at, letter)
+    index = BRANDS._fuzzy_index
+    near = index.get((0, word[:1], len(word)), ()) + index.get((-1, word[-1:], len(word)), ())
+    every = {b for b, t in BRANDS._fuzzy_terms if within_one_edit(word, t)}
+    assert {b for b, t in near if within_one_edit(word, t)} == every
+    if len(edits) == 1:
+        assert every  # one edit from a term is always found

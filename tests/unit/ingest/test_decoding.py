@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from pipeline.brands import load_brands
@@ -131,3 +133,22 @@ def test_decoder_accepts_exactly_the_records_vocabularies() -> None:
         author = {"id": "u_1", "kind": author_kind}
         assert decode_raw(encode(good(author=author)), **LIMITS).author.kind == author_kind
     assert reason_of(encode(good(platform="myspace"))) == "invalid_value"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))  # every category but surrogates (Hypothesis' default)
+def test_normalise_text_drops_every_control_character(text: str) -> None:
+    """The same text as checking every character's Unicode category (what the regular
+    expressions stand for), for any text, controls and format characters included."""
+    import unicodedata
+
+    kept = "".join(
+        ch
+        for ch in unicodedata.normalize("NFC", text)
+        if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
+    )
+    assert normalise_text(text) == " ".join(kept.split())
+
+
+def test_normalise_text_keeps_accents_and_drops_format_characters() -> None:
+    assert normalise_text("Cafe\u0301\u00ad \u200dValmoreau\x7f\x1b") == "Caf\u00e9 Valmoreau"
