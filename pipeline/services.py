@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline.brands import BrandMatcher, load_brands
 from pipeline.metrics import TocsinMetrics, get_metrics
 from pipeline.settings import Settings, get_settings
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     import httpx
@@ -130,6 +132,15 @@ async def aclose() -> None:
 def extra() -> dict[str, Any]:
     """Per-worker state of optional features (e.g. the HTTP ingest gate), dropped by reset()."""
     return _registry.extra
+
+
+def made_once(name: str, kind: type[_T], make: Callable[[], _T]) -> _T:
+    """``extra()[name]`` when it is a ``kind`` (made earlier, or put there by a test), else
+    ``make()``, kept there for this worker's later calls."""
+    found = _registry.extra.get(name)
+    if not isinstance(found, kind):
+        found = _registry.extra[name] = make()
+    return found
 
 
 def override(**values: Any) -> None:

@@ -50,13 +50,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def refusal_ledger() -> RefusalLedger:
     """The per-client ledger shared with the approvals audit (``services.extra``)."""
-    found = services.extra().get("refusal_ledger")
-    if not isinstance(found, RefusalLedger):
+
+    def make() -> RefusalLedger:
         cfg = services.settings()
-        found = services.extra()["refusal_ledger"] = RefusalLedger(
-            audit_each=cfg.refusals_audited_each, slow_after=cfg.auth_slow_after
-        )
-    return found
+        return RefusalLedger(audit_each=cfg.refusals_audited_each, slow_after=cfg.auth_slow_after)
+
+    return services.made_once("refusal_ledger", RefusalLedger, make)
 
 
 def client_of(request: web.BaseRequest) -> str:

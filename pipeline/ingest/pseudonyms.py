@@ -95,8 +95,6 @@ class Pseudonymiser:
 
 def configured() -> Pseudonymiser:
     """This worker's pseudonymiser, built once from its settings (kept with its services)."""
-    found = services.extra().get("pseudonymiser")
-    if not isinstance(found, Pseudonymiser):
-        found = Pseudonymiser.from_settings(services.settings())
-        services.extra()["pseudonymiser"] = found
-    return found
+    return services.made_once(
+        "pseudonymiser", Pseudonymiser, lambda: Pseudonymiser.from_settings(services.settings())
+    )

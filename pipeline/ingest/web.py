@@ -33,19 +33,15 @@ log = logging.getLogger(__name__)
 
 
 def gate() -> IngestGate:
-    found = services.extra().get("ingest_gate")
-    if not isinstance(found, IngestGate):
-        found = IngestGate.from_settings(services.settings())
-        services.extra()["ingest_gate"] = found
-    return found
+    return services.made_once(
+        "ingest_gate", IngestGate, lambda: IngestGate.from_settings(services.settings())
+    )
 
 
 def vendor_gate() -> push.VendorGate:
-    found = services.extra().get("vendor_gate")
-    if not isinstance(found, push.VendorGate):
-        found = push.VendorGate.from_settings(services.settings())
-        services.extra()["vendor_gate"] = found
-    return found
+    return services.made_once(
+        "vendor_gate", push.VendorGate, lambda: push.VendorGate.from_settings(services.settings())
+    )
 
 
 class KafkaSink:

@@ -27,11 +27,7 @@ SYSTEM = "tocsin"
 
 def triage() -> Triage:
     """This worker's triage (lexicon and product matchers compiled once), with its brands."""
-    found = services.extra().get("pv_triage")
-    if not isinstance(found, Triage):
-        found = Triage(services.matcher())
-        services.extra()["pv_triage"] = found
-    return found
+    return services.made_once("pv_triage", Triage, lambda: Triage(services.matcher()))
 
 
 def markets() -> Markets:

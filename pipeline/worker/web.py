@@ -91,11 +91,11 @@ def consumer_lag() -> dict[tuple[str, int], int]:
 
 def progress_watch() -> ProgressWatch:
     """The mention-path stall watch, made on first use (its limit comes from the settings)."""
-    watch = services.extra().get("progress_watch")
-    if not isinstance(watch, ProgressWatch):
-        watch = ProgressWatch(services.settings().stall_after_s)
-        services.extra()["progress_watch"] = watch
-    return watch
+    return services.made_once(
+        "progress_watch",
+        ProgressWatch,
+        lambda: ProgressWatch(services.settings().stall_after_s),
+    )
 
 
 @app.timer(WATCH_INTERVAL_S)  # type: ignore[untyped-decorator]  # faust.App.timer is not typed
@@ -155,20 +155,20 @@ class HealthView(View):
 
 def state_dir_watch() -> StateDirWatch:
     """The state-folder probe, made on first use (the datadir is known once Faust is configured)."""
-    watch = services.extra().get("state_dir_watch")
-    if not isinstance(watch, StateDirWatch):
-        watch = StateDirWatch(Path(app.conf.datadir), services.settings().state_min_free_bytes)
-        services.extra()["state_dir_watch"] = watch
-    return watch
+    return services.made_once(
+        "state_dir_watch",
+        StateDirWatch,
+        lambda: StateDirWatch(Path(app.conf.datadir), services.settings().state_min_free_bytes),
+    )
 
 
 def broker_probe() -> BrokerProbe:
     """The broker probe, made on first use (its timeout comes from the settings)."""
-    probe = services.extra().get("broker_probe")
-    if not isinstance(probe, BrokerProbe):
-        probe = BrokerProbe(services.settings().broker_probe_timeout_s)
-        services.extra()["broker_probe"] = probe
-    return probe
+    return services.made_once(
+        "broker_probe",
+        BrokerProbe,
+        lambda: BrokerProbe(services.settings().broker_probe_timeout_s),
+    )
 
 
 async def _broker_metadata() -> bool:
