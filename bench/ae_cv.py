@@ -79,6 +79,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from models.aestack import logit
 from models.artefacts import ONNX_FILE, TOKENIZER_DIR, cache_root
 from models.build import NGRAM_DIM, _encode_with_progress
 from models.calibration import apply_map, expected_calibration_error
@@ -157,11 +158,6 @@ def fit_writer(x: Array, rows: Sequence[Row], writer: str, l2: dict[str, float])
         "ae_oof": ae_oof,
         "y_ae": y[:, topics.index(AE)],
     }
-
-
-def logit(p: Array) -> Array:
-    q = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.asarray(np.log(q / (1 - q)))
 
 
 def f_beta(y: Array, pred: npt.NDArray[np.bool_], beta: float) -> float:
