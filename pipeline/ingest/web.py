@@ -76,7 +76,9 @@ async def _chunks(request: Request) -> AsyncIterator[bytes]:
         try:
             chunk: bytes = await stream.read(CHUNK_BYTES)
         except RequestPayloadError:
-            raise IngestRefused(400, **BAD_BODY["error"]) from None
+            raise IngestRefused(
+                400, BAD_BODY["error"]["code"], BAD_BODY["error"]["message"]
+            ) from None
         if not chunk:
             return
         yield chunk
