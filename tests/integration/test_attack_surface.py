@@ -548,11 +548,11 @@ def test_a_body_that_never_ends_is_a_408_on_every_door(target: Target) -> None:
         # aiohttp either waits for the stream's end (408 at the limit) or sees it broken (400)
         assert r.status_code in (400, 408), (path, r.status_code, r.text[:200])
     port = int(target.url.rsplit(":", 1)[1])
-    for path in (b"/slack/actions", b"/pagerduty/webhook", b"/api/silences"):  # half a body
+    for door in (b"/slack/actions", b"/pagerduty/webhook", b"/api/silences"):  # half a body
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-            sock.sendall(b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+            sock.sendall(b"POST " + door + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
             status = sock.recv(65536).split(b"\r\n", 1)[0]
-        assert status == b"HTTP/1.1 408 Request Timeout", (path, status)
+        assert status == b"HTTP/1.1 408 Request Timeout", (door, status)
     assert time.monotonic() - started < 4 * READ_TIMEOUT_S + 20
     alive(target)
 

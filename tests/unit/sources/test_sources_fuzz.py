@@ -305,8 +305,8 @@ async def test_rss_survives_garbage_feeds() -> None:
         elif roll < 0.27:
             doc = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><rss>&a;</rss>'
         elif roll < 0.29:  # the same in UTF-16: no byte reads "<!DOCTYPE"
-            doc = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY a "aaaa">]>'
-            doc = (doc + "<rss>&a;</rss>").encode("utf-16")
+            text = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY a "aaaa">]>'
+            doc = (text + "<rss>&a;</rss>").encode("utf-16")
         parsed = _parse(doc)
         if not isinstance(parsed, tuple):
             await run.handle(parsed)
