@@ -26,6 +26,7 @@ from xml.parsers import expat
 import httpx
 
 from pipeline.delivery.http import parse_retry_after
+from pipeline.errors import TocsinError
 from pipeline.sources.base import (
     Bad,
     Candidate,
@@ -213,7 +214,7 @@ class RssSource(Source[RssEntry]):
         feed.etag, feed.last_modified = etag, modified
 
 
-class _Declared(Exception):
+class _Declared(TocsinError):
     """A document type declaration was met (raised from expat's handler to stop the parse)."""
 
 
