@@ -601,6 +601,27 @@ def test_the_safety_queue_and_its_audit_trail_are_for_the_safety_role_only(targe
     alive(target)
 
 
+def test_the_api_token_is_no_clearance_for_health_data(target: Target) -> None:
+    """``GET /api/alerts`` gave an adverse-event alert's evidence whole (its top mentions and
+    tipping mention, a patient's words) to any holder of the API token; Slack, e-mail and the
+    console's uncleared readers get it withheld."""
+    words = "my liver gave out two weeks after starting Glytera"
+    alert = alert_payload("brenmoor", "adverse_event", "critical", 40)
+    alert["dedup_key"] = "brenmoor:adverse_event:attack-api"
+    alert["top_mentions"] = [{"text": words, "url": "https://x.example/ae/1", "platform": "x"}]
+    alert["tipping_mention"] = {"text": words, "url": "https://x.example/ae/1", "id": "ae1"}
+    produce(target.broker.bootstrap, "alerts", [json.dumps(alert).encode()], [b"attack-api"])
+
+    def listed() -> dict[str, Any] | None:
+        found = httpx.get(f"{target.url}/api/alerts", headers=API, timeout=10).json()["alerts"]
+        return next((a for a in found if a["dedup_key"] == alert["dedup_key"]), None)
+
+    shown = wait_for(listed, timeout_s=60, what="the adverse-event alert on /api/alerts")
+    assert words not in json.dumps(shown), shown
+    assert shown["top_mentions"][0]["url"] == "https://x.example/ae/1"  # the link stays
+    assert shown["tipping_mention"]["id"] == "ae1"
+
+
 # -- 4. where a sign-in returns to ---------------------------------------------------------------
 @pytest.mark.parametrize(
     ("nxt", "location"),
