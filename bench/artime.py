@@ -162,8 +162,9 @@ class ARTime:
     nlevels = 80
     initial_rho = 0.80
 
-    def __init__(self, dmin: float, dmax: float, dlength: int) -> None:
+    def __init__(self, dmin: float, dmax: float, dlength: int, causal: bool = False) -> None:
         self.dmin, self.dmax = dmin, dmax
+        self.causal = causal  # scale by the min and max seen so far instead of the file's
         pb = int(np.floor(0.15 * dlength)) if dlength < 5000 else 750
         self.probationary = pb - pb % 2
         self.sstep = max(1, round(self.probationary // (self.window * self.windows_per_pb)))
@@ -191,6 +192,9 @@ class ARTime:
 
     def process(self, value: float) -> float:
         self.ds_window = np.append(self.ds_window[1:], value)
+        if self.causal:
+            self.dmin = value if self.i == 1 else min(self.dmin, value)
+            self.dmax = value if self.i == 1 else max(self.dmax, value)
         anomaly = 0.0
         if self.i % self.sstep == 0:
             anomaly = self._process_features(self._features(self._downsample()), self.dsi)
@@ -348,9 +352,10 @@ class ARTime:
         return round(min(1.0, s), 6)
 
 
-def run_series(values: list[float]) -> list[float]:
-    """ARTime's score of every row, with NAB's inputs (the file's min, max and length)."""
-    det = ARTime(min(values), max(values), len(values))
+def run_series(values: list[float], causal: bool = False) -> list[float]:
+    """ARTime's score of every row, with NAB's inputs (the file's min, max and length); with
+    ``causal``, scaled by the min and max seen so far (what a stream can know)."""
+    det = ARTime(min(values), max(values), len(values), causal=causal)
     return [det.process(v) for v in values]
 
 
@@ -368,6 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nab-dir", type=Path, default=nab_cv.DEFAULT_NAB)
     parser.add_argument("--scorer", type=Path, default=nab_cv.DEFAULT_SCORER)
     parser.add_argument("--json", action="store_true", help="print the scorer's JSON result")
+    parser.add_argument(
+        "--causal",
+        action="store_true",
+        help="scale by the min and max seen so far, not the whole file's (a stream cannot see ahead)",
+    )
     args = parser.parse_args(argv)
     scorer = nab_cv.load_scorer(args.scorer)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -375,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         with path.open() as handle:
             rows = list(csv.DictReader(handle))
         values = [float(r["value"]) for r in rows]
-        scores = run_series(values)
+        scores = run_series(values, causal=args.causal)
         write_result(args.out / path.name, [r["timestamp"] for r in rows], values, scores)
         fired = sum(1 for s in scores if s > 0)
         print(f"{path.name}: {len(rows)} rows, {fired} rows with a score > 0", flush=True)
