@@ -74,6 +74,11 @@ def _haar_matrix(n: int = 8) -> np.ndarray:
 
 HAAR8 = _haar_matrix(8)
 
+SCALES = ("file", "running", "probation")
+"""What values are scaled to [0, 1] by: ``file``, the whole file's min and max (NAB's inputs, as
+published; a stream cannot know them); ``running``, the min and max seen so far; ``probation``,
+those of the probationary rows, then frozen (larger values clip at the top level)."""
+
 
 class DVFA:
     """Dual-vigilance fuzzy ART as ARTime uses it: match = |x∧w|/|w| cubed times the match of the
@@ -162,9 +167,11 @@ class ARTime:
     nlevels = 80
     initial_rho = 0.80
 
-    def __init__(self, dmin: float, dmax: float, dlength: int, causal: bool = False) -> None:
+    def __init__(self, dmin: float, dmax: float, dlength: int, scale: str = "file") -> None:
+        if scale not in SCALES:
+            raise ValueError(f"scale {scale!r}: one of {', '.join(SCALES)}")
         self.dmin, self.dmax = dmin, dmax
-        self.causal = causal  # scale by the min and max seen so far instead of the file's
+        self.scale = scale
         pb = int(np.floor(0.15 * dlength)) if dlength < 5000 else 750
         self.probationary = pb - pb % 2
         self.sstep = max(1, round(self.probationary // (self.window * self.windows_per_pb)))
@@ -192,7 +199,7 @@ class ARTime:
 
     def process(self, value: float) -> float:
         self.ds_window = np.append(self.ds_window[1:], value)
-        if self.causal:
+        if self.scale == "running" or (self.scale == "probation" and self.i <= self.probationary):
             self.dmin = value if self.i == 1 else min(self.dmin, value)
             self.dmax = value if self.i == 1 else max(self.dmax, value)
         anomaly = 0.0
@@ -216,6 +223,7 @@ class ARTime:
         ds -= self.dmin
         if self.dmax - self.dmin != 0:
             ds /= self.dmax - self.dmin
+        ds = min(max(ds, 0.0), 1.0)  # only a frozen (probation) scale can be exceeded
         level = int(np.round(ds * self.nlevels))
         ds = level / self.nlevels
         return self._snap_to_median(ds, level)
@@ -352,10 +360,10 @@ class ARTime:
         return round(min(1.0, s), 6)
 
 
-def run_series(values: list[float], causal: bool = False) -> list[float]:
-    """ARTime's score of every row, with NAB's inputs (the file's min, max and length); with
-    ``causal``, scaled by the min and max seen so far (what a stream can know)."""
-    det = ARTime(min(values), max(values), len(values), causal=causal)
+def run_series(values: list[float], scale: str = "file") -> list[float]:
+    """ARTime's score of every row, with NAB's inputs (the file's min, max and length); ``scale``
+    as in :data:`SCALES`."""
+    det = ARTime(min(values), max(values), len(values), scale=scale)
     return [det.process(v) for v in values]
 
 
@@ -373,11 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nab-dir", type=Path, default=nab_cv.DEFAULT_NAB)
     parser.add_argument("--scorer", type=Path, default=nab_cv.DEFAULT_SCORER)
     parser.add_argument("--json", action="store_true", help="print the scorer's JSON result")
-    parser.add_argument(
-        "--causal",
-        action="store_true",
-        help="scale by the min and max seen so far, not the whole file's (a stream cannot see ahead)",
-    )
+    parser.add_argument("--scale", choices=SCALES, default="file", help="what values are scaled by (SCALES)")
     args = parser.parse_args(argv)
     scorer = nab_cv.load_scorer(args.scorer)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -385,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         with path.open() as handle:
             rows = list(csv.DictReader(handle))
         values = [float(r["value"]) for r in rows]
-        scores = run_series(values, causal=args.causal)
+        scores = run_series(values, scale=args.scale)
         write_result(args.out / path.name, [r["timestamp"] for r in rows], values, scores)
         fired = sum(1 for s in scores if s > 0)
         print(f"{path.name}: {len(rows)} rows, {fired} rows with a score > 0", flush=True)
