@@ -11,7 +11,7 @@ outside the windows. What it computes (docs/detection.md, "ARTime"):
 
 * NAB hands every detector the file's minimum and maximum (``inputMin``/``inputMax``, taken over
   the whole file, future included) and its length; ARTime scales every value by them;
-* downsampling: every ``sstep`` = 7 rows (750 probationary rows / (8 × 13)) the 7-row block becomes
+* downsampling: every ``sstep`` = 7 rows (750 probationary rows / (8 x 13)) the 7-row block becomes
   one value: its maximum (its minimum when that lies farther from a running average), or its mean
   when the extreme is within 10 % of the mean; scaled to [0, 1], rounded to 80 levels and snapped
   to a running median level when within 0.075 of it;
@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -301,9 +302,9 @@ class ARTime:
         update_after_anomaly = since == self.mask_after_anomaly
         update_for_trend = (i - self.last_rho_update_i) >= self.trend_window // 2
         mask_after_anomaly = since <= self.mask_after_anomaly
-        if i > self.trend_window + self.mask_after_anomaly and self.mask_after_cat:
-            if self.no_new_cat_count >= self.mask_after_anomaly:
-                self.mask_after_cat = False
+        settled = self.no_new_cat_count >= self.mask_after_anomaly
+        if i > self.trend_window + self.mask_after_anomaly and self.mask_after_cat and settled:
+            self.mask_after_cat = False
         cat = art.train(f, learning=False) if i < self.window else art.train(f)
         if i < self.window:
             cat = -1
@@ -367,7 +368,9 @@ def run_series(values: list[float], scale: str = "file") -> list[float]:
     return [det.process(v) for v in values]
 
 
-def write_result(path: Path, timestamps: list[str], values: list[float], scores: list[float]) -> None:
+def write_result(
+    path: Path, timestamps: list[str], values: list[float], scores: list[float]
+) -> None:
     with path.open("w", newline="") as handle:
         out = csv.writer(handle)
         out.writerow(["timestamp", "value", "anomaly_score"])
@@ -377,14 +380,20 @@ def write_result(path: Path, timestamps: list[str], values: list[float], scores:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("/tmp/artime-nab"))
+    parser.add_argument(
+        "--out", type=Path, help="folder for the result files (default: a new temporary one)"
+    )
     parser.add_argument("--nab-dir", type=Path, default=nab_cv.DEFAULT_NAB)
     parser.add_argument("--scorer", type=Path, default=nab_cv.DEFAULT_SCORER)
     parser.add_argument("--json", action="store_true", help="print the scorer's JSON result")
-    parser.add_argument("--scale", choices=SCALES, default="file", help="what values are scaled by (SCALES)")
+    parser.add_argument(
+        "--scale", choices=SCALES, default="file", help="what values are scaled by (SCALES)"
+    )
     args = parser.parse_args(argv)
     scorer = nab_cv.load_scorer(args.scorer)
+    args.out = args.out or Path(tempfile.mkdtemp(prefix="artime-nab."))
     args.out.mkdir(parents=True, exist_ok=True)
+    print(f"result files in {args.out}")
     for path in sorted((args.nab_dir / "realTweets").glob("*.csv")):
         with path.open() as handle:
             rows = list(csv.DictReader(handle))
@@ -393,7 +402,9 @@ def main(argv: list[str] | None = None) -> int:
         write_result(args.out / path.name, [r["timestamp"] for r in rows], values, scores)
         fired = sum(1 for s in scores if s > 0)
         print(f"{path.name}: {len(rows)} rows, {fired} rows with a score > 0", flush=True)
-    fixed: dict[str, Any] = scorer.evaluate(args.out, thresholds=NAB_CORPUS_THRESHOLDS, nab_dir=args.nab_dir)
+    fixed: dict[str, Any] = scorer.evaluate(
+        args.out, thresholds=NAB_CORPUS_THRESHOLDS, nab_dir=args.nab_dir
+    )
     best: dict[str, Any] = scorer.evaluate(args.out, optimize=True, nab_dir=args.nab_dir)
     if args.json:
         print(json.dumps({"fixed": fixed, "optimised": best}, indent=2))
@@ -402,9 +413,14 @@ def main(argv: list[str] | None = None) -> int:
     print("\nthreshold re-optimised on these five series (optimistic):")
     print(best["summary"])
     for profile, r in fixed["profiles"].items():
-        outside = {s["file"].removeprefix("Twitter_volume_").removesuffix(".csv"): s["fp"] for s in r["per_file"]}
-        print(f"{profile}: windows hit {r['windows_hit']}/{r['windows']}, rows firing outside windows "
-              f"{r['fp']} {outside}")
+        outside = {
+            s["file"].removeprefix("Twitter_volume_").removesuffix(".csv"): s["fp"]
+            for s in r["per_file"]
+        }
+        print(
+            f"{profile}: windows hit {r['windows_hit']}/{r['windows']}, rows firing outside windows "
+            f"{r['fp']} {outside}"
+        )
     return 0
 
 

@@ -29,7 +29,9 @@ WEEK_SECONDS = 7 * 86400
 BUCKET_SECONDS = 300
 
 
-def combine(design: str, pages: np.ndarray, art: np.ndarray, threshold: float, buckets: int) -> np.ndarray:
+def combine(
+    design: str, pages: np.ndarray, art: np.ndarray, threshold: float, buckets: int
+) -> np.ndarray:
     """Pages (1.0) of a design from the product's pages and ARTime's scores on the same buckets.
 
     ``confirm``: a product page goes out once ARTime has detected (score >= threshold) within
@@ -60,14 +62,17 @@ def combine(design: str, pages: np.ndarray, art: np.ndarray, threshold: float, b
     return out
 
 
-def candidates(thresholds: list[float], buckets: list[int], alert_ps: list[float]) -> list[dict[str, Any]]:
+def candidates(
+    thresholds: list[float], buckets: list[int], alert_ps: list[float]
+) -> list[dict[str, Any]]:
     """The product alone first (the current default first of all, so a tie keeps it)."""
     out: list[dict[str, Any]] = [{"design": "product", "alert_p": p} for p in alert_ps]
     for design in ("confirm", "either"):
         for t in thresholds:
             for k in buckets:
                 out += [
-                    {"design": design, "art_threshold": t, "art_buckets": k, "alert_p": p} for p in alert_ps
+                    {"design": design, "art_threshold": t, "art_buckets": k, "alert_p": p}
+                    for p in alert_ps
                 ]
     out += [{"design": "alone", "art_threshold": t} for t in thresholds]
     return out
@@ -78,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nab-dir", default=nab_cv.DEFAULT_NAB, type=Path)
     ap.add_argument("--scorer", default=nab_cv.DEFAULT_SCORER, type=Path)
     ap.add_argument("--profile", default="standard,reward_low_FP_rate")
-    ap.add_argument("--scale", choices=artime.SCALES, default="running", help="ARTime's scale (file: reference only)")
+    ap.add_argument(
+        "--scale",
+        choices=artime.SCALES,
+        default="running",
+        help="ARTime's scale (file: reference only)",
+    )
     ap.add_argument("--thresholds", default="0.317486,0.5,0.7")
     ap.add_argument("--buckets", default="7,14,36")
     ap.add_argument("--alert-p", default="3e-4,1e-4,2e-4,5e-4")
@@ -88,10 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     data = {f.name: nab_cv.read(args.nab_dir / "realTweets" / f.name) for f in files}
     alert_ps = [float(x) for x in args.alert_p.split(",")]
     cands = candidates(
-        [float(x) for x in args.thresholds.split(",")], [int(x) for x in args.buckets.split(",")], alert_ps
+        [float(x) for x in args.thresholds.split(",")],
+        [int(x) for x in args.buckets.split(",")],
+        alert_ps,
     )
     pages = {
-        p: {f.name: np.asarray(nab_cv.run(nab_cv.product({"alert_p": p}), *data[f.name])[0]) for f in files}
+        p: {
+            f.name: np.asarray(nab_cv.run(nab_cv.product({"alert_p": p}), *data[f.name])[0])
+            for f in files
+        }
         for p in alert_ps
     }
     art = {f.name: np.asarray(artime.run_series(data[f.name][1], scale=args.scale)) for f in files}
@@ -102,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         for f in files:
             alert_p = cand.get("alert_p", alert_ps[0])
             out = combine(
-                cand["design"], pages[alert_p][f.name], art[f.name], cand.get("art_threshold", 1.0),
+                cand["design"],
+                pages[alert_p][f.name],
+                art[f.name],
+                cand.get("art_threshold", 1.0),
                 cand.get("art_buckets", 0),
             )
             per[f.name] = {}
