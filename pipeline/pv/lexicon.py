@@ -10,6 +10,7 @@ letters, unless the word is an ordinary word listed in ``not_misspellings``), li
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -383,7 +384,17 @@ def load_lexicon(
     )
 
 
-@lru_cache(maxsize=1)
+_default_lock = threading.Lock()
+
+
 def default_lexicon() -> Lexicon:
-    """The bundled lexicon, loaded once per process."""
+    """The bundled lexicon, loaded once per process (~5 s of CPU) and shared by every triage:
+    the PV agent's and the classifier's (v9's stack). Under a lock, so two threads that ask at
+    once (both build theirs on a model thread at start-up) build it once."""
+    with _default_lock:
+        return _bundled()
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> Lexicon:
     return load_lexicon()
