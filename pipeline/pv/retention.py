@@ -45,9 +45,11 @@ def handled_at(case: Mapping[str, Any]) -> datetime | None:
     for entry in reversed(case.get("history") or []):
         if isinstance(entry, Mapping) and entry.get("status") == case["status"]:
             try:
-                return datetime.fromisoformat(str(entry.get("at")))
+                at = datetime.fromisoformat(str(entry.get("at")))
             except ValueError:
                 break
+            # a time without a zone (any producer can write pv.cases) is read as UTC
+            return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
     return datetime.min.replace(tzinfo=UTC)  # no readable move: handled long ago
 
 

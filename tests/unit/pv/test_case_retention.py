@@ -30,6 +30,12 @@ def test_handled_at_is_the_move_that_handled_it() -> None:
         {"at": (NOW - timedelta(days=2)).isoformat(), "status": "closed_invalid"},
     ]
     assert handled_at(reclosed) == NOW - timedelta(days=2)
+    # a move with no zone or no readable time still lets the case go, never stops the sweep
+    naive = case("sent_to_safety")
+    naive["history"][-1]["at"] = "2026-12-01T10:00:00"
+    assert handled_at(naive) == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    naive["history"][-1]["at"] = "yesterday"
+    assert handled_at(naive) == datetime.min.replace(tzinfo=UTC)
 
 
 def test_handled_cases_past_the_keep_period_go_and_open_ones_never() -> None:
