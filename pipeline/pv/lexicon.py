@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -385,6 +385,8 @@ def load_lexicon(
 
 
 _default_lock = threading.Lock()
+#: The bundled lexicon once built (empty before).
+_default: list[Lexicon] = []
 
 
 def default_lexicon() -> Lexicon:
@@ -392,9 +394,6 @@ def default_lexicon() -> Lexicon:
     the PV agent's and the classifier's (v9's stack). Under a lock, so two threads that ask at
     once (both build theirs on a model thread at start-up) build it once."""
     with _default_lock:
-        return _bundled()
-
-
-@lru_cache(maxsize=1)
-def _bundled() -> Lexicon:
-    return load_lexicon()
+        if not _default:
+            _default.append(load_lexicon())
+        return _default[0]

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from pipeline.pv import lexicon
 
 
-@pytest.fixture()
-def fresh_cache() -> Iterator[None]:
-    lexicon._bundled.cache_clear()
-    yield
-    lexicon._bundled.cache_clear()
-
-
-def test_two_threads_at_start_up_build_the_lexicon_once(
-    monkeypatch: pytest.MonkeyPatch, fresh_cache: None
-) -> None:
+def test_two_threads_at_start_up_build_the_lexicon_once(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[object] = []
 
     def slow_load() -> object:
@@ -28,6 +18,7 @@ def test_two_threads_at_start_up_build_the_lexicon_once(
         built.append(object())
         return built[-1]
 
+    monkeypatch.setattr(lexicon, "_default", [])  # not built yet (the built one is put back)
     monkeypatch.setattr(lexicon, "load_lexicon", slow_load)
     got: list[object] = []
     threads = [threading.Thread(target=lambda: got.append(lexicon.default_lexicon())) for _ in "ab"]
