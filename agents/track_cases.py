@@ -4,8 +4,11 @@ The topic is the record (kept without time limit); the changelog-backed table ho
 latest state (``pipeline.pv.cases.apply_event``). A case opened ``new`` (valid) goes to the safety
 receivers first (``pipeline.oncall.safety``). An event that cannot apply (a move the status
 does not allow, a note for an unknown case) is counted as ``refused`` and logged, never a crash.
-Every ``CHECK_S`` seconds the gauge ``tocsin_pv_cases_near_due`` is set from this worker's
-cases; the Prometheus rule ``TocsinPvCaseNearDueUnhandled`` fires on it.
+After an event, the handled cases of its partition that retention lets go leave the table
+(``pipeline.pv.retention``: the topic keeps them). Every ``CHECK_S`` seconds the gauges
+``tocsin_pv_cases_near_due``, ``tocsin_pv_cases_held`` and ``tocsin_pv_cases_over_cap`` are set
+from this worker's cases; the Prometheus rules ``TocsinPvCaseNearDueUnhandled`` and
+``TocsinPvCaseStoreOverCap`` fire on them.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+from faust import current_event
 from faust.types import StreamT
 
 from pipeline import services
 from pipeline.app import app
 from pipeline.oncall.safety import notify_safety
 from pipeline.pv.cases import CaseError, apply_event
-from pipeline.pv.intake import near_due_counts
+from pipeline.pv.intake import keeper, near_due_counts
 from pipeline.records import CaseEvent
 from pipeline.tables import cases
 from pipeline.topics import case_events
@@ -49,13 +53,34 @@ async def track_cases(stream: StreamT[CaseEvent]) -> None:
             # rather than never sending
             await notify_safety(case)
         cases[event.case_id] = case
+        source = current_event()
+        if source is not None:
+            drop_handled(source.message.partition, datetime.now(UTC))
+
+
+def drop_handled(partition: int, now: datetime) -> None:
+    """Drop the handled cases of ``partition`` that retention lets go (``pipeline.pv.retention``;
+    called while handling an event of that partition, so the tombstones go to its changelog)."""
+    swept = keeper().check(cases, partition, now)
+    if swept is None:
+        return
+    metrics = services.metrics()
+    for reason, keys in (("expired", swept.expired), ("cap", swept.capped)):
+        for key in keys:
+            del cases[key]
+        metrics.pv_cases_dropped.labels(reason).inc(len(keys))
+    metrics.pv_cases_over_cap.set(swept.over_cap)
 
 
 def refresh_gauge(now: datetime) -> dict[str, int]:
-    """Set the near-due gauge from this worker's cases at ``now``; the counts it set."""
-    counts = near_due_counts([c for c in cases.values() if c], now)
+    """Set the case gauges from this worker's cases at ``now``; the near-due counts it set."""
+    held = [c for c in cases.values() if c]
+    counts = near_due_counts(held, now)
+    metrics = services.metrics()
     for seriousness, count in counts.items():
-        services.metrics().pv_cases_near_due.labels(seriousness).set(count)
+        metrics.pv_cases_near_due.labels(seriousness).set(count)
+    metrics.pv_cases_held.set(len(held))
+    metrics.pv_cases_over_cap.set(max(0, len(held) - keeper().max_cases))
     return counts
 
 

@@ -8,6 +8,7 @@ mention re-read after a restart sends the same ``open``, which ``track_cases`` i
 
 from __future__ import annotations
 
+import asyncio
 from zoneinfo import ZoneInfo
 
 from faust.types import StreamT
@@ -25,7 +26,9 @@ AGENT = "triage_cases"
 @app.agent(classified, name=AGENT)
 async def triage_cases(stream: StreamT[ClassifiedMention]) -> None:
     metrics = services.metrics()
-    rules, tz, regions = triage(), ZoneInfo(services.settings().pv_timezone), markets()
+    # the lexicon takes seconds of CPU to build: on a model thread, not the event loop
+    rules = await asyncio.get_running_loop().run_in_executor(services.executor(), triage)
+    tz, regions = ZoneInfo(services.settings().pv_timezone), markets()
     async for item in stream:
         metrics.messages_in.labels(AGENT).inc()
         event = case_event(item, rules, tz, regions)

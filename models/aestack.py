@@ -95,14 +95,20 @@ class AeStack:
     rules_factory: Callable[[], RulesFlag] = field(default=pv_rules, compare=False)
     _rules: list[RulesFlag] = field(default_factory=list, compare=False, repr=False)
 
+    def warm(self) -> RulesFlag:
+        """The rules, built now if they are not yet (the worker calls it at start-up, so the
+        first batch that reaches the gate does not pay the lexicon's build)."""
+        if not self._rules:
+            self._rules.append(self.rules_factory())
+        return self._rules[0]
+
     def rules(self, texts: Sequence[str], topic_p: Array) -> Array:
         """The rules' flag, read only where the topic score reaches the gate (else 0)."""
         out = np.zeros(len(texts))
         todo = np.flatnonzero(np.asarray(topic_p) >= self.gate)
         if len(todo):
-            if not self._rules:
-                self._rules.append(self.rules_factory())
-            out[todo] = np.asarray(self._rules[0]([texts[int(i)] for i in todo]), dtype=np.float64)
+            flags = self.warm()([texts[int(i)] for i in todo])
+            out[todo] = np.asarray(flags, dtype=np.float64)
         return out
 
     def reaction_proba(self, vectors: npt.ArrayLike) -> Array:

@@ -103,6 +103,12 @@ class OnnxMentionClassifier:
     def head(self) -> Head:
         return self._head
 
+    def warm(self) -> None:
+        """Build now what the first batch would otherwise build: the adverse_event stack's PV
+        rules (the bundled lexicon, ~5 s of CPU; :meth:`models.aestack.AeStack.warm`)."""
+        if self.ae_stack is not None:
+            self.ae_stack.warm()
+
     @property
     def encoder(self) -> OnnxEncoder:
         return self._encoder

@@ -307,6 +307,26 @@ class TocsinMetrics:
             ["seriousness"],
             registry=registry,
         )
+        self.pv_cases_dropped = Counter(
+            "tocsin_pv_cases_dropped_total",
+            "Handled cases dropped from this worker's cases table (the pv.cases topic keeps "
+            "them), by reason (expired: handled longer ago than TOCSIN_PV_CASES_KEEP_DAYS; cap: "
+            "the table held more than TOCSIN_PV_CASES_MAX).",
+            ["reason"],
+            registry=registry,
+        )
+        self.pv_cases_held = Gauge(
+            "tocsin_pv_cases_held",
+            "Cases in this worker's cases table.",
+            registry=registry,
+        )
+        self.pv_cases_over_cap = Gauge(
+            "tocsin_pv_cases_over_cap",
+            "Cases this worker's cases table holds beyond TOCSIN_PV_CASES_MAX; 0 normally. Handled "
+            "cases over the cap leave within a minute, so a lasting value counts cases not yet "
+            "sent to safety nor closed, which are never dropped.",
+            registry=registry,
+        )
         self.console_records = Counter(
             "tocsin_console_records_total",
             "Records the console feed read, by kind of row and outcome (stored: upserted into the "
@@ -354,6 +374,8 @@ class TocsinMetrics:
             self.pv_cases.labels(outcome)
         for seriousness in ("serious", "non_serious"):
             self.pv_cases_near_due.labels(seriousness)
+        for reason in ("expired", "cap"):
+            self.pv_cases_dropped.labels(reason)
         for action in APPROVAL_ACTIONS:
             for outcome in ("ok", "refused"):
                 self.approval_decisions.labels(action, outcome)

@@ -58,15 +58,20 @@ def matcher() -> BrandMatcher:
 
 
 def classifier() -> MentionClassifier:
-    """The mention classifier; loading takes seconds, so the worker calls this at start-up."""
+    """The mention classifier, loaded and warmed; that takes seconds, so the worker calls this at
+    start-up (``load_model_at_start``), and :func:`classifier_loaded` (``/readyz``) turns true
+    only once it is done."""
     with _classifier_lock:
         if _registry.classifier is None:
-            from models.classifier import load_classifier
+            from models.classifier import OnnxMentionClassifier, load_classifier
             from models.pvbuild import attach_pv_head
 
-            _registry.classifier = load_classifier(settings().model_dir)
+            loaded = load_classifier(settings().model_dir)
             # The PV triage heads when `tocsin model build` has built them (never built here).
-            attach_pv_head(_registry.classifier, build=False)
+            attach_pv_head(loaded, build=False)
+            if isinstance(loaded, OnnxMentionClassifier):
+                loaded.warm()  # v9's PV rules, else built by the first adverse-event batch
+            _registry.classifier = loaded
         return _registry.classifier
 
 

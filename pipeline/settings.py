@@ -381,6 +381,19 @@ class Settings(BaseSettings):
         description="YAML reporting rules per region (days for serious and non-serious cases) "
         "and the markets of each brand and product (pipeline/pv/regions.py)",
     )
+    pv_cases_keep_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="days a case stays in the worker's cases table after it was sent to safety "
+        "or closed (the pv.cases topic keeps it without limit; docs/pv.md, Cases)",
+    )
+    pv_cases_max: int = Field(
+        default=10_000,
+        ge=1,
+        description="cases a worker's cases table holds before its oldest handled ones are "
+        "dropped; cases not yet handled are never dropped (tocsin_pv_cases_over_cap)",
+    )
     mentions_retention_days: int = Field(
         default=30,
         ge=1,

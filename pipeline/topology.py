@@ -15,10 +15,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from kafka.partitioner.default import murmur2
+
 from pipeline.settings_kafka import kafka_settings
 
 #: Partitions of every keyed topic and table changelog (``TOCSIN_KAFKA_PARTITIONS``).
 DEFAULT_PARTITIONS = kafka_settings().partitions
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (Java's, kafka-python's and aiokafka's): murmur2 of the key."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 @dataclass(frozen=True)

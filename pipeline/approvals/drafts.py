@@ -53,6 +53,8 @@ class Draft:
     template_requires_review: bool
     edited: bool = False
     template_reference: str = ""
+    #: The rejected draft of the same alert and statement this one resubmits ("" for a first).
+    resubmits: str = ""
 
     @property
     def text_hash(self) -> str:

@@ -12,7 +12,8 @@ Published. Statuses::
     pending --Approved (policy satisfied)--> approved --Published--> published
        |  ^                                     (no edit once approved: edit_after_approval)
        |  '--Edited-- changes_requested <--ChangesRequested--'  (from pending)
-       '--Rejected--> rejected (final: a new draft is needed)
+       '--Rejected--> rejected (final: a person may start the statement again as a new
+                                draft, ``<id>-r2``: pipeline.approvals.start.resubmission)
 
 Refusal reasons (``DecisionRefused.reason``): unknown_draft, wrong_role, own_draft (four eyes:
 someone who wrote the text approves it), same_person_twice (distinct approvers required),
@@ -188,6 +189,8 @@ def _created(
     reference = f"template {draft.template_id}" + (
         f" (pre-approved: {draft.template_reference})" if draft.template_reference else ""
     )
+    if draft.resubmits:
+        reference += f"; resubmits rejected draft {draft.resubmits}"
     entry = _entry(
         new,
         event,
@@ -233,7 +236,10 @@ def _edited(
     if state.status in ("approved", "published"):
         raise _Refuse("edit_after_approval", f"the draft is {state.status}; its text is frozen")
     if state.status == "rejected":
-        raise _Refuse("not_pending", "the draft was rejected; start a new one")
+        raise _Refuse(
+            "not_pending",
+            "the draft was rejected; start the statement again from the alert's console page",
+        )
     # After "request changes" the round's approvals are void (the edit bumps the version they
     # are bound to); while pending, an approval already given freezes the text.
     given = state.current_approvals() if state.status == "pending" else ()

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.approvals.start import offers
+from pipeline.approvals.start import StateOf, current_round, offers
 from pipeline.records import Alert
 
 
@@ -46,17 +46,23 @@ def alert_record(row: Mapping[str, Any]) -> Alert:
     )
 
 
-def offered(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+def offered(row: Mapping[str, Any], state_of: StateOf | None = None) -> list[dict[str, Any]]:
     """The templates the library offers for this alert, best first, each with its draft id and
-    whether a draft of it already exists (then the page links to it instead)."""
+    whether a draft of it already exists (then the page links to it instead). With ``state_of``
+    (the approval table), a statement whose draft was rejected is offered again, as the next
+    round's draft (``resubmits`` names the rejected one)."""
     existing = {d["draft_id"] for d in row.get("drafts") or ()}
-    return [
-        {
-            "template_id": d.template_id,
-            "language": d.language,
-            "text": d.text,
-            "draft_id": d.id,
-            "exists": d.id in existing,
-        }
-        for d in offers(alert_record(row))
-    ]
+    out = []
+    for d in offers(alert_record(row)):
+        draft_id, previous = current_round(d.id, state_of) if state_of else (d.id, "")
+        out.append(
+            {
+                "template_id": d.template_id,
+                "language": d.language,
+                "text": d.text,
+                "draft_id": draft_id,
+                "exists": draft_id in existing,
+                "resubmits": previous,
+            }
+        )
+    return out

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.console.rows import InboxFilter, MentionQuery, Store, iso
-from pipeline.delivery.health_data import WITHHELD
-from pipeline.records import ALERT_STATES, HEALTH_FLAG, HEALTH_TOPIC, PLATFORMS, SEVERITIES
+from pipeline.delivery.health_data import WITHHELD, is_health_data, withheld
+from pipeline.records import ALERT_STATES, HEALTH_TOPIC, PLATFORMS, SEVERITIES
 
 WINDOW_S = 48 * 3600
 DAY_S = 24 * 3600
@@ -80,30 +80,18 @@ def filter_choices(store: Store) -> dict[str, list[str]]:
     }
 
 
-def _health(m: Mapping[str, Any], whole: bool) -> bool:
-    """Whether a mention is health data: any of an ``adverse_event`` alert's, or one flagged or
-    classified ``adverse_event`` (the alert's top mentions carry the flag, the store's rows their
-    topics)."""
-    return whole or bool(m.get(HEALTH_FLAG)) or HEALTH_TOPIC in str(m.get("topics") or "").split()
-
-
 def _withheld(m: dict[str, Any], whole: bool, cleared: bool) -> dict[str, Any]:
     """``m`` as a reader may see it: an adverse-event mention's text and handle only for a reader
-    cleared for health data (the delivery rule, :mod:`pipeline.delivery.health_data`, applied to
-    the console); ids, platform, reach and the link stay."""
-    if cleared or not _health(m, whole):
-        return m
-    shown = {**m, "text": WITHHELD}
-    if "author_handle" in shown:
-        shown["author_handle"] = ""
-    return shown
+    cleared for health data (the delivery rule, :func:`pipeline.delivery.health_data.withheld`);
+    ids, platform, reach and the link stay."""
+    return m if cleared else dict(withheld(m, whole))
 
 
 def _shown_mention(m: Any, *, whole: bool = False, cleared: bool = True) -> dict[str, str]:
     """A mention as an alert carries it (any shape), with the fields the page shows."""
     m = m if isinstance(m, dict) else {}
     shown = {k: str(m.get(k) or "") for k in ("text", "url", "platform", "lang", "at", "id")}
-    return shown if cleared or not _health(m, whole) else {**shown, "text": WITHHELD}
+    return shown if cleared or not is_health_data(m, whole) else {**shown, "text": WITHHELD}
 
 
 def _marks(alert: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -349,5 +337,5 @@ def search(store: Store, q: MentionQuery, *, cleared: bool = False) -> list[dict
             cleared,
         )
         for m in store.search(q)
-        if cleared or not worded or not _health(m, False)
+        if cleared or not worded or not is_health_data(m, False)
     ]

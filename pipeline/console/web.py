@@ -362,7 +362,7 @@ class AlertView(ConsoleView):
         offers: list[dict[str, Any]] = []
         if can_draft(visit.user):
             row = await asyncio.to_thread(store.alert, key)
-            offers = await asyncio.to_thread(drafting.offered, row) if row else []
+            offers = await asyncio.to_thread(drafting.offered, row, load_state) if row else []
         done = request.query.get("done", "")
         return self.page(
             visit.rt,
@@ -474,7 +474,8 @@ class DraftActionView(ConsoleView):
         alert = drafting.alert_record(row)
         template = str(form.get("template") or "")[:MAX_TEMPLATE_ID] or None
         actor = Actor.of(visit.user, "web", visit.remote)
-        started = await asyncio.to_thread(prepare, alert, actor, template)
+        # after a rejection, the statement starts again as the next round's draft
+        started = await asyncio.to_thread(prepare, alert, actor, template, load_state)
         if started is None:
             return self.page(
                 visit.rt,

@@ -36,18 +36,37 @@ if TYPE_CHECKING:
 WITHHELD = "[adverse-event mention withheld: health data; open the link]"
 
 
-def _withhold(mention: Any, whole_alert: bool) -> Any:
+def is_health_data(mention: Mapping[str, Any], whole_alert: bool) -> bool:
+    """Whether a mention is health data: any of an ``adverse_event`` alert's (``whole_alert``),
+    or one flagged ``adverse_event`` (an alert's top mentions carry the flag) or classified so
+    (the console store's rows carry their topics, space-separated)."""
+    if whole_alert or mention.get(FLAG):
+        return True
+    topics = mention.get("topics") or ()
+    return HEALTH_TOPIC in (topics.split() if isinstance(topics, str) else topics)
+
+
+def withheld(mention: Any, whole_alert: bool) -> Any:
+    """A mention as a reader not cleared for health data may see it (a copy): the text of a
+    health-data mention (:func:`is_health_data`) reads :data:`WITHHELD` and its author's handle
+    is blank; ids, platform, reach and the link stay. Alert receivers (:func:`redacted`) and the
+    console's pages (``pipeline.console.views``) both show mentions through it."""
     if not isinstance(mention, Mapping):
         return mention
-    if not (whole_alert or mention.get(FLAG)):
-        return dict(mention)
-    return {**mention, "text": WITHHELD} if "text" in mention else dict(mention)
+    shown = dict(mention)
+    if not is_health_data(mention, whole_alert):
+        return shown
+    if "text" in shown:
+        shown["text"] = WITHHELD
+    if "author_handle" in shown:
+        shown["author_handle"] = ""
+    return shown
 
 
 def _mentions(items: Any, whole_alert: bool) -> Any:
     if not isinstance(items, list):
         return items
-    return [_withhold(m, whole_alert) for m in items]
+    return [withheld(m, whole_alert) for m in items]
 
 
 def _quotes_health_data(topic: Any, why: Any, top_mentions: Any) -> bool:
@@ -69,7 +88,7 @@ def _withheld_why(why: Any, whole: bool) -> Any:
     if "top_mentions" in out:
         out["top_mentions"] = _mentions(out["top_mentions"], whole)
     if out.get("first_source") is not None:
-        out["first_source"] = _withhold(out["first_source"], whole)
+        out["first_source"] = withheld(out["first_source"], whole)
     if whole and isinstance(out.get("top_authors"), list):
         out["top_authors"] = [
             {k: v for k, v in a.items() if k != "handle"} if isinstance(a, Mapping) else a
@@ -105,7 +124,7 @@ def redacted_json(alert: Mapping[str, Any]) -> dict[str, Any]:
     whole = topic == HEALTH_TOPIC
     out["why"], out["top_mentions"] = _withheld_why(why, whole), _mentions(tops, whole)
     if out.get("tipping_mention") is not None:
-        out["tipping_mention"] = _withhold(out["tipping_mention"], whole)
+        out["tipping_mention"] = withheld(out["tipping_mention"], whole)
     return out
 
 

@@ -39,7 +39,6 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewPartitions
-from kafka.partitioner.default import murmur2
 
 from pipeline.kafka_clients import client_config
 from pipeline.ops.topics import TopicAdminError, _connect, _partition_counts
@@ -51,6 +50,7 @@ from pipeline.topology import (
     DEFAULT_PARTITIONS,
     TopicSpec,
     changelog_name,
+    partition_of,
 )
 
 #: Changelogs grown but whose entries stay on their partition (see the module docstring).
@@ -67,11 +67,6 @@ class GrowResult:
 
     grown: tuple[str, ...]
     moved: dict[str, int]
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (Java's, kafka-python's and aiokafka's): murmur2 of the key."""
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def stream_key(changelog_key: bytes) -> bytes:

@@ -5,13 +5,15 @@ its case (``pipeline.pv.cases.open_case``): ``new`` when valid, ``possible`` wit
 criteria otherwise, with the clocks of the regions its product is sold in
 (``TOCSIN_PV_MARKETS_FILE``). Day zero is the mention's ``received_at`` (when it reached Tocsin), or its
 ``created_at`` for a record written before ingest stamped arrivals. ``near_due_counts`` is what
-the near-due gauge shows.
+the near-due gauge shows; ``keeper`` says when handled cases leave the table
+(:mod:`pipeline.pv.retention`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,8 +21,10 @@ from models.pvhead import CaseCues
 from pipeline import services
 from pipeline.pv.cases import near_due, open_case
 from pipeline.pv.regions import Markets, markets_from
+from pipeline.pv.retention import CaseKeeper
 from pipeline.pv.triage import Triage
 from pipeline.records import HEALTH_TOPIC, CaseEvent, ClassifiedMention
+from pipeline.topology import DEFAULT_PARTITIONS, partition_of
 
 SYSTEM = "tocsin"
 
@@ -33,6 +37,22 @@ def triage() -> Triage:
 def markets() -> Markets:
     """This worker's regions and markets (the file read once)."""
     return markets_from(services.settings().pv_markets_file)
+
+
+def keeper() -> CaseKeeper:
+    """This worker's case retention (``TOCSIN_PV_CASES_KEEP_DAYS``, ``TOCSIN_PV_CASES_MAX``): a
+    case id's partition is the one ``pv.cases`` puts its key in."""
+
+    def make() -> CaseKeeper:
+        settings = services.settings()
+        return CaseKeeper(
+            keep=timedelta(days=settings.pv_cases_keep_days),
+            max_cases=settings.pv_cases_max,
+            partition_of=lambda key: partition_of(key.encode(), DEFAULT_PARTITIONS),
+            clock=time.monotonic,
+        )
+
+    return services.made_once("pv_case_keeper", CaseKeeper, make)
 
 
 def case_event(

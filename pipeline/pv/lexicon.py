@@ -10,9 +10,10 @@ letters, unless the word is an ordinary word listed in ``not_misspellings``), li
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -383,7 +384,16 @@ def load_lexicon(
     )
 
 
-@lru_cache(maxsize=1)
+_default_lock = threading.Lock()
+#: The bundled lexicon once built (empty before).
+_default: list[Lexicon] = []
+
+
 def default_lexicon() -> Lexicon:
-    """The bundled lexicon, loaded once per process."""
-    return load_lexicon()
+    """The bundled lexicon, loaded once per process (~5 s of CPU) and shared by every triage:
+    the PV agent's and the classifier's (v9's stack). Under a lock, so two threads that ask at
+    once (both build theirs on a model thread at start-up) build it once."""
+    with _default_lock:
+        if not _default:
+            _default.append(load_lexicon())
+        return _default[0]

@@ -107,8 +107,9 @@ def test_detail_page_escapes_text_and_drops_script_links(store: ConsoleStore) ->
                 "template_id": "other.holding.en",
                 "language": "en",
                 "text": "We hear <you>.",
-                "draft_id": "d1",
+                "draft_id": "d1-r2",
                 "exists": False,
+                "resubmits": "d1",  # d1 was rejected: the statement is offered again
             },
             {
                 "template_id": "pricing.access.en",
@@ -125,6 +126,7 @@ def test_detail_page_escapes_text_and_drops_script_links(store: ConsoleStore) ->
     assert page.count('name="csrf" value="tok"') == 3  # resolve, silence, start a draft
     assert 'action="/console/alerts/valmoreau%3Apricing%3A20261121T1400Z/draft"' in page
     assert '<option value="other.holding.en">' in page and "pricing.access.en" not in page
+    assert "other.holding.en (EN), again after a rejection</option>" in page
     assert "We hear &lt;you&gt;." in page
     assert "javascript:" not in page
     assert "Zentavo price &lt;b&gt;up&lt;/b&gt;" in page

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.delivery.health_data import WITHHELD, for_receiver, redacted
+from pipeline.delivery.health_data import WITHHELD, for_receiver, redacted, withheld
 from pipeline.delivery.receivers import build_receivers
 from pipeline.delivery.receivers.base import GroupNotice, send_group
 from pipeline.delivery.receivers.named import parse_named_receivers
@@ -176,3 +176,22 @@ def test_counting_flags_top_mentions_classified_adverse_event() -> None:
     flags = {t["id"]: t.get(HEALTH_FLAG, False) for t in slot["pricing"]["top"]}
     assert flags == {"x:1": True, "x:2": False}
     assert [t.get(HEALTH_FLAG) for t in slot["adverse_event"]["top"]] == [True]
+
+
+def test_one_rule_for_receivers_and_the_console_whatever_the_mention_shape() -> None:
+    """``withheld`` is the rule both alert delivery and the console pages show mentions through:
+    an alert's flagged top mention, a store row classified adverse_event (its topics a string)
+    or any mention of an adverse_event alert loses its text and handle; the rest is kept."""
+    from pipeline.console import views
+
+    top = mention(1, AE_TEXT, flagged=True)
+    row = {**mention(2, BOTH_TEXT), "topics": "pricing adverse_event", "author_handle": "@m"}
+    plain = {**mention(3, PRICE_TEXT), "topics": "pricing", "author_handle": "@p"}
+    assert withheld(top, False) == {**top, "text": WITHHELD}
+    assert withheld(row, False) == {**row, "text": WITHHELD, "author_handle": ""}
+    assert withheld(plain, False) == plain and withheld(plain, False) is not plain
+    assert withheld(plain, True) == {**plain, "text": WITHHELD, "author_handle": ""}
+    assert withheld("not a mention", True) == "not a mention"
+    for m, whole in ((top, False), (row, False), (plain, False), (plain, True)):
+        assert views._withheld(m, whole, cleared=False) == withheld(m, whole)
+        assert views._withheld(m, whole, cleared=True) is m

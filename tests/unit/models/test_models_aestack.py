@@ -3,7 +3,7 @@ it runs the rules, and that the classifier's one classify path applies it. Under
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -121,3 +121,35 @@ def test_the_classifier_labels_and_scores_with_the_stack() -> None:
         i for i, (b, a) in enumerate(zip(before, after, strict=True)) if b.topics != a.topics
     ]
     assert flipped and all(flags[i] for i in flipped if "adverse_event" in after[i].topics)
+
+
+def test_the_worker_warms_the_rules_before_it_says_the_model_is_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``services.classifier`` (``load_model_at_start``) builds v9's PV rules, so the first
+    adverse-event batch does not pay the lexicon; ``/readyz`` says loaded only after."""
+    import models.classifier as classifier_module
+    import models.pvbuild
+    from pipeline import services
+
+    loaded_while_building: list[bool] = []
+    calls: list[list[str]] = []
+    s = stack([1.0, 1.0, 1.0], 0.0, 0.5, calls)
+
+    def rules_factory() -> Callable[[Sequence[str]], list[bool]]:
+        loaded_while_building.append(services.classifier_loaded())
+        return lambda texts: [False] * len(texts)
+
+    s = replace(s, rules_factory=rules_factory)
+    model = OnnxMentionClassifier.__new__(OnnxMentionClassifier)
+    model.ae_stack = s
+    monkeypatch.setattr(classifier_module, "load_classifier", lambda folder: model)
+    monkeypatch.setattr(models.pvbuild, "attach_pv_head", lambda c, build: None)
+    services.reset()
+    try:
+        assert services.classifier() is model
+        assert loaded_while_building == [False] and services.classifier_loaded()
+        s.rules(["a rash"], np.array([0.9]))  # the first batch at the gate builds nothing more
+        assert loaded_while_building == [False]
+    finally:
+        services.reset()

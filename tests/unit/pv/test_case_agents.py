@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -14,13 +15,16 @@ from pipeline import services
 from pipeline.metrics import TocsinMetrics
 from pipeline.oncall import dispatch as dispatch_plan
 from pipeline.pv import events as case_event_path
-from pipeline.pv.cases import case_id
+from pipeline.pv.cases import case_id, open_case
+from pipeline.pv.retention import SWEEP_S, CaseKeeper
+from pipeline.pv.triage import CaseAssessment
 from pipeline.records import Author, CaseEvent, ClassifiedMention, Mention
 from pipeline.settings import make_settings
 from pipeline.tables import cases
 from tests.fakes import RecordingReceiver, RecordingTopic
 
 ARRIVED = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)  # 00:30 on the 21st in Paris
+PARIS = ZoneInfo("Europe/Paris")
 SERIOUS = "My mother was hospitalised with a swollen throat after her second dose of Glytera"
 MILD = "I started Glytera last week and now I have terrible nausea"
 VAGUE = "Glytera can cause nausea in some people"
@@ -147,3 +151,36 @@ async def test_a_new_valid_case_goes_to_the_safety_receivers_once(
     assert alert.top_mentions is not None and alert.top_mentions[0]["text"] == SERIOUS
     assert alert.severity == "critical" and "due 2026-12-06 (Europe/Paris)" in alert.summary
     assert [(v.receiver, v.outcome) for v in receipts.values] == [("pv-safety", "delivered")]
+
+
+async def test_track_cases_drops_handled_cases_and_counts_what_stays_over_the_cap(
+    monkeypatch: pytest.MonkeyPatch, metrics: TocsinMetrics
+) -> None:
+    services.override(receivers=[])
+    assessment = CaseAssessment(True, True, "Glytera", ("nausea",), ())
+    opens = []
+    for i in range(1, 4):
+        mention = {"id": f"x:{i}", "text": MILD, "brand": "brenmoor"}
+        case = open_case(mention=mention, assessment=assessment, received_at=ARRIVED, tz=PARIS)
+        event = CaseEvent(case_id=case["case_id"], kind="open", at=ARRIVED, by="t", case=case)
+        opens.append((case["case_id"], event))
+    ticks = [0.0]
+    services.extra()["pv_case_keeper"] = CaseKeeper(
+        timedelta(days=30), 1, partition_of=lambda key: 0, clock=lambda: ticks[0]
+    )
+    old = datetime.now(UTC) - timedelta(days=31)
+    [(sent, opened), *rest] = opens
+    async with track_cases.track_cases.test_context() as agent:
+        await agent.put(opened, key=sent)
+        await agent.put(CaseEvent(case_id=sent, kind="move", at=old, by="s", to="sent_to_safety"))
+        assert sent in cases  # swept when it was still open; the next sweep is a minute away
+        ticks[0] = SWEEP_S
+        for key, event in rest:
+            await agent.put(event, key=key)
+    # handled 31 days ago: gone from the table (pv.cases keeps it); the open cases all stay
+    assert sorted(cases) == sorted(key for key, _ in rest)
+    dropped = metrics.registry.get_sample_value
+    assert dropped("tocsin_pv_cases_dropped_total", {"reason": "expired"}) == 1
+    assert dropped("tocsin_pv_cases_over_cap") == 0  # swept when the second case opened
+    track_cases.refresh_gauge(datetime.now(UTC))
+    assert (dropped("tocsin_pv_cases_held"), dropped("tocsin_pv_cases_over_cap")) == (2, 1)
