@@ -419,7 +419,11 @@ class Settings(BaseSettings):
         "every other handle is dropped at ingest",
     )
     ingest_read_timeout_s: float = Field(
-        default=30.0, gt=0, le=300, description="longest wait for an ingest request's body"
+        default=30.0,
+        gt=0,
+        le=300,
+        description="longest wait for a request's body, on the ingest doors and every other "
+        "(a slower body is answered 408)",
     )
     vendor_brandwatch_token: SecretStr | None = Field(
         default=None,

@@ -11,6 +11,15 @@ Installed once on Faust's aiohttp application (``TocsinApp.on_webserver_init``):
   is 405 and, like every 405, ``Allow`` no longer lists HEAD for a view without GET.
 * **Headers on every response**: ``Server: tocsin`` (no Python or aiohttp version),
   ``X-Content-Type-Options: nosniff``, and ``Cache-Control: no-store`` on JSON and text answers.
+* **A body arrives within** ``TOCSIN_INGEST_READ_TIMEOUT_S`` or the request is answered 408
+  ``read_timeout``: the guard reads it before the view runs (aiohttp keeps it for the view's
+  own read), so a client that sends headers and then trickles or withholds the body, or a
+  ``deflate`` body that never ends, no longer holds a connection and a task open for ever (the
+  Slack, PagerDuty, API and sign-in doors had no limit). Views that stream their body
+  (``streams_body = True``: the ingest doors) read it themselves under the same limit.
+* **A body that cannot be read** (``Content-Encoding: gzip`` or ``deflate`` over bytes that are
+  not, a body cut short) is answered 400 ``bad_body`` here: aiohttp raises it from whichever read
+  the view makes, and every view that reads a body answered a 500.
 * **A failing view** answers a 500 JSON body without detail and logs one line (its exception
   type), never a traceback with a request in it.
 * **Repeated 401s are slowed per client** (:class:`pipeline.refusals.RefusalLedger`).
@@ -42,6 +51,14 @@ SERVER = "tocsin"
 OWN_MODULES = ("pipeline.", "agents.")
 LOG_WINDOW_S = 10.0
 LOG_BURST = 5
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BAD_BODY = {
+    "error": {
+        "code": "bad_body",
+        "message": "the body could not be read: a Content-Encoding the bytes do not match, "
+        "or a body cut short",
+    }
+}
 
 log = logging.getLogger(__name__)
 _guarded: weakref.WeakSet[web.Application] = weakref.WeakSet()
@@ -127,6 +144,13 @@ def _own_route(request: web.Request, views: dict[str, Any]) -> bool:
     return view is not None and type(view).__module__.startswith(OWN_MODULES)
 
 
+def _streams_body(request: web.Request, views: dict[str, Any]) -> bool:
+    """Whether the matched view reads its body itself, as a stream with its own limits."""
+    resource = request.match_info.route.resource
+    view = views.get(resource.canonical) if resource is not None else None
+    return bool(getattr(view, "streams_body", False))
+
+
 OWN_COOKIES = "tocsin_"  # the session and login cookies (pipeline/approvals)
 
 
@@ -168,6 +192,21 @@ def make_middleware(views: dict[str, Any]) -> Any:
             )
         served = request.clone(method="GET") if request.method == "HEAD" else request
         try:
+            if request.method in BODY_METHODS and not _streams_body(request, views):
+                timeout = services.settings().ingest_read_timeout_s
+                try:
+                    await asyncio.wait_for(request.read(), timeout)
+                except TimeoutError:
+                    return web.json_response(
+                        {
+                            "error": {
+                                "code": "read_timeout",
+                                "message": f"body not received within {timeout:g} s",
+                            }
+                        },
+                        status=408,
+                        headers={"Connection": "close"},
+                    )
             response = await handler(served)
         except web.HTTPMethodNotAllowed as exc:
             # aiohttp lists HEAD for every Faust view; only one that has GET really answers it
@@ -178,6 +217,8 @@ def make_middleware(views: dict[str, Any]) -> Any:
             raise
         except asyncio.CancelledError:
             raise
+        except web_protocol.RequestPayloadError:
+            return web.json_response(BAD_BODY, status=400)
         except Exception as exc:
             log.error(
                 "%s %s failed: %s",

@@ -319,7 +319,13 @@ def overview(store: Store) -> dict[str, Any]:
 
 
 def search(store: Store, q: MentionQuery, *, cleared: bool = False) -> list[dict[str, Any]]:
-    """Mentions matching ``q``; an adverse-event one shows its text only to a ``cleared`` reader."""
+    """Mentions matching ``q``; an adverse-event one shows its text only to a ``cleared`` reader.
+
+    A reader not cleared gets no adverse-event mention from a search with words in it: a hit
+    (even with its text withheld) would tell which words a patient wrote, one guess at a time.
+    Searched by filters alone (brand, topic, platform, language, time) they are listed, withheld.
+    """
+    worded = bool(q.text.strip())
     return [
         _withheld(
             {
@@ -331,4 +337,5 @@ def search(store: Store, q: MentionQuery, *, cleared: bool = False) -> list[dict
             cleared,
         )
         for m in store.search(q)
+        if cleared or not worded or not is_health_data(m, False)
     ]

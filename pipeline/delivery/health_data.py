@@ -69,16 +69,37 @@ def _mentions(items: Any, whole_alert: bool) -> Any:
     return [withheld(m, whole_alert) for m in items]
 
 
-def has_health_data(alert: Alert) -> bool:
-    """Whether ``alert`` carries any evidence text that counts as health data."""
-    if alert.topic == HEALTH_TOPIC:
+def _quotes_health_data(topic: Any, why: Any, top_mentions: Any) -> bool:
+    if topic == HEALTH_TOPIC:
         return True
-    why = alert.why or {}
-    quoted = [*(alert.top_mentions or []), *(why.get("top_mentions") or [])]
+    why = why if isinstance(why, Mapping) else {}
+    quoted = [*(top_mentions if isinstance(top_mentions, list) else [])]
+    quoted += why.get("top_mentions") if isinstance(why.get("top_mentions"), list) else []
     first = why.get("first_source")
     if isinstance(first, Mapping):
         quoted.append(first)
     return any(isinstance(m, Mapping) and m.get(FLAG) for m in quoted)
+
+
+def _withheld_why(why: Any, whole: bool) -> Any:
+    if not isinstance(why, Mapping):
+        return why
+    out = dict(why)
+    if "top_mentions" in out:
+        out["top_mentions"] = _mentions(out["top_mentions"], whole)
+    if out.get("first_source") is not None:
+        out["first_source"] = withheld(out["first_source"], whole)
+    if whole and isinstance(out.get("top_authors"), list):
+        out["top_authors"] = [
+            {k: v for k, v in a.items() if k != "handle"} if isinstance(a, Mapping) else a
+            for a in out["top_authors"]
+        ]
+    return out
+
+
+def has_health_data(alert: Alert) -> bool:
+    """Whether ``alert`` carries any evidence text that counts as health data."""
+    return _quotes_health_data(alert.topic, alert.why, alert.top_mentions)
 
 
 def redacted(alert: Alert) -> Alert:
@@ -86,21 +107,25 @@ def redacted(alert: Alert) -> Alert:
     if not has_health_data(alert):
         return alert
     whole = alert.topic == HEALTH_TOPIC
-    why: dict[str, Any] | None = None
-    if alert.why is not None:
-        why = dict(alert.why)
-        if "top_mentions" in why:
-            why["top_mentions"] = _mentions(why["top_mentions"], whole)
-        if why.get("first_source") is not None:
-            why["first_source"] = withheld(why["first_source"], whole)
-        if whole and isinstance(why.get("top_authors"), list):
-            why["top_authors"] = [
-                {k: v for k, v in a.items() if k != "handle"} if isinstance(a, Mapping) else a
-                for a in why["top_authors"]
-            ]
     fields = {name: getattr(alert, name) for name in alert.asdict()}
-    fields.update(why=why, top_mentions=_mentions(alert.top_mentions, whole))
+    fields.update(
+        why=_withheld_why(alert.why, whole), top_mentions=_mentions(alert.top_mentions, whole)
+    )
     return Alert(**fields)
+
+
+def redacted_json(alert: Mapping[str, Any]) -> dict[str, Any]:
+    """An alert as stored (a JSON object, ``GET /api/alerts``) with the same evidence withheld,
+    the tipping mention's text included: the API's token is no clearance for health data."""
+    out = dict(alert)
+    topic, why, tops = out.get("topic"), out.get("why"), out.get("top_mentions")
+    if not _quotes_health_data(topic, why, tops):
+        return out
+    whole = topic == HEALTH_TOPIC
+    out["why"], out["top_mentions"] = _withheld_why(why, whole), _mentions(tops, whole)
+    if out.get("tipping_mention") is not None:
+        out["tipping_mention"] = withheld(out["tipping_mention"], whole)
+    return out
 
 
 def for_receiver(alert: Alert, receiver: Outbound) -> Alert:

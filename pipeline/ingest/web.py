@@ -15,16 +15,17 @@ import logging
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
+from aiohttp.web_protocol import RequestPayloadError
 from faust.web import Request, Response, View
 
 from pipeline import services
 from pipeline.app import app
 from pipeline.errors import InvalidMention
 from pipeline.ingest.dead_letters import dead_letter
-from pipeline.ingest.http import PATH, IngestGate, handle
+from pipeline.ingest.http import PATH, IngestGate, IngestRefused, handle
 from pipeline.ingest.vendors import push
 from pipeline.topics import dead_letters, raw_mentions
-from pipeline.web_guard import refusal_ledger
+from pipeline.web_guard import BAD_BODY, refusal_ledger
 
 CHUNK_BYTES = 64 * 1024
 SOURCE = f"http:{PATH}"
@@ -68,9 +69,16 @@ class KafkaSink:
 
 
 async def _chunks(request: Request) -> AsyncIterator[bytes]:
+    """The body in chunks; bytes aiohttp cannot decode (a ``Content-Encoding: gzip`` over bytes
+    that are not gzip) or a body cut short are a 400 ``bad_body``, the web guard's answer."""
     stream = request.content  # type: ignore[attr-defined]  # aiohttp's StreamReader under Faust
     while True:
-        chunk: bytes = await stream.read(CHUNK_BYTES)
+        try:
+            chunk: bytes = await stream.read(CHUNK_BYTES)
+        except RequestPayloadError:
+            raise IngestRefused(
+                400, BAD_BODY["error"]["code"], BAD_BODY["error"]["message"]
+            ) from None
         if not chunk:
             return
         yield chunk
@@ -79,6 +87,8 @@ async def _chunks(request: Request) -> AsyncIterator[bytes]:
 @app.page(PATH)
 class MentionsIngestView(View):
     """One JSON mention or an NDJSON batch in; per-line results out (see pipeline.ingest.http)."""
+
+    streams_body = True  # read in chunks under the gate's size and time limits, not by the guard
 
     async def post(self, request: Request) -> Response:
         reply = await handle(
@@ -95,6 +105,8 @@ class MentionsIngestView(View):
 @app.page(push.PATH)
 class VendorIngestView(View):
     """A vendor's JSON in, mapped to mentions; per-item results out (pipeline.ingest.vendors)."""
+
+    streams_body = True
 
     async def post(self, request: Request, vendor: str) -> Response:
         reply = await push.handle_vendor(

@@ -1,4 +1,8 @@
-"""On-call HTTP endpoints on the worker's web port: silences and acknowledgements.
+"""On-call HTTP endpoints on the worker's web port: alerts, silences and acknowledgements.
+
+* ``GET /api/alerts`` -- bearer token; the newest 500 alerts with their delivery receipts, their
+  adverse-event evidence withheld as for a receiver not cleared for health data
+  (:func:`pipeline.delivery.health_data.redacted_json`): the token is no clearance.
 
 * ``GET/POST /api/silences``, ``DELETE /api/silences/{id}`` -- bearer token like ``/api/alerts``;
   the body is Alertmanager's API v2 silence. Commands go through ``alerts.silences`` (tables can
@@ -23,6 +27,7 @@ from faust.web import Request, Response, View
 from pipeline import safejson, services
 from pipeline.app import app
 from pipeline.approvals.web import is_approval_action, slack_approval_action
+from pipeline.delivery.health_data import redacted_json
 from pipeline.oncall.acks import (
     AckRejected,
     parse_pagerduty_event,
@@ -34,7 +39,7 @@ from pipeline.oncall.commands import create_silence, send_ack
 from pipeline.oncall.escalation import Ack
 from pipeline.oncall.silences import SilenceError, readable_silences
 from pipeline.records import SilenceCommand
-from pipeline.tables import silences
+from pipeline.tables import alert_book, silences
 from pipeline.topics import silence_commands
 from pipeline.worker.web import authorised
 
@@ -73,6 +78,21 @@ async def _json_body(view: View, request: Request) -> tuple[Any, Response | None
         return safejson.loads(body), None
     except ValueError as exc:
         return None, view.error(400, f"body is not JSON: {exc}")
+
+
+@app.page("/api/alerts")
+class AlertsView(View):
+    async def get(self, request: Request) -> Response:
+        refused = _refusal(self, request)
+        if refused is not None:
+            return refused
+        items: list[dict[str, Any]] = [
+            {**redacted_json(entry.get("alert", {})), "delivered": entry.get("delivered", {})}
+            for entry in alert_book.values()
+            if entry.get("alert")
+        ]
+        items.sort(key=lambda a: str(a.get("updated_at", "")), reverse=True)
+        return self.json({"alerts": items[:500]})
 
 
 @app.page("/api/silences")

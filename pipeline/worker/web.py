@@ -6,8 +6,9 @@ is not frozen with records waiting (``pipeline/worker/progress.py``; a liveness 
 it); ``/readyz`` says it can do its job (model loaded, consumer not rebalancing, broker
 answering), which is what a Kubernetes readiness probe and the demo wait on; it also turns false
 while the state folder is unusable or nearly full (``pipeline/worker/statedir.py``).
-``/openapi.json`` describes the API. ``/api/alerts`` requires a bearer token
-(``TOCSIN_API_TOKEN``); with no token configured the API is closed, never open by default.
+``/openapi.json`` describes the API. :func:`authorised` checks the API's bearer token
+(``TOCSIN_API_TOKEN``) for ``/api/alerts`` and the on-call endpoints (``pipeline/oncall/api.py``);
+with no token configured the API is closed, never open by default.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pipeline import services
 from pipeline.app import app
-from pipeline.tables import alert_book
 from pipeline.topology import ALL_TOPICS
 from pipeline.worker import openapi
 from pipeline.worker.broker_probe import PROBE_INTERVAL_S, BrokerProbe
@@ -217,22 +217,3 @@ class OpenApiView(View):
 
     async def get(self, request: Request) -> Response:
         return self.bytes(openapi.document_bytes(), content_type="application/json")
-
-
-@app.page("/api/alerts")
-class AlertsView(View):
-    async def get(self, request: Request) -> Response:
-        verdict = authorised(request)
-        if verdict is None:
-            return self.error(503, "API disabled: set TOCSIN_API_TOKEN")
-        if not verdict:
-            return self.error(
-                401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
-            )
-        items: list[dict[str, Any]] = [
-            {**entry.get("alert", {}), "delivered": entry.get("delivered", {})}
-            for entry in alert_book.values()
-            if entry.get("alert")
-        ]
-        items.sort(key=lambda a: str(a.get("updated_at", "")), reverse=True)
-        return self.json({"alerts": items[:500]})

@@ -18,6 +18,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,8 @@ import pytest
 from kafka import KafkaProducer
 
 from pipeline import records
+from pipeline.approvals.audit import Origin, make_entry
+from pipeline.approvals.flow import audit_record
 from pipeline.ops.demo import metric_value
 from pipeline.ops.procs import Broker, Worker, free_port
 from pipeline.ops.topics import ensure_topics
@@ -45,6 +48,7 @@ from tests.e2e.approvals_harness import (
     csrf_of,
     hidden,
     read_topic,
+    tokens_env,
     wait_for,
     worker_env,
 )
@@ -59,6 +63,7 @@ INGEST_TOKEN = "attack-ingest-token-5f6a7b8c"
 METRICS_TOKEN = "attack-metrics-token-9d0e1f2a"
 WEBHOOK_SECRET = "attack-webhook-hmac-secret-3b4c"
 PSEUDONYM_KEY = "attack-pseudonym-key-5d6e7f8a9b"
+SAFETY_TOKEN = "tok-safety-marchetti-attack07"  # l.marchetti, the users file's safety officer
 SECRETS = (
     API_TOKEN,
     INGEST_TOKEN,
@@ -69,9 +74,11 @@ SECRETS = (
     SIGNING_SECRET,
     BOT_TOKEN,
     PUBLISH_SECRET,
+    SAFETY_TOKEN,
     *(tok for tok, _slack in PEOPLE.values()),
 )
 API = {"Authorization": f"Bearer {API_TOKEN}"}
+READ_TIMEOUT_S = 3  # the worker's wait for a request's body (30 s by default)
 DATE = "2026-12-07T10:00:00+00:00"
 
 
@@ -115,6 +122,9 @@ def target(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterato
                 "TOCSIN_WEBHOOK_URL": f"{webhook.base_url}{WebhookFake.PATH}",
                 "TOCSIN_WEBHOOK_SECRET": WEBHOOK_SECRET,
                 "TOCSIN_AUTH_SLOW_AFTER": "1000",
+                "TOCSIN_USER_TOKENS": f"{tokens_env()},l.marchetti:{SAFETY_TOKEN}",
+                "TOCSIN_INGEST_READ_TIMEOUT_S": str(READ_TIMEOUT_S),
+                "TOCSIN_REFUSALS_AUDITED_EACH": "1000",  # every refusal logged on its own line
             }
             worker = Worker(
                 bootstrap=broker.bootstrap, data_dir=tmp / "worker", web_port=port, env=env
@@ -426,6 +436,8 @@ DOORS = [
     (b"GET", b"/console"),
     (b"GET", b"/console/inbox.json"),
     (b"POST", b"/console/alerts/k/ack"),
+    (b"GET", b"/safety"),
+    (b"POST", b"/safety/cases/c/note"),
 ]
 
 
@@ -462,6 +474,7 @@ def test_form_bodies_that_are_not_utf8_are_refused_not_a_500(target: Target) -> 
         (b"/approvals/d-1/decide", responder),
         (b"/console/alerts/k/ack", responder),
         (b"/console/alerts/k/silence", responder),
+        (b"/safety/cases/c/move", f"Authorization: Bearer {SAFETY_TOKEN}\r\n".encode()),
     ]:
         answer = raw_request(
             target,
@@ -472,6 +485,141 @@ def test_form_bodies_that_are_not_utf8_are_refused_not_a_500(target: Target) -> 
         assert 400 <= status < 500, (path, answer[:300])
     assert "failed: UnicodeDecodeError" not in target.log()
     alive(target)
+
+
+#: Every door that reads a body, with what gets it past authentication to the read.
+BODY_DOORS = [
+    ("/api/mentions", f"Bearer {INGEST_TOKEN}", "application/x-ndjson"),
+    ("/api/silences", f"Bearer {API_TOKEN}", "application/json"),
+    ("/api/alerts/ack", f"Bearer {API_TOKEN}", "application/json"),
+    ("/slack/actions", "", "application/x-www-form-urlencoded"),
+    ("/pagerduty/webhook", "", "application/json"),
+    ("/approvals/login", "", "application/x-www-form-urlencoded"),
+    (
+        "/approvals/d-1/decide",
+        f"Bearer {PEOPLE['c.moreau'][0]}",
+        "application/x-www-form-urlencoded",
+    ),
+    (
+        "/console/alerts/k/ack",
+        f"Bearer {PEOPLE['c.moreau'][0]}",
+        "application/x-www-form-urlencoded",
+    ),
+    (
+        "/console/alerts/k/draft",
+        f"Bearer {PEOPLE['c.moreau'][0]}",
+        "application/x-www-form-urlencoded",
+    ),
+    ("/safety/cases/c/note", f"Bearer {SAFETY_TOKEN}", "application/x-www-form-urlencoded"),
+]
+
+
+def post_all(url: str, body: bytes, **headers: str) -> list[tuple[str, httpx.Response]]:
+    """The same body to every door of :data:`BODY_DOORS` at once (each on its own connection)."""
+
+    def one(door: tuple[str, str, str]) -> httpx.Response:
+        path, auth, kind = door
+        sent = {"Content-Type": kind, **headers, **({"Authorization": auth} if auth else {})}
+        return httpx.post(f"{url}{path}", content=body, headers=sent, timeout=30)
+
+    with ThreadPoolExecutor(len(BODY_DOORS)) as pool:
+        answers = list(pool.map(one, BODY_DOORS))
+    return [(path, r) for (path, _, _), r in zip(BODY_DOORS, answers, strict=True)]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_body_that_is_not_its_content_encoding_is_a_400_on_every_door(
+    target: Target, encoding: str
+) -> None:
+    """aiohttp inflates gzip/deflate bodies as they are read; bytes that do not inflate answered
+    a 500 on every door that reads a body."""
+    for path, r in post_all(target.url, b"not compressed at all", **{"Content-Encoding": encoding}):
+        assert r.status_code == 400, (path, r.status_code, r.text[:200])
+        assert r.json()["error"]["code"] == "bad_body", (path, r.text[:200])
+    alive(target)
+
+
+def test_a_body_that_never_ends_is_a_408_on_every_door(target: Target) -> None:
+    """A raw deflate stream with no end (aiohttp waits for the rest) and a body shorter than its
+    Content-Length held the API, Slack, PagerDuty and form doors open for ever: no read limit."""
+    endless = b"csrf=x&not=compressed"  # inflates as raw deflate, never reaching its end block
+    started = time.monotonic()
+    for path, r in post_all(target.url, endless, **{"Content-Encoding": "deflate"}):
+        # aiohttp either waits for the stream's end (408 at the limit) or sees it broken (400)
+        assert r.status_code in (400, 408), (path, r.status_code, r.text[:200])
+    port = int(target.url.rsplit(":", 1)[1])
+
+    def half_a_body(door: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(b"POST " + door + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+            return sock.recv(65536).split(b"\r\n", 1)[0]
+
+    doors = [b"/slack/actions", b"/pagerduty/webhook", b"/api/silences", b"/approvals/login"]
+    with ThreadPoolExecutor(len(doors)) as pool:
+        for door, status in zip(doors, pool.map(half_a_body, doors), strict=True):
+            assert status == b"HTTP/1.1 408 Request Timeout", (door, status)
+    assert time.monotonic() - started < 2 * READ_TIMEOUT_S + 10
+    alive(target)
+
+
+# -- 3b. roles ------------------------------------------------------------------------------------
+def test_the_safety_queue_and_its_audit_trail_are_for_the_safety_role_only(target: Target) -> None:
+    """The safety pages refuse every other role; the audit log keys a case's entries by its id,
+    and ``/approvals/{id}/audit`` (open to every signed-in reader) served them: who opened,
+    moved and annotated which case, to a viewer. It serves only drafts' trails now."""
+    case = "case-attack0000000001"
+    entry = make_entry(
+        at=datetime.now(UTC),
+        actor="l.marchetti",
+        action="pv_case_move",
+        draft_id=case,
+        origin=Origin("web", "127.0.0.1"),
+        detail="possible -> valid",
+    )
+    produce(
+        target.broker.bootstrap, "responses.audit", [audit_record(entry).dumps()], [case.encode()]
+    )
+    safety = {"Authorization": f"Bearer {SAFETY_TOKEN}"}
+    with httpx.Client(base_url=target.url, follow_redirects=False, timeout=30) as client:
+        assert client.get("/safety", headers=safety).status_code == 200  # audited under "-"
+        for person in (
+            "h.dubois",
+            "c.moreau",
+            "s.naidoo" if "s.naidoo" in PEOPLE else "a.fontaine",
+        ):
+            other = {"Authorization": f"Bearer {PEOPLE[person][0]}"}
+            for path in ("/safety", f"/safety/cases/{case}"):
+                assert client.get(path, headers=other).status_code == 403, (person, path)
+        viewer = {"Authorization": f"Bearer {PEOPLE['h.dubois'][0]}"}
+        until = time.monotonic() + 8  # the audit table applies the entries within a second or two
+        while time.monotonic() < until:
+            for trail in (case, "-"):
+                r = client.get(f"/approvals/{trail}/audit", headers=viewer)
+                assert r.status_code == 404, (trail, r.status_code)
+                assert "l.marchetti" not in r.text and "pv case" not in r.text, trail
+            time.sleep(1)
+    alive(target)
+
+
+def test_the_api_token_is_no_clearance_for_health_data(target: Target) -> None:
+    """``GET /api/alerts`` gave an adverse-event alert's evidence whole (its top mentions and
+    tipping mention, a patient's words) to any holder of the API token; Slack, e-mail and the
+    console's uncleared readers get it withheld."""
+    words = "my liver gave out two weeks after starting Glytera"
+    alert = alert_payload("brenmoor", "adverse_event", "critical", 40)
+    alert["dedup_key"] = "brenmoor:adverse_event:attack-api"
+    alert["top_mentions"] = [{"text": words, "url": "https://x.example/ae/1", "platform": "x"}]
+    alert["tipping_mention"] = {"text": words, "url": "https://x.example/ae/1", "id": "ae1"}
+    produce(target.broker.bootstrap, "alerts", [json.dumps(alert).encode()], [b"attack-api"])
+
+    def listed() -> dict[str, Any] | None:
+        found = httpx.get(f"{target.url}/api/alerts", headers=API, timeout=10).json()["alerts"]
+        return next((a for a in found if a["dedup_key"] == alert["dedup_key"]), None)
+
+    shown = wait_for(listed, timeout_s=60, what="the adverse-event alert on /api/alerts")
+    assert words not in json.dumps(shown), shown
+    assert shown["top_mentions"][0]["url"] == "https://x.example/ae/1"  # the link stays
+    assert shown["tipping_mention"]["id"] == "ae1"
 
 
 # -- 4. where a sign-in returns to ---------------------------------------------------------------

@@ -43,9 +43,18 @@ class DraftView(ApprovalView):
 
 @app.page("/approvals/{draft_id}/audit")
 class AuditView(ApprovalView):
+    """A draft's audit trail, for a draft that exists.
+
+    The audit log also holds the safety queue's entries (keyed by case id) and requests made
+    outside any draft (keyed ``-``): those are not a draft's trail, and a reader of the approval
+    pages without the safety role must not learn who opened which case from here.
+    """
+
     async def get(self, request: Request, draft_id: str) -> Response:
         visit = await self.visit(request, action="view_audit", draft_id=draft_id)
         if not isinstance(visit, Visit):
             return visit
+        if load_state(draft_id) is None:
+            return self.no_draft(visit.rt, visit.user)
         trail = trail_rows(list(audit_trail[draft_id]))
         return self.page(visit.rt, "audit.html", draft_id=draft_id, trail=trail, user=visit.user)

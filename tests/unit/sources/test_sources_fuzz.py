@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client import CollectorRegistry
 
 from pipeline.brands import load_brands
@@ -28,7 +29,7 @@ from pipeline.ingest.decoding import Limits
 from pipeline.records import DeadLetter
 from pipeline.safejson import BadJson, loads
 from pipeline.settings import make_settings
-from pipeline.sources.base import Event
+from pipeline.sources.base import Event, Malformed
 from pipeline.sources.checkpoints import MemoryCheckpoints
 from pipeline.sources.config import JetstreamEntry, MastodonEntry, RedditEntry, RssEntry, XEntry
 from pipeline.sources.jetstream import JetstreamSource
@@ -303,6 +304,9 @@ async def test_rss_survives_garbage_feeds() -> None:
             doc = doc[:i] + bytes([rng.randrange(256)]) + doc[i + 1 :]
         elif roll < 0.27:
             doc = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><rss>&a;</rss>'
+        elif roll < 0.29:  # the same in UTF-16: no byte reads "<!DOCTYPE"
+            text = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY a "aaaa">]>'
+            doc = (text + "<rss>&a;</rss>").encode("utf-16")
         parsed = _parse(doc)
         if not isinstance(parsed, tuple):
             await run.handle(parsed)
@@ -312,6 +316,20 @@ async def test_rss_survives_garbage_feeds() -> None:
             await run.handle(event)
             count += 1
     check(run.stats, sink, count)
+
+
+@pytest.mark.parametrize(
+    ("declared", "codec"), [("UTF-8", "utf-8"), ("UTF-16", "utf-16"), ("UTF-16BE", "utf-16-be")]
+)
+def test_a_feed_declaring_a_dtd_is_refused_in_any_encoding(declared: str, codec: str) -> None:
+    """A byte search for ``<!DOCTYPE`` missed it in UTF-16, and the entities were expanded."""
+    doc = (
+        f'<?xml version="1.0" encoding="{declared}"?><!DOCTYPE rss [<!ENTITY a "aaaa">]>'
+        '<rss version="2.0"><channel><title>&a;</title></channel></rss>'
+    ).encode(codec)
+    parsed = _parse(doc)
+    assert isinstance(parsed, Malformed), parsed
+    assert "DTD" in parsed.detail
 
 
 async def test_reddit_survives_garbage_listing_children() -> None:
