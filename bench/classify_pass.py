@@ -704,3 +704,31 @@ def ceilings(report: dict[str, Any]) -> dict[str, Any]:
         fresh = seg["distinct_texts"] / seg["mentions"]
         out[name] = round(raw / (fresh * raw + floor), 3) if floor is not None else None
     return out
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """The broker pass's figures in a few lines, for the CLI's progress output."""
+    lines = []
+    for name, ratio in result["ratios"].items():
+        seg = result["segments"][name]
+        lines.append(
+            f"broker {name}: {seg['mentions_per_s']}/s vs raw {ratio['raw_texts_per_s']} texts/s"
+            f" = {ratio['wall']}x wall; worker CPU {seg['worker_cpu_ms_per_mention']} ms/mention"
+            f" (event loop {seg['event_loop_cpu_ms_per_mention']}) vs raw"
+            f" {ratio['raw_cpu_ms_per_text']} ms/text = {ratio['cpu']}x; broker"
+            f" {seg['broker_cpu_ms_per_mention']}, machine {seg['machine_cpu_ms_per_mention']},"
+            f" steal {seg['steal_cpu_ms_per_mention']} ms/mention"
+        )
+    if "ceilings" in result:
+        ceil = result["ceilings"]
+        lines.append(
+            f"broker cached (no model, {result['segments']['cached']['mentions']} mentions):"
+            f" {ceil['floor_mentions_per_s']}/s, plumbing"
+            f" {ceil['floor_machine_cpu_ms_per_mention']} machine CPU ms/mention (worker"
+            f" {ceil['floor_worker_cpu_ms_per_mention']}, event loop"
+            f" {ceil['floor_event_loop_cpu_ms_per_mention']}, broker"
+            f" {ceil['floor_broker_cpu_ms_per_mention']}); ceilings plain {ceil['plain']}x,"
+            f" reposts {ceil['reposts']}x"
+        )
+    lines.append(f"broker pass: worker RSS {result['worker_rss_mb']} MB after the backlog")
+    return lines

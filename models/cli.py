@@ -271,12 +271,20 @@ def eval_cmd(
     "(bench/classify_pass.py; run from the repository, ~3 min).",
 )
 @click.option(
+    "--cached-copies",
+    default=2,
+    show_default=True,
+    type=click.IntRange(0, 64),
+    help="Broker pass: reposts of each plain text in the cached segment (no model calls); more "
+    "copies make a longer segment and a steadier plumbing figure.",
+)
+@click.option(
     "--broker-texts",
     default=1600,
     show_default=True,
     type=click.IntRange(20, 100_000),
     help="Distinct corpus texts naming a tracked brand for the broker pass (half plain, half with "
-    "reposts; then two cached copies of the plain half, which measure the pipeline without the "
+    "reposts; then --cached-copies reposts of the plain half, which measure the pipeline without the "
     "model).",
 )
 @click.option(
@@ -295,6 +303,7 @@ def bench_cmd(
     rounds: int,
     broker: bool,
     broker_texts: int,
+    cached_copies: int,
     profile: Path | None,
 ) -> None:
     """Raw model vs the classify_mentions agent path, in one run (JSON on stdout).
@@ -342,7 +351,7 @@ def bench_cmd(
         )
     if broker:
         report["broker"] = _broker_pass(
-            clf, artefacts, threads, broker_texts, repost_share, profile
+            clf, artefacts, threads, broker_texts, repost_share, cached_copies, profile
         )
     click.echo(json.dumps(report, indent=2))
 
@@ -353,6 +362,7 @@ def _broker_pass(
     threads: int | None,
     n_texts: int,
     repost_share: float,
+    cached_copies: int,
     profile: Path | None,
 ) -> dict[str, object]:
     """The broker pass; the worker and the raw-model process get the same thread settings."""
@@ -362,7 +372,7 @@ def _broker_pass(
     from models.corpus import load_corpus
 
     try:
-        from bench.classify_pass import run_broker_pass
+        from bench.classify_pass import run_broker_pass, summary_lines
     except ImportError as exc:  # bench/ ships with the repository, not the installed package
         raise click.ClickException(
             f"--broker runs from the repository (PYTHONPATH): {exc}"
@@ -379,30 +389,12 @@ def _broker_pass(
         texts,
         artefacts=folder,
         repost_share=repost_share,
+        cached_copies=cached_copies,
         profile=profile,
         progress=_echo_progress,
     )
-    for name, ratio in result["ratios"].items():
-        seg = result["segments"][name]
-        _echo_progress(
-            f"broker {name}: {seg['mentions_per_s']}/s vs raw {ratio['raw_texts_per_s']} texts/s"
-            f" = {ratio['wall']}x wall; worker CPU {seg['worker_cpu_ms_per_mention']} ms/mention"
-            f" (event loop {seg['event_loop_cpu_ms_per_mention']}) vs raw"
-            f" {ratio['raw_cpu_ms_per_text']} ms/text = {ratio['cpu']}x; broker"
-            f" {seg['broker_cpu_ms_per_mention']}, machine {seg['machine_cpu_ms_per_mention']},"
-            f" steal {seg['steal_cpu_ms_per_mention']} ms/mention"
-        )
-    if "ceilings" in result:
-        ceil = result["ceilings"]
-        _echo_progress(
-            f"broker cached (no model): {ceil['floor_mentions_per_s']}/s, plumbing"
-            f" {ceil['floor_machine_cpu_ms_per_mention']} machine CPU ms/mention (worker"
-            f" {ceil['floor_worker_cpu_ms_per_mention']}, event loop"
-            f" {ceil['floor_event_loop_cpu_ms_per_mention']}, broker"
-            f" {ceil['floor_broker_cpu_ms_per_mention']}); ceilings plain {ceil['plain']}x,"
-            f" reposts {ceil['reposts']}x"
-        )
-    _echo_progress(f"broker pass: worker RSS {result['worker_rss_mb']} MB after the backlog")
+    for line in summary_lines(result):
+        _echo_progress(line)
     return result
 
 
