@@ -74,6 +74,12 @@ def model() -> None:
     is_flag=True,
     help="The v6 recipe: seed corpus + Corpus 2.0's train split, Platt only (default until v9).",
 )
+@click.option(
+    "--writers9",
+    is_flag=True,
+    help="Candidate v10: the all-writers head over nine writers (held-out 2 and 3 added) and "
+    "its adverse_event stack (own key).",
+)
 def build_cmd(
     force: bool,
     out_root: Path | None,
@@ -83,6 +89,7 @@ def build_cmd(
     calibrate: bool,
     all_writers: bool,
     plain: bool,
+    writers9: bool,
 ) -> None:
     """Build (or find) the classifier artefacts; print the folder. With no recipe option: the
     default v9, i.e. the all-writers head (v8), the PV heads, then the adverse_event stack.
@@ -91,9 +98,14 @@ def build_cmd(
     (models/corpus.py). Backbone: multilingual-e5-small unless [env: TOCSIN_MODEL] names a local
     checkpoint folder or a hub id. Needs the `build` extra (torch).
     """
+    from models.aestack import V10_STACK
     from models.aestack_build import after_build, build_default
     from models.build import build_artefacts
 
+    if writers9:
+        built = build_default(out_root, force=force, progress=_echo_progress, stack=V10_STACK)
+        click.echo(str(built))
+        return
     if not (plain or corpus or finetune or corpus2 or calibrate or all_writers):
         click.echo(str(build_default(out_root, force=force, progress=_echo_progress)))
         return
@@ -107,7 +119,7 @@ def build_cmd(
         calibrate=calibrate,
         all_writers=all_writers,
     )
-    click.echo(str(after_build(path, out_root, ae_stack=False, progress=_echo_progress)))
+    click.echo(str(after_build(path, out_root, stack=None, progress=_echo_progress)))
 
 
 @model.command("eval")
