@@ -92,8 +92,14 @@ V9_STACK = StackRecipe(
     ("topic", "reaction", "rules"), STACK_FLOOR, STACKED_VERSION, ALL_WRITER_FILES
 )
 #: The candidate v10 (``tocsin model build --writers9``): the stack over the nine writers' head
-#: (held-out 2 and 3 added), inputs and floor chosen by bench/ae_cv.py round 3.
-V10_STACK = StackRecipe(("topic", "reaction", "rules"), 0.95, "v10", WRITERS9_FILES)
+#: (held-out 2 and 3 added) reading also the rules' named flag, the PV patient head and the other
+#: topics' top score: bench/ae_cv.py round 3's choice by its committed rule.
+V10_STACK = StackRecipe(
+    ("topic", "reaction", "rules", "named", "patient", "others"), 0.95, "v10", WRITERS9_FILES
+)
+#: The same head under v9's stack (round 3's base, ``v9-f95``): the data change alone, kept so
+#: its artefact (built first, as the fallback candidate) can be named and rebuilt.
+V10_V9_INPUTS = StackRecipe(V9_STACK.inputs, STACK_FLOOR, "v10", WRITERS9_FILES)
 #: What ``tocsin model build`` builds with no recipe option and what loads by default
 #: (``models.classifier.default_artefact_dir``). Making the candidate the default is this line:
 #: ``DEFAULT_STACK = V10_STACK``.
