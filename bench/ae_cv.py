@@ -107,7 +107,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from models.aestack import logit
+from models.aestack import logit, others_max
 from models.artefacts import ONNX_FILE, TOKENIZER_DIR, cache_root
 from models.build import _encode_with_progress
 from models.calibration import expected_calibration_error
@@ -181,11 +181,6 @@ def f_beta(y: Array, pred: npt.NDArray[np.bool_], beta: float) -> float:
     b2 = beta * beta
     d = (1 + b2) * tp + b2 * fn + fp
     return (1 + b2) * tp / d if d else 0.0
-
-
-def others_max(proba: Array, j: int) -> Array:
-    """The largest calibrated score of the topics other than column ``j``."""
-    return np.asarray(np.delete(proba, j, axis=1).max(axis=1))
 
 
 def stack_columns(
