@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from models.aestack import AE_STACK_FILE, AeStack, stacked_key
+from models.aestack import AE_STACK_FILE, DEFAULT_STACK, AeStack, StackRecipe, stacked_key
 from models.artefacts import (
     ALL_WRITERS_VERSION,
     ARTEFACT_VERSION,
@@ -157,16 +157,23 @@ def plain_artefact_dir() -> Path:
     return _keyed_dir(DEFAULT_EXTRA_CORPORA, HEAD_CONFIG, ARTEFACT_VERSION)
 
 
-def all_writers_artefact_dir() -> Path:
-    """The all-writers head's folder (v8, ``tocsin model build --all-writers``)."""
+def all_writers_artefact_dir(files: tuple[Path, ...] = ALL_WRITER_FILES) -> Path:
+    """The all-writers head's folder (v8, ``tocsin model build --all-writers``; with ``files``
+    the head over those writer files, as under a stack of ``StackRecipe.files``)."""
     config = build_config(False, all_writers=True)
-    return _keyed_dir(ALL_WRITER_FILES, config, ALL_WRITERS_VERSION)
+    return _keyed_dir(files, config, ALL_WRITERS_VERSION)
+
+
+def stacked_artefact_dir(recipe: StackRecipe = DEFAULT_STACK) -> Path:
+    """``$TOCSIN_CACHE/models/<key>`` of ``recipe``'s adverse_event stack over its all-writers
+    head, keyed by the configured backbone, bundled corpora, taxonomy and PV sets."""
+    base = all_writers_artefact_dir(recipe.files).name
+    return cache_root() / "models" / stacked_key(base, backbone_name(), recipe)
 
 
 def default_artefact_dir() -> Path:
-    """``$TOCSIN_CACHE/models/<key>`` of the default model: the adverse_event stack (v9) over the
-    all-writers head, keyed by the configured backbone, bundled corpora, taxonomy and PV sets."""
-    return cache_root() / "models" / stacked_key(all_writers_artefact_dir().name, backbone_name())
+    """The default model's folder: ``DEFAULT_STACK``'s (models/aestack.py; v9)."""
+    return stacked_artefact_dir(DEFAULT_STACK)
 
 
 def read_meta(artefact_dir: Path) -> dict[str, Any]:

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import click
 
-from models.corpus import CORPUS2_FILES, DEFAULT_CORPUS
+from models.cli_build import build_cmd
+from models.cli_build import echo_progress as _echo_progress
+from models.corpus import DEFAULT_CORPUS
 from pipeline.cli_options import not_a_stream
-
-
-def _echo_progress(message: str) -> None:
-    click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True)
 
 
 @click.group("model")
@@ -26,88 +24,7 @@ def model() -> None:
     """Build and evaluate the mention classifier (artefacts cached in $TOCSIN_CACHE/models)."""
 
 
-@model.command("build")
-@click.option("--force", is_flag=True, help="Rebuild every step even if artefacts exist.")
-@click.option(
-    "--out",
-    "out_root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder to build into. [default: $TOCSIN_CACHE/models]",
-)
-@click.option(
-    "--corpus",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help=f"Training corpus (JSONL). [default: {DEFAULT_CORPUS.name} bundled with models/]",
-)
-@click.option(
-    "--finetune",
-    is_flag=True,
-    help="Fine-tune the encoder on the training split before export (slower build, own key).",
-)
-@click.option(
-    "--corpus2",
-    "corpus2",
-    flag_value="all",
-    default=None,
-    help="Also train on the Corpus 2.0 files (models/data/corpus2, placeholders filled).",
-)
-@click.option(
-    "--seed-only",
-    "corpus2",
-    flag_value="none",
-    help="Train on the seed corpus alone, whatever the default.",
-)
-@click.option(
-    "--calibrate",
-    is_flag=True,
-    help="Per-topic isotonic maps after Platt where they win out of fold (artefact v7, own key).",
-)
-@click.option(
-    "--all-writers",
-    is_flag=True,
-    help="Every writer's rows, calibration, one CV fold per writer (artefact v8, own key).",
-)
-@click.option(
-    "--plain",
-    is_flag=True,
-    help="The v6 recipe: seed corpus + Corpus 2.0's train split, Platt only (default until v9).",
-)
-def build_cmd(
-    force: bool,
-    out_root: Path | None,
-    corpus: Path | None,
-    finetune: bool,
-    corpus2: str | None,
-    calibrate: bool,
-    all_writers: bool,
-    plain: bool,
-) -> None:
-    """Build (or find) the classifier artefacts; print the folder. With no recipe option: the
-    default v9, i.e. the all-writers head (v8), the PV heads, then the adverse_event stack.
-
-    ``--plain`` / ``--corpus2`` / ``--seed-only`` / ``--corpus``: the seed corpus plus those files
-    (models/corpus.py). Backbone: multilingual-e5-small unless [env: TOCSIN_MODEL] names a local
-    checkpoint folder or a hub id. Needs the `build` extra (torch).
-    """
-    from models.aestack_build import after_build, build_default
-    from models.build import build_artefacts
-
-    if not (plain or corpus or finetune or corpus2 or calibrate or all_writers):
-        click.echo(str(build_default(out_root, force=force, progress=_echo_progress)))
-        return
-    path = build_artefacts(
-        out_root,
-        force=force,
-        progress=_echo_progress,
-        corpus=corpus,
-        finetune=finetune,
-        extra={"all": CORPUS2_FILES, "none": (), None: None}[corpus2],
-        calibrate=calibrate,
-        all_writers=all_writers,
-    )
-    click.echo(str(after_build(path, out_root, ae_stack=False, progress=_echo_progress)))
+model.add_command(build_cmd)
 
 
 @model.command("eval")

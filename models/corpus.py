@@ -132,6 +132,12 @@ HELDOUT1_FILE = Path(__file__).parent / "data" / "heldout_independent" / "heldou
 #: Every writer's file next to the seed corpus: what ``tocsin model build --all-writers``
 #: trains on (all rows, folds by file; models/writer_cv.py scores it writer by writer).
 ALL_WRITER_FILES = (*CORPUS2_FILES, HELDOUT1_FILE)
+#: Held-out 2 and 3 (two writers each, rows tagged ``writer``), judges no more after their looks
+#: (models/data/README.md): training files of ``tocsin model build --writers9`` only.
+HELDOUT2_FILE = Path(__file__).parent / "data" / "heldout_independent2" / "heldout2.jsonl"
+HELDOUT3_FILE = Path(__file__).parent / "data" / "heldout_independent3" / "heldout3.jsonl"
+#: The nine writers' files next to the seed corpus (artefact v10, ``--writers9``).
+WRITERS9_FILES = (*ALL_WRITER_FILES, HELDOUT2_FILE, HELDOUT3_FILE)
 #: Extra corpora the default model trains on next to the seed corpus (part of the default key).
 #: Corpus 2.0 since 2026-12-07: better than the seed-only head on the independent held-out set in
 #: both languages and both fills (models/data/README.md, looks 1 and 2). ``c2_mixed.jsonl`` is
@@ -163,6 +169,8 @@ class LabelledRow:
     #: Rows written as one another's translation share a group, so they share a split: a
     #: validation row whose twin is trained on would flatter the validation figures.
     split_group: str | None = None
+    #: The writer's id where the file says (a file may hold several writers' rows).
+    writer: str | None = None
 
 
 def _topic_ids(cell: str) -> list[str]:
@@ -205,6 +213,7 @@ def _row_from(obj: object, path: Path, line: int) -> LabelledRow:
     row_id = str(obj.get("id") or f"{path.name}:{line}")
     area = obj.get("area") or None
     group = obj.get("split_group") or None
+    writer = obj.get("writer") or None
     return LabelledRow(
         row_id,
         text,
@@ -213,6 +222,7 @@ def _row_from(obj: object, path: Path, line: int) -> LabelledRow:
         stance,
         area,
         None if group is None else str(group),
+        None if writer is None else str(writer),
     )
 
 
@@ -294,13 +304,22 @@ def load_corpus2(path: Path) -> list[Example]:
     fictional, half real), split ``train``/``validation`` by id hash. Filled text stays in memory."""
     from models.fill import training_pool
 
+    rows = load_labelled(path)
+    several = len({r.writer for r in rows}) > 1
     out = []
-    for r in load_labelled(path):
+    for r in rows:
         if r.lang is None or r.stance is None:
             raise CorpusError(f"{path}: row {r.id!r} lacks `lang` or `stance`")
         text = filled_text(r, training_pool(r.id))
-        out.append(Example(text, r.lang, r.topics, r.stance, row_split(r), path.stem))
+        source = source_of(r, path, several)
+        out.append(Example(text, r.lang, r.topics, r.stance, row_split(r), source))
     return out
+
+
+def source_of(row: LabelledRow, path: Path, several: bool) -> str:
+    """The row's writer as folds see it: the file's stem, or ``stem:writer`` when the file holds
+    ``several`` writers' rows (held-out 2 and 3), so each writer is a fold of its own."""
+    return f"{path.stem}:{row.writer}" if several and row.writer else path.stem
 
 
 def load_training_corpus(

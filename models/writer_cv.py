@@ -1,15 +1,17 @@
 """Leave-one-writer-out cross-validation of head recipes (issue 17).
 
 Why: a held-out split drawn from the writers the model trains on flatters it; what matters is how
-the head does on mentions by a writer it has never read. The labelled files come from five
-writers or briefs (``WRITER_FILES``): the seed corpus, Corpus 2.0 writers a, b and c, and the
-first independent held-out set (five looks taken, so it now serves as training data and as one
-writer here). For each writer, each recipe trains its topic heads on the *other* writers' rows it
+the head does on mentions by a writer it has never read. The labelled rows come from nine
+writers or briefs (``WRITER_SOURCES``): the seed corpus, Corpus 2.0 writers a, b and c, the
+first independent held-out set, and the two writers each of held-out 2 and 3 (all of them
+judges no more after their looks, so training data and writers here). Recipes v6 to v8 use the
+first five, as they were built; ``writers9`` (the head of artefact v10) all nine.
+For each writer, each recipe trains its topic heads on the *other* writers' rows it
 uses (choosing L2, Platt, calibration and thresholds by its own rule on them) and scores every
 row of the left-out writer: macro-F1 per language (``other`` counted, as ``tocsin model eval``
 does), adverse_event precision and recall, and the largest per-topic ECE.
 
-Texts are filled as the build fills training rows (``models.fill.training_pool``: half
+Texts are filled as the build fills training rows (``models.corpus.load_training_corpus``: half
 fictional, half real names, by id), embedded once with an artefact's int8 encoder (from the
 build's embedding store where it has them) and given the build's features (models/head.py).
 Stance is not trained: it does not enter these figures.
@@ -39,15 +41,14 @@ from models.corpus import (
     CORPUS2_FILES,
     DEFAULT_CORPUS,
     HELDOUT1_FILE,
-    filled_text,
-    load_corpus,
-    load_labelled,
-    row_split,
+    HELDOUT2_FILE,
+    HELDOUT3_FILE,
+    WRITERS9_FILES,
+    load_training_corpus,
 )
 from models.embedcache import EmbeddingCache, encoder_digest
 from models.encoder import OnnxEncoder
 from models.evaluate import topic_metrics
-from models.fill import training_pool
 from models.head import (
     TrainReport,
     choose_topic,
@@ -60,17 +61,34 @@ from models.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
 
 Array = npt.NDArray[np.float64]
 
-#: Writer name -> the file of their rows (the seed corpus has one author).
-WRITER_FILES: tuple[tuple[str, Path], ...] = (
-    ("seed", DEFAULT_CORPUS),
-    ("writer-a", CORPUS2_FILES[0]),
-    ("writer-b", CORPUS2_FILES[1]),
-    ("writer-c", CORPUS2_FILES[2]),
-    ("heldout-1", HELDOUT1_FILE),
+#: Writer name -> the source of their rows as the build's folds name it (``Example.source``:
+#: the file's stem, or ``stem:writer`` in a file that holds two writers' rows).
+WRITER_SOURCES: tuple[tuple[str, str], ...] = (
+    ("seed", DEFAULT_CORPUS.stem),
+    ("writer-a", CORPUS2_FILES[0].stem),
+    ("writer-b", CORPUS2_FILES[1].stem),
+    ("writer-c", CORPUS2_FILES[2].stem),
+    ("heldout-1", HELDOUT1_FILE.stem),
+    ("heldout-2a", f"{HELDOUT2_FILE.stem}:w-heldout-2a"),
+    ("heldout-2b", f"{HELDOUT2_FILE.stem}:w-heldout-2b"),
+    ("heldout-3a", f"{HELDOUT3_FILE.stem}:w-heldout-3a"),
+    ("heldout-3b", f"{HELDOUT3_FILE.stem}:w-heldout-3b"),
 )
-WRITERS = tuple(w for w, _ in WRITER_FILES)
+WRITERS = tuple(w for w, _ in WRITER_SOURCES)
+#: The five writers of v8 and v9's training (the seed corpus, Corpus 2.0, held-out 1).
+WRITERS5 = WRITERS[:5]
 #: The writers closest to a new independent one first (on a loaded machine a run may be cut).
-LEAVE_OUT_ORDER = ("heldout-1", "writer-c", "writer-a", "writer-b", "seed")
+LEAVE_OUT_ORDER = (
+    "heldout-3b",
+    "heldout-3a",
+    "heldout-2b",
+    "heldout-2a",
+    "heldout-1",
+    "writer-c",
+    "writer-a",
+    "writer-b",
+    "seed",
+)
 
 
 @dataclass(frozen=True)
@@ -98,19 +116,22 @@ class Recipe:
 RECIPES = (
     Recipe("v6", ("seed", "writer-a", "writer-b"), False, "platt", False),
     Recipe("v7", ("seed", "writer-a", "writer-b", "writer-c"), False, "auto", False),
-    Recipe("all", WRITERS, True, "auto", False),
-    Recipe("all+writer-folds", WRITERS, True, "auto", True),
+    Recipe("all", WRITERS5, True, "auto", False),
+    Recipe("all+writer-folds", WRITERS5, True, "auto", True),
+    Recipe("writers9", WRITERS, True, "auto", True),
 )
+#: The recipe of the head under the adverse_event stack (bench/ae_cv.py, artefact v10).
+WRITERS9 = RECIPES[-1]
 
 
 def load_rows() -> list[Row]:
-    """Every row of every writer, placeholders filled as the build fills training rows."""
-    rows = [Row("seed", e.text, e.lang, e.topics, e.split) for e in load_corpus(WRITER_FILES[0][1])]
-    for writer, path in WRITER_FILES[1:]:
-        for r in load_labelled(path):
-            text = filled_text(r, training_pool(r.id))
-            rows.append(Row(writer, text, r.lang or "en", r.topics, row_split(r)))
-    return rows
+    """Every row of every writer, placeholders filled as the build fills training rows (the
+    build's own loader, so the texts and the files' own splits are the build's)."""
+    by_source = {source: writer for writer, source in WRITER_SOURCES}
+    return [
+        Row(by_source[e.source], e.text, e.lang, e.topics, e.split)
+        for e in load_training_corpus(DEFAULT_CORPUS, WRITERS9_FILES)
+    ]
 
 
 def features(rows: Sequence[Row], artefacts: Path) -> Array:
@@ -142,17 +163,28 @@ def oof_fits(
     return full, oof
 
 
+@dataclass(frozen=True)
+class HeadFit:
+    """A recipe's topic heads trained on some rows: calibrated scores of every row, the
+    thresholds, and the training rows' calibrated out-of-fold scores (columns: the taxonomy's
+    trained topics but ``other``)."""
+
+    train: npt.NDArray[np.int64]
+    proba: Array
+    thr: Array
+    oof: Array
+
+
 def fit_and_score(
     x: Array,
     rows: Sequence[Row],
     train: npt.NDArray[np.int64],
     recipe: Recipe,
     l2: dict[str, float],
-) -> Array:
+) -> HeadFit:
     """Topic heads trained on ``train`` by the build's rules, each topic at the L2 given (the
     build picks it from a grid by out-of-fold log-loss; fixed here to keep a fit to a third of
-    the time); calibrated scores for every row (columns in the taxonomy's trained-topic order)
-    and, as a last row, the thresholds."""
+    the time), scoring every row."""
     tax = load_taxonomy(DEFAULT_TAXONOMY)
     topics = tuple(t for t in tax.trained if t != "other")
     mean, scale = standardisation(x[train], NGRAM_DIM)
@@ -162,7 +194,9 @@ def fit_and_score(
     y = topic_matrix([rows[i].topics for i in train], topics, len(parts))
     full_fits, oofs = oof_fits(xs_train, y, [l2[t] for t in topics], parts)
     xs_all = (x - mean) / scale
-    out = np.empty((x.shape[0] + 1, len(topics)))
+    proba = np.empty((x.shape[0], len(topics)))
+    oof = np.empty((n, len(topics)))
+    thr = np.empty(len(topics))
     for j, topic in enumerate(topics):
         c = choose_topic(
             topic,
@@ -174,10 +208,11 @@ def fit_and_score(
             floor=tax.min_recalls.get(topic),
             report=TrainReport(),
         )
-        p = sigmoid((xs_all @ c.fit[:-1] + c.fit[-1]) * c.platt[0] + c.platt[1])
-        out[:-1, j] = p if c.calib is None else apply_map(p, c.calib)
-        out[-1, j] = c.threshold
-    return out
+        for out, z in ((proba, xs_all @ c.fit[:-1] + c.fit[-1]), (oof, oofs[:, j])):
+            p = sigmoid(z * c.platt[0] + c.platt[1])
+            out[:, j] = p if c.calib is None else apply_map(p, c.calib)
+        thr[j] = c.threshold
+    return HeadFit(train, proba, thr, oof)
 
 
 def score(
@@ -212,7 +247,7 @@ def run(
     l2 = {t: float(v) for t, v in read_meta(artefacts)["training"]["l2"].items()}
     topics = tuple(t for t in load_taxonomy(DEFAULT_TAXONOMY).trained if t != "other")
     results: dict[str, dict[str, dict[str, Any]]] = {}
-    fitted: dict[tuple[bytes, str, bool], Array] = {}  # same rows and rule: same fit
+    fitted: dict[tuple[bytes, str, bool], HeadFit] = {}  # same rows and rule: same fit
     for recipe in recipes:
         results[recipe.name] = {}
         for writer in left_out:
@@ -230,8 +265,8 @@ def run(
             key = (train.tobytes(), recipe.calibration, recipe.writer_folds)
             if key not in fitted:
                 fitted[key] = fit_and_score(x, rows, train, recipe, l2)
-            out = fitted[key]
-            s = score([rows[i] for i in held], out[held], out[-1], topics)
+            fit = fitted[key]
+            s = score([rows[i] for i in held], fit.proba[held], fit.thr, topics)
             s["n_train"] = len(train)
             results[recipe.name][writer] = s
             print(recipe.name, writer, json.dumps(s), flush=True)

