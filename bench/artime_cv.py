@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,30 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     }
     art = {f.name: np.asarray(artime.run_series(data[f.name][1], scale=args.scale)) for f in files}
     weeks = {f.name: len(data[f.name][1]) * BUCKET_SECONDS / WEEK_SECONDS for f in files}
-    raw: list[dict[str, dict[str, tuple[float, int, int]]]] = []
-    for cand in cands:
-        per: dict[str, dict[str, tuple[float, int, int]]] = {}
-        for f in files:
-            alert_p = cand.get("alert_p", alert_ps[0])
-            out = combine(
-                cand["design"],
-                pages[alert_p][f.name],
-                art[f.name],
-                cand.get("art_threshold", 1.0),
-                cand.get("art_buckets", 0),
-            )
-            per[f.name] = {}
-            for prof in nab.PROFILES:
-                fs = nab.score_file(f, out, prof, 0.5)
-                per[f.name][prof] = (fs.score, fs.fp, fs.windows_hit)
-        raw.append(per)
 
-    def norm(c: int, names: list[str], prof: str) -> float:
-        w = nab.PROFILES[prof]
-        n_win = sum(len(f.scored_windows) for f in files if f.name in names)
-        s = sum(raw[c][n][prof][0] for n in names)
-        null, perfect = -w["fn"] * n_win, w["tp"] * n_win
-        return float(100.0 * (s - null) / (perfect - null))
+    def alerts_of(cand: dict[str, Any]) -> Callable[[Any], Any]:
+        return lambda f: combine(
+            cand["design"],
+            pages[cand.get("alert_p", alert_ps[0])][f.name],
+            art[f.name],
+            cand.get("art_threshold", 1.0),
+            cand.get("art_buckets", 0),
+        )
+
+    raw = [nab_cv.score_files(nab, files, alerts_of(cand)) for cand in cands]
+    norm = nab_cv.normaliser(nab, files, raw)
 
     names = [f.name for f in files]
     for c, cand in enumerate(cands):

@@ -181,6 +181,39 @@ def grid(spec: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*spec.values())]
 
 
+#: Per file, per NAB profile: (raw score, pages outside the windows, windows hit).
+Scores = dict[str, dict[str, tuple[float, int, int]]]
+
+
+def score_files(nab: ModuleType, files: list[Any], alerts: Callable[[Any], Any]) -> Scores:
+    """One candidate's NAB figures on every file: ``alerts(file)`` is its alert column, scored
+    under every profile at NAB's fixed 0.5 threshold."""
+    per: Scores = {}
+    for f in files:
+        column = alerts(f)
+        per[f.name] = {}
+        for prof in nab.PROFILES:
+            fs = nab.score_file(f, column, prof, 0.5)
+            per[f.name][prof] = (fs.score, fs.fp, fs.windows_hit)
+    return per
+
+
+def normaliser(
+    nab: ModuleType, files: list[Any], raw: list[Scores]
+) -> Callable[[int, list[str], str], float]:
+    """``norm(c, names, prof)``: candidate ``c``'s NAB score over the files ``names`` under
+    ``prof``, normalised as NAB does (0 = no detection, 100 = every window hit, no false page)."""
+
+    def norm(c: int, names: list[str], prof: str) -> float:
+        w = nab.PROFILES[prof]
+        n_win = sum(len(f.scored_windows) for f in files if f.name in names)
+        s = sum(raw[c][n][prof][0] for n in names)
+        null, perfect = -w["fn"] * n_win, w["tp"] * n_win
+        return float(100.0 * (s - null) / (perfect - null))
+
+    return norm
+
+
 def loso(
     candidates: list[dict[str, Any]],
     names: list[str],
@@ -243,27 +276,12 @@ def main(argv: list[str] | None = None, build: Build = product) -> int:
             print(json.dumps(cand))
             pages(files, data, build(cand))
         return 0
-    # raw[c][file] = (raw score, fp count) per profile
-    raw: list[dict[str, dict[str, tuple[float, int, int]]]] = []
-    for cand in candidates:
-        make = build(cand)
-        per: dict[str, dict[str, tuple[float, int, int]]] = {}
-        for f in files:
-            alerts, _ = run(make, *data[f.name])
-            arr = np.asarray(alerts)
-            per[f.name] = {}
-            for prof in nab.PROFILES:
-                fs = nab.score_file(f, arr, prof, 0.5)
-                per[f.name][prof] = (fs.score, fs.fp, fs.windows_hit)
-        raw.append(per)
 
-    def norm(c: int, names: list[str], prof: str) -> float:
-        w = nab.PROFILES[prof]
-        n_win = sum(len(f.scored_windows) for f in files if f.name in names)
-        s = sum(raw[c][n][prof][0] for n in names)
-        null, perfect = -w["fn"] * n_win, w["tp"] * n_win
-        return float(100.0 * (s - null) / (perfect - null))
+    def alerts_of(make: Callable[[], SeriesDetector]) -> Callable[[Any], Any]:
+        return lambda f: np.asarray(run(make, *data[f.name])[0])
 
+    raw = [score_files(nab, files, alerts_of(build(cand))) for cand in candidates]
+    norm = normaliser(nab, files, raw)
     names = [f.name for f in files]
     for c, cand in enumerate(candidates):
         fps = sum(raw[c][n]["standard"][1] for n in names)
